@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fan.bpf.c - Fan networking data plane for a stock kernel.
+ *
+ * Two tc (clsact, direct-action) programs for ONE collect-metadata VXLAN
+ * device (`ip link add fan-vxlan type vxlan external dstport 8472`) shared by
+ * every overlay of the host:
+ *
+ *   tc/egress   inner IPv4 destination d -> overlay entry -> underlay host
+ *               remote = underlay | ((d & ~overlay_mask) >> shift)
+ *               set tunnel key (remote, VNI, ttl 64) and rewrite the inner
+ *               destination MAC to 0e:fa:<remote address bytes>, the MAC the
+ *               remote VXLAN device carries (otherwise the receiver drops the
+ *               frame as OTHERHOST).
+ *   tc/ingress  anti-spoofing: the VNI must be an enabled overlay and the inner
+ *               IPv4 source must map (same formula) to the outer source.
+ *
+ * The kernel keeps no per-peer state (no fdb, neighbour or route per host):
+ * the whole mapping lives in the fan_overlays map that fanctl fills.
+ *
+ * Maps (both are plain arrays, keys are __u32 little-endian on x86):
+ *
+ *   fan_overlays  ARRAY, 16 entries, value struct fan_overlay (32 bytes,
+ *                 8 x __u32, host byte order). Entries are scanned from 0; the
+ *                 first entry with enabled == 0 ends the table; first match wins.
+ *
+ *   fan_stats     PERCPU_ARRAY, 17 entries, value struct fan_stats (48 bytes,
+ *                 6 x __u64, one value per possible CPU). Key = overlay index
+ *                 0..15; key 16 (FAN_STATS_OTHER) = "matched no overlay / not
+ *                 IPv4". Byte offsets inside the value:
+ *                   0  tx_packets       sent into the tunnel
+ *                   8  tx_bytes         skb->len of those (inner frame)
+ *                  16  tx_drop_local    computed host is this host
+ *                  24  tx_drop_nomatch  no overlay matched / not IPv4 (key 16)
+ *                  32  rx_packets       accepted from the tunnel
+ *                  40  rx_drop_spoof    rejected by the ingress check; at the
+ *                                       first overlay with the packet's VNI,
+ *                                       or key 16 (unknown VNI / not IPv4)
+ *   `bpftool -j map dump id N` prints, per key, "values": [{"cpu": C,
+ *   "value": {"tx_packets": .., ...}}, ...] (formatted thanks to BTF);
+ *   sum over CPUs.
+ *
+ * Note: every `tc filter add ... obj fan.bpf.o` creates its own instances of
+ * both maps (no pinning), so the egress and the ingress program each have
+ * their own fan_overlays (fill both) and fan_stats (tx_* live in the egress
+ * program's, rx_* in the ingress program's).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define FAN_MAX_OVERLAYS 16
+#define FAN_STATS_OTHER  FAN_MAX_OVERLAYS
+
+struct fan_overlay {   /* all fields host byte order */
+	__u32 overlay;       /* overlay network, e.g. 250.0.0.0 */
+	__u32 overlay_mask;  /* e.g. 0xff000000 */
+	__u32 underlay;      /* underlay network, e.g. 172.16.0.0 */
+	__u32 underlay_mask; /* e.g. 0xffff0000 */
+	__u32 shift;         /* underlay prefix len - overlay prefix len */
+	__u32 vni;           /* overlay >> 8 */
+	__u32 local;         /* this host's underlay address */
+	__u32 enabled;       /* 1 = entry in use */
+};
+
+struct fan_stats {
+	__u64 tx_packets;
+	__u64 tx_bytes;
+	__u64 tx_drop_local;
+	__u64 tx_drop_nomatch;
+	__u64 rx_packets;
+	__u64 rx_drop_spoof;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FAN_MAX_OVERLAYS);
+	__type(key, __u32);
+	__type(value, struct fan_overlay);
+} fan_overlays SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FAN_MAX_OVERLAYS + 1);
+	__type(key, __u32);
+	__type(value, struct fan_stats);
+} fan_stats SEC(".maps");
+
+/* Offsets inside the inner frame (skb data starts at the Ethernet header). */
+#define OFF_SADDR (ETH_HLEN + 12)
+#define OFF_DADDR (ETH_HLEN + 16)
+
+static __always_inline struct fan_stats *stats(__u32 idx)
+{
+	return bpf_map_lookup_elem(&fan_stats, &idx);
+}
+
+/* Per-CPU slot: plain increments are safe (no other CPU writes it). */
+#define COUNT(idx, field, n)                               \
+	do {                                               \
+		struct fan_stats *s_ = stats(idx);         \
+		if (s_)                                    \
+			s_->field += (n);                  \
+	} while (0)
+
+static __always_inline __u32 fan_remote(const struct fan_overlay *o, __u32 a)
+{
+	return o->underlay | ((a & ~o->overlay_mask) >> o->shift);
+}
+
+/* Read the inner IPv4 address at off (host byte order); -1 if not IPv4. */
+static __always_inline int inner_ipv4(struct __sk_buff *skb, __u32 off, __u32 *addr)
+{
+	__be16 proto;
+	__be32 a;
+
+	if (bpf_skb_load_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, 2) ||
+	    proto != bpf_htons(ETH_P_IP))
+		return -1;
+	/* bpf_skb_load_bytes also works when the header is not linear. */
+	if (bpf_skb_load_bytes(skb, off, &a, 4))
+		return -1;
+	*addr = bpf_ntohl(a);
+	return 0;
+}
+
+SEC("tc/egress")
+int fan_egress(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key = {};
+	__u32 d, i;
+
+	if (inner_ipv4(skb, OFF_DADDR, &d))
+		goto nomatch;   /* IPv6, ARP, ...: the Fan carries IPv4 only */
+
+	for (i = 0; i < FAN_MAX_OVERLAYS; i++) {
+		__u32 k = i, remote;
+		struct fan_overlay *o = bpf_map_lookup_elem(&fan_overlays, &k);
+		__u8 mac[ETH_ALEN];
+
+		if (!o || !o->enabled)
+			break;                  /* end of table */
+		if ((d & o->overlay_mask) != o->overlay)
+			continue;
+
+		remote = fan_remote(o, d);
+		if (remote == o->local) {
+			/* Local slice: the bridge should have delivered it. */
+			COUNT(i, tx_drop_local, 1);
+			return TC_ACT_SHOT;
+		}
+
+		key.remote_ipv4 = remote;       /* host byte order */
+		key.tunnel_id = o->vni;
+		key.tunnel_ttl = 64;
+		if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0))
+			return TC_ACT_SHOT;
+
+		/* 0e:fa:<remote> = the MAC of the remote fan-vxlan device. */
+		mac[0] = 0x0e;
+		mac[1] = 0xfa;
+		mac[2] = remote >> 24;
+		mac[3] = remote >> 16;
+		mac[4] = remote >> 8;
+		mac[5] = remote;
+		if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), mac, ETH_ALEN, 0))
+			return TC_ACT_SHOT;
+
+		COUNT(i, tx_packets, 1);
+		COUNT(i, tx_bytes, skb->len);
+		return TC_ACT_OK;
+	}
+nomatch:
+	COUNT(FAN_STATS_OTHER, tx_drop_nomatch, 1);
+	return TC_ACT_SHOT;
+}
+
+SEC("tc/ingress")
+int fan_ingress(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key = {};
+	__u32 s, i, spoof_idx = FAN_STATS_OTHER;
+
+	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) ||
+	    inner_ipv4(skb, OFF_SADDR, &s))
+		goto drop;
+
+	/* Accept if any enabled overlay with this VNI maps s to the sender. */
+	for (i = 0; i < FAN_MAX_OVERLAYS; i++) {
+		__u32 k = i;
+		struct fan_overlay *o = bpf_map_lookup_elem(&fan_overlays, &k);
+
+		if (!o || !o->enabled)
+			break;
+		if (o->vni != key.tunnel_id)
+			continue;
+		if (spoof_idx == FAN_STATS_OTHER)
+			spoof_idx = i;
+		if ((s & o->overlay_mask) == o->overlay &&
+		    fan_remote(o, s) == key.remote_ipv4) {
+			COUNT(i, rx_packets, 1);
+			return TC_ACT_OK;
+		}
+	}
+drop:
+	COUNT(spoof_idx, rx_drop_spoof, 1);
+	return TC_ACT_SHOT;
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,125 @@
+/**
+ * Turns a FanSpec (what the user wrote) into a Fan (what this host will run) against a snapshot of the host:
+ * which address is ours on the underlay, through which device, with which MTU. Pure.
+ */
+import { type Cidr, type Ipv4, contains, formatCidr, formatIpv4, isNetworkAddress, network } from '../address/ipv4.js';
+import { ConfigError } from '../errors.js';
+import { type FanMap, type HostSlice, bridgeNameOf, checkDistinctOverlays, defineFan, describeHost } from '../mapping/fan.js';
+import { type HostFacts, type InterfaceFacts, defaultRouteDevice, findInterface } from '../model/host-facts.js';
+import type { DataplaneType, FanSpec } from './fan-spec.js';
+
+export interface ResolvedUnderlay {
+  readonly underlay: Cidr;
+  readonly host: Ipv4;
+  /** The interface holding the host address; absent when resolved without host facts (calculators). */
+  readonly device?: string;
+  readonly deviceMtu?: number;
+}
+
+/** A fan ready to plan: mapping, this host's slice, and the options. */
+export interface Fan {
+  readonly spec: FanSpec;
+  readonly map: FanMap;
+  readonly host: HostSlice;
+  readonly device: string;
+  readonly deviceMtu: number;
+  readonly bridge: string;
+  readonly hostReserve: number;
+  readonly dhcp: boolean;
+  readonly type: DataplaneType;
+}
+
+function firstAddress(iface: InterfaceFacts, text: string): Cidr {
+  const address = iface.addresses[0];
+  if (!address) {
+    throw new ConfigError(`interface ${iface.name} (from underlay "${text}") has no IPv4 address`, `add an address to ${iface.name} or name another underlay`);
+  }
+  return address;
+}
+
+/** Resolves an underlay without looking at the host: only ADDRESS/LEN can be resolved that way. */
+export function resolveUnderlayOffline(spec: FanSpec): ResolvedUnderlay {
+  const u = spec.underlay;
+  if (u.kind !== 'cidr' || isNetworkAddress(u.cidr)) {
+    throw new ConfigError(`underlay "${u.text}" does not name a host address`, 'give this host\'s underlay address with its prefix, e.g. -u 172.16.3.4/16');
+  }
+  return { underlay: network(u.cidr), host: u.cidr.address };
+}
+
+export function resolveUnderlay(spec: FanSpec, facts: HostFacts): Required<ResolvedUnderlay> {
+  const u = spec.underlay;
+  const withAddresses = facts.interfaces.filter((i) => i.addresses.length > 0);
+  const describe = (): string =>
+    withAddresses.map((i) => `${i.name} ${i.addresses.map(formatCidr).join(',')}`).join('; ') || 'none';
+  if (u.kind === 'cidr') {
+    if (!isNetworkAddress(u.cidr)) {
+      // ADDRESS/LEN: the address must be one of ours.
+      const owner = withAddresses.find((i) => i.addresses.some((a) => a.address === u.cidr.address));
+      if (!owner) {
+        throw new ConfigError(`${formatIpv4(u.cidr.address)} (underlay "${u.text}") is not an address of this host`, `use one of this host's addresses (${describe()}) or the underlay network, e.g. ${formatCidr(network(u.cidr))}`);
+      }
+      return { underlay: network(u.cidr), host: u.cidr.address, device: owner.name, deviceMtu: owner.mtu };
+    }
+    // NETWORK/LEN: the first address of ours inside it.
+    for (const iface of withAddresses) {
+      const match = iface.addresses.find((a) => contains(u.cidr, a.address));
+      if (match) return { underlay: u.cidr, host: match.address, device: iface.name, deviceMtu: iface.mtu };
+    }
+    throw new ConfigError(`this host has no address inside underlay ${formatCidr(u.cidr)}`, `addresses found: ${describe()}; name the underlay this host is on`);
+  }
+  let name: string;
+  if (u.kind === 'default') {
+    const dev = defaultRouteDevice(facts);
+    if (!dev) throw new ConfigError(`underlay "${u.text}" names the default route, but this host has none`, 'name the interface instead, e.g. -u eth0/16');
+    name = dev;
+  } else {
+    name = u.name;
+  }
+  const iface = findInterface(facts, name);
+  if (!iface) {
+    throw new ConfigError(`interface ${name} (underlay "${u.text}") does not exist`, `interfaces with addresses: ${describe()}`);
+  }
+  const address = firstAddress(iface, u.text);
+  const prefix = u.prefix ?? address.prefix;
+  return { underlay: network({ address: address.address, prefix }), host: address.address, device: iface.name, deviceMtu: iface.mtu };
+}
+
+/**
+ * Resolves every fan for this host and checks them together: disjoint overlays, distinct bridges, enough room in
+ * the slice for the host reserve, no overlap with routes the host already uses (other than fan's own).
+ */
+export function resolveFans(specs: readonly FanSpec[], facts: HostFacts, ownedDevices: ReadonlySet<string> = new Set()): Fan[] {
+  const fans = specs.map((spec) => {
+    const r = resolveUnderlay(spec, facts);
+    const map = defineFan(spec.overlay, r.underlay);
+    const host = describeHost(map, r.host);
+    if (spec.hostReserve > host.size - 3) {
+      throw new ConfigError(`host-reserve ${spec.hostReserve} leaves no container addresses in slice ${formatCidr(host.slice)} (${host.size} addresses)`, `use a host-reserve below ${Math.max(1, host.size - 3)}, or a wider slice`);
+    }
+    for (const route of facts.routes) {
+      if (route.dev !== undefined && ownedDevices.has(route.dev)) continue;
+      if (route.dst.prefix === 0) continue;
+      if (contains(map.overlay, route.dst.address) || contains(route.dst, map.overlay.address)) {
+        throw new ConfigError(`overlay ${formatCidr(map.overlay)} overlaps route ${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`, 'pick an overlay this host does not route, e.g. in 240.0.0.0/4');
+      }
+    }
+    return {
+      spec,
+      map,
+      host,
+      device: r.device,
+      deviceMtu: r.deviceMtu,
+      bridge: spec.bridge ?? bridgeNameOf(map.overlay),
+      hostReserve: spec.hostReserve,
+      dhcp: spec.dhcp,
+      type: spec.type,
+    } satisfies Fan;
+  });
+  checkDistinctOverlays(fans.map((f) => f.map));
+  const bridges = new Set<string>();
+  for (const fan of fans) {
+    if (bridges.has(fan.bridge)) throw new ConfigError(`two fans use bridge ${fan.bridge}`, 'give one of them --bridge NAME');
+    bridges.add(fan.bridge);
+  }
+  return fans;
+}
