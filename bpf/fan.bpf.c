@@ -9,9 +9,11 @@
  *   tc/egress   inner IPv4 destination d -> overlay entry -> underlay host
  *               remote = underlay | ((d & ~overlay_mask) >> shift)
  *               set tunnel key (remote, VNI, ttl 64) and rewrite the inner
- *               destination MAC to 0e:fa:<remote address bytes>, the MAC the
- *               remote VXLAN device carries (otherwise the receiver drops the
- *               frame as OTHERHOST).
+ *               MACs: destination 0e:fa:00:00:00:01, the MAC every fan tunnel
+ *               device carries (so the receiver takes the frame as PACKET_HOST
+ *               whatever underlay address it has, even with several underlays),
+ *               source 0e:fa:<this host's underlay address> (a frame whose
+ *               source equals the receiver's own MAC is dropped as a loop).
  *   tc/ingress  anti-spoofing: the VNI must be an enabled overlay and the inner
  *               IPv4 source must map (same formula) to the outer source.
  *
@@ -36,9 +38,10 @@
  *                  40  rx_drop_spoof    rejected by the ingress check; at the
  *                                       first overlay with the packet's VNI,
  *                                       or key 16 (unknown VNI / not IPv4)
- *   `bpftool -j map dump id N` prints, per key, "values": [{"cpu": C,
- *   "value": {"tx_packets": .., ...}}, ...] (formatted thanks to BTF);
- *   sum over CPUs.
+ *   `bpftool -j map dump id N` prints an array with one element per key:
+ *   {"key":[hex bytes], "values":[{"cpu":C,"value":[48 hex bytes]}..],
+ *    "formatted":{"key":K,"values":[{"cpu":C,"value":{"tx_packets":N,..}}..]}}
+ *   ("formatted" exists because the object carries BTF); sum over CPUs.
  *
  * Note: every `tc filter add ... obj fan.bpf.o` creates its own instances of
  * both maps (no pinning), so the egress and the ingress program each have
@@ -138,7 +141,7 @@ int fan_egress(struct __sk_buff *skb)
 	for (i = 0; i < FAN_MAX_OVERLAYS; i++) {
 		__u32 k = i, remote;
 		struct fan_overlay *o = bpf_map_lookup_elem(&fan_overlays, &k);
-		__u8 mac[ETH_ALEN];
+		__u8 macs[2 * ETH_ALEN];
 
 		if (!o || !o->enabled)
 			break;                  /* end of table */
@@ -158,14 +161,20 @@ int fan_egress(struct __sk_buff *skb)
 		if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0))
 			return TC_ACT_SHOT;
 
-		/* 0e:fa:<remote> = the MAC of the remote fan-vxlan device. */
-		mac[0] = 0x0e;
-		mac[1] = 0xfa;
-		mac[2] = remote >> 24;
-		mac[3] = remote >> 16;
-		mac[4] = remote >> 8;
-		mac[5] = remote;
-		if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), mac, ETH_ALEN, 0))
+		/* dst 0e:fa:00:00:00:01 (all tunnels), src 0e:fa:<local>. */
+		macs[0] = 0x0e;
+		macs[1] = 0xfa;
+		macs[2] = 0;
+		macs[3] = 0;
+		macs[4] = 0;
+		macs[5] = 1;
+		macs[6] = 0x0e;
+		macs[7] = 0xfa;
+		macs[8] = o->local >> 24;
+		macs[9] = o->local >> 16;
+		macs[10] = o->local >> 8;
+		macs[11] = o->local;
+		if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), macs, 2 * ETH_ALEN, 0))
 			return TC_ACT_SHOT;
 
 		COUNT(i, tx_packets, 1);

@@ -6,6 +6,8 @@ import { FanError, InternalError } from '../core/errors.js';
 import { ExecRunner } from '../kernel/exec.js';
 import { nodeTextFiles } from '../kernel/files.js';
 import { IpHostReader } from '../kernel/host-reader.js';
+import { Dataplane } from '../kernel/dataplane.js';
+import { fanPaths } from '../app/paths.js';
 
 const output = {
   out: (s: string) => void process.stdout.write(s),
@@ -14,7 +16,21 @@ const output = {
 
 async function main(argv: readonly string[]): Promise<number> {
   const runner = new ExecRunner();
-  const program = buildProgram({ output, host: new IpHostReader(runner), files: nodeTextFiles, env: process.env });
+  const host = new IpHostReader(runner);
+  const paths = fanPaths(process.env);
+  const program = buildProgram({
+    output,
+    host,
+    files: nodeTextFiles,
+    env: process.env,
+    hostDeps: () => ({
+      runner,
+      host,
+      paths,
+      dataplane: new Dataplane(runner, { bpfObject: paths.bpfObject, stateDir: paths.stateDir }),
+      log: process.env.FAN_VERBOSE ? (line) => output.err(`fanctl: ${line}\n`) : () => {},
+    }),
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

@@ -6,17 +6,23 @@ import { Command, Option } from 'commander';
 import { formatCidr } from '../core/address/ipv4.js';
 import { DEFAULT_FAN_CONFIG } from '../core/config/fan-file.js';
 import { toFanWords } from '../core/config/fan-spec.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, FanError } from '../core/errors.js';
+import { DEFAULT_LAB } from '../lab/topology.js';
+import { labBenchCommand, labCheckCommand, labDemoCommand, labDownCommand, labUpCommand, renderBench, renderCheck, renderTopology } from './commands/lab.js';
 import type { HostReader, TextFiles } from '../ports/host.js';
 import { type CalcOptions, mapCommand, sliceCommand } from './commands/calc.js';
 import { readFanConfig } from './commands/config-check.js';
 import { type Output, printJson } from './output.js';
+import type { HostDeps } from '../app/host.js';
+import { type FanWordOptions, downCommand, renderChanges, renderShow, showCommand, upCommand } from './commands/host.js';
 
 export interface CliDeps {
   readonly output: Output;
   readonly host: HostReader;
   readonly files: TextFiles;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Kernel-backed dependencies, built only by commands that need them. */
+  readonly hostDeps: () => HostDeps;
 }
 
 interface JsonOption {
@@ -61,6 +67,109 @@ export function buildProgram(deps: CliDeps): Command {
       const report = mapCommand(address, opts);
       if (opts.json) printJson(output, report);
       else output.out(`${report.underlayHost}\n`);
+    });
+
+  const fanOptions = (command: Command): Command =>
+    command
+      .argument('[words...]', 'old syntax: OVERLAY UNDERLAY [dhcp] [host-reserve N] [bridge NAME] [type T]')
+      .addOption(overlayOption())
+      .addOption(underlayOption())
+      .option('--dhcp', 'serve DHCP on the fan bridge (dnsmasq)')
+      .option('--bridge <name>', 'bridge name (default fan-<overlay octets>)')
+      .option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')
+      .addOption(new Option('--type <type>', 'data plane').choices(['vxlan', 'host-gw']))
+      .option('-c, --config <path>', 'config file for -a', deps.env.FAN_CONFIG ?? DEFAULT_FAN_CONFIG)
+      .option('--json', 'print the result as JSON');
+
+  fanOptions(program.command('up').description('bring a fan up on this host (or every fan of the config file with -a)'))
+    .option('-a, --all', 'bring up every fan in the config file')
+    .action(async (words: string[], opts: FanWordOptions & JsonOption & { all?: boolean; config: string }) => {
+      const report = await upCommand(words, opts, deps.hostDeps(), deps.files);
+      if (opts.json) printJson(output, report);
+      else output.out(renderChanges(report));
+    });
+
+  fanOptions(program.command('down').description('take a fan down (-a: those from the config file, -e: every fan)'))
+    .option('-a, --all', 'take down the fans brought up from the config file')
+    .option('-e, --every', 'take down every fan on this host')
+    .option('--force', 'detach containers still on the bridge')
+    .action(async (words: string[], opts: FanWordOptions & JsonOption & { all?: boolean; every?: boolean; force?: boolean; config: string }) => {
+      const report = await downCommand(words, opts, deps.hostDeps());
+      if (opts.json) printJson(output, report);
+      else output.out(renderChanges(report));
+    });
+
+  program
+    .command('show')
+    .description("list this host's fans (Ubuntu's table), or the full state with --json")
+    .option('--json', 'devices, MTU, eBPF counters, dnsmasq, firewall state')
+    .action(async (opts: JsonOption) => {
+      const status = await showCommand(deps.hostDeps());
+      if (opts.json) printJson(output, status);
+      else output.out(renderShow(status));
+    });
+
+  const lab = program.command('lab').description('simulated Fan hosts and containers in network namespaces (root)');
+  const labName = (): Option => new Option('--name <name>', 'lab name (prefix of every namespace)').default(DEFAULT_LAB.name);
+  const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+  lab
+    .command('up')
+    .description('create N hosts on a simulated underlay, each running fanctl up, with M containers each')
+    .addOption(labName())
+    .option('--hosts <n>', 'hosts', String(DEFAULT_LAB.hosts))
+    .option('--containers <m>', 'containers per host', String(DEFAULT_LAB.containers))
+    .option('-o, --overlay <cidr>', 'overlay (repeat for several fans per host)', collect)
+    .option('-u, --underlay <cidr>', 'underlay network', DEFAULT_LAB.underlay)
+    .option('--dhcp', 'containers get their address from the fan\'s dnsmasq')
+    .option('--mtu <n>', 'underlay MTU', String(DEFAULT_LAB.underlayMtu))
+    .action(async (opts: { name: string; hosts: string; containers: string; overlay?: string[]; underlay: string; dhcp?: boolean; mtu: string }) => {
+      const topo = await labUpCommand({
+        name: opts.name,
+        hosts: Number(opts.hosts),
+        containers: Number(opts.containers),
+        overlays: opts.overlay ?? DEFAULT_LAB.overlays,
+        underlay: opts.underlay,
+        dhcp: opts.dhcp ?? false,
+        underlayMtu: Number(opts.mtu),
+      }, output);
+      output.out(renderTopology(topo));
+    });
+  lab
+    .command('check')
+    .description('every container pings every other container of its overlay and the outside; exit 1 on any failure')
+    .addOption(labName())
+    .option('--json', 'results as JSON')
+    .action(async (opts: { name: string } & JsonOption) => {
+      const report = await labCheckCommand(opts.name);
+      if (opts.json) printJson(output, report);
+      else output.out(renderCheck(report));
+      if (report.failed > 0) throw new FanError(`${report.failed} of ${report.results.length} pings failed`);
+    });
+  lab
+    .command('bench')
+    .description('iperf3 throughput and ping RTT: underlay vs fan cross-host vs fan same-host, with ratios')
+    .addOption(labName())
+    .option('--seconds <s>', 'iperf3 duration per path', '5')
+    .option('--json', 'results as JSON')
+    .action(async (opts: { name: string; seconds: string } & JsonOption) => {
+      const report = await labBenchCommand(opts.name, Number(opts.seconds), output);
+      if (opts.json) printJson(output, report);
+      else output.out(renderBench(report));
+    });
+  lab
+    .command('down')
+    .description('remove everything the lab created (found by name prefix, also after a crash)')
+    .addOption(labName())
+    .action(async (opts: { name: string }) => {
+      const removed = await labDownCommand(opts.name);
+      output.out(`removed ${removed.length} namespaces of lab ${opts.name}\n`);
+    });
+  lab
+    .command('demo')
+    .description('up (3 hosts × 2 containers), check, bench, down')
+    .option('--seconds <s>', 'iperf3 duration per path', '3')
+    .action(async (opts: { seconds: string }) => {
+      await labDemoCommand(output, Number(opts.seconds));
     });
 
   const config = program.command('config').description('work with the fan config file');

@@ -18,7 +18,14 @@ const link = z
   })
   .passthrough();
 const route = z
-  .object({ dst: z.string(), dev: z.string().optional(), gateway: z.string().optional(), table: z.string().optional() })
+  .object({
+    dst: z.string(),
+    dev: z.string().optional(),
+    gateway: z.string().optional(),
+    table: z.string().optional(),
+    prefsrc: z.string().optional(),
+    metrics: z.array(z.object({ mtu: z.number().optional() }).passthrough()).optional(),
+  })
   .passthrough();
 
 /** `ip -json -details address show` */
@@ -41,6 +48,7 @@ export function decodeAddressShow(json: string): InterfaceFacts[] {
 export function decodeRouteShow(json: string): RouteFacts[] {
   return z.array(route).parse(JSON.parse(json || '[]')).flatMap((r): RouteFacts[] => {
     let dst: Cidr;
+    const mtu = r.metrics?.find((m) => m.mtu !== undefined)?.mtu;
     try {
       dst = r.dst === 'default' ? { address: 0, prefix: 0 } : r.dst.includes('/') ? parseCidr(r.dst) : { address: parseIpv4(r.dst), prefix: 32 };
     } catch {
@@ -51,6 +59,8 @@ export function decodeRouteShow(json: string): RouteFacts[] {
       ...(r.dev ? { dev: r.dev } : {}),
       ...(r.gateway ? { gateway: parseIpv4(r.gateway) } : {}),
       ...(r.table ? { table: r.table } : {}),
+      ...(r.prefsrc ? { src: parseIpv4(r.prefsrc) } : {}),
+      ...(mtu !== undefined ? { mtu } : {}),
     }];
   });
 }

@@ -23,6 +23,8 @@ export interface RouteFacts {
   readonly dev?: string;
   readonly gateway?: number;
   readonly table?: string;
+  readonly src?: number;
+  readonly mtu?: number;
 }
 
 export interface HostFacts {

@@ -1,0 +1,76 @@
+/** `fanctl up`, `down`, `show`: argument handling and printing around the use cases in src/app/host.ts. */
+import { type FanSpec, parseFanWords, parseOverlay } from '../../core/config/fan-spec.js';
+import { requireValidConfig } from '../../core/config/fan-file.js';
+import { ConfigError } from '../../core/errors.js';
+import { type ChangeReport, type HostDeps, type HostStatus, downFans, hostStatus, upFans } from '../../app/host.js';
+import type { TextFiles } from '../../ports/host.js';
+import { readFanConfig } from './config-check.js';
+import { ubuntuRow } from '../output.js';
+
+export interface FanWordOptions {
+  overlay?: string;
+  underlay?: string;
+  dhcp?: boolean;
+  bridge?: string;
+  hostReserve?: string;
+  type?: string;
+}
+
+/** Commander's parsed options and the leftover words, back into one word list for the shared grammar. */
+export function fanWords(words: readonly string[], opts: FanWordOptions): string[] {
+  const out = [...words];
+  if (opts.overlay !== undefined) out.push('-o', opts.overlay);
+  if (opts.underlay !== undefined) out.push('-u', opts.underlay);
+  if (opts.dhcp) out.push('--dhcp');
+  if (opts.bridge !== undefined) out.push('--bridge', opts.bridge);
+  if (opts.hostReserve !== undefined) out.push('--host-reserve', opts.hostReserve);
+  if (opts.type !== undefined) out.push('--type', opts.type);
+  return out;
+}
+
+export async function upCommand(words: string[], opts: FanWordOptions & { all?: boolean; config: string }, deps: HostDeps, files: TextFiles): Promise<ChangeReport> {
+  if (opts.all) {
+    if (fanWords(words, opts).length > 0) throw new ConfigError('up -a takes no fan arguments', 'use either -a or one fan\'s arguments');
+    const specs = requireValidConfig(await readFanConfig(files, opts.config)).map((l) => l.spec);
+    return upFans(specs, opts.config, deps);
+  }
+  return upFans([parseFanWords(fanWords(words, opts))], 'cli', deps);
+}
+
+/** Down selects fans by overlay; the underlay, if given, is not needed to find the fan. */
+function overlaySelection(words: string[], opts: FanWordOptions): FanSpec[] {
+  const all = fanWords(words, opts);
+  try {
+    return [parseFanWords(all)];
+  } catch (error) {
+    const overlayText = opts.overlay ?? words.find((w) => !w.startsWith('-'));
+    if (overlayText === undefined) throw error;
+    const overlay = parseOverlay(overlayText);
+    return [{ overlay, underlay: { kind: 'cidr', cidr: { address: 0, prefix: 0 }, text: '' }, dhcp: false, hostReserve: 1, type: 'vxlan', enabled: true }];
+  }
+}
+
+export async function downCommand(words: string[], opts: FanWordOptions & { all?: boolean; every?: boolean; force?: boolean; config: string }, deps: HostDeps): Promise<ChangeReport> {
+  const force = opts.force ?? false;
+  if (opts.every) return downFans({ select: { all: true }, force }, deps);
+  if (opts.all) return downFans({ select: { source: opts.config }, force }, deps);
+  if (fanWords(words, opts).length === 0) throw new ConfigError('down needs a fan', 'give -o OVERLAY [-u UNDERLAY], or -a (fans from the config file), or -e (every fan)');
+  return downFans({ select: { specs: overlaySelection(words, opts) }, force }, deps);
+}
+
+export function showCommand(deps: HostDeps): Promise<HostStatus> {
+  return hostStatus(deps);
+}
+
+/** Ubuntu's `fanctl show` table. */
+export function renderShow(status: HostStatus): string {
+  const rows = [ubuntuRow(['Bridge', 'Underlay', 'Overlay', 'Flags'])];
+  for (const fan of status.fans) {
+    rows.push(ubuntuRow([fan.bridge, `${fan.underlayHost}/${fan.underlay.split('/')[1] ?? ''}`, fan.overlay, fan.flags]));
+  }
+  return `${rows.join('\n')}\n`;
+}
+
+export function renderChanges(report: ChangeReport): string {
+  return report.changes.length === 0 ? 'no changes: the host is already as configured\n' : `${report.changes.map((c) => `  ${c}`).join('\n')}\n`;
+}

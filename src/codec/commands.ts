@@ -1,0 +1,63 @@
+/** Operations rendered as argv for ip, iptables and dnsmasq. Pure: the kernel layer only runs them. */
+import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
+import { FAN_IPTABLES_COMMENT, FAN_ROUTE_PROTO, type DhcpSpec, type RouteSpec } from '../core/model/host-state.js';
+
+export function routeArgv(verb: 'replace' | 'del', route: RouteSpec): string[] {
+  const argv = ['ip', 'route', verb, formatCidr(route.dst)];
+  if (route.via !== undefined) argv.push('via', formatIpv4(route.via));
+  argv.push('dev', route.dev);
+  if (route.via !== undefined) argv.push('onlink');
+  if (verb === 'replace' && route.src !== undefined) argv.push('src', formatIpv4(route.src));
+  argv.push('proto', String(FAN_ROUTE_PROTO));
+  if (verb === 'replace' && route.mtu !== undefined) argv.push('mtu', String(route.mtu));
+  return argv;
+}
+
+/**
+ * ACCEPT rules fan puts in iptables' FORWARD chain when its policy drops (as Docker leaves it): traffic from the
+ * bridge, replies to it, and overlay traffic arriving from the tunnel. Each carries the comment `fan BRIDGE`.
+ */
+export function forwardRules(bridge: string, tunnel: string): string[][] {
+  const comment = ['-m', 'comment', '--comment', `${FAN_IPTABLES_COMMENT} ${bridge}`];
+  return [
+    ['-i', bridge, ...comment, '-j', 'ACCEPT'],
+    ['-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...comment, '-j', 'ACCEPT'],
+    ['-i', tunnel, '-o', bridge, ...comment, '-j', 'ACCEPT'],
+  ];
+}
+
+export function iptablesArgv(verb: '-I' | '-D', rule: readonly string[]): string[] {
+  return ['iptables', '-w', verb, 'FORWARD', ...rule];
+}
+
+/** Bridges that have fan's rules, from `iptables -S FORWARD`. */
+export function decodeForwardBridges(rulesText: string): { policyDrop: boolean; bridges: string[] } {
+  const bridges = new Set<string>();
+  let policyDrop = false;
+  for (const line of rulesText.split('\n')) {
+    if (/^-P FORWARD DROP/.test(line)) policyDrop = true;
+    const match = new RegExp(`--comment "?${FAN_IPTABLES_COMMENT} ([^"\\s]+)"?`).exec(line);
+    if (match?.[1]) bridges.add(match[1]);
+  }
+  return { policyDrop, bridges: [...bridges] };
+}
+
+/** dnsmasq serving DHCP only (no DNS: port 0) on one fan bridge, authoritative, with gateway and MTU options. */
+export function dnsmasqArgv(dhcp: DhcpSpec): string[] {
+  return [
+    'dnsmasq',
+    '--conf-file=/dev/null',
+    `--pid-file=${dhcp.pidFile}`,
+    `--dhcp-leasefile=${dhcp.leaseFile}`,
+    `--interface=${dhcp.bridge}`,
+    '--bind-interfaces',
+    '--except-interface=lo',
+    '--port=0',
+    '--user=root',
+    `--dhcp-range=${formatIpv4(dhcp.rangeStart)},${formatIpv4(dhcp.rangeEnd)},${formatIpv4(dhcp.netmask)},1h`,
+    `--dhcp-option=option:router,${formatIpv4(dhcp.gateway)}`,
+    `--dhcp-option=option:mtu,${dhcp.mtu}`,
+    '--dhcp-authoritative',
+    '--dhcp-no-override',
+  ];
+}

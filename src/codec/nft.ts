@@ -1,0 +1,57 @@
+/**
+ * fan's nftables table, rendered as one `nft -f` script that replaces the table atomically. The table carries a
+ * content key in its comment so a later run can tell, without parsing rules, whether it is already as desired.
+ */
+import { formatCidr } from '../core/address/ipv4.js';
+import { FAN_NFT_TABLE, type NatSpec } from '../core/model/host-state.js';
+
+const elements = (cidrs: readonly { address: number; prefix: number }[]): string =>
+  cidrs.map((c) => formatCidr(c)).join(', ');
+
+export function renderNftTable(nat: NatSpec, key: string): string {
+  const lines = [
+    `table ip ${FAN_NFT_TABLE} {`,
+    `\tcomment "managed by fanctl; key ${key}"`,
+    '\tset overlays {',
+    '\t\ttype ipv4_addr',
+    '\t\tflags interval',
+    `\t\telements = { ${elements(nat.overlays)} }`,
+    '\t}',
+    '\tset slices {',
+    '\t\ttype ipv4_addr',
+    '\t\tflags interval',
+    `\t\telements = { ${elements(nat.slices)} }`,
+    '\t}',
+    '\tchain postrouting {',
+    '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+    '\t\tip saddr @slices ip daddr != @overlays counter masquerade comment "fan: egress NAT to the underlay address"',
+    '\t}',
+    '\tchain forward {',
+    '\t\ttype filter hook forward priority filter; policy accept;',
+    ...nat.bridges.map((bridge, i) => {
+      const slice = nat.slices[i];
+      return slice === undefined
+        ? ''
+        : `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: anti-spoofing on ${bridge}"`;
+    }).filter((l) => l !== ''),
+    ...(nat.tunnel === undefined
+      ? []
+      : [`\t\toifname "${nat.tunnel}" tcp flags syn tcp option maxseg size set rt mtu comment "fan: clamp MSS to the tunnel MTU"`]),
+    '\t}',
+    '}',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Creates-if-absent, deletes, and defines the table in one transaction. */
+export function renderNftReplace(nat: NatSpec, key: string): string {
+  return `table ip ${FAN_NFT_TABLE}\ndelete table ip ${FAN_NFT_TABLE}\n${renderNftTable(nat, key)}`;
+}
+
+/**
+ * Reads the content key back from `nft list table ip fan`. Text, not `-j`: nft 1.0.6's JSON omits table comments.
+ * Only the table's own comment line is matched.
+ */
+export function decodeNftKey(listing: string): string | undefined {
+  return /^\s*comment "managed by fanctl; key ([0-9a-f]+)"$/m.exec(listing)?.[1];
+}

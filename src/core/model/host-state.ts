@@ -1,0 +1,140 @@
+/**
+ * The fan-owned part of a host, as data. `DesiredHost` is computed from the fans (src/core/plan); `CurrentHost` is
+ * read back from the kernel (src/kernel). Diffing the two gives the operations to apply (src/core/plan/diff.ts).
+ */
+import type { Cidr, Ipv4 } from '../address/ipv4.js';
+
+/** Marks every link fan creates (`ip link set … alias`); fan only ever deletes links carrying it. */
+export const FAN_ALIAS_PREFIX = 'fan:';
+/** Routing protocol number fan's routes carry (`ip route … proto 250`); fan only deletes routes with it. */
+export const FAN_ROUTE_PROTO = 250;
+/** The nftables table fan owns. */
+export const FAN_NFT_TABLE = 'fan';
+/** Comment on the iptables FORWARD rules fan adds when the host's FORWARD policy would drop fan traffic. */
+export const FAN_IPTABLES_COMMENT = 'fan';
+/** Link-local next hop for the overlay route: one NOARP neighbour entry in total, not one per destination. */
+export const FAN_ONLINK_GATEWAY = 0xa9fefa01; // 169.254.250.1
+export const VXLAN_PORT = 8472;
+export const VXLAN_OVERHEAD = 50;
+export const TUNNEL_DEVICE = 'fan-vxlan';
+/** Every fan tunnel device has this MAC; the egress program writes a per-host source MAC (see bpf/fan.bpf.c). */
+export const TUNNEL_MAC = '0e:fa:00:00:00:01';
+
+export interface BridgeSpec {
+  readonly name: string;
+  readonly mtu: number;
+  /** slice+1 … slice+host-reserve, each with the slice prefix. */
+  readonly addresses: readonly Cidr[];
+  readonly alias: string;
+}
+
+/** One row of the eBPF overlay table (struct fan_overlay in bpf/fan.bpf.c). */
+export interface OverlayEntry {
+  readonly overlay: Ipv4;
+  readonly overlayMask: Ipv4;
+  readonly underlay: Ipv4;
+  readonly underlayMask: Ipv4;
+  readonly shift: number;
+  readonly vni: number;
+  readonly local: Ipv4;
+}
+
+export interface TunnelSpec {
+  readonly name: string;
+  readonly port: number;
+  readonly mtu: number;
+  readonly mac: string;
+  readonly alias: string;
+  /** In table order: first match wins. */
+  readonly overlays: readonly OverlayEntry[];
+}
+
+export interface RouteSpec {
+  readonly dst: Cidr;
+  readonly dev: string;
+  readonly via?: Ipv4;
+  /** Source for host-originated packets: the bridge address, so peers' anti-spoofing accepts them. */
+  readonly src?: Ipv4;
+  readonly mtu?: number;
+}
+
+export interface NatSpec {
+  /** Container slices whose traffic leaves the overlay masqueraded. */
+  readonly slices: readonly Cidr[];
+  readonly overlays: readonly Cidr[];
+  readonly bridges: readonly string[];
+  readonly tunnel?: string;
+}
+
+export interface DhcpSpec {
+  readonly bridge: string;
+  readonly rangeStart: Ipv4;
+  readonly rangeEnd: Ipv4;
+  readonly netmask: Ipv4;
+  readonly gateway: Ipv4;
+  readonly mtu: number;
+  readonly leaseFile: string;
+  readonly pidFile: string;
+}
+
+export interface DesiredHost {
+  readonly bridges: readonly BridgeSpec[];
+  readonly tunnel?: TunnelSpec;
+  readonly routes: readonly RouteSpec[];
+  /** Absent when no fan is up: the table is removed. */
+  readonly nat?: NatSpec;
+  /** Bridges to accept in iptables' FORWARD chain when its policy drops (Docker's default). */
+  readonly forwardAccept: readonly string[];
+  readonly dhcp: readonly DhcpSpec[];
+}
+
+export interface LinkState {
+  readonly name: string;
+  readonly kind?: string;
+  readonly mtu: number;
+  readonly up: boolean;
+  readonly mac?: string;
+  readonly alias?: string;
+  readonly master?: string;
+  readonly addresses: readonly Cidr[];
+}
+
+export interface TcProgramState {
+  readonly dev: string;
+  readonly direction: 'ingress' | 'egress';
+  readonly progId: number;
+  readonly name?: string;
+}
+
+export interface RouteState extends RouteSpec {
+  readonly proto?: string;
+}
+
+export interface DhcpState {
+  readonly bridge: string;
+  readonly pid: number;
+  /** dhcpKey() of the spec it was started with. */
+  readonly key: string;
+}
+
+export interface CurrentHost {
+  readonly links: readonly LinkState[];
+  /** Only routes carrying FAN_ROUTE_PROTO. */
+  readonly routes: readonly RouteState[];
+  readonly tcPrograms: readonly TcProgramState[];
+  /** The overlay table read back from the egress program's map, when attached. */
+  readonly overlayTable?: readonly OverlayEntry[];
+  /** Content key of fan's nftables table (kept in its comment), or undefined when the table is absent. */
+  readonly nftKey?: string;
+  /** Bridges with fan's ACCEPT rules in iptables FORWARD. */
+  readonly forwardAccept: readonly string[];
+  /** True when an iptables/nft `filter FORWARD` chain with policy drop exists. */
+  readonly forwardPolicyDrop: boolean;
+  /** dnsmasq processes fan started that are alive. */
+  readonly dhcp: readonly DhcpState[];
+  readonly ipForward: boolean;
+}
+
+export function isFanOwned(link: { readonly alias?: string }): boolean {
+  return link.alias?.startsWith(FAN_ALIAS_PREFIX) ?? false;
+}

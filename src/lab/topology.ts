@@ -1,0 +1,117 @@
+/**
+ * The lab's layout, computed before anything is created: namespace and interface names (all under one prefix),
+ * underlay addresses, and each container's fan and address. Pure.
+ */
+import { type Cidr, type Ipv4, formatCidr, formatIpv4, network, parseCidr, u32 } from '../core/address/ipv4.js';
+import { parseOverlay } from '../core/config/fan-spec.js';
+import { ConfigError } from '../core/errors.js';
+import { bridgeNameOf, defineFan, describeHost } from '../core/mapping/fan.js';
+import { VXLAN_OVERHEAD } from '../core/model/host-state.js';
+
+export interface LabOptions {
+  readonly name: string;
+  readonly hosts: number;
+  readonly containers: number;
+  readonly overlays: readonly string[];
+  readonly underlay: string;
+  readonly dhcp: boolean;
+  /** MTU of the simulated underlay links. */
+  readonly underlayMtu: number;
+}
+
+export const DEFAULT_LAB: LabOptions = {
+  name: 'fanlab',
+  hosts: 3,
+  containers: 2,
+  overlays: ['250.0.0.0/8'],
+  underlay: '172.16.0.0/16',
+  dhcp: false,
+  underlayMtu: 1500,
+};
+
+/** The "outside" network: a documentation range (RFC 5737), only ever inside the lab's namespaces. */
+export const OUTSIDE: Cidr = { address: 0xcb007101, prefix: 24 }; // 203.0.113.1/24
+
+export interface LabContainer {
+  readonly ns: string;
+  readonly name: string;
+  /** Interface name of its veth end on the host. */
+  readonly hostIf: string;
+  readonly overlay: string;
+  readonly bridge: string;
+  /** Static address (also the one expected from DHCP's first leases, not guaranteed). */
+  readonly address: Ipv4;
+  readonly prefix: number;
+  readonly gateway: Ipv4;
+  readonly mtu: number;
+}
+
+export interface LabHost {
+  readonly ns: string;
+  readonly name: string;
+  readonly underlay: Cidr;
+  /** Interface name of its veth end on the switch. */
+  readonly switchIf: string;
+  readonly stateDir: string;
+  readonly containers: readonly LabContainer[];
+}
+
+export interface LabTopology {
+  readonly options: LabOptions;
+  readonly prefix: string;
+  readonly switchNs: string;
+  readonly outsideNs: string;
+  readonly outside: Cidr;
+  readonly hosts: readonly LabHost[];
+  readonly stateDir: string;
+}
+
+const NAME = /^[a-z][a-z0-9]{0,11}$/;
+
+export function labTopology(options: LabOptions, stateRoot = '/run/fanlab'): LabTopology {
+  if (!NAME.test(options.name)) throw new ConfigError(`lab name "${options.name}" is invalid`, 'use 1-12 lowercase letters and digits, starting with a letter');
+  if (!Number.isInteger(options.hosts) || options.hosts < 1 || options.hosts > 200) throw new ConfigError(`--hosts ${options.hosts} is out of range`, 'use 1 to 200 hosts');
+  if (!Number.isInteger(options.containers) || options.containers < 0 || options.containers > 50) throw new ConfigError(`--containers ${options.containers} is out of range`, 'use 0 to 50 containers per host');
+  if (options.overlays.length === 0) throw new ConfigError('the lab needs at least one overlay', 'pass -o 250.0.0.0/8');
+  const underlay = network(parseCidr(options.underlay));
+  if (2 ** (32 - underlay.prefix) < options.hosts + 12) throw new ConfigError(`underlay ${formatCidr(underlay)} is too small for ${options.hosts} hosts`, 'use a wider underlay, e.g. 172.16.0.0/16');
+  const maps = options.overlays.map((o) => defineFan(parseOverlay(o), underlay));
+  const prefix = options.name;
+  const stateDir = `${stateRoot}/${prefix}`;
+  const hosts = Array.from({ length: options.hosts }, (_, h): LabHost => {
+    const address = u32(underlay.address + 10 + h + 1);
+    const name = `h${h + 1}`;
+    return {
+      ns: `${prefix}-${name}`,
+      name,
+      underlay: { address, prefix: underlay.prefix },
+      switchIf: `${name}`,
+      stateDir: `${stateDir}/${name}`,
+      containers: Array.from({ length: options.containers }, (_, c): LabContainer => {
+        const fanIndex = c % maps.length;
+        const map = maps[fanIndex];
+        if (!map) throw new ConfigError('internal: no overlay');
+        const slice = describeHost(map, address);
+        const perFan = Math.floor(c / maps.length);
+        const first = u32(slice.slice.address + 2); // host-reserve 1: .1 is the bridge
+        if (perFan + 2 >= slice.size - 1) throw new ConfigError(`slice ${formatCidr(slice.slice)} has no room for ${options.containers} containers`, 'use fewer containers or a wider slice');
+        return {
+          ns: `${prefix}-${name}-c${c + 1}`,
+          name: `${name}-c${c + 1}`,
+          hostIf: `c${c + 1}`,
+          overlay: formatCidr(map.overlay),
+          bridge: bridgeNameOf(map.overlay),
+          address: u32(first + perFan),
+          prefix: slice.slice.prefix,
+          gateway: slice.gateway,
+          mtu: options.underlayMtu - VXLAN_OVERHEAD,
+        };
+      }),
+    };
+  });
+  return { options, prefix, switchNs: `${prefix}-sw`, outsideNs: `${prefix}-out`, outside: OUTSIDE, hosts, stateDir };
+}
+
+export function describeContainer(c: LabContainer): string {
+  return `${c.name} ${formatIpv4(c.address)}/${c.prefix} (${c.overlay})`;
+}
