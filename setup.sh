@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian 12 machine (as root): the system packages fan and its lab use, the npm
+# dependencies, and the build (TypeScript + the eBPF object). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(
+  iproute2 nftables iptables conntrack procps iputils-ping   # kernel tools fanctl drives
+  clang llvm libbpf-dev bpftool                              # build and load the eBPF data plane
+  dnsmasq-base                                               # DHCP on fan bridges
+  iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
+  containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh installs system packages: run it as root (sudo ./setup.sh)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+npm ci --no-audit --no-fund
+npm run build

@@ -1,0 +1,125 @@
+/**
+ * fanctl up/down on real kernel objects, in lab namespaces: connectivity with two overlays, egress NAT, no NAT
+ * inside the overlay, the VXLAN wire format, idempotence, complete teardown, and state that does not grow.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { labCheck } from '../../src/lab/check.js';
+import { containerAddress, fanctl, labDown, labUp } from '../../src/lab/lab.js';
+import { DEFAULT_LAB, type LabTopology } from '../../src/lab/topology.js';
+import { formatIpv4 } from '../../src/core/address/ipv4.js';
+import { capture, fanObjects, inNs, stateCounts } from './helpers.js';
+
+const NAME = 'fane2e';
+
+describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
+  let topo: LabTopology;
+  before(async () => {
+    await labDown(NAME);
+    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 3, containers: 3, overlays: ['250.0.0.0/8', '251.0.0.0/8'] });
+  });
+  after(async () => {
+    await labDown(NAME);
+  });
+  const host = (i: number) => {
+    const h = topo.hosts[i];
+    assert.ok(h);
+    return h;
+  };
+  const container = (h: number, c: number) => {
+    const x = host(h).containers[c];
+    assert.ok(x);
+    return x;
+  };
+
+  it('connects every container to every other of its overlay, across hosts and on one host, and to the outside', async () => {
+    const report = await labCheck(topo);
+    assert.equal(report.failed, 0, report.results.filter((r) => !r.ok).map((r) => `${r.from}→${r.to}`).join(', '));
+    assert.ok(report.results.some((r) => r.kind === 'cross-host'));
+    assert.ok(report.results.some((r) => r.kind === 'same-host'));
+    assert.ok(report.results.filter((r) => r.kind === 'outside').length === 9);
+    // Routed through two hosts: the TTL drops by 2 across hosts, as on Ubuntu's routed Fan.
+    assert.ok(report.results.filter((r) => r.kind === 'cross-host').every((r) => r.ttl === 62));
+  });
+
+  it('masquerades egress to the outside behind the host underlay address', async () => {
+    const from = container(0, 0);
+    const seen = await capture(topo.outsideNs, 'eth0', 'icmp[icmptype] = icmp-echo', () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(topo.outside.address)]));
+    assert.match(seen, new RegExp(`IP ${formatIpv4(host(0).underlay.address).replace(/\./g, '\\.')} > 203\\.0\\.113\\.1: ICMP echo request`));
+  });
+
+  it('never NATs inside the overlay: the receiver sees the sender container address', async () => {
+    const from = container(0, 0);
+    const to = container(1, 0);
+    const sender = await containerAddress(from);
+    const seen = await capture(to.ns, 'eth0', 'icmp[icmptype] = icmp-echo', () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]));
+    assert.match(seen, new RegExp(`IP ${sender.replace(/\./g, '\\.')} > ${formatIpv4(to.address).replace(/\./g, '\\.')}: ICMP echo request`));
+  });
+
+  it('puts VXLAN on UDP 8472 on the underlay with VNI = overlay >> 8', async () => {
+    for (const [c, vni] of [[0, 16384000], [1, 16449536]] as const) {
+      const from = container(0, c);
+      const to = container(2, c);
+      const seen = await capture(topo.switchNs, 'br0', 'udp dst port 8472', () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]), { extra: ['-T', 'vxlan'] });
+      assert.match(seen, new RegExp(`IP ${formatIpv4(host(0).underlay.address).replace(/\./g, '\\.')}\\.\\d+ > ${formatIpv4(host(2).underlay.address).replace(/\./g, '\\.')}\\.8472: VXLAN, flags \\[I\\] \\(0x08\\), vni ${vni}`));
+    }
+  });
+
+  it('changes nothing on a second up', async () => {
+    const out = await fanctl(host(0), ['up', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16']);
+    assert.match(out.stdout, /no changes/);
+  });
+
+  it('keeps the same kernel state after sending to hundreds of distinct overlay destinations', async () => {
+    const h = host(0);
+    const beforeCounts = await stateCounts(h.ns);
+    // 240 destinations in the slices of the two other hosts (mostly absent containers).
+    const targets: string[] = [];
+    for (const peer of [host(1), host(2)]) {
+      const base = peer.containers[0]?.address ?? 0;
+      for (let i = 10; i < 130; i++) targets.push(formatIpv4((base & 0xffffff00) + i));
+    }
+    const script = targets.map((t) => `ping -c 1 -W 0.05 ${t} >/dev/null 2>&1`).join('; ');
+    await inNs(h.ns, ['sh', '-c', `${script}; true`]);
+    const afterCounts = await stateCounts(h.ns);
+    assert.deepEqual(afterCounts, beforeCounts);
+    assert.equal(afterCounts.tunnelNeighbours, 1, 'one NOARP neighbour entry (the on-link gateway) on the tunnel');
+  });
+
+  it('refuses down while containers are attached, and down --force leaves no fan-created object', async () => {
+    const h = host(2);
+    const refused = await fanctl(h, ['down', '-o', '250.0.0.0/8'], { allowFailure: true });
+    assert.equal(refused.exitCode, 4);
+    assert.match(refused.stderr, /containers are still attached/);
+    await fanctl(h, ['down', '-e', '--force']);
+    assert.deepEqual(await fanObjects(h.ns), { links: [], routes: 0, nft: false, dnsmasq: 0, forwardRules: 0 });
+    const tc = await inNs(h.ns, ['tc', 'qdisc', 'show']);
+    assert.doesNotMatch(tc, /clsact/);
+  });
+});
+
+describe('kernel state does not depend on the underlay size', { timeout: 120_000 }, () => {
+  const labs = [
+    { name: 'fane2eu24', underlay: '10.1.2.0/24' },
+    { name: 'fane2eu20', underlay: '10.16.0.0/20' },
+    { name: 'fane2eu16', underlay: '10.200.0.0/16' },
+  ];
+  after(async () => {
+    for (const l of labs) await labDown(l.name);
+  });
+  it('has the same routes, neighbours and fdb entries for a /24, a /20 and a /16 underlay', async () => {
+    const counts = [];
+    for (const l of labs) {
+      await labDown(l.name);
+      const topo = await labUp({ ...DEFAULT_LAB, name: l.name, hosts: 2, containers: 1, underlay: l.underlay });
+      const report = await labCheck(topo);
+      assert.equal(report.failed, 0);
+      const h = topo.hosts[0];
+      assert.ok(h);
+      counts.push(await stateCounts(h.ns));
+      await labDown(l.name);
+    }
+    assert.deepEqual(counts[1], counts[0]);
+    assert.deepEqual(counts[2], counts[0]);
+  });
+});

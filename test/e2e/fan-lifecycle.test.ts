@@ -1,0 +1,93 @@
+/** DHCP from the fan's dnsmasq, FORWARD policy DROP, and rollback of a failed `up`. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { formatIpv4, parseIpv4 } from '../../src/core/address/ipv4.js';
+import { labCheck } from '../../src/lab/check.js';
+import { FANCTL, containerAddress, fanctl, labDown, labUp } from '../../src/lab/lab.js';
+import { DEFAULT_LAB, type LabTopology } from '../../src/lab/topology.js';
+import { fanObjects, inNs, json, root } from './helpers.js';
+
+describe('DHCP on the fan bridge', { timeout: 120_000 }, () => {
+  const NAME = 'fane2edhcp';
+  let topo: LabTopology;
+  before(async () => {
+    await labDown(NAME);
+    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 2, containers: 2, dhcp: true });
+  });
+  after(async () => {
+    await labDown(NAME);
+  });
+
+  it('leases an address after the host reserve, with the bridge as gateway and the fan MTU', async () => {
+    for (const host of topo.hosts) {
+      for (const c of host.containers) {
+        const address = parseIpv4(await containerAddress(c));
+        const slice = c.gateway - 1;
+        assert.ok(address >= slice + 2 && address <= slice + 254, `${formatIpv4(address)} in ${formatIpv4(slice)}/24 after the reserve`);
+        const routes = await json<{ dst: string; gateway?: string }[]>(c.ns, ['ip', '-json', 'route', 'show', 'default']);
+        assert.equal(routes[0]?.gateway, formatIpv4(c.gateway));
+        const links = await json<{ mtu: number }[]>(c.ns, ['ip', '-json', 'link', 'show', 'eth0']);
+        assert.equal(links[0]?.mtu, 1450);
+      }
+    }
+    const report = await labCheck(topo);
+    assert.equal(report.failed, 0);
+  });
+
+  it('shows the dnsmasq pid and stops it on down', async () => {
+    const host = topo.hosts[0];
+    assert.ok(host);
+    const status = JSON.parse((await fanctl(host, ['show', '--json'])).stdout) as { fans: { dhcp: { pid?: number } }[] };
+    assert.ok((status.fans[0]?.dhcp.pid ?? 0) > 0);
+    await fanctl(host, ['down', '-e', '--force']);
+    assert.equal((await fanObjects(host.ns)).dnsmasq, 0);
+  });
+});
+
+describe('FORWARD policy DROP (as Docker leaves it)', { timeout: 120_000 }, () => {
+  const NAME = 'fane2edrop';
+  after(async () => {
+    await labDown(NAME);
+  });
+  it('still forwards fan traffic, through comment-marked rules removed on down', async () => {
+    await labDown(NAME);
+    const topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 2, containers: 1 });
+    for (const host of topo.hosts) {
+      await inNs(host.ns, ['iptables', '-w', '-P', 'FORWARD', 'DROP']);
+      await fanctl(host, ['up', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16']); // re-converges: adds the ACCEPT rules
+    }
+    const report = await labCheck(topo);
+    assert.equal(report.failed, 0);
+    const host = topo.hosts[0];
+    assert.ok(host);
+    assert.equal((await fanObjects(host.ns)).forwardRules, 3);
+    await fanctl(host, ['down', '-e', '--force']);
+    assert.equal((await fanObjects(host.ns)).forwardRules, 0);
+    assert.match(await inNs(host.ns, ['iptables', '-w', '-S', 'FORWARD']), /-P FORWARD DROP/);
+  });
+});
+
+describe('a failure in the middle of up', { timeout: 60_000 }, () => {
+  const NS = 'fane2efail-h1';
+  after(async () => {
+    await root.run(['ip', 'netns', 'del', NS], { allowFailure: true });
+  });
+  it('rolls back everything that run created and saves no state', async () => {
+    await root.run(['ip', 'netns', 'del', NS], { allowFailure: true });
+    await root.run(['ip', 'netns', 'add', NS]);
+    await root.run(['ip', '-n', NS, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1']);
+    await root.run(['ip', '-n', NS, 'address', 'add', '172.16.0.11/16', 'dev', 'eth0']);
+    await root.run(['ip', '-n', NS, 'link', 'set', 'eth0', 'up']);
+    const stateDir = `/run/fanlab/${NS}`;
+    // An ELF file that is not an eBPF object: the probes pass, `tc filter add` fails after the bridge, the
+    // tunnel and the addresses were created.
+    const failed = await root.run(['ip', 'netns', 'exec', NS, 'env', `FAN_STATE_DIR=${stateDir}`, 'FAN_BPF_OBJECT=/bin/true', process.execPath, FANCTL, 'up', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], { allowFailure: true });
+    assert.notEqual(failed.exitCode, 0);
+    assert.match(failed.stderr, /failed \(attach eBPF programs/);
+    assert.match(failed.stderr, /rolled back the \d+ change/);
+    assert.deepEqual(await fanObjects(NS), { links: [], routes: 0, nft: false, dnsmasq: 0, forwardRules: 0 });
+    const show = await root.run(['ip', 'netns', 'exec', NS, 'env', `FAN_STATE_DIR=${stateDir}`, process.execPath, FANCTL, 'show', '--json']);
+    assert.deepEqual((JSON.parse(show.stdout) as { fans: unknown[] }).fans, []);
+    await root.run(['rm', '-rf', stateDir]);
+  });
+});
