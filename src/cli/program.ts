@@ -150,9 +150,10 @@ export function buildProgram(deps: CliDeps): Command {
     .description('iperf3 throughput and ping RTT: underlay vs fan cross-host vs fan same-host, with ratios')
     .addOption(labName())
     .option('--seconds <s>', 'iperf3 duration per path', '5')
+    .option('--create', 'create a 2-host lab for the bench and remove it afterwards')
     .option('--json', 'results as JSON')
-    .action(async (opts: { name: string; seconds: string } & JsonOption) => {
-      const report = await labBenchCommand(opts.name, Number(opts.seconds), output);
+    .action(async (opts: { name: string; seconds: string; create?: boolean } & JsonOption) => {
+      const report = await labBenchCommand(opts.create ? 'fanbench' : opts.name, Number(opts.seconds), output, opts.create);
       if (opts.json) printJson(output, report);
       else output.out(renderBench(report));
     });

@@ -8,9 +8,14 @@ import { formatIpv4 } from '../core/address/ipv4.js';
 import { FanError } from '../core/errors.js';
 import { containerAddress, inNs } from './lab.js';
 import type { LabTopology } from './topology.js';
+import { buildReference, removeReference } from './reference.js';
 
 export interface PathMeasure {
-  readonly path: 'underlay host→host' | 'fan container→container, cross-host' | 'fan container→container, same host';
+  readonly path:
+    | 'underlay host→host'
+    | 'fan container→container, cross-host'
+    | 'reference (flannel-style vxlan, per-peer fdb) container→container, cross-host'
+    | 'fan container→container, same host';
   readonly from: string;
   readonly to: string;
   readonly gbitPerSec: number;
@@ -24,6 +29,8 @@ export interface PathMeasure {
 export interface BenchReport {
   readonly seconds: number;
   readonly paths: readonly PathMeasure[];
+  /** fan cross-host throughput / reference cross-host throughput (1.0 = the same). */
+  readonly fanVsReference?: number;
 }
 
 interface Endpoint {
@@ -79,22 +86,32 @@ export async function labBench(topo: LabTopology, seconds: number, progress: (li
     },
   ];
   if (b) pairs.push({ path: 'fan container→container, cross-host', server: await endpoint(b), client: await endpoint(a) });
-  if (c) pairs.push({ path: 'fan container→container, same host', server: await endpoint(c), client: await endpoint(a) });
-  const measured: Omit<PathMeasure, 'throughputRatio' | 'rttRatio'>[] = [];
-  let port = 5201;
-  for (const pair of pairs) {
-    progress(`${pair.path}: iperf3 ${pair.client.name} → ${pair.server.name} for ${seconds}s`);
-    const t = await iperf(topo, pair.server, pair.client, seconds, port++);
-    const r = await rtt(pair.client, pair.server.address);
-    measured.push({ path: pair.path, from: pair.client.name, to: pair.server.name, gbitPerSec: t.gbit, retransmits: t.retransmits, rttMs: r });
+  progress('building the reference network (flannel-style vxlan with per-peer route, neighbour and fdb entries)');
+  const [refA, refB] = await buildReference(topo, [h1, h2]);
+  try {
+    if (refA && refB) pairs.push({ path: 'reference (flannel-style vxlan, per-peer fdb) container→container, cross-host', server: refB, client: refA });
+    if (c) pairs.push({ path: 'fan container→container, same host', server: await endpoint(c), client: await endpoint(a) });
+    const measured: Omit<PathMeasure, 'throughputRatio' | 'rttRatio'>[] = [];
+    let port = 5201;
+    for (const pair of pairs) {
+      progress(`${pair.path}: iperf3 ${pair.client.name} → ${pair.server.name} for ${seconds}s`);
+      const t = await iperf(topo, pair.server, pair.client, seconds, port++);
+      const r = await rtt(pair.client, pair.server.address);
+      measured.push({ path: pair.path, from: pair.client.name, to: pair.server.name, gbitPerSec: t.gbit, retransmits: t.retransmits, rttMs: r });
+    }
+    const base = measured[0];
+    const fan = measured.find((m) => m.path === 'fan container→container, cross-host');
+    const reference = measured.find((m) => m.path.startsWith('reference'));
+    return {
+      seconds,
+      paths: measured.map((m) => ({
+        ...m,
+        throughputRatio: base && base.gbitPerSec > 0 ? m.gbitPerSec / base.gbitPerSec : 0,
+        rttRatio: base && base.rttMs > 0 ? m.rttMs / base.rttMs : 0,
+      })),
+      ...(fan && reference && reference.gbitPerSec > 0 ? { fanVsReference: fan.gbitPerSec / reference.gbitPerSec } : {}),
+    };
+  } finally {
+    await removeReference(topo, [h1, h2]);
   }
-  const base = measured[0];
-  return {
-    seconds,
-    paths: measured.map((m) => ({
-      ...m,
-      throughputRatio: base && base.gbitPerSec > 0 ? m.gbitPerSec / base.gbitPerSec : 0,
-      rttRatio: base && base.rttMs > 0 ? m.rttMs / base.rttMs : 0,
-    })),
-  };
 }

@@ -28,7 +28,8 @@ export function renderBench(report: BenchReport): string {
   for (const p of report.paths) {
     table.push([p.path, `${p.from} → ${p.to}`, p.gbitPerSec.toFixed(2), p.throughputRatio.toFixed(2), p.rttMs.toFixed(3), p.rttRatio.toFixed(2), String(p.retransmits)]);
   }
-  return `${table.toString()}\n(iperf3 TCP, 1 stream, ${report.seconds}s each; ping 50×; measured in one run)\n`;
+  const reference = report.fanVsReference === undefined ? '' : `fan vs reference (cross-host throughput): ${report.fanVsReference.toFixed(2)}\n`;
+  return `${table.toString()}\n${reference}(iperf3 TCP, 1 stream, ${report.seconds}s each; ping 50×; all measured in one run)\n`;
 }
 
 export function renderTopology(topo: LabTopology): string {
@@ -48,8 +49,17 @@ export async function labCheckCommand(name: string): Promise<CheckReport> {
   return labCheck(await loadLab(name), progressBar('pinging'));
 }
 
-export async function labBenchCommand(name: string, seconds: number, output: Output): Promise<BenchReport> {
-  return labBench(await loadLab(name), seconds, (m) => output.err(`bench: ${m}\n`));
+/** Benches a running lab, or with `create` a fresh 2-host lab that is removed afterwards. */
+export async function labBenchCommand(name: string, seconds: number, output: Output, create = false): Promise<BenchReport> {
+  const progress = (m: string): void => output.err(`bench: ${m}\n`);
+  if (!create) return labBench(await loadLab(name), seconds, progress);
+  await labDown(name);
+  const topo = await labUp({ ...DEFAULT_LAB, name, hosts: 2, containers: 2 }, progress);
+  try {
+    return await labBench(topo, seconds, progress);
+  } finally {
+    await labDown(name);
+  }
 }
 
 export async function labDownCommand(name: string): Promise<string[]> {

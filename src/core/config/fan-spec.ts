@@ -34,6 +34,8 @@ export interface FanSpec {
 
 export const DEFAULT_HOST_RESERVE = 1;
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+/** A name fan may create: the kernel's dev_valid_name refuses ':', '/', white space, "." and "..". */
+const NEW_IFNAME = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/;
 
 /** `15` → 15.0.0.0/8 (Ubuntu's shorthand); otherwise a CIDR. */
 export function parseOverlay(text: string): Cidr {
@@ -68,7 +70,7 @@ export function parseUnderlay(text: string): UnderlaySpec {
 }
 
 export function parseBridgeName(text: string): string {
-  if (!IFNAME.test(text)) {
+  if (!NEW_IFNAME.test(text)) {
     throw new ConfigError(`bridge name "${text}" is not a valid interface name`, 'use 1-15 letters, digits, "-", "_" or "."');
   }
   return text;
@@ -113,7 +115,8 @@ export function parseFanWords(words: readonly string[]): FanSpec {
     const word = words[i] as string;
     const eq = word.startsWith('--') ? word.indexOf('=') : -1;
     const name = eq > 0 ? word.slice(0, eq) : word;
-    const field = VALUED[name];
+    // Own keys only: a word such as `constructor` or `toString` must not find Object.prototype's members.
+    const field = Object.hasOwn(VALUED, name) ? VALUED[name] : undefined;
     if (field) {
       assign(field, eq > 0 ? word.slice(eq + 1) : words[++i], name);
     } else if (word === 'dhcp' || word === '--dhcp') {

@@ -93,8 +93,15 @@ export function resolveFans(specs: readonly FanSpec[], facts: HostFacts, ownedDe
     const r = resolveUnderlay(spec, facts);
     const map = defineFan(spec.overlay, r.underlay);
     const host = describeHost(map, r.host);
-    if (spec.hostReserve > host.size - 3) {
-      throw new ConfigError(`host-reserve ${spec.hostReserve} leaves no container addresses in slice ${formatCidr(host.slice)} (${host.size} addresses)`, `use a host-reserve below ${Math.max(1, host.size - 3)}, or a wider slice`);
+    // The slice loses its network and broadcast addresses and the reserve; at least one container address must remain.
+    const maxReserve = host.size - 3;
+    if (spec.hostReserve > maxReserve) {
+      throw new ConfigError(
+        `host-reserve ${spec.hostReserve} leaves no container addresses in slice ${formatCidr(host.slice)} (${host.size} addresses)`,
+        maxReserve >= 1
+          ? `use a host-reserve of at most ${maxReserve}, or a wider slice (a shorter overlay prefix or a longer underlay prefix)`
+          : 'use a wider slice (a shorter overlay prefix or a longer underlay prefix)',
+      );
     }
     for (const route of facts.routes) {
       if (route.dev !== undefined && ownedDevices.has(route.dev)) continue;
