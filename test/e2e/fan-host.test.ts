@@ -82,7 +82,10 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
     const script = targets.map((t) => `ping -c 1 -W 0.05 ${t} >/dev/null 2>&1`).join('; ');
     await inNs(h.ns, ['sh', '-c', `${script}; true`]);
     const afterCounts = await stateCounts(h.ns);
-    assert.deepEqual(afterCounts, beforeCounts);
+    // Routes, the tunnel's neighbour entries and fdb entries are exactly as before; the neighbour table as a
+    // whole may only lose entries (garbage collection), never gain one per destination.
+    assert.deepEqual({ ...afterCounts, neighbours: 0 }, { ...beforeCounts, neighbours: 0 });
+    assert.ok(afterCounts.neighbours <= beforeCounts.neighbours, `neighbours ${beforeCounts.neighbours} → ${afterCounts.neighbours}`);
     assert.equal(afterCounts.tunnelNeighbours, 1, 'one NOARP neighbour entry (the on-link gateway) on the tunnel');
   });
 
@@ -108,7 +111,7 @@ describe('kernel state does not depend on the underlay size', { timeout: 120_000
     for (const l of labs) await labDown(l.name);
   });
   it('has the same routes, neighbours and fdb entries for a /24, a /20 and a /16 underlay', async () => {
-    const counts = [];
+    const counts: Awaited<ReturnType<typeof stateCounts>>[] = [];
     for (const l of labs) {
       await labDown(l.name);
       const topo = await labUp({ ...DEFAULT_LAB, name: l.name, hosts: 2, containers: 1, underlay: l.underlay });
@@ -119,7 +122,11 @@ describe('kernel state does not depend on the underlay size', { timeout: 120_000
       counts.push(await stateCounts(h.ns));
       await labDown(l.name);
     }
-    assert.deepEqual(counts[1], counts[0]);
-    assert.deepEqual(counts[2], counts[0]);
+    // What fan installs (routes, the tunnel's neighbour entries, fdb) is identical. The host's whole IPv4
+    // neighbour table only reflects which hosts the pings reached (and ARP timing): at most 5 entries here.
+    const fanState = (c: (typeof counts)[number] | undefined) => ({ ...c, neighbours: 0 });
+    assert.deepEqual(fanState(counts[1]), fanState(counts[0]));
+    assert.deepEqual(fanState(counts[2]), fanState(counts[0]));
+    assert.ok(counts.every((c) => c.neighbours <= 5), JSON.stringify(counts));
   });
 });
