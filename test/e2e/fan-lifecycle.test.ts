@@ -91,3 +91,50 @@ describe('a failure in the middle of up', { timeout: 60_000 }, () => {
     await root.run(['rm', '-rf', stateDir]);
   });
 });
+
+describe('fans from /etc/network/fan and the old positional syntax', { timeout: 120_000 }, () => {
+  const NAME = 'fane2ecfg';
+  let topo: LabTopology;
+  before(async () => {
+    await labDown(NAME);
+    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 1, containers: 0 });
+  });
+  after(async () => {
+    await labDown(NAME);
+  });
+  it('brings up the enabled lines with up -a, takes exactly those down with down -a, and accepts Ubuntu\'s old syntax', async () => {
+    const host = topo.hosts[0];
+    assert.ok(host);
+    await fanctl(host, ['down', '-e']);
+    const config = `${host.stateDir}/fan.conf`;
+    await root.run(['sh', '-c', `printf '%s\\n' '# fans of this host' '' '-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp' '251.0.0.0/8 eth0/16 off' > ${config}`]);
+    await fanctl(host, ['up', '-a', '-c', config]);
+    // Old positional form, on the command line.
+    await fanctl(host, ['up', '252.0.0.0/8', 'eth0/16', 'host-reserve', '3', 'bridge', 'fanold']);
+    const show = (await fanctl(host, ['show'])).stdout.split('\n');
+    assert.equal(show[0], 'Bridge           Underlay             Overlay              Flags');
+    assert.equal(show[1], 'fan-250          172.16.0.11/16       250.0.0.0/8          dhcp host-reserve 1');
+    assert.equal(show[2], 'fanold           172.16.0.11/16       252.0.0.0/8          host-reserve 3');
+    assert.equal(show.filter((l) => l.includes('251.0.0.0/8')).length, 0);
+    const addresses = await json<{ addr_info: { local: string }[] }[]>(host.ns, ['ip', '-json', '-4', 'address', 'show', 'dev', 'fanold']);
+    assert.deepEqual(addresses[0]?.addr_info.map((a) => a.local), ['252.0.11.1', '252.0.11.2', '252.0.11.3']);
+    await fanctl(host, ['down', '-a', '-c', config]);
+    const left = (await fanctl(host, ['show', '--json'])).stdout;
+    assert.deepEqual((JSON.parse(left) as { fans: { bridge: string }[] }).fans.map((f) => f.bridge), ['fanold']);
+    await fanctl(host, ['down', '-e']);
+    assert.deepEqual(await fanObjects(host.ns), { links: [], routes: 0, nft: false, dnsmasq: 0, forwardRules: 0 });
+  });
+
+  it('rejects a broken config file naming every bad line, and changes nothing', async () => {
+    const host = topo.hosts[0];
+    assert.ok(host);
+    const config = `${host.stateDir}/bad.conf`;
+    await root.run(['sh', '-c', `printf '%s\\n' '-o 250.0.0.0/8 -u 172.16.0.0/8' 'up 127.0.0.0/8 eth0/16' '-o 251.0.0.0/8 -u eth0/16 --bogus' > ${config}`]);
+    const result = await fanctl(host, ['up', '-a', '-c', config], { allowFailure: true });
+    assert.equal(result.exitCode, 2);
+    assert.match(result.stderr, /bad\.conf:1: overlay 250\.0\.0\.0\/8 must be wider/);
+    assert.match(result.stderr, /bad\.conf:2: overlay 127\.0\.0\.0\/8 overlaps loopback/);
+    assert.match(result.stderr, /bad\.conf:3: unknown option "--bogus"/);
+    assert.deepEqual(await fanObjects(host.ns), { links: [], routes: 0, nft: false, dnsmasq: 0, forwardRules: 0 });
+  });
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { formatCidr, formatIpv4, hostMask, mask, u32 } from '../address/ipv4.js';
-import { defineFan } from '../mapping/fan.js';
+import { checkOverlay, defineFan } from '../mapping/fan.js';
 import { assertConfigError, cidrOf } from '../testing/builders.js';
 import {
   DATAPLANE_TYPES,
@@ -127,7 +127,9 @@ describe('parseFanWords: accepted forms', () => {
     assertConfigError(() => parse('-o 250.0.0.0/16 -u 172.16.0.0/16'), /must be wider than underlay 172\.16\.0\.0\/16/);
     assertConfigError(() => parse('-o 127.0.0.0/8 -u 172.16.0.0/16'), 'overlay 127.0.0.0/8 overlaps loopback (127.0.0.0/8)');
     assertConfigError(() => parse('-o 172.0.0.0/8 -u 172.16.3.4/16'), 'overlay 172.0.0.0/8 overlaps underlay 172.16.0.0/16');
-    assert.equal(parse('-o 127.0.0.0/8 -u eth0/16').underlay.kind, 'interface');
+    // A reserved overlay is refused whatever the underlay; width and overlap wait for the host's address.
+    assertConfigError(() => parse('-o 127.0.0.0/8 -u eth0/16'), 'overlay 127.0.0.0/8 overlaps loopback (127.0.0.0/8)');
+    assert.equal(parse('-o 250.0.0.0/24 -u eth0/16').underlay.kind, 'interface');
   });
 });
 
@@ -238,9 +240,9 @@ describe('toFanWords', () => {
       enabled: fc.boolean(),
     })
     .filter((r) => {
-      if (r.kind !== 'cidr') return true;
       try {
-        defineFan({ address: r.o, prefix: r.ov }, { address: r.u, prefix: r.ul });
+        if (r.kind !== 'cidr') checkOverlay({ address: r.o, prefix: r.ov });
+        else defineFan({ address: r.o, prefix: r.ov }, { address: r.u, prefix: r.ul });
         return true;
       } catch {
         return false;

@@ -6,7 +6,7 @@
  */
 import { type Cidr, formatCidr, isIpv4, parseCidr, parseIpv4, parsePrefixLength } from '../address/ipv4.js';
 import { ConfigError } from '../errors.js';
-import { defineFan } from '../mapping/fan.js';
+import { checkOverlay, defineFan } from '../mapping/fan.js';
 
 export const DATAPLANE_TYPES = ['vxlan', 'host-gw'] as const;
 export type DataplaneType = (typeof DATAPLANE_TYPES)[number];
@@ -140,7 +140,9 @@ export function parseFanWords(words: readonly string[]): FanSpec {
   if (set.underlay === undefined) throw new ConfigError('no underlay given', 'add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16');
   const overlay = parseOverlay(set.overlay);
   const underlay = parseUnderlay(set.underlay);
-  if (underlay.kind === 'cidr') defineFan(overlay, underlay.cidr); // width/reserved/overlap errors now, before any I/O
+  // Errors that need no host facts are reported now, before any I/O.
+  if (underlay.kind === 'cidr') defineFan(overlay, underlay.cidr);
+  else checkOverlay(overlay);
   return {
     overlay,
     underlay,

@@ -33,6 +33,19 @@ export const RESERVED_OVERLAYS: readonly { readonly net: Cidr; readonly why: str
   { net: { address: 0xe0000000, prefix: 4 }, why: 'multicast (224.0.0.0/4)' },
 ];
 
+/** Throws when an overlay can never carry unicast container traffic (whatever the underlay). */
+export function checkOverlay(overlay: Cidr): void {
+  const o = network(overlay);
+  for (const reserved of RESERVED_OVERLAYS) {
+    if (overlaps(o, reserved.net)) {
+      throw new ConfigError(
+        `overlay ${formatCidr(o)} overlaps ${reserved.why}`,
+        'pick an overlay in the class E range 240.0.0.0/4, e.g. 250.0.0.0/8',
+      );
+    }
+  }
+}
+
 /** Validates and normalises an overlay/underlay pair. */
 export function defineFan(overlay: Cidr, underlay: Cidr): FanMap {
   const o = network(overlay);
@@ -43,14 +56,7 @@ export function defineFan(overlay: Cidr, underlay: Cidr): FanMap {
       'use a shorter overlay prefix or a longer underlay prefix, e.g. -o 250.0.0.0/8 -u 172.16.0.0/16',
     );
   }
-  for (const reserved of RESERVED_OVERLAYS) {
-    if (overlaps(o, reserved.net)) {
-      throw new ConfigError(
-        `overlay ${formatCidr(o)} overlaps ${reserved.why}`,
-        'pick an overlay in the class E range 240.0.0.0/4, e.g. 250.0.0.0/8',
-      );
-    }
-  }
+  checkOverlay(o);
   if (overlaps(o, u)) {
     throw new ConfigError(
       `overlay ${formatCidr(o)} overlaps underlay ${formatCidr(u)}`,
