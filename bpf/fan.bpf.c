@@ -218,4 +218,53 @@ drop:
 	return TC_ACT_SHOT;
 }
 
+/*
+ * tc/hostgw - the no-encapsulation mode (`--type host-gw`, hosts on one L2
+ * segment), on the underlay device's egress. The host routes each host-gw
+ * overlay `via 169.254.250.1 dev UNDERLAY onlink`, and that placeholder
+ * neighbour resolves to the device's own MAC, so fan's frames are the ones
+ * whose destination MAC equals their source MAC. For those, compute the
+ * underlay host with the Fan formula and hand the frame to the neighbour
+ * subsystem for that address (bpf_redirect_neigh): the peer's real MAC is
+ * filled in by ordinary ARP. Every other frame passes untouched; a frame
+ * resolved by bpf_redirect_neigh comes back here with distinct MACs and passes.
+ */
+SEC("tc/hostgw")
+int fan_hostgw(struct __sk_buff *skb)
+{
+	__u8 macs[2 * ETH_ALEN];
+	__u32 d, i;
+
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)))
+		return TC_ACT_OK;
+	for (i = 0; i < ETH_ALEN; i++)
+		if (macs[i] != macs[ETH_ALEN + i])
+			return TC_ACT_OK;   /* not sent to the placeholder neighbour */
+	if (inner_ipv4(skb, OFF_DADDR, &d))
+		return TC_ACT_OK;
+
+	for (i = 0; i < FAN_MAX_OVERLAYS; i++) {
+		__u32 k = i, remote;
+		struct fan_overlay *o = bpf_map_lookup_elem(&fan_overlays, &k);
+		struct bpf_redir_neigh nh = {};
+
+		if (!o || !o->enabled)
+			break;
+		if ((d & o->overlay_mask) != o->overlay)
+			continue;
+		remote = fan_remote(o, d);
+		if (remote == o->local) {
+			COUNT(i, tx_drop_local, 1);
+			return TC_ACT_SHOT;
+		}
+		nh.nh_family = 2;       /* AF_INET */
+		nh.ipv4_nh = bpf_htonl(remote);
+		COUNT(i, tx_packets, 1);
+		COUNT(i, tx_bytes, skb->len);
+		return bpf_redirect_neigh(skb->ifindex, &nh, sizeof(nh), 0);
+	}
+	COUNT(FAN_STATS_OTHER, tx_drop_nomatch, 1);
+	return TC_ACT_SHOT;     /* sent to the placeholder but in no host-gw overlay */
+}
+
 char _license[] SEC("license") = "GPL";

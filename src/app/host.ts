@@ -7,7 +7,7 @@ import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
 import { type FanSpec, parseFanWords, toFanWords } from '../core/config/fan-spec.js';
 import { type Fan, resolveFans } from '../core/config/resolve.js';
 import { ConfigError, FanError, StateError } from '../core/errors.js';
-import { type CurrentHost, TUNNEL_DEVICE, isFanOwned } from '../core/model/host-state.js';
+import { type CurrentHost, type OverlayEntry, TUNNEL_DEVICE, isFanOwned } from '../core/model/host-state.js';
 import { diffHost } from '../core/plan/diff.js';
 import { fanMtu, planHost } from '../core/plan/host-plan.js';
 import { describeOp } from '../core/plan/ops.js';
@@ -49,15 +49,15 @@ async function resolveRecords(records: readonly FanRecord[], deps: HostDeps, cur
 
 /** Reconciles the host to `records`, verifies it converged, then saves `records`. */
 async function converge(records: readonly FanRecord[], deps: HostDeps, store: FanStateStore): Promise<string[]> {
-  const current = await deps.dataplane.readCurrent();
-  const fans = await resolveRecords(records, deps, current);
+  const fans = await resolveRecords(records, deps, await deps.dataplane.readCurrent());
   if (fans.length > 0) {
     await requireHost(deps.runner, { bpfObject: deps.paths.bpfObject, dhcp: fans.some((f) => f.dhcp) });
   }
   const desired = planHost(fans, { stateDir: deps.paths.stateDir });
-  const ops = diffHost(current, desired);
+  const hostGwDevices = desired.hostGw.map((h) => h.dev);
+  const ops = diffHost(await deps.dataplane.readCurrent(hostGwDevices), desired);
   await deps.dataplane.apply(ops, deps.log);
-  const left = diffHost(await deps.dataplane.readCurrent(), desired);
+  const left = diffHost(await deps.dataplane.readCurrent(hostGwDevices), desired);
   if (left.length > 0) {
     throw new FanError(`the host did not converge; still to do:\n  ${left.map(describeOp).join('\n  ')}`, 'run fanctl up again, and report a bug if it persists');
   }
@@ -167,13 +167,21 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
   const current = await deps.dataplane.readCurrent();
   const fans = await resolveRecords(records, deps, current);
   const tunnelLink = current.links.find((l) => l.name === TUNNEL_DEVICE && isFanOwned(l));
-  const stats = tunnelLink && current.tcPrograms.length > 0 ? await deps.dataplane.bpf.readStats(TUNNEL_DEVICE) : new Map<number, Stats>();
-  const table = current.overlayTable ?? [];
+  // Counters live in the programs' maps: the tunnel's for vxlan fans, the underlay device's for host-gw fans.
+  const tables = new Map<string, { table: readonly OverlayEntry[]; stats: Map<number, Stats> }>();
+  if (tunnelLink && current.tcPrograms.length > 0) {
+    tables.set(TUNNEL_DEVICE, { table: current.overlayTable ?? [], stats: await deps.dataplane.bpf.readStats(TUNNEL_DEVICE) });
+  }
+  for (const hg of current.hostGw) {
+    if (hg.attached) tables.set(hg.dev, { table: hg.overlays ?? [], stats: await deps.dataplane.bpf.readStats(hg.dev) });
+  }
+  const tunnelStats = tables.get(TUNNEL_DEVICE)?.stats ?? new Map<number, Stats>();
   return {
     fans: fans.map((fan, i) => {
       const link = current.links.find((l) => l.name === fan.bridge);
       const dhcp = current.dhcp.find((d) => d.bridge === fan.bridge);
-      const index = table.findIndex((e) => e.overlay === fan.map.overlay.address && e.local === fan.host.host);
+      const program = tables.get(fan.type === 'vxlan' ? TUNNEL_DEVICE : fan.device);
+      const index = program?.table.findIndex((e) => e.overlay === fan.map.overlay.address && e.local === fan.host.host) ?? -1;
       return {
         bridge: fan.bridge,
         overlay: formatCidr(fan.map.overlay),
@@ -191,7 +199,7 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
         source: records[i]?.source ?? 'cli',
         bridgeUp: link?.up ?? false,
         attached: current.links.filter((l) => l.master === fan.bridge).map((l) => l.name),
-        counters: (index >= 0 ? stats.get(index) : undefined) ?? emptyStats(),
+        counters: (index >= 0 ? program?.stats.get(index) : undefined) ?? emptyStats(),
       };
     }),
     ...(tunnelLink
@@ -201,7 +209,7 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
             mtu: tunnelLink.mtu,
             up: tunnelLink.up,
             programs: current.tcPrograms.map((p) => ({ direction: p.direction, progId: p.progId, ...(p.name ? { name: p.name } : {}) })),
-            unmatched: stats.get(NOMATCH_INDEX) ?? emptyStats(),
+            unmatched: tunnelStats.get(NOMATCH_INDEX) ?? emptyStats(),
           },
         }
       : {}),

@@ -15,6 +15,7 @@ import { readFanConfig } from './commands/config-check.js';
 import { type Output, printJson } from './output.js';
 import type { HostDeps } from '../app/host.js';
 import { type FanWordOptions, downCommand, renderChanges, renderShow, showCommand, upCommand } from './commands/host.js';
+import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -122,7 +123,8 @@ export function buildProgram(deps: CliDeps): Command {
     .option('-u, --underlay <cidr>', 'underlay network', DEFAULT_LAB.underlay)
     .option('--dhcp', 'containers get their address from the fan\'s dnsmasq')
     .option('--mtu <n>', 'underlay MTU', String(DEFAULT_LAB.underlayMtu))
-    .action(async (opts: { name: string; hosts: string; containers: string; overlay?: string[]; underlay: string; dhcp?: boolean; mtu: string }) => {
+    .addOption(new Option('--type <type>', 'data plane of the lab\'s fans').choices(['vxlan', 'host-gw']).default('vxlan'))
+    .action(async (opts: { name: string; hosts: string; containers: string; overlay?: string[]; underlay: string; dhcp?: boolean; mtu: string; type: 'vxlan' | 'host-gw' }) => {
       const topo = await labUpCommand({
         name: opts.name,
         hosts: Number(opts.hosts),
@@ -131,6 +133,7 @@ export function buildProgram(deps: CliDeps): Command {
         underlay: opts.underlay,
         dhcp: opts.dhcp ?? false,
         underlayMtu: Number(opts.mtu),
+        type: opts.type,
       }, output);
       output.out(renderTopology(topo));
     });
@@ -171,6 +174,27 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--seconds <s>', 'iperf3 duration per path', '3')
     .action(async (opts: { seconds: string }) => {
       await labDemoCommand(output, Number(opts.seconds));
+    });
+
+  const cni = program.command('cni').description('the fan CNI plugin for Kubernetes, podman and containerd');
+  cni
+    .command('install')
+    .description('install the fan CNI plugin and write a conflist (fan + portmap) for each fan that is up')
+    .option('--dir <path>', 'CNI plugin directory', '/opt/cni/bin')
+    .option('--conf-dir <path>', 'CNI network configuration directory', '/etc/cni/net.d')
+    .option('--overlay <cidr>', 'only the fan with this overlay')
+    .option('--cni-version <version>', 'cniVersion of the conflists (Debian 12\'s plugins speak up to 1.0.0)', '1.0.0')
+    .option('--json', 'print what was written as JSON')
+    .action(async (opts: { dir: string; confDir: string; overlay?: string; cniVersion: string } & JsonOption) => {
+      const paths = deps.hostDeps().paths;
+      const report = await cniInstallCommand(opts, {
+        host: deps.host,
+        stateDir: paths.stateDir,
+        stateDirFromEnv: deps.env.FAN_STATE_DIR !== undefined,
+        packageRoot: paths.packageRoot,
+      });
+      if (opts.json) printJson(output, report);
+      else output.out(renderCniInstall(report));
     });
 
   const config = program.command('config').description('work with the fan config file');

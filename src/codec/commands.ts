@@ -15,19 +15,33 @@ export function routeArgv(verb: 'replace' | 'del', route: RouteSpec): string[] {
 
 /**
  * ACCEPT rules fan puts in iptables' FORWARD chain when its policy drops (as Docker leaves it): traffic from the
- * bridge, replies to it, and overlay traffic arriving from the tunnel. Each carries the comment `fan BRIDGE`.
+ * bridge, replies to it, and overlay traffic arriving from other hosts (through the tunnel, or the underlay device
+ * for host-gw). Each carries the comment `fan BRIDGE`.
  */
-export function forwardRules(bridge: string, tunnel: string): string[][] {
+export function forwardRules(bridge: string, from: string): string[][] {
   const comment = ['-m', 'comment', '--comment', `${FAN_IPTABLES_COMMENT} ${bridge}`];
   return [
     ['-i', bridge, ...comment, '-j', 'ACCEPT'],
     ['-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...comment, '-j', 'ACCEPT'],
-    ['-i', tunnel, '-o', bridge, ...comment, '-j', 'ACCEPT'],
+    ['-i', from, '-o', bridge, ...comment, '-j', 'ACCEPT'],
   ];
 }
 
 export function iptablesArgv(verb: '-I' | '-D', rule: readonly string[]): string[] {
   return ['iptables', '-w', verb, 'FORWARD', ...rule];
+}
+
+/** Splits one `iptables -S` line into words (double quotes group, as iptables prints comments). */
+export function splitRuleLine(line: string): string[] {
+  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? '');
+}
+
+/** The `-D` argv for each of fan's rules for `bridge` listed in `iptables -S FORWARD` output. */
+export function forwardDeletes(rulesText: string, bridge: string): string[][] {
+  return rulesText
+    .split('\n')
+    .filter((line) => line.startsWith('-A FORWARD ') && splitRuleLine(line).includes(`${FAN_IPTABLES_COMMENT} ${bridge}`))
+    .map((line) => ['iptables', '-w', '-D', ...splitRuleLine(line).slice(1)]);
 }
 
 /** Bridges that have fan's rules, from `iptables -S FORWARD`. */

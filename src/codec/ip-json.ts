@@ -24,6 +24,7 @@ const route = z
     gateway: z.string().optional(),
     table: z.string().optional(),
     prefsrc: z.string().optional(),
+    protocol: z.string().optional(),
     metrics: z.array(z.object({ mtu: z.number().optional() }).passthrough()).optional(),
   })
   .passthrough();
@@ -60,6 +61,7 @@ export function decodeRouteShow(json: string): RouteFacts[] {
       ...(r.gateway ? { gateway: parseIpv4(r.gateway) } : {}),
       ...(r.table ? { table: r.table } : {}),
       ...(r.prefsrc ? { src: parseIpv4(r.prefsrc) } : {}),
+      ...(r.protocol ? { protocol: r.protocol } : {}),
       ...(mtu !== undefined ? { mtu } : {}),
     }];
   });

@@ -37,7 +37,8 @@ export class BpfTables {
       if (result.exitCode !== 0 || result.stdout.trim() === '') continue;
       for (const filter of z.array(tcFilter).parse(JSON.parse(result.stdout))) {
         const prog = filter.options?.prog;
-        if (filter.kind === 'bpf' && prog) out.push({ dev, direction, progId: prog.id, ...(prog.name ? { name: prog.name } : {}) });
+        // Only fan's programs (all named fan_*): on an underlay device others may have their own.
+        if (filter.kind === 'bpf' && prog && prog.name?.startsWith('fan_')) out.push({ dev, direction, progId: prog.id, ...(prog.name ? { name: prog.name } : {}) });
       }
     }
     return out;

@@ -3,18 +3,21 @@
  * operations one by one while recording how to undo each object this run created, and rolls those back in
  * reverse order when any step fails. It decides nothing: what to do comes from src/core/plan.
  */
-import { readFile, rm, unlink } from 'node:fs/promises';
+import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { decodeAddressShow, decodeRouteShow } from '../codec/ip-json.js';
-import { dnsmasqArgv, decodeForwardBridges, forwardRules, iptablesArgv, routeArgv } from '../codec/commands.js';
+import { dnsmasqArgv, decodeForwardBridges, forwardDeletes, forwardRules, iptablesArgv, routeArgv } from '../codec/commands.js';
 import { decodeNftKey, renderNftReplace } from '../codec/nft.js';
-import { formatCidr } from '../core/address/ipv4.js';
+import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
 import { FanError, errorMessage } from '../core/errors.js';
 import {
   type CurrentHost,
   type DhcpSpec,
   type DhcpState,
+  type HostGwState,
+  FAN_ONLINK_GATEWAY,
+  FAN_TC_PREF,
   type LinkState,
   FAN_NFT_TABLE,
   FAN_ROUTE_PROTO,
@@ -56,7 +59,8 @@ export class Dataplane {
     }));
   }
 
-  async readCurrent(): Promise<CurrentHost> {
+  /** `hostGwDevices`: underlay devices a plan wants host-gw on (others are found through fan's routes). */
+  async readCurrent(hostGwDevices: readonly string[] = []): Promise<CurrentHost> {
     const links = await this.readLinks();
     const routesOut = await this.runner.run(['ip', '-json', '-details', '-4', 'route', 'show', 'proto', String(FAN_ROUTE_PROTO)]);
     const routes = decodeRouteShow(routesOut.stdout).map((r) => ({
@@ -68,6 +72,7 @@ export class Dataplane {
     }));
     const tunnel = links.find((l) => l.name === TUNNEL_DEVICE && isFanOwned(l));
     const tcPrograms = tunnel ? await this.bpf.programs(TUNNEL_DEVICE) : [];
+    const hostGw = await this.readHostGw(links, routes, hostGwDevices);
     const overlayTable = tunnel && tcPrograms.length > 0 ? await this.bpf.readOverlays(TUNNEL_DEVICE) : undefined;
     const nft = await this.runner.run(['nft', 'list', 'table', 'ip', FAN_NFT_TABLE], { allowFailure: true });
     const nftKey = nft.exitCode === 0 ? decodeNftKey(nft.stdout) : undefined;
@@ -79,12 +84,32 @@ export class Dataplane {
       routes,
       tcPrograms,
       ...(overlayTable ? { overlayTable } : {}),
+      hostGw,
       ...(nftKey !== undefined ? { nftKey } : {}),
       forwardAccept: forward.bridges,
       forwardPolicyDrop: forward.policyDrop,
       dhcp: await this.readDhcp(links),
       ipForward,
     };
+  }
+
+  private async readHostGw(links: readonly LinkState[], routes: readonly { dev: string }[], wanted: readonly string[]): Promise<HostGwState[]> {
+    const neighOut = await this.runner.run(['ip', '-json', 'neigh', 'show', formatIpv4(FAN_ONLINK_GATEWAY), 'nud', 'permanent']);
+    const neighbours = (JSON.parse(neighOut.stdout || '[]') as { dev?: string; lladdr?: string }[]).filter((n) => n.dev !== undefined && n.dev !== TUNNEL_DEVICE);
+    const devices = new Set([...wanted, ...routes.map((r) => r.dev).filter((d) => d !== TUNNEL_DEVICE), ...neighbours.map((n) => n.dev as string)]);
+    const out: HostGwState[] = [];
+    for (const dev of devices) {
+      if (!links.some((l) => l.name === dev)) continue;
+      const attached = (await this.bpf.programs(dev)).some((p) => p.direction === 'egress');
+      const overlays = attached ? await this.bpf.readOverlays(dev) : undefined;
+      const mac = neighbours.find((n) => n.dev === dev)?.lladdr;
+      if (attached || mac !== undefined) out.push({ dev, attached, ...(overlays ? { overlays } : {}), ...(mac ? { neighbourMac: mac } : {}) });
+    }
+    return out;
+  }
+
+  private clsactMarker(dev: string): string {
+    return `${this.options.stateDir}/${dev}.clsact-by-fan`;
   }
 
   private dhcpRecordPath(bridge: string): string {
@@ -180,10 +205,34 @@ export class Dataplane {
         await run(['tc', 'qdisc', 'replace', 'dev', op.dev, 'clsact']);
         undo.push({ what: `remove clsact from ${op.dev}`, run: () => this.runner.run(['tc', 'qdisc', 'del', 'dev', op.dev, 'clsact'], { allowFailure: true }) });
         for (const direction of ['egress', 'ingress']) {
-          await run(['tc', 'filter', 'replace', 'dev', op.dev, direction, 'prio', '1', 'handle', '1', 'bpf', 'da', 'obj', this.options.bpfObject, 'sec', `tc/${direction}`]);
+          await run(['tc', 'filter', 'replace', 'dev', op.dev, direction, 'pref', String(FAN_TC_PREF), 'handle', '1', 'bpf', 'da', 'obj', this.options.bpfObject, 'sec', `tc/${direction}`]);
         }
         return;
       }
+      case 'hostgw-attach': {
+        // The underlay device is not fan's: add clsact only if absent (and remember that fan added it).
+        const added = await this.runner.run(['tc', 'qdisc', 'add', 'dev', op.dev, 'clsact'], { allowFailure: true });
+        if (added.exitCode === 0) {
+          await writeFile(this.clsactMarker(op.dev), 'fan added the clsact qdisc\n');
+          undo.push({ what: `remove clsact from ${op.dev}`, run: () => this.detachHostGw(op.dev) });
+        } else if (!/File exists|Exclusivity flag on/.test(added.stderr)) {
+          throw new FanError(`cannot add clsact to ${op.dev}: ${added.stderr.trim()}`);
+        }
+        await run(['tc', 'filter', 'replace', 'dev', op.dev, 'egress', 'pref', String(FAN_TC_PREF), 'handle', '1', 'bpf', 'da', 'obj', this.options.bpfObject, 'sec', 'tc/hostgw']);
+        undo.push({ what: `remove fan's filter from ${op.dev}`, run: () => this.detachHostGw(op.dev) });
+        return;
+      }
+      case 'hostgw-detach':
+        await this.detachHostGw(op.dev);
+        return;
+      case 'placeholder-neigh': {
+        await run(['ip', 'neigh', 'replace', formatIpv4(FAN_ONLINK_GATEWAY), 'lladdr', op.mac, 'dev', op.dev, 'nud', 'permanent']);
+        undo.push({ what: `remove placeholder neighbour on ${op.dev}`, run: () => this.runner.run(['ip', 'neigh', 'del', formatIpv4(FAN_ONLINK_GATEWAY), 'dev', op.dev], { allowFailure: true }) });
+        return;
+      }
+      case 'placeholder-neigh-del':
+        await this.runner.run(['ip', 'neigh', 'del', formatIpv4(FAN_ONLINK_GATEWAY), 'dev', op.dev], { allowFailure: true });
+        return;
       case 'overlay-table':
         await this.bpf.writeOverlays(op.dev, op.overlays);
         return;
@@ -210,16 +259,16 @@ export class Dataplane {
         await run(['nft', 'delete', 'table', 'ip', FAN_NFT_TABLE]);
         return;
       case 'forward-accept-add':
-        for (const rule of forwardRules(op.bridge, TUNNEL_DEVICE).reverse()) {
+        for (const rule of forwardRules(op.bridge, op.from).reverse()) {
           await run(iptablesArgv('-I', rule));
           undo.push({ what: `remove FORWARD rule for ${op.bridge}`, run: () => run(iptablesArgv('-D', rule)) });
         }
         return;
-      case 'forward-accept-del':
-        for (const rule of forwardRules(op.bridge, TUNNEL_DEVICE)) {
-          await this.runner.run(iptablesArgv('-D', rule), { allowFailure: true });
-        }
+      case 'forward-accept-del': {
+        const listing = await this.runner.run(['iptables', '-w', '-S', 'FORWARD']);
+        for (const argv of forwardDeletes(listing.stdout, op.bridge)) await run(argv);
         return;
+      }
       case 'dhcp-start': {
         const pid = await this.startDnsmasq(op.dhcp);
         undo.push({ what: `stop dnsmasq ${pid}`, run: () => this.stopDnsmasq(op.dhcp.bridge, pid) });
@@ -228,6 +277,16 @@ export class Dataplane {
       case 'dhcp-stop':
         await this.stopDnsmasq(op.bridge, op.pid);
         return;
+    }
+  }
+
+  /** Removes fan's filter from an underlay device, and the clsact qdisc only when fan added it. */
+  private async detachHostGw(dev: string): Promise<void> {
+    await this.runner.run(['tc', 'filter', 'del', 'dev', dev, 'egress', 'pref', String(FAN_TC_PREF)], { allowFailure: true });
+    const ours = await readFile(this.clsactMarker(dev), 'utf8').then(() => true, () => false);
+    if (ours) {
+      await this.runner.run(['tc', 'qdisc', 'del', 'dev', dev, 'clsact'], { allowFailure: true });
+      await unlink(this.clsactMarker(dev)).catch(() => undefined);
     }
   }
 

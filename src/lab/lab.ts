@@ -63,7 +63,7 @@ export async function labUp(options: LabOptions, progress: LabProgress = () => {
       await mkdir(host.stateDir, { recursive: true });
       const underlay = formatCidr(network(host.underlay));
       for (const overlay of options.overlays) {
-        await fanctl(host, ['up', '-o', overlay, '-u', underlay, ...(options.dhcp ? ['--dhcp'] : [])]);
+        await fanctl(host, ['up', '-o', overlay, '-u', underlay, '--type', options.type, ...(options.dhcp ? ['--dhcp'] : [])]);
       }
       for (const container of host.containers) {
         progress(`${container.name}: attach ${options.dhcp ? '(DHCP)' : formatIpv4(container.address)}`);

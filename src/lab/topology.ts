@@ -3,7 +3,7 @@
  * underlay addresses, and each container's fan and address. Pure.
  */
 import { type Cidr, type Ipv4, formatCidr, formatIpv4, network, parseCidr, u32 } from '../core/address/ipv4.js';
-import { parseOverlay } from '../core/config/fan-spec.js';
+import { type DataplaneType, parseOverlay } from '../core/config/fan-spec.js';
 import { ConfigError } from '../core/errors.js';
 import { bridgeNameOf, defineFan, describeHost } from '../core/mapping/fan.js';
 import { VXLAN_OVERHEAD } from '../core/model/host-state.js';
@@ -15,6 +15,8 @@ export interface LabOptions {
   readonly overlays: readonly string[];
   readonly underlay: string;
   readonly dhcp: boolean;
+  /** Data plane of every fan in the lab. */
+  readonly type: DataplaneType;
   /** MTU of the simulated underlay links. */
   readonly underlayMtu: number;
 }
@@ -26,6 +28,7 @@ export const DEFAULT_LAB: LabOptions = {
   overlays: ['250.0.0.0/8'],
   underlay: '172.16.0.0/16',
   dhcp: false,
+  type: 'vxlan',
   underlayMtu: 1500,
 };
 
@@ -104,7 +107,7 @@ export function labTopology(options: LabOptions, stateRoot = '/run/fanlab'): Lab
           address: u32(first + perFan),
           prefix: slice.slice.prefix,
           gateway: slice.gateway,
-          mtu: options.underlayMtu - VXLAN_OVERHEAD,
+          mtu: options.underlayMtu - (options.type === 'vxlan' ? VXLAN_OVERHEAD : 0),
         };
       }),
     };

@@ -8,7 +8,7 @@ import { labCheck } from '../../src/lab/check.js';
 import { containerAddress, fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabTopology } from '../../src/lab/topology.js';
 import { formatIpv4 } from '../../src/core/address/ipv4.js';
-import { capture, fanObjects, inNs, stateCounts } from './helpers.js';
+import { capture, fanObjects, inNs, json, stateCounts } from './helpers.js';
 
 const NAME = 'fane2e';
 
@@ -128,5 +128,47 @@ describe('kernel state does not depend on the underlay size', { timeout: 120_000
     assert.deepEqual(fanState(counts[1]), fanState(counts[0]));
     assert.deepEqual(fanState(counts[2]), fanState(counts[0]));
     assert.ok(counts.every((c) => c.neighbours <= 5), JSON.stringify(counts));
+  });
+});
+
+describe('host-gw: no encapsulation, hosts on one L2 segment', { timeout: 120_000 }, () => {
+  const NAME = 'fane2ehg';
+  let topo: LabTopology;
+  before(async () => {
+    await labDown(NAME);
+    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 3, containers: 2, type: 'host-gw' });
+  });
+  after(async () => {
+    await labDown(NAME);
+  });
+
+  it('connects every container, routed through both hosts, at the full underlay MTU', async () => {
+    const report = await labCheck(topo);
+    assert.equal(report.failed, 0);
+    assert.ok(report.results.filter((r) => r.kind === 'cross-host').every((r) => r.ttl === 62));
+    const c = topo.hosts[0]?.containers[0];
+    assert.ok(c);
+    assert.equal(c.mtu, 1500);
+  });
+
+  it('sends plain IP between overlay addresses on the underlay, to the MAC of the computed host', async () => {
+    const [h1, h2] = topo.hosts;
+    const from = h1?.containers[0];
+    const to = h2?.containers[0];
+    assert.ok(h1 && h2 && from && to);
+    const h2Mac = (await json<{ address: string }[]>(h2.ns, ['ip', '-json', 'link', 'show', 'eth0']))[0]?.address;
+    const seen = await capture(topo.switchNs, 'br0', 'icmp[icmptype] = icmp-echo', () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]), { extra: ['-e'] });
+    assert.match(seen, new RegExp(`> ${h2Mac}, ethertype IPv4 .* ${formatIpv4(from.address).replace(/\./g, '\\.')} > ${formatIpv4(to.address).replace(/\./g, '\\.')}: ICMP echo request`));
+  });
+
+  it('keeps one placeholder neighbour and one route per overlay, and down removes its program and qdisc', async () => {
+    const h = topo.hosts[2];
+    assert.ok(h);
+    const neigh = await json<{ dst: string }[]>(h.ns, ['ip', '-json', 'neigh', 'show', '169.254.250.1', 'nud', 'all']);
+    assert.equal(neigh.length, 1);
+    await fanctl(h, ['down', '-e', '--force']);
+    assert.deepEqual(await fanObjects(h.ns), { links: [], routes: 0, nft: false, dnsmasq: 0, forwardRules: 0 });
+    assert.doesNotMatch(await inNs(h.ns, ['tc', 'qdisc', 'show', 'dev', 'eth0']), /clsact/);
+    assert.equal((await json<unknown[]>(h.ns, ['ip', '-json', 'neigh', 'show', '169.254.250.1', 'nud', 'all'])).length, 0);
   });
 });

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { type FanMap, type HostSlice, bridgeNameOf, checkDistinctOverlays, defineFan, describeHost } from '../mapping/fan.js';
 import { type HostFacts, type InterfaceFacts, defaultRouteDevice, findInterface } from '../model/host-facts.js';
 import type { DataplaneType, FanSpec } from './fan-spec.js';
+import { FAN_ROUTE_PROTO } from '../model/host-state.js';
 
 export interface ResolvedUnderlay {
   readonly underlay: Cidr;
@@ -14,6 +15,7 @@ export interface ResolvedUnderlay {
   /** The interface holding the host address; absent when resolved without host facts (calculators). */
   readonly device?: string;
   readonly deviceMtu?: number;
+  readonly deviceMac?: string;
 }
 
 /** A fan ready to plan: mapping, this host's slice, and the options. */
@@ -23,6 +25,8 @@ export interface Fan {
   readonly host: HostSlice;
   readonly device: string;
   readonly deviceMtu: number;
+  /** MAC of the underlay device (host-gw's placeholder neighbour points at it). */
+  readonly deviceMac?: string;
   readonly bridge: string;
   readonly hostReserve: number;
   readonly dhcp: boolean;
@@ -46,7 +50,7 @@ export function resolveUnderlayOffline(spec: FanSpec): ResolvedUnderlay {
   return { underlay: network(u.cidr), host: u.cidr.address };
 }
 
-export function resolveUnderlay(spec: FanSpec, facts: HostFacts): Required<ResolvedUnderlay> {
+export function resolveUnderlay(spec: FanSpec, facts: HostFacts): Required<Omit<ResolvedUnderlay, 'deviceMac'>> & Pick<ResolvedUnderlay, 'deviceMac'> {
   const u = spec.underlay;
   const withAddresses = facts.interfaces.filter((i) => i.addresses.length > 0);
   const describe = (): string =>
@@ -105,6 +109,7 @@ export function resolveFans(specs: readonly FanSpec[], facts: HostFacts, ownedDe
     }
     for (const route of facts.routes) {
       if (route.dev !== undefined && ownedDevices.has(route.dev)) continue;
+      if (route.protocol === String(FAN_ROUTE_PROTO)) continue; // fan's own (host-gw routes sit on the underlay device)
       if (route.dst.prefix === 0) continue;
       if (contains(map.overlay, route.dst.address) || contains(route.dst, map.overlay.address)) {
         throw new ConfigError(`overlay ${formatCidr(map.overlay)} overlaps route ${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`, 'pick an overlay this host does not route, e.g. in 240.0.0.0/4');
@@ -116,6 +121,7 @@ export function resolveFans(specs: readonly FanSpec[], facts: HostFacts, ownedDe
       host,
       device: r.device,
       deviceMtu: r.deviceMtu,
+      ...(findInterface(facts, r.device)?.mac ? { deviceMac: findInterface(facts, r.device)?.mac as string } : {}),
       bridge: spec.bridge ?? bridgeNameOf(map.overlay),
       hostReserve: spec.hostReserve,
       dhcp: spec.dhcp,

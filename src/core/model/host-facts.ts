@@ -25,6 +25,8 @@ export interface RouteFacts {
   readonly table?: string;
   readonly src?: number;
   readonly mtu?: number;
+  /** Routing protocol as `ip` prints it (`kernel`, `static`, `250` for fan's routes, …). */
+  readonly protocol?: string;
 }
 
 export interface HostFacts {

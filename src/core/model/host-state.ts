@@ -16,6 +16,8 @@ export const FAN_IPTABLES_COMMENT = 'fan';
 export const FAN_ONLINK_GATEWAY = 0xa9fefa01; // 169.254.250.1
 export const VXLAN_PORT = 8472;
 export const VXLAN_OVERHEAD = 50;
+/** tc filter preference of fan's eBPF programs, on its tunnel and (host-gw) on underlay devices. */
+export const FAN_TC_PREF = 250;
 export const TUNNEL_DEVICE = 'fan-vxlan';
 /** Every fan tunnel device has this MAC; the egress program writes a per-host source MAC (see bpf/fan.bpf.c). */
 export const TUNNEL_MAC = '0e:fa:00:00:00:01';
@@ -49,6 +51,16 @@ export interface TunnelSpec {
   readonly overlays: readonly OverlayEntry[];
 }
 
+/**
+ * host-gw on one underlay device: the eBPF program on its egress, the overlay table it reads, and the placeholder
+ * neighbour (FAN_ONLINK_GATEWAY → the device's own MAC) that marks fan's frames for the program.
+ */
+export interface HostGwSpec {
+  readonly dev: string;
+  readonly mac: string;
+  readonly overlays: readonly OverlayEntry[];
+}
+
 export interface RouteSpec {
   readonly dst: Cidr;
   readonly dev: string;
@@ -77,14 +89,21 @@ export interface DhcpSpec {
   readonly pidFile: string;
 }
 
+export interface ForwardAcceptSpec {
+  readonly bridge: string;
+  readonly from: string;
+}
+
 export interface DesiredHost {
   readonly bridges: readonly BridgeSpec[];
   readonly tunnel?: TunnelSpec;
   readonly routes: readonly RouteSpec[];
   /** Absent when no fan is up: the table is removed. */
   readonly nat?: NatSpec;
-  /** Bridges to accept in iptables' FORWARD chain when its policy drops (Docker's default). */
-  readonly forwardAccept: readonly string[];
+  readonly hostGw: readonly HostGwSpec[];
+  /** Bridges to accept in iptables' FORWARD chain when its policy drops (Docker's default), with the device
+   * their overlay traffic arrives on from other hosts. */
+  readonly forwardAccept: readonly ForwardAcceptSpec[];
   readonly dhcp: readonly DhcpSpec[];
 }
 
@@ -110,6 +129,14 @@ export interface RouteState extends RouteSpec {
   readonly proto?: string;
 }
 
+export interface HostGwState {
+  readonly dev: string;
+  readonly attached: boolean;
+  readonly overlays?: readonly OverlayEntry[];
+  /** MAC of the placeholder neighbour on this device, when present. */
+  readonly neighbourMac?: string;
+}
+
 export interface DhcpState {
   readonly bridge: string;
   readonly pid: number;
@@ -124,6 +151,8 @@ export interface CurrentHost {
   readonly tcPrograms: readonly TcProgramState[];
   /** The overlay table read back from the egress program's map, when attached. */
   readonly overlayTable?: readonly OverlayEntry[];
+  /** fan's host-gw programs and placeholder neighbours on underlay devices. */
+  readonly hostGw: readonly HostGwState[];
   /** Content key of fan's nftables table (kept in its comment), or undefined when the table is absent. */
   readonly nftKey?: string;
   /** Bridges with fan's ACCEPT rules in iptables FORWARD. */

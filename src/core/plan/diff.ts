@@ -93,6 +93,14 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
     }
   }
 
+  for (const hg of desired.hostGw) {
+    if (!links.has(hg.dev)) throw new ConfigError(`underlay device ${hg.dev} does not exist`, 'check the underlay of the host-gw fan');
+    const state = current.hostGw.find((h) => h.dev === hg.dev);
+    if (state?.neighbourMac !== hg.mac) ops.push({ kind: 'placeholder-neigh', dev: hg.dev, mac: hg.mac });
+    if (!state?.attached) ops.push({ kind: 'hostgw-attach', dev: hg.dev });
+    if (!state?.attached || !sameTable(state.overlays, hg.overlays)) ops.push({ kind: 'overlay-table', dev: hg.dev, overlays: hg.overlays });
+  }
+
   for (const route of desired.routes) {
     if (!current.routes.some((r) => sameRoute(r, route))) ops.push({ kind: 'route-replace', route });
   }
@@ -100,8 +108,8 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
   if (desired.nat && current.nftKey !== natKey(desired.nat)) ops.push({ kind: 'nft-replace', nat: desired.nat });
 
   if (current.forwardPolicyDrop) {
-    for (const bridge of desired.forwardAccept) {
-      if (!current.forwardAccept.includes(bridge)) ops.push({ kind: 'forward-accept-add', bridge });
+    for (const accept of desired.forwardAccept) {
+      if (!current.forwardAccept.includes(accept.bridge)) ops.push({ kind: 'forward-accept-add', ...accept });
     }
   }
 
@@ -117,13 +125,18 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
     if (!desired.dhcp.some((d) => d.bridge === running.bridge)) ops.push({ kind: 'dhcp-stop', bridge: running.bridge, pid: running.pid });
   }
   for (const bridge of current.forwardAccept) {
-    if (!desired.forwardAccept.includes(bridge)) ops.push({ kind: 'forward-accept-del', bridge });
+    if (!desired.forwardAccept.some((a) => a.bridge === bridge)) ops.push({ kind: 'forward-accept-del', bridge });
   }
   if (!desired.nat && current.nftKey !== undefined) ops.push({ kind: 'nft-delete' });
   for (const route of current.routes) {
     if (!desired.routes.some((r) => sameRoute(r, route)) && !desired.routes.some((r) => equalCidr(r.dst, route.dst))) {
       ops.push({ kind: 'route-del', route });
     }
+  }
+  for (const state of current.hostGw) {
+    if (desired.hostGw.some((h) => h.dev === state.dev)) continue;
+    if (state.attached) ops.push({ kind: 'hostgw-detach', dev: state.dev });
+    if (state.neighbourMac !== undefined) ops.push({ kind: 'placeholder-neigh-del', dev: state.dev });
   }
   for (const link of current.links) {
     if (!isFanOwned(link)) continue;

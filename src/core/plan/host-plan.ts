@@ -1,14 +1,17 @@
 /**
  * "What the host should look like" for a set of fans. Pure. Routed Fan (the original design): each bridge holds
- * slice+1 … slice+host-reserve with the slice prefix, containers route via slice+1, and the host sends the whole
- * overlay into ONE tunnel device through ONE route per overlay; the eBPF program on the tunnel computes the
- * underlay destination per packet, so nothing here grows with the number of hosts.
+ * slice+1 … slice+host-reserve with the slice prefix, containers route via slice+1, and the host sends each
+ * overlay through ONE route: into the ONE tunnel device (vxlan), or onto the underlay device (host-gw, no
+ * encapsulation, hosts on one L2 segment). An eBPF program computes each packet's underlay host with the Fan
+ * formula, so nothing here grows with the number of hosts.
  */
 import { type Cidr, formatCidr, mask, u32 } from '../address/ipv4.js';
 import type { Fan } from '../config/resolve.js';
 import { shiftOf } from '../mapping/fan.js';
+import { ConfigError } from '../errors.js';
 import {
   type DesiredHost,
+  type TunnelSpec,
   type DhcpSpec,
   type OverlayEntry,
   FAN_ALIAS_PREFIX,
@@ -24,8 +27,9 @@ export interface PlanOptions {
   readonly stateDir: string;
 }
 
+/** Bridge and container MTU: the underlay's, less the encapsulation (none for host-gw). */
 export function fanMtu(fan: Fan): number {
-  return fan.deviceMtu - VXLAN_OVERHEAD;
+  return fan.deviceMtu - (fan.type === 'vxlan' ? VXLAN_OVERHEAD : 0);
 }
 
 export function overlayEntry(fan: Fan): OverlayEntry {
@@ -64,8 +68,21 @@ export function dhcpSpec(fan: Fan, options: PlanOptions): DhcpSpec {
 }
 
 export function planHost(fans: readonly Fan[], options: PlanOptions): DesiredHost {
-  if (fans.length === 0) return { bridges: [], routes: [], forwardAccept: [], dhcp: [] };
-  const mtus = fans.map(fanMtu);
+  const vxlan = fans.filter((f) => f.type === 'vxlan');
+  const hostGw = fans.filter((f) => f.type === 'host-gw');
+  const hostGwDevices = [...new Set(hostGw.map((f) => f.device))];
+  const tunnel: TunnelSpec | undefined =
+    vxlan.length === 0
+      ? undefined
+      : {
+          name: TUNNEL_DEVICE,
+          port: VXLAN_PORT,
+          mtu: Math.max(...vxlan.map(fanMtu)),
+          mac: TUNNEL_MAC,
+          alias: `${FAN_ALIAS_PREFIX} vxlan tunnel (eBPF-computed destinations)`,
+          overlays: vxlan.map(overlayEntry),
+        };
+  const peerDevice = (fan: Fan): string => (fan.type === 'vxlan' ? TUNNEL_DEVICE : fan.device);
   return {
     bridges: fans.map((fan) => ({
       name: fan.bridge,
@@ -73,23 +90,25 @@ export function planHost(fans: readonly Fan[], options: PlanOptions): DesiredHos
       addresses: bridgeAddresses(fan),
       alias: `${FAN_ALIAS_PREFIX} bridge of fan ${formatCidr(fan.map.overlay)} over ${formatCidr(fan.map.underlay)}`,
     })),
-    tunnel: {
-      name: TUNNEL_DEVICE,
-      port: VXLAN_PORT,
-      mtu: Math.max(...mtus),
-      mac: TUNNEL_MAC,
-      alias: `${FAN_ALIAS_PREFIX} vxlan tunnel (eBPF-computed destinations)`,
-      overlays: fans.map(overlayEntry),
-    },
-    routes: fans.map((fan) => ({ dst: fan.map.overlay, dev: TUNNEL_DEVICE, via: FAN_ONLINK_GATEWAY, src: fan.host.gateway, mtu: fanMtu(fan) })),
-    nat: {
-      slices: fans.map((f) => f.host.slice),
-      overlays: fans.map((f) => f.map.overlay),
-      bridges: fans.map((f) => f.bridge),
-      tunnel: TUNNEL_DEVICE,
-    },
-    forwardAccept: fans.map((f) => f.bridge),
+    ...(tunnel ? { tunnel } : {}),
+    hostGw: hostGwDevices.map((dev) => {
+      const onDev = hostGw.filter((f) => f.device === dev);
+      const mac = onDev[0]?.deviceMac;
+      if (mac === undefined) throw new ConfigError(`underlay device ${dev} has no MAC address`, 'host-gw needs an Ethernet underlay; use --type vxlan');
+      return { dev, mac, overlays: onDev.map(overlayEntry) };
+    }),
+    routes: fans.map((fan) => ({ dst: fan.map.overlay, dev: peerDevice(fan), via: FAN_ONLINK_GATEWAY, src: fan.host.gateway, mtu: fanMtu(fan) })),
+    ...(fans.length === 0
+      ? {}
+      : {
+          nat: {
+            slices: fans.map((f) => f.host.slice),
+            overlays: fans.map((f) => f.map.overlay),
+            bridges: fans.map((f) => f.bridge),
+            ...(tunnel ? { tunnel: tunnel.name } : {}),
+          },
+        }),
+    forwardAccept: fans.map((f) => ({ bridge: f.bridge, from: peerDevice(f) })),
     dhcp: fans.filter((f) => f.dhcp).map((f) => dhcpSpec(f, options)),
   };
 }
-

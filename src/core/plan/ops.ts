@@ -12,11 +12,15 @@ export type Op =
   | { readonly kind: 'addr-del'; readonly dev: string; readonly cidr: Cidr }
   | { readonly kind: 'tc-attach'; readonly dev: string }
   | { readonly kind: 'overlay-table'; readonly dev: string; readonly overlays: readonly OverlayEntry[] }
+  | { readonly kind: 'hostgw-attach'; readonly dev: string }
+  | { readonly kind: 'hostgw-detach'; readonly dev: string }
+  | { readonly kind: 'placeholder-neigh'; readonly dev: string; readonly mac: string }
+  | { readonly kind: 'placeholder-neigh-del'; readonly dev: string }
   | { readonly kind: 'route-replace'; readonly route: RouteSpec }
   | { readonly kind: 'route-del'; readonly route: RouteSpec }
   | { readonly kind: 'nft-replace'; readonly nat: NatSpec }
   | { readonly kind: 'nft-delete' }
-  | { readonly kind: 'forward-accept-add'; readonly bridge: string }
+  | { readonly kind: 'forward-accept-add'; readonly bridge: string; readonly from: string }
   | { readonly kind: 'forward-accept-del'; readonly bridge: string }
   | { readonly kind: 'dhcp-start'; readonly dhcp: DhcpSpec }
   | { readonly kind: 'dhcp-stop'; readonly bridge: string; readonly pid: number }
@@ -33,6 +37,10 @@ export function describeOp(op: Op): string {
     case 'addr-del': return `remove ${fmt(op.cidr)} from ${op.dev}`;
     case 'tc-attach': return `attach eBPF programs to ${op.dev} (tc clsact ingress+egress)`;
     case 'overlay-table': return `write ${op.overlays.length} overlay(s) into the eBPF table of ${op.dev}`;
+    case 'hostgw-attach': return `attach the host-gw eBPF program to ${op.dev} (tc clsact egress)`;
+    case 'hostgw-detach': return `remove fan's host-gw eBPF program from ${op.dev}`;
+    case 'placeholder-neigh': return `placeholder neighbour 169.254.250.1 → ${op.mac} on ${op.dev}`;
+    case 'placeholder-neigh-del': return `remove the placeholder neighbour on ${op.dev}`;
     case 'route-replace': return `route ${fmt(op.route.dst)} via ${op.route.dev}`;
     case 'route-del': return `remove route ${fmt(op.route.dst)}`;
     case 'nft-replace': return `load nftables table fan (NAT for ${op.nat.slices.map(fmt).join(', ')})`;

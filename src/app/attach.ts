@@ -1,0 +1,186 @@
+/**
+ * Attaching containers to a fan bridge, the use cases behind the CNI verbs: read the host → plan (pure, in
+ * src/core/attach) → apply through the SandboxLinks port, undoing what was applied when a step fails.
+ * Addresses come from the shared IPAM (ports/leases.ts), keyed by `cni:<network>:<container id>` + interface name.
+ */
+import { type Ipv4, formatIpv4 } from '../core/address/ipv4.js';
+import type { Fan } from '../core/config/resolve.js';
+import { FanError, errorMessage } from '../core/errors.js';
+import { HOST_VETH, cniOwner, containerIdOfOwner, hostVethName, parseCniAlias } from '../core/attach/names.js';
+import {
+  type AttachmentPlan,
+  type AttachmentRequest,
+  type ExpectedAttachment,
+  attachmentProblems,
+  planAttachment,
+} from '../core/attach/plan.js';
+import type { InterfaceFacts } from '../core/model/host-facts.js';
+import type { Lease, LeaseStore } from '../ports/leases.js';
+import type { SandboxLinks } from '../ports/sandbox.js';
+
+export interface AttachDeps {
+  readonly links: SandboxLinks;
+  readonly log: (line: string) => void;
+}
+
+/** The container's network namespace does not exist (CNI: unknown container). */
+export class SandboxGoneError extends FanError {
+  override name = 'SandboxGoneError';
+}
+
+/** CHECK found the attachment different from what ADD set up. */
+export class AttachmentMismatchError extends FanError {
+  override name = 'AttachmentMismatchError';
+  constructor(
+    message: string,
+    readonly problems: readonly string[],
+  ) {
+    super(message, 'DEL and ADD the container again to repair it');
+  }
+}
+
+export interface Attachment {
+  readonly plan: AttachmentPlan;
+  readonly host: InterfaceFacts;
+  readonly container: InterfaceFacts;
+}
+
+/**
+ * Gives the container an interface on the fan's bridge with an address from `leases`. On failure, everything this
+ * call created is removed again and the address released.
+ */
+export async function attach(
+  fan: Fan,
+  leases: LeaseStore,
+  req: AttachmentRequest & { readonly request?: Ipv4 },
+  deps: AttachDeps,
+): Promise<Attachment> {
+  const { links } = deps;
+  if (!(await links.netnsExists(req.netns))) {
+    throw new SandboxGoneError(`network namespace ${req.netns} of container ${req.containerId} does not exist`, 'pass the path of the container\'s network namespace in CNI_NETNS');
+  }
+  const existing = await links.containerLink(req.netns, req.ifname);
+  if (existing) {
+    throw new FanError(`interface ${req.ifname} already exists in ${req.netns}`, 'pick another CNI_IFNAME, or DEL the previous attachment first');
+  }
+  const owner = cniOwner(req.network, req.containerId);
+  const undo: { what: string; run: () => Promise<unknown> }[] = [];
+  try {
+    const lease = await leases.allocate(owner, req.ifname, req.request);
+    undo.push({ what: `release ${formatIpv4(lease.address)}`, run: () => leases.release(owner, req.ifname) });
+    const plan = planAttachment(fan, lease, req);
+    const stale = await links.hostLink(plan.hostIf);
+    if (stale) {
+      // Same deterministic name: a leftover of an earlier attachment of this container (e.g. a crashed ADD).
+      if (!parseCniAlias(stale.alias)) {
+        throw new FanError(`host interface ${plan.hostIf} exists and is not fan's`, `remove it (ip link del ${plan.hostIf}) if it is not in use`);
+      }
+      deps.log(`removing leftover host interface ${plan.hostIf}`);
+      await links.deleteHostLink(plan.hostIf);
+    }
+    const host = await links.createVeth({ netns: plan.netns, ifname: plan.ifname, hostIf: plan.hostIf, mtu: plan.mtu, bridge: plan.bridge, alias: plan.alias });
+    undo.push({ what: `delete ${plan.hostIf}`, run: () => links.deleteHostLink(plan.hostIf) });
+    const container = await links.configureContainer({ netns: plan.netns, ifname: plan.ifname, address: plan.address, gateway: plan.gateway });
+    undo.length = 0;
+    return { plan, host, container };
+  } finally {
+    for (const step of undo.reverse()) {
+      await step.run().catch((error: unknown) => deps.log(`rollback: ${step.what} failed: ${errorMessage(error)}`));
+    }
+  }
+}
+
+export interface DetachRequest {
+  readonly network: string;
+  readonly containerId: string;
+  readonly ifname: string;
+}
+
+/**
+ * Removes the container's host veth (its peer in the container goes with it) and releases its address from every
+ * lease store given. Succeeds when any part is already gone.
+ */
+export async function detach(stores: readonly LeaseStore[], req: DetachRequest, deps: AttachDeps): Promise<Lease[]> {
+  const hostIf = hostVethName(req.containerId, req.ifname);
+  const link = await deps.links.hostLink(hostIf);
+  if (link && parseCniAlias(link.alias)) await deps.links.deleteHostLink(hostIf);
+  const owner = cniOwner(req.network, req.containerId);
+  const released: Lease[] = [];
+  for (const store of stores) {
+    const lease = await store.release(owner, req.ifname);
+    if (lease) released.push(lease);
+  }
+  return released;
+}
+
+/** Compares an attachment with the kernel and the IPAM; throws AttachmentMismatchError listing every difference. */
+export async function verify(
+  leases: LeaseStore,
+  req: DetachRequest & { readonly netns: string },
+  expected: Omit<ExpectedAttachment, 'hostIf' | 'ifname'>,
+  deps: AttachDeps,
+): Promise<void> {
+  if (!(await deps.links.netnsExists(req.netns))) {
+    throw new SandboxGoneError(`network namespace ${req.netns} of container ${req.containerId} does not exist`, 'the container is gone: DEL it');
+  }
+  const hostIf = hostVethName(req.containerId, req.ifname);
+  const owner = cniOwner(req.network, req.containerId);
+  const [container, containerRoutes, host, all] = await Promise.all([
+    deps.links.containerLink(req.netns, req.ifname),
+    deps.links.containerRoutes(req.netns),
+    deps.links.hostLink(hostIf),
+    leases.list(),
+  ]);
+  const lease = all.find((l) => l.owner === owner && l.ifname === req.ifname);
+  const problems = attachmentProblems(
+    { ...expected, hostIf, ifname: req.ifname },
+    { containerRoutes, ...(container ? { container } : {}), ...(host ? { host } : {}), ...(lease ? { lease } : {}) },
+  );
+  if (problems.length > 0) {
+    throw new AttachmentMismatchError(`attachment ${req.ifname} of container ${req.containerId} differs from its ADD result: ${problems.join('; ')}`, problems);
+  }
+}
+
+export interface CollectReport {
+  readonly releasedLeases: readonly Lease[];
+  readonly deletedLinks: readonly string[];
+}
+
+/**
+ * CNI GC: keeps the attachments of `network` listed in `valid`, removes the leases and host veths of every other
+ * attachment of that network. Leases of other networks and of other integrations are left alone.
+ */
+export async function collect(
+  stores: readonly LeaseStore[],
+  network: string,
+  valid: readonly { readonly containerId: string; readonly ifname: string }[],
+  deps: AttachDeps,
+): Promise<CollectReport> {
+  const keepKey = new Set(valid.map((v) => `${v.containerId}\0${v.ifname}`));
+  const isValid = (containerId: string, ifname: string): boolean => keepKey.has(`${containerId}\0${ifname}`);
+  const releasedLeases: Lease[] = [];
+  for (const store of stores) {
+    releasedLeases.push(
+      ...(await store.gc((l) => {
+        const id = containerIdOfOwner(network, l.owner);
+        return id === undefined || isValid(id, l.ifname);
+      })),
+    );
+  }
+  const stale = new Set<string>();
+  for (const l of releasedLeases) {
+    const id = containerIdOfOwner(network, l.owner);
+    if (id !== undefined) stale.add(hostVethName(id, l.ifname));
+  }
+  for (const link of await deps.links.hostLinks()) {
+    const label = parseCniAlias(link.alias);
+    if (label && HOST_VETH.test(link.name) && label.network === network && !isValid(label.containerId, label.ifname)) stale.add(link.name);
+  }
+  const deletedLinks: string[] = [];
+  for (const name of [...stale].sort()) {
+    const link = await deps.links.hostLink(name);
+    if (parseCniAlias(link?.alias)?.network !== network) continue; // gone already, or not this network's
+    if (await deps.links.deleteHostLink(name)) deletedLinks.push(name);
+  }
+  return { releasedLeases, deletedLinks };
+}

@@ -1,0 +1,94 @@
+/**
+ * SandboxLinks with iproute2. Commands for the container run through `nsenter --net=PATH ip …`, which takes both
+ * forms of a namespace path runtimes pass (/var/run/netns/NAME and /proc/PID/ns/net). The veth is created from
+ * inside the container, with its peer sent to this process's namespace (`netns <our pid>`), so CNI_IFNAME (often
+ * `eth0`) never has to exist, even briefly, next to the host's own interfaces.
+ */
+import { access } from 'node:fs/promises';
+import { decodeAddressShow, decodeRouteShow } from '../codec/ip-json.js';
+import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
+import type { InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
+import type { CommandRunner } from '../ports/runner.js';
+import { InternalError } from '../core/errors.js';
+import { KernelCommandError } from './exec.js';
+import type { ContainerAddressing, SandboxLinks, VethRequest } from '../ports/sandbox.js';
+
+/** iproute2's answer for a device that does not exist. */
+const NO_DEVICE = /does not exist|Cannot find device/;
+
+export class IpSandboxLinks implements SandboxLinks {
+  constructor(
+    private readonly runner: CommandRunner,
+    /** A process in the namespace host ends go to: ours. */
+    private readonly selfPid: number,
+  ) {}
+
+  private inside(netns: string, args: readonly string[]): string[] {
+    return ['nsenter', `--net=${netns}`, 'ip', ...args];
+  }
+
+  async netnsExists(netns: string): Promise<boolean> {
+    return access(netns).then(() => true, () => false);
+  }
+
+  async createVeth(req: VethRequest): Promise<InterfaceFacts> {
+    if (/["\\\n]/.test(req.alias)) throw new InternalError(`alias ${JSON.stringify(req.alias)} cannot be quoted for ip -batch`);
+    const mtu = String(req.mtu);
+    await this.runner.run(this.inside(req.netns, ['link', 'add', req.ifname, 'mtu', mtu, 'type', 'veth', 'peer', 'name', req.hostIf, 'mtu', mtu, 'netns', String(this.selfPid)]));
+    try {
+      // One `ip` for the host end: configure it and print it (ip -batch prints the JSON of its `show` commands).
+      return await this.batchShow(['ip'], [`link set dev ${req.hostIf} alias "${req.alias}" master ${req.bridge} up`], req.hostIf);
+    } catch (error) {
+      await this.deleteHostLink(req.hostIf).catch(() => false); // the caller's rollback starts after this step
+      throw error;
+    }
+  }
+
+  configureContainer(req: ContainerAddressing): Promise<InterfaceFacts> {
+    return this.batchShow(this.inside(req.netns, []), [
+      `link set dev ${req.ifname} up`,
+      `address add ${formatCidr(req.address)} dev ${req.ifname}`,
+      `route add default via ${formatIpv4(req.gateway)} dev ${req.ifname}`,
+    ], req.ifname);
+  }
+
+  /** Runs `commands` in one `ip -batch`, then shows `dev`. */
+  private async batchShow(ip: readonly string[], commands: readonly string[], dev: string): Promise<InterfaceFacts> {
+    const out = await this.runner.run([...ip, '-json', '-details', '-batch', '-'], { input: `${[...commands, `address show dev ${dev}`].join('\n')}\n` });
+    const link = decodeAddressShow(out.stdout.trim())[0];
+    if (!link) throw new KernelCommandError([...ip, '-json', '-details', '-batch', '-'], 0, `no JSON for ${dev} in the output: ${out.stdout.slice(0, 200)}`);
+    return link;
+  }
+
+  private async show(argv: string[]): Promise<InterfaceFacts | undefined> {
+    const out = await this.runner.run(argv, { allowFailure: true });
+    if (out.exitCode === 0) return decodeAddressShow(out.stdout)[0];
+    if (NO_DEVICE.test(out.stderr)) return undefined;
+    throw new KernelCommandError(argv, out.exitCode, out.stderr);
+  }
+
+  containerLink(netns: string, ifname: string): Promise<InterfaceFacts | undefined> {
+    return this.show(this.inside(netns, ['-json', '-details', 'address', 'show', 'dev', ifname]));
+  }
+
+  async containerRoutes(netns: string): Promise<RouteFacts[]> {
+    const out = await this.runner.run(this.inside(netns, ['-json', '-4', 'route', 'show']));
+    return decodeRouteShow(out.stdout);
+  }
+
+  hostLink(name: string): Promise<InterfaceFacts | undefined> {
+    return this.show(['ip', '-json', '-details', 'address', 'show', 'dev', name]);
+  }
+
+  async hostLinks(): Promise<InterfaceFacts[]> {
+    const out = await this.runner.run(['ip', '-json', '-details', 'address', 'show']);
+    return decodeAddressShow(out.stdout);
+  }
+
+  async deleteHostLink(name: string): Promise<boolean> {
+    const out = await this.runner.run(['ip', 'link', 'del', 'dev', name], { allowFailure: true });
+    if (out.exitCode === 0) return true;
+    if (NO_DEVICE.test(out.stderr)) return false;
+    throw new KernelCommandError(['ip', 'link', 'del', 'dev', name], out.exitCode, out.stderr);
+  }
+}
