@@ -9,6 +9,7 @@ import { containerAddress, fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabTopology } from '../../src/lab/topology.js';
 import { formatIpv4 } from '../../src/core/address/ipv4.js';
 import { capture, fanObjects, inNs, json, stateCounts } from './helpers.js';
+import { ExecRunner } from '../../src/kernel/exec.js';
 
 const NAME = 'fane2e';
 
@@ -63,6 +64,50 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
       const seen = await capture(topo.switchNs, 'br0', 'udp dst port 8472', () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]), { extra: ['-T', 'vxlan'] });
       assert.match(seen, new RegExp(`IP ${formatIpv4(host(0).underlay.address).replace(/\./g, '\\.')}\\.\\d+ > ${formatIpv4(host(2).underlay.address).replace(/\./g, '\\.')}\\.8472: VXLAN, flags \\[I\\] \\(0x08\\), vni ${vni}`));
     }
+  });
+
+  it('counts what the eBPF programs send, receive and drop, and shows it in show --json', async () => {
+    const h1 = host(0);
+    const h2 = host(1);
+    type Show = { fans: { overlay: string; counters: { txPackets: number; rxPackets: number; txDropLocal: number; rxDropSpoof: number } }[] };
+    const counters = async (h: typeof h1) => {
+      const show = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as Show;
+      const fan = show.fans.find((f) => f.overlay === '250.0.0.0/8');
+      assert.ok(fan);
+      return fan.counters;
+    };
+    const before1 = await counters(h1);
+    const before2 = await counters(h2);
+    await inNs(container(0, 0).ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', formatIpv4(container(1, 0).address)]);
+    const after1 = await counters(h1);
+    const after2 = await counters(h2);
+    assert.ok(after1.txPackets >= before1.txPackets + 3, 'h1 encapsulated the requests');
+    assert.ok(after2.rxPackets >= before2.rxPackets + 3, 'h2 accepted them');
+    // A packet forced into the tunnel for this host's own slice is dropped and counted, never sent.
+    await new ExecRunner(h1.ns).run(['ping', '-c', '1', '-W', '1', '-I', 'fan-vxlan', formatIpv4(container(0, 0).address)], { allowFailure: true });
+    assert.ok((await counters(h1)).txDropLocal > after1.txDropLocal);
+  });
+
+  it('drops spoofed sources: on the bridge (nftables) and at the receiving host (eBPF ingress)', async () => {
+    const h1 = host(0);
+    const h3 = host(2);
+    const victim = formatIpv4(container(2, 0).address);
+    const foreign = formatIpv4(host(1).containers[0]?.address ?? 0); // an address of h2's slice
+    // A container claiming an address of another host's slice never leaves its host.
+    const c = container(0, 0);
+    await inNs(c.ns, ['ip', 'address', 'add', `${foreign.replace(/\.\d+$/, '.199')}/32`, 'dev', 'eth0']);
+    const fromContainer = await new ExecRunner(c.ns).run(['ping', '-c', '1', '-W', '1', '-I', foreign.replace(/\.\d+$/, '.199'), victim], { allowFailure: true });
+    assert.notEqual(fromContainer.exitCode, 0);
+    assert.match(await inNs(h1.ns, ['nft', 'list', 'chain', 'ip', 'fan', 'forward']), /ip saddr != 250\.0\.11\.0\/24 counter packets [1-9]/);
+    // A host sending with a source of another host's slice is dropped by the receiver's ingress program.
+    const spoofBefore = JSON.parse((await fanctl(h3, ['show', '--json'])).stdout) as { fans: { counters: { rxDropSpoof: number } }[] };
+    await inNs(h1.ns, ['ip', 'address', 'add', `${foreign.replace(/\.\d+$/, '.198')}/32`, 'dev', 'lo']);
+    const fromHost = await new ExecRunner(h1.ns).run(['ping', '-c', '2', '-i', '0.2', '-W', '1', '-I', foreign.replace(/\.\d+$/, '.198'), victim], { allowFailure: true });
+    assert.notEqual(fromHost.exitCode, 0);
+    const spoofAfter = JSON.parse((await fanctl(h3, ['show', '--json'])).stdout) as { fans: { counters: { rxDropSpoof: number } }[] };
+    assert.ok((spoofAfter.fans[0]?.counters.rxDropSpoof ?? 0) >= (spoofBefore.fans[0]?.counters.rxDropSpoof ?? 0) + 2);
+    await inNs(h1.ns, ['ip', 'address', 'del', `${foreign.replace(/\.\d+$/, '.198')}/32`, 'dev', 'lo']);
+    await inNs(c.ns, ['ip', 'address', 'del', `${foreign.replace(/\.\d+$/, '.199')}/32`, 'dev', 'eth0']);
   });
 
   it('changes nothing on a second up', async () => {
