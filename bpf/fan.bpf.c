@@ -2,9 +2,10 @@
 /*
  * fan.bpf.c - Fan networking data plane for a stock kernel.
  *
- * Two tc (clsact, direct-action) programs for ONE collect-metadata VXLAN
+ * tc (clsact, direct-action) programs. Two for ONE collect-metadata VXLAN
  * device (`ip link add fan-vxlan type vxlan external dstport 8472`) shared by
- * every overlay of the host:
+ * every vxlan overlay of the host, and tc/hostgw (see below) for the
+ * no-encapsulation mode on an underlay device:
  *
  *   tc/egress   inner IPv4 destination d -> overlay entry -> underlay host
  *               remote = underlay | ((d & ~overlay_mask) >> shift)
@@ -129,61 +130,73 @@ static __always_inline int inner_ipv4(struct __sk_buff *skb, __u32 off, __u32 *a
 	return 0;
 }
 
+/*
+ * The first overlay holding d (first match wins, as in Ubuntu's kernel), its
+ * index in *idx and the underlay host in *remote; NULL when none matches.
+ */
+static __always_inline struct fan_overlay *fan_match(__u32 d, __u32 *idx, __u32 *remote)
+{
+	__u32 i;
+
+	for (i = 0; i < FAN_MAX_OVERLAYS; i++) {
+		__u32 k = i;
+		struct fan_overlay *o = bpf_map_lookup_elem(&fan_overlays, &k);
+
+		if (!o || !o->enabled)
+			return NULL;            /* end of table */
+		if ((d & o->overlay_mask) == o->overlay) {
+			*idx = i;
+			*remote = fan_remote(o, d);
+			return o;
+		}
+	}
+	return NULL;
+}
+
 SEC("tc/egress")
 int fan_egress(struct __sk_buff *skb)
 {
 	struct bpf_tunnel_key key = {};
-	__u32 d, i;
+	struct fan_overlay *o;
+	__u8 macs[2 * ETH_ALEN];
+	__u32 d, i, remote;
 
-	if (inner_ipv4(skb, OFF_DADDR, &d))
-		goto nomatch;   /* IPv6, ARP, ...: the Fan carries IPv4 only */
-
-	for (i = 0; i < FAN_MAX_OVERLAYS; i++) {
-		__u32 k = i, remote;
-		struct fan_overlay *o = bpf_map_lookup_elem(&fan_overlays, &k);
-		__u8 macs[2 * ETH_ALEN];
-
-		if (!o || !o->enabled)
-			break;                  /* end of table */
-		if ((d & o->overlay_mask) != o->overlay)
-			continue;
-
-		remote = fan_remote(o, d);
-		if (remote == o->local) {
-			/* Local slice: the bridge should have delivered it. */
-			COUNT(i, tx_drop_local, 1);
-			return TC_ACT_SHOT;
-		}
-
-		key.remote_ipv4 = remote;       /* host byte order */
-		key.tunnel_id = o->vni;
-		key.tunnel_ttl = 64;
-		if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0))
-			return TC_ACT_SHOT;
-
-		/* dst 0e:fa:00:00:00:01 (all tunnels), src 0e:fa:<local>. */
-		macs[0] = 0x0e;
-		macs[1] = 0xfa;
-		macs[2] = 0;
-		macs[3] = 0;
-		macs[4] = 0;
-		macs[5] = 1;
-		macs[6] = 0x0e;
-		macs[7] = 0xfa;
-		macs[8] = o->local >> 24;
-		macs[9] = o->local >> 16;
-		macs[10] = o->local >> 8;
-		macs[11] = o->local;
-		if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), macs, 2 * ETH_ALEN, 0))
-			return TC_ACT_SHOT;
-
-		COUNT(i, tx_packets, 1);
-		COUNT(i, tx_bytes, skb->len);
-		return TC_ACT_OK;
+	/* IPv6, ARP, ...: the Fan carries IPv4 only. */
+	if (inner_ipv4(skb, OFF_DADDR, &d) || !(o = fan_match(d, &i, &remote))) {
+		COUNT(FAN_STATS_OTHER, tx_drop_nomatch, 1);
+		return TC_ACT_SHOT;
 	}
-nomatch:
-	COUNT(FAN_STATS_OTHER, tx_drop_nomatch, 1);
-	return TC_ACT_SHOT;
+	if (remote == o->local) {
+		/* Local slice: the bridge should have delivered it. */
+		COUNT(i, tx_drop_local, 1);
+		return TC_ACT_SHOT;
+	}
+
+	key.remote_ipv4 = remote;       /* host byte order */
+	key.tunnel_id = o->vni;
+	key.tunnel_ttl = 64;
+	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0))
+		return TC_ACT_SHOT;
+
+	/* dst 0e:fa:00:00:00:01 (all tunnels), src 0e:fa:<local>. */
+	macs[0] = 0x0e;
+	macs[1] = 0xfa;
+	macs[2] = 0;
+	macs[3] = 0;
+	macs[4] = 0;
+	macs[5] = 1;
+	macs[6] = 0x0e;
+	macs[7] = 0xfa;
+	macs[8] = o->local >> 24;
+	macs[9] = o->local >> 16;
+	macs[10] = o->local >> 8;
+	macs[11] = o->local;
+	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), macs, 2 * ETH_ALEN, 0))
+		return TC_ACT_SHOT;
+
+	COUNT(i, tx_packets, 1);
+	COUNT(i, tx_bytes, skb->len);
+	return TC_ACT_OK;
 }
 
 SEC("tc/ingress")
@@ -232,8 +245,10 @@ drop:
 SEC("tc/hostgw")
 int fan_hostgw(struct __sk_buff *skb)
 {
+	struct bpf_redir_neigh nh = {};
+	struct fan_overlay *o;
 	__u8 macs[2 * ETH_ALEN];
-	__u32 d, i;
+	__u32 d, i, remote;
 
 	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)))
 		return TC_ACT_OK;
@@ -242,29 +257,20 @@ int fan_hostgw(struct __sk_buff *skb)
 			return TC_ACT_OK;   /* not sent to the placeholder neighbour */
 	if (inner_ipv4(skb, OFF_DADDR, &d))
 		return TC_ACT_OK;
-
-	for (i = 0; i < FAN_MAX_OVERLAYS; i++) {
-		__u32 k = i, remote;
-		struct fan_overlay *o = bpf_map_lookup_elem(&fan_overlays, &k);
-		struct bpf_redir_neigh nh = {};
-
-		if (!o || !o->enabled)
-			break;
-		if ((d & o->overlay_mask) != o->overlay)
-			continue;
-		remote = fan_remote(o, d);
-		if (remote == o->local) {
-			COUNT(i, tx_drop_local, 1);
-			return TC_ACT_SHOT;
-		}
-		nh.nh_family = 2;       /* AF_INET */
-		nh.ipv4_nh = bpf_htonl(remote);
-		COUNT(i, tx_packets, 1);
-		COUNT(i, tx_bytes, skb->len);
-		return bpf_redirect_neigh(skb->ifindex, &nh, sizeof(nh), 0);
+	if (!(o = fan_match(d, &i, &remote))) {
+		/* Sent to the placeholder but in no host-gw overlay. */
+		COUNT(FAN_STATS_OTHER, tx_drop_nomatch, 1);
+		return TC_ACT_SHOT;
 	}
-	COUNT(FAN_STATS_OTHER, tx_drop_nomatch, 1);
-	return TC_ACT_SHOT;     /* sent to the placeholder but in no host-gw overlay */
+	if (remote == o->local) {
+		COUNT(i, tx_drop_local, 1);
+		return TC_ACT_SHOT;
+	}
+	nh.nh_family = 2;               /* AF_INET */
+	nh.ipv4_nh = bpf_htonl(remote);
+	COUNT(i, tx_packets, 1);
+	COUNT(i, tx_bytes, skb->len);
+	return bpf_redirect_neigh(skb->ifindex, &nh, sizeof(nh), 0);
 }
 
 char _license[] SEC("license") = "GPL";
