@@ -52,11 +52,7 @@ export class Dataplane {
 
   async readLinks(): Promise<LinkState[]> {
     const out = await this.runner.run(['ip', '-json', '-details', 'address', 'show']);
-    return decodeAddressShow(out.stdout).map((i) => ({
-      name: i.name, mtu: i.mtu, up: i.up, addresses: i.addresses,
-      ...(i.kind ? { kind: i.kind } : {}), ...(i.mac ? { mac: i.mac } : {}),
-      ...(i.alias ? { alias: i.alias } : {}), ...(i.master ? { master: i.master } : {}),
-    }));
+    return decodeAddressShow(out.stdout);
   }
 
   /** `hostGwDevices`: underlay devices a plan wants host-gw on (others are found through fan's routes). */

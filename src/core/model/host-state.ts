@@ -3,6 +3,7 @@
  * read back from the kernel (src/kernel). Diffing the two gives the operations to apply (src/core/plan/diff.ts).
  */
 import type { Cidr, Ipv4 } from '../address/ipv4.js';
+import type { InterfaceFacts } from './host-facts.js';
 
 /** Marks every link fan creates (`ip link set … alias`); fan only ever deletes links carrying it. */
 export const FAN_ALIAS_PREFIX = 'fan:';
@@ -107,16 +108,8 @@ export interface DesiredHost {
   readonly dhcp: readonly DhcpSpec[];
 }
 
-export interface LinkState {
-  readonly name: string;
-  readonly kind?: string;
-  readonly mtu: number;
-  readonly up: boolean;
-  readonly mac?: string;
-  readonly alias?: string;
-  readonly master?: string;
-  readonly addresses: readonly Cidr[];
-}
+/** A link as read back from the kernel: the same facts the planner reads. */
+export type LinkState = InterfaceFacts;
 
 export interface TcProgramState {
   readonly dev: string;
