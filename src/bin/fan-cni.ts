@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * Composition root of the `fan` CNI plugin: the only place that reads process.env and stdin. The runtime runs it
+ * in the host's network namespace with CNI_* variables and the network configuration on stdin; the state dir
+ * (leases, fans) comes from FAN_STATE_DIR (default /run/fan), as for fanctl.
+ */
+import { fanPaths } from '../app/paths.js';
+import { readFanView } from '../app/fans.js';
+import { runCni } from '../cni/dispatcher.js';
+import { fanCniPlugin } from '../cni/plugin.js';
+import { ExecRunner } from '../kernel/exec.js';
+import { IpHostReader } from '../kernel/host-reader.js';
+import { IpSandboxLinks } from '../kernel/sandbox-links.js';
+import { leaseBridges, openLeaseStore, openLeaseStoreByBridge } from '../store/lease-file.js';
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const paths = fanPaths(process.env);
+const runner = new ExecRunner();
+const stderr = (text: string): void => void process.stderr.write(text);
+
+process.exitCode = await runCni(
+  {
+    env: process.env,
+    stdin: await readStdin(),
+    stdout: (text) => void process.stdout.write(text),
+    stderr,
+  },
+  fanCniPlugin({
+    fans: () => readFanView({ host: new IpHostReader(runner), stateDir: paths.stateDir }),
+    leases: (fan) => openLeaseStore(paths.stateDir, fan),
+    allLeaseStores: async () => (await leaseBridges(paths.stateDir)).map((bridge) => openLeaseStoreByBridge(paths.stateDir, bridge)),
+    links: new IpSandboxLinks(runner, process.pid),
+    log: (line) => stderr(`fan-cni: ${line}\n`),
+  }),
+);

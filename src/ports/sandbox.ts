@@ -1,0 +1,42 @@
+/**
+ * The kernel operations container attachments need: a veth between a container's network namespace and a fan
+ * bridge, the container's addressing, and reading both ends back. Implemented in src/kernel/sandbox-links.ts
+ * (`ip`, `nsenter`) and by test fakes. `netns` is always a path (/var/run/netns/NAME or /proc/PID/ns/net).
+ */
+import type { Cidr, Ipv4 } from '../core/address/ipv4.js';
+import type { InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
+
+export interface VethRequest {
+  readonly netns: string;
+  /** Container end (CNI_IFNAME). */
+  readonly ifname: string;
+  /** Host end, created in the current namespace and attached to `bridge`. */
+  readonly hostIf: string;
+  readonly mtu: number;
+  readonly bridge: string;
+  readonly alias: string;
+}
+
+export interface ContainerAddressing {
+  readonly netns: string;
+  readonly ifname: string;
+  readonly address: Cidr;
+  readonly gateway: Ipv4;
+}
+
+export interface SandboxLinks {
+  netnsExists(netns: string): Promise<boolean>;
+  /**
+   * Creates the veth, the container end down, the host end up on the bridge with the alias; returns the host end.
+   * Leaves nothing behind when it fails.
+   */
+  createVeth(req: VethRequest): Promise<InterfaceFacts>;
+  /** Brings the container end up with its address and a default route via the gateway; returns the container end. */
+  configureContainer(req: ContainerAddressing): Promise<InterfaceFacts>;
+  containerLink(netns: string, ifname: string): Promise<InterfaceFacts | undefined>;
+  containerRoutes(netns: string): Promise<RouteFacts[]>;
+  hostLink(name: string): Promise<InterfaceFacts | undefined>;
+  hostLinks(): Promise<InterfaceFacts[]>;
+  /** Deletes a host link (and so its veth peer); false when it did not exist. */
+  deleteHostLink(name: string): Promise<boolean>;
+}
