@@ -13,6 +13,8 @@ import type { HostReader, TextFiles } from '../ports/host.js';
 import { type CalcOptions, mapCommand, sliceCommand } from './commands/calc.js';
 import { readFanConfig } from './commands/config-check.js';
 import { type Output, printJson } from './output.js';
+import { lxdProfileCommand } from './commands/lxd.js';
+import { fanPaths } from '../app/paths.js';
 import type { HostDeps } from '../app/host.js';
 import { type FanWordOptions, downCommand, renderChanges, renderShow, showCommand, upCommand } from './commands/host.js';
 import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
@@ -195,6 +197,19 @@ export function buildProgram(deps: CliDeps): Command {
       });
       if (opts.json) printJson(output, report);
       else output.out(renderCniInstall(report));
+    });
+
+  program
+    .command('lxd-profile')
+    .description('print an LXD profile (YAML) that puts instances on a fan bridge: lxc profile create fan && fanctl lxd-profile | lxc profile edit fan')
+    .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
+    .option('--name <name>', 'profile name (default: the bridge name)')
+    .option('--json', 'the profile and its warnings as JSON')
+    .action(async (opts: { overlay?: string; name?: string } & JsonOption) => {
+      const profile = await lxdProfileCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir });
+      if (opts.json) printJson(output, profile);
+      else output.out(profile.yaml);
+      for (const warning of profile.warnings) output.err(`fanctl: warning: ${warning}\n`);
     });
 
   const config = program.command('config').description('work with the fan config file');
