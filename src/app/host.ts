@@ -122,14 +122,6 @@ export async function downFans(request: DownRequest, deps: HostDeps): Promise<Ch
   });
 }
 
-/** The fans that are up on this host, resolved (bridge, slice, gateway, MTU): what CNI/Docker/IPAM attach to. */
-export async function upFanList(deps: Pick<HostDeps, 'host' | 'dataplane' | 'paths'>): Promise<Fan[]> {
-  const records = await new FanStateStore(deps.paths.stateDir).read();
-  const current = await deps.dataplane.readCurrent();
-  const owned = new Set(current.links.filter(isFanOwned).map((l) => l.name));
-  return resolveFans(records.map(recordSpec), await deps.host.readFacts(), owned);
-}
-
 export interface FanStatus {
   bridge: string;
   overlay: string;
