@@ -1,7 +1,8 @@
 /**
  * The fans configured on this host, resolved, with the host snapshot they were resolved against: what CNI and
- * Docker attach containers to. Read from the fans file and `ip address`/`ip route` alone: a CNI ADD runs once per container, often hundreds at once, and must not spend its time listing nftables,
- * iptables and BPF programs it does not use. Fan's own links are recognised by their alias, as in host.ts.
+ * Docker attach containers to. Read from the fans file and `ip address`/`ip route` alone: a CNI ADD runs once
+ * per container, often hundreds at once, and must not spend its time listing nftables, iptables and BPF programs
+ * it does not use. Fan's own links are recognised by their alias, as in host.ts.
  */
 import type { Fan } from '../core/config/resolve.js';
 import { resolveFans } from '../core/config/resolve.js';
