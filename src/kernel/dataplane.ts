@@ -82,6 +82,7 @@ export class Dataplane {
       ...(overlayTable ? { overlayTable } : {}),
       hostGw,
       ...(nftKey !== undefined ? { nftKey } : {}),
+      ...(nft.exitCode === 0 && nftKey === undefined ? { nftForeign: true } : {}),
       forwardAccept: forward.bridges,
       forwardPolicyDrop: forward.policyDrop,
       dhcp: await this.readDhcp(links),

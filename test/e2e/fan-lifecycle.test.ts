@@ -6,6 +6,7 @@ import { labCheck } from '../../src/lab/check.js';
 import { FANCTL, containerAddress, fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabTopology } from '../../src/lab/topology.js';
 import { fanObjects, inNs, json, root } from './helpers.js';
+import { ExecRunner } from '../../src/kernel/exec.js';
 
 describe('DHCP on the fan bridge', { timeout: 120_000 }, () => {
   const NAME = 'fane2edhcp';
@@ -136,5 +137,43 @@ describe('fans from /etc/network/fan and the old positional syntax', { timeout: 
     assert.match(result.stderr, /bad\.conf:2: overlay 127\.0\.0\.0\/8 overlaps loopback/);
     assert.match(result.stderr, /bad\.conf:3: unknown option "--bogus"/);
     assert.deepEqual(await fanObjects(host.ns), { links: [], routes: 0, nft: false, dnsmasq: 0, forwardRules: 0 });
+  });
+});
+
+describe('objects fan did not create', { timeout: 60_000 }, () => {
+  const NS = 'fane2eforeign-h1';
+  const stateDir = `/run/fanlab/${NS}`;
+  const up = () =>
+    root.run(['ip', 'netns', 'exec', NS, 'env', `FAN_STATE_DIR=${stateDir}`, process.execPath, FANCTL, 'up', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], { allowFailure: true });
+  before(async () => {
+    await root.run(['ip', 'netns', 'del', NS], { allowFailure: true });
+    await root.run(['ip', 'netns', 'add', NS]);
+    await root.run(['ip', '-n', NS, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1']);
+    await root.run(['ip', '-n', NS, 'address', 'add', '172.16.0.11/16', 'dev', 'eth0']);
+    await root.run(['ip', '-n', NS, 'link', 'set', 'eth0', 'up']);
+  });
+  after(async () => {
+    await root.run(['ip', 'netns', 'del', NS], { allowFailure: true });
+    await root.run(['rm', '-rf', stateDir]);
+  });
+
+  it('refuses to take over a bridge with the fan name that it did not create', async () => {
+    await root.run(['ip', '-n', NS, 'link', 'add', 'fan-250', 'type', 'bridge']);
+    const result = await up();
+    assert.equal(result.exitCode, 2);
+    assert.match(result.stderr, /fan-250 already exists and was not created by fan/);
+    const links = await json<{ ifname: string }[]>(NS, ['ip', '-json', 'link', 'show']);
+    assert.deepEqual(links.map((l) => l.ifname).sort(), ['eth0', 'eth1', 'fan-250', 'lo']);
+    await root.run(['ip', '-n', NS, 'link', 'del', 'fan-250']);
+  });
+
+  it('refuses to replace an nftables table named fan that it did not create, and leaves it as it was', async () => {
+    await new ExecRunner(NS).run(['nft', '-f', '-'], { input: 'table ip fan {\n\tchain keep {\n\t\ttype filter hook input priority 0; policy accept;\n\t}\n}\n' });
+    const result = await up();
+    assert.equal(result.exitCode, 2);
+    assert.match(result.stderr, /nftables table "ip fan" exists that fan did not create/);
+    assert.match(await inNs(NS, ['nft', 'list', 'table', 'ip', 'fan']), /chain keep/);
+    const links = await json<{ ifname: string }[]>(NS, ['ip', '-json', 'link', 'show']);
+    assert.deepEqual(links.map((l) => l.ifname).sort(), ['eth0', 'eth1', 'lo']);
   });
 });

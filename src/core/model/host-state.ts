@@ -148,6 +148,8 @@ export interface CurrentHost {
   readonly hostGw: readonly HostGwState[];
   /** Content key of fan's nftables table (kept in its comment), or undefined when the table is absent. */
   readonly nftKey?: string;
+  /** A table named like fan's exists without fan's comment: someone else's, never to be replaced. */
+  readonly nftForeign?: boolean;
   /** Bridges with fan's ACCEPT rules in iptables FORWARD. */
   readonly forwardAccept: readonly string[];
   /** True when an iptables/nft `filter FORWARD` chain with policy drop exists. */

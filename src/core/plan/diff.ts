@@ -13,6 +13,7 @@ import {
   type NatSpec,
   type OverlayEntry,
   type RouteSpec,
+  FAN_NFT_TABLE,
   isFanOwned,
 } from '../model/host-state.js';
 import type { Op } from './ops.js';
@@ -105,6 +106,12 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
     if (!current.routes.some((r) => sameRoute(r, route))) ops.push({ kind: 'route-replace', route });
   }
 
+  if (desired.nat && current.nftForeign) {
+    throw new ConfigError(
+      `an nftables table "ip ${FAN_NFT_TABLE}" exists that fan did not create; fan will not replace it`,
+      `inspect it with nft list table ip ${FAN_NFT_TABLE} and remove or rename it`,
+    );
+  }
   if (desired.nat && current.nftKey !== natKey(desired.nat)) ops.push({ kind: 'nft-replace', nat: desired.nat });
 
   if (current.forwardPolicyDrop) {
