@@ -50,7 +50,11 @@ export function decodeForwardBridges(rulesText: string): { policyDrop: boolean; 
   let policyDrop = false;
   for (const line of rulesText.split('\n')) {
     if (/^-P FORWARD DROP/.test(line)) policyDrop = true;
-    const match = new RegExp(`--comment "?${FAN_IPTABLES_COMMENT} ([^"\\s]+)"?`).exec(line);
+    // The comment must be exactly `fan BRIDGE`, as forwardDeletes matches it: otherwise a rule whose comment only
+    // starts so would count as fan's, and fan would neither add its own rules nor manage to delete that one.
+    const words = splitRuleLine(line);
+    const at = words.indexOf('--comment');
+    const match = at < 0 ? null : new RegExp(`^${FAN_IPTABLES_COMMENT} (\\S+)$`).exec(words[at + 1] ?? '');
     if (match?.[1]) bridges.add(match[1]);
   }
   return { policyDrop, bridges: [...bridges] };

@@ -1,0 +1,116 @@
+// eslint-disable-next-line no-restricted-imports -- a golden test reads its expected text; nothing else here does I/O (STYLE.md §1.7)
+import { readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseCidr } from '../core/address/ipv4.js';
+import type { NatSpec } from '../core/model/host-state.js';
+import { natKey } from '../core/plan/diff.js';
+import { decodeNftKey, renderNftReplace, renderNftTable } from './nft.js';
+
+/** The repository root, from the compiled test in dist/src/codec/. */
+const ROOT = new URL('../../../', import.meta.url);
+
+function golden(name: string): string {
+  return readFileSync(new URL(`test/golden/nft/${name}`, ROOT), 'utf8');
+}
+
+/** `fanctl up -o 250.0.0.0/8 -u 172.16.0.0/16` on host 172.16.3.4 (see src/core/plan/host-plan.test.ts). */
+const ONE_FAN: NatSpec = {
+  slices: [parseCidr('250.3.4.0/24')],
+  overlays: [parseCidr('250.0.0.0/8')],
+  bridges: ['fan-250'],
+  tunnel: 'fan-vxlan',
+};
+
+/** Two fans sharing the tunnel: the one above and 240.0.0.0/8 over 10.99.0.0/16 (host 10.99.238.5). */
+const TWO_FANS: NatSpec = {
+  slices: [parseCidr('250.3.4.0/24'), parseCidr('240.238.5.0/24')],
+  overlays: [parseCidr('250.0.0.0/8'), parseCidr('240.0.0.0/8')],
+  bridges: ['fan-250', 'fan-240'],
+  tunnel: 'fan-vxlan',
+};
+
+const HINT = 'if the change is intended, render the script again and update the golden file after reading the diff';
+
+describe('renderNftReplace (golden)', () => {
+  it('one fan', () => {
+    assert.equal(renderNftReplace(ONE_FAN, natKey(ONE_FAN)), golden('one-fan.nft'), HINT);
+  });
+
+  it('two fans with the tunnel', () => {
+    assert.equal(renderNftReplace(TWO_FANS, natKey(TWO_FANS)), golden('two-fans.nft'), HINT);
+  });
+});
+
+describe('renderNftTable', () => {
+  it('replace = create-if-absent, delete, then the table (one transaction)', () => {
+    const script = renderNftReplace(ONE_FAN, 'abc');
+    assert.equal(script, `table ip fan\ndelete table ip fan\n${renderNftTable(ONE_FAN, 'abc')}`);
+  });
+
+  it('no tunnel (host-gw only): no MSS clamp, anti-spoofing still there', () => {
+    const { tunnel: _t, ...hostGw } = ONE_FAN;
+    const text = renderNftTable(hostGw, '1');
+    assert.doesNotMatch(text, /maxseg/);
+    assert.match(text, /\t\tiifname "fan-250" ip saddr != 250\.3\.4\.0\/24 counter drop comment "fan: anti-spoofing on fan-250"\n/);
+  });
+
+  it('one anti-spoofing rule per bridge, each with its own slice', () => {
+    const rules = renderNftTable(TWO_FANS, '1').split('\n').filter((l) => l.includes('anti-spoofing'));
+    assert.deepEqual(rules.map((l) => l.trim().split(' ').slice(0, 6).join(' ')), [
+      'iifname "fan-250" ip saddr != 250.3.4.0/24',
+      'iifname "fan-240" ip saddr != 240.238.5.0/24',
+    ]);
+  });
+});
+
+describe('decodeNftKey', () => {
+  it('reads the key back from a listing of the rendered table', () => {
+    const key = natKey(TWO_FANS);
+    assert.equal(decodeNftKey(renderNftTable(TWO_FANS, key)), key);
+  });
+
+  it('reads the key from `nft list table ip fan` as nft 1.0.6 prints it (comment line, then a blank line)', () => {
+    const listing = [
+      'table ip fan {',
+      '\tcomment "managed by fanctl; key 5e1f0a9c"',
+      '',
+      '\tset overlays {',
+      '\t\ttype ipv4_addr',
+      '\t\tflags interval',
+      '\t\telements = { 250.0.0.0/8 }',
+      '\t}',
+      '',
+      '\tset slices {',
+      '\t\ttype ipv4_addr',
+      '\t\tflags interval',
+      '\t\telements = { 250.3.4.0/24 }',
+      '\t}',
+      '',
+      '\tchain postrouting {',
+      '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+      '\t\tip saddr @slices ip daddr != @overlays counter packets 12 bytes 1008 masquerade comment "fan: egress NAT to the underlay address"',
+      '\t}',
+      '',
+      '\tchain forward {',
+      '\t\ttype filter hook forward priority filter; policy accept;',
+      '\t\tiifname "fan-250" ip saddr != 250.3.4.0/24 counter packets 0 bytes 0 drop comment "fan: anti-spoofing on fan-250"',
+      '\t\toifname "fan-vxlan" tcp flags syn tcp option maxseg size set rt mtu comment "fan: clamp MSS to the tunnel MTU"',
+      '\t}',
+      '}',
+      '',
+    ].join('\n');
+    assert.equal(decodeNftKey(listing), '5e1f0a9c');
+  });
+
+  it('undefined without the table comment (a table made by hand, or an older fan)', () => {
+    const listing = 'table ip fan {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tcounter comment "fan: x"\n\t}\n}\n';
+    assert.equal(decodeNftKey(listing), undefined);
+    assert.equal(decodeNftKey(''), undefined);
+  });
+
+  it('ignores a rule comment that imitates the table comment', () => {
+    const listing = 'table ip fan {\n\tchain c {\n\t\tcounter comment "managed by fanctl; key 0000abcd"\n\t}\n}\n';
+    assert.equal(decodeNftKey(listing), undefined);
+  });
+});
