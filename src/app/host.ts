@@ -206,7 +206,7 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
         }
       : {}),
     nftTable: current.nftKey !== undefined,
-    forwardRules: [...current.forwardAccept],
+    forwardRules: current.forwardAccept.map((a) => `${a.bridge} (from ${a.from || '?'})`),
   };
 }
 

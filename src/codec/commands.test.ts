@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCidr, parseIpv4 } from '../core/address/ipv4.js';
 import type { DhcpSpec, RouteSpec } from '../core/model/host-state.js';
-import { decodeForwardBridges, dnsmasqArgv, forwardDeletes, forwardRules, iptablesArgv, routeArgv, splitRuleLine } from './commands.js';
+import { decodeForwardRules, dnsmasqArgv, forwardDeletes, forwardRules, iptablesArgv, routeArgv, splitRuleLine } from './commands.js';
 
 const VXLAN_ROUTE: RouteSpec = { dst: parseCidr('250.0.0.0/8'), dev: 'fan-vxlan', via: parseIpv4('169.254.250.1'), src: parseIpv4('250.3.4.1'), mtu: 1450 };
 
@@ -33,9 +33,9 @@ describe('iptables FORWARD rules', () => {
     ]);
   });
 
-  it('iptablesArgv waits for the xtables lock and targets FORWARD', () => {
-    assert.deepEqual(iptablesArgv('-I', ['-i', 'fan-250', '-j', 'ACCEPT']), ['iptables', '-w', '-I', 'FORWARD', '-i', 'fan-250', '-j', 'ACCEPT']);
-    assert.deepEqual(iptablesArgv('-D', ['-i', 'fan-250', '-j', 'ACCEPT']), ['iptables', '-w', '-D', 'FORWARD', '-i', 'fan-250', '-j', 'ACCEPT']);
+  it('iptablesArgv waits for the xtables lock and targets the chain given', () => {
+    assert.deepEqual(iptablesArgv('-I', 'FORWARD', ['-i', 'fan-250', '-j', 'ACCEPT']), ['iptables', '-w', '-I', 'FORWARD', '-i', 'fan-250', '-j', 'ACCEPT']);
+    assert.deepEqual(iptablesArgv('-D', 'DOCKER-USER', ['-i', 'fan-250', '-j', 'ACCEPT']), ['iptables', '-w', '-D', 'DOCKER-USER', '-i', 'fan-250', '-j', 'ACCEPT']);
   });
 
   it('splitRuleLine keeps a quoted comment as one word, without the quotes', () => {
@@ -75,29 +75,35 @@ describe('iptables FORWARD rules', () => {
   });
 
   it('forwardDeletes round-trips the rules fan inserts', () => {
-    const listing = forwardRules('fan-250', 'eth0').map((rule) => iptablesArgv('-I', rule).slice(3))
-      .map((words) => ['-A', ...words].map((w) => (w.includes(' ') ? `"${w}"` : w)).join(' ')).join('\n');
-    assert.deepEqual(forwardDeletes(listing, 'fan-250'), forwardRules('fan-250', 'eth0').map((rule) => iptablesArgv('-D', rule)));
+    for (const chain of ['FORWARD', 'DOCKER-USER'] as const) {
+      const listing = forwardRules('fan-250', 'eth0').map((rule) => iptablesArgv('-I', chain, rule).slice(3))
+        .map((words) => ['-A', ...words].map((w) => (w.includes(' ') ? `"${w}"` : w)).join(' ')).join('\n');
+      assert.deepEqual(forwardDeletes(listing, 'fan-250'), forwardRules('fan-250', 'eth0').map((rule) => iptablesArgv('-D', chain, rule)));
+    }
   });
 
-  it('decodeForwardBridges: the DROP policy and the bridges with fan\'s rules', () => {
-    assert.deepEqual(decodeForwardBridges(LISTING), { policyDrop: true, bridges: ['fan-250', 'fan-2500'] });
-    assert.deepEqual(decodeForwardBridges('-P FORWARD ACCEPT\n-A FORWARD -i fan-250 -m comment --comment "fan fan-250" -j ACCEPT\n'), {
+  it('decodeForwardRules: the DROP policy, the bridges with fan\'s rules and the device they accept from', () => {
+    assert.deepEqual(decodeForwardRules(LISTING), { policyDrop: true, accepts: [{ bridge: 'fan-250', from: 'fan-vxlan' }, { bridge: 'fan-2500', from: '' }] });
+    assert.deepEqual(decodeForwardRules('-P FORWARD ACCEPT\n-A FORWARD -i fan-250 -m comment --comment "fan fan-250" -j ACCEPT\n'), {
       policyDrop: false,
-      bridges: ['fan-250'],
+      accepts: [{ bridge: 'fan-250', from: '' }],
     });
-    assert.deepEqual(decodeForwardBridges('-P FORWARD ACCEPT\n'), { policyDrop: false, bridges: [] });
-    assert.deepEqual(decodeForwardBridges(''), { policyDrop: false, bridges: [] });
+    assert.deepEqual(decodeForwardRules('-N DOCKER-USER\n-A DOCKER-USER -i eth0 -o fan-250 -m comment --comment "fan fan-250" -j ACCEPT\n'), {
+      policyDrop: false,
+      accepts: [{ bridge: 'fan-250', from: 'eth0' }],
+    });
+    assert.deepEqual(decodeForwardRules('-P FORWARD ACCEPT\n'), { policyDrop: false, accepts: [] });
+    assert.deepEqual(decodeForwardRules(''), { policyDrop: false, accepts: [] });
   });
 
-  it('decodeForwardBridges counts only comments that are exactly `fan BRIDGE`, as forwardDeletes does', () => {
+  it('decodeForwardRules counts only comments that are exactly `fan BRIDGE`, as forwardDeletes does', () => {
     const listing = [
       '-P FORWARD DROP',
       '-A FORWARD -i x -m comment --comment "fanatic x" -j ACCEPT',
       '-A FORWARD -i y -m comment --comment "fan: y" -j ACCEPT',
       '-A FORWARD -i fan-7 -m comment --comment "fan fan-7 by hand" -j ACCEPT',
     ].join('\n');
-    assert.deepEqual(decodeForwardBridges(listing), { policyDrop: true, bridges: [] });
+    assert.deepEqual(decodeForwardRules(listing), { policyDrop: true, accepts: [] });
     assert.deepEqual(forwardDeletes(listing, 'fan-7'), []);
   });
 });

@@ -14,9 +14,12 @@ export function routeArgv(verb: 'replace' | 'del', route: RouteSpec): string[] {
 }
 
 /**
- * ACCEPT rules fan puts in iptables' FORWARD chain when its policy drops (as Docker leaves it): traffic from the
- * bridge, replies to it, and overlay traffic arriving from other hosts (through the tunnel, or the underlay device
- * for host-gw). Each carries the comment `fan BRIDGE`.
+ * ACCEPT rules fan puts in iptables when the FORWARD policy drops (as Docker leaves it): traffic from the bridge,
+ * replies to it, and overlay traffic arriving from other hosts (through the tunnel, or the underlay device for
+ * host-gw). Each carries the comment `fan BRIDGE`. Why iptables at all, when everything else is in fan's nftables
+ * table: an accept in one nftables base chain does not stop another table's chain on the same hook from dropping,
+ * so only a rule in the chain that drops can let fan traffic through. With Docker present they go in DOCKER-USER,
+ * the chain Docker keeps for its users' rules and evaluates first.
  */
 export function forwardRules(bridge: string, from: string): string[][] {
   const comment = ['-m', 'comment', '--comment', `${FAN_IPTABLES_COMMENT} ${bridge}`];
@@ -27,8 +30,11 @@ export function forwardRules(bridge: string, from: string): string[][] {
   ];
 }
 
-export function iptablesArgv(verb: '-I' | '-D', rule: readonly string[]): string[] {
-  return ['iptables', '-w', verb, 'FORWARD', ...rule];
+export const FORWARD_CHAINS = ['FORWARD', 'DOCKER-USER'] as const;
+export type ForwardChain = (typeof FORWARD_CHAINS)[number];
+
+export function iptablesArgv(verb: '-I' | '-D', chain: ForwardChain, rule: readonly string[]): string[] {
+  return ['iptables', '-w', verb, chain, ...rule];
 }
 
 /** Splits one `iptables -S` line into words (double quotes group, as iptables prints comments). */
@@ -36,28 +42,45 @@ export function splitRuleLine(line: string): string[] {
   return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? '');
 }
 
-/** The `-D` argv for each of fan's rules for `bridge` listed in `iptables -S FORWARD` output. */
+/** The bridge a rule line belongs to: its comment must be exactly `fan BRIDGE`. */
+function ruleBridge(words: readonly string[]): string | undefined {
+  const at = words.indexOf('--comment');
+  return at < 0 ? undefined : new RegExp(`^${FAN_IPTABLES_COMMENT} (\\S+)$`).exec(words[at + 1] ?? '')?.[1];
+}
+
+/** The `-D` argv for each of fan's rules for `bridge` in `iptables -S CHAIN` output (any chain). */
 export function forwardDeletes(rulesText: string, bridge: string): string[][] {
   return rulesText
     .split('\n')
-    .filter((line) => line.startsWith('-A FORWARD ') && splitRuleLine(line).includes(`${FAN_IPTABLES_COMMENT} ${bridge}`))
-    .map((line) => ['iptables', '-w', '-D', ...splitRuleLine(line).slice(1)]);
+    .map(splitRuleLine)
+    .filter((words) => words[0] === '-A' && ruleBridge(words) === bridge)
+    .map((words) => ['iptables', '-w', '-D', ...words.slice(1)]);
 }
 
-/** Bridges that have fan's rules, from `iptables -S FORWARD`. */
-export function decodeForwardBridges(rulesText: string): { policyDrop: boolean; bridges: string[] } {
-  const bridges = new Set<string>();
+export interface ForwardRulesState {
+  readonly policyDrop: boolean;
+  /** fan's rules, as the bridge and the device its `-i FROM -o BRIDGE` rule accepts from ('' when that rule is missing). */
+  readonly accepts: readonly { readonly bridge: string; readonly from: string }[];
+}
+
+/**
+ * fan's rules in `iptables -S CHAIN` output. A comment must be exactly `fan BRIDGE` (as forwardDeletes matches):
+ * a rule whose comment only starts so is not fan's, or fan would neither add its own nor manage to delete it.
+ */
+export function decodeForwardRules(rulesText: string): ForwardRulesState {
+  const from = new Map<string, string>();
   let policyDrop = false;
   for (const line of rulesText.split('\n')) {
     if (/^-P FORWARD DROP/.test(line)) policyDrop = true;
-    // The comment must be exactly `fan BRIDGE`, as forwardDeletes matches it: otherwise a rule whose comment only
-    // starts so would count as fan's, and fan would neither add its own rules nor manage to delete that one.
     const words = splitRuleLine(line);
-    const at = words.indexOf('--comment');
-    const match = at < 0 ? null : new RegExp(`^${FAN_IPTABLES_COMMENT} (\\S+)$`).exec(words[at + 1] ?? '');
-    if (match?.[1]) bridges.add(match[1]);
+    const bridge = ruleBridge(words);
+    if (bridge === undefined) continue;
+    const input = words.indexOf('-i');
+    const isPeerRule = input >= 0 && words.includes('-o');
+    if (isPeerRule) from.set(bridge, words[input + 1] ?? '');
+    else if (!from.has(bridge)) from.set(bridge, '');
   }
-  return { policyDrop, bridges: [...bridges] };
+  return { policyDrop, accepts: [...from].map(([bridge, device]) => ({ bridge, from: device })) };
 }
 
 /** dnsmasq serving DHCP only (no DNS: port 0) on one fan bridge, authoritative, with gateway and MTU options. */

@@ -7,7 +7,17 @@ import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { decodeAddressShow, decodeRouteShow } from '../codec/ip-json.js';
-import { dnsmasqArgv, decodeForwardBridges, forwardDeletes, forwardRules, iptablesArgv, routeArgv } from '../codec/commands.js';
+import {
+  FORWARD_CHAINS,
+  type ForwardChain,
+  type ForwardRulesState,
+  decodeForwardRules,
+  dnsmasqArgv,
+  forwardDeletes,
+  forwardRules,
+  iptablesArgv,
+  routeArgv,
+} from '../codec/commands.js';
 import { decodeNftKey, renderNftReplace } from '../codec/nft.js';
 import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
 import { FanError, errorMessage } from '../core/errors.js';
@@ -72,8 +82,7 @@ export class Dataplane {
     const overlayTable = tunnel && tcPrograms.length > 0 ? await this.bpf.readOverlays(TUNNEL_DEVICE) : undefined;
     const nft = await this.runner.run(['nft', 'list', 'table', 'ip', FAN_NFT_TABLE], { allowFailure: true });
     const nftKey = nft.exitCode === 0 ? decodeNftKey(nft.stdout) : undefined;
-    const ipt = await this.runner.run(['iptables', '-w', '-S', 'FORWARD'], { allowFailure: true });
-    const forward = ipt.exitCode === 0 ? decodeForwardBridges(ipt.stdout) : { policyDrop: false, bridges: [] };
+    const forward = await this.readForwardRules();
     const ipForward = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').catch(() => '0')).trim() === '1';
     return {
       links,
@@ -83,8 +92,9 @@ export class Dataplane {
       hostGw,
       ...(nftKey !== undefined ? { nftKey } : {}),
       ...(nft.exitCode === 0 && nftKey === undefined ? { nftForeign: true } : {}),
-      forwardAccept: forward.bridges,
-      forwardPolicyDrop: forward.policyDrop,
+      forwardAccept: forward.accepts,
+      forwardPolicyDrop: forward.policyDrop || forward.dockerUser,
+      forwardChain: forward.dockerUser ? 'DOCKER-USER' : 'FORWARD',
       dhcp: await this.readDhcp(links),
       ipForward,
     };
@@ -103,6 +113,22 @@ export class Dataplane {
       if (attached || mac !== undefined) out.push({ dev, attached, ...(overlays ? { overlays } : {}), ...(mac ? { neighbourMac: mac } : {}) });
     }
     return out;
+  }
+
+  /** `iptables -S` of FORWARD and, when Docker made it, DOCKER-USER (absent chains and no iptables: empty). */
+  private async forwardListings(): Promise<{ chain: ForwardChain; text: string }[]> {
+    const out: { chain: ForwardChain; text: string }[] = [];
+    for (const chain of FORWARD_CHAINS) {
+      const listing = await this.runner.run(['iptables', '-w', '-S', chain], { allowFailure: true }).catch(() => undefined);
+      if (listing?.exitCode === 0) out.push({ chain, text: listing.stdout });
+    }
+    return out;
+  }
+
+  private async readForwardRules(): Promise<ForwardRulesState & { dockerUser: boolean }> {
+    const listings = await this.forwardListings();
+    const decoded = decodeForwardRules(listings.map((l) => l.text).join('\n'));
+    return { ...decoded, dockerUser: listings.some((l) => l.chain === 'DOCKER-USER') };
   }
 
   private clsactMarker(dev: string): string {
@@ -257,15 +283,15 @@ export class Dataplane {
         return;
       case 'forward-accept-add':
         for (const rule of forwardRules(op.bridge, op.from).reverse()) {
-          await run(iptablesArgv('-I', rule));
-          undo.push({ what: `remove FORWARD rule for ${op.bridge}`, run: () => run(iptablesArgv('-D', rule)) });
+          await run(iptablesArgv('-I', op.chain, rule));
+          undo.push({ what: `remove ${op.chain} rule for ${op.bridge}`, run: () => run(iptablesArgv('-D', op.chain, rule)) });
         }
         return;
-      case 'forward-accept-del': {
-        const listing = await this.runner.run(['iptables', '-w', '-S', 'FORWARD']);
-        for (const argv of forwardDeletes(listing.stdout, op.bridge)) await run(argv);
+      case 'forward-accept-del':
+        for (const listing of await this.forwardListings()) {
+          for (const argv of forwardDeletes(listing.text, op.bridge)) await run(argv);
+        }
         return;
-      }
       case 'dhcp-start': {
         const pid = await this.startDnsmasq(op.dhcp);
         undo.push({ what: `stop dnsmasq ${pid}`, run: () => this.stopDnsmasq(op.dhcp.bridge, pid) });

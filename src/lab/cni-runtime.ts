@@ -156,8 +156,12 @@ export class ConflistRuntime {
     return prev;
   }
 
-  async check(a: Attachment, result: unknown): Promise<void> {
-    for (const plugin of this.conflist.plugins) await this.run(plugin, this.call('CHECK', a), this.pluginConfig(plugin, a, result));
+  /** CHECK in order; `skip` names plugin types not to run (for known upstream bugs, which the caller states). */
+  async check(a: Attachment, result: unknown, skip: readonly string[] = []): Promise<void> {
+    for (const plugin of this.conflist.plugins) {
+      if (skip.includes(String(plugin.type))) continue;
+      await this.run(plugin, this.call('CHECK', a), this.pluginConfig(plugin, a, result));
+    }
   }
 
   /** DEL in reverse order, each plugin given the cached ADD result (when there is one). */

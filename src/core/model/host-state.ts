@@ -150,10 +150,12 @@ export interface CurrentHost {
   readonly nftKey?: string;
   /** A table named like fan's exists without fan's comment: someone else's, never to be replaced. */
   readonly nftForeign?: boolean;
-  /** Bridges with fan's ACCEPT rules in iptables FORWARD. */
-  readonly forwardAccept: readonly string[];
-  /** True when an iptables/nft `filter FORWARD` chain with policy drop exists. */
+  /** fan's ACCEPT rules in iptables (FORWARD or DOCKER-USER), per bridge with the device they accept from. */
+  readonly forwardAccept: readonly ForwardAcceptSpec[];
+  /** True when iptables' FORWARD policy drops, or Docker's DOCKER-USER chain exists (Docker drops by default). */
   readonly forwardPolicyDrop: boolean;
+  /** Where new ACCEPT rules go: DOCKER-USER when Docker made it, FORWARD otherwise. */
+  readonly forwardChain?: 'FORWARD' | 'DOCKER-USER';
   /** dnsmasq processes fan started that are alive. */
   readonly dhcp: readonly DhcpState[];
   readonly ipForward: boolean;

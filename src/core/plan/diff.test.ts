@@ -50,7 +50,7 @@ function mirror(desired: DesiredHost): CurrentHost {
     ...(tunnel ? { overlayTable: tunnel.overlays } : {}),
     hostGw: desired.hostGw.map((h) => ({ dev: h.dev, attached: true, overlays: h.overlays, neighbourMac: h.mac })),
     ...(desired.nat ? { nftKey: natKey(desired.nat) } : {}),
-    forwardAccept: desired.forwardAccept.map((a) => a.bridge),
+    forwardAccept: desired.forwardAccept,
     forwardPolicyDrop: true,
     dhcp: desired.dhcp.map((d, i) => ({ bridge: d.bridge, pid: 1000 + i, key: dhcpKey(d) })),
     ipForward: true,
@@ -333,12 +333,17 @@ describe('diffHost: op payloads', () => {
 });
 
 describe('diffHost: FORWARD rules follow the device overlay traffic arrives on', () => {
-  // CurrentHost.forwardAccept holds bridge names only (decodeForwardBridges), so a fan that changes type or
-  // underlay device keeps its `-i fan-vxlan -o fan-250` rule and never gets `-i eth0 -o fan-250`: with FORWARD
-  // policy drop, traffic from other hosts to its containers is dropped. Needs the `from` device read back.
-  it('vxlan to host-gw under FORWARD policy drop re-points the rules', { todo: 'CurrentHost.forwardAccept lacks the from device' }, () => {
+  // A fan that changes type or underlay device must not keep its `-i fan-vxlan -o fan-250` rule: with FORWARD
+  // policy drop, traffic from other hosts would be dropped. The rules are replaced.
+  it('vxlan to host-gw under FORWARD policy drop re-points the rules', () => {
     const ops = diffHost(mirror(VXLAN), HOSTGW).map(brief);
     assert.ok(ops.includes('forward-accept-add fan-250 eth0'), ops.join('; '));
+    assert.ok(ops.indexOf('forward-accept-del fan-250') < ops.indexOf('forward-accept-add fan-250 eth0'), ops.join('; '));
+  });
+
+  it('puts new rules in DOCKER-USER when Docker made that chain', () => {
+    const ops = diffHost({ ...EMPTY, forwardChain: 'DOCKER-USER' }, VXLAN).filter((op) => op.kind === 'forward-accept-add');
+    assert.deepEqual(ops, [{ kind: 'forward-accept-add', bridge: 'fan-250', from: 'fan-vxlan', chain: 'DOCKER-USER' }]);
   });
 });
 

@@ -116,7 +116,11 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
 
   if (current.forwardPolicyDrop) {
     for (const accept of desired.forwardAccept) {
-      if (!current.forwardAccept.includes(accept.bridge)) ops.push({ kind: 'forward-accept-add', ...accept });
+      const present = current.forwardAccept.find((a) => a.bridge === accept.bridge);
+      if (present?.from === accept.from) continue;
+      // Rules accepting from another device (the fan changed type or underlay) are replaced, not kept.
+      if (present) ops.push({ kind: 'forward-accept-del', bridge: accept.bridge });
+      ops.push({ kind: 'forward-accept-add', ...accept, chain: current.forwardChain ?? 'FORWARD' });
     }
   }
 
@@ -131,7 +135,7 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
   for (const running of current.dhcp) {
     if (!desired.dhcp.some((d) => d.bridge === running.bridge)) ops.push({ kind: 'dhcp-stop', bridge: running.bridge, pid: running.pid });
   }
-  for (const bridge of current.forwardAccept) {
+  for (const { bridge } of current.forwardAccept) {
     if (!desired.forwardAccept.some((a) => a.bridge === bridge)) ops.push({ kind: 'forward-accept-del', bridge });
   }
   if (!desired.nat && current.nftKey !== undefined) ops.push({ kind: 'nft-delete' });

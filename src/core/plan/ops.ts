@@ -20,7 +20,7 @@ export type Op =
   | { readonly kind: 'route-del'; readonly route: RouteSpec }
   | { readonly kind: 'nft-replace'; readonly nat: NatSpec }
   | { readonly kind: 'nft-delete' }
-  | { readonly kind: 'forward-accept-add'; readonly bridge: string; readonly from: string }
+  | { readonly kind: 'forward-accept-add'; readonly bridge: string; readonly from: string; readonly chain: 'FORWARD' | 'DOCKER-USER' }
   | { readonly kind: 'forward-accept-del'; readonly bridge: string }
   | { readonly kind: 'dhcp-start'; readonly dhcp: DhcpSpec }
   | { readonly kind: 'dhcp-stop'; readonly bridge: string; readonly pid: number }
@@ -45,7 +45,7 @@ export function describeOp(op: Op): string {
     case 'route-del': return `remove route ${fmt(op.route.dst)}`;
     case 'nft-replace': return `load nftables table fan (NAT for ${op.nat.slices.map(fmt).join(', ')})`;
     case 'nft-delete': return 'delete nftables table fan';
-    case 'forward-accept-add': return `accept forwarding for ${op.bridge} in iptables FORWARD`;
+    case 'forward-accept-add': return `accept forwarding for ${op.bridge} in iptables ${op.chain}`;
     case 'forward-accept-del': return `remove fan's FORWARD rules for ${op.bridge}`;
     case 'dhcp-start': return `start dnsmasq on ${op.dhcp.bridge}`;
     case 'dhcp-stop': return `stop dnsmasq on ${op.bridge} (pid ${op.pid})`;
