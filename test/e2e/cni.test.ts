@@ -212,6 +212,19 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     assert.equal((await execFanCni(host(0), call('DEL', s1), conf())).exitCode, 0);
   });
 
+  it('rolls a failed ADD back: no veth, no interface, no lease', async () => {
+    const s = await sandbox(host(0));
+    // A default route already in the container makes the last step of ADD fail.
+    await root.run(['ip', '-n', s.ns, 'route', 'add', 'default', 'dev', 'lo']);
+    const add = await execFanCni(host(0), call('ADD', s), conf({ name: 'rollback' }));
+    assert.equal(errorCode(add), 999, add.stdout);
+    assert.match(String(add.json?.msg), /route add default via 250\.0\.11\.1 dev eth0|File exists/);
+    assert.equal((await root.run(['ip', '-n', host(0).ns, 'link', 'show', 'dev', hostVethName(s.id, 'eth0')], { allowFailure: true })).exitCode, 1, 'host veth removed');
+    assert.equal((await root.run(['ip', '-n', s.ns, 'link', 'show', 'dev', 'eth0'], { allowFailure: true })).exitCode, 1, 'container interface removed');
+    const doc = JSON.parse(await readFile(`${host(0).stateDir}/ipam/fan-250.json`, 'utf8')) as { leases: { owner: string }[] };
+    assert.deepEqual(doc.leases.filter((l) => l.owner.startsWith('cni:rollback:')), [], 'address released');
+  });
+
   it('chains with Debian\'s portmap, firewall, tuning and bandwidth the way libcni runs a conflist', async () => {
     const i = installed.get('h1');
     assert.ok(i);
