@@ -8,6 +8,7 @@ import { nodeTextFiles } from '../kernel/files.js';
 import { IpHostReader } from '../kernel/host-reader.js';
 import { Dataplane } from '../kernel/dataplane.js';
 import { fanPaths } from '../app/paths.js';
+import { IpSandboxLinks } from '../kernel/sandbox-links.js';
 
 const output = {
   out: (s: string) => void process.stdout.write(s),
@@ -30,6 +31,17 @@ async function main(argv: readonly string[]): Promise<number> {
       dataplane: new Dataplane(runner, { bpfObject: paths.bpfObject, stateDir: paths.stateDir }),
       log: process.env.FAN_VERBOSE ? (line) => output.err(`fanctl: ${line}\n`) : () => {},
     }),
+    hostVeths: () => new IpSandboxLinks(runner, process.pid),
+    untilStopped: () =>
+      new Promise<string>((resolve) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          resolve(signal);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      }),
   });
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { formatCidr } from '../core/address/ipv4.js';
 import { DEFAULT_FAN_CONFIG } from '../core/config/fan-file.js';
 import { toFanWords } from '../core/config/fan-spec.js';
-import { ConfigError, FanError } from '../core/errors.js';
+import { ConfigError, FanError, InternalError } from '../core/errors.js';
 import { DEFAULT_LAB } from '../lab/topology.js';
 import { labBenchCommand, labCheckCommand, labDemoCommand, labDownCommand, labUpCommand, renderBench, renderCheck, renderTopology } from './commands/lab.js';
 import type { HostReader, TextFiles } from '../ports/host.js';
@@ -18,6 +18,9 @@ import { fanPaths } from '../app/paths.js';
 import type { HostDeps } from '../app/host.js';
 import { type FanWordOptions, downCommand, renderChanges, renderShow, showCommand, upCommand } from './commands/host.js';
 import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
+import { DEFAULT_DOCKER_SOCKET, dockerConfigCommand, dockerPluginCommand } from './commands/docker.js';
+import { renderDockerConfig } from '../docker/config.js';
+import type { HostVeths } from '../ports/sandbox.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -26,6 +29,10 @@ export interface CliDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Kernel-backed dependencies, built only by commands that need them. */
   readonly hostDeps: () => HostDeps;
+  /** For long-running commands (docker-plugin): resolves with the signal's name on SIGTERM/SIGINT. */
+  readonly untilStopped?: () => Promise<string>;
+  /** The veth operations of the Docker driver, built on demand. */
+  readonly hostVeths?: () => HostVeths;
 }
 
 interface JsonOption {
@@ -210,6 +217,34 @@ export function buildProgram(deps: CliDeps): Command {
       if (opts.json) printJson(output, profile);
       else output.out(profile.yaml);
       for (const warning of profile.warnings) output.err(`fanctl: warning: ${warning}\n`);
+    });
+
+  program
+    .command('docker-plugin')
+    .description('serve the fan network and IPAM drivers for Docker (foreground; SIGTERM stops it and removes the socket): docker network create -d fan --ipam-driver fan --subnet <slice> fan')
+    .option('--socket <path>', 'unix socket Docker finds the plugin by', DEFAULT_DOCKER_SOCKET)
+    .option('-v, --verbose', 'log every call with its request and answer')
+    .action(async (opts: { socket: string; verbose?: boolean }) => {
+      if (!deps.untilStopped || !deps.hostVeths) throw new InternalError('docker-plugin needs untilStopped and hostVeths from the composition root');
+      await dockerPluginCommand(opts, {
+        host: deps.host,
+        stateDir: fanPaths(deps.env).stateDir,
+        veths: deps.hostVeths(),
+        untilStopped: deps.untilStopped,
+        log: (line) => output.err(`fanctl docker-plugin: ${line}\n`),
+      });
+    });
+
+  program
+    .command('docker-config')
+    .description("print the no-plugin alternative: a docker network create command for Docker's bridge driver on the fan bridge")
+    .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
+    .option('--name <name>', 'Docker network name', 'fan')
+    .option('--json', 'the command (argv and text), its settings and notes as JSON')
+    .action(async (opts: { overlay?: string; name: string } & JsonOption) => {
+      const config = await dockerConfigCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir });
+      if (opts.json) printJson(output, config);
+      else output.out(renderDockerConfig(config));
     });
 
   const config = program.command('config').description('work with the fan config file');

@@ -44,3 +44,46 @@ export class ExecRunner implements CommandRunner {
     return out;
   }
 }
+
+/** A long-running process started by `startProcess`. */
+export interface BackgroundProcess {
+  readonly argv: readonly string[];
+  readonly pid: number;
+  /** Settles when the process has exited: its exit code, or the signal that ended it. */
+  readonly exited: Promise<{ readonly exitCode?: number; readonly signal?: string }>;
+  /** True until `exited` settles. */
+  running(): boolean;
+}
+
+export interface StartOptions {
+  /** Extra environment variables (added to this process's). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** File that receives stdout and stderr (appended). */
+  readonly logFile: string;
+}
+
+/**
+ * Starts a daemon-like process (argv only, never through a shell) in its own process group, with stdin closed and
+ * both outputs appended to `logFile`. The caller owns the process: it stops it by its pid.
+ */
+export function startProcess(argv: readonly string[], options: StartOptions): BackgroundProcess {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new FanError('empty command');
+  const child = execa(file, args, {
+    reject: false,
+    detached: true,
+    cleanup: false,
+    stdin: 'ignore',
+    stdout: { file: options.logFile, append: true },
+    stderr: { file: options.logFile, append: true },
+    ...(options.env ? { env: options.env } : {}),
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new KernelCommandError([...argv], 127, `could not start ${file}`);
+  let alive = true;
+  const exited = child.then((result) => {
+    alive = false;
+    return { ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}), ...(result.signal ? { signal: result.signal } : {}) };
+  });
+  return { argv: [...argv], pid, exited, running: () => alive };
+}

@@ -11,12 +11,12 @@ import type { InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { InternalError } from '../core/errors.js';
 import { KernelCommandError } from './exec.js';
-import type { ContainerAddressing, SandboxLinks, VethRequest } from '../ports/sandbox.js';
+import type { ContainerAddressing, HostVeths, SandboxLinks, VethPairRequest, VethRequest } from '../ports/sandbox.js';
 
 /** iproute2's answer for a device that does not exist. */
 const NO_DEVICE = /does not exist|Cannot find device/;
 
-export class IpSandboxLinks implements SandboxLinks {
+export class IpSandboxLinks implements SandboxLinks, HostVeths {
   constructor(
     private readonly runner: CommandRunner,
     /** A process in the namespace host ends go to: ours. */
@@ -40,6 +40,22 @@ export class IpSandboxLinks implements SandboxLinks {
       return await this.batchShow(['ip'], [`link set dev ${req.hostIf} alias "${req.alias}" master ${req.bridge} up`], req.hostIf);
     } catch (error) {
       await this.deleteHostLink(req.hostIf).catch(() => false); // the caller's rollback starts after this step
+      throw error;
+    }
+  }
+
+  async createVethPair(req: VethPairRequest): Promise<{ host: InterfaceFacts; peer: InterfaceFacts }> {
+    if (/["\\\n]/.test(req.alias)) throw new InternalError(`alias ${JSON.stringify(req.alias)} cannot be quoted for ip -batch`);
+    const mtu = String(req.mtu);
+    const address = req.peerMac !== undefined ? ['address', req.peerMac] : [];
+    await this.runner.run(['ip', 'link', 'add', req.hostIf, 'mtu', mtu, 'type', 'veth', 'peer', 'name', req.peer, 'mtu', mtu, ...address]);
+    try {
+      const host = await this.batchShow(['ip'], [`link set dev ${req.hostIf} alias "${req.alias}" master ${req.bridge} up`], req.hostIf);
+      const peer = await this.hostLink(req.peer);
+      if (!peer) throw new KernelCommandError(['ip', 'address', 'show', 'dev', req.peer], 1, `${req.peer} vanished right after it was created`);
+      return { host, peer };
+    } catch (error) {
+      await this.deleteHostLink(req.hostIf).catch(() => false);
       throw error;
     }
   }

@@ -40,3 +40,22 @@ export interface SandboxLinks {
   /** Deletes a host link (and so its veth peer); false when it did not exist. */
   deleteHostLink(name: string): Promise<boolean>;
 }
+
+/** A veth whose both ends start in this namespace: the runtime moves `peer` into the container itself (Docker). */
+export interface VethPairRequest {
+  /** Stays here, attached to `bridge`, up, labelled with `alias`. */
+  readonly hostIf: string;
+  /** Left down here for the runtime to move. */
+  readonly peer: string;
+  readonly mtu: number;
+  readonly bridge: string;
+  readonly alias: string;
+  /** MAC address of `peer`; the kernel picks one when absent. */
+  readonly peerMac?: string;
+}
+
+/** The part of the link operations the Docker driver uses (STYLE §2.6: the smallest port). */
+export interface HostVeths extends Pick<SandboxLinks, 'hostLink' | 'deleteHostLink'> {
+  /** Creates the pair; returns both ends. Leaves nothing behind when it fails. */
+  createVethPair(req: VethPairRequest): Promise<{ readonly host: InterfaceFacts; readonly peer: InterfaceFacts }>;
+}

@@ -45,3 +45,48 @@ export function parseCniAlias(alias: string | undefined): CniAliasFields | undef
   if (!network || !containerId || !ifname || rest.length > 0) return undefined;
   return { network, containerId, ifname };
 }
+
+/**
+ * The veth of a Docker endpoint: `hostIf` stays on the fan bridge; `peer` is created next to it and handed to
+ * Docker (Join's SrcName), which moves it into the container and renames it `ethN`. Both names follow from the
+ * endpoint id alone, so Join and DeleteEndpoint find them without state. `fanp…` never matches HOST_VETH.
+ */
+export function dockerVethNames(endpointId: string): { readonly hostIf: string; readonly peer: string } {
+  const hash = createHash('sha256').update(`${endpointId}\0docker`).digest('hex').slice(0, 8);
+  return { hostIf: `fan${hash}`, peer: `fanp${hash}` };
+}
+
+const DOCKER_ALIAS = `${FAN_ALIAS_PREFIX} docker `;
+
+export interface DockerAliasFields {
+  readonly networkId: string;
+  readonly endpointId: string;
+}
+
+/** `fan: docker <network id> <endpoint id>`: marks the host end of a Docker endpoint's veth. */
+export function dockerAlias(fields: DockerAliasFields): string {
+  return `${DOCKER_ALIAS}${fields.networkId} ${fields.endpointId}`;
+}
+
+export function parseDockerAlias(alias: string | undefined): DockerAliasFields | undefined {
+  if (alias === undefined || !alias.startsWith(DOCKER_ALIAS)) return undefined;
+  const [networkId, endpointId, ...rest] = alias.slice(DOCKER_ALIAS.length).split(' ');
+  if (!networkId || !endpointId || rest.length > 0) return undefined;
+  return { networkId, endpointId };
+}
+
+/**
+ * The IPAM owner of an address Docker requested from pool `poolId`. Docker names no endpoint when it asks for an
+ * address (RequestAddress carries only the pool and options), so each request gets a fresh id; ReleaseAddress
+ * names the pool and the address, which is how the lease is found again (see app/docker.ts).
+ */
+export function dockerOwner(poolId: string, requestId: string): string {
+  return `${dockerPoolOwnerPrefix(poolId)}${requestId}`;
+}
+
+export function dockerPoolOwnerPrefix(poolId: string): string {
+  return `docker:${poolId}:`;
+}
+
+/** The lease `ifname` of Docker's addresses (Docker picks the interface name in the container later). */
+export const DOCKER_LEASE_IFNAME = 'docker';

@@ -1,0 +1,221 @@
+/**
+ * The Docker integration's use cases, behind the libnetwork remote drivers of src/docker (which only translate the
+ * wire protocol): an IPAM that hands out this host's slice from the shared lease table (ports/leases.ts), and a
+ * network driver that puts each endpoint's veth on the fan bridge.
+ *
+ * Nothing is kept in memory, so the plugin can restart at any time:
+ * - a pool is named by its id, `<bridge>:<slice>` (core/attach/pools.ts);
+ * - an address lease is owned by `docker:<pool id>:<request id>`: Docker names no endpoint when it asks for an
+ *   address, so each request gets a fresh id, and ReleaseAddress (which names the pool and the address) removes
+ *   the pool's Docker lease holding that address, in one locked step (`gc`);
+ * - an endpoint's veth names follow from its id (`fanXXXXXXXX` on the bridge, `fanpXXXXXXXX` for the container),
+ *   and the bridge end's alias names the network and endpoint; Join finds the fan from the bridge the veth is on.
+ */
+import { type Cidr, type Ipv4, contains, equalCidr, formatCidr, formatIpv4 } from '../core/address/ipv4.js';
+import type { Fan } from '../core/config/resolve.js';
+import { ConfigError, FanError } from '../core/errors.js';
+import { DOCKER_LEASE_IFNAME, dockerAlias, dockerOwner, dockerPoolOwnerPrefix, dockerVethNames, parseDockerAlias } from '../core/attach/names.js';
+import { FanNotUpError, attachmentMtu, requireBridge } from '../core/attach/plan.js';
+import { fanForSubnet, fanOfAddress, fanOfPool, parsePoolId, poolIdOf } from '../core/attach/pools.js';
+import type { Lease, LeaseStore } from '../ports/leases.js';
+import type { HostVeths } from '../ports/sandbox.js';
+import type { FanView } from './fans.js';
+
+export interface DockerDeps {
+  /** The fans configured on this host and the host snapshot. */
+  readonly fans: () => Promise<FanView>;
+  /** The lease store of a fan that is up (allocates). */
+  readonly leases: (fan: Fan) => LeaseStore;
+  /** The lease store of a bridge whose fan may be down (releases). */
+  readonly leasesOfBridge: (bridge: string) => LeaseStore;
+  readonly veths: HostVeths;
+  /** A fresh unique id for each address request. */
+  readonly newId: () => string;
+  readonly log: (line: string) => void;
+}
+
+/** Join or DeleteEndpoint for an endpoint whose veth is not there. */
+export class EndpointMissingError extends FanError {
+  override name = 'EndpointMissingError';
+}
+
+// ---- IPAM ----
+
+export interface PoolRequest {
+  readonly subnet?: Cidr;
+  /** `--ip-range`. */
+  readonly range?: Cidr;
+  readonly v6: boolean;
+}
+
+export interface Pool {
+  readonly id: string;
+  /** This host's slice of the fan. */
+  readonly pool: Cidr;
+  readonly fan: Fan;
+}
+
+/** The pool a network gets: this host's slice of the fan named by `subnet` (the slice itself or the overlay). */
+export async function requestPool(deps: DockerDeps, req: PoolRequest): Promise<Pool> {
+  if (req.v6) throw new ConfigError('the fan IPAM has no IPv6 pools', 'create the network without --ipv6 (the Fan is IPv4)');
+  const fan = fanForSubnet((await deps.fans()).fans, req.subnet);
+  if (req.range !== undefined && !equalCidr(req.range, fan.host.slice)) {
+    throw new ConfigError(
+      `--ip-range ${formatCidr(req.range)} is not supported by the fan IPAM`,
+      `leave --ip-range out: addresses come from the whole slice ${formatCidr(fan.host.slice)} less the host reserve and DHCP range, shared with CNI`,
+    );
+  }
+  return { id: poolIdOf(fan), pool: fan.host.slice, fan };
+}
+
+export interface AddressRequest {
+  readonly poolId: string;
+  readonly address?: Ipv4;
+  /** Docker asks for the network's gateway (RequestAddressType com.docker.network.gateway). */
+  readonly gateway: boolean;
+}
+
+/** An address of the pool with the slice prefix: the bridge address for a gateway request, else a new lease. */
+export async function requestAddress(deps: DockerDeps, req: AddressRequest): Promise<Cidr> {
+  const fan = fanOfPool((await deps.fans()).fans, req.poolId);
+  const prefix = fan.host.slice.prefix;
+  if (req.gateway) {
+    if (req.address !== undefined && req.address !== fan.host.gateway) {
+      throw new ConfigError(
+        `gateway ${formatIpv4(req.address)} is not the fan's: containers route through the bridge ${fan.bridge} at ${formatIpv4(fan.host.gateway)}`,
+        `leave --gateway out, or pass --gateway ${formatIpv4(fan.host.gateway)}`,
+      );
+    }
+    return { address: fan.host.gateway, prefix };
+  }
+  const lease = await deps.leases(fan).allocate(dockerOwner(req.poolId, deps.newId()), DOCKER_LEASE_IFNAME, req.address);
+  return { address: lease.address, prefix };
+}
+
+/** Frees the pool's Docker lease of `address` (none, for the gateway or an address released before). */
+export async function releaseAddress(deps: DockerDeps, req: { readonly poolId: string; readonly address: Ipv4 }): Promise<Lease[]> {
+  const { bridge } = parsePoolId(req.poolId);
+  const prefix = dockerPoolOwnerPrefix(req.poolId);
+  return deps.leasesOfBridge(bridge).gc((l) => !(l.address === req.address && l.owner.startsWith(prefix)));
+}
+
+// ---- network driver ----
+
+export interface NetworkRequest {
+  /** IPv4 pools (Docker sends one per `--subnet`). */
+  readonly pools: readonly { readonly pool: Cidr; readonly gateway?: Cidr }[];
+  readonly ipv6: boolean;
+}
+
+/** Checks that a new network is one of this host's fan slices with the bridge as gateway; returns the fan. */
+export async function checkNetwork(deps: DockerDeps, req: NetworkRequest): Promise<Fan> {
+  if (req.ipv6) throw new ConfigError('the fan network driver has no IPv6', 'create the network without --ipv6');
+  const [first, ...more] = req.pools;
+  if (!first || more.length > 0) {
+    throw new ConfigError(`a fan network has exactly one IPv4 pool (got ${req.pools.length})`, 'create it with --ipam-driver fan and one --subnet: this host\'s slice or the overlay');
+  }
+  const view = await deps.fans();
+  const fan = view.fans.find((f) => equalCidr(f.host.slice, first.pool));
+  if (!fan) {
+    const overlay = view.fans.find((f) => equalCidr(f.map.overlay, first.pool) || contains(f.map.overlay, first.pool.address));
+    if (overlay) {
+      throw new ConfigError(
+        `pool ${formatCidr(first.pool)} is not this host's slice of fan ${formatCidr(overlay.map.overlay)} (${formatCidr(overlay.host.slice)}): containers would get other hosts' addresses`,
+        `create the network with --ipam-driver fan --subnet ${formatCidr(overlay.host.slice)} (the fan IPAM also takes --subnet ${formatCidr(overlay.map.overlay)})`,
+      );
+    }
+    if (view.fans.length === 0) throw new FanNotUpError(`no fan is up on this host (wanted pool ${formatCidr(first.pool)})`, 'bring one up first, e.g. fanctl up -o 250.0.0.0/8 -u <underlay>', false);
+    throw new ConfigError(
+      `pool ${formatCidr(first.pool)} is not a fan slice of this host`,
+      `create the network with --ipam-driver fan and one of: ${view.fans.map((f) => `--subnet ${formatCidr(f.host.slice)} (${f.bridge})`).join(', ')}`,
+    );
+  }
+  if (first.gateway !== undefined && first.gateway.address !== fan.host.gateway) {
+    throw new ConfigError(
+      `gateway ${formatIpv4(first.gateway.address)} is not the fan's: containers route through the bridge ${fan.bridge} at ${formatIpv4(fan.host.gateway)}`,
+      `leave --gateway out with --ipam-driver fan, or pass --gateway ${formatIpv4(fan.host.gateway)}`,
+    );
+  }
+  requireBridge(fan, view.facts);
+  return fan;
+}
+
+export interface EndpointRequest {
+  readonly networkId: string;
+  readonly endpointId: string;
+  /** The address the IPAM gave the endpoint. */
+  readonly address?: Cidr;
+  /** A MAC address Docker chose (`--mac-address`). */
+  readonly mac?: string;
+}
+
+export interface Endpoint {
+  readonly fan: Fan;
+  readonly hostIf: string;
+  readonly peer: string;
+  readonly mac?: string;
+}
+
+/**
+ * Creates the endpoint's veth: the host end on the fan bridge (fan MTU, alias naming the endpoint), the other end
+ * left here for Docker to move into the container at Join.
+ */
+export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Promise<Endpoint> {
+  if (req.address === undefined) {
+    throw new ConfigError(`endpoint ${req.endpointId} has no IPv4 address`, 'create the network with --ipam-driver fan --subnet <this host\'s slice>');
+  }
+  const view = await deps.fans();
+  const fan = fanOfAddress(view.fans, req.address.address);
+  if (!fan) {
+    throw new ConfigError(
+      `address ${formatCidr(req.address)} is not in this host's slice of any fan that is up`,
+      `fans up here: ${view.fans.map((f) => `${formatCidr(f.host.slice)} on ${f.bridge}`).join(', ') || 'none'}; create the network with --ipam-driver fan`,
+    );
+  }
+  requireBridge(fan, view.facts);
+  const { hostIf, peer } = dockerVethNames(req.endpointId);
+  const stale = await deps.veths.hostLink(hostIf);
+  if (stale) {
+    // The same endpoint id gives the same name: a leftover of an earlier attempt for this endpoint.
+    if (!parseDockerAlias(stale.alias)) {
+      throw new FanError(`host interface ${hostIf} exists and is not fan's`, `remove it (ip link del ${hostIf}) if it is not in use`);
+    }
+    deps.log(`removing leftover host interface ${hostIf}`);
+    await deps.veths.deleteHostLink(hostIf);
+  }
+  const created = await deps.veths.createVethPair({
+    hostIf,
+    peer,
+    mtu: attachmentMtu(fan, undefined),
+    bridge: fan.bridge,
+    alias: dockerAlias({ networkId: req.networkId, endpointId: req.endpointId }),
+    ...(req.mac !== undefined ? { peerMac: req.mac } : {}),
+  });
+  return { fan, hostIf, peer, ...(created.peer.mac !== undefined ? { mac: created.peer.mac } : {}) };
+}
+
+/** What Join answers: the interface Docker moves into the container and the gateway it routes through. */
+export async function joinEndpoint(deps: DockerDeps, req: { readonly endpointId: string }): Promise<{ readonly peer: string; readonly gateway: Ipv4; readonly fan: Fan }> {
+  const { hostIf, peer } = dockerVethNames(req.endpointId);
+  const [host, inside] = await Promise.all([deps.veths.hostLink(hostIf), deps.veths.hostLink(peer)]);
+  if (!host || parseDockerAlias(host.alias)?.endpointId !== req.endpointId || !inside) {
+    throw new EndpointMissingError(
+      `endpoint ${req.endpointId} has no veth here (${!host ? `${hostIf} is missing` : !inside ? `${peer} is missing` : `${hostIf} belongs to another endpoint`})`,
+      'remove the container and start it again (its endpoint is created anew)',
+    );
+  }
+  const view = await deps.fans();
+  const fan = view.fans.find((f) => f.bridge === host.master);
+  if (!fan) {
+    throw new FanNotUpError(`the veth ${hostIf} of endpoint ${req.endpointId} is not on a fan bridge that is up (master: ${host.master ?? 'none'})`, 'run fanctl up again to repair the fan, then start the container again', true);
+  }
+  return { peer, gateway: fan.host.gateway, fan };
+}
+
+/** Deletes the endpoint's veth (both ends go); false when it was gone already. */
+export async function deleteEndpoint(deps: DockerDeps, req: { readonly endpointId: string }): Promise<boolean> {
+  const { hostIf } = dockerVethNames(req.endpointId);
+  const link = await deps.veths.hostLink(hostIf);
+  if (!link || parseDockerAlias(link.alias)?.endpointId !== req.endpointId) return false;
+  return deps.veths.deleteHostLink(hostIf);
+}

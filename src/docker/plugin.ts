@@ -1,0 +1,164 @@
+/**
+ * The fan's libnetwork remote drivers: a NetworkDriver (`docker network create -d fan`) and an IpamDriver
+ * (`--ipam-driver fan`). One handler per call path; each decodes its body, calls a use case of src/app/docker.ts
+ * and encodes the answer. This file only translates between Docker and those.
+ *
+ * What Docker 20.10 sends, in order (recorded), and what fan answers:
+ * - Plugin.Activate → Implements both drivers; GetCapabilities: scope local, no request replay (state is on disk).
+ * - network create: RequestPool (Pool = --subnet: this host's slice or the overlay) → PoolID `<bridge>:<slice>`,
+ *   Pool = the slice; RequestAddress for the gateway → the bridge address, no lease; CreateNetwork → checks.
+ * - run: RequestAddress → a lease from the shared IPAM; CreateEndpoint → veth on the fan bridge, answer the MAC
+ *   (only when Docker chose none); Join → SrcName (the veth end Docker moves in, renamed eth0), Gateway.
+ * - stop: Leave → nothing (Docker moves the interface back afterwards); DeleteEndpoint → veth deleted;
+ *   ReleaseAddress (address without prefix) → lease freed. network rm: ReleaseAddress(gateway), ReleasePool.
+ */
+import { type Cidr, equalCidr, formatCidr, formatIpv4, network, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
+import { ConfigError } from '../core/errors.js';
+import {
+  type DockerDeps,
+  checkNetwork,
+  createEndpoint,
+  deleteEndpoint,
+  joinEndpoint,
+  releaseAddress,
+  requestAddress,
+  requestPool,
+} from '../app/docker.js';
+import {
+  DockerProtocolError,
+  GATEWAY_REQUEST,
+  createEndpointSchema,
+  createNetworkSchema,
+  decode,
+  endpointSchema,
+  joinSchema,
+  networkSchema,
+  releaseAddressSchema,
+  releasePoolSchema,
+  requestAddressSchema,
+  requestPoolSchema,
+} from './protocol.js';
+
+/** Handles one call: the decoded JSON body in, the JSON answer out (errors are thrown). */
+export type DockerHandler = (body: unknown) => Promise<object>;
+
+/** Address spaces the IPAM reports; pools do not depend on them. */
+export const ADDRESS_SPACES = { local: 'fan-local', global: 'fan-global' } as const;
+
+function parseField<T>(what: string, value: string, parse: (text: string) => T): T {
+  try {
+    return parse(value);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${what} "${value}" is malformed: ${error.message}`, error.hint);
+    throw error;
+  }
+}
+
+/** `250.3.4.2` or `250.3.4.2/24` → the address (ReleaseAddress sends it bare, some callers with a prefix). */
+function bareAddress(what: string, text: string): number {
+  return parseField(what, text.split('/')[0] ?? text, parseIpv4);
+}
+
+export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, DockerHandler>> {
+  const handlers: Record<string, DockerHandler> = {
+    '/Plugin.Activate': () => Promise.resolve({ Implements: ['NetworkDriver', 'IpamDriver'] }),
+
+    // ---- IPAM ----
+    '/IpamDriver.GetCapabilities': () => Promise.resolve({ RequiresMACAddress: false, RequiresRequestReplay: false }),
+    '/IpamDriver.GetDefaultAddressSpaces': () =>
+      Promise.resolve({ LocalDefaultAddressSpace: ADDRESS_SPACES.local, GlobalDefaultAddressSpace: ADDRESS_SPACES.global }),
+    '/IpamDriver.RequestPool': async (body) => {
+      const r = decode(requestPoolSchema, 'RequestPool', body);
+      if (r.V6) await requestPool(deps, { v6: true }); // refuses before the IPv6 pool is parsed as IPv4
+      const subnet: Cidr | undefined = r.Pool === '' ? undefined : network(parseField('--subnet', r.Pool, parseCidr));
+      const range: Cidr | undefined = r.SubPool === '' ? undefined : network(parseField('--ip-range', r.SubPool, parseCidr));
+      const pool = await requestPool(deps, { ...(subnet ? { subnet } : {}), ...(range ? { range } : {}), v6: r.V6 });
+      if (subnet && !equalCidr(subnet, pool.pool)) deps.log(`pool ${formatCidr(subnet)} is fan ${pool.fan.bridge}: this host's slice ${formatCidr(pool.pool)}`);
+      return { PoolID: pool.id, Pool: formatCidr(pool.pool), Data: {} };
+    },
+    '/IpamDriver.ReleasePool': (body) => {
+      decode(releasePoolSchema, 'ReleasePool', body);
+      return Promise.resolve({}); // pools are computed, not held: nothing to free
+    },
+    '/IpamDriver.RequestAddress': async (body) => {
+      const r = decode(requestAddressSchema, 'RequestAddress', body);
+      const address = r.Address === '' ? undefined : bareAddress('address', r.Address);
+      const gateway = r.Options[GATEWAY_REQUEST.key] === GATEWAY_REQUEST.value;
+      const got = await requestAddress(deps, { poolId: r.PoolID, gateway, ...(address !== undefined ? { address } : {}) });
+      return { Address: formatCidr(got), Data: {} };
+    },
+    '/IpamDriver.ReleaseAddress': async (body) => {
+      const r = decode(releaseAddressSchema, 'ReleaseAddress', body);
+      const released = await releaseAddress(deps, { poolId: r.PoolID, address: bareAddress('address', r.Address) });
+      for (const l of released) deps.log(`released ${formatIpv4(l.address)} (${l.owner})`);
+      return {};
+    },
+
+    // ---- network driver ----
+    '/NetworkDriver.GetCapabilities': () => Promise.resolve({ Scope: 'local', ConnectivityScope: 'local' }),
+    '/NetworkDriver.CreateNetwork': async (body) => {
+      const r = decode(createNetworkSchema, 'CreateNetwork', body);
+      const fan = await checkNetwork(deps, {
+        pools: r.IPv4Data.map((d) => ({
+          pool: network(parseField('pool', d.Pool, parseCidr)),
+          ...(d.Gateway !== '' ? { gateway: parseField('gateway', d.Gateway, parseCidr) } : {}),
+        })),
+        ipv6: r.IPv6Data.length > 0,
+      });
+      deps.log(`network ${r.NetworkID.slice(0, 12)}: slice ${formatCidr(fan.host.slice)} on ${fan.bridge}`);
+      return {};
+    },
+    '/NetworkDriver.DeleteNetwork': (body) => {
+      decode(networkSchema, 'DeleteNetwork', body);
+      return Promise.resolve({}); // the bridge is the fan's: it stays
+    },
+    '/NetworkDriver.CreateEndpoint': async (body) => {
+      const r = decode(createEndpointSchema, 'CreateEndpoint', body);
+      if (r.Interface.AddressIPv6 !== '') throw new ConfigError('the fan network driver has no IPv6', 'create the network without --ipv6');
+      const ep = await createEndpoint(deps, {
+        networkId: r.NetworkID,
+        endpointId: r.EndpointID,
+        ...(r.Interface.Address !== '' ? { address: parseField('address', r.Interface.Address, parseCidr) } : {}),
+        ...(r.Interface.MacAddress !== '' ? { mac: r.Interface.MacAddress } : {}),
+      });
+      deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: ${ep.hostIf} on ${ep.fan.bridge}, ${ep.peer} for the container`);
+      // Docker refuses an answer that changes what it set: return only the MAC, and only when it chose none.
+      return { Interface: r.Interface.MacAddress === '' && ep.mac !== undefined ? { MacAddress: ep.mac } : {} };
+    },
+    '/NetworkDriver.EndpointOperInfo': (body) => {
+      decode(endpointSchema, 'EndpointOperInfo', body);
+      return Promise.resolve({ Value: {} });
+    },
+    '/NetworkDriver.DeleteEndpoint': async (body) => {
+      const r = decode(endpointSchema, 'DeleteEndpoint', body);
+      if (await deleteEndpoint(deps, { endpointId: r.EndpointID })) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: veth deleted`);
+      return {};
+    },
+    '/NetworkDriver.Join': async (body) => {
+      const r = decode(joinSchema, 'Join', body);
+      const j = await joinEndpoint(deps, { endpointId: r.EndpointID });
+      return { InterfaceName: { SrcName: j.peer, DstPrefix: 'eth' }, Gateway: formatIpv4(j.gateway), StaticRoutes: [], DisableGatewayService: false };
+    },
+    '/NetworkDriver.Leave': (body) => {
+      // Docker moves the interface back out of the container after Leave; DeleteEndpoint removes the veth.
+      decode(endpointSchema, 'Leave', body);
+      return Promise.resolve({});
+    },
+    '/NetworkDriver.ProgramExternalConnectivity': (body) => {
+      decode(endpointSchema, 'ProgramExternalConnectivity', body);
+      return Promise.resolve({}); // the fan's own NAT (fanctl up) handles egress; no port mapping
+    },
+    '/NetworkDriver.RevokeExternalConnectivity': (body) => {
+      decode(endpointSchema, 'RevokeExternalConnectivity', body);
+      return Promise.resolve({});
+    },
+    '/NetworkDriver.DiscoverNew': () => Promise.resolve({}),
+    '/NetworkDriver.DiscoverDelete': () => Promise.resolve({}),
+  };
+  return handlers;
+}
+
+/** The answer to a path no handler serves. */
+export function unknownCall(path: string): DockerProtocolError {
+  return new DockerProtocolError(404, `no handler for ${path}`, 'this Docker asks for a plugin API fan does not serve');
+}

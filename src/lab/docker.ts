@@ -1,0 +1,342 @@
+/**
+ * A real dockerd (Debian's docker.io 20.10) per lab host, for the Docker end-to-end tests, contained as follows:
+ *
+ * - it runs in the lab host's network namespace (`ip netns exec NS`) and in a private mount namespace of its own
+ *   (`unshare -m --propagation private`), in which /run, /opt and /sys/fs/cgroup are fresh tmpfs mounts;
+ * - it is started from an argv array, never through `sh -c`: the inner script is a file written here
+ *   (`dockerd-ns.sh`), which refuses to go on unless `ip netns identify` names the lab namespace and both its
+ *   network and mount namespaces differ from the launcher's (inode numbers recorded before entering);
+ * - dockerd never touches the firewall, forwarding or a default bridge (`--iptables=false --ip-masq=false
+ *   --ip-forward=false --bridge=none`); its data, exec root and socket live under `/var/tmp/fanlab-docker/NS`;
+ * - containers run under the cgroup parent `/NS` in the machine's cgroup v1 hierarchies (mirrored, not added to:
+ *   only hierarchies the machine mounts are mounted inside), removed by `stopDockerd`;
+ * - the plugin directory `/run/docker/plugins` inside is a bind mount of `DIR/plugins`, where the fan plugin, which
+ *   runs outside that mount namespace, puts `fan.sock`.
+ *
+ * `stopDockerd` removes the containers, stops dockerd by its pid, kills whatever is left in its mount namespace or
+ * cgroups (only ever processes started under them), removes the cgroups and the data directory.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, readdir, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { errorMessage, FanError } from '../core/errors.js';
+import { type BackgroundProcess, ExecRunner, startProcess } from '../kernel/exec.js';
+import type { RunOptions, RunResult } from '../ports/runner.js';
+import { FANCTL } from './lab.js';
+import type { LabHost } from './topology.js';
+
+/** The docker.io 20.10 CLI (a newer CLI may come first in PATH and speak an API version dockerd 20.10 refuses). */
+export const DOCKER_CLI = '/usr/bin/docker';
+export const DOCKERD = 'dockerd';
+export const LAB_DOCKER_ROOT = '/var/tmp/fanlab-docker';
+/** The image every lab container runs: busybox-static, imported from a tarball (no registry). */
+export const LAB_IMAGE = 'busybox:fan';
+export const BUSYBOX = '/bin/busybox';
+
+const root = new ExecRunner();
+
+/** Refusal exit codes of the inner script (90–93): the guard fired and dockerd was never started. */
+const INNER_SCRIPT = `#!/bin/sh
+# fan lab: dockerd for one lab host. Started (argv, no shell) as
+#   ip netns exec NS unshare -m --propagation private /bin/sh dockerd-ns.sh NS DIR CGROUP_PARENT [NAME=OPTIONS ...]
+# with HOST_MNTNS and HOST_NETNS set to the inode numbers of the launcher's mount and network namespaces.
+# It refuses to run outside NS or in the launcher's namespaces, privatises /run, /opt and the cgroup mounts, and
+# ends by exec'ing dockerd (so the launcher's pid is dockerd's pid).
+set -eu
+ns=$1; dir=$2; parent=$3; shift 3
+if [ -z "\${HOST_MNTNS:-}" ] || [ -z "\${HOST_NETNS:-}" ]; then echo "refusing: HOST_MNTNS and HOST_NETNS must be set" >&2; exit 90; fi
+if [ "$(ip netns identify $$)" != "$ns" ]; then echo "refusing: not in network namespace $ns" >&2; exit 91; fi
+if [ "$(stat -L -c %i /proc/self/ns/net)" = "$HOST_NETNS" ]; then echo "refusing: still in the launcher network namespace" >&2; exit 92; fi
+if [ "$(stat -L -c %i /proc/self/ns/mnt)" = "$HOST_MNTNS" ]; then echo "refusing: still in the launcher mount namespace" >&2; exit 93; fi
+# /run first: with the machine's /run, dockerd would talk to a system containerd.
+mount -t tmpfs -o mode=755 tmpfs /run
+mount -t tmpfs -o mode=755 tmpfs /opt
+mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+for spec in "$@"; do
+  name=\${spec%%=*}
+  opts=\${spec#*=}
+  mkdir -p "/sys/fs/cgroup/$name"
+  mount -t cgroup -o "$opts" cgroup "/sys/fs/cgroup/$name"
+done
+mkdir -p /run/docker/plugins
+mount --bind "$dir/plugins" /run/docker/plugins
+exec ${DOCKERD} --config-file "$dir/daemon.json" \\
+  --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" -H "unix://$dir/docker.sock" \\
+  --storage-driver overlay2 --cgroup-parent "$parent" \\
+  --iptables=false --ip-masq=false --ip-forward=false --bridge=none
+`;
+
+export interface LabDockerd {
+  readonly host: LabHost;
+  readonly dir: string;
+  readonly socket: string;
+  /** Bind-mounted onto /run/docker/plugins inside dockerd's mount namespace. */
+  readonly pluginDir: string;
+  readonly cgroupParent: string;
+  readonly process: BackgroundProcess;
+  /** Inode of dockerd's private mount namespace (every process in it is ours). */
+  readonly mountNs: number;
+  readonly log: string;
+}
+
+function nsInode(pid: number | 'self', kind: 'mnt' | 'net'): number | undefined {
+  try {
+    return statSync(`/proc/${pid}/ns/${kind}`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `NAME=OPTIONS` for each cgroup v1 hierarchy mounted under /sys/fs/cgroup here (`cpu=cpu`, `systemd=none,name=systemd`). */
+export async function cgroupV1Mounts(): Promise<{ name: string; options: string; mountPoint: string }[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const mounts: { name: string; options: string; mountPoint: string }[] = [];
+  for (const line of text.split('\n')) {
+    const [before, after] = line.split(' - ');
+    const mountPoint = before?.split(' ')[4];
+    const [fstype, , superOptions] = after?.split(' ') ?? [];
+    if (fstype !== 'cgroup' || !mountPoint?.startsWith('/sys/fs/cgroup/') || superOptions === undefined) continue;
+    const name = mountPoint.slice('/sys/fs/cgroup/'.length);
+    if (!/^[\w.,=-]+$/.test(name)) continue;
+    const opts = superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro');
+    const controllers = opts.filter((o) => !o.startsWith('name=') && o !== 'xattr' && o !== 'noprefix' && !o.startsWith('release_agent'));
+    const named = opts.filter((o) => o.startsWith('name='));
+    const options = [...(controllers.length === 0 ? ['none'] : controllers), ...named].join(',');
+    mounts.push({ name, options, mountPoint });
+  }
+  return mounts;
+}
+
+/** The docker CLI against a lab dockerd; its client config stays in the lab directory, not in ~/.docker. */
+export function docker(d: Pick<LabDockerd, 'socket'>, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const config = `${d.socket.slice(0, d.socket.lastIndexOf('/'))}/cli`;
+  return root.run(['env', `DOCKER_CONFIG=${config}`, DOCKER_CLI, '-H', `unix://${d.socket}`, ...args], { timeoutMs: 60_000, ...options });
+}
+
+async function tail(path: string, lines = 20): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+async function waitFor(what: string, ready: () => Promise<boolean>, alive: () => boolean, timeoutMs: number, log: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await ready()) return;
+    if (!alive()) throw new FanError(`${what} exited before it was ready; last lines of ${log}:\n${await tail(log)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new FanError(`${what} was not ready after ${timeoutMs} ms; last lines of ${log}:\n${await tail(log)}`);
+}
+
+/** True when no mount of this process's view lies under `dir` (so removing it removes files, not mounts). */
+async function noMountsUnder(dir: string): Promise<boolean> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return !text.split('\n').some((l) => l.split(' ')[4]?.startsWith(`${dir}/`) || l.split(' ')[4] === dir);
+}
+
+/** Starts dockerd in `host`'s network namespace (see the file comment); resolves once `docker info` answers. */
+export async function startDockerd(host: LabHost, options: { timeoutMs?: number } = {}): Promise<LabDockerd> {
+  const dir = `${LAB_DOCKER_ROOT}/${host.ns}`;
+  if (existsSync(dir)) {
+    if (!(await noMountsUnder(dir))) throw new FanError(`${dir} has mounts under it`, 'a dockerd of an earlier run may still be running: stop it first');
+    await rm(dir, { recursive: true, force: true });
+  }
+  const pluginDir = `${dir}/plugins`;
+  await mkdir(pluginDir, { recursive: true });
+  // Our own config file, so any /etc/docker/daemon.json is ignored; the trust key (dockerd 20.10 writes one) would
+  // otherwise go to /etc/docker/key.json on the machine. `deprecated-key-path` is settable only in the file.
+  await writeFile(`${dir}/daemon.json`, `${JSON.stringify({ 'deprecated-key-path': `${dir}/key.json` })}\n`);
+  const script = `${dir}/dockerd-ns.sh`;
+  await writeFile(script, INNER_SCRIPT, { mode: 0o755 });
+  const hostMnt = nsInode('self', 'mnt');
+  const hostNet = nsInode('self', 'net');
+  if (hostMnt === undefined || hostNet === undefined) throw new FanError('cannot read /proc/self/ns/{mnt,net}', 'run the lab as root on Linux');
+  const cgroupParent = `/${host.ns}`;
+  const cgroups = (await cgroupV1Mounts()).map((m) => `${m.name}=${m.options}`);
+  const log = `${dir}/dockerd.log`;
+  const daemon = startProcess(['ip', 'netns', 'exec', host.ns, 'unshare', '-m', '--propagation', 'private', '/bin/sh', script, host.ns, dir, cgroupParent, ...cgroups], {
+    env: { HOST_MNTNS: String(hostMnt), HOST_NETNS: String(hostNet) },
+    logFile: log,
+  });
+  const socket = `${dir}/docker.sock`;
+  const partial = { host, dir, socket, pluginDir, cgroupParent, process: daemon, log };
+  try {
+    await waitFor(
+      `dockerd of ${host.ns}`,
+      async () => existsSync(socket) && (await docker({ socket }, ['info', '--format', '{{.ServerVersion}}'], { allowFailure: true, timeoutMs: 5_000 })).exitCode === 0,
+      () => daemon.running(),
+      options.timeoutMs ?? 30_000,
+      log,
+    );
+    const mountNs = nsInode(daemon.pid, 'mnt');
+    if (mountNs === undefined || mountNs === hostMnt) throw new FanError(`dockerd (pid ${daemon.pid}) is not in a mount namespace of its own`);
+    return { ...partial, mountNs };
+  } catch (error) {
+    await stopDockerd({ ...partial, mountNs: nsInode(daemon.pid, 'mnt') ?? -1 }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+export async function stopProcess(p: BackgroundProcess, graceMs = 10_000): Promise<void> {
+  if (!p.running()) return;
+  try {
+    process.kill(p.pid, 'SIGTERM');
+  } catch {
+    return; // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+  }, graceMs);
+  await p.exited;
+  clearTimeout(timer);
+}
+
+/** Pids of processes in the mount namespace with inode `mountNs`. */
+async function pidsInMountNs(mountNs: number): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
+  return pids.filter((pid) => pid !== process.pid && nsInode(pid, 'mnt') === mountNs);
+}
+
+/** Every cgroup directory at or under `parent` in the machine's v1 hierarchies, deepest first. */
+async function cgroupDirs(parent: string): Promise<string[]> {
+  const dirs: string[] = [];
+  const walk = async (path: string): Promise<void> => {
+    const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isDirectory()) await walk(`${path}/${e.name}`);
+    if (existsSync(path)) dirs.push(path);
+  };
+  for (const m of await cgroupV1Mounts()) await walk(`${m.mountPoint}${parent}`);
+  return dirs;
+}
+
+async function pidsInCgroups(parent: string): Promise<number[]> {
+  const pids = new Set<number>();
+  for (const dir of await cgroupDirs(parent)) {
+    const text = await readFile(`${dir}/cgroup.procs`, 'utf8').catch(() => '');
+    for (const p of text.split('\n').filter(Boolean)) pids.add(Number(p));
+  }
+  return [...pids];
+}
+
+function kill(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/**
+ * Removes every container, stops dockerd (SIGTERM, by pid), then makes sure nothing it started is left: processes
+ * in its mount namespace or its cgroups are killed, the cgroups removed, the data directory deleted. Returns what
+ * had to be forced (empty when dockerd cleaned up after itself).
+ */
+export async function stopDockerd(d: LabDockerd): Promise<string[]> {
+  const forced: string[] = [];
+  if (d.process.running()) {
+    const ids = (await docker(d, ['ps', '-aq'], { allowFailure: true, timeoutMs: 15_000 })).stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) await docker(d, ['rm', '-f', ...ids], { allowFailure: true, timeoutMs: 30_000 });
+  }
+  await stopProcess(d.process, 15_000);
+  // Never sweep the launcher's own mount namespace (that would be every process of the machine).
+  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))];
+    if (left.length === 0) break;
+    forced.push(`killed ${left.join(' ')}`);
+    kill(left);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const dir of await cgroupDirs(d.cgroupParent)) {
+    await rmdir(dir).catch((error: unknown) => forced.push(`cgroup ${dir}: ${errorMessage(error)}`));
+  }
+  if (await noMountsUnder(d.dir)) await rm(d.dir, { recursive: true, force: true });
+  else forced.push(`${d.dir} still has mounts; not removed`);
+  await rmdir(LAB_DOCKER_ROOT).catch(() => undefined); // only when empty: another host's dockerd may still run
+  return forced;
+}
+
+/** A busybox-static root filesystem as a tarball `docker import` takes. */
+export async function buildBusyboxTarball(dir: string): Promise<string> {
+  const rootfs = `${dir}/rootfs`;
+  await rm(rootfs, { recursive: true, force: true });
+  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root']) await mkdir(`${rootfs}/${d}`, { recursive: true });
+  await copyFile(BUSYBOX, `${rootfs}/bin/busybox`);
+  await chmod(`${rootfs}/bin/busybox`, 0o755);
+  const applets = (await root.run([BUSYBOX, '--list'])).stdout.split('\n').filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
+  for (const applet of applets) await symlink('busybox', `${rootfs}/bin/${applet}`).catch(() => undefined);
+  await writeFile(`${rootfs}/etc/passwd`, 'root:x:0:0:root:/root:/bin/sh\n');
+  await writeFile(`${rootfs}/etc/group`, 'root:x:0:\n');
+  const tar = `${dir}/busybox.tar`;
+  await root.run(['tar', '-C', rootfs, '-cf', tar, '.']);
+  await rm(rootfs, { recursive: true, force: true });
+  return tar;
+}
+
+/** Imports the busybox tarball as LAB_IMAGE. */
+export async function importImage(d: LabDockerd, tarball: string): Promise<void> {
+  await docker(d, ['import', tarball, LAB_IMAGE]);
+}
+
+/**
+ * Starts `fanctl docker-plugin` in `host`'s network namespace with its state dir, serving DIR/plugins/fan.sock
+ * (which dockerd sees as /run/docker/plugins/fan.sock); resolves when the socket exists.
+ */
+export async function startFanPlugin(d: LabDockerd, extraEnv: Readonly<Record<string, string>> = {}): Promise<BackgroundProcess> {
+  const socket = `${d.pluginDir}/fan.sock`;
+  const log = `${d.dir}/fan-plugin.log`;
+  const p = startProcess(['ip', 'netns', 'exec', d.host.ns, process.execPath, FANCTL, 'docker-plugin', '--socket', socket, '--verbose'], {
+    env: { FAN_STATE_DIR: d.host.stateDir, ...extraEnv },
+    logFile: log,
+  });
+  try {
+    await waitFor(`fanctl docker-plugin on ${d.host.ns}`, () => Promise.resolve(existsSync(socket)), () => p.running(), 15_000, log);
+  } catch (error) {
+    await stopProcess(p);
+    throw error;
+  }
+  return p;
+}
+
+/**
+ * After a crash (nothing recorded): kills what lab dockerds of `prefix` left (processes in the cgroups
+ * `/<prefix>-…`, processes whose command line names `LAB_DOCKER_ROOT/<prefix>-…`), removes those cgroups and the
+ * data directories. Only ever touches processes and files under names the lab owns.
+ */
+export async function sweepLabDocker(prefix: string): Promise<string[]> {
+  const swept: string[] = [];
+  const mine = `${LAB_DOCKER_ROOT}/${prefix}-`;
+  const parents = new Set<string>();
+  for (const m of await cgroupV1Mounts()) {
+    for (const entry of await readdir(m.mountPoint).catch(() => [] as string[])) if (entry.startsWith(`${prefix}-`)) parents.add(`/${entry}`);
+  }
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pids = new Set<number>();
+    for (const parent of parents) for (const pid of await pidsInCgroups(parent)) pids.add(pid);
+    for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number)) {
+      if (pid === process.pid) continue;
+      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.includes(mine)) pids.add(pid);
+    }
+    if (pids.size === 0) break;
+    swept.push(`killed ${[...pids].join(' ')}`);
+    kill([...pids]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const parent of parents) {
+    for (const dir of await cgroupDirs(parent)) await rmdir(dir).catch((error: unknown) => swept.push(`cgroup ${dir}: ${errorMessage(error)}`));
+  }
+  for (const entry of await readdir(LAB_DOCKER_ROOT).catch(() => [] as string[])) {
+    if (!entry.startsWith(`${prefix}-`)) continue;
+    await rm(`${LAB_DOCKER_ROOT}/${entry}`, { recursive: true, force: true });
+    swept.push(`removed ${LAB_DOCKER_ROOT}/${entry}`);
+  }
+  await rmdir(LAB_DOCKER_ROOT).catch(() => undefined);
+  return swept;
+}
