@@ -17,7 +17,7 @@
  * cgroups (only ever processes started under them), removes the cgroups and the data directory.
  */
 import { existsSync, statSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile, readdir, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { errorMessage, FanError } from '../core/errors.js';
 import { type BackgroundProcess, ExecRunner, startProcess } from '../kernel/exec.js';
 import type { RunOptions, RunResult } from '../ports/runner.js';
@@ -30,7 +30,6 @@ export const DOCKERD = 'dockerd';
 export const LAB_DOCKER_ROOT = '/var/tmp/fanlab-docker';
 /** The image every lab container runs: busybox-static, imported from a tarball (no registry). */
 export const LAB_IMAGE = 'busybox:fan';
-export const BUSYBOX = '/bin/busybox';
 
 const root = new ExecRunner();
 
@@ -262,22 +261,6 @@ export async function stopDockerd(d: LabDockerd): Promise<string[]> {
   return forced;
 }
 
-/** A busybox-static root filesystem as a tarball `docker import` takes. */
-export async function buildBusyboxTarball(dir: string): Promise<string> {
-  const rootfs = `${dir}/rootfs`;
-  await rm(rootfs, { recursive: true, force: true });
-  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root']) await mkdir(`${rootfs}/${d}`, { recursive: true });
-  await copyFile(BUSYBOX, `${rootfs}/bin/busybox`);
-  await chmod(`${rootfs}/bin/busybox`, 0o755);
-  const applets = (await root.run([BUSYBOX, '--list'])).stdout.split('\n').filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
-  for (const applet of applets) await symlink('busybox', `${rootfs}/bin/${applet}`).catch(() => undefined);
-  await writeFile(`${rootfs}/etc/passwd`, 'root:x:0:0:root:/root:/bin/sh\n');
-  await writeFile(`${rootfs}/etc/group`, 'root:x:0:\n');
-  const tar = `${dir}/busybox.tar`;
-  await root.run(['tar', '-C', rootfs, '-cf', tar, '.']);
-  await rm(rootfs, { recursive: true, force: true });
-  return tar;
-}
 
 /** Imports the busybox tarball as LAB_IMAGE. */
 export async function importImage(d: LabDockerd, tarball: string): Promise<void> {

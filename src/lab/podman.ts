@@ -5,14 +5,13 @@
  * Storage (vfs), run root, events and the CNI directories all live under the lab directory. Containers run under
  * the cgroup parent `/<lab>` (removed by `removeLabCgroups`). The image is a busybox-static root filesystem.
  */
-import { mkdir, readdir, rmdir, symlink, writeFile, copyFile, chmod } from 'node:fs/promises';
+import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
 import { ExecRunner } from '../kernel/exec.js';
 import type { RunResult } from '../ports/runner.js';
 import type { LabHost, LabTopology } from './topology.js';
 
 const root = new ExecRunner();
 
-export const BUSYBOX = '/bin/busybox';
 export const IMAGE = 'localhost/fan-busybox:latest';
 
 export interface PodmanHost {
@@ -25,20 +24,6 @@ export interface PodmanHost {
   readonly cgroupParent: string;
 }
 
-/** A root filesystem with busybox-static and its applets, packed as a tarball `podman import` takes. */
-export async function buildBusyboxImage(dir: string): Promise<string> {
-  const rootfs = `${dir}/rootfs`;
-  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root']) await mkdir(`${rootfs}/${d}`, { recursive: true });
-  await copyFile(BUSYBOX, `${rootfs}/bin/busybox`);
-  await chmod(`${rootfs}/bin/busybox`, 0o755);
-  const applets = (await root.run([BUSYBOX, '--list'])).stdout.split('\n').filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
-  for (const applet of applets) await symlink('busybox', `${rootfs}/bin/${applet}`).catch(() => undefined);
-  await writeFile(`${rootfs}/etc/passwd`, 'root:x:0:0:root:/root:/bin/sh\n');
-  await writeFile(`${rootfs}/etc/group`, 'root:x:0:\n');
-  const tar = `${dir}/busybox.tar`;
-  await root.run(['tar', '-C', rootfs, '-cf', tar, '.']);
-  return tar;
-}
 
 /** Prepares a host's podman directory and configuration. */
 export async function podmanHost(topo: LabTopology, host: LabHost, cni: { bin: string; conf: string }): Promise<PodmanHost> {

@@ -4,6 +4,7 @@
  * ADDs, and under podman. Every namespace is named `fancni-…` and removed by labDown, also on failure.
  */
 import assert from 'node:assert/strict';
+import { buildBusyboxTarball } from '../../src/lab/busybox.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { type Cidr, contains, formatCidr, formatIpv4, parseCidr } from '../../src/core/address/ipv4.js';
@@ -12,7 +13,7 @@ import { ExecRunner } from '../../src/kernel/exec.js';
 import { pooled } from '../../src/lab/check.js';
 import { type CniCall, type CniOutcome, ConflistRuntime, FAN_CNI_ENTRY, REFERENCE_PLUGIN_DIR, execFanCni } from '../../src/lab/cni-runtime.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
-import { type PodmanHost, IMAGE, buildBusyboxImage, inPodmanHost, podmanHost, removeLabCgroups, runOptions } from '../../src/lab/podman.js';
+import { type PodmanHost, IMAGE, inPodmanHost, podmanHost, removeLabCgroups, runOptions } from '../../src/lab/podman.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 
 const NAME = 'fancni';
@@ -369,7 +370,7 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
       t.skip('podman is not installed (apt-get install podman)');
       return;
     }
-    const image = await buildBusyboxImage(`${topo.stateDir}/image`);
+    const image = await buildBusyboxTarball(`${topo.stateDir}/image`);
     const hosts: PodmanHost[] = [];
     for (const h of topo.hosts) {
       const i = installed.get(h.name);

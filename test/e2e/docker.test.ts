@@ -6,6 +6,7 @@
  * and that the machine's own namespaces did not change.
  */
 import assert from 'node:assert/strict';
+import { buildBusyboxTarball } from '../../src/lab/busybox.js';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +16,6 @@ import {
   LAB_DOCKER_ROOT,
   LAB_IMAGE,
   type LabDockerd,
-  buildBusyboxTarball,
   cgroupV1Mounts,
   docker,
   importImage,
