@@ -175,7 +175,7 @@ int fan_egress(struct __sk_buff *skb)
 	key.remote_ipv4 = remote;       /* host byte order */
 	key.tunnel_id = o->vni;
 	key.tunnel_ttl = 64;
-	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0))
+	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX))
 		return TC_ACT_SHOT;
 
 	/* dst 0e:fa:00:00:00:01 (all tunnels), src 0e:fa:<local>. */
