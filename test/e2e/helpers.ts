@@ -1,5 +1,5 @@
 /** Shared helpers for the root-only end-to-end tests: commands in namespaces, captures, state counts. */
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { ExecRunner } from '../../src/kernel/exec.js';
 
 export const root = new ExecRunner();
@@ -18,23 +18,30 @@ export async function json<T>(ns: string, argv: readonly string[]): Promise<T> {
  * Bounded: at most `count` packets or `timeoutMs`.
  */
 export async function capture(ns: string, iface: string, filter: string, trigger: () => Promise<unknown>, options: { count?: number; timeoutMs?: number; extra?: string[] } = {}): Promise<string> {
-  const child = execa('ip', ['netns', 'exec', ns, 'tcpdump', '-n', '-l', '-i', iface, '-c', String(options.count ?? 1), ...(options.extra ?? []), filter], {
-    reject: false,
-    timeout: options.timeoutMs ?? 15_000,
-    all: false,
+  const child = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-n', '-l', '-i', iface, '-c', String(options.count ?? 1), ...(options.extra ?? []), filter], {
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tcpdump did not start')), 10_000);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const limit = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('tcpdump did not start')), 10_000);
+      child.stderr.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
     });
-  });
-  await trigger();
-  const result = await child;
-  return String(result.stdout);
+    await trigger();
+    await exited;
+  } finally {
+    clearTimeout(limit);
+    child.kill('SIGKILL'); // no-op when it already exited
+  }
+  return stdout;
 }
 
 /**
