@@ -13,7 +13,7 @@ import { fanMtu, planHost } from '../core/plan/host-plan.js';
 import { describeOp } from '../core/plan/ops.js';
 import { NOMATCH_INDEX, type Stats, emptyStats } from '../codec/bpf-map.js';
 import type { Dataplane } from '../kernel/dataplane.js';
-import { requireHost } from '../kernel/probes.js';
+import { requireHost, requireRoot } from '../kernel/probes.js';
 import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { type FanRecord, FanStateStore } from '../store/fan-state.js';
@@ -66,6 +66,7 @@ async function converge(records: readonly FanRecord[], deps: HostDeps, store: Fa
 }
 
 async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise<T>): Promise<T> {
+  requireRoot('fanctl up/down');
   await mkdir(deps.paths.stateDir, { recursive: true });
   const store = new FanStateStore(deps.paths.stateDir);
   return withLock(store.lockPath, () => work(store));

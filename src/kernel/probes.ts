@@ -29,6 +29,13 @@ export async function probeHost(runner: CommandRunner, req: Requirements): Promi
   return missing;
 }
 
+/** Changing the host's network needs root (CAP_NET_ADMIN and more); say so before anything is attempted. */
+export function requireRoot(what: string): void {
+  if (process.getuid !== undefined && process.getuid() !== 0) {
+    throw new PrerequisiteError(`${what} changes this host's network and needs root`, `run it with sudo`);
+  }
+}
+
 export async function requireHost(runner: CommandRunner, req: Requirements): Promise<void> {
   const missing = await probeHost(runner, req);
   if (missing.length > 0) {

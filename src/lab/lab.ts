@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { formatCidr, formatIpv4, network } from '../core/address/ipv4.js';
 import { FanError, ConfigError, errorMessage } from '../core/errors.js';
 import { ExecRunner } from '../kernel/exec.js';
+import { requireRoot } from '../kernel/probes.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { type LabContainer, type LabHost, type LabOptions, type LabTopology, labTopology } from './topology.js';
 
@@ -48,6 +49,7 @@ export interface LabProgress {
 }
 
 export async function labUp(options: LabOptions, progress: LabProgress = () => {}): Promise<LabTopology> {
+  requireRoot('fanctl lab');
   const topo = labTopology(options);
   const existing = await labNamespaces(topo.prefix);
   if (existing.length > 0) {
@@ -130,6 +132,7 @@ export async function containerAddress(c: LabContainer): Promise<string> {
  * running in them (dnsmasq, iperf3: all started by the lab or by fanctl inside it).
  */
 export async function labDown(prefix: string): Promise<string[]> {
+  requireRoot('fanctl lab');
   const namespaces = await labNamespaces(prefix);
   for (const ns of namespaces) {
     const pids = await root.run(['ip', 'netns', 'pids', ns], { allowFailure: true });
