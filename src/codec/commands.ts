@@ -14,7 +14,8 @@ export function routeArgv(verb: 'replace' | 'del', route: RouteSpec): string[] {
 }
 
 /**
- * ACCEPT rules fan puts in iptables when the FORWARD policy drops (as Docker leaves it): traffic from the bridge,
+ * ACCEPT rules fan keeps in iptables so a FORWARD policy DROP (Docker sets one when it starts) never cuts fan
+ * traffic, even one set after `fanctl up`: traffic from the bridge,
  * replies to it, and overlay traffic arriving from other hosts (through the tunnel, or the underlay device for
  * host-gw). Each carries the comment `fan BRIDGE`. Why iptables at all, when everything else is in fan's nftables
  * table: an accept in one nftables base chain does not stop another table's chain on the same hook from dropping,

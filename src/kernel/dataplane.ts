@@ -93,7 +93,7 @@ export class Dataplane {
       ...(nftKey !== undefined ? { nftKey } : {}),
       ...(nft.exitCode === 0 && nftKey === undefined ? { nftForeign: true } : {}),
       forwardAccept: forward.accepts,
-      forwardPolicyDrop: forward.policyDrop || forward.dockerUser,
+      iptables: forward.iptables,
       forwardChain: forward.dockerUser ? 'DOCKER-USER' : 'FORWARD',
       dhcp: await this.readDhcp(links),
       ipForward,
@@ -125,10 +125,10 @@ export class Dataplane {
     return out;
   }
 
-  private async readForwardRules(): Promise<ForwardRulesState & { dockerUser: boolean }> {
+  private async readForwardRules(): Promise<ForwardRulesState & { dockerUser: boolean; iptables: boolean }> {
     const listings = await this.forwardListings();
     const decoded = decodeForwardRules(listings.map((l) => l.text).join('\n'));
-    return { ...decoded, dockerUser: listings.some((l) => l.chain === 'DOCKER-USER') };
+    return { ...decoded, dockerUser: listings.some((l) => l.chain === 'DOCKER-USER'), iptables: listings.some((l) => l.chain === 'FORWARD') };
   }
 
   private clsactMarker(dev: string): string {

@@ -11,7 +11,7 @@ export const FAN_ALIAS_PREFIX = 'fan:';
 export const FAN_ROUTE_PROTO = 250;
 /** The nftables table fan owns. */
 export const FAN_NFT_TABLE = 'fan';
-/** Comment on the iptables FORWARD rules fan adds when the host's FORWARD policy would drop fan traffic. */
+/** Comment on the ACCEPT rules fan keeps in iptables (FORWARD, or DOCKER-USER) for its bridges. */
 export const FAN_IPTABLES_COMMENT = 'fan';
 /** Link-local next hop for the overlay route: one NOARP neighbour entry in total, not one per destination. */
 export const FAN_ONLINK_GATEWAY = 0xa9fefa01; // 169.254.250.1
@@ -102,7 +102,7 @@ export interface DesiredHost {
   /** Absent when no fan is up: the table is removed. */
   readonly nat?: NatSpec;
   readonly hostGw: readonly HostGwSpec[];
-  /** Bridges to accept in iptables' FORWARD chain when its policy drops (Docker's default), with the device
+  /** Bridges to accept in iptables' FORWARD (or DOCKER-USER) chain, so a DROP policy cannot cut them, with the device
    * their overlay traffic arrives on from other hosts. */
   readonly forwardAccept: readonly ForwardAcceptSpec[];
   readonly dhcp: readonly DhcpSpec[];
@@ -152,8 +152,11 @@ export interface CurrentHost {
   readonly nftForeign?: boolean;
   /** fan's ACCEPT rules in iptables (FORWARD or DOCKER-USER), per bridge with the device they accept from. */
   readonly forwardAccept: readonly ForwardAcceptSpec[];
-  /** True when iptables' FORWARD policy drops, or Docker's DOCKER-USER chain exists (Docker drops by default). */
-  readonly forwardPolicyDrop: boolean;
+  /**
+   * True when iptables works here. fan then keeps its ACCEPT rules there whatever the FORWARD policy is now, so a
+   * DROP policy set later (Docker sets one when it starts) does not cut fan traffic.
+   */
+  readonly iptables: boolean;
   /** Where new ACCEPT rules go: DOCKER-USER when Docker made it, FORWARD otherwise. */
   readonly forwardChain?: 'FORWARD' | 'DOCKER-USER';
   /** dnsmasq processes fan started that are alive. */

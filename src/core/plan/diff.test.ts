@@ -28,8 +28,8 @@ const HOSTGW = plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw');
 const RESERVE_3 = plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp --host-reserve 3');
 const NONE = planHost([], { stateDir: '/run/fan' });
 
-/** A host with nothing of fan's: eth0 only, IP forwarding off, FORWARD policy drop (Docker's default). */
-const EMPTY: CurrentHost = { links: [ETH0], routes: [], tcPrograms: [], hostGw: [], forwardAccept: [], forwardPolicyDrop: true, dhcp: [], ipForward: false };
+/** A host with nothing of fan's: eth0 only, IP forwarding off, iptables available. */
+const EMPTY: CurrentHost = { links: [ETH0], routes: [], tcPrograms: [], hostGw: [], forwardAccept: [], iptables: true, dhcp: [], ipForward: false };
 
 /** What the kernel layer reads back from a host on which `desired` was applied completely. */
 function mirror(desired: DesiredHost): CurrentHost {
@@ -51,7 +51,7 @@ function mirror(desired: DesiredHost): CurrentHost {
     hostGw: desired.hostGw.map((h) => ({ dev: h.dev, attached: true, overlays: h.overlays, neighbourMac: h.mac })),
     ...(desired.nat ? { nftKey: natKey(desired.nat) } : {}),
     forwardAccept: desired.forwardAccept,
-    forwardPolicyDrop: true,
+    iptables: true,
     dhcp: desired.dhcp.map((d, i) => ({ bridge: d.bridge, pid: 1000 + i, key: dhcpKey(d) })),
     ipForward: true,
   };
@@ -186,8 +186,8 @@ const CASES: readonly Case[] = [
   },
   { name: 'stale nft key: table replaced', current: with_(mirror(VXLAN), { nftKey: '00000000' }), desired: VXLAN, ops: ['nft-replace fan-250'] },
   {
-    name: 'FORWARD policy accept: no FORWARD rules added',
-    current: with_(EMPTY, { forwardPolicyDrop: false }),
+    name: 'no iptables on the host: no FORWARD rules added',
+    current: with_(EMPTY, { iptables: false }),
     desired: VXLAN,
     ops: createOps().filter((op) => !op.startsWith('forward-accept-add')),
   },
@@ -256,7 +256,7 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'vxlan to host-gw: the tunnel goes, the route moves to the device',
-    current: with_(mirror(VXLAN), { forwardPolicyDrop: false }),
+    current: with_(mirror(VXLAN), { iptables: false }),
     desired: HOSTGW,
     ops: [
       'link-mtu fan-250 1500',

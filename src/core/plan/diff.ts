@@ -114,7 +114,7 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
   }
   if (desired.nat && current.nftKey !== natKey(desired.nat)) ops.push({ kind: 'nft-replace', nat: desired.nat });
 
-  if (current.forwardPolicyDrop) {
+  if (current.iptables) {
     for (const accept of desired.forwardAccept) {
       const present = current.forwardAccept.find((a) => a.bridge === accept.bridge);
       if (present?.from === accept.from) continue;
