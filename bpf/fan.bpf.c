@@ -15,8 +15,9 @@
  *               whatever underlay address it has, even with several underlays),
  *               source 0e:fa:<this host's underlay address> (a frame whose
  *               source equals the receiver's own MAC is dropped as a loop).
- *   tc/ingress  anti-spoofing: the VNI must be an enabled overlay and the inner
- *               IPv4 source must map (same formula) to the outer source.
+ *   tc/ingress  anti-spoofing: the VNI must be an enabled overlay's and the
+ *               inner IPv4 source must map (same formula, in whichever of our
+ *               overlays holds it) to the outer source.
  *
  * The kernel keeps no per-peer state (no fdb, neighbour or route per host):
  * the whole mapping lives in the fan_overlays map that fanctl fills.
@@ -199,35 +200,48 @@ int fan_egress(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
-SEC("tc/ingress")
-int fan_ingress(struct __sk_buff *skb)
+/* Index of the first enabled overlay carried on VNI vni, or FAN_STATS_OTHER. */
+static __always_inline __u32 fan_vni_index(__u32 vni)
 {
-	struct bpf_tunnel_key key = {};
-	__u32 s, i, spoof_idx = FAN_STATS_OTHER;
+	__u32 i;
 
-	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) ||
-	    inner_ipv4(skb, OFF_SADDR, &s))
-		goto drop;
-
-	/* Accept if any enabled overlay with this VNI maps s to the sender. */
 	for (i = 0; i < FAN_MAX_OVERLAYS; i++) {
 		__u32 k = i;
 		struct fan_overlay *o = bpf_map_lookup_elem(&fan_overlays, &k);
 
 		if (!o || !o->enabled)
 			break;
-		if (o->vni != key.tunnel_id)
-			continue;
-		if (spoof_idx == FAN_STATS_OTHER)
-			spoof_idx = i;
-		if ((s & o->overlay_mask) == o->overlay &&
-		    fan_remote(o, s) == key.remote_ipv4) {
-			COUNT(i, rx_packets, 1);
-			return TC_ACT_OK;
-		}
+		if (o->vni == vni)
+			return i;
 	}
+	return FAN_STATS_OTHER;
+}
+
+/*
+ * Anti-spoofing: accept a frame only on a VNI of one of our overlays, and only
+ * when its inner source lies in one of our overlays AND maps, by the Fan
+ * formula, to the host that sent it (the outer source). The source's overlay
+ * may differ from the destination's: overlays route to each other across hosts
+ * as they do on one host.
+ */
+SEC("tc/ingress")
+int fan_ingress(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key = {};
+	__u32 s, i, remote, idx = FAN_STATS_OTHER;
+
+	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) ||
+	    inner_ipv4(skb, OFF_SADDR, &s))
+		goto drop;
+	idx = fan_vni_index(key.tunnel_id);
+	if (idx == FAN_STATS_OTHER)
+		goto drop;
+	if (!fan_match(s, &i, &remote) || remote != key.remote_ipv4)
+		goto drop;
+	COUNT(idx, rx_packets, 1);
+	return TC_ACT_OK;
 drop:
-	COUNT(spoof_idx, rx_drop_spoof, 1);
+	COUNT(idx, rx_drop_spoof, 1);
 	return TC_ACT_SHOT;
 }
 

@@ -148,7 +148,7 @@ export function buildProgram(deps: CliDeps): Command {
     });
   lab
     .command('check')
-    .description('every container pings every other container of its overlay and the outside; exit 1 on any failure')
+    .description('every container pings every other container and the outside; exit 1 on any failure')
     .addOption(labName())
     .option('--json', 'results as JSON')
     .action(async (opts: { name: string } & JsonOption) => {

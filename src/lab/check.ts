@@ -1,6 +1,7 @@
 /**
- * `fanctl lab check`: every container pings every other container of its overlay (across hosts and on the same
- * host) and the outside namespace. Results are data; the CLI renders the matrix.
+ * `fanctl lab check`: every container pings every other container (across hosts and on the same host, in its own
+ * overlay and in the others: overlays route to each other) and the outside namespace. Results are data; the CLI
+ * renders the matrix.
  */
 import { formatIpv4 } from '../core/address/ipv4.js';
 import type { CommandRunner } from '../ports/runner.js';
@@ -12,6 +13,8 @@ export interface PingResult {
   readonly to: string;
   readonly target: string;
   readonly kind: 'same-host' | 'cross-host' | 'outside';
+  /** Between containers of two different overlays. */
+  readonly crossOverlay: boolean;
   readonly ok: boolean;
   readonly rttMs?: number;
   readonly ttl?: number;
@@ -56,12 +59,13 @@ export async function labCheck(topo: LabTopology, progress: (completed: number, 
   const tasks: (() => Promise<PingResult>)[] = [];
   for (const a of containers) {
     for (const b of containers) {
-      if (a === b || a.c.overlay !== b.c.overlay) continue;
+      if (a === b) continue;
       const target = addresses.get(b.c) ?? '';
-      tasks.push(async () => ({ from: a.c.name, to: b.c.name, target, kind: a.host === b.host ? 'same-host' : 'cross-host', ...(await ping(inNs(a.c.ns), target)) }));
+      const kind = a.host === b.host ? 'same-host' : 'cross-host';
+      tasks.push(async () => ({ from: a.c.name, to: b.c.name, target, kind, crossOverlay: a.c.overlay !== b.c.overlay, ...(await ping(inNs(a.c.ns), target)) }));
     }
     const outside = formatIpv4(topo.outside.address);
-    tasks.push(async () => ({ from: a.c.name, to: 'outside', target: outside, kind: 'outside', ...(await ping(inNs(a.c.ns), outside)) }));
+    tasks.push(async () => ({ from: a.c.name, to: 'outside', target: outside, kind: 'outside', crossOverlay: false, ...(await ping(inNs(a.c.ns), outside)) }));
   }
   const results = await pooled(tasks, 8, progress);
   const passed = results.filter((r) => r.ok).length;

@@ -33,11 +33,13 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
     return x;
   };
 
-  it('connects every container to every other of its overlay, across hosts and on one host, and to the outside', async () => {
+  it('connects every container to every other, across hosts, on one host and across overlays, and to the outside', async () => {
     const report = await labCheck(topo);
     assert.equal(report.failed, 0, report.results.filter((r) => !r.ok).map((r) => `${r.from}→${r.to}`).join(', '));
-    assert.ok(report.results.some((r) => r.kind === 'cross-host'));
-    assert.ok(report.results.some((r) => r.kind === 'same-host'));
+    assert.ok(report.results.some((r) => r.kind === 'cross-host' && !r.crossOverlay));
+    assert.ok(report.results.some((r) => r.kind === 'same-host' && !r.crossOverlay));
+    assert.ok(report.results.some((r) => r.kind === 'cross-host' && r.crossOverlay), 'overlays route to each other across hosts too');
+    assert.equal(report.results.length, 9 * 8 + 9);
     assert.ok(report.results.filter((r) => r.kind === 'outside').length === 9);
     // Routed through two hosts: the TTL drops by 2 across hosts, as on Ubuntu's routed Fan.
     assert.ok(report.results.filter((r) => r.kind === 'cross-host').every((r) => r.ttl === 62));
