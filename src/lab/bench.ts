@@ -1,7 +1,8 @@
 /**
  * `fanctl lab bench`: throughput (iperf3, TCP, one stream) and RTT (ping) measured side by side in one run for
- * the plain underlay (host to host), fan across hosts (container to container through the eBPF VXLAN tunnel),
- * and fan on one host (through the bridge), reported with ratios against the underlay.
+ * the plain underlay (host to host), fan across hosts in both data planes (container to container through the eBPF
+ * VXLAN tunnel, and host-gw without encapsulation), the reference approach (flannel's vxlan backend with per-peer
+ * state) and fan on one host (through the bridge), reported with ratios against the underlay and the reference.
  */
 import { readFile } from 'node:fs/promises';
 import { formatIpv4 } from '../core/address/ipv4.js';
@@ -9,11 +10,13 @@ import { FanError } from '../core/errors.js';
 import { containerAddress, inNs } from './lab.js';
 import type { LabTopology } from './topology.js';
 import { buildReference, removeReference } from './reference.js';
+import { addExtraFan, removeExtraFan } from './extra-fan.js';
 
 export interface PathMeasure {
   readonly path:
     | 'underlay host→host'
-    | 'fan container→container, cross-host'
+    | 'fan vxlan container→container, cross-host'
+    | 'fan host-gw container→container, cross-host'
     | 'reference (flannel-style vxlan, per-peer fdb) container→container, cross-host'
     | 'fan container→container, same host';
   readonly from: string;
@@ -29,7 +32,7 @@ export interface PathMeasure {
 export interface BenchReport {
   readonly seconds: number;
   readonly paths: readonly PathMeasure[];
-  /** fan cross-host throughput / reference cross-host throughput (1.0 = the same). */
+  /** fan vxlan cross-host throughput / reference cross-host throughput (1.0 = the same). */
   readonly fanVsReference?: number;
 }
 
@@ -85,10 +88,15 @@ export async function labBench(topo: LabTopology, seconds: number, progress: (li
       client: { ns: h1.ns, name: h1.name, address: formatIpv4(h1.underlay.address) },
     },
   ];
-  if (b) pairs.push({ path: 'fan container→container, cross-host', server: await endpoint(b), client: await endpoint(a) });
+  const crossHost = (type: 'vxlan' | 'host-gw'): PathMeasure['path'] => `fan ${type} container→container, cross-host`;
+  if (b) pairs.push({ path: crossHost(topo.options.type), server: await endpoint(b), client: await endpoint(a) });
   progress('building the reference network (flannel-style vxlan with per-peer route, neighbour and fdb entries)');
   const [refA, refB] = await buildReference(topo, [h1, h2]);
   try {
+    progress(`bringing up a ${topo.options.type === 'vxlan' ? 'host-gw' : 'vxlan'} fan (249.0.0.0/8) on ${h1.name} and ${h2.name} with one container each`);
+    const extra = await addExtraFan(topo, [h1, h2]);
+    const [xA, xB] = extra.containers;
+    if (xA && xB) pairs.push({ path: crossHost(extra.type), server: await endpoint(xB), client: await endpoint(xA) });
     if (refA && refB) pairs.push({ path: 'reference (flannel-style vxlan, per-peer fdb) container→container, cross-host', server: refB, client: refA });
     if (c) pairs.push({ path: 'fan container→container, same host', server: await endpoint(c), client: await endpoint(a) });
     const measured: Omit<PathMeasure, 'throughputRatio' | 'rttRatio'>[] = [];
@@ -100,7 +108,7 @@ export async function labBench(topo: LabTopology, seconds: number, progress: (li
       measured.push({ path: pair.path, from: pair.client.name, to: pair.server.name, gbitPerSec: t.gbit, retransmits: t.retransmits, rttMs: r });
     }
     const base = measured[0];
-    const fan = measured.find((m) => m.path === 'fan container→container, cross-host');
+    const fan = measured.find((m) => m.path === crossHost('vxlan'));
     const reference = measured.find((m) => m.path.startsWith('reference'));
     return {
       seconds,
@@ -112,6 +120,7 @@ export async function labBench(topo: LabTopology, seconds: number, progress: (li
       ...(fan && reference && reference.gbitPerSec > 0 ? { fanVsReference: fan.gbitPerSec / reference.gbitPerSec } : {}),
     };
   } finally {
+    await removeExtraFan(topo, [h1, h2]);
     await removeReference(topo, [h1, h2]);
   }
 }
