@@ -16,8 +16,19 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "setup.sh installs system packages: run it as root (sudo ./setup.sh)" >&2
   exit 1
 fi
+# Registries can fail for a moment: try each network step up to three times.
+retry() {
+  local attempt
+  for attempt in 1 2 3; do
+    "$@" && return 0
+    echo "setup.sh: '$*' failed (attempt $attempt of 3)" >&2
+    sleep $((attempt * 5))
+  done
+  return 1
+}
+
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
-npm ci --no-audit --no-fund
+retry apt-get update -qq
+retry apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+retry npm ci --no-audit --no-fund
 npm run build
