@@ -16,7 +16,7 @@ import { type Output, printJson } from './output.js';
 import { lxdProfileCommand } from './commands/lxd.js';
 import { fanPaths } from '../app/paths.js';
 import type { HostDeps } from '../app/host.js';
-import { type FanWordOptions, downCommand, renderChanges, renderShow, showCommand, upCommand } from './commands/host.js';
+import { type FanWordOptions, downCommand, renderChanges, renderShow, renderStatus, showCommand, upCommand } from './commands/host.js';
 import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
 import { DEFAULT_DOCKER_SOCKET, dockerConfigCommand, dockerPluginCommand } from './commands/docker.js';
 import { renderDockerConfig } from '../docker/config.js';
@@ -117,6 +117,16 @@ export function buildProgram(deps: CliDeps): Command {
       const status = await showCommand(deps.hostDeps());
       if (opts.json) printJson(output, status);
       else output.out(renderShow(status));
+    });
+
+  program
+    .command('status')
+    .description('a table per fan: slice, gateway, MTU, data plane, DHCP, ports, eBPF counters; then tunnel and firewall')
+    .option('--json', 'the same state as show --json')
+    .action(async (opts: JsonOption) => {
+      const status = await showCommand(deps.hostDeps());
+      if (opts.json) printJson(output, status);
+      else output.out(renderStatus(status));
     });
 
   const lab = program.command('lab').description('simulated Fan hosts and containers in network namespaces (root)');

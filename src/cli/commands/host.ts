@@ -5,6 +5,7 @@ import { ConfigError } from '../../core/errors.js';
 import { type ChangeReport, type HostDeps, type HostStatus, downFans, hostStatus, upFans } from '../../app/host.js';
 import type { TextFiles } from '../../ports/host.js';
 import { readFanConfig } from './config-check.js';
+import Table from 'cli-table3';
 import { ubuntuRow } from '../output.js';
 
 export interface FanWordOptions {
@@ -69,6 +70,41 @@ export function renderShow(status: HostStatus): string {
     rows.push(ubuntuRow([fan.bridge, `${fan.underlayHost}/${fan.underlay.split('/')[1] ?? ''}`, fan.overlay, fan.flags]));
   }
   return `${rows.join('\n')}\n`;
+}
+
+/**
+ * `fanctl status`: one row per fan with what an operator checks first (slice, gateway, MTU, data plane, DHCP,
+ * attached containers, the eBPF counters), then the tunnel and the firewall.
+ */
+export function renderStatus(status: HostStatus): string {
+  if (status.fans.length === 0) return 'no fan is up on this host (fanctl up -o OVERLAY -u UNDERLAY)\n';
+  const table = new Table({
+    head: ['bridge', 'overlay → slice', 'gateway', 'underlay (device)', 'type', 'mtu', 'dhcp', 'ports', 'tx pkts', 'rx pkts', 'dropped'],
+    style: { head: [], border: [] },
+  });
+  for (const fan of status.fans) {
+    const c = fan.counters;
+    table.push([
+      `${fan.bridge}${fan.bridgeUp ? '' : ' (DOWN)'}`,
+      `${fan.overlay} → ${fan.slice}`,
+      fan.gateway,
+      `${fan.underlayHost} (${fan.underlayDevice})`,
+      fan.type === 'vxlan' ? `vxlan ${fan.vni}` : fan.type,
+      String(fan.mtu),
+      fan.dhcp.enabled ? (fan.dhcp.pid ? `pid ${fan.dhcp.pid}` : 'NOT RUNNING') : '-',
+      String(fan.attached.length),
+      String(c.txPackets),
+      String(c.rxPackets),
+      [c.txDropLocal ? `local ${c.txDropLocal}` : '', c.rxDropSpoof ? `spoofed ${c.rxDropSpoof}` : ''].filter(Boolean).join(', ') || '0',
+    ]);
+  }
+  const lines = [table.toString()];
+  if (status.tunnel) {
+    const programs = status.tunnel.programs.map((p) => `${p.direction} #${p.progId}`).join(', ') || 'NONE ATTACHED';
+    lines.push(`tunnel ${status.tunnel.name}: ${status.tunnel.up ? 'up' : 'DOWN'}, mtu ${status.tunnel.mtu}, eBPF ${programs}, unmatched drops ${status.tunnel.unmatched.txDropNomatch}`);
+  }
+  lines.push(`nftables table ip fan: ${status.nftTable ? 'loaded' : 'MISSING'}; iptables ACCEPT rules: ${status.forwardRules.join(', ') || 'none'}`);
+  return `${lines.join('\n')}\n`;
 }
 
 export function renderChanges(report: ChangeReport): string {
