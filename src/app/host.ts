@@ -49,13 +49,16 @@ async function resolveRecords(records: readonly FanRecord[], deps: HostDeps, cur
 
 /** Reconciles the host to `records`, verifies it converged, then saves `records`. */
 async function converge(records: readonly FanRecord[], deps: HostDeps, store: FanStateStore): Promise<string[]> {
-  const fans = await resolveRecords(records, deps, await deps.dataplane.readCurrent());
+  let current = await deps.dataplane.readCurrent();
+  const fans = await resolveRecords(records, deps, current);
   if (fans.length > 0) {
     await requireHost(deps.runner, { bpfObject: deps.paths.bpfObject, dhcp: fans.some((f) => f.dhcp) });
   }
   const desired = planHost(fans, { stateDir: deps.paths.stateDir });
   const hostGwDevices = desired.hostGw.map((h) => h.dev);
-  const ops = diffHost(await deps.dataplane.readCurrent(hostGwDevices), desired);
+  // A device fan has no route or neighbour on yet was not inspected by the first read: read again, looking at it.
+  if (hostGwDevices.some((dev) => !current.hostGw.some((h) => h.dev === dev))) current = await deps.dataplane.readCurrent(hostGwDevices);
+  const ops = diffHost(current, desired);
   await deps.dataplane.apply(ops, deps.log);
   const left = diffHost(await deps.dataplane.readCurrent(hostGwDevices), desired);
   if (left.length > 0) {

@@ -4,11 +4,11 @@
  * Layouts must match the C structs (little-endian, x86_64/arm64).
  */
 import { z } from 'zod';
-import type { OverlayEntry } from '../core/model/host-state.js';
+import { MAX_OVERLAYS, type OverlayEntry } from '../core/model/host-state.js';
 
 export const OVERLAY_MAP = 'fan_overlays';
 export const STATS_MAP = 'fan_stats';
-export const MAX_OVERLAYS = 16;
+export { MAX_OVERLAYS };
 /** Index of the counters for frames that matched no overlay (or were not IPv4). */
 export const NOMATCH_INDEX = MAX_OVERLAYS;
 

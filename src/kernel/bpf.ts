@@ -67,9 +67,11 @@ export class BpfTables {
   async writeOverlays(dev: string, overlays: readonly OverlayEntry[]): Promise<void> {
     const ids = await this.mapIds(dev, OVERLAY_MAP);
     if (ids.length === 0) throw new Error(`no eBPF program with map ${OVERLAY_MAP} is attached to ${dev}`);
+    if (overlays.length > MAX_OVERLAYS) throw new Error(`at most ${MAX_OVERLAYS} overlays fit the eBPF table (${overlays.length} given)`);
     for (const id of ids) {
-      // Entries first, then the terminator: a reader never sees a table ended early by a half write.
-      for (let i = MAX_OVERLAYS - 1; i >= 0; i--) {
+      // The entries and the one empty slot that ends the table (slots after it are never read), written from the
+      // end, so the programs never see a table ended early by a half write.
+      for (let i = Math.min(overlays.length, MAX_OVERLAYS - 1); i >= 0; i--) {
         await this.runner.run(['bpftool', 'map', 'update', 'id', String(id), 'key', 'hex', ...keyHex(i), 'value', 'hex', ...overlayValueHex(overlays[i])]);
       }
     }

@@ -17,6 +17,8 @@ export const FAN_IPTABLES_COMMENT = 'fan';
 export const FAN_ONLINK_GATEWAY = 0xa9fefa01; // 169.254.250.1
 export const VXLAN_PORT = 8472;
 export const VXLAN_OVERHEAD = 50;
+/** Rows of the eBPF overlay table (FAN_MAX_OVERLAYS in bpf/fan.bpf.c): the overlays one program can map. */
+export const MAX_OVERLAYS = 16;
 /** tc filter preference of fan's eBPF programs, on its tunnel and (host-gw) on underlay devices. */
 export const FAN_TC_PREF = 250;
 export const TUNNEL_DEVICE = 'fan-vxlan';

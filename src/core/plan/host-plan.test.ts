@@ -114,6 +114,13 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
 });
 
 describe('planHost: several fans', () => {
+  it('maps up to 16 vxlan overlays (the eBPF table) and refuses a 17th before touching the host', () => {
+    const lines = (n: number): string[] => Array.from({ length: n }, (_, i) => `-o ${240 + i}.0.0.0/8 -u 172.16.0.0/16 --bridge f${i}`);
+    assert.equal(planHost(fans(...lines(16)), OPTIONS).tunnel?.overlays.length, 16);
+    const seventeen = fans(...lines(16), '-o 100.0.0.0/8 -u 172.16.0.0/16 --bridge f16');
+    assertConfigError(() => planHost(seventeen, OPTIONS), '17 fans on fan-vxlan, but one eBPF table maps at most 16 overlays', 'take some fans down, or give them a wider overlay each');
+  });
+
   it('two vxlan overlays share one tunnel and keep their order (first match wins)', () => {
     const two = fans('-o 251.0.0.0/8 -u 172.16.0.0/16', '-o 250.0.0.0/8 -u 172.16.0.0/16');
     const plan = planHost(two, OPTIONS);

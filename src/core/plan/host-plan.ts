@@ -16,6 +16,7 @@ import {
   type OverlayEntry,
   FAN_ALIAS_PREFIX,
   FAN_ONLINK_GATEWAY,
+  MAX_OVERLAYS,
   TUNNEL_DEVICE,
   TUNNEL_MAC,
   VXLAN_OVERHEAD,
@@ -71,6 +72,13 @@ export function planHost(fans: readonly Fan[], options: PlanOptions): DesiredHos
   const vxlan = fans.filter((f) => f.type === 'vxlan');
   const hostGw = fans.filter((f) => f.type === 'host-gw');
   const hostGwDevices = [...new Set(hostGw.map((f) => f.device))];
+  const tooMany = (count: number, where: string): void => {
+    if (count > MAX_OVERLAYS) {
+      throw new ConfigError(`${count} fans on ${where}, but one eBPF table maps at most ${MAX_OVERLAYS} overlays`, 'take some fans down, or give them a wider overlay each');
+    }
+  };
+  tooMany(vxlan.length, TUNNEL_DEVICE);
+  for (const dev of hostGwDevices) tooMany(hostGw.filter((f) => f.device === dev).length, dev);
   const tunnel: TunnelSpec | undefined =
     vxlan.length === 0
       ? undefined
