@@ -4,16 +4,16 @@
  * ADDs, and under podman. Every namespace is named `fancni-…` and removed by labDown, also on failure.
  */
 import assert from 'node:assert/strict';
-import { buildBusyboxTarball } from '../../src/lab/busybox.js';
+import { buildBusyboxTarball } from '../lab/busybox.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { type Cidr, contains, formatCidr, formatIpv4, parseCidr } from '../../src/core/address/ipv4.js';
 import { hostVethName } from '../../src/core/attach/names.js';
 import { ExecRunner } from '../../src/kernel/exec.js';
 import { pooled } from '../../src/lab/check.js';
-import { type CniCall, type CniOutcome, ConflistRuntime, FAN_CNI_ENTRY, REFERENCE_PLUGIN_DIR, execFanCni } from '../../src/lab/cni-runtime.js';
+import { type CniCall, type CniOutcome, ConflistRuntime, FAN_CNI_ENTRY, REFERENCE_PLUGIN_DIR, execFanCni } from '../lab/cni-runtime.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
-import { type PodmanHost, IMAGE, inPodmanHost, podmanHost, removeLabCgroups, runOptions } from '../../src/lab/podman.js';
+import { type PodmanHost, IMAGE, inPodmanHost, podmanHost, removeLabCgroups, runOptions } from '../lab/podman.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 
 const NAME = 'fancni';

@@ -1,12 +1,12 @@
 /**
  * Docker (Debian's docker.io 20.10) on two lab hosts: a real dockerd in each host's network namespace and a private
- * mount namespace (src/lab/docker.ts), the fan plugin (`fanctl docker-plugin`) serving it, containers on both
+ * mount namespace (test/lab/docker.ts), the fan plugin (`fanctl docker-plugin`) serving it, containers on both
  * hosts reaching each other, and `fanctl docker-config`'s bridge-driver command run against the same dockerd.
  * Everything is named `fandock…`; `after` stops every process it started by pid and checks that nothing is left
  * and that the machine's own namespaces did not change.
  */
 import assert from 'node:assert/strict';
-import { buildBusyboxTarball } from '../../src/lab/busybox.js';
+import { buildBusyboxTarball } from '../lab/busybox.js';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
@@ -24,7 +24,7 @@ import {
   stopDockerd,
   stopProcess,
   sweepLabDocker,
-} from '../../src/lab/docker.js';
+} from '../lab/docker.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 

@@ -18,11 +18,11 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { errorMessage, FanError } from '../core/errors.js';
-import { type BackgroundProcess, ExecRunner, startProcess } from '../kernel/exec.js';
-import type { RunOptions, RunResult } from '../ports/runner.js';
-import { FANCTL } from './lab.js';
-import type { LabHost } from './topology.js';
+import { errorMessage, FanError } from '../../src/core/errors.js';
+import { type BackgroundProcess, ExecRunner, startProcess } from '../../src/kernel/exec.js';
+import type { RunOptions, RunResult } from '../../src/ports/runner.js';
+import { FANCTL } from '../../src/lab/lab.js';
+import type { LabHost } from '../../src/lab/topology.js';
 
 /** The docker.io 20.10 CLI (a newer CLI may come first in PATH and speak an API version dockerd 20.10 refuses). */
 export const DOCKER_CLI = '/usr/bin/docker';

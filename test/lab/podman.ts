@@ -6,9 +6,9 @@
  * the cgroup parent `/<lab>` (removed by `removeLabCgroups`). The image is a busybox-static root filesystem.
  */
 import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
-import { ExecRunner } from '../kernel/exec.js';
-import type { RunResult } from '../ports/runner.js';
-import type { LabHost, LabTopology } from './topology.js';
+import { ExecRunner } from '../../src/kernel/exec.js';
+import type { RunResult } from '../../src/ports/runner.js';
+import type { LabHost, LabTopology } from '../../src/lab/topology.js';
 
 const root = new ExecRunner();
 

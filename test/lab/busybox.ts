@@ -3,7 +3,7 @@
  * `docker import` and `podman import` take. No registry is needed (or reachable).
  */
 import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { ExecRunner } from '../kernel/exec.js';
+import { ExecRunner } from '../../src/kernel/exec.js';
 
 export const BUSYBOX = '/bin/busybox';
 const root = new ExecRunner();

@@ -7,12 +7,12 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { FanError } from '../core/errors.js';
-import { ExecRunner } from '../kernel/exec.js';
-import type { LabHost } from './topology.js';
+import { FanError } from '../../src/core/errors.js';
+import { ExecRunner } from '../../src/kernel/exec.js';
+import type { LabHost } from '../../src/lab/topology.js';
 
 /** The plugin's Node entry point in this build. */
-export const FAN_CNI_ENTRY = fileURLToPath(new URL('../bin/fan-cni.js', import.meta.url));
+export const FAN_CNI_ENTRY = fileURLToPath(new URL('../../src/bin/fan-cni.js', import.meta.url));
 /** Debian's containernetworking-plugins. */
 export const REFERENCE_PLUGIN_DIR = '/usr/lib/cni';
 
