@@ -16,7 +16,7 @@ import { backendOf } from '../backends/registry.js';
 import { describeOp } from '../core/plan/ops.js';
 import { NOMATCH_INDEX, type Stats, emptyStats } from '../codec/bpf-map.js';
 import type { Dataplane } from '../kernel/dataplane.js';
-import { requireHost, requireRoot } from '../kernel/probes.js';
+import { requireHost } from '../kernel/probes.js';
 import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { type FanRecord, FanStateStore } from '../store/fan-state.js';
@@ -87,7 +87,6 @@ async function converge(entries: readonly Entry[], deps: HostDeps, store: FanSta
 }
 
 async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise<T>): Promise<T> {
-  requireRoot('fanctl up/down');
   await mkdir(deps.paths.stateDir, { recursive: true, mode: 0o700 });
   const store = new FanStateStore(deps.paths.stateDir);
   return withLock(store.lockPath, () => work(store));

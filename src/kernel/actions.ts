@@ -43,7 +43,10 @@ export async function runAction(action: Action, context: ActionContext): Promise
     }
     case 'clsact-release': {
       if ((await system.read(clsactMarker(stateDir, action.dev))) === undefined) return;
-      await runner.run(['tc', 'qdisc', 'del', 'dev', action.dev, 'clsact'], { allowFailure: true });
+      const removed = await runner.run(['tc', 'qdisc', 'del', 'dev', action.dev, 'clsact'], { allowFailure: true });
+      if (removed.exitCode !== 0 && !/Cannot find|No such file|Invalid handle/.test(removed.stderr)) {
+        throw new KernelCommandError(['tc', 'qdisc', 'del', 'dev', action.dev, 'clsact'], removed.exitCode, removed.stderr);
+      }
       return system.remove(clsactMarker(stateDir, action.dev));
     }
     case 'dnsmasq-start':
@@ -79,5 +82,6 @@ async function stopDnsmasq(bridge: string, forget: boolean, context: ActionConte
     for (let i = 0; i < 100 && (await system.command(record.pid)) === 'dnsmasq'; i++) await system.sleep(20);
   }
   await system.remove(path);
+  if (record?.spec) await system.remove(record.spec.pidFile);
   if (forget) await system.remove(record?.spec?.leaseFile ?? `${stateDir}/${bridge}.leases`);
 }

@@ -8,7 +8,9 @@ type OpOf<K extends Op['kind']> = Extract<Op, { kind: K }>;
 
 export function linkAddArgv(link: LinkSpec): string[] {
   const head = ['ip', 'link', 'add', link.name, 'group', FAN_LINK_GROUP];
-  if (link.type === 'bridge') return [...head, 'mtu', String(link.mtu), 'type', 'bridge'];
+  if (link.type === 'bridge') {
+    return [...head, ...(link.mac ? ['address', link.mac] : []), 'mtu', String(link.mtu), 'type', 'bridge'];
+  }
   return [
     ...head,
     ...['address', link.mac, 'mtu', String(link.mtu), 'type', 'vxlan', 'external', 'dstport', String(link.port)],

@@ -21,7 +21,8 @@ const filterDel = (dev: string, direction: string): Action =>
   run(['tc', 'filter', 'del', 'dev', dev, direction, 'pref', String(FAN_TC_PREF)], {
     tolerate: 'Cannot find|No such file|Invalid handle',
   });
-const qdiscDel = (dev: string): Action => run(['tc', 'qdisc', 'del', 'dev', dev, 'clsact'], { tolerate: '.' });
+const qdiscDel = (dev: string): Action =>
+  run(['tc', 'qdisc', 'del', 'dev', dev, 'clsact'], { tolerate: 'Cannot find|No such file|Invalid handle' });
 
 function attach(dev: string, programs: Programs, qdisc: 'own' | 'shared', bpfObject: string): Change[] {
   const changes: Change[] =

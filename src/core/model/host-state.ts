@@ -27,7 +27,14 @@ export const FAN_TC_PREF = 250;
 
 /** A link fan creates: a bridge, or the collect-metadata VXLAN tunnel. */
 export type LinkSpec =
-  | { readonly type: 'bridge'; readonly name: string; readonly mtu: number; readonly alias: string }
+  | {
+      readonly type: 'bridge';
+      readonly name: string;
+      readonly mtu: number;
+      readonly alias: string;
+      /** Given when a rollback rebuilds a bridge: containers keep the gateway MAC they resolved. */
+      readonly mac?: string;
+    }
   | {
       readonly type: 'vxlan';
       readonly name: string;

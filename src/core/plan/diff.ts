@@ -54,7 +54,7 @@ function linkSpecOf(link: LinkState): LinkSpec {
   const alias = link.alias ?? '';
   return link.kind === 'vxlan'
     ? { type: 'vxlan', name: link.name, mtu: link.mtu, alias, mac: link.mac ?? '', port: VXLAN_PORT }
-    : { type: 'bridge', name: link.name, mtu: link.mtu, alias };
+    : { type: 'bridge', name: link.name, mtu: link.mtu, alias, ...(link.mac ? { mac: link.mac } : {}) };
 }
 
 function diffBridges(current: CurrentHost, desired: DesiredHost, links: ReadonlyMap<string, LinkState>): Op[] {
