@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseFanWords } from '../core/config/fan-spec.js';
 import { type Fan, resolveFans } from '../core/config/resolve.js';
 import type { HostFacts, InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
-import { cidrOf, hostFacts, iface, typicalHost } from '../core/testing/builders.js';
+import { cidrOf, hostFacts, iface, typicalHost } from '../testing/builders.js';
 import { hostVethName } from '../core/attach/names.js';
 import { poolOf } from '../core/ipam/pool.js';
 import type { ContainerAddressing, SandboxLinks, VethRequest } from '../ports/sandbox.js';

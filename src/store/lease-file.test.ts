@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import { IpamError } from '../core/ipam/allocator.js';
 import { makePool } from '../core/ipam/pool.js';
-import { cidrOf } from '../core/testing/builders.js';
+import { cidrOf } from '../testing/builders.js';
 import type { LeaseStore } from '../ports/leases.js';
 import { FileLeaseStore, leaseBridges, leaseFilePath, openLeaseStoreByBridge } from './lease-file.js';
 import { MemoryLeaseStore } from './memory-leases.js';

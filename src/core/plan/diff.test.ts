@@ -5,7 +5,7 @@ import { formatCidr, parseIpv4 } from '../address/ipv4.js';
 import { resolveFans } from '../config/resolve.js';
 import { parseFanWords } from '../config/fan-spec.js';
 import type { CurrentHost, DesiredHost, DhcpSpec, LinkState, NatSpec } from '../model/host-state.js';
-import { assertConfigError, cidrOf, hostFacts, iface, route } from '../testing/builders.js';
+import { assertConfigError, cidrOf, hostFacts, iface, route } from '../../testing/builders.js';
 import { contentKey, dhcpKey, diffHost, natKey } from './diff.js';
 import { planHost } from './host-plan.js';
 import { type Op, describeOp } from './ops.js';

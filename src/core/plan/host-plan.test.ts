@@ -5,7 +5,7 @@ import { type Fan, resolveFans } from '../config/resolve.js';
 import { parseFanWords } from '../config/fan-spec.js';
 import type { HostFacts } from '../model/host-facts.js';
 import type { RouteSpec } from '../model/host-state.js';
-import { assertConfigError, cidrOf, hostFacts, iface, route } from '../testing/builders.js';
+import { assertConfigError, cidrOf, hostFacts, iface, route } from '../../testing/builders.js';
 import { bridgeAddresses, dhcpSpec, fanMtu, firstContainerAddress, planHost } from './host-plan.js';
 import { overlayEntry } from '../../backends/overlay-entry.js';
 import type { DesiredHost } from '../model/host-state.js';
