@@ -191,7 +191,7 @@ describe('Kubernetes: containerd CRI drives the fan CNI plugin on two lab hosts'
     assert.ok(contains(n.slice, parseIpv4(ip)), `${ip} is in ${n.h.name}'s slice`);
     const addr = JSON.parse((await inPod(n.d, id, ['ip', '-json', 'address', 'show', 'dev', 'eth0'])).stdout) as { mtu: number; addr_info: { local: string; prefixlen: number }[] }[];
     assert.equal(addr[0]?.mtu, 1450, 'fan MTU: underlay 1500 - 50');
-    assert.deepEqual(addr[0]?.addr_info.map((a) => `${a.local}/${a.prefixlen}`), [`${ip}/24`]);
+    assert.deepEqual(addr[0]?.addr_info.filter((a) => a.local.includes('.')).map((a) => `${a.local}/${a.prefixlen}`), [`${ip}/24`]);
     const gateway = formatIpv4(n.slice.address + 1);
     assert.match((await inPod(n.d, id, ['ip', 'route', 'show', 'default'])).stdout, new RegExp(`^default via ${gateway.replace(/\./g, '\\.')} dev eth0`));
     assert.ok(await ping(n.d, id, gateway), 'the pod reaches its gateway, the fan bridge');
@@ -203,5 +203,118 @@ describe('Kubernetes: containerd CRI drives the fan CNI plugin on two lab hosts'
     assert.deepEqual(lease.pod, { namespace: 'shop', name: 'web-0', uid: config.metadata.uid });
     await n.d.cri.stopPodSandbox(id);
     await n.d.cri.removePodSandbox(id);
+  });
+
+  it('pods on different hosts reach each other; Stop and RemovePodSandbox release the lease, the veth and the netns', async () => {
+    const [a, b] = [node(0), node(1)];
+    const leasesBefore = [(await leases(a.h)).length, (await leases(b.h)).length];
+    const portsBefore = [await bridgePorts(a.h), await bridgePorts(b.h)];
+    const idA = await a.d.cri.runPodSandbox(podConfig(a, 'ping-a'));
+    const idB = await b.d.cri.runPodSandbox(podConfig(b, 'ping-b'));
+    const [ipA, ipB] = [await podIp(a.d, idA), await podIp(b.d, idB)];
+    assert.ok(contains(a.slice, parseIpv4(ipA)) && contains(b.slice, parseIpv4(ipB)), `${ipA} and ${ipB} are in their hosts' slices`);
+    assert.ok(await ping(a.d, idA, ipB), `pod on h1 (${ipA}) reaches the pod on h2 (${ipB})`);
+    assert.ok(await ping(b.d, idB, ipA), `pod on h2 (${ipB}) reaches the pod on h1 (${ipA})`);
+    assert.equal((await podNetns(a.d)).length, 1, 'containerd holds one pod netns on h1');
+
+    await a.d.cri.stopPodSandbox(idA);
+    assert.equal((await leases(a.h)).length, leasesBefore[0], 'StopPodSandbox released the address');
+    assert.deepEqual(await bridgePorts(a.h), portsBefore[0], 'StopPodSandbox removed the host veth');
+    assert.deepEqual(await podNetns(a.d), [], 'and the pod network namespace');
+    assert.equal((await a.d.cri.podSandboxStatus(idA)).status.state, 'SANDBOX_NOTREADY');
+    await a.d.cri.stopPodSandbox(idA); // idempotent, as the kubelet expects
+    await a.d.cri.removePodSandbox(idA);
+    assert.equal((await a.d.cri.listPodSandbox()).some((p) => p.id === idA), false, 'RemovePodSandbox removed it');
+    await a.d.cri.removePodSandbox(idA); // idempotent
+    assert.ok(!(await ping(b.d, idB, ipA)), 'the removed pod no longer answers');
+
+    await b.d.cri.removePodSandbox(idB); // Remove without Stop stops it too
+    assert.equal((await leases(b.h)).length, leasesBefore[1]);
+    assert.deepEqual(await bridgePorts(b.h), portsBefore[1]);
+  });
+
+  it('a failed RunPodSandbox leaks nothing: a fan that is not up, and a chained plugin that fails after fan', async () => {
+    const n = node(0);
+    const snapshot = async () => ({ leases: (await leases(n.h)).map((l) => l.owner).sort(), ports: await bridgePorts(n.h), netns: await podNetns(n.d) });
+    const before = await snapshot();
+    const failPlugin = `${n.bin}/${NAME}-fail`;
+    await writeFile(failPlugin, [
+      '#!/bin/sh',
+      '# Test plugin: refuses every ADD, accepts everything else (so the runtime\'s clean-up DEL reaches fan).',
+      'cat >/dev/null',
+      'case "$CNI_COMMAND" in',
+      `  ADD) echo '{"cniVersion":"1.0.0","code":999,"msg":"${NAME}-fail refuses ADD"}'; exit 1 ;;`,
+      `  VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.4.0","1.0.0"]}' ;;`,
+      'esac',
+      'exit 0',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    const base = installedConflist as { cniVersion: string; name: string; plugins: Record<string, unknown>[] };
+    const fan = base.plugins.find((p) => p.type === 'fan');
+    assert.ok(fan);
+    try {
+      // A fan that is not up on this host: fan refuses before it allocates anything.
+      await writeConflist(n, { ...base, plugins: [{ ...fan, overlay: '240.0.0.0/8' }] });
+      await waitForCniConfig(n.d, '240.0.0.0/8');
+      await assert.rejects(n.d.cri.runPodSandbox(podConfig(n, 'no-fan')), /no fan with overlay 240\.0\.0\.0\/8 is up/);
+      assert.deepEqual(await snapshot(), before, 'no lease, veth or netns after the refused pod');
+
+      // fan attaches, then the next plugin fails: containerd's clean-up DEL must undo fan's part.
+      await writeConflist(n, { ...base, plugins: [fan, { type: `${NAME}-fail` }] });
+      await waitForCniConfig(n.d, `${NAME}-fail`);
+      await assert.rejects(n.d.cri.runPodSandbox(podConfig(n, 'chain-fails')), new RegExp(`${NAME}-fail refuses ADD`));
+      assert.deepEqual(await snapshot(), before, 'fan\'s lease and veth are gone again');
+      assert.equal((await n.d.cri.listPodSandbox()).some((p) => p.metadata.name === 'chain-fails' && p.state === 'SANDBOX_READY'), false);
+    } finally {
+      await writeConflist(n, base);
+      await waitForCniConfig(n.d, '"portmap"');
+    }
+    // With the conflist back, pods run again.
+    const id = await n.d.cri.runPodSandbox(podConfig(n, 'after-failures'));
+    assert.ok(contains(n.slice, parseIpv4(await podIp(n.d, id))));
+    await n.d.cri.removePodSandbox(id);
+    assert.deepEqual(await snapshot(), before);
+  });
+
+  it('20 pods started in parallel get distinct addresses of the slice; removing them frees every one', async () => {
+    const n = node(1);
+    const before = (await leases(n.h)).length;
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => n.d.cri.runPodSandbox(podConfig(n, `batch-${i}`, 'batch'))));
+    const ips = await Promise.all(ids.map((id) => podIp(n.d, id)));
+    assert.equal(new Set(ips).size, 20, `distinct addresses: ${ips.join(' ')}`);
+    for (const ip of ips) assert.ok(contains(n.slice, parseIpv4(ip)), `${ip} in ${n.h.name}'s slice`);
+    const recorded = (await leases(n.h)).filter((l) => l.pod?.namespace === 'batch');
+    assert.deepEqual(recorded.map((l) => l.address).sort(), [...ips].sort(), 'one lease per pod, naming it');
+    assert.equal((await bridgePorts(n.h)).length, 20);
+    await Promise.all(ids.map(async (id) => {
+      await n.d.cri.stopPodSandbox(id);
+      await n.d.cri.removePodSandbox(id);
+    }));
+    assert.equal((await leases(n.h)).length, before);
+    assert.deepEqual(await bridgePorts(n.h), []);
+  });
+
+  it('restarting containerd keeps the pods attached: status still lists their IPs and they still reach each other', async () => {
+    const [a, b] = [node(0), node(1)];
+    const idA = await a.d.cri.runPodSandbox(podConfig(a, 'survivor-a'));
+    const idB = await b.d.cri.runPodSandbox(podConfig(b, 'survivor-b'));
+    const [ipA, ipB] = [await podIp(a.d, idA), await podIp(b.d, idB)];
+    const pauseBefore = await sandboxPid(a.d, idA);
+    const { stoppedPid, startedPid } = await restartContainerd(a.d);
+    assert.notEqual(startedPid, stoppedPid);
+    assert.equal(existsSync(`/proc/${stoppedPid}`), false, 'the containerd we started is gone');
+    const status = await a.d.cri.podSandboxStatus(idA);
+    assert.equal(status.status.state, 'SANDBOX_READY');
+    assert.equal(status.status.network?.ip, ipA, 'the new containerd reports the same IP');
+    assert.equal(await sandboxPid(a.d, idA), pauseBefore, 'the same pause process');
+    assert.ok(await ping(a.d, idA, ipB), 'h1 pod reaches h2 pod after the restart');
+    assert.ok(await ping(b.d, idB, ipA), 'h2 pod reaches h1 pod after the restart');
+    assert.ok((await leases(a.h)).some((l) => l.owner === `cni:${BRIDGE}:${idA}` && l.address === ipA), 'the lease is still held');
+    // The restarted containerd still tears the pod's network down.
+    await a.d.cri.stopPodSandbox(idA);
+    await a.d.cri.removePodSandbox(idA);
+    assert.equal((await leases(a.h)).some((l) => l.owner === `cni:${BRIDGE}:${idA}`), false);
+    assert.deepEqual(await bridgePorts(a.h), []);
+    await b.d.cri.removePodSandbox(idB);
   });
 });
