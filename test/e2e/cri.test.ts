@@ -201,6 +201,20 @@ describe('Kubernetes: containerd CRI drives the fan CNI plugin on two lab hosts'
     assert.ok(lease, 'a lease for the sandbox');
     assert.equal(lease.address, ip);
     assert.deepEqual(lease.pod, { namespace: 'shop', name: 'web-0', uid: config.metadata.uid });
+    // fanctl attachments shows who holds the address.
+    const listed = JSON.parse((await fanctl(n.h, ['attachments', '--json'])).stdout) as {
+      bridge: string;
+      attachments: { address?: string; runtime: string; hostIf?: string; containerId?: string; pod?: unknown; problems: string[] }[];
+    }[];
+    const row = listed.find((b) => b.bridge === BRIDGE)?.attachments.find((a) => a.address === ip);
+    assert.deepEqual(row && { runtime: row.runtime, hostIf: row.hostIf, containerId: row.containerId, pod: row.pod, problems: row.problems }, {
+      runtime: 'cni',
+      hostIf: hostVethName(id, 'eth0'),
+      containerId: id,
+      pod: { namespace: 'shop', name: 'web-0', uid: config.metadata.uid },
+      problems: [],
+    });
+    assert.match((await fanctl(n.h, ['attachments'])).stdout, /k8s shop\/web-0/);
     await n.d.cri.stopPodSandbox(id);
     await n.d.cri.removePodSandbox(id);
   });
