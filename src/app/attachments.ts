@@ -31,16 +31,28 @@ export function dhcpLeaseFile(stateDir: string, bridge: string): string {
 }
 
 /** One bridge's attachments, given a host snapshot (so a caller listing several bridges reads the kernel once). */
-export async function readBridgeAttachments(deps: Omit<AttachmentsDeps, 'host'>, bridge: string, facts: HostFacts): Promise<AttachmentRow[]> {
+export async function readBridgeAttachments(
+  deps: Omit<AttachmentsDeps, 'host'>,
+  bridge: string,
+  facts: HostFacts,
+): Promise<AttachmentRow[]> {
   const [leases, dhcp] = await Promise.all([
     openLeaseStoreByBridge(deps.stateDir, bridge).list(),
     deps.files.read(dhcpLeaseFile(deps.stateDir, bridge)),
   ]);
-  return bridgeAttachments({ bridge, leases, interfaces: facts.interfaces, dhcpLeases: dhcp === undefined ? [] : parseDnsmasqLeases(dhcp) });
+  return bridgeAttachments({
+    bridge,
+    leases,
+    interfaces: facts.interfaces,
+    dhcpLeases: dhcp === undefined ? [] : parseDnsmasqLeases(dhcp),
+  });
 }
 
 /** Every fan bridge that is up or has a lease table, or only `bridge`. */
-export async function listAttachments(deps: AttachmentsDeps, options: { readonly bridge?: string } = {}): Promise<BridgeAttachments[]> {
+export async function listAttachments(
+  deps: AttachmentsDeps,
+  options: { readonly bridge?: string } = {},
+): Promise<BridgeAttachments[]> {
   const view = await readFanView(deps);
   const overlays = new Map(view.fans.map((f) => [f.bridge, formatCidr(f.map.overlay)] as const));
   const bridges = [...new Set([...overlays.keys(), ...(await leaseBridges(deps.stateDir))])]

@@ -18,7 +18,14 @@ export function parseDnsmasqLeases(text: string): DnsmasqLease[] {
   const leases: DnsmasqLease[] = [];
   for (const line of text.split('\n')) {
     const [expiry, mac, address, hostname, clientId] = line.trim().split(/\s+/);
-    if (expiry === undefined || mac === undefined || address === undefined || !/^\d+$/.test(expiry) || !IPV4.test(address)) continue;
+    if (
+      expiry === undefined ||
+      mac === undefined ||
+      address === undefined ||
+      !/^\d+$/.test(expiry) ||
+      !IPV4.test(address)
+    )
+      continue;
     leases.push({
       expiry: Number(expiry),
       mac: mac.toLowerCase(),

@@ -172,8 +172,15 @@ state = ${toml(`${dir}/state`)}
 }
 
 /** ctr against a lab containerd (runs outside its mount namespace: it only talks to the socket). */
-export function ctr(d: Pick<LabContainerd, 'socket'>, args: readonly string[], allowFailure = false): Promise<RunResult> {
-  return root.run([CTR, '--address', d.socket, '--namespace', K8S_NAMESPACE, ...args], { timeoutMs: 60_000, allowFailure });
+export function ctr(
+  d: Pick<LabContainerd, 'socket'>,
+  args: readonly string[],
+  allowFailure = false,
+): Promise<RunResult> {
+  return root.run([CTR, '--address', d.socket, '--namespace', K8S_NAMESPACE, ...args], {
+    timeoutMs: 60_000,
+    allowFailure,
+  });
 }
 
 function goArch(): string {
@@ -191,8 +198,20 @@ export async function buildPauseImage(dir: string): Promise<string> {
   await mkdir(`${work}/rootfs/bin`, { recursive: true });
   await copyFile(BUSYBOX, `${work}/rootfs/bin/busybox`);
   await chmod(`${work}/rootfs/bin/busybox`, 0o755);
-  await root.run(['tar', '--numeric-owner', '--owner=0', '--group=0', '-C', `${work}/rootfs`, '-cf', `${work}/layer.tar`, '.']);
-  const layerDigest = createHash('sha256').update(await readFile(`${work}/layer.tar`)).digest('hex');
+  await root.run([
+    'tar',
+    '--numeric-owner',
+    '--owner=0',
+    '--group=0',
+    '-C',
+    `${work}/rootfs`,
+    '-cf',
+    `${work}/layer.tar`,
+    '.',
+  ]);
+  const layerDigest = createHash('sha256')
+    .update(await readFile(`${work}/layer.tar`))
+    .digest('hex');
   const config = JSON.stringify({
     architecture: goArch(),
     os: 'linux',
@@ -212,31 +231,58 @@ export async function buildPauseImage(dir: string): Promise<string> {
 }
 
 /** Links the reference plugins containerd's CRI needs (loopback, always; portmap, chained by the conflist). */
-export async function linkReferencePlugins(binDir: string, plugins: readonly string[] = ['loopback', 'portmap']): Promise<void> {
+export async function linkReferencePlugins(
+  binDir: string,
+  plugins: readonly string[] = ['loopback', 'portmap'],
+): Promise<void> {
   for (const p of plugins) {
     await rm(`${binDir}/${p}`, { force: true });
     await symlink(`${REFERENCE_PLUGIN_DIR}/${p}`, `${binDir}/${p}`);
   }
 }
 
-async function startDaemon(d: Omit<LabContainerd, 'process' | 'cri'>, timeoutMs: number): Promise<{ process: BackgroundProcess; cri: CriClient }> {
+async function startDaemon(
+  d: Omit<LabContainerd, 'process' | 'cri'>,
+  timeoutMs: number,
+): Promise<{ process: BackgroundProcess; cri: CriClient }> {
   const host = launcherNamespaces();
   const netns = existsSync(`/var/run/netns/${d.host.ns}`) ? statSync(`/var/run/netns/${d.host.ns}`).ino : undefined;
   if (netns === undefined) throw new FanError(`network namespace ${d.host.ns} does not exist`, 'create the lab first');
-  const daemon = startProcess(['nsenter', `--mount=/proc/${d.holder.pid}/ns/mnt`, `--net=/var/run/netns/${d.host.ns}`, '/bin/sh', `${d.dir}/containerd.sh`, d.dir], {
-    env: { EXPECT_MNTNS: String(d.mountNs), EXPECT_NETNS: String(netns), HOST_MNTNS: String(host.mnt), HOST_NETNS: String(host.net) },
-    logFile: d.log,
-  });
+  const daemon = startProcess(
+    [
+      'nsenter',
+      `--mount=/proc/${d.holder.pid}/ns/mnt`,
+      `--net=/var/run/netns/${d.host.ns}`,
+      '/bin/sh',
+      `${d.dir}/containerd.sh`,
+      d.dir,
+    ],
+    {
+      env: {
+        EXPECT_MNTNS: String(d.mountNs),
+        EXPECT_NETNS: String(netns),
+        HOST_MNTNS: String(host.mnt),
+        HOST_NETNS: String(host.net),
+      },
+      logFile: d.log,
+    },
+  );
   const cri = new CriClient(d.socket);
   try {
     await waitFor(
       `containerd of ${d.host.ns}`,
-      async () => existsSync(d.socket) && (await cri.version().then(() => true, () => false)),
+      async () =>
+        existsSync(d.socket) &&
+        (await cri.version().then(
+          () => true,
+          () => false,
+        )),
       () => daemon.running(),
       timeoutMs,
       d.log,
     );
-    if (nsInode(daemon.pid, 'mnt') !== d.mountNs) throw new FanError(`containerd (pid ${daemon.pid}) is not in the holder's mount namespace`);
+    if (nsInode(daemon.pid, 'mnt') !== d.mountNs)
+      throw new FanError(`containerd (pid ${daemon.pid}) is not in the holder's mount namespace`);
     return { process: daemon, cri };
   } catch (error) {
     cri.close();
@@ -253,7 +299,11 @@ export async function startLabContainerd(host: LabHost, options: ContainerdOptio
   const timeoutMs = options.timeoutMs ?? 60_000;
   const dir = `${options.root}/${host.ns}`;
   if (existsSync(dir)) {
-    if (!(await noMountsUnder(dir))) throw new FanError(`${dir} has mounts under it`, 'a containerd of an earlier run may still be running: stop it first');
+    if (!(await noMountsUnder(dir)))
+      throw new FanError(
+        `${dir} has mounts under it`,
+        'a containerd of an earlier run may still be running: stop it first',
+      );
     await rm(dir, { recursive: true, force: true });
   }
   await mkdir(dir, { recursive: true });
@@ -264,16 +314,38 @@ export async function startLabContainerd(host: LabHost, options: ContainerdOptio
   const launcher = launcherNamespaces();
   const log = `${dir}/containerd.log`;
   const holder = startProcess(
-    ['ip', 'netns', 'exec', host.ns, 'unshare', '-m', '--propagation', 'private', '/bin/sh', `${dir}/holder.sh`, host.ns, dir,
-      String(options.keep.length), ...options.keep, ...(await cgroupMountArgs())],
+    [
+      'ip',
+      'netns',
+      'exec',
+      host.ns,
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      `${dir}/holder.sh`,
+      host.ns,
+      dir,
+      String(options.keep.length),
+      ...options.keep,
+      ...(await cgroupMountArgs()),
+    ],
     { env: { HOST_MNTNS: String(launcher.mnt), HOST_NETNS: String(launcher.net) }, logFile: `${dir}/holder.log` },
   );
   const base = { host, dir, socket: `${dir}/containerd.sock`, cgroupParent: `/${host.ns}`, holder, log };
   let mountNs = -1;
   try {
-    await waitFor(`mount namespace holder of ${host.ns}`, () => Promise.resolve(existsSync(`${dir}/holder.ready`)), () => holder.running(), 15_000, `${dir}/holder.log`);
+    await waitFor(
+      `mount namespace holder of ${host.ns}`,
+      () => Promise.resolve(existsSync(`${dir}/holder.ready`)),
+      () => holder.running(),
+      15_000,
+      `${dir}/holder.log`,
+    );
     mountNs = nsInode(holder.pid, 'mnt') ?? -1;
-    if (mountNs < 0 || mountNs === launcher.mnt) throw new FanError(`the holder (pid ${holder.pid}) is not in a mount namespace of its own`);
+    if (mountNs < 0 || mountNs === launcher.mnt)
+      throw new FanError(`the holder (pid ${holder.pid}) is not in a mount namespace of its own`);
     const started = await startDaemon({ ...base, mountNs }, timeoutMs);
     const d: LabContainerd = { ...base, mountNs, ...started };
     await ctr(d, ['images', 'import', options.pauseImage]).catch(async (error: unknown) => {
@@ -281,13 +353,18 @@ export async function startLabContainerd(host: LabHost, options: ContainerdOptio
     });
     return d;
   } catch (error) {
-    await stopLabContainerd({ ...base, mountNs, process: holder, cri: new CriClient(base.socket) }).catch(() => undefined);
+    await stopLabContainerd({ ...base, mountNs, process: holder, cri: new CriClient(base.socket) }).catch(
+      () => undefined,
+    );
     throw error;
   }
 }
 
 /** Stops containerd by its pid (SIGTERM) and starts it again in the same mount namespace; pods keep running. */
-export async function restartContainerd(d: LabContainerd, timeoutMs = 60_000): Promise<{ stoppedPid: number; startedPid: number }> {
+export async function restartContainerd(
+  d: LabContainerd,
+  timeoutMs = 60_000,
+): Promise<{ stoppedPid: number; startedPid: number }> {
   const stoppedPid = d.process.pid;
   d.cri.close();
   await stopProcess(d.process, 15_000);
@@ -299,7 +376,10 @@ export async function restartContainerd(d: LabContainerd, timeoutMs = 60_000): P
 
 /** Runs argv inside the holder's mount namespace and the host's network namespace (to look at /run/netns, …). */
 export function inHolder(d: LabContainerd, argv: readonly string[], allowFailure = false): Promise<RunResult> {
-  return root.run(['nsenter', `--mount=/proc/${d.holder.pid}/ns/mnt`, `--net=/var/run/netns/${d.host.ns}`, ...argv], { allowFailure, timeoutMs: 30_000 });
+  return root.run(['nsenter', `--mount=/proc/${d.holder.pid}/ns/mnt`, `--net=/var/run/netns/${d.host.ns}`, ...argv], {
+    allowFailure,
+    timeoutMs: 30_000,
+  });
 }
 
 /**
@@ -312,15 +392,22 @@ export async function stopLabContainerd(d: LabContainerd): Promise<string[]> {
   if (d.process.running() && d.process !== d.holder) {
     const pods = await d.cri.listPodSandbox().catch(() => []);
     for (const pod of pods) {
-      await d.cri.stopPodSandbox(pod.id).catch((error: unknown) => forced.push(`stop ${pod.id}: ${errorMessage(error)}`));
-      await d.cri.removePodSandbox(pod.id).catch((error: unknown) => forced.push(`remove ${pod.id}: ${errorMessage(error)}`));
+      await d.cri
+        .stopPodSandbox(pod.id)
+        .catch((error: unknown) => forced.push(`stop ${pod.id}: ${errorMessage(error)}`));
+      await d.cri
+        .removePodSandbox(pod.id)
+        .catch((error: unknown) => forced.push(`remove ${pod.id}: ${errorMessage(error)}`));
     }
   }
   d.cri.close();
   if (d.process !== d.holder) await stopProcess(d.process, 15_000);
   const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
   for (let attempt = 0; attempt < 30; attempt++) {
-    const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))].filter((p) => p !== d.holder.pid);
+    const left = [
+      ...(ownMountNs ? await pidsInMountNs(d.mountNs) : []),
+      ...(await pidsInCgroups(d.cgroupParent)),
+    ].filter((p) => p !== d.holder.pid);
     if (left.length === 0) break;
     if (attempt > 0) forced.push(`killed ${left.join(' ')}`);
     killPids(left); // shims and pause processes: containerd leaves them running by design
@@ -346,7 +433,8 @@ export async function sweepLabContainerd(root: string, prefix: string): Promise<
   const own = nsInode('self', 'mnt');
   const parents = new Set<string>();
   for (const m of await cgroupV1Mounts()) {
-    for (const entry of await readdir(m.mountPoint).catch(() => [] as string[])) if (entry.startsWith(`${prefix}-`)) parents.add(`/${entry}`);
+    for (const entry of await readdir(m.mountPoint).catch(() => [] as string[]))
+      if (entry.startsWith(`${prefix}-`)) parents.add(`/${entry}`);
   }
   for (let attempt = 0; attempt < 20; attempt++) {
     const pids = new Set<number>();
@@ -365,7 +453,8 @@ export async function sweepLabContainerd(root: string, prefix: string): Promise<
     await new Promise((r) => setTimeout(r, 100));
   }
   for (const parent of parents) {
-    for (const dir of await cgroupDirs(parent)) await rmdir(dir).catch((error: unknown) => swept.push(`cgroup ${dir}: ${errorMessage(error)}`));
+    for (const dir of await cgroupDirs(parent))
+      await rmdir(dir).catch((error: unknown) => swept.push(`cgroup ${dir}: ${errorMessage(error)}`));
   }
   if (existsSync(root)) {
     if (await noMountsUnder(root)) {

@@ -24,7 +24,12 @@ export interface PodSandboxConfig {
   readonly log_directory?: string;
   readonly labels?: Readonly<Record<string, string>>;
   readonly annotations?: Readonly<Record<string, string>>;
-  readonly port_mappings?: readonly { protocol?: 'TCP' | 'UDP'; container_port: number; host_port: number; host_ip?: string }[];
+  readonly port_mappings?: readonly {
+    protocol?: 'TCP' | 'UDP';
+    container_port: number;
+    host_port: number;
+    host_ip?: string;
+  }[];
   readonly linux?: { readonly cgroup_parent?: string };
 }
 
@@ -58,7 +63,9 @@ export interface VersionResponse {
 }
 
 export interface RuntimeStatusResponse {
-  readonly status: { readonly conditions: readonly { type: string; status: boolean; reason: string; message: string }[] };
+  readonly status: {
+    readonly conditions: readonly { type: string; status: boolean; reason: string; message: string }[];
+  };
   readonly info: Record<string, string>;
 }
 
@@ -67,7 +74,9 @@ type UnaryMethod = (request: unknown, options: grpc.CallOptions, callback: Callb
 
 function runtimeServiceClient(): grpc.ServiceClientConstructor {
   const definition = protoLoader.loadSync(CRI_PROTO, { keepCase: true, longs: String, enums: String, defaults: true });
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as { runtime: { v1: { RuntimeService: grpc.ServiceClientConstructor } } };
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    runtime: { v1: { RuntimeService: grpc.ServiceClientConstructor } };
+  };
   return loaded.runtime.v1.RuntimeService;
 }
 

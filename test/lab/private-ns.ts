@@ -21,7 +21,8 @@ export function nsInode(pid: number | 'self', kind: 'mnt' | 'net'): number | und
 export function launcherNamespaces(): { readonly mnt: number; readonly net: number } {
   const mnt = nsInode('self', 'mnt');
   const net = nsInode('self', 'net');
-  if (mnt === undefined || net === undefined) throw new FanError('cannot read /proc/self/ns/{mnt,net}', 'run the lab as root on Linux');
+  if (mnt === undefined || net === undefined)
+    throw new FanError('cannot read /proc/self/ns/{mnt,net}', 'run the lab as root on Linux');
   return { mnt, net };
 }
 
@@ -31,7 +32,7 @@ export interface CgroupV1Mount {
   readonly mountPoint: string;
 }
 
-/** Each cgroup v1 hierarchy mounted under /sys/fs/cgroup here (`cpu` with options `cpu`, `systemd` with `none,name=systemd`). */
+/** Each cgroup v1 hierarchy mounted under /sys/fs/cgroup (`cpu`: options `cpu`; `systemd`: `none,name=systemd`). */
 export async function cgroupV1Mounts(): Promise<CgroupV1Mount[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
   const mounts: CgroupV1Mount[] = [];
@@ -43,7 +44,9 @@ export async function cgroupV1Mounts(): Promise<CgroupV1Mount[]> {
     const name = mountPoint.slice('/sys/fs/cgroup/'.length);
     if (!/^[\w.,=-]+$/.test(name)) continue;
     const opts = superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro');
-    const controllers = opts.filter((o) => !o.startsWith('name=') && o !== 'xattr' && o !== 'noprefix' && !o.startsWith('release_agent'));
+    const controllers = opts.filter(
+      (o) => !o.startsWith('name=') && o !== 'xattr' && o !== 'noprefix' && !o.startsWith('release_agent'),
+    );
     const named = opts.filter((o) => o.startsWith('name='));
     const options = [...(controllers.length === 0 ? ['none'] : controllers), ...named].join(',');
     mounts.push({ name, options, mountPoint });
@@ -61,10 +64,16 @@ export async function cgroupMountArgs(): Promise<string[]> {
  * HOST_MNTNS and HOST_NETNS set to the launcher's namespace inodes: refuse (exit 90–93) unless this is NS and both
  * namespaces differ from the launcher's. Uses `$ns`.
  */
-export const GUARD_SH = `if [ -z "\${HOST_MNTNS:-}" ] || [ -z "\${HOST_NETNS:-}" ]; then echo "refusing: HOST_MNTNS and HOST_NETNS must be set" >&2; exit 90; fi
+export const GUARD_SH = `if [ -z "\${HOST_MNTNS:-}" ] || [ -z "\${HOST_NETNS:-}" ]; then
+  echo "refusing: HOST_MNTNS and HOST_NETNS must be set" >&2; exit 90
+fi
 if [ "$(ip netns identify $$)" != "$ns" ]; then echo "refusing: not in network namespace $ns" >&2; exit 91; fi
-if [ "$(stat -L -c %i /proc/self/ns/net)" = "$HOST_NETNS" ]; then echo "refusing: still in the launcher network namespace" >&2; exit 92; fi
-if [ "$(stat -L -c %i /proc/self/ns/mnt)" = "$HOST_MNTNS" ]; then echo "refusing: still in the launcher mount namespace" >&2; exit 93; fi
+if [ "$(stat -L -c %i /proc/self/ns/net)" = "$HOST_NETNS" ]; then
+  echo "refusing: still in the launcher network namespace" >&2; exit 92
+fi
+if [ "$(stat -L -c %i /proc/self/ns/mnt)" = "$HOST_MNTNS" ]; then
+  echo "refusing: still in the launcher mount namespace" >&2; exit 93
+fi
 `;
 
 /**
@@ -88,7 +97,13 @@ export async function tail(path: string, lines = 20): Promise<string> {
 }
 
 /** Polls `ready` every 100 ms until it holds, `alive` turns false (error) or `timeoutMs` passes (error). */
-export async function waitFor(what: string, ready: () => Promise<boolean>, alive: () => boolean, timeoutMs: number, log: string): Promise<void> {
+export async function waitFor(
+  what: string,
+  ready: () => Promise<boolean>,
+  alive: () => boolean,
+  timeoutMs: number,
+  log: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await ready()) return;
@@ -139,7 +154,13 @@ export async function cgroupDirs(parent: string): Promise<string[]> {
   };
   for (const m of await cgroupV1Mounts()) {
     const top = `${m.mountPoint}${parent}`;
-    if (await readdir(top).then(() => true, () => false)) await walk(top);
+    if (
+      await readdir(top).then(
+        () => true,
+        () => false,
+      )
+    )
+      await walk(top);
   }
   return dirs;
 }

@@ -11,18 +11,28 @@ export async function attachmentsCommand(
 ): Promise<BridgeAttachments[]> {
   const list = await listAttachments(deps, opts.bridge !== undefined ? { bridge: opts.bridge } : {});
   if (opts.bridge !== undefined && list.length === 0) {
-    throw new StateError(`no fan bridge ${opts.bridge} on this host (no fan up, no lease table)`, 'list the bridges with fanctl show');
+    throw new StateError(
+      `no fan bridge ${opts.bridge} on this host (no fan up, no lease table)`,
+      'list the bridges with fanctl show',
+    );
   }
   return list;
 }
 
 export function renderAttachments(list: readonly BridgeAttachments[]): string {
-  if (list.length === 0) return 'no fan is up on this host and no lease table is left (fanctl up -o OVERLAY -u UNDERLAY)\n';
+  if (list.length === 0)
+    return 'no fan is up on this host and no lease table is left (fanctl up -o OVERLAY -u UNDERLAY)\n';
   const out: string[] = [];
   for (const b of list) {
-    out.push(`${b.bridge}${b.overlay !== undefined ? ` (fan ${b.overlay})` : ' (fan not up)'}: ${b.attachments.length} attachment(s)`);
+    out.push(
+      `${b.bridge}${b.overlay !== undefined ? ` (fan ${b.overlay})` : ' (fan not up)'}: ` +
+        `${b.attachments.length} attachment(s)`,
+    );
     if (b.attachments.length === 0) continue;
-    const table = new Table({ head: ['address', 'runtime', 'host if', 'ifname', 'owner', 'id', 'problems'], style: { head: [], border: [] } });
+    const table = new Table({
+      head: ['address', 'runtime', 'host if', 'ifname', 'owner', 'id', 'problems'],
+      style: { head: [], border: [] },
+    });
     for (const a of b.attachments) {
       table.push([
         a.address ?? '-',

@@ -111,10 +111,25 @@ export function bridgeAttachments(facts: BridgeFacts): AttachmentRow[] {
       continue;
     }
     const docker = parseDockerAlias(port.alias);
-    if (docker) rows.push({ bridge, runtime: 'docker', hostIf: port.name, network: docker.networkId, endpointId: docker.endpointId, problems: [] });
+    if (docker)
+      rows.push({
+        bridge,
+        runtime: 'docker',
+        hostIf: port.name,
+        network: docker.networkId,
+        endpointId: docker.endpointId,
+        problems: [],
+      });
   }
   for (const l of facts.dhcpLeases) {
-    rows.push({ bridge, runtime: 'dhcp', address: l.address, mac: l.mac, ...(l.hostname !== undefined ? { hostname: l.hostname } : {}), problems: [] });
+    rows.push({
+      bridge,
+      runtime: 'dhcp',
+      address: l.address,
+      mac: l.mac,
+      ...(l.hostname !== undefined ? { hostname: l.hostname } : {}),
+      problems: [],
+    });
   }
   return rows.sort((a, b) => addressOrder(a) - addressOrder(b) || (a.hostIf ?? '').localeCompare(b.hostIf ?? ''));
 }
