@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseDnsmasqLeases } from '../../codec/dnsmasq-leases.js';
 import { parseIpv4 } from '../address/ipv4.js';
-import { iface } from '../testing/builders.js';
+import { iface } from '../../testing/builders.js';
 import { bridgeAttachments, describeOwner, parseCniOwner } from './attachments.js';
 import { cniAlias, dockerAlias, hostVethName } from './names.js';
 
