@@ -27,6 +27,7 @@ async function main(argv: readonly string[]): Promise<number> {
     hostDeps: () => ({
       runner,
       host,
+      files: nodeTextFiles,
       paths,
       dataplane: new Dataplane(runner, { bpfObject: paths.bpfObject, stateDir: paths.stateDir }),
       log: process.env.FAN_VERBOSE ? (line) => output.err(`fanctl: ${line}\n`) : () => {},
