@@ -31,19 +31,19 @@ describe('Docker plugin server (unix socket)', () => {
     const socket = `${dir}/plugins/fan.sock`;
     const calls: CallRecord[] = [];
     const handlers = { '/Plugin.Activate': () => Promise.resolve({ Implements: ['NetworkDriver', 'IpamDriver'] }) };
-    await serveDockerPlugin(`${dir}/stale.sock`, handlers, () => {}).then((s) => s.close());
+    await serveDockerPlugin(`${dir}/stale.sock`, 0o660, handlers, () => {}).then((s) => s.close());
     await writeFile(`${dir}/stale.sock`, ''); // a file left by a plugin that died
-    const stale = await serveDockerPlugin(`${dir}/stale.sock`, handlers, () => {});
+    const stale = await serveDockerPlugin(`${dir}/stale.sock`, 0o660, handlers, () => {});
     await stale.close();
 
-    const server = await serveDockerPlugin(socket, handlers, (c) => void calls.push(c));
+    const server = await serveDockerPlugin(socket, 0o660, handlers, (c) => void calls.push(c));
     const ok = await post(socket, '/Plugin.Activate', '');
     assert.deepEqual({ status: ok.status, body: JSON.parse(ok.body) as unknown }, { status: 200, body: { Implements: ['NetworkDriver', 'IpamDriver'] } });
     assert.equal(ok.type, 'application/vnd.docker.plugins.v1.2+json');
     const missing = await post(socket, '/NetworkDriver.Nope', '{}');
     assert.equal(missing.status, 404);
     assert.match((JSON.parse(missing.body) as { Err: string }).Err, /^fan: no handler for/);
-    await assert.rejects(serveDockerPlugin(socket, handlers, () => {}), (e: unknown) => e instanceof StateError && /another process serves/.test(e.message));
+    await assert.rejects(serveDockerPlugin(socket, 0o660, handlers, () => {}), (e: unknown) => e instanceof StateError && /another process serves/.test(e.message));
     assert.deepEqual(calls.map((c) => [c.path, c.status]), [['/Plugin.Activate', 200], ['/NetworkDriver.Nope', 404]]);
     await server.close();
     assert.equal(existsSync(socket), false);
