@@ -271,10 +271,14 @@ export async function importImage(d: LabDockerd, tarball: string): Promise<void>
  * Starts `fanctl docker-plugin` in `host`'s network namespace with its state dir, serving DIR/plugins/fan.sock
  * (which dockerd sees as /run/docker/plugins/fan.sock); resolves when the socket exists.
  */
-export async function startFanPlugin(d: LabDockerd, extraEnv: Readonly<Record<string, string>> = {}): Promise<BackgroundProcess> {
+export async function startFanPlugin(
+  d: LabDockerd,
+  extraEnv: Readonly<Record<string, string>> = {},
+  extraArgs: readonly string[] = ['--no-reclaim'],
+): Promise<BackgroundProcess> {
   const socket = `${d.pluginDir}/fan.sock`;
   const log = `${d.dir}/fan-plugin.log`;
-  const p = startProcess(['ip', 'netns', 'exec', d.host.ns, process.execPath, FANCTL, 'docker-plugin', '--socket', socket, '--verbose'], {
+  const p = startProcess(['ip', 'netns', 'exec', d.host.ns, process.execPath, FANCTL, 'docker-plugin', '--socket', socket, '--verbose', ...extraArgs], {
     env: { FAN_STATE_DIR: d.host.stateDir, ...extraEnv },
     logFile: log,
   });
