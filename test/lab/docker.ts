@@ -133,11 +133,15 @@ async function noMountsUnder(dir: string): Promise<boolean> {
 }
 
 /** Starts dockerd in `host`'s network namespace (see the file comment); resolves once `docker info` answers. */
-export async function startDockerd(host: LabHost, options: { timeoutMs?: number } = {}): Promise<LabDockerd> {
+export async function startDockerd(host: LabHost, options: { timeoutMs?: number; keepData?: boolean } = {}): Promise<LabDockerd> {
   const dir = `${LAB_DOCKER_ROOT}/${host.ns}`;
   if (existsSync(dir)) {
     if (!(await noMountsUnder(dir))) throw new FanError(`${dir} has mounts under it`, 'a dockerd of an earlier run may still be running: stop it first');
-    await rm(dir, { recursive: true, force: true });
+    // keepData: a restart after crashDockerd, with the containers and networks dockerd had recorded.
+    if (!options.keepData) await rm(dir, { recursive: true, force: true });
+    // The exec root is runtime state (on /run, a tmpfs, normally): a dead containerd's pid file and socket there
+    // would make dockerd wait for that containerd instead of starting its own.
+    else for (const stale of ['exec', 'docker.pid', 'docker.sock']) await rm(`${dir}/${stale}`, { recursive: true, force: true });
   }
   const pluginDir = `${dir}/plugins`;
   await mkdir(pluginDir, { recursive: true });
@@ -190,7 +194,10 @@ export async function stopProcess(p: BackgroundProcess, graceMs = 10_000): Promi
       // exited meanwhile
     }
   }, graceMs);
+  // The child is unref'd: without a handle of our own, the event loop could end before its exit is reported.
+  const keepAlive = setInterval(() => undefined, 1000);
   await p.exited;
+  clearInterval(keepAlive);
   clearTimeout(timer);
 }
 
@@ -261,6 +268,30 @@ export async function stopDockerd(d: LabDockerd): Promise<string[]> {
   return forced;
 }
 
+/**
+ * A crash of the whole Docker stack: SIGKILL to dockerd (by pid) and to everything left in its mount namespace and
+ * cgroups (containerd, shims, containers), cgroups removed; the data directory stays for `startDockerd(host,
+ * { keepData: true })`. Returns what was killed.
+ */
+export async function crashDockerd(d: LabDockerd): Promise<string[]> {
+  const killed: string[] = [];
+  if (d.process.running()) {
+    kill([d.process.pid]);
+    killed.push(`dockerd ${d.process.pid}`);
+    // Polled, not awaited: the child is unref'd, so its exit alone would not keep the event loop alive.
+    for (let i = 0; i < 100 && d.process.running(); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))];
+    if (left.length === 0) break;
+    killed.push(`killed ${left.join(' ')}`);
+    kill(left);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const dir of await cgroupDirs(d.cgroupParent)) await rmdir(dir).catch(() => undefined);
+  return killed;
+}
 
 /** Imports the busybox tarball as LAB_IMAGE. */
 export async function importImage(d: LabDockerd, tarball: string): Promise<void> {
