@@ -205,4 +205,79 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     assert.match(err(shape), /malformed ReleaseAddress request: Address: Address is missing/);
     assert.equal((await h.call('/constructor', {})).status, 404);
   });
+
+  it('--ip-range: the pool id names the range, addresses come from it, the lease is released by its exact pool', async () => {
+    const h = harness();
+    const pool = await h.call('/IpamDriver.RequestPool', { AddressSpace: 'fan-local', Pool: SLICE, SubPool: '250.3.4.128/25', Options: {}, V6: false });
+    assert.deepEqual(pool.body, { PoolID: `${POOL_ID}:250.3.4.128/25`, Pool: SLICE, Data: {} });
+    const id = String(pool.body.PoolID);
+    const a = await h.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} });
+    assert.deepEqual(a.body, { Address: '250.3.4.128/24', Data: {} }, 'the first address of the range, the slice prefix');
+    const outside = await h.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '250.3.4.7', Options: {} });
+    assert.equal(outside.status, 400);
+    assert.match(err(outside), /outside the network's --ip-range 250\.3\.4\.128\/25/);
+    await h.call('/IpamDriver.ReleaseAddress', { PoolID: POOL_ID, Address: '250.3.4.128' });
+    assert.equal((await h.leases()).length, 1, 'the plain pool does not release the range pool\'s lease');
+    await h.call('/IpamDriver.ReleaseAddress', { PoolID: id, Address: '250.3.4.128' });
+    assert.deepEqual(await h.leases(), []);
+  });
+
+  it('published ports: ProgramExternalConnectivity loads DNAT to the endpoint\'s address; Revoke and Leave remove it', async () => {
+    const h = harness();
+    await h.call('/NetworkDriver.CreateEndpoint', { NetworkID: NET, EndpointID: EP, Interface: { Address: '250.3.4.2/24' }, Options: {} });
+    const portmap = [
+      { Proto: 6, IP: '', Port: 80, HostIP: '', HostPort: 8080, HostPortEnd: 8080 },
+      { Proto: 17, IP: '', Port: 53, HostIP: '0.0.0.0', HostPort: 5353, HostPortEnd: 5353 },
+      { Proto: 6, IP: '', Port: 80, HostIP: '::', HostPort: 8080, HostPortEnd: 8080 },
+    ];
+    const r = await h.call('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET, EndpointID: EP, Options: { 'com.docker.network.portmap': portmap } });
+    assert.equal(r.status, 200, err(r));
+    assert.equal(h.ports.entries.length, 1);
+    assert.deepEqual(h.ports.entries[0]?.ports, [{ proto: 'tcp', hostPort: 8080, port: 80 }, { proto: 'udp', hostPort: 5353, port: 53 }]);
+    assert.equal(h.ports.entries[0] && formatIpv4(h.ports.entries[0].address), '250.3.4.2');
+    assert.match(h.logs.join('\n'), /skipping :: port 8080\/tcp: the fan is IPv4/);
+    const other = 'f'.repeat(64);
+    await h.call('/NetworkDriver.CreateEndpoint', { NetworkID: NET, EndpointID: other, Interface: { Address: '250.3.4.3/24' }, Options: {} });
+    const clash = await h.call('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET, EndpointID: other, Options: { 'com.docker.network.portmap': [portmap[0]] } });
+    assert.equal(clash.status, 400);
+    assert.match(err(clash), /host port 8080\/tcp is already published for 250\.3\.4\.2/);
+    assert.equal(h.ports.applied.length, 1, 'the refused call loaded nothing');
+    assert.equal((await h.call('/NetworkDriver.RevokeExternalConnectivity', { NetworkID: NET, EndpointID: EP })).status, 200);
+    assert.deepEqual(h.ports.entries, []);
+    assert.deepEqual(h.ports.applied.at(-1), []);
+    assert.equal((await h.call('/NetworkDriver.Leave', { NetworkID: NET, EndpointID: EP })).status, 200, 'idempotent');
+    assert.equal(h.ports.applied.length, 2, 'nothing left to remove: no reload');
+    const none = await h.call('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET, EndpointID: EP, Options: null });
+    assert.equal(none.status, 200, 'no ports: nothing to do');
+    assert.equal(h.ports.applied.length, 2);
+  });
+
+  it('reclaims Docker leases dockerd does not hold (after the grace period); CNI leases and held ones stay', async () => {
+    const held = new Set([parseIpv4('250.3.4.2')]);
+    const h = harness({ dockerAddresses: () => Promise.resolve(held) });
+    const store = h.storeOf('fan-250', h.fans[0]);
+    await store.allocate('cni:fannet:c1', 'eth0', parseIpv4('250.3.4.9'));
+    for (const a of ['250.3.4.2', '250.3.4.3']) await h.call('/IpamDriver.RequestAddress', { PoolID: POOL_ID, Address: a, Options: {} });
+    const { reclaimLeases } = await import('../app/docker.js');
+    const freed = await reclaimLeases(h.deps);
+    assert.deepEqual(freed.map((l) => formatIpv4(l.address)), ['250.3.4.3']);
+    assert.deepEqual((await h.leases()).map((l) => formatIpv4(l.address)).sort(), ['250.3.4.2', '250.3.4.9']);
+    const young = harness({ dockerAddresses: () => Promise.resolve(new Set<number>()), graceMs: 24 * 3600_000 });
+    await young.call('/IpamDriver.RequestAddress', { PoolID: POOL_ID, Address: '', Options: {} });
+    assert.deepEqual(await reclaimLeases(young.deps), [], 'a lease younger than the grace period stays');
+  });
+
+  it('a full pool reclaims abandoned leases once and retries; without dockerd it stays full', async () => {
+    const h = harness({ dockerAddresses: () => Promise.resolve(new Set<number>()) });
+    const id = `${POOL_ID}:250.3.4.8/30`;
+    for (let i = 0; i < 4; i++) assert.equal((await h.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} })).status, 200);
+    const more = await h.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} });
+    assert.equal(more.status, 200, err(more));
+    assert.equal((await h.leases()).length, 1, 'the four abandoned leases were reclaimed, one new one given');
+    const plain = harness();
+    for (let i = 0; i < 4; i++) await plain.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} });
+    const full = await plain.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} });
+    assert.equal(full.status, 409);
+    assert.match(err(full), /is full: all 4 container addresses/);
+  });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -47,5 +47,21 @@ describe('Docker plugin server (unix socket)', () => {
     assert.deepEqual(calls.map((c) => [c.path, c.status]), [['/Plugin.Activate', 200], ['/NetworkDriver.Nope', 404]]);
     await server.close();
     assert.equal(existsSync(socket), false);
+  });
+
+  it('creates the socket with the mode it is given, whatever the umask (0660 under umask 000)', async () => {
+    const dir = await mkdtemp(`${tmpdir()}/fan-docker-`);
+    dirs.push(dir);
+    const old = process.umask(0);
+    try {
+      const server = await serveDockerPlugin(`${dir}/mode.sock`, 0o660, {}, () => {});
+      assert.equal((statSync(`${dir}/mode.sock`).mode & 0o777).toString(8), '660');
+      await server.close();
+      const open = await serveDockerPlugin(`${dir}/open.sock`, 0o666, {}, () => {});
+      assert.equal((statSync(`${dir}/open.sock`).mode & 0o777).toString(8), '666', '--socket-mode widens it on purpose');
+      await open.close();
+    } finally {
+      process.umask(old);
+    }
   });
 });
