@@ -6,7 +6,9 @@
  * Everything is named `fandkn…`; `after` stops every process it started by pid and removes the lab.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { contains, formatIpv4, parseCidr, parseIpv4, u32 } from '../../src/core/address/ipv4.js';
@@ -237,5 +239,29 @@ describe('Docker networks on the fan: --ip-range, connect/disconnect, reclaiming
     assert.deepEqual((await leases(h, 'fan-250')).map((l) => l.address), [k2], 'the running container keeps its lease; nothing else is held');
     await docker(d, ['rm', '-f', 'k2']);
     assert.deepEqual(await leases(h, 'fan-250'), []);
+  });
+
+  it('bad requests straight to the real plugin: 400 with a clear error, no veth, no file outside the state dir', async () => {
+    assert.ok(d);
+    const linksBefore = (await root.run(['ip', '-n', h.ns, '-br', 'link'])).stdout;
+    const ep = 'c'.repeat(64);
+    const spaced = await pluginCall(d, '/NetworkDriver.CreateEndpoint', { NetworkID: 'net work', EndpointID: ep, Interface: { Address: `${formatIpv4(u32(parseCidr(slice250).address + 40))}/24` } });
+    assert.equal(spaced.status, 400);
+    assert.match(String(spaced.body.Err), /^fan: malformed CreateEndpoint request: NetworkID "net work" is not a Docker id .*\(fix: /);
+    assert.equal((await root.run(['ip', '-n', h.ns, '-br', 'link'])).stdout, linksBefore, 'no veth pair was created');
+    const traversal = await pluginCall(d, '/IpamDriver.ReleaseAddress', { PoolID: '../../../../fandkn-escape/x:250.0.27.0/24', Address: '250.0.27.5' });
+    assert.equal(traversal.status, 400);
+    assert.match(String(traversal.body.Err), /PoolID ".*" is not a fan pool id/);
+    const escaped = resolve(`${h.stateDir}/ipam`, '../../../../fandkn-escape');
+    assert.equal(existsSync(escaped), false, `nothing was written at ${escaped}`);
+    for (const mac of ['ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:01', 'zz:00:00:00:00:00']) {
+      const r = await pluginCall(d, '/NetworkDriver.CreateEndpoint', { NetworkID: 'a'.repeat(64), EndpointID: ep, Interface: { Address: `${formatIpv4(u32(parseCidr(slice250).address + 40))}/24`, MacAddress: mac } });
+      assert.equal(r.status, 400, mac);
+      assert.match(String(r.body.Err), /is not a unicast MAC address/);
+    }
+    const long = await pluginCall(d, '/NetworkDriver.Join', { NetworkID: 'a'.repeat(64), EndpointID: 'e'.repeat(1000) });
+    assert.equal(long.status, 400);
+    assert.ok(String(long.body.Err).length < 400, 'the 1000-character id is not echoed whole');
+    assert.equal((await root.run(['ip', '-n', h.ns, '-br', 'link'])).stdout, linksBefore);
   });
 });
