@@ -1,5 +1,5 @@
 /**
- * An in-memory LeaseStore for unit tests (STYLE §1.6): the same pure transitions as FileLeaseStore, serialised by a
+ * An in-memory LeaseStore for unit tests: the same pure transitions as FileLeaseStore, serialised by a
  * promise chain instead of a file lock. Not used by production code.
  */
 import type { Ipv4 } from '../core/address/ipv4.js';
