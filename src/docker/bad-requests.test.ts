@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { openLeaseStore, openLeaseStoreByBridge } from '../store/lease-file.js';
 import { dispatchDockerCall } from './dispatcher.js';
 import { fanDockerPlugin } from './plugin.js';
-import { EP, NET, POOL_ID, SLICE, harness } from './testing.js';
+import { EP, NET, POOL_ID, SLICE, harness } from '../testing/docker-plugin.js';
 
 interface BadRequest {
   readonly name: string;

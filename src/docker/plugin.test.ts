@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import { dockerVethNames } from '../core/attach/names.js';
-import { iface, typicalHost } from '../core/testing/builders.js';
-import { EP, NET, POOL_ID, SLICE, harness } from './testing.js';
+import { iface, typicalHost } from '../testing/builders.js';
+import { EP, NET, POOL_ID, SLICE, harness } from '../testing/docker-plugin.js';
 
 function err(r: { body: Record<string, unknown> }): string {
   return String(r.body.Err);

@@ -5,7 +5,7 @@ import { parseFanWords } from '../config/fan-spec.js';
 import { resolveFans } from '../config/resolve.js';
 import { allocateAddress } from '../ipam/allocator.js';
 import { poolOf, poolSize, restrictPool } from '../ipam/pool.js';
-import { typicalHost } from '../testing/builders.js';
+import { typicalHost } from '../../testing/builders.js';
 import { ipRangeOf, parsePoolId, poolIdOf } from './pools.js';
 
 const [fan] = resolveFans([parseFanWords('-o 250.0.0.0/8 -u 172.16.0.0/16'.split(' '))], typicalHost());

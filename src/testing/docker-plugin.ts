@@ -9,13 +9,13 @@ import { parseFanWords } from '../core/config/fan-spec.js';
 import { type Fan, resolveFans } from '../core/config/resolve.js';
 import { poolOf } from '../core/ipam/pool.js';
 import type { HostFacts, InterfaceFacts } from '../core/model/host-facts.js';
-import { hostFacts, iface, typicalHost } from '../core/testing/builders.js';
+import { hostFacts, iface, typicalHost } from './builders.js';
 import type { LeaseStore } from '../ports/leases.js';
 import type { PortTable, PublishedPortsRecord } from '../ports/published-ports.js';
 import type { HostVeths, VethPairRequest } from '../ports/sandbox.js';
 import { MemoryLeaseStore } from '../store/memory-leases.js';
-import { dispatchDockerCall } from './dispatcher.js';
-import { fanDockerPlugin } from './plugin.js';
+import { dispatchDockerCall } from '../docker/dispatcher.js';
+import { fanDockerPlugin } from '../docker/plugin.js';
 
 export class FakePorts implements PublishedPortsRecord, PortTable {
   entries: readonly PublishedEndpoint[] = [];
