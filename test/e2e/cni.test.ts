@@ -3,6 +3,7 @@
  * host's namespace with that host's state dir), chained with Debian's reference plugins, under 200 concurrent
  * ADDs, and under podman. Every namespace is named `fancni-…` and removed by labDown, also on failure.
  */
+import { root } from '../../src/lab/shell.js';
 import assert from 'node:assert/strict';
 import { buildBusyboxTarball } from '../lab/busybox.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -17,7 +18,6 @@ import { type PodmanHost, IMAGE, inPodmanHost, podmanHost, removeLabCgroups, run
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 
 const NAME = 'fancni';
-const root = new ExecRunner();
 const SLICE_PREFIX = 24;
 
 interface Installed {

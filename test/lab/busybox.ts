@@ -2,11 +2,10 @@
  * The lab's container image: a root filesystem of Debian's busybox-static and its applets, packed as a tarball that
  * `docker import` and `podman import` take. No registry is needed (or reachable).
  */
+import { root } from '../../src/lab/shell.js';
 import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { ExecRunner } from '../../src/kernel/exec.js';
 
 export const BUSYBOX = '/bin/busybox';
-const root = new ExecRunner();
 
 /** Builds `<dir>/busybox.tar` and returns its path. */
 export async function buildBusyboxTarball(dir: string): Promise<string> {
