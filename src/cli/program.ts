@@ -81,10 +81,11 @@ export function buildProgram(deps: CliDeps): Command {
 
   const fanOptions = (command: Command): Command =>
     command
-      .argument('[words...]', 'old syntax: OVERLAY UNDERLAY [dhcp] [host-reserve N] [bridge NAME] [type T]')
+      .argument('[words...]', 'old syntax: OVERLAY UNDERLAY [dhcp] [dhcp-range R] [host-reserve N] [bridge NAME] [type T]')
       .addOption(overlayOption())
       .addOption(underlayOption())
-      .option('--dhcp', 'serve DHCP on the fan bridge (dnsmasq)')
+      .option('--dhcp', 'serve DHCP on the fan bridge (dnsmasq): the upper half of the slice, the rest to the IPAM')
+      .option('--dhcp-range <range>', 'the DHCP share: START-END (addresses of this host\'s slice) or N (the last N container addresses); implies --dhcp')
       .option('--bridge <name>', 'bridge name (default fan-<overlay octets>)')
       .option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')
       .addOption(new Option('--type <type>', 'data plane').choices(['vxlan', 'host-gw']))

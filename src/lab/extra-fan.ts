@@ -7,6 +7,7 @@ import { formatCidr, network, u32 } from '../core/address/ipv4.js';
 import type { DataplaneType } from '../core/config/fan-spec.js';
 import { bridgeNameOf, defineFan, describeHost } from '../core/mapping/fan.js';
 import { VXLAN_OVERHEAD } from '../core/model/host-state.js';
+import { layoutOf } from '../core/mapping/layout.js';
 import { ExecRunner } from '../kernel/exec.js';
 import { attachContainer, fanctl } from './lab.js';
 import type { LabContainer, LabHost, LabTopology } from './topology.js';
@@ -33,7 +34,7 @@ export async function addExtraFan(topo: LabTopology, hosts: readonly LabHost[]):
       hostIf: 'cx',
       overlay: formatCidr(EXTRA_OVERLAY),
       bridge: bridgeNameOf(EXTRA_OVERLAY),
-      address: u32(slice.slice.address + 2),
+      address: layoutOf({ slice: slice.slice, hostReserve: 1, dhcp: false }).ipam[0]?.start ?? u32(slice.slice.address + 2),
       prefix: slice.slice.prefix,
       gateway: slice.gateway,
       mtu: topo.options.underlayMtu - (type === 'vxlan' ? VXLAN_OVERHEAD : 0),

@@ -8,6 +8,7 @@ import { type FanMap, type HostSlice, bridgeNameOf, checkDistinctOverlays, defin
 import { type HostFacts, type InterfaceFacts, defaultRouteDevice, findInterface } from '../model/host-facts.js';
 import type { DataplaneType, FanSpec } from './fan-spec.js';
 import { FAN_ROUTE_PROTO } from '../model/host-state.js';
+import { sliceLayout } from '../mapping/layout.js';
 
 export interface ResolvedUnderlay {
   readonly underlay: Cidr;
@@ -115,7 +116,7 @@ export function resolveFans(specs: readonly FanSpec[], facts: HostFacts, ownedDe
         throw new ConfigError(`overlay ${formatCidr(map.overlay)} overlaps route ${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`, 'pick an overlay this host does not route, e.g. in 240.0.0.0/4');
       }
     }
-    return {
+    const fan = {
       spec,
       map,
       host,
@@ -127,6 +128,8 @@ export function resolveFans(specs: readonly FanSpec[], facts: HostFacts, ownedDe
       dhcp: spec.dhcp,
       type: spec.type,
     } satisfies Fan;
+    sliceLayout(fan); // a dhcp-range that does not fit this host's slice is refused here, before any I/O
+    return fan;
   });
   checkDistinctOverlays(fans.map((f) => f.map));
   const bridges = new Set<string>();
