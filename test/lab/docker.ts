@@ -1,11 +1,8 @@
 /**
- * A real dockerd (Debian's docker.io 20.10) per lab host, for the Docker end-to-end tests, contained as follows:
+ * A real dockerd (Debian's docker.io 20.10) per lab host, for the Docker end-to-end tests, contained as every lab
+ * daemon is (test/lab/contained.ts: the lab host's network namespace, a private mount namespace in which /run, /opt
+ * and /sys/fs/cgroup are fresh tmpfs mounts, started from an argv array behind a guard script), and further:
  *
- * - it runs in the lab host's network namespace (`ip netns exec NS`) and in a private mount namespace of its own
- *   (`unshare -m --propagation private`), in which /run, /opt and /sys/fs/cgroup are fresh tmpfs mounts;
- * - it is started from an argv array, never through `sh -c`: the inner script is a file written here
- *   (`dockerd-ns.sh`), which refuses to go on unless `ip netns identify` names the lab namespace and both its
- *   network and mount namespaces differ from the launcher's (inode numbers recorded before entering);
  * - dockerd never touches the firewall, forwarding or a default bridge (`--iptables=false --ip-masq=false
  *   --ip-forward=false --bridge=none`); its data, exec root and socket live under `/var/tmp/fanlab-docker/NS`;
  * - containers run under the cgroup parent `/NS` in the machine's cgroup v1 hierarchies (mirrored, not added to:
@@ -16,13 +13,28 @@
  * `stopDockerd` removes the containers, stops dockerd by its pid, kills whatever is left in its mount namespace or
  * cgroups (only ever processes started under them), removes the cgroups and the data directory.
  */
-import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { errorMessage, FanError } from '../../src/core/errors.js';
+import { existsSync } from 'node:fs';
+import { readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { errorMessage } from '../../src/core/errors.js';
 import { type BackgroundProcess, ExecRunner, startProcess } from '../../src/kernel/exec.js';
 import type { RunOptions, RunResult } from '../../src/ports/runner.js';
 import { FANCTL } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/topology.js';
+import {
+  type Contained,
+  cgroupDirs,
+  cgroupV1Mounts,
+  freshDir,
+  killPids,
+  ownMountNs,
+  pidsInCgroups,
+  startContained,
+  stopContained,
+  stopProcess,
+  waitFor,
+} from './contained.js';
+
+export { cgroupV1Mounts, stopProcess } from './contained.js';
 
 /** The docker.io 20.10 CLI (a newer CLI may come first in PATH and speak an API version dockerd 20.10 refuses). */
 export const DOCKER_CLI = '/usr/bin/docker';
@@ -33,76 +45,10 @@ export const LAB_IMAGE = 'busybox:fan';
 
 const root = new ExecRunner();
 
-/** Refusal exit codes of the inner script (90–93): the guard fired and dockerd was never started. */
-const INNER_SCRIPT = `#!/bin/sh
-# fan lab: dockerd for one lab host. Started (argv, no shell) as
-#   ip netns exec NS unshare -m --propagation private /bin/sh dockerd-ns.sh NS DIR CGROUP_PARENT [NAME=OPTIONS ...]
-# with HOST_MNTNS and HOST_NETNS set to the inode numbers of the launcher's mount and network namespaces.
-# It refuses to run outside NS or in the launcher's namespaces, privatises /run, /opt and the cgroup mounts, and
-# ends by exec'ing dockerd (so the launcher's pid is dockerd's pid).
-set -eu
-ns=$1; dir=$2; parent=$3; shift 3
-if [ -z "\${HOST_MNTNS:-}" ] || [ -z "\${HOST_NETNS:-}" ]; then echo "refusing: HOST_MNTNS and HOST_NETNS must be set" >&2; exit 90; fi
-if [ "$(ip netns identify $$)" != "$ns" ]; then echo "refusing: not in network namespace $ns" >&2; exit 91; fi
-if [ "$(stat -L -c %i /proc/self/ns/net)" = "$HOST_NETNS" ]; then echo "refusing: still in the launcher network namespace" >&2; exit 92; fi
-if [ "$(stat -L -c %i /proc/self/ns/mnt)" = "$HOST_MNTNS" ]; then echo "refusing: still in the launcher mount namespace" >&2; exit 93; fi
-# /run first: with the machine's /run, dockerd would talk to a system containerd.
-mount -t tmpfs -o mode=755 tmpfs /run
-mount -t tmpfs -o mode=755 tmpfs /opt
-mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
-for spec in "$@"; do
-  name=\${spec%%=*}
-  opts=\${spec#*=}
-  mkdir -p "/sys/fs/cgroup/$name"
-  mount -t cgroup -o "$opts" cgroup "/sys/fs/cgroup/$name"
-done
-mkdir -p /run/docker/plugins
-mount --bind "$dir/plugins" /run/docker/plugins
-exec ${DOCKERD} --config-file "$dir/daemon.json" \\
-  --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" -H "unix://$dir/docker.sock" \\
-  --storage-driver overlay2 --cgroup-parent "$parent" \\
-  --iptables=false --ip-masq=false --ip-forward=false --bridge=none
-`;
-
-export interface LabDockerd {
-  readonly host: LabHost;
-  readonly dir: string;
+export interface LabDockerd extends Contained {
   readonly socket: string;
   /** Bind-mounted onto /run/docker/plugins inside dockerd's mount namespace. */
   readonly pluginDir: string;
-  readonly cgroupParent: string;
-  readonly process: BackgroundProcess;
-  /** Inode of dockerd's private mount namespace (every process in it is ours). */
-  readonly mountNs: number;
-  readonly log: string;
-}
-
-function nsInode(pid: number | 'self', kind: 'mnt' | 'net'): number | undefined {
-  try {
-    return statSync(`/proc/${pid}/ns/${kind}`).ino;
-  } catch {
-    return undefined;
-  }
-}
-
-/** `NAME=OPTIONS` for each cgroup v1 hierarchy mounted under /sys/fs/cgroup here (`cpu=cpu`, `systemd=none,name=systemd`). */
-export async function cgroupV1Mounts(): Promise<{ name: string; options: string; mountPoint: string }[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  const mounts: { name: string; options: string; mountPoint: string }[] = [];
-  for (const line of text.split('\n')) {
-    const [before, after] = line.split(' - ');
-    const mountPoint = before?.split(' ')[4];
-    const [fstype, , superOptions] = after?.split(' ') ?? [];
-    if (fstype !== 'cgroup' || !mountPoint?.startsWith('/sys/fs/cgroup/') || superOptions === undefined) continue;
-    const name = mountPoint.slice('/sys/fs/cgroup/'.length);
-    if (!/^[\w.,=-]+$/.test(name)) continue;
-    const opts = superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro');
-    const controllers = opts.filter((o) => !o.startsWith('name=') && o !== 'xattr' && o !== 'noprefix' && !o.startsWith('release_agent'));
-    const named = opts.filter((o) => o.startsWith('name='));
-    const options = [...(controllers.length === 0 ? ['none'] : controllers), ...named].join(',');
-    mounts.push({ name, options, mountPoint });
-  }
-  return mounts;
 }
 
 /** The docker CLI against a lab dockerd; its client config stays in the lab directory, not in ~/.docker. */
@@ -111,156 +57,60 @@ export function docker(d: Pick<LabDockerd, 'socket'>, args: readonly string[], o
   return root.run(['env', `DOCKER_CONFIG=${config}`, DOCKER_CLI, '-H', `unix://${d.socket}`, ...args], { timeoutMs: 60_000, ...options });
 }
 
-async function tail(path: string, lines = 20): Promise<string> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text.trim().split('\n').slice(-lines).join('\n');
-}
-
-async function waitFor(what: string, ready: () => Promise<boolean>, alive: () => boolean, timeoutMs: number, log: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ready()) return;
-    if (!alive()) throw new FanError(`${what} exited before it was ready; last lines of ${log}:\n${await tail(log)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new FanError(`${what} was not ready after ${timeoutMs} ms; last lines of ${log}:\n${await tail(log)}`);
-}
-
-/** True when no mount of this process's view lies under `dir` (so removing it removes files, not mounts). */
-async function noMountsUnder(dir: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return !text.split('\n').some((l) => l.split(' ')[4]?.startsWith(`${dir}/`) || l.split(' ')[4] === dir);
-}
-
 /** Starts dockerd in `host`'s network namespace (see the file comment); resolves once `docker info` answers. */
 export async function startDockerd(host: LabHost, options: { timeoutMs?: number } = {}): Promise<LabDockerd> {
   const dir = `${LAB_DOCKER_ROOT}/${host.ns}`;
-  if (existsSync(dir)) {
-    if (!(await noMountsUnder(dir))) throw new FanError(`${dir} has mounts under it`, 'a dockerd of an earlier run may still be running: stop it first');
-    await rm(dir, { recursive: true, force: true });
-  }
+  await freshDir(dir);
   const pluginDir = `${dir}/plugins`;
-  await mkdir(pluginDir, { recursive: true });
+  await freshDir(pluginDir);
   // Our own config file, so any /etc/docker/daemon.json is ignored; the trust key (dockerd 20.10 writes one) would
   // otherwise go to /etc/docker/key.json on the machine. `deprecated-key-path` is settable only in the file.
   await writeFile(`${dir}/daemon.json`, `${JSON.stringify({ 'deprecated-key-path': `${dir}/key.json` })}\n`);
-  const script = `${dir}/dockerd-ns.sh`;
-  await writeFile(script, INNER_SCRIPT, { mode: 0o755 });
-  const hostMnt = nsInode('self', 'mnt');
-  const hostNet = nsInode('self', 'net');
-  if (hostMnt === undefined || hostNet === undefined) throw new FanError('cannot read /proc/self/ns/{mnt,net}', 'run the lab as root on Linux');
   const cgroupParent = `/${host.ns}`;
-  const cgroups = (await cgroupV1Mounts()).map((m) => `${m.name}=${m.options}`);
-  const log = `${dir}/dockerd.log`;
-  const daemon = startProcess(['ip', 'netns', 'exec', host.ns, 'unshare', '-m', '--propagation', 'private', '/bin/sh', script, host.ns, dir, cgroupParent, ...cgroups], {
-    env: { HOST_MNTNS: String(hostMnt), HOST_NETNS: String(hostNet) },
-    logFile: log,
+  const contained = await startContained({
+    host,
+    dir,
+    cgroupParent,
+    tmpfs: ['/run', '/opt'],
+    binds: [[pluginDir, '/run/docker/plugins']],
+    logName: 'dockerd.log',
+    argv: [
+      DOCKERD, '--config-file', `${dir}/daemon.json`,
+      '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/docker.pid`, '-H', `unix://${dir}/docker.sock`,
+      '--storage-driver', 'overlay2', '--cgroup-parent', cgroupParent,
+      '--iptables=false', '--ip-masq=false', '--ip-forward=false', '--bridge=none',
+    ],
   });
   const socket = `${dir}/docker.sock`;
-  const partial = { host, dir, socket, pluginDir, cgroupParent, process: daemon, log };
+  const partial: LabDockerd = { ...contained, socket, pluginDir };
   try {
     await waitFor(
       `dockerd of ${host.ns}`,
       async () => existsSync(socket) && (await docker({ socket }, ['info', '--format', '{{.ServerVersion}}'], { allowFailure: true, timeoutMs: 5_000 })).exitCode === 0,
-      () => daemon.running(),
+      () => contained.process.running(),
       options.timeoutMs ?? 30_000,
-      log,
+      contained.log,
     );
-    const mountNs = nsInode(daemon.pid, 'mnt');
-    if (mountNs === undefined || mountNs === hostMnt) throw new FanError(`dockerd (pid ${daemon.pid}) is not in a mount namespace of its own`);
-    return { ...partial, mountNs };
+    return { ...ownMountNs(contained), socket, pluginDir };
   } catch (error) {
-    await stopDockerd({ ...partial, mountNs: nsInode(daemon.pid, 'mnt') ?? -1 }).catch(() => undefined);
+    await stopDockerd(partial).catch(() => undefined);
     throw error;
   }
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
-export async function stopProcess(p: BackgroundProcess, graceMs = 10_000): Promise<void> {
-  if (!p.running()) return;
-  try {
-    process.kill(p.pid, 'SIGTERM');
-  } catch {
-    return; // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // exited meanwhile
-    }
-  }, graceMs);
-  await p.exited;
-  clearTimeout(timer);
-}
-
-/** Pids of processes in the mount namespace with inode `mountNs`. */
-async function pidsInMountNs(mountNs: number): Promise<number[]> {
-  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
-  return pids.filter((pid) => pid !== process.pid && nsInode(pid, 'mnt') === mountNs);
-}
-
-/** Every cgroup directory at or under `parent` in the machine's v1 hierarchies, deepest first. */
-async function cgroupDirs(parent: string): Promise<string[]> {
-  const dirs: string[] = [];
-  const walk = async (path: string): Promise<void> => {
-    const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) if (e.isDirectory()) await walk(`${path}/${e.name}`);
-    if (existsSync(path)) dirs.push(path);
-  };
-  for (const m of await cgroupV1Mounts()) await walk(`${m.mountPoint}${parent}`);
-  return dirs;
-}
-
-async function pidsInCgroups(parent: string): Promise<number[]> {
-  const pids = new Set<number>();
-  for (const dir of await cgroupDirs(parent)) {
-    const text = await readFile(`${dir}/cgroup.procs`, 'utf8').catch(() => '');
-    for (const p of text.split('\n').filter(Boolean)) pids.add(Number(p));
-  }
-  return [...pids];
-}
-
-function kill(pids: readonly number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
-
 /**
- * Removes every container, stops dockerd (SIGTERM, by pid), then makes sure nothing it started is left: processes
- * in its mount namespace or its cgroups are killed, the cgroups removed, the data directory deleted. Returns what
- * had to be forced (empty when dockerd cleaned up after itself).
+ * Removes every container, stops dockerd (SIGTERM, by pid), then makes sure nothing it started is left
+ * (stopContained). Returns what had to be forced (empty when dockerd cleaned up after itself).
  */
 export async function stopDockerd(d: LabDockerd): Promise<string[]> {
-  const forced: string[] = [];
   if (d.process.running()) {
     const ids = (await docker(d, ['ps', '-aq'], { allowFailure: true, timeoutMs: 15_000 })).stdout.split('\n').filter(Boolean);
     if (ids.length > 0) await docker(d, ['rm', '-f', ...ids], { allowFailure: true, timeoutMs: 30_000 });
   }
-  await stopProcess(d.process, 15_000);
-  // Never sweep the launcher's own mount namespace (that would be every process of the machine).
-  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))];
-    if (left.length === 0) break;
-    forced.push(`killed ${left.join(' ')}`);
-    kill(left);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  for (const dir of await cgroupDirs(d.cgroupParent)) {
-    await rmdir(dir).catch((error: unknown) => forced.push(`cgroup ${dir}: ${errorMessage(error)}`));
-  }
-  if (await noMountsUnder(d.dir)) await rm(d.dir, { recursive: true, force: true });
-  else forced.push(`${d.dir} still has mounts; not removed`);
+  const forced = await stopContained(d);
   await rmdir(LAB_DOCKER_ROOT).catch(() => undefined); // only when empty: another host's dockerd may still run
   return forced;
 }
-
 
 /** Imports the busybox tarball as LAB_IMAGE. */
 export async function importImage(d: LabDockerd, tarball: string): Promise<void> {
@@ -309,7 +159,7 @@ export async function sweepLabDocker(prefix: string): Promise<string[]> {
     }
     if (pids.size === 0) break;
     swept.push(`killed ${[...pids].join(' ')}`);
-    kill([...pids]);
+    killPids([...pids]);
     await new Promise((r) => setTimeout(r, 100));
   }
   for (const parent of parents) {
