@@ -10,6 +10,7 @@ APT_PACKAGES=(
   dnsmasq-base                                               # DHCP on fan bridges
   iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
+  lxd lxd-client lxc                                         # LXD 5.0 and plain LXC, real runtimes for tests
 )
 
 if [ "$(id -u)" -ne 0 ]; then
