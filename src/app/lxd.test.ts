@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseFanWords } from '../core/config/fan-spec.js';
 import { resolveFans } from '../core/config/resolve.js';
-import { typicalHost } from '../core/testing/builders.js';
+import { typicalHost } from '../testing/builders.js';
 import type { LxdProfileInfo, LxdProfiles } from '../ports/lxd.js';
 import { disableLxd, enableLxd } from './lxd.js';
 

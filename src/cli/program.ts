@@ -30,6 +30,7 @@ import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
 import { DEFAULT_DOCKER_SOCKET, dockerConfigCommand, dockerPluginCommand } from './commands/docker.js';
 import { renderDockerConfig } from '../docker/config.js';
 import type { HostVeths } from '../ports/sandbox.js';
+import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -137,6 +138,17 @@ export function buildProgram(deps: CliDeps): Command {
       const status = await showCommand(deps.hostDeps());
       if (opts.json) printJson(output, status);
       else output.out(renderStatus(status));
+    });
+
+  program
+    .command('attachments')
+    .description("what is attached to each fan bridge: address, runtime (cni/docker/dhcp), interfaces, container id, Kubernetes pod")
+    .option('--bridge <name>', 'only this fan bridge')
+    .option('--json', 'the attachments as JSON, per bridge')
+    .action(async (opts: { bridge?: string } & JsonOption) => {
+      const list = await attachmentsCommand(opts, { host: deps.host, files: deps.files, stateDir: fanPaths(deps.env).stateDir });
+      if (opts.json) printJson(output, list);
+      else output.out(renderAttachments(list));
     });
 
   const lab = program.command('lab').description('simulated Fan hosts and containers in network namespaces (root)');

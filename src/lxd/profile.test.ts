@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseFanWords } from '../core/config/fan-spec.js';
 import { resolveFans } from '../core/config/resolve.js';
 import type { LxdProfileInfo } from '../ports/lxd.js';
-import { assertConfigError } from '../core/testing/builders.js';
+import { assertConfigError } from '../testing/builders.js';
 import { instanceOfPath, lxdProfile, planDisable, planEnable } from './profile.js';
 import { lxcNetConfig, lxcOwner, renderLxcConfig } from './lxc-config.js';
 

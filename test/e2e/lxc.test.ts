@@ -11,7 +11,7 @@ import { parseCidr, parseIpv4 } from '../../src/core/address/ipv4.js';
 import { inRange, layoutOf } from '../../src/core/mapping/layout.js';
 import { containerAddress, fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
-import { cgroupV1Mounts } from '../lab/contained.js';
+import { cgroupV1Mounts } from '../lab/private-ns.js';
 import { LAB_LXC_ROOT, type LabLxc, lxcAddress, lxcAttach, startLxc, stopLxc } from '../lab/lxc.js';
 
 const NAME = 'fanlxc';

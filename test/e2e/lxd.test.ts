@@ -16,7 +16,7 @@ import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 import { buildBusyboxTarball } from '../lab/busybox.js';
 import { execFanCni } from '../lab/cni-runtime.js';
-import { cgroupV1Mounts, stopProcess } from '../lab/contained.js';
+import { cgroupV1Mounts, stopProcess } from '../lab/private-ns.js';
 import { LAB_IMAGE, type LabDockerd, docker, importImage, startDockerd, startFanPlugin, stopDockerd } from '../lab/docker.js';
 import { LAB_LXD_ROOT, LXD_IMAGE, type LabLxd, buildLxdImage, fanctlLxd, importLxdImage, instanceAddress, lxc, startLxd, stopLxd } from '../lab/lxd.js';
 

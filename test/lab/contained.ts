@@ -1,5 +1,6 @@
 /**
- * Runs a real daemon (dockerd, lxd, lxc-start) for one lab host, contained the same way for every runtime:
+ * Runs a real daemon (lxd, lxc-start) for one lab host, contained the way dockerd and containerd are, on the shared
+ * pieces of test/lab/private-ns.ts (the guard, cgroup mirroring and clean-up):
  *
  * - in the lab host's network namespace (`ip netns exec NS`) and a private mount namespace of its own
  *   (`unshare -m --propagation private`), in which the listed directories (/run first: with the machine's /run a
@@ -15,11 +16,23 @@
  * `stopContained` stops the daemon by its pid, kills whatever is left in its mount namespace or cgroups (only ever
  * processes started under them), removes the cgroups and the daemon's directory.
  */
-import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { errorMessage, FanError } from '../../src/core/errors.js';
 import { type BackgroundProcess, startProcess } from '../../src/kernel/exec.js';
 import type { LabHost } from '../../src/lab/topology.js';
+import {
+  GUARD_SH,
+  cgroupDirs,
+  cgroupMountArgs,
+  killPids,
+  launcherNamespaces,
+  noMountsUnder,
+  nsInode,
+  pidsInCgroups,
+  pidsInMountNs,
+  stopProcess,
+} from './private-ns.js';
 
 /** Refusal exit codes of the inner script (90–93): the guard fired and the daemon was never started. */
 const INNER_SCRIPT = `#!/bin/sh
@@ -30,11 +43,7 @@ const INNER_SCRIPT = `#!/bin/sh
 # FANLAB_JOIN_CGROUP=1 to move into CGROUP_PARENT first.
 set -eu
 ns=$1; parent=$2; shift 2
-if [ -z "\${HOST_MNTNS:-}" ] || [ -z "\${HOST_NETNS:-}" ]; then echo "refusing: HOST_MNTNS and HOST_NETNS must be set" >&2; exit 90; fi
-if [ "$(ip netns identify $$)" != "$ns" ]; then echo "refusing: not in network namespace $ns" >&2; exit 91; fi
-if [ "$(stat -L -c %i /proc/self/ns/net)" = "$HOST_NETNS" ]; then echo "refusing: still in the launcher network namespace" >&2; exit 92; fi
-if [ "$(stat -L -c %i /proc/self/ns/mnt)" = "$HOST_MNTNS" ]; then echo "refusing: still in the launcher mount namespace" >&2; exit 93; fi
-for d in \${FANLAB_TMPFS:-}; do mkdir -p "$d"; mount -t tmpfs -o mode=755 tmpfs "$d"; done
+${GUARD_SH}for d in \${FANLAB_TMPFS:-}; do mkdir -p "$d"; mount -t tmpfs -o mode=755 tmpfs "$d"; done
 mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
 while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
   name=\${1%%=*}
@@ -88,56 +97,6 @@ export interface Contained {
   readonly log: string;
 }
 
-export function nsInode(pid: number | 'self', kind: 'mnt' | 'net'): number | undefined {
-  try {
-    return statSync(`/proc/${pid}/ns/${kind}`).ino;
-  } catch {
-    return undefined;
-  }
-}
-
-/** `NAME=OPTIONS` for each cgroup v1 hierarchy mounted under /sys/fs/cgroup here (`cpu=cpu`, `systemd=none,name=systemd`). */
-export async function cgroupV1Mounts(): Promise<{ name: string; options: string; mountPoint: string }[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  const mounts: { name: string; options: string; mountPoint: string }[] = [];
-  for (const line of text.split('\n')) {
-    const [before, after] = line.split(' - ');
-    const mountPoint = before?.split(' ')[4];
-    const [fstype, , superOptions] = after?.split(' ') ?? [];
-    if (fstype !== 'cgroup' || !mountPoint?.startsWith('/sys/fs/cgroup/') || superOptions === undefined) continue;
-    const name = mountPoint.slice('/sys/fs/cgroup/'.length);
-    if (!/^[\w.,=-]+$/.test(name)) continue;
-    const opts = superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro');
-    const controllers = opts.filter((o) => !o.startsWith('name=') && o !== 'xattr' && o !== 'noprefix' && !o.startsWith('release_agent'));
-    const named = opts.filter((o) => o.startsWith('name='));
-    const options = [...(controllers.length === 0 ? ['none'] : controllers), ...named].join(',');
-    mounts.push({ name, options, mountPoint });
-  }
-  return mounts;
-}
-
-export async function tail(path: string, lines = 20): Promise<string> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text.trim().split('\n').slice(-lines).join('\n');
-}
-
-/** Polls `ready` every 100 ms until it holds, the process dies or `timeoutMs` passes (then throws with the log's tail). */
-export async function waitFor(what: string, ready: () => Promise<boolean>, alive: () => boolean, timeoutMs: number, log: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ready()) return;
-    if (!alive()) throw new FanError(`${what} exited before it was ready; last lines of ${log}:\n${await tail(log)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new FanError(`${what} was not ready after ${timeoutMs} ms; last lines of ${log}:\n${await tail(log)}`);
-}
-
-/** True when no mount of this process's view lies under `dir` (so removing it removes files, not mounts). */
-export async function noMountsUnder(dir: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return !text.split('\n').some((l) => l.split(' ')[4]?.startsWith(`${dir}/`) || l.split(' ')[4] === dir);
-}
-
 /** Makes `dir` empty and fresh; refuses when a mount lies under it (a daemon of an earlier run may still hold it). */
 export async function freshDir(dir: string): Promise<void> {
   if (existsSync(dir)) {
@@ -151,18 +110,16 @@ export async function freshDir(dir: string): Promise<void> {
 export async function startContained(spec: ContainedSpec): Promise<Contained> {
   const script = `${spec.dir}/contained-ns.sh`;
   await writeFile(script, INNER_SCRIPT, { mode: 0o755 });
-  const hostMnt = nsInode('self', 'mnt');
-  const hostNet = nsInode('self', 'net');
-  if (hostMnt === undefined || hostNet === undefined) throw new FanError('cannot read /proc/self/ns/{mnt,net}', 'run the lab as root on Linux');
-  const cgroups = (await cgroupV1Mounts()).map((m) => `${m.name}=${m.options}`);
+  const launcher = launcherNamespaces();
+  const cgroups = await cgroupMountArgs();
   const log = `${spec.dir}/${spec.logName}`;
   const daemon = startProcess(
     ['ip', 'netns', 'exec', spec.host.ns, 'unshare', '-m', '--propagation', 'private', '/bin/sh', script, spec.host.ns, spec.cgroupParent, ...cgroups, '--', ...spec.argv],
     {
       env: {
         ...spec.env,
-        HOST_MNTNS: String(hostMnt),
-        HOST_NETNS: String(hostNet),
+        HOST_MNTNS: String(launcher.mnt),
+        HOST_NETNS: String(launcher.net),
         FANLAB_TMPFS: (spec.tmpfs ?? ['/run']).join(' '),
         FANLAB_BINDS: (spec.binds ?? []).map(([a, b]) => `${a}:${b}`).join(' '),
         FANLAB_JOIN_CGROUP: spec.joinCgroup ? '1' : '0',
@@ -178,62 +135,6 @@ export function ownMountNs(c: Contained): Contained {
   const mountNs = nsInode(c.process.pid, 'mnt');
   if (mountNs === undefined || mountNs === nsInode('self', 'mnt')) throw new FanError(`${c.process.argv.join(' ')} (pid ${c.process.pid}) is not in a mount namespace of its own`);
   return { ...c, mountNs };
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
-export async function stopProcess(p: BackgroundProcess, graceMs = 10_000): Promise<void> {
-  if (!p.running()) return;
-  try {
-    process.kill(p.pid, 'SIGTERM');
-  } catch {
-    return; // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // exited meanwhile
-    }
-  }, graceMs);
-  await p.exited;
-  clearTimeout(timer);
-}
-
-/** Pids of processes in the mount namespace with inode `mountNs`. */
-export async function pidsInMountNs(mountNs: number): Promise<number[]> {
-  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
-  return pids.filter((pid) => pid !== process.pid && nsInode(pid, 'mnt') === mountNs);
-}
-
-/** Every cgroup directory at or under `parent` in the machine's v1 hierarchies, deepest first. */
-export async function cgroupDirs(parent: string): Promise<string[]> {
-  const dirs: string[] = [];
-  const walk = async (path: string): Promise<void> => {
-    const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) if (e.isDirectory()) await walk(`${path}/${e.name}`);
-    if (existsSync(path)) dirs.push(path);
-  };
-  for (const m of await cgroupV1Mounts()) await walk(`${m.mountPoint}${parent}`);
-  return dirs;
-}
-
-export async function pidsInCgroups(parent: string): Promise<number[]> {
-  const pids = new Set<number>();
-  for (const dir of await cgroupDirs(parent)) {
-    const text = await readFile(`${dir}/cgroup.procs`, 'utf8').catch(() => '');
-    for (const p of text.split('\n').filter(Boolean)) pids.add(Number(p));
-  }
-  return [...pids];
-}
-
-export function killPids(pids: readonly number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
 }
 
 /**

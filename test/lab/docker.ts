@@ -1,8 +1,11 @@
 /**
- * A real dockerd (Debian's docker.io 20.10) per lab host, for the Docker end-to-end tests, contained as every lab
- * daemon is (test/lab/contained.ts: the lab host's network namespace, a private mount namespace in which /run, /opt
- * and /sys/fs/cgroup are fresh tmpfs mounts, started from an argv array behind a guard script), and further:
+ * A real dockerd (Debian's docker.io 20.10) per lab host, for the Docker end-to-end tests, contained as follows:
  *
+ * - it runs in the lab host's network namespace (`ip netns exec NS`) and in a private mount namespace of its own
+ *   (`unshare -m --propagation private`), in which /run, /opt and /sys/fs/cgroup are fresh tmpfs mounts;
+ * - it is started from an argv array, never through `sh -c`: the inner script is a file written here
+ *   (`dockerd-ns.sh`), which refuses to go on unless `ip netns identify` names the lab namespace and both its
+ *   network and mount namespaces differ from the launcher's (inode numbers recorded before entering);
  * - dockerd never touches the firewall, forwarding or a default bridge (`--iptables=false --ip-masq=false
  *   --ip-forward=false --bridge=none`); its data, exec root and socket live under `/var/tmp/fanlab-docker/NS`;
  * - containers run under the cgroup parent `/NS` in the machine's cgroup v1 hierarchies (mirrored, not added to:
@@ -14,27 +17,28 @@
  * cgroups (only ever processes started under them), removes the cgroups and the data directory.
  */
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { errorMessage } from '../../src/core/errors.js';
+import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { errorMessage, FanError } from '../../src/core/errors.js';
 import { type BackgroundProcess, ExecRunner, startProcess } from '../../src/kernel/exec.js';
 import type { RunOptions, RunResult } from '../../src/ports/runner.js';
 import { FANCTL } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/topology.js';
 import {
-  type Contained,
+  GUARD_SH,
+  PRIVATE_MOUNTS_SH,
   cgroupDirs,
   cgroupV1Mounts,
-  freshDir,
   killPids,
-  ownMountNs,
+  nsInode,
+  noMountsUnder,
   pidsInCgroups,
-  startContained,
-  stopContained,
+  pidsInMountNs,
   stopProcess,
   waitFor,
-} from './contained.js';
+} from './private-ns.js';
 
-export { cgroupV1Mounts, stopProcess } from './contained.js';
+/** Shared with the other lab daemons; re-exported for the tests that import them from here. */
+export { cgroupV1Mounts, stopProcess };
 
 /** The docker.io 20.10 CLI (a newer CLI may come first in PATH and speak an API version dockerd 20.10 refuses). */
 export const DOCKER_CLI = '/usr/bin/docker';
@@ -45,10 +49,36 @@ export const LAB_IMAGE = 'busybox:fan';
 
 const root = new ExecRunner();
 
-export interface LabDockerd extends Contained {
+/** Refusal exit codes of the inner script (90–93): the guard fired and dockerd was never started. */
+const INNER_SCRIPT = `#!/bin/sh
+# fan lab: dockerd for one lab host. Started (argv, no shell) as
+#   ip netns exec NS unshare -m --propagation private /bin/sh dockerd-ns.sh NS DIR CGROUP_PARENT [NAME=OPTIONS ...]
+# with HOST_MNTNS and HOST_NETNS set to the inode numbers of the launcher's mount and network namespaces.
+# It refuses to run outside NS or in the launcher's namespaces, privatises /run, /opt and the cgroup mounts, and
+# ends by exec'ing dockerd (so the launcher's pid is dockerd's pid).
+set -eu
+ns=$1; dir=$2; parent=$3; shift 3
+${GUARD_SH}# /run first: with the machine's /run, dockerd would talk to a system containerd.
+${PRIVATE_MOUNTS_SH}mount -t tmpfs -o mode=755 tmpfs /opt
+mkdir -p /run/docker/plugins
+mount --bind "$dir/plugins" /run/docker/plugins
+exec ${DOCKERD} --config-file "$dir/daemon.json" \\
+  --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" -H "unix://$dir/docker.sock" \\
+  --storage-driver overlay2 --cgroup-parent "$parent" \\
+  --iptables=false --ip-masq=false --ip-forward=false --bridge=none
+`;
+
+export interface LabDockerd {
+  readonly host: LabHost;
+  readonly dir: string;
   readonly socket: string;
   /** Bind-mounted onto /run/docker/plugins inside dockerd's mount namespace. */
   readonly pluginDir: string;
+  readonly cgroupParent: string;
+  readonly process: BackgroundProcess;
+  /** Inode of dockerd's private mount namespace (every process in it is ours). */
+  readonly mountNs: number;
+  readonly log: string;
 }
 
 /** The docker CLI against a lab dockerd; its client config stays in the lab directory, not in ~/.docker. */
@@ -60,57 +90,76 @@ export function docker(d: Pick<LabDockerd, 'socket'>, args: readonly string[], o
 /** Starts dockerd in `host`'s network namespace (see the file comment); resolves once `docker info` answers. */
 export async function startDockerd(host: LabHost, options: { timeoutMs?: number } = {}): Promise<LabDockerd> {
   const dir = `${LAB_DOCKER_ROOT}/${host.ns}`;
-  await freshDir(dir);
+  if (existsSync(dir)) {
+    if (!(await noMountsUnder(dir))) throw new FanError(`${dir} has mounts under it`, 'a dockerd of an earlier run may still be running: stop it first');
+    await rm(dir, { recursive: true, force: true });
+  }
   const pluginDir = `${dir}/plugins`;
-  await freshDir(pluginDir);
+  await mkdir(pluginDir, { recursive: true });
   // Our own config file, so any /etc/docker/daemon.json is ignored; the trust key (dockerd 20.10 writes one) would
   // otherwise go to /etc/docker/key.json on the machine. `deprecated-key-path` is settable only in the file.
   await writeFile(`${dir}/daemon.json`, `${JSON.stringify({ 'deprecated-key-path': `${dir}/key.json` })}\n`);
+  const script = `${dir}/dockerd-ns.sh`;
+  await writeFile(script, INNER_SCRIPT, { mode: 0o755 });
+  const hostMnt = nsInode('self', 'mnt');
+  const hostNet = nsInode('self', 'net');
+  if (hostMnt === undefined || hostNet === undefined) throw new FanError('cannot read /proc/self/ns/{mnt,net}', 'run the lab as root on Linux');
   const cgroupParent = `/${host.ns}`;
-  const contained = await startContained({
-    host,
-    dir,
-    cgroupParent,
-    tmpfs: ['/run', '/opt'],
-    binds: [[pluginDir, '/run/docker/plugins']],
-    logName: 'dockerd.log',
-    argv: [
-      DOCKERD, '--config-file', `${dir}/daemon.json`,
-      '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/docker.pid`, '-H', `unix://${dir}/docker.sock`,
-      '--storage-driver', 'overlay2', '--cgroup-parent', cgroupParent,
-      '--iptables=false', '--ip-masq=false', '--ip-forward=false', '--bridge=none',
-    ],
+  const cgroups = (await cgroupV1Mounts()).map((m) => `${m.name}=${m.options}`);
+  const log = `${dir}/dockerd.log`;
+  const daemon = startProcess(['ip', 'netns', 'exec', host.ns, 'unshare', '-m', '--propagation', 'private', '/bin/sh', script, host.ns, dir, cgroupParent, ...cgroups], {
+    env: { HOST_MNTNS: String(hostMnt), HOST_NETNS: String(hostNet) },
+    logFile: log,
   });
   const socket = `${dir}/docker.sock`;
-  const partial: LabDockerd = { ...contained, socket, pluginDir };
+  const partial = { host, dir, socket, pluginDir, cgroupParent, process: daemon, log };
   try {
     await waitFor(
       `dockerd of ${host.ns}`,
       async () => existsSync(socket) && (await docker({ socket }, ['info', '--format', '{{.ServerVersion}}'], { allowFailure: true, timeoutMs: 5_000 })).exitCode === 0,
-      () => contained.process.running(),
+      () => daemon.running(),
       options.timeoutMs ?? 30_000,
-      contained.log,
+      log,
     );
-    return { ...ownMountNs(contained), socket, pluginDir };
+    const mountNs = nsInode(daemon.pid, 'mnt');
+    if (mountNs === undefined || mountNs === hostMnt) throw new FanError(`dockerd (pid ${daemon.pid}) is not in a mount namespace of its own`);
+    return { ...partial, mountNs };
   } catch (error) {
-    await stopDockerd(partial).catch(() => undefined);
+    await stopDockerd({ ...partial, mountNs: nsInode(daemon.pid, 'mnt') ?? -1 }).catch(() => undefined);
     throw error;
   }
 }
 
 /**
- * Removes every container, stops dockerd (SIGTERM, by pid), then makes sure nothing it started is left
- * (stopContained). Returns what had to be forced (empty when dockerd cleaned up after itself).
+ * Removes every container, stops dockerd (SIGTERM, by pid), then makes sure nothing it started is left: processes
+ * in its mount namespace or its cgroups are killed, the cgroups removed, the data directory deleted. Returns what
+ * had to be forced (empty when dockerd cleaned up after itself).
  */
 export async function stopDockerd(d: LabDockerd): Promise<string[]> {
+  const forced: string[] = [];
   if (d.process.running()) {
     const ids = (await docker(d, ['ps', '-aq'], { allowFailure: true, timeoutMs: 15_000 })).stdout.split('\n').filter(Boolean);
     if (ids.length > 0) await docker(d, ['rm', '-f', ...ids], { allowFailure: true, timeoutMs: 30_000 });
   }
-  const forced = await stopContained(d);
+  await stopProcess(d.process, 15_000);
+  // Never sweep the launcher's own mount namespace (that would be every process of the machine).
+  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))];
+    if (left.length === 0) break;
+    forced.push(`killed ${left.join(' ')}`);
+    killPids(left);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const dir of await cgroupDirs(d.cgroupParent)) {
+    await rmdir(dir).catch((error: unknown) => forced.push(`cgroup ${dir}: ${errorMessage(error)}`));
+  }
+  if (await noMountsUnder(d.dir)) await rm(d.dir, { recursive: true, force: true });
+  else forced.push(`${d.dir} still has mounts; not removed`);
   await rmdir(LAB_DOCKER_ROOT).catch(() => undefined); // only when empty: another host's dockerd may still run
   return forced;
 }
+
 
 /** Imports the busybox tarball as LAB_IMAGE. */
 export async function importImage(d: LabDockerd, tarball: string): Promise<void> {

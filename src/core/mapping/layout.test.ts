@@ -7,7 +7,7 @@ import { resolveFans } from '../config/resolve.js';
 import { allocateAddress } from '../ipam/allocator.js';
 import { poolOf, poolSize, reservedRangeOf } from '../ipam/pool.js';
 import { dhcpSpec } from '../plan/host-plan.js';
-import { assertConfigError, cidrOf, typicalHost } from '../testing/builders.js';
+import { assertConfigError, cidrOf, typicalHost } from '../../testing/builders.js';
 import {
   type AddressRange,
   type LayoutInput,
