@@ -24,10 +24,16 @@ class FakeProfiles implements LxdProfiles {
     if (this.failEdit) return Promise.reject(new Error('lxc profile edit failed'));
     // The fake reads back only what the printer writes: description and the eth0 device.
     const description = /^description: (".*")$/m.exec(yaml)?.[1];
-    const device = Object.fromEntries([...yaml.matchAll(/^ {4}(\w+): "?([^"\n]*)"?$/gm)].map((m) => [m[1] as string, m[2] as string]));
+    const device = Object.fromEntries(
+      [...yaml.matchAll(/^ {4}(\w+): "?([^"\n]*)"?$/gm)].map((m) => [m[1] as string, m[2] as string]),
+    );
     const old = this.profiles.get(name);
     if (!old) return Promise.reject(new Error('no such profile'));
-    this.profiles.set(name, { ...old, description: description ? (JSON.parse(description) as string) : '', devices: { eth0: device } });
+    this.profiles.set(name, {
+      ...old,
+      description: description ? (JSON.parse(description) as string) : '',
+      devices: { eth0: device },
+    });
     return Promise.resolve();
   }
   delete(name: string): Promise<void> {
@@ -43,7 +49,11 @@ class FakeProfiles implements LxdProfiles {
   }
 }
 
-const view = () => Promise.resolve({ fans: resolveFans([parseFanWords('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'.split(' '))], typicalHost()), facts: typicalHost() });
+const view = () =>
+  Promise.resolve({
+    fans: resolveFans([parseFanWords('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'.split(' '))], typicalHost()),
+    facts: typicalHost(),
+  });
 
 describe('fanctl lxd enable/disable (use cases)', () => {
   it('enable creates then edits; a second enable changes nothing', async () => {
@@ -64,7 +74,7 @@ describe('fanctl lxd enable/disable (use cases)', () => {
     assert.equal(profiles.profiles.size, 0);
   });
 
-  it('disable with --force takes the profile off its instances, then deletes it; the overlay names it when the fan is down', async () => {
+  it('disable --force takes the profile off its instances, then deletes it; -o names it (fan down)', async () => {
     const profiles = new FakeProfiles();
     await enableLxd({}, { fans: view, profiles });
     const p = profiles.profiles.get('fan-250');

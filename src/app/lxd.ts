@@ -7,7 +7,14 @@ import type { Fan } from '../core/config/resolve.js';
 import { parseOverlay } from '../core/config/fan-spec.js';
 import { selectFan } from '../core/attach/plan.js';
 import { bridgeNameOf } from '../core/mapping/fan.js';
-import { type DisablePlan, type EnablePlan, checkProfileName, lxdProfile, planDisable, planEnable } from '../lxd/profile.js';
+import {
+  type DisablePlan,
+  type EnablePlan,
+  checkProfileName,
+  lxdProfile,
+  planDisable,
+  planEnable,
+} from '../lxd/profile.js';
 import type { LxdProfiles } from '../ports/lxd.js';
 import type { FanView } from './fans.js';
 
@@ -43,7 +50,7 @@ export async function enableLxd(opts: { overlay?: string; profile?: string }, de
   return { ...plan, bridge: fan.bridge, warnings: desired.warnings };
 }
 
-/** The profile name disable means: --profile, else the bridge of the selected fan, else the overlay's default bridge name. */
+/** The profile disable means: --profile, else the selected fan's bridge, else the overlay's default bridge name. */
 async function profileName(opts: { overlay?: string; profile?: string }, deps: LxdDeps): Promise<string> {
   if (opts.profile !== undefined) return checkProfileName(opts.profile);
   const view = await deps.fans();
@@ -56,7 +63,10 @@ async function profileName(opts: { overlay?: string; profile?: string }, deps: L
   }
 }
 
-export async function disableLxd(opts: { overlay?: string; profile?: string; force?: boolean }, deps: LxdDeps): Promise<DisablePlan> {
+export async function disableLxd(
+  opts: { overlay?: string; profile?: string; force?: boolean },
+  deps: LxdDeps,
+): Promise<DisablePlan> {
   const name = await profileName(opts, deps);
   const plan = planDisable(name, await deps.profiles.list(), opts.force ?? false);
   for (const instance of plan.detach) await deps.profiles.removeFrom(instance, name);

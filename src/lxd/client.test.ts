@@ -29,14 +29,28 @@ describe('LxcProfiles (the lxc client)', () => {
   });
 
   it('reads lxc profile list --format json as LXD 5.0 prints it (null maps and lists included)', async () => {
-    const runner = new FakeRunner(JSON.stringify([
-      { config: {}, description: 'Default LXD profile', devices: { root: { path: '/', pool: 'default', type: 'disk' } }, name: 'default', used_by: ['/1.0/instances/c1'] },
-      { config: null, description: '', devices: null, name: 'empty', used_by: null },
-    ]));
+    const runner = new FakeRunner(
+      JSON.stringify([
+        {
+          config: {},
+          description: 'Default LXD profile',
+          devices: { root: { path: '/', pool: 'default', type: 'disk' } },
+          name: 'default',
+          used_by: ['/1.0/instances/c1'],
+        },
+        { config: null, description: '', devices: null, name: 'empty', used_by: null },
+      ]),
+    );
     const list = await new LxcProfiles(runner).list();
     assert.deepEqual(runner.calls[0]?.argv, ['lxc', 'profile', 'list', '--format', 'json']);
     assert.deepEqual(list, [
-      { name: 'default', description: 'Default LXD profile', config: {}, devices: { root: { path: '/', pool: 'default', type: 'disk' } }, usedBy: ['/1.0/instances/c1'] },
+      {
+        name: 'default',
+        description: 'Default LXD profile',
+        config: {},
+        devices: { root: { path: '/', pool: 'default', type: 'disk' } },
+        usedBy: ['/1.0/instances/c1'],
+      },
       { name: 'empty', description: '', config: {}, devices: {}, usedBy: [] },
     ]);
   });

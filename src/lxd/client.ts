@@ -26,14 +26,27 @@ export class LxcProfiles implements LxdProfiles {
 
   private lxc(args: readonly string[], input?: string): Promise<{ stdout: string }> {
     const project = this.options.project === undefined ? [] : ['--project', this.options.project];
-    return this.runner.run([this.options.lxc ?? 'lxc', ...args, ...project], { timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
+    return this.runner.run([this.options.lxc ?? 'lxc', ...args, ...project], {
+      timeoutMs: 60_000,
+      ...(input === undefined ? {} : { input }),
+    });
   }
 
   async list(): Promise<LxdProfileInfo[]> {
     const out = await this.lxc(['profile', 'list', '--format', 'json']);
     const parsed = profileList.safeParse(JSON.parse(out.stdout || '[]'));
-    if (!parsed.success) throw new FanError(`lxc profile list printed JSON fanctl does not understand: ${parsed.error.message}`, 'check that the lxc client is LXD 4.0 or later');
-    return parsed.data.map((p) => ({ name: p.name, description: p.description, config: p.config ?? {}, devices: p.devices ?? {}, usedBy: p.used_by ?? [] }));
+    if (!parsed.success)
+      throw new FanError(
+        `lxc profile list printed JSON fanctl does not understand: ${parsed.error.message}`,
+        'check that the lxc client is LXD 4.0 or later',
+      );
+    return parsed.data.map((p) => ({
+      name: p.name,
+      description: p.description,
+      config: p.config ?? {},
+      devices: p.devices ?? {},
+      usedBy: p.used_by ?? [],
+    }));
   }
 
   async create(name: string): Promise<void> {

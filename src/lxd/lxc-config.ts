@@ -26,7 +26,11 @@ export interface LxcNetConfig {
 const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function lxcOwner(name: string): string {
-  if (!CONTAINER_NAME.test(name)) throw new ConfigError(`"${name}" is not an LXC container name`, 'use letters, digits, "_", "." and "-", starting with a letter or digit');
+  if (!CONTAINER_NAME.test(name))
+    throw new ConfigError(
+      `"${name}" is not an LXC container name`,
+      'use letters, digits, "_", "." and "-", starting with a letter or digit',
+    );
   return `lxc:${name}`;
 }
 
@@ -51,7 +55,10 @@ export function lxcNetConfig(fan: Fan, staticAddress?: Ipv4, index = 0): LxcNetC
     gateway = formatIpv4(fan.host.gateway);
     entries.push([key('ipv4.address'), address], [key('ipv4.gateway'), gateway]);
   } else if (!layout.dhcp) {
-    warnings.push(`fan ${formatCidr(fan.map.overlay)} serves no DHCP: the container gets no address. Pass --static NAME for an address from fan's IPAM, or bring the fan up with --dhcp.`);
+    warnings.push(
+      `fan ${formatCidr(fan.map.overlay)} serves no DHCP: the container gets no address. ` +
+        "Pass --static NAME for an address from fan's IPAM, or bring the fan up with --dhcp.",
+    );
   }
   return {
     bridge: fan.bridge,
@@ -67,8 +74,15 @@ export function lxcNetConfig(fan: Fan, staticAddress?: Ipv4, index = 0): LxcNetC
 /** The lines, preceded by a comment that says where the address comes from: appendable to an LXC config file. */
 export function renderLxcConfig(config: LxcNetConfig, fan: Fan): string {
   const layout = sliceLayout(fan);
-  const source = config.address !== undefined
-    ? `static ${config.address} from fan's IPAM (release it with fanctl lxc-config --release NAME)`
-    : layout.dhcp ? `DHCP from the fan's dnsmasq (${formatRange(layout.dhcp)})` : 'none (see the warning)';
-  return [`# fan ${config.overlay} on ${config.bridge}, MTU ${config.mtu}; address: ${source}`, ...config.entries.map(([k, v]) => `${k} = ${v}`), ''].join('\n');
+  const source =
+    config.address !== undefined
+      ? `static ${config.address} from fan's IPAM (release it with fanctl lxc-config --release NAME)`
+      : layout.dhcp
+        ? `DHCP from the fan's dnsmasq (${formatRange(layout.dhcp)})`
+        : 'none (see the warning)';
+  return [
+    `# fan ${config.overlay} on ${config.bridge}, MTU ${config.mtu}; address: ${source}`,
+    ...config.entries.map(([k, v]) => `${k} = ${v}`),
+    '',
+  ].join('\n');
 }

@@ -29,7 +29,11 @@ const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const quote = (text: string): string => JSON.stringify(text); // a JSON string is a valid YAML scalar
 
 export function checkProfileName(name: string): string {
-  if (!PROFILE_NAME.test(name)) throw new ConfigError(`"${name}" is not an LXD profile name fanctl writes`, 'use letters, digits, "_", "." and "-", starting with a letter or digit');
+  if (!PROFILE_NAME.test(name))
+    throw new ConfigError(
+      `"${name}" is not an LXD profile name fanctl writes`,
+      'use letters, digits, "_", "." and "-", starting with a letter or digit',
+    );
   return name;
 }
 
@@ -38,8 +42,13 @@ export function lxdProfile(fan: Fan, name = fan.bridge): LxdProfile {
   const layout = sliceLayout(fan);
   const warnings = layout.dhcp
     ? []
-    : [`fan ${formatCidr(fan.map.overlay)} serves no DHCP: instances would get no address. Bring it up with --dhcp (fanctl up -o ${formatCidr(fan.map.overlay)} -u ${fan.spec.underlay.text} --dhcp).`];
-  const description = `Fan ${formatCidr(fan.map.overlay)} over ${formatCidr(fan.map.underlay)}: slice ${formatCidr(fan.host.slice)}, gateway ${formatIpv4(fan.host.gateway)}${layout.dhcp ? `, DHCP ${formatRange(layout.dhcp)}` : ''} ${PROFILE_MARK}`;
+    : [
+        `fan ${formatCidr(fan.map.overlay)} serves no DHCP: instances would get no address. Bring it up with ` +
+          `--dhcp (fanctl up -o ${formatCidr(fan.map.overlay)} -u ${fan.spec.underlay.text} --dhcp).`,
+      ];
+  const description =
+    `Fan ${formatCidr(fan.map.overlay)} over ${formatCidr(fan.map.underlay)}: slice ${formatCidr(fan.host.slice)}, ` +
+    `gateway ${formatIpv4(fan.host.gateway)}${layout.dhcp ? `, DHCP ${formatRange(layout.dhcp)}` : ''} ${PROFILE_MARK}`;
   const device = { name: NIC_NAME, type: 'nic', nictype: 'bridged', parent: fan.bridge, mtu: String(fanMtu(fan)) };
   const yaml = [
     `name: ${name}`,
@@ -79,7 +88,14 @@ function sameDevice(a: Readonly<Record<string, string>> | undefined, b: Readonly
 export function planEnable(desired: LxdProfile, existing: readonly LxdProfileInfo[]): EnablePlan {
   const current = existing.find((p) => p.name === desired.name);
   if (!current) {
-    return { profile: desired.name, outcome: 'created', steps: [{ kind: 'create', name: desired.name }, { kind: 'edit', name: desired.name, yaml: desired.yaml }] };
+    return {
+      profile: desired.name,
+      outcome: 'created',
+      steps: [
+        { kind: 'create', name: desired.name },
+        { kind: 'edit', name: desired.name, yaml: desired.yaml },
+      ],
+    };
   }
   if (sameDevice(current.devices[NIC_NAME], desired.device) && current.description === desired.description) {
     return { profile: desired.name, outcome: 'unchanged', steps: [] };
@@ -90,7 +106,11 @@ export function planEnable(desired: LxdProfile, existing: readonly LxdProfileInf
     config: current.config,
     devices: { ...current.devices, [NIC_NAME]: desired.device },
   };
-  return { profile: desired.name, outcome: 'updated', steps: [{ kind: 'edit', name: desired.name, yaml: `${JSON.stringify(merged, null, 2)}\n` }] };
+  return {
+    profile: desired.name,
+    outcome: 'updated',
+    steps: [{ kind: 'edit', name: desired.name, yaml: `${JSON.stringify(merged, null, 2)}\n` }],
+  };
 }
 
 /** `/1.0/instances/c1?project=p` → `c1`. */
@@ -111,13 +131,17 @@ export function planDisable(name: string, existing: readonly LxdProfileInfo[], f
   const current = existing.find((p) => p.name === name);
   if (!current) return { profile: name, detach: [], remove: false, outcome: 'absent' };
   if (!force && !current.description.includes(PROFILE_MARK)) {
-    throw new ConfigError(`LXD profile ${name} was not made by fanctl (its description lacks "${PROFILE_MARK}")`, `remove it with lxc profile delete ${name}, or pass --force`);
+    throw new ConfigError(
+      `LXD profile ${name} was not made by fanctl (its description lacks "${PROFILE_MARK}")`,
+      `remove it with lxc profile delete ${name}, or pass --force`,
+    );
   }
   const instances = current.usedBy.map(instanceOfPath);
   if (instances.length > 0 && !force) {
     throw new ConfigError(
       `LXD profile ${name} is used by ${instances.length} instance(s): ${instances.join(', ')}`,
-      `take it off them first (lxc profile remove INSTANCE ${name}) or delete them, or pass --force to take it off every one (their fan NIC goes away)`,
+      `take it off them first (lxc profile remove INSTANCE ${name}) or delete them, ` +
+        'or pass --force to take it off every one (their fan NIC goes away)',
     );
   }
   return { profile: name, detach: instances, remove: true, outcome: 'removed' };

@@ -23,9 +23,11 @@ async function leftovers(): Promise<string[]> {
     if (cmd.includes(`${LAB_LXC_ROOT}/${NAME}`)) found.push(`process ${pid}: ${cmd}`);
   }
   for (const m of await cgroupV1Mounts()) {
-    for (const entry of await readdir(m.mountPoint).catch(() => [] as string[])) if (entry.startsWith(`${NAME}-`) || entry.includes('fanlx-l')) found.push(`cgroup ${m.mountPoint}/${entry}`);
+    for (const entry of await readdir(m.mountPoint).catch(() => [] as string[]))
+      if (entry.startsWith(`${NAME}-`) || entry.includes('fanlx-l')) found.push(`cgroup ${m.mountPoint}/${entry}`);
   }
-  for (const entry of await readdir(LAB_LXC_ROOT).catch(() => [] as string[])) if (entry.startsWith(NAME)) found.push(`dir ${LAB_LXC_ROOT}/${entry}`);
+  for (const entry of await readdir(LAB_LXC_ROOT).catch(() => [] as string[]))
+    if (entry.startsWith(NAME)) found.push(`dir ${LAB_LXC_ROOT}/${entry}`);
   return found;
 }
 
@@ -60,10 +62,16 @@ describe('LXC containers on a fan', { timeout: 300_000 }, () => {
     assert.deepEqual(forced, [], 'every container stopped cleanly');
   });
 
-  it('lxc-config prints veth on the fan bridge, up, the fan MTU; by DHCP the container gets the DHCP share and reaches another host', async () => {
+  it('lxc-config: veth on the fan bridge, up, fan MTU; DHCP from the DHCP share, reaches another host', async () => {
     const h1 = host(0);
     const lines = (await fanctl(h1, ['lxc-config'])).stdout;
-    for (const l of ['lxc.net.0.type = veth', 'lxc.net.0.link = fan-250', 'lxc.net.0.flags = up', 'lxc.net.0.mtu = 1450']) assert.ok(lines.includes(`${l}\n`), l);
+    for (const l of [
+      'lxc.net.0.type = veth',
+      'lxc.net.0.link = fan-250',
+      'lxc.net.0.flags = up',
+      'lxc.net.0.mtu = 1450',
+    ])
+      assert.ok(lines.includes(`${l}\n`), l);
     assert.doesNotMatch(lines, /ipv4\.address/);
     const c = await startLxc(h1, 'fanlx-l1', lines);
     containers.push(c);
@@ -72,17 +80,30 @@ describe('LXC containers on a fan', { timeout: 300_000 }, () => {
     assert.equal((await lxcAttach(c, ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim(), '1450');
     const target = await peer();
     const ping = await lxcAttach(c, ['ping', '-c', '1', '-W', '3', target], { allowFailure: true });
-    assert.equal(ping.exitCode, 0, `the LXC container (${address}) reaches ${target} on h2: ${ping.stdout}${ping.stderr}`);
+    assert.equal(
+      ping.exitCode,
+      0,
+      `the LXC container (${address}) reaches ${target} on h2: ${ping.stdout}${ping.stderr}`,
+    );
   });
 
-  it('--static NAME: an address of the IPAM share (the same on every call), set by LXC; --release frees it', async () => {
+  it('--static NAME: an IPAM-share address (the same on every call), set by LXC; --release frees it', async () => {
     const h1 = host(0);
-    const json = JSON.parse((await fanctl(h1, ['lxc-config', '--static', 'fanlx-l2', '--json'])).stdout) as { address: string; gateway: string; entries: [string, string][] };
-    const again = JSON.parse((await fanctl(h1, ['lxc-config', '--static', 'fanlx-l2', '--json'])).stdout) as { address: string };
+    const json = JSON.parse((await fanctl(h1, ['lxc-config', '--static', 'fanlx-l2', '--json'])).stdout) as {
+      address: string;
+      gateway: string;
+      entries: [string, string][];
+    };
+    const again = JSON.parse((await fanctl(h1, ['lxc-config', '--static', 'fanlx-l2', '--json'])).stdout) as {
+      address: string;
+    };
     assert.equal(again.address, json.address);
     const address = json.address.split('/')[0] ?? '';
     const l = await layout(h1);
-    assert.ok(l.ipam.some((r) => inRange(r, parseIpv4(address))), `${address} is in the IPAM share`);
+    assert.ok(
+      l.ipam.some((r) => inRange(r, parseIpv4(address))),
+      `${address} is in the IPAM share`,
+    );
     assert.equal(json.gateway, '250.0.11.1');
     const lines = `${json.entries.map(([k, v]) => `${k} = ${v}`).join('\n')}\n`;
     // The template's init asks DHCP too, which would replace the static address: take it out.
@@ -93,11 +114,25 @@ describe('LXC containers on a fan', { timeout: 300_000 }, () => {
     containers.push(c);
     assert.equal(await lxcAddress(c), address);
     const target = await peer();
-    assert.equal((await lxcAttach(c, ['ping', '-c', '1', '-W', '3', target], { allowFailure: true })).exitCode, 0, `${address} reaches ${target}`);
-    const leases = JSON.parse(await readFile(`${h1.stateDir}/ipam/fan-250.json`, 'utf8')) as { leases: { address: string; owner: string }[] };
-    assert.deepEqual(leases.leases.filter((x) => x.owner === 'lxc:fanlx-l2').map((x) => x.address), [address]);
-    assert.match((await fanctl(h1, ['lxc-config', '--release', 'fanlx-l2'])).stdout, new RegExp(`released ${address.replace(/\./g, '\\.')} of fanlx-l2`));
-    const after = JSON.parse(await readFile(`${h1.stateDir}/ipam/fan-250.json`, 'utf8')) as { leases: { owner: string }[] };
+    assert.equal(
+      (await lxcAttach(c, ['ping', '-c', '1', '-W', '3', target], { allowFailure: true })).exitCode,
+      0,
+      `${address} reaches ${target}`,
+    );
+    const leases = JSON.parse(await readFile(`${h1.stateDir}/ipam/fan-250.json`, 'utf8')) as {
+      leases: { address: string; owner: string }[];
+    };
+    assert.deepEqual(
+      leases.leases.filter((x) => x.owner === 'lxc:fanlx-l2').map((x) => x.address),
+      [address],
+    );
+    assert.match(
+      (await fanctl(h1, ['lxc-config', '--release', 'fanlx-l2'])).stdout,
+      new RegExp(`released ${address.replace(/\./g, '\\.')} of fanlx-l2`),
+    );
+    const after = JSON.parse(await readFile(`${h1.stateDir}/ipam/fan-250.json`, 'utf8')) as {
+      leases: { owner: string }[];
+    };
     assert.equal(after.leases.filter((x) => x.owner === 'lxc:fanlx-l2').length, 0);
   });
 });

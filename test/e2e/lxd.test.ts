@@ -17,15 +17,36 @@ import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topol
 import { buildBusyboxTarball } from '../lab/busybox.js';
 import { execFanCni } from '../lab/cni-runtime.js';
 import { cgroupV1Mounts, stopProcess } from '../lab/private-ns.js';
-import { LAB_IMAGE, type LabDockerd, docker, importImage, startDockerd, startFanPlugin, stopDockerd } from '../lab/docker.js';
-import { LAB_LXD_ROOT, LXD_IMAGE, type LabLxd, buildLxdImage, fanctlLxd, importLxdImage, instanceAddress, lxc, startLxd, stopLxd } from '../lab/lxd.js';
+import {
+  LAB_IMAGE,
+  type LabDockerd,
+  docker,
+  importImage,
+  startDockerd,
+  startFanPlugin,
+  stopDockerd,
+} from '../lab/docker.js';
+import {
+  LAB_LXD_ROOT,
+  LXD_IMAGE,
+  type LabLxd,
+  buildLxdImage,
+  fanctlLxd,
+  importLxdImage,
+  instanceAddress,
+  lxc,
+  startLxd,
+  stopLxd,
+} from '../lab/lxd.js';
 
 const NAME = 'fanlxd';
 const WORK = `/var/tmp/${NAME}-work`;
 const root = new ExecRunner();
 
 async function sliceOf(h: LabHost): Promise<Cidr> {
-  const status = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as { fans: { bridge: string; slice: string }[] };
+  const status = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as {
+    fans: { bridge: string; slice: string }[];
+  };
   const fan = status.fans.find((f) => f.bridge === 'fan-250');
   assert.ok(fan, `fan-250 is up on ${h.name}`);
   return parseCidr(fan.slice);
@@ -37,21 +58,35 @@ async function layoutOfHost(h: LabHost): Promise<SliceLayout> {
 }
 
 async function ping(d: LabLxd, instance: string, address: string): Promise<boolean> {
-  return (await lxc(d, ['exec', instance, '--', 'ping', '-c', '1', '-W', '3', address], { allowFailure: true, timeoutMs: 15_000 })).exitCode === 0;
+  return (
+    (
+      await lxc(d, ['exec', instance, '--', 'ping', '-c', '1', '-W', '3', address], {
+        allowFailure: true,
+        timeoutMs: 15_000,
+      })
+    ).exitCode === 0
+  );
 }
 
 async function leftovers(): Promise<string[]> {
   const found: string[] = [];
   for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
     const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
-    if (cmd.includes(`${LAB_LXD_ROOT}/${NAME}`) || cmd.includes(`fanlab-docker/${NAME}`)) found.push(`process ${pid}: ${cmd}`);
+    if (cmd.includes(`${LAB_LXD_ROOT}/${NAME}`) || cmd.includes(`fanlab-docker/${NAME}`))
+      found.push(`process ${pid}: ${cmd}`);
   }
   for (const m of await cgroupV1Mounts()) {
     for (const entry of await readdir(m.mountPoint).catch(() => [] as string[])) {
-      if (entry.startsWith(`${NAME}-`) || entry.startsWith('lxc.payload.fanlx') || entry.startsWith('lxc.monitor.fanlx')) found.push(`cgroup ${m.mountPoint}/${entry}`);
+      if (
+        entry.startsWith(`${NAME}-`) ||
+        entry.startsWith('lxc.payload.fanlx') ||
+        entry.startsWith('lxc.monitor.fanlx')
+      )
+        found.push(`cgroup ${m.mountPoint}/${entry}`);
     }
   }
-  for (const entry of await readdir(LAB_LXD_ROOT).catch(() => [] as string[])) if (entry.startsWith(NAME)) found.push(`dir ${LAB_LXD_ROOT}/${entry}`);
+  for (const entry of await readdir(LAB_LXD_ROOT).catch(() => [] as string[]))
+    if (entry.startsWith(NAME)) found.push(`dir ${LAB_LXD_ROOT}/${entry}`);
   return found;
 }
 
@@ -89,7 +124,11 @@ describe('LXD on a DHCP fan, beside CNI and Docker on one host', { timeout: 600_
   after(async () => {
     const forced: string[] = [];
     for (const box of cniBoxes) {
-      await execFanCni(box.host, { command: 'DEL', containerId: box.id, netns: `/var/run/netns/${box.ns}`, ifname: 'eth0' }, cniConf).catch(() => undefined);
+      await execFanCni(
+        box.host,
+        { command: 'DEL', containerId: box.id, netns: `/var/run/netns/${box.ns}`, ifname: 'eth0' },
+        cniConf,
+      ).catch(() => undefined);
       await root.run(['ip', 'netns', 'del', box.ns], { allowFailure: true });
     }
     // Docker's own teardown of its containers talks to the plugin: stop dockerd first.
@@ -102,14 +141,29 @@ describe('LXD on a DHCP fan, beside CNI and Docker on one host', { timeout: 600_
     assert.deepEqual(forced, [], 'every daemon cleaned up after itself');
   });
 
-  it('fanctl lxd enable creates the profile with lxc (profile create, then edit); a second run changes nothing', async () => {
+  it('lxd enable creates the profile with lxc (profile create, then edit); a second run changes nothing', async () => {
     for (const h of topo.hosts) {
       const d = lxdOf(h);
-      const first = JSON.parse((await fanctlLxd(d, ['lxd', 'enable', '--json'])).stdout) as { outcome: string; profile: string };
+      const first = JSON.parse((await fanctlLxd(d, ['lxd', 'enable', '--json'])).stdout) as {
+        outcome: string;
+        profile: string;
+      };
       assert.deepEqual([first.outcome, first.profile], ['created', 'fan-250']);
-      const profiles = JSON.parse((await lxc(d, ['profile', 'list', '--format', 'json'])).stdout) as { name: string; devices: Record<string, Record<string, string>> }[];
-      assert.deepEqual(profiles.find((p) => p.name === 'fan-250')?.devices.eth0, { name: 'eth0', type: 'nic', nictype: 'bridged', parent: 'fan-250', mtu: '1450' });
-      const again = JSON.parse((await fanctlLxd(d, ['lxd', 'enable', '--json'])).stdout) as { outcome: string; steps: unknown[] };
+      const profiles = JSON.parse((await lxc(d, ['profile', 'list', '--format', 'json'])).stdout) as {
+        name: string;
+        devices: Record<string, Record<string, string>>;
+      }[];
+      assert.deepEqual(profiles.find((p) => p.name === 'fan-250')?.devices.eth0, {
+        name: 'eth0',
+        type: 'nic',
+        nictype: 'bridged',
+        parent: 'fan-250',
+        mtu: '1450',
+      });
+      const again = JSON.parse((await fanctlLxd(d, ['lxd', 'enable', '--json'])).stdout) as {
+        outcome: string;
+        steps: unknown[];
+      };
       assert.deepEqual([again.outcome, again.steps], ['unchanged', []]);
     }
     // The README's manual form: lxc profile create NAME, then fanctl lxd-profile --name NAME | lxc profile edit NAME.
@@ -130,7 +184,7 @@ describe('LXD on a DHCP fan, beside CNI and Docker on one host', { timeout: 600_
     assert.match(shown, /limits\.processes: "500"/);
   });
 
-  it('instances launched with -p default -p fan-250 get addresses from the DHCP share, the fan MTU, and reach each other across hosts', async () => {
+  it('instances (-p default -p fan-250): DHCP-share addresses, fan MTU, reach each other across hosts', async () => {
     const [h1, h2] = [host(0), host(1)];
     await lxc(lxdOf(h1), ['launch', LXD_IMAGE, 'fanlx-a', '-p', 'default', '-p', 'fan-250']);
     await lxc(lxdOf(h2), ['launch', LXD_IMAGE, 'fanlx-b', '-p', 'default', '-p', 'fan-250']);
@@ -145,7 +199,7 @@ describe('LXD on a DHCP fan, beside CNI and Docker on one host', { timeout: 600_
     assert.ok(await ping(lxdOf(h2), 'fanlx-b', a), `fanlx-b (${b}) reaches fanlx-a (${a})`);
   });
 
-  it('on one host, LXD (DHCP), a CNI container and a Docker container get disjoint addresses and reach each other', async () => {
+  it('on one host, LXD (DHCP), a CNI and a Docker container get disjoint addresses and reach each other', async () => {
     const h1 = host(0);
     const layout = await layoutOfHost(h1);
     // CNI: the fan plugin allocates from the IPAM share.
@@ -154,9 +208,14 @@ describe('LXD on a DHCP fan, beside CNI and Docker on one host', { timeout: 600_
     await root.run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     const box = { host: h1, ns, id: `fanlx${Date.now().toString(16)}` };
     cniBoxes.push(box);
-    const add = await execFanCni(h1, { command: 'ADD', containerId: box.id, netns: `/var/run/netns/${ns}`, ifname: 'eth0' }, cniConf);
+    const add = await execFanCni(
+      h1,
+      { command: 'ADD', containerId: box.id, netns: `/var/run/netns/${ns}`, ifname: 'eth0' },
+      cniConf,
+    );
     assert.equal(add.exitCode, 0, add.stdout + add.stderr);
-    const cniAddress = String((add.json?.ips as { address: string }[] | undefined)?.[0]?.address ?? '').split('/')[0] ?? '';
+    const cniAddress =
+      String((add.json?.ips as { address: string }[] | undefined)?.[0]?.address ?? '').split('/')[0] ?? '';
     // Docker: a real dockerd with the fan plugin (the same IPAM).
     dockerd = await startDockerd(h1);
     const tarball = await buildBusyboxTarball(WORK);
@@ -164,24 +223,37 @@ describe('LXD on a DHCP fan, beside CNI and Docker on one host', { timeout: 600_
     plugin = await startFanPlugin(dockerd);
     await docker(dockerd, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', '250.0.0.0/8', 'fan']);
     await docker(dockerd, ['run', '-d', '--name', 'fanlx-d', '--network', 'fan', LAB_IMAGE, 'sleep', '600']);
-    const dockerAddress = (await docker(dockerd, ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'fanlx-d'])).stdout.trim();
+    const dockerAddress = (
+      await docker(dockerd, ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'fanlx-d'])
+    ).stdout.trim();
     // LXD: one more instance, by DHCP.
     const d = lxdOf(h1);
     await lxc(d, ['launch', LXD_IMAGE, 'fanlx-c', '-p', 'default', '-p', 'fan-250']);
     const lxdAddresses = [await instanceAddress(d, 'fanlx-a'), await instanceAddress(d, 'fanlx-c')];
 
     for (const x of [cniAddress, dockerAddress]) {
-      assert.ok(layout.ipam.some((r) => inRange(r, parseIpv4(x))), `${x} is in the IPAM share ${layout.ipam.map((r) => `${formatIpv4(r.start)}-${formatIpv4(r.end)}`).join(',')}`);
+      assert.ok(
+        layout.ipam.some((r) => inRange(r, parseIpv4(x))),
+        `${x} is in the IPAM share ${layout.ipam.map((r) => `${formatIpv4(r.start)}-${formatIpv4(r.end)}`).join(',')}`,
+      );
     }
     for (const x of lxdAddresses) assert.ok(inRange(layout.dhcp, parseIpv4(x)), `${x} is in the DHCP share`);
     const all = [cniAddress, dockerAddress, ...lxdAddresses];
     assert.equal(new Set(all).size, all.length, `no two share an address: ${all.join(' ')}`);
     for (const x of all) assert.ok(contains(layout.slice, parseIpv4(x)));
 
-    for (const target of [cniAddress, dockerAddress]) assert.ok(await ping(d, 'fanlx-c', target), `LXD instance reaches ${target}`);
-    const fromCni = await root.run(['ip', 'netns', 'exec', ns, 'ping', '-c', '1', '-W', '3', lxdAddresses[1] as string], { allowFailure: true });
+    for (const target of [cniAddress, dockerAddress])
+      assert.ok(await ping(d, 'fanlx-c', target), `LXD instance reaches ${target}`);
+    const fromCni = await root.run(
+      ['ip', 'netns', 'exec', ns, 'ping', '-c', '1', '-W', '3', lxdAddresses[1] as string],
+      { allowFailure: true },
+    );
     assert.equal(fromCni.exitCode, 0, 'the CNI container reaches the LXD instance');
-    const fromDocker = await docker(dockerd, ['exec', 'fanlx-d', 'ping', '-c', '1', '-W', '3', lxdAddresses[1] as string], { allowFailure: true });
+    const fromDocker = await docker(
+      dockerd,
+      ['exec', 'fanlx-d', 'ping', '-c', '1', '-W', '3', lxdAddresses[1] as string],
+      { allowFailure: true },
+    );
     assert.equal(fromDocker.exitCode, 0, 'the Docker container reaches the LXD instance');
     // dnsmasq's leases hold only DHCP-share addresses.
     const leases = await readFile(`${h1.stateDir}/fan-250.leases`, 'utf8');
@@ -191,15 +263,21 @@ describe('LXD on a DHCP fan, beside CNI and Docker on one host', { timeout: 600_
     }
   });
 
-  it('fanctl lxd disable refuses while instances use the profile; --force takes it off them and removes it; again: nothing to do', async () => {
+  it('lxd disable refuses while the profile is in use; --force takes it off and removes it; again: no-op', async () => {
     const d = lxdOf(host(1));
     const refused = await fanctlLxd(d, ['lxd', 'disable'], { allowFailure: true });
     assert.equal(refused.exitCode, 2, refused.stderr);
     assert.match(refused.stderr, /LXD profile fan-250 is used by 1 instance\(s\): fanlx-b/);
-    const removed = JSON.parse((await fanctlLxd(d, ['lxd', 'disable', '--force', '--json'])).stdout) as { outcome: string; detach: string[] };
+    const removed = JSON.parse((await fanctlLxd(d, ['lxd', 'disable', '--force', '--json'])).stdout) as {
+      outcome: string;
+      detach: string[];
+    };
     assert.deepEqual([removed.outcome, removed.detach], ['removed', ['fanlx-b']]);
     const profiles = JSON.parse((await lxc(d, ['profile', 'list', '--format', 'json'])).stdout) as { name: string }[];
-    assert.deepEqual(profiles.map((p) => p.name), ['default']);
+    assert.deepEqual(
+      profiles.map((p) => p.name),
+      ['default'],
+    );
     const nic = (await lxc(d, ['exec', 'fanlx-b', '--', 'ls', '/sys/class/net'])).stdout.split(/\s+/).filter(Boolean);
     assert.deepEqual(nic, ['lo'], 'the instance lost its fan NIC');
     const again = JSON.parse((await fanctlLxd(d, ['lxd', 'disable', '--json'])).stdout) as { outcome: string };

@@ -37,7 +37,8 @@ import {
 /** Refusal exit codes of the inner script (90–93): the guard fired and the daemon was never started. */
 const INNER_SCRIPT = `#!/bin/sh
 # fan lab: one contained daemon for one lab host. Started (argv, no shell) as
-#   ip netns exec NS unshare -m --propagation private /bin/sh contained-ns.sh NS CGROUP_PARENT [NAME=OPTIONS ...] -- CMD ...
+#   ip netns exec NS unshare -m --propagation private /bin/sh contained-ns.sh \\
+#     NS CGROUP_PARENT [NAME=OPTIONS ...] -- CMD ...
 # with HOST_MNTNS and HOST_NETNS set to the inode numbers of the launcher's mount and network namespaces,
 # FANLAB_TMPFS the directories to hide under a tmpfs, FANLAB_BINDS "SRC:DST ..." bind mounts to make afterwards and
 # FANLAB_JOIN_CGROUP=1 to move into CGROUP_PARENT first.
@@ -100,7 +101,11 @@ export interface Contained {
 /** Makes `dir` empty and fresh; refuses when a mount lies under it (a daemon of an earlier run may still hold it). */
 export async function freshDir(dir: string): Promise<void> {
   if (existsSync(dir)) {
-    if (!(await noMountsUnder(dir))) throw new FanError(`${dir} has mounts under it`, 'a daemon of an earlier run may still be running: stop it first');
+    if (!(await noMountsUnder(dir)))
+      throw new FanError(
+        `${dir} has mounts under it`,
+        'a daemon of an earlier run may still be running: stop it first',
+      );
     await rm(dir, { recursive: true, force: true });
   }
   await mkdir(dir, { recursive: true });
@@ -114,7 +119,23 @@ export async function startContained(spec: ContainedSpec): Promise<Contained> {
   const cgroups = await cgroupMountArgs();
   const log = `${spec.dir}/${spec.logName}`;
   const daemon = startProcess(
-    ['ip', 'netns', 'exec', spec.host.ns, 'unshare', '-m', '--propagation', 'private', '/bin/sh', script, spec.host.ns, spec.cgroupParent, ...cgroups, '--', ...spec.argv],
+    [
+      'ip',
+      'netns',
+      'exec',
+      spec.host.ns,
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      script,
+      spec.host.ns,
+      spec.cgroupParent,
+      ...cgroups,
+      '--',
+      ...spec.argv,
+    ],
     {
       env: {
         ...spec.env,
@@ -133,7 +154,8 @@ export async function startContained(spec: ContainedSpec): Promise<Contained> {
 /** The mount namespace of a started daemon, checked to be its own; call once it is ready. */
 export function ownMountNs(c: Contained): Contained {
   const mountNs = nsInode(c.process.pid, 'mnt');
-  if (mountNs === undefined || mountNs === nsInode('self', 'mnt')) throw new FanError(`${c.process.argv.join(' ')} (pid ${c.process.pid}) is not in a mount namespace of its own`);
+  if (mountNs === undefined || mountNs === nsInode('self', 'mnt'))
+    throw new FanError(`${c.process.argv.join(' ')} (pid ${c.process.pid}) is not in a mount namespace of its own`);
   return { ...c, mountNs };
 }
 

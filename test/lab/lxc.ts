@@ -22,15 +22,30 @@ export interface LabLxc extends Contained {
 }
 
 /** An lxc-* tool for a container of `host`, run in the host's network namespace (the monitor's socket lives there). */
-export function lxcTool(host: LabHost, tool: string, name: string, lxcpath: string, args: readonly string[] = [], options: RunOptions = {}): Promise<RunResult> {
-  return root.run(['ip', 'netns', 'exec', host.ns, tool, '-n', name, '-P', lxcpath, ...args], { timeoutMs: 60_000, ...options });
+export function lxcTool(
+  host: LabHost,
+  tool: string,
+  name: string,
+  lxcpath: string,
+  args: readonly string[] = [],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return root.run(['ip', 'netns', 'exec', host.ns, tool, '-n', name, '-P', lxcpath, ...args], {
+    timeoutMs: 60_000,
+    ...options,
+  });
 }
 
 /**
  * Creates container `name` from the busybox template with `netLines` (fanctl lxc-config's output) as its network
  * config, optionally edits its rootfs (`prepare`), starts it and waits until it runs.
  */
-export async function startLxc(host: LabHost, name: string, netLines: string, prepare?: (rootfs: string) => Promise<void>): Promise<LabLxc> {
+export async function startLxc(
+  host: LabHost,
+  name: string,
+  netLines: string,
+  prepare?: (rootfs: string) => Promise<void>,
+): Promise<LabLxc> {
   const dir = `${LAB_LXC_ROOT}/${host.ns}-${name}`;
   await freshDir(dir);
   const lxcpath = `${dir}/path`;
@@ -50,7 +65,10 @@ export async function startLxc(host: LabHost, name: string, netLines: string, pr
   try {
     await waitFor(
       `lxc-start ${name} on ${host.ns}`,
-      async () => (await lxcTool(host, 'lxc-info', name, lxcpath, ['-s'], { allowFailure: true, timeoutMs: 10_000 })).stdout.includes('RUNNING'),
+      async () =>
+        (
+          await lxcTool(host, 'lxc-info', name, lxcpath, ['-s'], { allowFailure: true, timeoutMs: 10_000 })
+        ).stdout.includes('RUNNING'),
       () => contained.process.running(),
       60_000,
       contained.log,
@@ -59,7 +77,9 @@ export async function startLxc(host: LabHost, name: string, netLines: string, pr
   } catch (error) {
     const log = await readFile(`${dir}/lxc.log`, 'utf8').catch(() => '');
     await stopLxc(partial).catch(() => undefined);
-    throw new FanError(`${error instanceof Error ? error.message : String(error)}\nlxc.log:\n${log.split('\n').slice(-15).join('\n')}`);
+    throw new FanError(
+      `${error instanceof Error ? error.message : String(error)}\nlxc.log:\n${log.split('\n').slice(-15).join('\n')}`,
+    );
   }
 }
 
@@ -72,7 +92,10 @@ export function lxcAttach(c: LabLxc, argv: readonly string[], options: RunOption
 export async function lxcAddress(c: LabLxc, timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const out = await lxcAttach(c, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { allowFailure: true, timeoutMs: 10_000 });
+    const out = await lxcAttach(c, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'], {
+      allowFailure: true,
+      timeoutMs: 10_000,
+    });
     const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out.stdout);
     if (m?.[1]) return m[1];
     await new Promise((r) => setTimeout(r, 250));
@@ -82,7 +105,8 @@ export async function lxcAddress(c: LabLxc, timeoutMs = 30_000): Promise<string>
 
 /** Stops the container (lxc-stop -k, then its monitor by pid) and removes what is left, its lxcpath included. */
 export async function stopLxc(c: LabLxc): Promise<string[]> {
-  if (c.process.running()) await lxcTool(c.host, 'lxc-stop', c.name, c.lxcpath, ['-k'], { allowFailure: true, timeoutMs: 30_000 });
+  if (c.process.running())
+    await lxcTool(c.host, 'lxc-stop', c.name, c.lxcpath, ['-k'], { allowFailure: true, timeoutMs: 30_000 });
   const forced = await stopContained(c);
   await rmdir(LAB_LXC_ROOT).catch(() => undefined); // only when empty
   return forced;

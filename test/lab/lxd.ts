@@ -35,13 +35,31 @@ export function lxdEnv(d: Pick<LabLxd, 'lxdDir' | 'lxdConf'>): string[] {
 }
 
 /** The lxc client against a lab LXD. */
-export function lxc(d: Pick<LabLxd, 'lxdDir' | 'lxdConf'>, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export function lxc(
+  d: Pick<LabLxd, 'lxdDir' | 'lxdConf'>,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   return root.run(['env', ...lxdEnv(d), 'lxc', ...args], { timeoutMs: 120_000, ...options });
 }
 
 /** fanctl inside the lab host, with its state dir and this LXD's client environment. */
 export function fanctlLxd(d: LabLxd, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  return root.run(['ip', 'netns', 'exec', d.host.ns, 'env', `FAN_STATE_DIR=${d.host.stateDir}`, ...lxdEnv(d), process.execPath, FANCTL, ...args], { timeoutMs: 120_000, ...options });
+  return root.run(
+    [
+      'ip',
+      'netns',
+      'exec',
+      d.host.ns,
+      'env',
+      `FAN_STATE_DIR=${d.host.stateDir}`,
+      ...lxdEnv(d),
+      process.execPath,
+      FANCTL,
+      ...args,
+    ],
+    { timeoutMs: 120_000, ...options },
+  );
 }
 
 function preseed(dir: string): string {
@@ -85,7 +103,14 @@ export async function startLxd(host: LabHost, options: { timeoutMs?: number } = 
   try {
     await waitFor(
       `lxd of ${host.ns}`,
-      async () => existsSync(`${lxdDir}/unix.socket`) && (await root.run(['env', ...lxdEnv(partial), 'lxd', 'waitready', '--timeout', '2'], { allowFailure: true, timeoutMs: 5_000 })).exitCode === 0,
+      async () =>
+        existsSync(`${lxdDir}/unix.socket`) &&
+        (
+          await root.run(['env', ...lxdEnv(partial), 'lxd', 'waitready', '--timeout', '2'], {
+            allowFailure: true,
+            timeoutMs: 5_000,
+          })
+        ).exitCode === 0,
       () => contained.process.running(),
       options.timeoutMs ?? 60_000,
       contained.log,
@@ -102,13 +127,19 @@ export async function startLxd(host: LabHost, options: { timeoutMs?: number } = 
 /** Names of the instances of a lab LXD. */
 export async function instances(d: LabLxd): Promise<string[]> {
   const out = await lxc(d, ['list', '--format', 'csv', '-c', 'n'], { allowFailure: true, timeoutMs: 30_000 });
-  return out.exitCode === 0 ? out.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  return out.exitCode === 0
+    ? out.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : [];
 }
 
-/** Deletes every instance, stops lxd by its pid, removes what is left (stopContained). Returns what had to be forced. */
+/** Deletes every instance, stops lxd by its pid, removes what is left (stopContained); returns what was forced. */
 export async function stopLxd(d: LabLxd): Promise<string[]> {
   if (d.process.running()) {
-    for (const name of await instances(d)) await lxc(d, ['delete', '--force', name], { allowFailure: true, timeoutMs: 60_000 });
+    for (const name of await instances(d))
+      await lxc(d, ['delete', '--force', name], { allowFailure: true, timeoutMs: 60_000 });
   }
   const forced = await stopContained(d);
   await rmdir(LAB_LXD_ROOT).catch(() => undefined); // only when empty: another host's lxd may still run
@@ -139,14 +170,19 @@ export async function buildLxdImage(dir: string): Promise<string> {
   const work = `${dir}/lxd-image`;
   const rootfs = `${work}/rootfs`;
   await buildBusyboxTree(rootfs);
-  for (const d of ['sbin', 'etc/init.d', 'usr/share/udhcpc', 'run', 'var']) await mkdir(`${rootfs}/${d}`, { recursive: true });
+  for (const d of ['sbin', 'etc/init.d', 'usr/share/udhcpc', 'run', 'var'])
+    await mkdir(`${rootfs}/${d}`, { recursive: true });
   await symlink('../bin/busybox', `${rootfs}/sbin/init`);
   await writeFile(`${rootfs}/etc/inittab`, INITTAB);
   await writeFile(`${rootfs}/etc/init.d/rcS`, RCS);
   await writeFile(`${rootfs}/usr/share/udhcpc/default.script`, UDHCPC_SCRIPT);
   await chmod(`${rootfs}/etc/init.d/rcS`, 0o755);
   await chmod(`${rootfs}/usr/share/udhcpc/default.script`, 0o755);
-  await writeFile(`${work}/metadata.yaml`, 'architecture: x86_64\ncreation_date: 1764547200\nproperties:\n  description: busybox for the fan lab\n  os: busybox\n  release: "1.35"\n');
+  await writeFile(
+    `${work}/metadata.yaml`,
+    'architecture: x86_64\ncreation_date: 1764547200\n' +
+      'properties:\n  description: busybox for the fan lab\n  os: busybox\n  release: "1.35"\n',
+  );
   const tarball = `${dir}/lxd-busybox.tar.gz`;
   await root.run(['tar', '-C', work, '-czf', tarball, 'metadata.yaml', 'rootfs']);
   await rm(work, { recursive: true, force: true });
@@ -161,11 +197,16 @@ export async function importLxdImage(d: LabLxd, tarball: string): Promise<void> 
 export async function instanceAddress(d: LabLxd, name: string, timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const out = await lxc(d, ['exec', name, '--', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { allowFailure: true, timeoutMs: 15_000 });
+    const out = await lxc(d, ['exec', name, '--', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'], {
+      allowFailure: true,
+      timeoutMs: 15_000,
+    });
     const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out.stdout);
     if (m?.[1]) return m[1];
     await new Promise((r) => setTimeout(r, 250));
   }
   const log = await lxc(d, ['exec', name, '--', 'cat', '/run/udhcpc.log'], { allowFailure: true });
-  throw new FanError(`instance ${name} on ${d.host.ns} got no DHCP address in ${timeoutMs} ms; udhcpc: ${log.stdout.trim()}`);
+  throw new FanError(
+    `instance ${name} on ${d.host.ns} got no DHCP address in ${timeoutMs} ms; udhcpc: ${log.stdout.trim()}`,
+  );
 }

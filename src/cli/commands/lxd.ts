@@ -18,7 +18,10 @@ interface ViewDeps {
   readonly stateDir: string;
 }
 
-export async function lxdProfileCommand(opts: { overlay?: string; name?: string }, deps: ViewDeps): Promise<LxdProfile> {
+export async function lxdProfileCommand(
+  opts: { overlay?: string; name?: string },
+  deps: ViewDeps,
+): Promise<LxdProfile> {
   const view = await readFanView(deps);
   const fan = selectFan(view.fans, opts.overlay === undefined ? {} : { overlay: opts.overlay });
   return lxdProfile(fan, opts.name);
@@ -38,22 +41,32 @@ function lxdDeps(opts: LxdCommandOptions, deps: ViewDeps & { runner: CommandRunn
   };
 }
 
-export function lxdEnableCommand(opts: LxdCommandOptions, deps: ViewDeps & { runner: CommandRunner }): Promise<LxdEnableReport> {
+export function lxdEnableCommand(
+  opts: LxdCommandOptions,
+  deps: ViewDeps & { runner: CommandRunner },
+): Promise<LxdEnableReport> {
   return enableLxd(opts, lxdDeps(opts, deps));
 }
 
-export function lxdDisableCommand(opts: LxdCommandOptions, deps: ViewDeps & { runner: CommandRunner }): Promise<DisablePlan> {
+export function lxdDisableCommand(
+  opts: LxdCommandOptions,
+  deps: ViewDeps & { runner: CommandRunner },
+): Promise<DisablePlan> {
   return disableLxd(opts, lxdDeps(opts, deps));
 }
 
 export function renderLxdEnable(r: LxdEnableReport): string {
   const what = r.outcome === 'unchanged' ? 'is up to date' : r.outcome;
-  return `LXD profile ${r.profile} ${what} (NIC eth0 on ${r.bridge}); launch instances with: lxc launch IMAGE NAME -p default -p ${r.profile}\n`;
+  return (
+    `LXD profile ${r.profile} ${what} (NIC eth0 on ${r.bridge}); ` +
+    `launch instances with: lxc launch IMAGE NAME -p default -p ${r.profile}\n`
+  );
 }
 
 export function renderLxdDisable(r: DisablePlan): string {
   if (r.outcome === 'absent') return `LXD profile ${r.profile} does not exist: nothing to do\n`;
-  return `${r.detach.length > 0 ? `took profile ${r.profile} off ${r.detach.join(', ')}; ` : ''}removed LXD profile ${r.profile}\n`;
+  const detached = r.detach.length > 0 ? `took profile ${r.profile} off ${r.detach.join(', ')}; ` : '';
+  return `${detached}removed LXD profile ${r.profile}\n`;
 }
 
 export interface LxcConfigOptions {
@@ -77,11 +90,17 @@ export async function lxcConfigCommand(opts: LxcConfigOptions, deps: ViewDeps): 
     const bridge = selectFan(view.fans, opts.overlay === undefined ? {} : { overlay: opts.overlay }).bridge;
     const lease = await openLeaseStoreByBridge(deps.stateDir, bridge).release(owner, LXC_LEASE_IFNAME);
     const released = lease ? formatIpv4(lease.address) : undefined;
-    return { text: released ? `released ${released} of ${opts.release}\n` : `${opts.release} held no address on ${bridge}\n`, ...(released ? { released } : {}) };
+    return {
+      text: released ? `released ${released} of ${opts.release}\n` : `${opts.release} held no address on ${bridge}\n`,
+      ...(released ? { released } : {}),
+    };
   }
   const view = await readFanView(deps);
   const fan = selectFan(view.fans, opts.overlay === undefined ? {} : { overlay: opts.overlay });
-  const lease = opts.static === undefined ? undefined : await openLeaseStore(deps.stateDir, fan).allocate(lxcOwner(opts.static), LXC_LEASE_IFNAME);
+  const lease =
+    opts.static === undefined
+      ? undefined
+      : await openLeaseStore(deps.stateDir, fan).allocate(lxcOwner(opts.static), LXC_LEASE_IFNAME);
   const config = lxcNetConfig(fan, lease?.address);
   return { config, text: renderLxcConfig(config, fan) };
 }

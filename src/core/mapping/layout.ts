@@ -76,18 +76,28 @@ function defaultDhcp(slice: Cidr, containers: AddressRange): AddressRange {
   return { start: u32(containers.start + Math.floor(count / 2)), end: containers.end };
 }
 
-function explicitDhcp(slice: Cidr, containers: AddressRange | undefined, hostReserve: number, spec: DhcpRangeSpec): AddressRange {
+function explicitDhcp(
+  slice: Cidr,
+  containers: AddressRange | undefined,
+  hostReserve: number,
+  spec: DhcpRangeSpec,
+): AddressRange {
   const sliceText = formatCidr(slice);
   if (containers === undefined) {
-    throw new ConfigError(`dhcp-range ${spec.text}: slice ${sliceText} has no container addresses after host-reserve ${hostReserve}`, 'use a smaller host-reserve or a wider slice');
+    throw new ConfigError(
+      `dhcp-range ${spec.text}: slice ${sliceText} has no container addresses after host-reserve ${hostReserve}`,
+      'use a smaller host-reserve or a wider slice',
+    );
   }
   const all = formatRange(containers);
   const example = formatRange(defaultDhcp(slice, containers));
   if (spec.kind === 'count') {
     if (spec.count > rangeSize(containers)) {
       throw new ConfigError(
-        `dhcp-range ${spec.count} asks for more addresses than slice ${sliceText} has for containers (${rangeSize(containers)}: ${all})`,
-        `use a count of at most ${rangeSize(containers)}, e.g. ${rangeSize(defaultDhcp(slice, containers))} (the upper half)`,
+        `dhcp-range ${spec.count} asks for more addresses than slice ${sliceText} has for containers ` +
+          `(${rangeSize(containers)}: ${all})`,
+        `use a count of at most ${rangeSize(containers)}, ` +
+          `e.g. ${rangeSize(defaultDhcp(slice, containers))} (the upper half)`,
       );
     }
     return { start: u32(containers.end - spec.count + 1), end: containers.end };
@@ -96,17 +106,23 @@ function explicitDhcp(slice: Cidr, containers: AddressRange | undefined, hostRes
   if (!contains(slice, spec.start) || !contains(slice, spec.end)) {
     throw new ConfigError(
       `dhcp-range ${range} is not inside this host's slice ${sliceText}`,
-      `give a range of container addresses of ${sliceText} (${all}), e.g. ${example}, or a count (the last N container addresses), which suits every host`,
+      `give a range of container addresses of ${sliceText} (${all}), e.g. ${example}, ` +
+        'or a count (the last N container addresses), which suits every host',
     );
   }
   if (spec.start < containers.start) {
+    const reserved = formatRange({ start: u32(slice.address + 1), end: u32(containers.start - 1) });
+    const reserveText = `the host reserve (host-reserve ${hostReserve}: ${reserved})`;
     throw new ConfigError(
-      `dhcp-range ${range} starts inside ${spec.start === slice.address ? "the slice's network address" : `the host reserve (host-reserve ${hostReserve}: ${formatRange({ start: u32(slice.address + 1), end: u32(containers.start - 1) })})`}`,
+      `dhcp-range ${range} starts inside ${spec.start === slice.address ? "the slice's network address" : reserveText}`,
       `start at ${formatIpv4(containers.start)} or later, e.g. ${example}`,
     );
   }
   if (spec.end > containers.end) {
-    throw new ConfigError(`dhcp-range ${range} ends at the slice's broadcast address ${formatIpv4(broadcast(slice))}`, `end at ${formatIpv4(containers.end)} or earlier, e.g. ${example}`);
+    throw new ConfigError(
+      `dhcp-range ${range} ends at the slice's broadcast address ${formatIpv4(broadcast(slice))}`,
+      `end at ${formatIpv4(containers.end)} or earlier, e.g. ${example}`,
+    );
   }
   return { start: spec.start, end: spec.end };
 }
@@ -190,12 +206,15 @@ export function rangeToCidrs(r: AddressRange): Cidr[] {
  */
 export function largestIpamBlock(layout: SliceLayout): Cidr | undefined {
   const last = broadcast(layout.slice);
-  const allowed: AddressRange[] = layout.dhcp === undefined
-    ? [{ start: layout.slice.address, end: last }]
-    : [
-        ...(layout.dhcp.start > layout.slice.address ? [{ start: layout.slice.address, end: u32(layout.dhcp.start - 1) }] : []),
-        ...(layout.dhcp.end < last ? [{ start: u32(layout.dhcp.end + 1), end: last }] : []),
-      ];
+  const allowed: AddressRange[] =
+    layout.dhcp === undefined
+      ? [{ start: layout.slice.address, end: last }]
+      : [
+          ...(layout.dhcp.start > layout.slice.address
+            ? [{ start: layout.slice.address, end: u32(layout.dhcp.start - 1) }]
+            : []),
+          ...(layout.dhcp.end < last ? [{ start: u32(layout.dhcp.end + 1), end: last }] : []),
+        ];
   let best: Cidr | undefined;
   for (const block of allowed.flatMap(rangeToCidrs)) {
     const end = broadcast(block);
