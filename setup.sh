@@ -11,6 +11,7 @@ APT_PACKAGES=(
   iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
   containerd runc                                            # Kubernetes' runtime path (CRI) for tests
+  lxd lxd-client lxc                                         # LXD 5.0 and plain LXC, real runtimes for tests
 )
 
 if [ "$(id -u)" -ne 0 ]; then

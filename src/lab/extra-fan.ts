@@ -8,6 +8,7 @@ import { formatCidr, network, u32 } from '../core/address/ipv4.js';
 import type { DataplaneType } from '../core/config/fan-spec.js';
 import { bridgeNameOf, defineFan, describeHost } from '../core/mapping/fan.js';
 import { fanMtu } from '../backends/registry.js';
+import { layoutOf } from '../core/mapping/layout.js';
 import { attachContainer, fanctl } from './lab.js';
 import type { LabContainer, LabHost, LabTopology } from './topology.js';
 
@@ -32,7 +33,7 @@ export async function addExtraFan(topo: LabTopology, hosts: readonly LabHost[]):
       hostIf: 'cx',
       overlay: formatCidr(EXTRA_OVERLAY),
       bridge: bridgeNameOf(EXTRA_OVERLAY),
-      address: u32(slice.slice.address + 2),
+      address: layoutOf({ slice: slice.slice, hostReserve: 1, dhcp: false }).ipam[0]?.start ?? u32(slice.slice.address + 2),
       prefix: slice.slice.prefix,
       gateway: slice.gateway,
       mtu: fanMtu({ type, deviceMtu: topo.options.underlayMtu }),
