@@ -21,6 +21,8 @@ import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
 import { DEFAULT_DOCKER_SOCKET, dockerConfigCommand, dockerPluginCommand } from './commands/docker.js';
 import { renderDockerConfig } from '../docker/config.js';
 import type { HostVeths } from '../ports/sandbox.js';
+import { doctorCommand } from './commands/doctor.js';
+import { renderDoctor } from '../doctor/render.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -42,6 +44,8 @@ interface JsonOption {
 const overlayOption = (): Option => new Option('-o, --overlay <cidr>', 'overlay network, e.g. 250.0.0.0/8 (or 250)');
 const underlayOption = (): Option =>
   new Option('-u, --underlay <spec>', 'underlay: NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN');
+
+const collectValues = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 export function buildProgram(deps: CliDeps): Command {
   const { output } = deps;
@@ -127,6 +131,20 @@ export function buildProgram(deps: CliDeps): Command {
       const status = await showCommand(deps.hostDeps());
       if (opts.json) printJson(output, status);
       else output.out(renderStatus(status));
+    });
+
+  // fanctl doctor and fanctl trace: explain this host's fans and the path of one packet.
+  program
+    .command('doctor')
+    .description('check everything fan depends on (kernel, forwarding, firewall, MTU, offloads, peers, eBPF, nft, state); exit 1 when a check fails')
+    .option('--peer <address>', 'underlay address of a peer host to probe VXLAN with (repeatable)', collectValues)
+    .option('--check <id>', 'run only this check (repeatable)', collectValues)
+    .option('--json', 'the report, with each check\'s observation, as JSON')
+    .action(async (opts: { peer?: string[]; check?: string[] } & JsonOption) => {
+      const report = await doctorCommand(opts, deps.hostDeps());
+      if (opts.json) printJson(output, report);
+      else output.out(renderDoctor(report, deps.env.COLUMNS ? Number(deps.env.COLUMNS) : 120));
+      if (report.failed.length > 0) throw new FanError(`${report.failed.length} doctor check(s) failed: ${report.failed.join(', ')}`);
     });
 
   const lab = program.command('lab').description('simulated Fan hosts and containers in network namespaces (root)');

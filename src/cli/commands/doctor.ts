@@ -1,0 +1,26 @@
+/** `fanctl doctor`: gathers the shared context, runs the checks, returns the report (printing is separate). */
+import { parseIpv4 } from '../../core/address/ipv4.js';
+import { ConfigError } from '../../core/errors.js';
+import type { HostDeps } from '../../app/host.js';
+import { CHECKS } from '../../doctor/checks/index.js';
+import { gatherContext } from '../../doctor/context.js';
+import { type DoctorReport, runChecks, selectChecks } from '../../doctor/run.js';
+
+export interface DoctorOptions {
+  readonly peer?: readonly string[];
+  readonly check?: readonly string[];
+}
+
+export async function doctorCommand(opts: DoctorOptions, deps: HostDeps): Promise<DoctorReport> {
+  const peers = opts.peer ?? [];
+  for (const p of peers) {
+    try {
+      parseIpv4(p);
+    } catch {
+      throw new ConfigError(`--peer ${p} is not an IPv4 address`, 'give the peer host\'s underlay address, e.g. --peer 172.16.0.12');
+    }
+  }
+  const checks = selectChecks(CHECKS, opts.check ?? []);
+  const ctx = await gatherContext(deps, peers);
+  return runChecks(checks, ctx);
+}
