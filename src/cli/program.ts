@@ -23,6 +23,8 @@ import { renderDockerConfig } from '../docker/config.js';
 import type { HostVeths } from '../ports/sandbox.js';
 import { doctorCommand } from './commands/doctor.js';
 import { renderDoctor } from '../doctor/render.js';
+import { traceCommand } from '../app/trace.js';
+import { renderTrace } from './commands/trace.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -145,6 +147,22 @@ export function buildProgram(deps: CliDeps): Command {
       if (opts.json) printJson(output, report);
       else output.out(renderDoctor(report, deps.env.COLUMNS ? Number(deps.env.COLUMNS) : 120));
       if (report.failed.length > 0) throw new FanError(`${report.failed.length} doctor check(s) failed: ${report.failed.join(', ')}`);
+    });
+
+  program
+    .command('trace')
+    .description('the path of a packet from SRC (on this host) to DST, hop by hop, with MTU and policy; --probe sends a real one')
+    .argument('<src>', 'source: a container or bridge address on this host')
+    .argument('<dst>', 'destination: any address')
+    .argument('[proto]', 'icmp (default), tcp/PORT or udp/PORT')
+    .option('--probe', 'send a ping from SRC and show which counters moved and where it stopped')
+    .option('--netns <name|path>', "SRC's network namespace for --probe (found through its veth when named)")
+    .option('--json', 'the path (and the probe) as JSON')
+    .action(async (src: string, dst: string, proto: string | undefined, opts: { probe?: boolean; netns?: string } & JsonOption) => {
+      const report = await traceCommand({ src, dst, ...(proto !== undefined ? { proto } : {}), probe: opts.probe ?? false, ...(opts.netns !== undefined ? { netns: opts.netns } : {}) }, deps.hostDeps());
+      if (opts.json) printJson(output, report);
+      else output.out(renderTrace(report));
+      if (report.probe && !report.probe.matches) throw new FanError('the probe disagrees with the computed path', 'run fanctl doctor to find what differs');
     });
 
   const lab = program.command('lab').description('simulated Fan hosts and containers in network namespaces (root)');
