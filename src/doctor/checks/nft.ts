@@ -51,7 +51,8 @@ export const nftCheck: Check<NftObservation> = {
     const parts = [...missing.map((l) => `missing: ${l}`), ...extra.map((l) => `unexpected: ${l}`)];
     return fail(
       `table ip ${FAN_NFT_TABLE} differs from what fan renders: ${parts.slice(0, 4).join('; ')}${parts.length > 4 ? `; and ${parts.length - 4} more` : ''}${parts.length === 0 ? 'same lines, other order' : ''}`,
-      `${o.reup} (replaces the table atomically)`,
+      // fanctl up compares only the key in the table's comment, which a flush or a hand edit leaves in place.
+      `nft delete table ip ${FAN_NFT_TABLE} && ${o.reup} (up alone sees the key unchanged and keeps the table)`,
     );
   },
 };
