@@ -14,6 +14,7 @@ import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { type FanRecord, FanStateStore } from '../store/fan-state.js';
 import type { FanPaths } from '../app/paths.js';
+import { type DhcpProbe, dhcpDiscover } from '../kernel/dhcp-probe.js';
 
 export interface DoctorContext {
   readonly runner: CommandRunner;
@@ -30,6 +31,8 @@ export interface DoctorContext {
   readonly peers: readonly string[];
   /** The command that brings this host's fans back to what they should be. */
   readonly reup: string;
+  /** Sends one DHCPDISCOVER to a bridge's broadcast address and waits for the offer. */
+  readonly dhcpProbe: (broadcast: string) => Promise<DhcpProbe>;
 }
 
 export interface DoctorDeps {
@@ -37,6 +40,7 @@ export interface DoctorDeps {
   readonly host: HostReader;
   readonly dataplane: Dataplane;
   readonly paths: FanPaths;
+  readonly dhcpProbe?: (broadcast: string) => Promise<DhcpProbe>;
 }
 
 const EMPTY_DESIRED: DesiredHost = { bridges: [], routes: [], hostGw: [], forwardAccept: [], dhcp: [] };
@@ -83,5 +87,6 @@ export async function gatherContext(deps: DoctorDeps, peers: readonly string[]):
     current,
     peers,
     reup: reupCommand(records),
+    dhcpProbe: deps.dhcpProbe ?? ((broadcast) => dhcpDiscover(broadcast)),
   };
 }

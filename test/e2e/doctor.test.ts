@@ -152,6 +152,16 @@ describe('fanctl doctor', { timeout: 600_000 }, () => {
     );
   });
 
+  it('dnsmasq: alive and holding its socket, but not answering (stopped)', async () => {
+    const record = JSON.parse(await inNs(h1.ns, ['cat', `${h1.stateDir}/fan-250.dnsmasq.json`])) as { pid: number };
+    await breakAndFix(
+      'dnsmasq',
+      async () => process.kill(record.pid, 'SIGSTOP'),
+      async () => process.kill(record.pid, 'SIGCONT'),
+      new RegExp(`dnsmasq ${record.pid} for fan-250 does not answer a DHCPDISCOVER`),
+    );
+  });
+
   it('ebpf: the egress program detached from the tunnel', () =>
     breakAndFix('ebpf', () => inNs(h1.ns, ['tc', 'filter', 'del', 'dev', 'fan-vxlan', 'egress', 'pref', '250']), () => reup(), /egress program is not attached to fan-vxlan/));
 

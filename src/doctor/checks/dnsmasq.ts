@@ -1,7 +1,9 @@
 /**
- * dnsmasq for fans with --dhcp: the process fan started is alive (pid recorded in the state dir, still a dnsmasq)
- * and holds its DHCP socket on the fan bridge (UDP 67 bound to the bridge, as `ss` shows it).
+ * dnsmasq for fans with --dhcp: the process fan started is alive (pid recorded in the state dir, still a dnsmasq),
+ * holds its DHCP socket on the fan bridge (UDP 67 bound to the bridge, as `ss` shows it), and answers a real
+ * DHCPDISCOVER sent from this host onto the bridge with an offer from its slice.
  */
+import { broadcast, contains, formatIpv4, parseIpv4 } from '../../core/address/ipv4.js';
 import { type Check, type Finding, combine, fail, ok, skip } from '../check.js';
 
 export interface DnsmasqFan {
@@ -9,6 +11,9 @@ export interface DnsmasqFan {
   readonly pid?: number;
   /** Pids of the dnsmasq processes holding UDP 67 on the bridge. */
   readonly listeners: readonly number[];
+  readonly slice: string;
+  /** The address dnsmasq offered, or why no offer came. */
+  readonly answer: { readonly offered: string; readonly server?: string } | { readonly error: string };
 }
 
 export interface DnsmasqObservation {
@@ -33,20 +38,33 @@ export const dnsmasqCheck: Check<DnsmasqObservation> = {
     const dhcpFans = ctx.fans.filter((f) => f.dhcp);
     const ss = dhcpFans.length === 0 ? undefined : await ctx.runner.run(['ss', '-H', '-ulnp', 'sport = :67'], { allowFailure: true });
     const listeners = parseDhcpListeners(ss?.stdout ?? '');
-    return {
-      fans: dhcpFans.map((f) => {
-        const running = ctx.current.dhcp.find((d) => d.bridge === f.bridge);
-        return { bridge: f.bridge, ...(running ? { pid: running.pid } : {}), listeners: listeners.filter((l) => l.device === f.bridge).map((l) => l.pid) };
-      }),
-      reup: ctx.reup,
-    };
+    const fans: DnsmasqFan[] = [];
+    for (const f of dhcpFans) {
+      const running = ctx.current.dhcp.find((d) => d.bridge === f.bridge);
+      // Two tries: a first DISCOVER can go unanswered while dnsmasq is still settling after a start.
+      let probe = await ctx.dhcpProbe(formatIpv4(broadcast(f.host.slice)));
+      if ('error' in probe) probe = await ctx.dhcpProbe(formatIpv4(broadcast(f.host.slice)));
+      fans.push({
+        bridge: f.bridge,
+        ...(running ? { pid: running.pid } : {}),
+        listeners: listeners.filter((l) => l.device === f.bridge).map((l) => l.pid),
+        slice: `${formatIpv4(f.host.slice.address)}/${f.host.slice.prefix}`,
+        answer: 'offer' in probe ? { offered: probe.offer.yiaddr, ...(probe.offer.server ? { server: probe.offer.server } : {}) } : { error: probe.error },
+      });
+    }
+    return { fans, reup: ctx.reup };
   },
   judge(o) {
     if (o.fans.length === 0) return skip('no fan with --dhcp');
     const findings = o.fans.map((f): Finding => {
       if (f.pid === undefined) return fail(`the dnsmasq fan started for ${f.bridge} is not running: containers asking for DHCP get no address`, `${o.reup} (restarts it)`);
       if (!f.listeners.includes(f.pid)) return fail(`dnsmasq ${f.pid} for ${f.bridge} runs but holds no DHCP socket (UDP 67) on ${f.bridge}`, `kill ${f.pid}; ${o.reup}`);
-      return ok(`${f.bridge}: dnsmasq ${f.pid} listening on UDP 67`);
+      if ('error' in f.answer) return fail(`dnsmasq ${f.pid} for ${f.bridge} does not answer a DHCPDISCOVER: ${f.answer.error}`, `kill ${f.pid}; ${o.reup}`);
+      const [net, len] = f.slice.split('/');
+      if (!contains({ address: parseIpv4(net ?? '0.0.0.0'), prefix: Number(len) }, parseIpv4(f.answer.offered))) {
+        return fail(`a DHCP server answered on ${f.bridge} with ${f.answer.offered}, outside the slice ${f.slice}`, `find the other DHCP server${f.answer.server ? ` (${f.answer.server})` : ''} and keep it off fan bridges`);
+      }
+      return ok(`${f.bridge}: dnsmasq ${f.pid} listening on UDP 67, offered ${f.answer.offered}`);
     });
     return combine(findings, skip('no fan with --dhcp'));
   },

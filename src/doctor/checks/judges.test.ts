@@ -161,13 +161,16 @@ describe('duplicate-address', () => {
 describe('dnsmasq', () => {
   const ss = 'UNCONN 0      0      0.0.0.0%fan-251:67 0.0.0.0:* users:(("dnsmasq",pid=10992,fd=4))\nUNCONN 0      0      0.0.0.0%fan-250:67 0.0.0.0:* users:(("dnsmasq",pid=10911,fd=4))\n';
   it('parses ss', () => assert.deepEqual(parseDhcpListeners(ss), [{ device: 'fan-251', pid: 10992 }, { device: 'fan-250', pid: 10911 }]));
-  it('passes when fan\'s dnsmasq listens on its bridge', () => assert.equal(dnsmasqCheck.judge({ fans: [{ bridge: 'fan-250', pid: 10911, listeners: [10911] }], reup: REUP }).verdict, 'ok'));
+  const good = { bridge: 'fan-250', pid: 10911, listeners: [10911], slice: '250.0.11.0/24', answer: { offered: '250.0.11.98', server: '250.0.11.1' } };
+  it('passes when fan\'s dnsmasq listens on its bridge and offers an address of the slice', () => assert.equal(dnsmasqCheck.judge({ fans: [good], reup: REUP }).verdict, 'ok'));
   it('fails when it is not running', () => {
-    const f = dnsmasqCheck.judge({ fans: [{ bridge: 'fan-250', listeners: [] }], reup: REUP });
+    const f = dnsmasqCheck.judge({ fans: [{ ...good, pid: undefined, listeners: [], answer: { error: 'no DHCP offer within 2000 ms' } }], reup: REUP });
     assert.equal(f.verdict, 'fail');
     assert.match(f.seen, /not running/);
   });
-  it('fails when it runs without its socket', () => assert.equal(dnsmasqCheck.judge({ fans: [{ bridge: 'fan-250', pid: 5, listeners: [] }], reup: REUP }).verdict, 'fail'));
+  it('fails when it runs without its socket', () => assert.equal(dnsmasqCheck.judge({ fans: [{ ...good, listeners: [] }], reup: REUP }).verdict, 'fail'));
+  it('fails when it does not answer a DISCOVER', () => assert.match(dnsmasqCheck.judge({ fans: [{ ...good, answer: { error: 'no DHCP offer within 2000 ms' } }], reup: REUP }).seen, /does not answer/));
+  it('fails when the offer is outside the slice (another DHCP server)', () => assert.match(dnsmasqCheck.judge({ fans: [{ ...good, answer: { offered: '192.168.1.5', server: '192.168.1.1' } }], reup: REUP }).seen, /outside the slice/));
   it('skips fans without DHCP', () => assert.equal(dnsmasqCheck.judge({ fans: [], reup: REUP }).verdict, 'skip'));
 });
 
