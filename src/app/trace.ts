@@ -99,7 +99,7 @@ export async function traceCommand(opts: TraceOptions, deps: HostDeps): Promise<
   const ping = await pingFrom(deps.runner, prefix, opts.dst, prefix.length === 0 ? opts.src : undefined);
   const after = await readCounters(deps.runner, deps.dataplane.bpf, devices);
   const moved = movedCounters(before, after);
-  const observed = await observe(deps, trace, ping, moved, { ...(remote !== undefined && dstFan ? { remote: formatIpv4(remote), dev: dstFan.device } : {}) }, view.fans.find((f) => contains(f.host.slice, dst))?.bridge);
+  const observed = await observe(deps, trace, ping, moved, { ...(remote !== undefined && dstFan ? { remote: formatIpv4(remote), dev: dstFan.device } : {}) }, view.fans.find((f) => contains(f.host.slice, dst))?.bridge, prefix);
   const matches = agrees(trace, observed.outcome, observed.stoppedAt, moved);
   return {
     ...trace,
@@ -123,6 +123,7 @@ async function observe(
   moved: readonly { counter: string; delta: number }[],
   underlay: { remote?: string; dev?: string },
   localBridge: string | undefined,
+  prefix: readonly string[],
 ): Promise<{ outcome: 'delivered' | 'dropped'; stoppedAt?: ObservedStop; detail: string }> {
   if (ping.received > 0) return { outcome: 'delivered', detail: `${ping.received} answer(s) came back` };
   const has = (re: RegExp): boolean => moved.some((m) => re.test(m.counter));
@@ -133,7 +134,10 @@ async function observe(
     if (state === 'FAILED' || state === 'INCOMPLETE') return { outcome: 'dropped', stoppedAt: 'underlay-arp', detail: `the neighbour entry for ${underlay.remote} on ${underlay.dev} is ${state}: no host answered ARP` };
   }
   if (localBridge !== undefined) {
-    const state = await neighbourState(deps.runner, trace.dst, localBridge);
+    // A container on the same slice asks ARP itself; otherwise the host asks on the bridge.
+    const inContainer = prefix.length > 0 ? await deps.runner.run([...prefix, 'ip', '-json', '-4', 'neigh', 'show', trace.dst], { allowFailure: true }) : undefined;
+    const containerState = (JSON.parse(inContainer?.stdout || '[]') as { state?: string[] }[])[0]?.state?.[0];
+    const state = containerState ?? (await neighbourState(deps.runner, trace.dst, localBridge));
     if (state === undefined || state === 'FAILED' || state === 'INCOMPLETE') return { outcome: 'dropped', stoppedAt: 'bridge-arp', detail: `no answer to ARP for ${trace.dst} on ${localBridge} (${state ?? 'no entry'})` };
   }
   if (/unreachable/i.test(ping.error ?? '') && !has(/txPackets$|masquerade/)) return { outcome: 'dropped', stoppedAt: 'no-route', detail: ping.error ?? 'network unreachable' };

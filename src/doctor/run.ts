@@ -18,15 +18,17 @@ export interface DoctorReport {
   readonly failed: readonly string[];
 }
 
-export async function runChecks(checks: readonly RunnableCheck[], ctx: DoctorContext): Promise<DoctorReport> {
+export async function runChecks(checks: readonly RunnableCheck[], ctx: DoctorContext, progress: (done: number, total: number) => void = () => {}): Promise<DoctorReport> {
   const out: CheckReport[] = [];
   for (const check of checks) {
+    progress(out.length, checks.length);
     try {
       out.push({ id: check.id, title: check.title, ...(await check.run(ctx)) });
     } catch (error) {
       out.push({ id: check.id, title: check.title, verdict: 'fail', seen: `could not inspect: ${errorMessage(error)}`, fix: 'run fanctl doctor as root, with the tools of setup.sh installed' });
     }
   }
+  progress(out.length, checks.length);
   const counts: Record<Verdict, number> = { ok: 0, warn: 0, fail: 0, skip: 0 };
   for (const c of out) counts[c.verdict]++;
   return { checks: out, counts, failed: out.filter((c) => c.verdict === 'fail').map((c) => c.id) };

@@ -5,10 +5,12 @@ import type { HostDeps } from '../../app/host.js';
 import { CHECKS } from '../../doctor/checks/index.js';
 import { gatherContext } from '../../doctor/context.js';
 import { type DoctorReport, runChecks, selectChecks } from '../../doctor/run.js';
+import { progressBar } from '../progress.js';
 
 export interface DoctorOptions {
   readonly peer?: readonly string[];
   readonly check?: readonly string[];
+  readonly json?: boolean;
 }
 
 export async function doctorCommand(opts: DoctorOptions, deps: HostDeps): Promise<DoctorReport> {
@@ -22,5 +24,5 @@ export async function doctorCommand(opts: DoctorOptions, deps: HostDeps): Promis
   }
   const checks = selectChecks(CHECKS, opts.check ?? []);
   const ctx = await gatherContext(deps, peers);
-  return runChecks(checks, ctx);
+  return runChecks(checks, ctx, opts.json ? undefined : progressBar('doctor'));
 }
