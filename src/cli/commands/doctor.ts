@@ -1,6 +1,6 @@
 /** `fanctl doctor`: gathers the shared context, runs the checks, returns the report (printing is separate). */
 import { parseIpv4 } from '../../core/address/ipv4.js';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError, FanError, errorMessage } from '../../core/errors.js';
 import type { HostDeps } from '../../app/host.js';
 import { CHECKS } from '../../doctor/checks/index.js';
 import { gatherContext } from '../../doctor/context.js';
@@ -23,6 +23,8 @@ export async function doctorCommand(opts: DoctorOptions, deps: HostDeps): Promis
     }
   }
   const checks = selectChecks(CHECKS, opts.check ?? []);
-  const ctx = await gatherContext(deps, peers);
+  const ctx = await gatherContext(deps, peers).catch((error: unknown) => {
+    throw new FanError(`doctor could not read this host's fan state: ${errorMessage(error)}`, 'run fanctl doctor as root (it reads eBPF maps, nftables and iptables)', { cause: error });
+  });
   return runChecks(checks, ctx, opts.json ? undefined : progressBar('doctor'));
 }
