@@ -11,6 +11,7 @@ APT_PACKAGES=(
   ethtool iputils-arping                                     # fanctl doctor: offloads, duplicate underlay addresses
   iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
+  containerd runc                                            # Kubernetes' runtime path (CRI) for tests
 )
 
 if [ "$(id -u)" -ne 0 ]; then

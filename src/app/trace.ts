@@ -6,7 +6,7 @@
 import { type Ipv4, contains, formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import { ConfigError } from '../core/errors.js';
 import { underlayHostOf } from '../core/mapping/fan.js';
-import { TUNNEL_DEVICE } from '../core/model/host-state.js';
+import { TUNNEL_DEVICE } from '../backends/vxlan/backend.js';
 import { type Endpoint, type StopKind, type Trace, type TraceFacts, tracePath } from '../core/trace/path.js';
 import type { PolicyVerdict } from '../core/trace/policy.js';
 import { parseProto } from '../core/trace/proto.js';

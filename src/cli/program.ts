@@ -25,6 +25,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { renderDoctor } from '../doctor/render.js';
 import { traceCommand } from '../app/trace.js';
 import { renderTrace } from './commands/trace.js';
+import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -163,6 +164,17 @@ export function buildProgram(deps: CliDeps): Command {
       if (opts.json) printJson(output, report);
       else output.out(renderTrace(report));
       if (report.probe && !report.probe.matches) throw new FanError('the probe disagrees with the computed path', 'run fanctl doctor to find what differs');
+    });
+
+  program
+    .command('attachments')
+    .description("what is attached to each fan bridge: address, runtime (cni/docker/dhcp), interfaces, container id, Kubernetes pod")
+    .option('--bridge <name>', 'only this fan bridge')
+    .option('--json', 'the attachments as JSON, per bridge')
+    .action(async (opts: { bridge?: string } & JsonOption) => {
+      const list = await attachmentsCommand(opts, { host: deps.host, files: deps.files, stateDir: fanPaths(deps.env).stateDir });
+      if (opts.json) printJson(output, list);
+      else output.out(renderAttachments(list));
     });
 
   const lab = program.command('lab').description('simulated Fan hosts and containers in network namespaces (root)');

@@ -7,7 +7,7 @@ import { parseFanWords } from '../core/config/fan-spec.js';
 import { type Fan, resolveFans } from '../core/config/resolve.js';
 import { poolOf } from '../core/ipam/pool.js';
 import type { HostFacts, InterfaceFacts } from '../core/model/host-facts.js';
-import { hostFacts, iface, typicalHost } from '../core/testing/builders.js';
+import { hostFacts, iface, typicalHost } from '../testing/builders.js';
 import type { LeaseStore } from '../ports/leases.js';
 import type { HostVeths, VethPairRequest } from '../ports/sandbox.js';
 import { MemoryLeaseStore } from '../store/memory-leases.js';

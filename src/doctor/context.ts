@@ -43,7 +43,7 @@ export interface DoctorDeps {
   readonly dhcpProbe?: (broadcast: string) => Promise<DhcpProbe>;
 }
 
-const EMPTY_DESIRED: DesiredHost = { bridges: [], routes: [], hostGw: [], forwardAccept: [], dhcp: [] };
+const EMPTY_DESIRED: DesiredHost = { bridges: [], devices: [], routes: [], forwardAccept: [], dhcp: [] };
 
 /**
  * resolveFans refuses an overlay some route overlaps; the doctor resolves without those routes (only the default
@@ -62,19 +62,18 @@ export function reupCommand(records: readonly FanRecord[]): string {
 
 export async function gatherContext(deps: DoctorDeps, peers: readonly string[]): Promise<DoctorContext> {
   const records = await new FanStateStore(deps.paths.stateDir).read();
-  const facts = await deps.host.readFacts();
-  const owned = new Set(facts.interfaces.filter(isFanOwned).map((i) => i.name));
+  const { facts, current } = await deps.dataplane.readHost();
+  const owned = new Set(current.links.filter(isFanOwned).map((i) => i.name));
   let fans: Fan[] = [];
   let desired = EMPTY_DESIRED;
   let resolveError: string | undefined;
   try {
-    fans = resolveFans(records.map((r) => parseFanWords(r.words)), resolutionFacts(facts), owned);
+    fans = resolveFans(records.map((r) => parseFanWords(r.words)), resolutionFacts(facts), owned, records.map((r) => r.resolved));
     desired = planHost(fans, { stateDir: deps.paths.stateDir });
   } catch (error) {
     fans = [];
     resolveError = errorMessage(error);
   }
-  const current = await deps.dataplane.readCurrent(desired.hostGw.map((h) => h.dev));
   return {
     runner: deps.runner,
     paths: deps.paths,

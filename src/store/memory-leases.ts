@@ -1,10 +1,10 @@
 /**
- * An in-memory LeaseStore for unit tests (STYLE §1.6): the same pure transitions as FileLeaseStore, serialised by a
+ * An in-memory LeaseStore for unit tests: the same pure transitions as FileLeaseStore, serialised by a
  * promise chain instead of a file lock. Not used by production code.
  */
 import type { Ipv4 } from '../core/address/ipv4.js';
 import { FanError } from '../core/errors.js';
-import { EMPTY_LEASE_TABLE, type Lease, type LeaseTable, allocateLease, collectLeases, releaseLease } from '../core/ipam/leases.js';
+import { EMPTY_LEASE_TABLE, type Lease, type LeaseDetails, type LeaseTable, allocateLease, collectLeases, releaseLease } from '../core/ipam/leases.js';
 import type { IpamPool } from '../core/ipam/pool.js';
 import type { LeaseStore } from '../ports/leases.js';
 
@@ -27,10 +27,10 @@ export class MemoryLeaseStore implements LeaseStore {
     return run;
   }
 
-  allocate(owner: string, ifname: string, request?: Ipv4): Promise<Lease> {
+  allocate(owner: string, ifname: string, request?: Ipv4, details?: LeaseDetails): Promise<Lease> {
     return this.serial(() => {
       if (!this.pool) throw new FanError('cannot allocate: this store has no pool (its fan is not up)');
-      const r = allocateLease(this.table, this.pool, { owner, ifname }, request, this.now());
+      const r = allocateLease(this.table, this.pool, { owner, ifname }, request, this.now(), details);
       this.table = r.table;
       return r.lease;
     });

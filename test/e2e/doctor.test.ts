@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { forwardDeletes } from '../../src/codec/commands.js';
+import { splitRuleLine } from '../../src/codec/ops/iptables.js';
 import { formatCidr, formatIpv4 } from '../../src/core/address/ipv4.js';
 import { FANCTL, fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
@@ -77,7 +77,11 @@ describe('fanctl doctor', { timeout: 600_000 }, () => {
       'forward',
       async () => {
         await inNs(h1.ns, ['iptables', '-w', '-P', 'FORWARD', 'DROP']);
-        for (const argv of forwardDeletes(await inNs(h1.ns, ['iptables', '-w', '-S', 'FORWARD']), 'fan-250')) await inNs(h1.ns, argv);
+        // Every rule carrying fan's comment for the bridge, deleted by its own words.
+        for (const line of (await inNs(h1.ns, ['iptables', '-w', '-S', 'FORWARD'])).split('\n')) {
+          const words = splitRuleLine(line);
+          if (words[0] === '-A' && words.includes('fan fan-250')) await inNs(h1.ns, ['iptables', '-w', '-D', ...words.slice(1)]);
+        }
       },
       async () => {
         await reup(); // re-adds the rules; the DROP policy stays, and fan's traffic passes it

@@ -4,7 +4,7 @@
  *   - the host reserve, slice+1 … slice+hostReserve (slice+1 is the bridge, the containers' gateway),
  *   - the DHCP range, when the fan serves DHCP (dnsmasq owns those addresses).
  * Every address this IPAM hands out lies in this host's slice, so the address alone says which host owns the
- * container (REFERENCE §1). Pure.
+ * container (docs/mapping.md). Pure.
  */
 import { type Cidr, type Ipv4, broadcast, formatCidr, formatIpv4, network, u32 } from '../address/ipv4.js';
 import type { Fan } from '../config/resolve.js';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseIpv4 } from '../address/ipv4.js';
 import { parseFanWords } from '../config/fan-spec.js';
 import { resolveFans } from '../config/resolve.js';
-import { assertConfigError, iface, route, typicalHost } from '../testing/builders.js';
+import { assertConfigError, iface, route, typicalHost } from '../../testing/builders.js';
 import type { TraceFacts } from './path.js';
 import { lookupRoute, tracePath } from './path.js';
 import { parseProto } from './proto.js';

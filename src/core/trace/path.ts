@@ -10,8 +10,9 @@ import type { Fan } from '../config/resolve.js';
 import { ConfigError } from '../errors.js';
 import { bridgeNameOf, describeHost, underlayHostOf } from '../mapping/fan.js';
 import type { InterfaceFacts, RouteFacts } from '../model/host-facts.js';
-import { FAN_ROUTE_PROTO, TUNNEL_DEVICE, VXLAN_PORT } from '../model/host-state.js';
+import { FAN_ROUTE_PROTO } from '../model/host-state.js';
 import { bridgeAddresses, fanMtu } from '../plan/host-plan.js';
+import { TUNNEL_DEVICE, VXLAN_PORT } from '../../backends/vxlan/backend.js';
 import { type PolicyDecision, type PolicyVerdict, openPolicy } from './policy.js';
 import { type TraceProto, formatProto } from './proto.js';
 

@@ -4,7 +4,7 @@
  * every packet to the wrong host or drops it).
  */
 import { formatIpv4 } from '../../core/address/ipv4.js';
-import { type OverlayEntry, TUNNEL_DEVICE } from '../../core/model/host-state.js';
+import type { OverlayEntry } from '../../core/model/host-state.js';
 import { type Check, type Finding, combine, fail, ok, skip } from '../check.js';
 
 export interface ProgramSite {
@@ -27,27 +27,17 @@ export const ebpfCheck: Check<EbpfObservation> = {
   id: 'ebpf',
   title: 'eBPF programs and maps',
   async gather(ctx) {
-    const sites: ProgramSite[] = [];
-    const tunnel = ctx.desired.tunnel;
-    if (tunnel) {
-      sites.push({
-        dev: TUNNEL_DEVICE,
-        directions: ['egress', 'ingress'],
-        attached: ctx.current.tcPrograms.filter((p) => p.dev === TUNNEL_DEVICE).map((p) => p.direction),
-        expected: tunnel.overlays,
-        ...(ctx.current.overlayTable ? { table: ctx.current.overlayTable } : {}),
-      });
-    }
-    for (const hg of ctx.desired.hostGw) {
-      const now = ctx.current.hostGw.find((h) => h.dev === hg.dev);
-      sites.push({
-        dev: hg.dev,
-        directions: ['egress'],
-        attached: now?.attached ? ['egress'] : [],
-        expected: hg.overlays,
-        ...(now?.overlays ? { table: now.overlays } : {}),
-      });
-    }
+    const sites = ctx.desired.devices.map((d): ProgramSite => {
+      const programs = ctx.current.tcPrograms.filter((p) => p.dev === d.dev);
+      const table = programs.find((p) => p.direction === 'egress')?.overlays;
+      return {
+        dev: d.dev,
+        directions: d.programs.map((p) => p.direction),
+        attached: programs.map((p) => p.direction),
+        expected: d.overlays,
+        ...(table ? { table } : {}),
+      };
+    });
     return { sites, reup: ctx.reup };
   },
   judge(o) {

@@ -1,7 +1,7 @@
 /** Every doctor check's judge, on fixtures of what its gather step sees: the good case and each way to break it. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cidrOf } from '../../core/testing/builders.js';
+import { cidrOf } from '../../testing/builders.js';
 import type { OverlayEntry } from '../../core/model/host-state.js';
 import { dnsmasqCheck, parseDhcpListeners } from './dnsmasq.js';
 import { duplicateAddressCheck, parseArpingReplies } from './duplicate-address.js';

@@ -5,8 +5,8 @@
  * need ICMP "fragmentation needed" to get back to the sender (only TCP is saved, by fan's MSS clamping).
  */
 import { type Check, type Finding, combine, fail, ok, skip, warn } from '../check.js';
-import { TUNNEL_DEVICE, VXLAN_OVERHEAD } from '../../core/model/host-state.js';
-import { fanMtu } from '../../core/plan/host-plan.js';
+import { TUNNEL_DEVICE, VXLAN_OVERHEAD } from '../../backends/vxlan/backend.js';
+import { fanMtu } from '../../backends/registry.js';
 import { readBridgePorts } from '../../kernel/veth-peers.js';
 
 export interface MtuPort {

@@ -4,7 +4,7 @@
  * is usually a left-over of an old workaround for a kernel bug with checksum offload on VXLAN devices whose outer
  * packets were NATed. fan's tunnel is built with the kernel's defaults, and expects them.
  */
-import { TUNNEL_DEVICE } from '../../core/model/host-state.js';
+import { TUNNEL_DEVICE } from '../../backends/vxlan/backend.js';
 import { type Check, type Finding, combine, fail, ok, skip, warn } from '../check.js';
 
 export interface Feature {

@@ -7,7 +7,7 @@
 import { formatIpv4, hostMask, u32 } from '../../core/address/ipv4.js';
 import { type Fan } from '../../core/config/resolve.js';
 import { sliceOf } from '../../core/mapping/fan.js';
-import { TUNNEL_DEVICE } from '../../core/model/host-state.js';
+import { TUNNEL_DEVICE } from '../../backends/vxlan/backend.js';
 import { firstContainerAddress } from '../../core/plan/host-plan.js';
 import { type Check, type Finding, combine, fail, ok, skip } from '../check.js';
 import { readSysctl, routeDevice } from '../gather.js';

@@ -8,7 +8,7 @@
  */
 import { type Ipv4, contains, formatIpv4, parseIpv4 } from '../../core/address/ipv4.js';
 import { describeHost } from '../../core/mapping/fan.js';
-import { VXLAN_PORT } from '../../core/model/host-state.js';
+import { VXLAN_PORT } from '../../backends/vxlan/backend.js';
 import { type Check, type Finding, combine, fail, ok, skip, warn } from '../check.js';
 
 export interface TunnelProbe {
