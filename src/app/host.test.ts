@@ -24,6 +24,7 @@ function depsOn(kernel: FakeKernel): HostDeps {
   return {
     runner: kernel,
     host: new IpHostReader(kernel),
+    files: kernel,
     dataplane: new Dataplane(kernel, { bpfObject: elf, stateDir: dir }, kernel),
     paths: { stateDir: dir, bpfObject: elf, packageRoot: '' },
     log: () => {},

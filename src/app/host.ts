@@ -17,7 +17,9 @@ import { describeOp } from '../core/plan/ops.js';
 import { NOMATCH_INDEX, type Stats, emptyStats } from '../codec/bpf-map.js';
 import type { Dataplane } from '../kernel/dataplane.js';
 import { requireHost } from '../kernel/probes.js';
-import type { HostReader } from '../ports/host.js';
+import type { HostReader, TextFiles } from '../ports/host.js';
+import type { AttachmentRow } from '../core/attach/attachments.js';
+import { readBridgeAttachments } from './attachments.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { type FanRecord, FanStateStore } from '../store/fan-state.js';
 import { withLock } from '../store/lock.js';
@@ -26,6 +28,8 @@ import type { FanPaths } from './paths.js';
 export interface HostDeps {
   readonly runner: CommandRunner;
   readonly host: HostReader;
+  /** State files read by status (lease tables, dnsmasq's leases). */
+  readonly files: TextFiles;
   readonly dataplane: Dataplane;
   readonly paths: FanPaths;
   readonly log: (line: string) => void;
@@ -171,6 +175,8 @@ export interface FanStatus {
   source: string;
   bridgeUp: boolean;
   attached: string[];
+  /** Containers on the bridge: address, interfaces, runtime and owner, from the leases and the bridge's ports. */
+  containers: AttachmentRow[];
   counters: Stats;
 }
 
@@ -197,6 +203,10 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
     const table = programs.find((p) => p.dev === dev && p.direction === 'egress')?.overlays ?? [];
     tables.set(dev, { table, stats: await deps.dataplane.bpf.readStats(dev, programs) });
   }
+  const containers = new Map<string, AttachmentRow[]>();
+  for (const fan of fans) {
+    containers.set(fan.bridge, await readBridgeAttachments({ files: deps.files, stateDir: deps.paths.stateDir }, fan.bridge, facts));
+  }
   const tunnelLink = current.links.find((l) => l.kind === 'vxlan' && isFanOwned(l));
   const tunnelStats = (tunnelLink && tables.get(tunnelLink.name)?.stats) || new Map<number, Stats>();
   return {
@@ -222,6 +232,7 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
         source: entries[i]?.record.source ?? 'cli',
         bridgeUp: link?.up ?? false,
         attached: current.links.filter((l) => l.master === fan.bridge).map((l) => l.name),
+        containers: containers.get(fan.bridge) ?? [],
         counters: (index >= 0 ? program?.stats.get(index) : undefined) ?? emptyStats(),
       };
     }),

@@ -127,9 +127,9 @@ export class FileLeaseStore implements LeaseStore {
   }
 }
 
-/** The lease store of a fan that is up. */
-export function openLeaseStore(stateDir: string, fan: Fan): FileLeaseStore {
-  return new FileLeaseStore(leaseFilePath(stateDir, fan.bridge), poolOf(fan));
+/** The lease store of a fan that is up; `pool` narrows allocation (Docker's --ip-range), same file. */
+export function openLeaseStore(stateDir: string, fan: Fan, pool: IpamPool = poolOf(fan)): FileLeaseStore {
+  return new FileLeaseStore(leaseFilePath(stateDir, fan.bridge), pool);
 }
 
 /** The lease store of a bridge whose fan may be down: it can list, release and gc, not allocate. */

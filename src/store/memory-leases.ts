@@ -9,8 +9,16 @@ import type { IpamPool } from '../core/ipam/pool.js';
 import type { LeaseStore } from '../ports/leases.js';
 
 export class MemoryLeaseStore implements LeaseStore {
-  private table: LeaseTable = EMPTY_LEASE_TABLE;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Shared with the views of `withPool`. */
+  private state: { table: LeaseTable; queue: Promise<unknown> } = { table: EMPTY_LEASE_TABLE, queue: Promise.resolve() };
+
+  private get table(): LeaseTable {
+    return this.state.table;
+  }
+
+  private set table(table: LeaseTable) {
+    this.state.table = table;
+  }
 
   constructor(
     readonly pool: IpamPool | undefined,
@@ -19,11 +27,11 @@ export class MemoryLeaseStore implements LeaseStore {
 
   /** Runs `work` after every earlier operation, like the file lock does across processes. */
   private serial<T>(work: () => T): Promise<T> {
-    const run = this.queue.then(async () => {
+    const run = this.state.queue.then(async () => {
       await Promise.resolve(); // yield, so callers really interleave
       return work();
     });
-    this.queue = run.catch(() => undefined);
+    this.state.queue = run.catch(() => undefined);
     return run;
   }
 
@@ -54,5 +62,12 @@ export class MemoryLeaseStore implements LeaseStore {
       this.table = r.table;
       return [...r.removed];
     });
+  }
+
+  /** A store over the same table that allocates from `pool` (a narrowed pool of the same slice, like --ip-range). */
+  withPool(pool: IpamPool): MemoryLeaseStore {
+    const view = new MemoryLeaseStore(pool, this.now);
+    view.state = this.state;
+    return view;
   }
 }

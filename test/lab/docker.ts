@@ -88,11 +88,15 @@ export function docker(d: Pick<LabDockerd, 'socket'>, args: readonly string[], o
 }
 
 /** Starts dockerd in `host`'s network namespace (see the file comment); resolves once `docker info` answers. */
-export async function startDockerd(host: LabHost, options: { timeoutMs?: number } = {}): Promise<LabDockerd> {
+export async function startDockerd(host: LabHost, options: { timeoutMs?: number; keepData?: boolean } = {}): Promise<LabDockerd> {
   const dir = `${LAB_DOCKER_ROOT}/${host.ns}`;
   if (existsSync(dir)) {
     if (!(await noMountsUnder(dir))) throw new FanError(`${dir} has mounts under it`, 'a dockerd of an earlier run may still be running: stop it first');
-    await rm(dir, { recursive: true, force: true });
+    // keepData: a restart after crashDockerd, with the containers and networks dockerd had recorded.
+    if (!options.keepData) await rm(dir, { recursive: true, force: true });
+    // The exec root is runtime state (on /run, a tmpfs, normally): a dead containerd's pid file and socket there
+    // would make dockerd wait for that containerd instead of starting its own.
+    else for (const stale of ['exec', 'docker.pid', 'docker.sock']) await rm(`${dir}/${stale}`, { recursive: true, force: true });
   }
   const pluginDir = `${dir}/plugins`;
   await mkdir(pluginDir, { recursive: true });
@@ -160,6 +164,30 @@ export async function stopDockerd(d: LabDockerd): Promise<string[]> {
   return forced;
 }
 
+/**
+ * A crash of the whole Docker stack: SIGKILL to dockerd (by pid) and to everything left in its mount namespace and
+ * cgroups (containerd, shims, containers), cgroups removed; the data directory stays for `startDockerd(host,
+ * { keepData: true })`. Returns what was killed.
+ */
+export async function crashDockerd(d: LabDockerd): Promise<string[]> {
+  const killed: string[] = [];
+  if (d.process.running()) {
+    killPids([d.process.pid]);
+    killed.push(`dockerd ${d.process.pid}`);
+    // Polled, not awaited: the child is unref'd, so its exit alone would not keep the event loop alive.
+    for (let i = 0; i < 100 && d.process.running(); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))];
+    if (left.length === 0) break;
+    killed.push(`killed ${left.join(' ')}`);
+    killPids(left);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const dir of await cgroupDirs(d.cgroupParent)) await rmdir(dir).catch(() => undefined);
+  return killed;
+}
 
 /** Imports the busybox tarball as LAB_IMAGE. */
 export async function importImage(d: LabDockerd, tarball: string): Promise<void> {
@@ -170,10 +198,14 @@ export async function importImage(d: LabDockerd, tarball: string): Promise<void>
  * Starts `fanctl docker-plugin` in `host`'s network namespace with its state dir, serving DIR/plugins/fan.sock
  * (which dockerd sees as /run/docker/plugins/fan.sock); resolves when the socket exists.
  */
-export async function startFanPlugin(d: LabDockerd, extraEnv: Readonly<Record<string, string>> = {}): Promise<BackgroundProcess> {
+export async function startFanPlugin(
+  d: LabDockerd,
+  extraEnv: Readonly<Record<string, string>> = {},
+  extraArgs: readonly string[] = ['--no-reclaim'],
+): Promise<BackgroundProcess> {
   const socket = `${d.pluginDir}/fan.sock`;
   const log = `${d.dir}/fan-plugin.log`;
-  const p = startProcess(['ip', 'netns', 'exec', d.host.ns, process.execPath, FANCTL, 'docker-plugin', '--socket', socket, '--verbose'], {
+  const p = startProcess(['ip', 'netns', 'exec', d.host.ns, process.execPath, FANCTL, 'docker-plugin', '--socket', socket, '--verbose', ...extraArgs], {
     env: { FAN_STATE_DIR: d.host.stateDir, ...extraEnv },
     logFile: log,
   });

@@ -134,7 +134,10 @@ export async function stopProcess(p: BackgroundProcess, graceMs = 10_000): Promi
       // exited meanwhile
     }
   }, graceMs);
+  // The child is unref'd: without a handle of our own, the event loop could end before its exit is reported.
+  const keepAlive = setInterval(() => undefined, 1000);
   await p.exited;
+  clearInterval(keepAlive);
   clearTimeout(timer);
 }
 

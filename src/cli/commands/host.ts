@@ -7,6 +7,7 @@ import type { TextFiles } from '../../ports/host.js';
 import { readFanConfig } from './config-check.js';
 import { requireRoot } from '../../kernel/probes.js';
 import Table from 'cli-table3';
+import { describeOwner } from '../../core/attach/attachments.js';
 import { ubuntuRow } from '../output.js';
 
 export interface FanWordOptions {
@@ -109,9 +110,18 @@ export function renderStatus(status: HostStatus): string {
     ]);
   }
   const lines = [table.toString()];
+  const containers = status.fans.flatMap((f) => f.containers);
+  if (containers.length > 0) {
+    const list = new Table({ head: ['bridge', 'address', 'interface', 'runtime', 'owner', 'problems'], style: { head: [], border: [] } });
+    for (const c of containers) {
+      const ifs = [c.hostIf, c.ifname].filter((x) => x !== undefined).join(' → ') || '-';
+      list.push([c.bridge, c.address ?? '-', ifs, c.runtime, describeOwner(c), c.problems.join('; ') || '-']);
+    }
+    lines.push(list.toString());
+  }
   if (status.tunnel) {
     const programs = status.tunnel.programs.map((p) => `${p.direction} #${p.progId}`).join(', ') || 'NONE ATTACHED';
-    lines.push(`tunnel ${status.tunnel.name}: ${status.tunnel.up ? 'up' : 'DOWN'}, mtu ${status.tunnel.mtu}, eBPF ${programs}, unmatched drops ${status.tunnel.unmatched.txDropNomatch}`);
+    lines.push(`tunnel ${status.tunnel.name}: ${status.tunnel.up ? 'up' : 'DOWN'}, mtu ${status.tunnel.mtu}, eBPF ${programs}, unmatched drops ${status.tunnel.unmatched.txDropNomatch} sent, ${status.tunnel.unmatched.rxDropSpoof} received (unknown VNI, not IPv4)`);
   }
   lines.push(`nftables table ip fan: ${status.nftTable ? 'loaded' : 'MISSING'}; iptables ACCEPT rules: ${status.forwardRules.join(', ') || 'none'}`);
   return `${lines.join('\n')}\n`;

@@ -74,6 +74,20 @@ export function poolOf(fan: Fan): IpamPool {
   });
 }
 
+/**
+ * The pool narrowed to `range` (Docker's `--ip-range`): everything of the slice outside the range is reserved,
+ * so allocation and static requests stay inside it while the slice, its prefix and gateway stay the same.
+ */
+export function restrictPool(pool: IpamPool, range: Cidr): IpamPool {
+  const start = network(range).address;
+  const end = broadcast(range);
+  const outside = `outside the network's --ip-range ${formatCidr(network(range))}`;
+  const extra: ReservedRange[] = [];
+  if (start > pool.slice.address) extra.push({ start: pool.slice.address, end: u32(start - 1), reason: outside });
+  if (end < broadcast(pool.slice)) extra.push({ start: u32(end + 1), end: broadcast(pool.slice), reason: outside });
+  return { ...pool, label: `${pool.label} range ${formatCidr(network(range))}`, reserved: [...pool.reserved, ...extra].sort((a, b) => a.start - b.start) };
+}
+
 /** The reserved range holding `address`, if any. */
 export function reservedRangeOf(pool: IpamPool, address: Ipv4): ReservedRange | undefined {
   return pool.reserved.find((r) => address >= r.start && address <= r.end);
