@@ -19,7 +19,7 @@ interface Report {
   failed: string[];
 }
 
-describe('fanctl doctor', { timeout: 600_000 }, () => {
+describe('fanctl doctor', { timeout: 900_000 }, () => {
   let topo: LabTopology;
   let h1: LabHost;
   let h2: LabHost;

@@ -25,7 +25,7 @@ interface TraceJson {
   probe?: { from: string; received: number; outcome: string; stoppedAt?: string; matches: boolean; moved: { counter: string; delta: number }[] };
 }
 
-describe('fanctl trace', { timeout: 300_000 }, () => {
+describe('fanctl trace', { timeout: 600_000 }, () => {
   let topo: LabTopology;
   let h1: LabHost;
   let h2: LabHost;
