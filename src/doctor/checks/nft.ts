@@ -3,7 +3,9 @@
  * with the table fan renders for the fans that are up, counters ignored. The key in the table's comment alone
  * would not notice a flushed chain or a rule someone deleted by hand.
  */
-import { renderNftTable } from '../../codec/nft.js';
+import { normalizeRuleset, renderNftTable } from '../../codec/nft.js';
+
+export { normalizeRuleset };
 import { FAN_NFT_TABLE } from '../../core/model/host-state.js';
 import { natKey } from '../../core/plan/diff.js';
 import { type Check, fail, ok, skip } from '../check.js';
@@ -14,14 +16,6 @@ export interface NftObservation {
   /** `nft list table ip fan`, or undefined when the table is absent. */
   readonly live?: string;
   readonly reup: string;
-}
-
-/** Lines that carry meaning: trimmed, no blank lines, counter values dropped. */
-export function normalizeRuleset(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.trim().replace(/\bcounter packets \d+ bytes \d+/g, 'counter').replace(/\s+/g, ' '))
-    .filter((l) => l !== '');
 }
 
 export const nftCheck: Check<NftObservation> = {
@@ -51,8 +45,7 @@ export const nftCheck: Check<NftObservation> = {
     const parts = [...missing.map((l) => `missing: ${l}`), ...extra.map((l) => `unexpected: ${l}`)];
     return fail(
       `table ip ${FAN_NFT_TABLE} differs from what fan renders: ${parts.slice(0, 4).join('; ')}${parts.length > 4 ? `; and ${parts.length - 4} more` : ''}${parts.length === 0 ? 'same lines, other order' : ''}`,
-      // fanctl up compares only the key in the table's comment, which a flush or a hand edit leaves in place.
-      `nft delete table ip ${FAN_NFT_TABLE} && ${o.reup} (up alone sees the key unchanged and keeps the table)`,
+      `${o.reup} (reloads the table as fan renders it)`,
     );
   },
 };
