@@ -57,6 +57,11 @@ export function renderPolicyTables(compiled: CompiledPolicy): string {
     '\t\ttype ifname',
     ...elements(compiled.bridges.map(quote)),
     '\t}',
+    // Exposed ports are map elements: one DNAT rule however many ports are exposed.
+    '\tmap exposed {',
+    '\t\ttype ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service',
+    ...elements(compiled.dnat.map((d) => `${formatIpv4(d.hostAddress)} . ${d.proto} . ${d.port} : ${formatIpv4(d.to)} . ${d.toPort}`)),
+    '\t}',
     ...inner.flatMap((c) => chain(c)),
     ...(entry ? chain(entry) : []),
     ...chain(
@@ -74,7 +79,7 @@ export function renderPolicyTables(compiled: CompiledPolicy): string {
     ),
     ...chain({ name: 'prerouting', rules: [] }, [
       'type nat hook prerouting priority dstnat; policy accept;',
-      ...compiled.dnat.map((d) => `ip daddr ${formatIpv4(d.hostAddress)} ${d.proto} dport ${d.port} counter dnat to ${formatIpv4(d.to)}:${d.toPort} comment ${quote(d.comment)}`),
+      'ip daddr . meta l4proto . th dport @exposed counter dnat ip to ip daddr . meta l4proto . th dport map @exposed comment "fan: exposed ports"',
     ]),
     '}',
   ];
