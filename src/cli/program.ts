@@ -21,6 +21,8 @@ import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
 import { DEFAULT_DOCKER_SOCKET, dockerConfigCommand, dockerPluginCommand } from './commands/docker.js';
 import { renderDockerConfig } from '../docker/config.js';
 import type { HostVeths } from '../ports/sandbox.js';
+// policy (issue 9): the `fanctl policy` command group lives in its own file.
+import { registerPolicyCommands } from './commands/policy.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -279,6 +281,12 @@ export function buildProgram(deps: CliDeps): Command {
         throw new ConfigError(`${parsed.problems.length} problem(s) in ${parsed.path}`, 'fix the lines listed above');
       }
     });
+
+  // fanctl policy … (isolation by groups carried in the address)
+  registerPolicyCommands(program, output, () => {
+    const h = deps.hostDeps();
+    return { runner: h.runner, host: h.host, paths: h.paths, log: h.log };
+  });
 
   return program;
 }

@@ -73,13 +73,13 @@ export function renderPolicyTables(compiled: CompiledPolicy): string {
         'type filter hook forward priority filter - 10; policy accept;',
         'iifname != @bridges oifname != @bridges accept comment "fan: not to or from a fan bridge"',
         'ct state established,related counter accept comment "fan: replies of allowed connections"',
-        'ct status dnat counter accept comment "fan: exposed ports"',
+        'ct status dnat counter accept comment "fan: connections to exposed ports"',
         `jump ${compiled.entry}`,
       ],
     ),
     ...chain({ name: 'prerouting', rules: [] }, [
       'type nat hook prerouting priority dstnat; policy accept;',
-      'ip daddr . meta l4proto . th dport @exposed counter dnat ip to ip daddr . meta l4proto . th dport map @exposed comment "fan: exposed ports"',
+      'ip daddr . meta l4proto . th dport @exposed counter dnat ip to ip daddr . meta l4proto . th dport map @exposed comment "fan: DNAT of exposed ports"',
     ]),
     '}',
   ];
