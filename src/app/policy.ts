@@ -18,6 +18,10 @@ import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { PolicyStateStore } from '../store/policy-state.js';
 import { readFanView } from './fans.js';
+import { groupPool, requestedGroup } from '../core/policy/group-pool.js';
+import { poolOf } from '../core/ipam/pool.js';
+import type { LeaseStore } from '../ports/leases.js';
+import { FileLeaseStore, leaseFilePath } from '../store/lease-file.js';
 import type { FanPaths } from './paths.js';
 
 export interface PolicyDeps {
@@ -232,4 +236,26 @@ export async function unbindPort(deps: Pick<PolicyDeps, 'runner' | 'paths'>, por
     await store.writeBindings(list.filter((b) => b.port !== port));
     await changeBindings(deps.runner, renderBindingChange('delete', gone));
   });
+}
+
+/**
+ * The IPAM of a group: the fan's lease table, allocating only inside the group's index range. Undefined when the
+ * call asks for no group (a Kubernetes namespace the applied policy does not map is no request).
+ */
+export async function groupLeaseStore(
+  deps: Pick<PolicyDeps, 'paths'>,
+  fan: Fan,
+  request: { readonly group?: string; readonly k8sNamespace?: string },
+): Promise<LeaseStore | undefined> {
+  if (request.group === undefined && request.k8sNamespace === undefined) return undefined;
+  const store = new PolicyStateStore(deps.paths.stateDir);
+  const text = await store.readText();
+  if (text === undefined) {
+    if (request.group === undefined) return undefined;
+    throw new ConfigError(`group "${request.group}" was asked for, but no policy is applied on this host`, 'apply the policy that defines the group first (fanctl policy apply FILE)');
+  }
+  const policy = parsePolicy(text, (await store.readRecord())?.source ?? 'applied policy');
+  const name = requestedGroup(policy, request);
+  if (name === undefined) return undefined;
+  return new FileLeaseStore(leaseFilePath(deps.paths.stateDir, fan.bridge), groupPool(poolOf(fan), policy, name));
 }
