@@ -49,8 +49,10 @@ export interface ApplyReport {
   readonly source: string;
   readonly rules: number;
   readonly bindings: number;
-  /** Wall time of the one `nft -f` transaction. */
+  /** CPU time of the one `nft -f` transaction (user + system). */
   readonly nftMs: number;
+  /** Its wall time. */
+  readonly nftWallMs: number;
 }
 
 /** Bindings whose port is still on a fan bridge of this host. */
@@ -77,11 +79,11 @@ export async function applyPolicyText(deps: PolicyDeps, text: string, source: st
     await requireOwnTables(deps.runner);
     const script = renderPolicyReplace(compiled);
     for (const f of fans) await enableBridgeFiltering(deps.runner, f.bridge);
-    const nftMs = await loadNftScript(deps.runner, script);
+    const timing = await loadNftScript(deps.runner, script);
     const previous = await store.readRecord();
     await store.writeApplied(text, { version: 1, hash: compiled.hash, source, appliedAt: new Date().toISOString() });
     if (previous?.hash !== compiled.hash) deps.log(`policy ${compiled.hash} applied from ${source}`);
-    return { hash: compiled.hash, source, rules: countRules(script), bindings: compiled.bindings.length, nftMs };
+    return { hash: compiled.hash, source, rules: countRules(script), bindings: compiled.bindings.length, nftMs: timing.cpuMs, nftWallMs: timing.wallMs };
   });
 }
 

@@ -15,8 +15,12 @@ const verdict = (v: NftVerdict): string => (v.kind === 'jump' ? `jump ${v.chain}
 const index = (n: number): string => formatIpv4(n);
 const quote = (text: string): string => `"${text.replace(/["\\]/g, '')}"`;
 
+const anonymous = (items: readonly string[]): string => (items.length === 1 ? (items[0] ?? '') : `{ ${items.join(', ')} }`);
+
 function match(m: NftMatch): string {
-  if (m.kind === 'in') return `ip ${m.field} ${formatCidr(m.cidr)}`;
+  if (m.kind === 'in') return `ip ${m.field} ${anonymous(m.cidrs.map(formatCidr))}`;
+  if (m.kind === 'not-in') return `ip ${m.field} != ${anonymous(m.cidrs.map(formatCidr))}`;
+  if (m.kind === 'index-in') return `ip ${m.field} & ${formatIpv4(m.mask)} ${anonymous(m.ranges.map(([a, b]) => (a === b ? index(a) : `${index(a)}-${index(b)}`)))}`;
   const proto = `meta l4proto ${m.proto}`;
   if (m.ports === undefined || m.ports.length === 0) return proto;
   const ports = m.ports.map(([a, b]) => (a === b ? String(a) : `${a}-${b}`));

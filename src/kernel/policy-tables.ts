@@ -26,11 +26,35 @@ export interface PolicyTablesState {
   readonly boundCount: number;
 }
 
-/** Runs one nft script as one transaction; returns the wall time nft took. */
-export async function loadNftScript(runner: CommandRunner, script: string): Promise<number> {
+export interface NftTiming {
+  /** Wall time of the `nft -f` run (grows with the machine's load). */
+  readonly wallMs: number;
+  /** CPU time nft used, user + system: parsing, and the kernel's work on the transaction, done in nft's syscalls. */
+  readonly cpuMs: number;
+}
+
+/** `times` prints the children's user and system time on its second line: `0m0.010000s 0m0.020000s`. */
+export function decodeTimes(text: string): number | undefined {
+  const lines = text.trim().split('\n');
+  const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(lines[lines.length - 1] ?? '');
+  if (!m) return undefined;
+  return (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000;
+}
+
+/**
+ * Runs one nft script as one transaction. The shell around nft only reports nft's CPU time (`times`): on a
+ * loaded machine the wall time says more about the scheduler than about nft.
+ */
+export async function loadNftScript(runner: CommandRunner, script: string): Promise<NftTiming> {
   const start = performance.now();
-  await runner.run(['nft', '-f', '-'], { input: script });
-  return performance.now() - start;
+  const out = await runner.run(['sh', '-c', 'nft -f -; s=$?; times >&2; exit $s'], { input: script, allowFailure: true });
+  const wallMs = performance.now() - start;
+  const timesAt = out.stderr.lastIndexOf('\n', out.stderr.trimEnd().lastIndexOf('\n') - 1);
+  const nftErr = timesAt > 0 ? out.stderr.slice(0, timesAt) : '';
+  if (out.exitCode !== 0) {
+    throw new FanError(`nft refused the policy transaction (exit ${out.exitCode}); nothing was changed:\n  ${nftErr.trim().split('\n').join('\n  ')}`, 'report a bug with the output of fanctl policy show and the policy file');
+  }
+  return { wallMs, cpuMs: decodeTimes(out.stderr) ?? wallMs };
 }
 
 interface NftJsonItem {

@@ -84,6 +84,8 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
   let topo: LabTopology;
   let file: string;
   const servers: ChildProcessWithoutNullStreams[] = [];
+  /** The persistent servers by `ns:port`. */
+  const serverAt = new Map<string, ChildProcessWithoutNullStreams>();
   const web: Ctr[] = [];
   const db: Ctr[] = [];
   let seq = 0;
@@ -122,10 +124,16 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
     assert.ok(h1);
     web.push(await container(h1, { args: 'IgnoreUnknown=1;FAN_GROUP=web' })); // a second web container on h1
     db.push(await container(h1, { group: 'db' })); // a second db container on h1
+    const listen = (ns: string, port: number): void => {
+      const s = server(ns, port);
+      servers.push(s);
+      serverAt.set(`${ns}:${port}`, s);
+    };
     for (const c of db) {
-      servers.push(server(c.ns, 5432), server(c.ns, 5433));
+      listen(c.ns, 5432);
+      listen(c.ns, 5433);
     }
-    for (const c of web) servers.push(server(c.ns, 80));
+    for (const c of web) listen(c.ns, 80);
     await sleep(300);
   });
 
@@ -191,6 +199,13 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
 
   it('keeps an established allowed TCP connection through a re-apply that still allows it', async () => {
     const target = d(1);
+    // This test needs its own listener on the allowed port: stop the persistent one there.
+    const persistent = serverAt.get(`${target.ns}:5432`);
+    if (persistent) {
+      const gone = new Promise((resolve) => persistent.once('close', resolve));
+      persistent.kill('SIGKILL');
+      await gone;
+    }
     const listener = spawn('ip', ['netns', 'exec', target.ns, 'busybox', 'nc', '-l', '-p', '5432'], { stdio: ['pipe', 'pipe', 'pipe'] });
     servers.push(listener);
     let received = '';
@@ -242,7 +257,7 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
     assert.equal(h3.kernelHash, show.kernelHash);
   });
 
-  it('applies 20 groups and 200 rules in one nft transaction under 100 ms', async () => {
+  it('applies 20 groups and 200 rules in one nft transaction under 100 ms of nft CPU time', async () => {
     const groups = Array.from({ length: 20 }, (_, i) => `  g${i}: { index: ${10 + i * 10}-${19 + i * 10} }`);
     const rules = Array.from({ length: 200 }, (_, i) => `  - { from: g${i % 20}, to: g${(i * 7 + 3) % 20}, ports: [tcp/${1000 + i}] }`);
     const text = `default: isolate\ngroups:\n${groups.join('\n')}\nallow:\n${rules.join('\n')}\n`;
@@ -250,10 +265,12 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
     const h3 = topo.hosts[2] ?? assert.fail();
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = JSON.parse((await fanctl(h3, ['policy', 'apply', '--json', `${topo.stateDir}/big.yaml`])).stdout) as { nftMs: number; rules: number };
+      const r = JSON.parse((await fanctl(h3, ['policy', 'apply', '--json', `${topo.stateDir}/big.yaml`])).stdout) as { nftMs: number; rules: number; hash: string };
       times.push(r.nftMs);
+      const show = JSON.parse((await fanctl(h3, ['policy', 'show', '--json'])).stdout) as { kernelHash: string };
+      assert.equal(show.kernelHash, r.hash);
     }
-    // The machine is shared: the best of three runs is the nft time.
-    assert.ok(Math.min(...times) < 100, `nft took ${times.map((t) => t.toFixed(1)).join(', ')} ms`);
+    // CPU time (user + system, the kernel's commit included): the machine is shared, wall time measures the load.
+    assert.ok(Math.min(...times) < 100, `nft took ${times.map((t) => t.toFixed(1)).join(', ')} ms of CPU`);
   });
 });

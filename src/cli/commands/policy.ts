@@ -10,7 +10,7 @@ import { type Output, printJson } from '../output.js';
 export const DEFAULT_POLICY_FILE = '/etc/fan/policy.yaml';
 
 export function renderApply(r: ApplyReport): string {
-  return `policy ${r.hash} applied from ${r.source}: ${r.rules} nft rules, ${r.bindings} bound ports, one transaction in ${r.nftMs.toFixed(1)} ms\n`;
+  return `policy ${r.hash} applied from ${r.source}: ${r.rules} nft rules, ${r.bindings} bound ports, one nft transaction (${r.nftMs.toFixed(0)} ms CPU, ${r.nftWallMs.toFixed(0)} ms wall)\n`;
 }
 
 function describeClass(c: CheckResult['from']): string {

@@ -5,10 +5,12 @@
  * appears, except connect/disconnect pairs and exposed ports, which are set elements the operator wrote).
  *
  * Chains (all in fan's own policy table, see src/codec/policy-nft.ts):
- *   classify        connect/disconnect pairs → source group (index vmap per overlay, CIDR vmap, else outside)
- *   from_<G>        for source group G: destination group → the verdict of the pair (G, H)
- *   p_<G>__<H>      only for pairs with port-conditional rules: each rule's ports, then the pair's final verdict
- *   r_allow_<i>     one per rule, counting its packets (also v_host, v_connect, v_disconnect, v_within, v_default)
+ *   classify        connect/disconnect pairs, host destinations, then the source group (index vmap per overlay,
+ *                   CIDR vmap, else outside) → from_<G>
+ *   from_<G>        the deny and allow rules of source group G, in order (destination group and ports, each
+ *                   counted), then within group / default by the destination's group
+ *   v_host, v_within, v_default, v_connect_<i>, v_disconnect_<i>   counted verdicts
+ * Few chains and no chain per pair of groups: nft loads 20 groups and 200 rules in one quick transaction.
  * `evaluateCompiled` interprets this structure; the tests check that it agrees with `checkPolicy`.
  */
 import { createHash } from 'node:crypto';
@@ -21,7 +23,10 @@ export type NftVerdict = { readonly kind: 'accept' } | { readonly kind: 'drop' }
 export type AddrField = 'saddr' | 'daddr';
 
 export type NftMatch =
-  | { readonly kind: 'in'; readonly field: AddrField; readonly cidr: Cidr }
+  | { readonly kind: 'in'; readonly field: AddrField; readonly cidrs: readonly Cidr[] }
+  | { readonly kind: 'not-in'; readonly field: AddrField; readonly cidrs: readonly Cidr[] }
+  /** `ip F & MASK { ranges }`: the container index is in one of the ranges. */
+  | { readonly kind: 'index-in'; readonly field: AddrField; readonly mask: Ipv4; readonly ranges: readonly (readonly [number, number])[] }
   /** `meta l4proto P` and, for tcp/udp, `th dport { ranges }`. */
   | { readonly kind: 'l4'; readonly proto: L4Proto; readonly ports?: readonly (readonly [number, number])[] };
 
@@ -114,20 +119,10 @@ export function policyHash(policy: Policy): string {
 
 export const ENTRY_CHAIN = 'classify';
 const fromChain = (g: string): string => `from_${g}`;
-const pairChain = (g: string, h: string): string => `p_${g}__${h}`;
-
-interface Step {
-  readonly rule: GroupRule;
-  readonly chain: string;
-}
 
 /** Every group an address can be in: the defined ones, then ungrouped and outside. */
 export function groupNames(policy: Policy): string[] {
   return [...policy.groups.map((g) => g.name), UNGROUPED, OUTSIDE];
-}
-
-function matchesPair(rule: GroupRule, g: string, h: string): boolean {
-  return (rule.from === ANY || rule.from === g) && (rule.to === ANY || rule.to === h);
 }
 
 function l4Matches(rule: GroupRule): NftMatch[] {
@@ -150,14 +145,6 @@ export function compilePolicy(policy: Policy, host: PolicyHost, bindings: readon
   counted('v_host', accept, HOST_RULE);
   counted('v_within', accept, 'within group');
   counted('v_default', policy.default === 'open' ? accept : drop, `default ${policy.default}`);
-  const ruleChains = (kind: 'allow' | 'deny'): Step[] =>
-    policy[kind].map((rule, i) => {
-      const name = `r_${kind}_${i}`;
-      counted(name, kind === 'allow' ? accept : drop, `${describeRule(kind, rule)} (line ${rule.line})`);
-      return { rule, chain: name };
-    });
-  const denies = ruleChains('deny');
-  const allows = ruleChains('allow');
   const pairs = [
     ...policy.disconnect.map((p, i) => ({ p, chain: `v_disconnect_${i}`, verdict: drop, text: describePair('disconnect', p) })),
     ...policy.connect.map((p, i) => ({ p, chain: `v_connect_${i}`, verdict: accept, text: describePair('connect', p) })),
@@ -165,33 +152,11 @@ export function compilePolicy(policy: Policy, host: PolicyHost, bindings: readon
   for (const x of pairs) counted(x.chain, x.verdict, `${x.text} (line ${x.p.line})`);
 
   const names = groupNames(policy);
-  /** The verdict of traffic from group g to group h: a shared counted chain, or a pair chain with port rules. */
-  const pairVerdict = (g: string, h: string): NftVerdict => {
-    const steps = [...denies, ...allows].filter((s) => matchesPair(s.rule, g, h));
-    const rules: NftRule[] = [];
-    for (const s of steps) {
-      if (s.rule.ports.length === 0) {
-        if (rules.length === 0) return jump(s.chain);
-        rules.push({ matches: [], action: { kind: 'verdict', verdict: jump(s.chain) }, counter: false });
-        break;
-      }
-      for (const m of l4Matches(s.rule)) rules.push({ matches: [m], action: { kind: 'verdict', verdict: jump(s.chain) }, counter: false });
-    }
-    const last = rules[rules.length - 1];
-    const closed = last !== undefined && last.matches.length === 0;
-    const final = jump(g === h ? 'v_within' : 'v_default');
-    if (rules.length === 0) return final;
-    if (!closed) rules.push({ matches: [], action: { kind: 'verdict', verdict: final }, counter: false });
-    const name = pairChain(g, h);
-    chains.push({ name, rules });
-    return jump(name);
-  };
-
   const cidrGroups = policy.groups.flatMap((g) => (g.kind === 'cidr' ? g.cidrs.map((cidr) => ({ cidr, group: g.name })) : []));
-  /** Classifies `field` and hands each group to `target`; host addresses go to v_host. */
+  /** Classifies `field` and hands each group to `target`. */
   const classifyRules = (field: AddrField, target: (group: string) => NftVerdict): NftRule[] => {
     const rules: NftRule[] = host.fans.map((fan) => ({
-      matches: [{ kind: 'in', field, cidr: fan.overlay }],
+      matches: [{ kind: 'in', field, cidrs: [fan.overlay] }],
       action: { kind: 'index-vmap', field, mask: hostMask(fan.slicePrefix), entries: indexEntries(policy, fan, target) },
       counter: false,
     }));
@@ -201,17 +166,43 @@ export function compilePolicy(policy: Policy, host: PolicyHost, bindings: readon
     rules.push({ matches: [], action: { kind: 'verdict', verdict: target(OUTSIDE) }, counter: false });
     return rules;
   };
+  /** The ways an address can be in group `name`, each a list of matches (any one suffices). */
+  const membership = (field: AddrField, name: string): NftMatch[][] => {
+    if (name === ANY) return [[]];
+    if (name === OUTSIDE) return [[{ kind: 'not-in', field, cidrs: [...host.fans.map((f) => f.overlay), ...cidrGroups.map((c) => c.cidr)] }]];
+    const g = policy.groups.find((x) => x.name === name);
+    if (g?.kind === 'cidr') return [[{ kind: 'in', field, cidrs: g.cidrs }]];
+    return host.fans.flatMap((fan) => {
+      const ranges = indexEntries(policy, fan, (group) => (group === name ? accept : drop))
+        .filter((e) => e.verdict.kind === 'accept')
+        .map((e) => [e.first, e.last] as const);
+      return ranges.length > 0 ? [[{ kind: 'in', field, cidrs: [fan.overlay] }, { kind: 'index-in', field, mask: hostMask(fan.slicePrefix), ranges }]] : [];
+    });
+  };
+  /** Deny then allow rules, in order, as rules of the chain of source group g: destination group, then ports. */
+  const ruleRules = (g: string): NftRule[] =>
+    (['deny', 'allow'] as const).flatMap((kind) =>
+      policy[kind].flatMap((rule) => {
+        if (rule.from !== ANY && rule.from !== g) return [];
+        const comment = `${describeRule(kind, rule)} (line ${rule.line})`;
+        const ports: NftMatch[][] = rule.ports.length === 0 ? [[]] : l4Matches(rule).map((m) => [m]);
+        return membership('daddr', rule.to).flatMap((dst) =>
+          ports.map((l4) => ({ matches: [...dst, ...l4], action: { kind: 'verdict', verdict: kind === 'allow' ? accept : drop }, counter: true, comment }) satisfies NftRule),
+        );
+      }),
+    );
 
   const entry: NftRule[] = [];
-  if (pairs.length > 0) {
-    entry.push({
-      matches: [],
-      action: { kind: 'pair-vmap', entries: pairEntries(pairs) },
-      counter: false,
-    });
+  if (pairs.length > 0) entry.push({ matches: [], action: { kind: 'pair-vmap', entries: pairEntries(pairs) }, counter: false });
+  // A destination that is a host address passes before any rule (as in checkPolicy); a host source is in the vmap.
+  for (const fan of host.fans) {
+    const hostIndexes = indexEntries(policy, fan, () => drop).filter((e) => e.verdict.kind === 'jump').map((e) => [e.first, e.last] as const);
+    entry.push({ matches: [{ kind: 'in', field: 'daddr', cidrs: [fan.overlay] }, { kind: 'index-in', field: 'daddr', mask: hostMask(fan.slicePrefix), ranges: hostIndexes }], action: { kind: 'verdict', verdict: jump('v_host') }, counter: false });
+  }
+  for (const g of names) {
+    chains.push({ name: fromChain(g), rules: [...ruleRules(g), ...classifyRules('daddr', (h) => jump(h === g ? 'v_within' : 'v_default'))] });
   }
   chains.push({ name: ENTRY_CHAIN, rules: [...entry, ...classifyRules('saddr', (g) => jump(fromChain(g)))] });
-  for (const g of names) chains.push({ name: fromChain(g), rules: classifyRules('daddr', (h) => pairVerdict(g, h)) });
 
   const dnat: DnatRule[] = policy.expose.flatMap((e) => {
     const fan = host.fans.find((f) => contains(f.slice, e.to));
@@ -291,7 +282,13 @@ export function evaluateCompiled(compiled: CompiledPolicy, packet: Packet): { re
 }
 
 function matchOne(m: NftMatch, p: Packet): boolean {
-  if (m.kind === 'in') return contains(m.cidr, m.field === 'saddr' ? p.saddr : p.daddr);
+  const address = m.kind === 'l4' ? 0 : m.field === 'saddr' ? p.saddr : p.daddr;
+  if (m.kind === 'in') return m.cidrs.some((c) => contains(c, address));
+  if (m.kind === 'not-in') return !m.cidrs.some((c) => contains(c, address));
+  if (m.kind === 'index-in') {
+    const index = u32(address & m.mask);
+    return m.ranges.some(([a, b]) => index >= a && index <= b);
+  }
   if (p.proto !== m.proto) return false;
   if (m.ports === undefined) return true;
   return p.dport !== undefined && m.ports.some(([a, b]) => p.dport !== undefined && p.dport >= a && p.dport <= b);
