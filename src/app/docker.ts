@@ -32,6 +32,9 @@ export interface DockerDeps {
   /** A fresh unique id for each address request. */
   readonly newId: () => string;
   readonly log: (line: string) => void;
+  /** Port binding (optional, see src/app/policy.ts): the host veth may send only from the endpoint's address. */
+  readonly bindPort?: (hostIf: string, address: Ipv4) => Promise<void>;
+  readonly unbindPort?: (hostIf: string) => Promise<void>;
 }
 
 /** Join or DeleteEndpoint for an endpoint whose veth is not there. */
@@ -191,6 +194,7 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
     alias: dockerAlias({ networkId: req.networkId, endpointId: req.endpointId }),
     ...(req.mac !== undefined ? { peerMac: req.mac } : {}),
   });
+  await deps.bindPort?.(hostIf, req.address.address);
   return { fan, hostIf, peer, ...(created.peer.mac !== undefined ? { mac: created.peer.mac } : {}) };
 }
 
@@ -216,6 +220,7 @@ export async function joinEndpoint(deps: DockerDeps, req: { readonly endpointId:
 export async function deleteEndpoint(deps: DockerDeps, req: { readonly endpointId: string }): Promise<boolean> {
   const { hostIf } = dockerVethNames(req.endpointId);
   const link = await deps.veths.hostLink(hostIf);
+  await deps.unbindPort?.(hostIf);
   if (!link || parseDockerAlias(link.alias)?.endpointId !== req.endpointId) return false;
   return deps.veths.deleteHostLink(hostIf);
 }

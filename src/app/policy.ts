@@ -218,9 +218,14 @@ export async function editPolicyFile(deps: PolicyDeps, path: string, edit: Polic
   return { path };
 }
 
+export interface BindingDeps {
+  readonly runner: CommandRunner;
+  readonly stateDir: string;
+}
+
 /** Records that `port` was given `address` and adds it to the live set, when a policy is applied. */
-export async function bindPort(deps: Pick<PolicyDeps, 'runner' | 'paths'>, port: string, address: Ipv4): Promise<void> {
-  const store = new PolicyStateStore(deps.paths.stateDir);
+export async function bindPort(deps: BindingDeps, port: string, address: Ipv4): Promise<void> {
+  const store = new PolicyStateStore(deps.stateDir);
   await store.withBindingsLock(async () => {
     const list = await store.readBindings();
     await store.writeBindings([...list.filter((b) => !(b.port === port && b.address === formatIpv4(address))), { port, address: formatIpv4(address) }]);
@@ -229,8 +234,8 @@ export async function bindPort(deps: Pick<PolicyDeps, 'runner' | 'paths'>, port:
 }
 
 /** Forgets every address of `port` (the container left). */
-export async function unbindPort(deps: Pick<PolicyDeps, 'runner' | 'paths'>, port: string): Promise<void> {
-  const store = new PolicyStateStore(deps.paths.stateDir);
+export async function unbindPort(deps: BindingDeps, port: string): Promise<void> {
+  const store = new PolicyStateStore(deps.stateDir);
   await store.withBindingsLock(async () => {
     const list = await store.readBindings();
     const gone = list.filter((b) => b.port === port).map((b) => ({ port, address: parseIpv4(b.address) }));

@@ -40,7 +40,7 @@ process.exitCode = await runCni(
     log: (line) => stderr(`fan-cni: ${line}\n`),
     // policy (issue 9): groups from the applied policy, and port binding
     groupLeases: (fan, request) => groupLeaseStore({ paths }, fan, request),
-    bindPort: (hostIf, address) => bindPort({ runner, paths }, hostIf, address),
-    unbindPort: (hostIf) => unbindPort({ runner, paths }, hostIf),
+    bindPort: (hostIf, address) => bindPort({ runner, stateDir: paths.stateDir }, hostIf, address),
+    unbindPort: (hostIf) => unbindPort({ runner, stateDir: paths.stateDir }, hostIf),
   }),
 );
