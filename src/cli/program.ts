@@ -145,7 +145,8 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--dhcp', 'containers get their address from the fan\'s dnsmasq')
     .option('--mtu <n>', 'underlay MTU', String(DEFAULT_LAB.underlayMtu))
     .addOption(new Option('--type <type>', 'data plane of the lab\'s fans').choices(['vxlan', 'host-gw']).default('vxlan'))
-    .action(async (opts: { name: string; hosts: string; containers: string; overlay?: string[]; underlay: string; dhcp?: boolean; mtu: string; type: 'vxlan' | 'host-gw' }) => {
+    .option('--group <name=range>', 'policy group NAME=FIRST-LAST; containers take turns (repeat for several)', collect)
+    .action(async (opts: { name: string; hosts: string; containers: string; overlay?: string[]; underlay: string; dhcp?: boolean; mtu: string; type: 'vxlan' | 'host-gw'; group?: string[] }) => {
       const topo = await labUpCommand({
         name: opts.name,
         hosts: Number(opts.hosts),
@@ -155,6 +156,7 @@ export function buildProgram(deps: CliDeps): Command {
         dhcp: opts.dhcp ?? false,
         underlayMtu: Number(opts.mtu),
         type: opts.type,
+        ...(opts.group ? { groups: opts.group } : {}),
       }, output);
       output.out(renderTopology(topo));
     });
