@@ -4,12 +4,13 @@
  * A policy that does not parse or does not fit this host's geometry changes nothing.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { type Ipv4, formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
+import { type Ipv4, formatIpv4, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { type CompiledPolicy, type PolicyHost, type PortBinding, compilePolicy, policyHash } from '../core/policy/compile.js';
 import { type PolicyEdit, editPolicy } from '../core/policy/edit.js';
-import { type CheckResult, type L4, checkPolicy } from '../core/policy/evaluate.js';
+import { type CheckResult, type L4, type PolicyGeometry, checkGeometry, checkPolicy } from '../core/policy/evaluate.js';
+import { defineFan } from '../core/mapping/fan.js';
 import type { Policy } from '../core/policy/model.js';
 import { parsePolicy, parsePortSpec } from '../core/policy/parse.js';
 import { countRules, renderBindingChange, renderPolicyRemove, renderPolicyReplace } from '../codec/policy-nft.js';
@@ -195,10 +196,26 @@ export function parseL4(text: string | undefined): L4 | undefined {
   }
 }
 
-export async function checkCommand(deps: PolicyDeps, src: string, dst: string, l4text: string | undefined, file?: string): Promise<CheckResult & { hash: string }> {
+export interface CheckGeometryOptions {
+  /** Without a fan up here: the overlay and underlay networks, e.g. 250.0.0.0/8 and 172.16.0.0/16. */
+  readonly overlay?: string;
+  readonly underlay?: string;
+  readonly hostReserve?: number;
+}
+
+export async function checkCommand(deps: PolicyDeps, src: string, dst: string, l4text: string | undefined, file?: string, given: CheckGeometryOptions = {}): Promise<CheckResult & { hash: string }> {
   const policy = await loadPolicy(deps, file);
-  const view = await readFanView({ host: deps.host, stateDir: deps.paths.stateDir });
-  const geometry = view.fans.length > 0 ? policyHostOf(view.fans) : { fans: [] };
+  let geometry: PolicyGeometry;
+  if (given.overlay !== undefined || given.underlay !== undefined) {
+    if (given.overlay === undefined || given.underlay === undefined) throw new ConfigError('pass both --overlay and --underlay', 'e.g. -o 250.0.0.0/8 -u 172.16.0.0/16');
+    const map = defineFan(parseCidr(given.overlay), parseCidr(given.underlay));
+    geometry = { fans: [{ overlay: map.overlay, slicePrefix: map.overlay.prefix + 32 - map.underlay.prefix, hostReserve: given.hostReserve ?? 1 }] };
+  } else {
+    const view = await readFanView({ host: deps.host, stateDir: deps.paths.stateDir });
+    if (view.fans.length === 0) throw new ConfigError('no fan is up on this host, so the overlay geometry is unknown', 'pass the fan: --overlay 250.0.0.0/8 --underlay 172.16.0.0/16');
+    geometry = policyHostOf(view.fans);
+  }
+  checkGeometry(policy, geometry);
   return { ...checkPolicy(policy, geometry, parseIpv4(src), parseIpv4(dst), parseL4(l4text)), hash: policyHash(policy) };
 }
 

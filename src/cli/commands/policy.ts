@@ -75,9 +75,16 @@ export function registerPolicyCommands(program: Command, output: Output, policyD
     .argument('<dst>', 'destination address')
     .argument('[port]', 'PROTO/PORT, e.g. tcp/5432, or icmp')
     .option('--file <path>', 'check this policy file instead of the applied policy')
+    .option('-o, --overlay <cidr>', 'with -u, check for this fan instead of the fans up here')
+    .option('-u, --underlay <cidr>', 'the fan\'s underlay network, e.g. 172.16.0.0/16')
+    .option('--host-reserve <n>', 'host reserve of the fan given with -o/-u', '1')
     .option('--json', 'print as JSON')
-    .action(async (src: string, dst: string, port: string | undefined, opts: { file?: string; json?: boolean }) => {
-      const r = await checkCommand(policyDeps(), src, dst, port, opts.file);
+    .action(async (src: string, dst: string, port: string | undefined, opts: { file?: string; json?: boolean; overlay?: string; underlay?: string; hostReserve: string }) => {
+      const r = await checkCommand(policyDeps(), src, dst, port, opts.file, {
+        ...(opts.overlay !== undefined ? { overlay: opts.overlay } : {}),
+        ...(opts.underlay !== undefined ? { underlay: opts.underlay } : {}),
+        hostReserve: Number(opts.hostReserve),
+      });
       if (opts.json) printJson(output, r);
       else output.out(renderCheck(r));
     });
