@@ -246,7 +246,8 @@ export async function bindPort(deps: BindingDeps, port: string, address: Ipv4): 
   await store.withBindingsLock(async () => {
     const list = await store.readBindings();
     await store.writeBindings([...list.filter((b) => !(b.port === port && b.address === formatIpv4(address))), { port, address: formatIpv4(address) }]);
-    await changeBindings(deps.runner, renderBindingChange('add', [{ port, address }]));
+    // No policy applied: no table to update (apply builds the set from the file).
+    if ((await store.readRecord()) !== undefined) await changeBindings(deps.runner, renderBindingChange('add', [{ port, address }]), 'add');
   });
 }
 
@@ -258,7 +259,7 @@ export async function unbindPort(deps: BindingDeps, port: string): Promise<void>
     const gone = list.filter((b) => b.port === port).map((b) => ({ port, address: parseIpv4(b.address) }));
     if (gone.length === 0) return;
     await store.writeBindings(list.filter((b) => b.port !== port));
-    await changeBindings(deps.runner, renderBindingChange('delete', gone));
+    if ((await store.readRecord()) !== undefined) await changeBindings(deps.runner, renderBindingChange('delete', gone), 'delete');
   });
 }
 

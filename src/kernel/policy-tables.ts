@@ -98,10 +98,11 @@ export async function enableBridgeFiltering(runner: CommandRunner, bridge: strin
 }
 
 /** Applies a set-element change when the bridge table exists; false when it does not (no policy applied). */
-export async function changeBindings(runner: CommandRunner, script: string): Promise<boolean> {
+export async function changeBindings(runner: CommandRunner, script: string, op: 'add' | 'delete'): Promise<boolean> {
   if (script === '') return true;
   const out = await runner.run(['nft', '-f', '-'], { input: script, allowFailure: true });
   if (out.exitCode === 0) return true;
+  if (op === 'add') return false; // adding an element that exists succeeds: the table is not there
   // One missing element fails the whole batch: retry statement by statement (deleting what is gone is fine).
   let any = false;
   for (const line of script.split('\n').filter(Boolean)) {
