@@ -210,14 +210,15 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
     servers.push(listener);
     let received = '';
     listener.stdout.on('data', (b: Buffer) => (received += b.toString()));
-    await sleep(200);
+    // Connect only once the listener is bound (the machine may be slow to start it).
+    await until('the listener on 5432', async () => (await new ExecRunner(target.ns).run(['ss', '-Hltn', 'sport = :5432'])).stdout.includes(':5432'), 20_000);
     const client = spawn('ip', ['netns', 'exec', w(0).ns, 'busybox', 'nc', target.address, '5432'], { stdio: ['pipe', 'pipe', 'pipe'] });
     servers.push(client);
     client.stdin.write('before\n');
-    await until('the first line', () => received.includes('before'));
+    await until('the first line', () => received.includes('before'), 20_000);
     await applyAll(POLICY('connect:\n  - [250.0.99.12, 250.0.98.22]\n')); // a different policy, still allowing it
     client.stdin.write('after\n');
-    await until('the line sent after the re-apply', () => received.includes('after'));
+    await until('the line sent after the re-apply', () => received.includes('after'), 20_000);
     client.kill('SIGKILL');
     listener.kill('SIGKILL');
   });
