@@ -55,6 +55,9 @@ export interface DockerDeps {
   /** A lease younger than this is never reclaimed: dockerd may be between RequestAddress and CreateEndpoint. */
   readonly reclaimGraceMs: number;
   readonly now: () => Date;
+  /** Port binding (optional, see src/app/policy.ts): the host veth may send only from the endpoint's address. */
+  readonly bindPort?: (hostIf: string, address: Ipv4) => Promise<void>;
+  readonly unbindPort?: (hostIf: string) => Promise<void>;
 }
 
 /** Join or DeleteEndpoint for an endpoint whose veth is not there. */
@@ -293,6 +296,7 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
     alias: dockerAlias({ networkId: req.networkId, endpointId: req.endpointId, address: formatIpv4(req.address.address) }),
     ...(req.mac !== undefined ? { peerMac: req.mac } : {}),
   });
+  await deps.bindPort?.(hostIf, req.address.address);
   return { fan, hostIf, peer, ...(created.peer.mac !== undefined ? { mac: created.peer.mac } : {}) };
 }
 
@@ -318,6 +322,7 @@ export async function joinEndpoint(deps: DockerDeps, req: { readonly endpointId:
 export async function deleteEndpoint(deps: DockerDeps, req: { readonly endpointId: string }): Promise<boolean> {
   const { hostIf } = dockerVethNames(req.endpointId);
   const link = await deps.veths.hostLink(hostIf);
+  await deps.unbindPort?.(hostIf);
   if (!link || parseDockerAlias(link.alias)?.endpointId !== req.endpointId) return false;
   return deps.veths.deleteHostLink(hostIf);
 }

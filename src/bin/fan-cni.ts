@@ -6,6 +6,7 @@
  */
 import { fanPaths } from '../app/paths.js';
 import { readFanView } from '../app/fans.js';
+import { bindPort, groupLeaseStore, unbindPort } from '../app/policy.js';
 import { runCni } from '../cni/dispatcher.js';
 import { fanCniPlugin } from '../cni/plugin.js';
 import { ExecRunner } from '../kernel/exec.js';
@@ -37,5 +38,9 @@ process.exitCode = await runCni(
     allLeaseStores: async () => (await leaseBridges(paths.stateDir)).map((bridge) => openLeaseStoreByBridge(paths.stateDir, bridge)),
     links: new IpSandboxLinks(runner, process.pid),
     log: (line) => stderr(`fan-cni: ${line}\n`),
+    // policy (issue 9): groups from the applied policy, and port binding
+    groupLeases: (fan, request) => groupLeaseStore({ paths }, fan, request),
+    bindPort: (hostIf, address) => bindPort({ runner, stateDir: paths.stateDir }, hostIf, address),
+    unbindPort: (hostIf) => unbindPort({ runner, stateDir: paths.stateDir }, hostIf),
   }),
 );

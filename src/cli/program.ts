@@ -44,6 +44,8 @@ import { renderDoctor } from '../doctor/render.js';
 import { traceCommand } from '../app/trace.js';
 import { renderTrace } from './commands/trace.js';
 import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
+// policy (issue 9): the `fanctl policy` command group lives in its own file.
+import { registerPolicyCommands } from './commands/policy.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -212,7 +214,8 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--dhcp', 'containers get their address from the fan\'s dnsmasq')
     .option('--mtu <n>', 'underlay MTU', String(DEFAULT_LAB.underlayMtu))
     .addOption(new Option('--type <type>', 'data plane of the lab\'s fans').choices(['vxlan', 'host-gw']).default('vxlan'))
-    .action(async (opts: { name: string; hosts: string; containers: string; overlay?: string[]; underlay: string; dhcp?: boolean; mtu: string; type: 'vxlan' | 'host-gw' }) => {
+    .option('--group <name=range>', 'policy group NAME=FIRST-LAST; containers take turns (repeat for several)', collect)
+    .action(async (opts: { name: string; hosts: string; containers: string; overlay?: string[]; underlay: string; dhcp?: boolean; mtu: string; type: 'vxlan' | 'host-gw'; group?: string[] }) => {
       const topo = await labUpCommand({
         name: opts.name,
         hosts: Number(opts.hosts),
@@ -222,6 +225,7 @@ export function buildProgram(deps: CliDeps): Command {
         dhcp: opts.dhcp ?? false,
         underlayMtu: Number(opts.mtu),
         type: opts.type,
+        ...(opts.group ? { groups: opts.group } : {}),
       }, output);
       output.out(renderTopology(topo));
     });
@@ -389,6 +393,12 @@ export function buildProgram(deps: CliDeps): Command {
         throw new ConfigError(`${parsed.problems.length} problem(s) in ${parsed.path}`, 'fix the lines listed above');
       }
     });
+
+  // fanctl policy … (isolation by groups carried in the address)
+  registerPolicyCommands(program, output, () => {
+    const h = deps.hostDeps();
+    return { runner: h.runner, host: h.host, paths: h.paths, log: h.log };
+  });
 
   return program;
 }

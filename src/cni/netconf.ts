@@ -124,6 +124,7 @@ const netconfSchema = z
     overlay: z.union([z.string(), z.number().int()]).transform(String).optional(),
     bridge: z.string().min(1).optional(),
     mtu: z.number().int().optional(),
+    group: z.string().min(1).optional(),
     ipam: z.unknown().optional(),
     args: z.object({ cni: z.object({ ips: z.array(z.string()).optional() }).passthrough().optional() }).passthrough().optional(),
     runtimeConfig: z.object({ ips: z.array(z.string()).optional() }).passthrough().optional(),
@@ -150,6 +151,10 @@ export interface NetConf {
   readonly requestedIp?: Ipv4;
   /** The Kubernetes pod of CNI_ARGS K8S_POD_*, when the runtime named one. */
   readonly pod?: PodRef;
+  /** Policy group to allocate from: `"group"` in the config or CNI_ARGS `FAN_GROUP` (see src/core/policy). */
+  readonly group?: string;
+  /** CNI_ARGS `K8S_POD_NAMESPACE`: the policy may map it to a group. */
+  readonly k8sNamespace?: string;
 }
 
 const invalidConfig = (message: string, hint: string): CniError => new CniError(CNI_CODES.invalidConfig, message, hint);
@@ -172,6 +177,13 @@ function parseRequestedIp(text: string, source: string): Ipv4 {
   } catch (error) {
     throw invalidConfig(`${source} "${text}" is not an IPv4 address: ${errorMessage(error)}`, 'request one IPv4 address of this host\'s slice, e.g. IP=250.3.4.9');
   }
+}
+
+function groupFields(group: string | undefined, args: ReadonlyMap<string, string>): { group?: string; k8sNamespace?: string } {
+  const fromArgs = args.get('FAN_GROUP');
+  const chosen = fromArgs !== undefined && fromArgs !== '' ? fromArgs : group;
+  const ns = args.get('K8S_POD_NAMESPACE');
+  return { ...(chosen !== undefined ? { group: chosen } : {}), ...(ns !== undefined && ns !== '' ? { k8sNamespace: ns } : {}) };
 }
 
 /** Parses the network configuration; `args` supplies CNI_ARGS' `IP=`. */
@@ -224,5 +236,6 @@ export function parseNetConf(stdin: string, args: ReadonlyMap<string, string> = 
     ...(valid ? { validAttachments: valid.map((a) => ({ containerId: a.containerID, ifname: a.ifname })) } : {}),
     ...(distinct[0] !== undefined ? { requestedIp: distinct[0] } : {}),
     ...(pod ? { pod } : {}),
+    ...groupFields(c.group, args),
   };
 }

@@ -12,6 +12,7 @@
 import { type Cidr, type Ipv4, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
 import { FanNotUpError, requireBridge, selectFan } from '../core/attach/plan.js';
+import { hostVethName } from '../core/attach/names.js';
 import { errorMessage } from '../core/errors.js';
 import { poolOf, poolSize } from '../core/ipam/pool.js';
 import { type Attachment, attach, collect, detach, verify } from '../app/attach.js';
@@ -31,6 +32,11 @@ export interface CniDeps {
   readonly allLeaseStores: () => Promise<LeaseStore[]>;
   readonly links: SandboxLinks;
   readonly log: (line: string) => void;
+  /** Policy groups (optional): the lease store narrowed to the group the call asks for, or undefined for none. */
+  readonly groupLeases?: (fan: Fan, request: { readonly group?: string; readonly k8sNamespace?: string }) => Promise<LeaseStore | undefined>;
+  /** Port binding (optional): the host veth may send only from the address it was given. */
+  readonly bindPort?: (hostIf: string, address: Ipv4) => Promise<void>;
+  readonly unbindPort?: (hostIf: string) => Promise<void>;
 }
 
 async function chooseFan(deps: CniDeps, conf: NetConf): Promise<Fan> {
@@ -82,9 +88,10 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
   return {
     async add(ctx: SandboxContext): Promise<CniResult> {
       const fan = await chooseFan(deps, ctx.conf);
+      const grouped = await deps.groupLeases?.(fan, { ...(ctx.conf.group !== undefined ? { group: ctx.conf.group } : {}), ...(ctx.conf.k8sNamespace !== undefined ? { k8sNamespace: ctx.conf.k8sNamespace } : {}) });
       const a = await attach(
         fan,
-        deps.leases(fan),
+        grouped ?? deps.leases(fan),
         {
           network: ctx.conf.name,
           containerId: ctx.containerId,
@@ -96,6 +103,7 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
         },
         deps,
       );
+      await deps.bindPort?.(a.plan.hostIf, a.plan.address.address);
       return addResult(ctx, a, ctx.conf.prevResult);
     },
 
@@ -103,6 +111,7 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
       // No fan lookup: the host veth's name and the lease's key follow from the container id and interface name,
       // so DEL works when the fan, the namespace or the runtime's cached result are gone.
       await detach(await deps.allLeaseStores(), { network: ctx.conf.name, containerId: ctx.containerId, ifname: ctx.ifname }, deps);
+      await deps.unbindPort?.(hostVethName(ctx.containerId, ctx.ifname));
     },
 
     async check(ctx: SandboxContext): Promise<void> {

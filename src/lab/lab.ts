@@ -10,7 +10,7 @@ import { formatCidr, formatIpv4, network } from '../core/address/ipv4.js';
 import { FanError, ConfigError, errorMessage } from '../core/errors.js';
 import { requireRoot } from '../kernel/probes.js';
 import type { CommandRunner } from '../ports/runner.js';
-import { type LabContainer, type LabHost, type LabOptions, type LabTopology, labTopology } from './topology.js';
+import { type LabContainer, type LabHost, type LabOptions, type LabTopology, labPolicy, labTopology } from './topology.js';
 
 export const FANCTL = fileURLToPath(new URL('../bin/fanctl.js', import.meta.url));
 
@@ -62,6 +62,12 @@ export async function labUp(options: LabOptions, progress: LabProgress = () => {
       const underlay = formatCidr(network(host.underlay));
       for (const overlay of options.overlays) {
         await fanctl(host, ['up', '-o', overlay, '-u', underlay, '--type', options.type, ...(options.dhcp ? ['--dhcp'] : [])]);
+      }
+      // --group: the same policy on every host, before its containers attach.
+      const policy = labPolicy(options);
+      if (policy !== undefined) {
+        await writeFile(`${topo.stateDir}/policy.yaml`, policy);
+        await fanctl(host, ['policy', 'apply', `${topo.stateDir}/policy.yaml`]);
       }
       for (const container of host.containers) {
         progress(`${container.name}: attach ${options.dhcp ? '(DHCP)' : formatIpv4(container.address)}`);

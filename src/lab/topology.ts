@@ -20,6 +20,8 @@ export interface LabOptions {
   readonly type: DataplaneType;
   /** MTU of the simulated underlay links. */
   readonly underlayMtu: number;
+  /** Policy groups `NAME=FIRST-LAST` (`--group`): containers take turns, each with an address of its group. */
+  readonly groups?: readonly string[];
 }
 
 export const DEFAULT_LAB: LabOptions = {
@@ -48,6 +50,8 @@ export interface LabContainer {
   readonly prefix: number;
   readonly gateway: Ipv4;
   readonly mtu: number;
+  /** Its policy group, with `--group`. */
+  readonly group?: string;
 }
 
 export interface LabHost {
@@ -80,6 +84,7 @@ export function labTopology(options: LabOptions, stateRoot = '/run/fanlab'): Lab
   const underlay = network(parseCidr(options.underlay));
   if (2 ** (32 - underlay.prefix) < options.hosts + 12) throw new ConfigError(`underlay ${formatCidr(underlay)} is too small for ${options.hosts} hosts`, 'use a wider underlay, e.g. 172.16.0.0/16');
   const maps = options.overlays.map((o) => defineFan(parseOverlay(o), underlay));
+  const groups = (options.groups ?? []).map(parseLabGroup);
   const prefix = options.name;
   const stateDir = `${stateRoot}/${prefix}`;
   const hosts = Array.from({ length: options.hosts }, (_, h): LabHost => {
@@ -102,16 +107,24 @@ export function labTopology(options: LabOptions, stateRoot = '/run/fanlab'): Lab
         const share = options.dhcp ? layout.dhcp : layout.ipam[0];
         const first = share?.start ?? 0;
         if (share === undefined || perFan >= rangeSize(share)) throw new ConfigError(`slice ${formatCidr(slice.slice)} has no room for ${options.containers} containers`, 'use fewer containers or a wider slice');
+        const group = groups[c % Math.max(groups.length, 1)];
+        if (group) {
+          const k = Math.floor(c / groups.length);
+          if (group.first + k > group.last) throw new ConfigError(`group ${group.name} (indexes ${group.first}-${group.last}) has no room for container ${c + 1}`, 'widen the group range or use fewer containers');
+        }
+        // With groups, the k-th container of a group gets the group's k-th index.
+        const containerAddress = group ? u32(slice.slice.address + group.first + Math.floor(c / groups.length)) : u32(first + perFan);
         return {
           ns: `${prefix}-${name}-c${c + 1}`,
           name: `${name}-c${c + 1}`,
           hostIf: `c${c + 1}`,
           overlay: formatCidr(map.overlay),
           bridge: bridgeNameOf(map.overlay),
-          address: u32(first + perFan),
+          address: containerAddress,
           prefix: slice.slice.prefix,
           gateway: slice.gateway,
           mtu: fanMtu({ type: options.type, deviceMtu: options.underlayMtu }),
+          ...(group ? { group: group.name } : {}),
         };
       }),
     };
@@ -120,5 +133,21 @@ export function labTopology(options: LabOptions, stateRoot = '/run/fanlab'): Lab
 }
 
 export function describeContainer(c: LabContainer): string {
-  return `${c.name} ${formatIpv4(c.address)}/${c.prefix} (${c.overlay})`;
+  return `${c.name} ${formatIpv4(c.address)}/${c.prefix} (${c.overlay}${c.group ? `, group ${c.group}` : ''})`;
+}
+
+/** `web=10-19`: a lab group and its container indexes. */
+export function parseLabGroup(text: string): { readonly name: string; readonly first: number; readonly last: number } {
+  const m = /^([a-z][a-z0-9_-]{0,30})=(\d{1,5})-(\d{1,5})$/.exec(text);
+  const first = Number(m?.[2]);
+  const last = Number(m?.[3]);
+  if (!m || m[1] === undefined || first < 2 || first > last) throw new ConfigError(`--group "${text}" is not NAME=FIRST-LAST`, 'e.g. --group web=10-19 --group db=20-29 (indexes above the host reserve)');
+  return { name: m[1], first, last };
+}
+
+/** The policy file of a lab with `--group`: its groups, isolated from one another, each free to reach the outside. */
+export function labPolicy(options: LabOptions): string | undefined {
+  const groups = (options.groups ?? []).map(parseLabGroup);
+  if (groups.length === 0) return undefined;
+  return `default: isolate\ngroups:\n${groups.map((g) => `  ${g.name}: { index: ${g.first}-${g.last} }`).join('\n')}\nallow:\n  - { from: any, to: outside }\n`;
 }

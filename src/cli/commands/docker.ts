@@ -4,6 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DockerDeps } from '../../app/docker.js';
+import { bindPort, unbindPort } from '../../app/policy.js';
+import { ExecRunner } from '../../kernel/exec.js';
 import { readFanView } from '../../app/fans.js';
 import { selectFan } from '../../core/attach/plan.js';
 import { type DockerBridgeConfig, dockerBridgeConfig } from '../../docker/config.js';
@@ -92,6 +94,9 @@ export async function dockerPluginCommand(opts: DockerPluginOptions, deps: Docke
     ...(dockerSocket !== undefined ? { dockerAddresses: () => dockerFanAddresses(dockerSocket) } : {}),
     reclaimGraceMs: graceS * 1000,
     now: () => new Date(),
+    // policy (issue 9): port binding of the endpoints' veths
+    bindPort: (hostIf, address) => bindPort({ runner: new ExecRunner(), stateDir: deps.stateDir }, hostIf, address),
+    unbindPort: (hostIf) => unbindPort({ runner: new ExecRunner(), stateDir: deps.stateDir }, hostIf),
   };
   const stopped = deps.untilStopped(); // listen for the signal before the socket exists
   let calls = 0;
