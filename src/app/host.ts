@@ -2,7 +2,6 @@
  * The use cases behind `fanctl up`, `down` and `show`: read facts → plan (pure) → apply → read back and verify.
  * One lock per host serialises fanctl runs; the fans file is written only after the host converged.
  */
-import { mkdir } from 'node:fs/promises';
 import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
 import { type FanSpec, parseFanWords, toFanWords } from '../core/config/fan-spec.js';
 import { type Fan, resolveFans } from '../core/config/resolve.js';
@@ -18,6 +17,7 @@ import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { type FanRecord, FanStateStore } from '../store/fan-state.js';
 import { withLock } from '../store/lock.js';
+import { ensurePrivateDir } from '../store/private-dir.js';
 import type { FanPaths } from './paths.js';
 
 export interface HostDeps {
@@ -70,7 +70,7 @@ async function converge(records: readonly FanRecord[], deps: HostDeps, store: Fa
 
 async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise<T>): Promise<T> {
   requireRoot('fanctl up/down');
-  await mkdir(deps.paths.stateDir, { recursive: true });
+  await ensurePrivateDir(deps.paths.stateDir); // 0700 whatever the umask; a clear error when it names a file
   const store = new FanStateStore(deps.paths.stateDir);
   return withLock(store.lockPath, () => work(store));
 }

@@ -2,7 +2,7 @@
 /** Composition root for fanctl: wires the kernel adapters into the CLI and maps errors to exit codes. */
 import { CommanderError } from 'commander';
 import { buildProgram } from '../cli/program.js';
-import { FanError, InternalError } from '../core/errors.js';
+import { FanError, InternalError, errorMessage } from '../core/errors.js';
 import { ExecRunner } from '../kernel/exec.js';
 import { nodeTextFiles } from '../kernel/files.js';
 import { IpHostReader } from '../kernel/host-reader.js';
@@ -47,19 +47,39 @@ async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof InternalError) {
-      output.err(`fanctl: internal error (this is a bug, please report it): ${error.message}\n${error.stack ?? ''}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof FanError) {
-      output.err(`fanctl: ${error.message}\n`);
-      if (error.hint) output.err(`  fix: ${error.hint}\n`);
-      return error.exitCode;
-    }
-    output.err(`fanctl: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return 1;
+    return reportError(error);
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+/**
+ * The one place errors become output: one line with the problem, one with the fix, never a stack trace unless
+ * FAN_DEBUG is set (a stack trace tells an operator nothing and hides the message).
+ */
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2; // commander printed the usage error
+  const debug = process.env.FAN_DEBUG ? `${error instanceof Error ? (error.stack ?? '') : ''}\n` : '';
+  if (error instanceof InternalError) {
+    output.err(`fanctl: internal error (this is a bug, please report it): ${oneLine(error.message)}\n${debug}`);
+    return error.exitCode;
+  }
+  if (error instanceof FanError) {
+    output.err(`fanctl: ${error.message}\n`);
+    if (error.hint) output.err(`  fix: ${error.hint}\n`);
+    output.err(debug);
+    return error.exitCode;
+  }
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  output.err(`fanctl: unexpected error${code ? ` (${code})` : ''}: ${oneLine(errorMessage(error))}\n`);
+  output.err('  fix: this is likely a bug in fanctl: report it with the command line; FAN_DEBUG=1 prints the stack trace\n');
+  output.err(debug);
+  return 1;
+}
+
+const oneLine = (text: string): string => text.split('\n')[0] ?? '';
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  // Building the adapters failed (before the command ran): still one clear line.
+  process.exitCode = reportError(error);
+}

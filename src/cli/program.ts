@@ -39,9 +39,37 @@ interface JsonOption {
   json?: boolean;
 }
 
-const overlayOption = (): Option => new Option('-o, --overlay <cidr>', 'overlay network, e.g. 250.0.0.0/8 (or 250)');
+/**
+ * An option that may be given once: commander keeps the last of repeated values, so `-u A -u B` would silently
+ * mean `-u B`. Wraps the option's own parser (e.g. its choices).
+ */
+function once(option: Option): Option {
+  const inner = option.parseArg;
+  return option.argParser((value: string, previous: unknown) => {
+    if (previous !== undefined) {
+      throw new ConfigError(`${option.flags.replace(/ <.*>$/, '')} is given twice ("${String(previous)}" and "${value}")`, `give ${option.long ?? option.flags} once`);
+    }
+    return inner ? inner(value, undefined) : value;
+  });
+}
+
+const overlayOption = (): Option => once(new Option('-o, --overlay <cidr>', 'overlay network, e.g. 250.0.0.0/8 (or 250)'));
 const underlayOption = (): Option =>
-  new Option('-u, --underlay <spec>', 'underlay: NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN');
+  once(new Option('-u, --underlay <spec>', 'underlay: NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN'));
+const bridgeOption = (description: string): Option => once(new Option('--bridge <name>', description));
+
+/**
+ * Every command refuses words it does not take (commander 12 ignores them by default: `map ADDR extra` ran), and
+ * its usage errors end with where to read its usage.
+ */
+function refuseStrayWords(command: Command, path: readonly string[] = []): void {
+  for (const sub of command.commands) {
+    const name = [...path, sub.name()];
+    sub.showHelpAfterError(`  fix: see fanctl ${name.join(' ')} --help`);
+    if (!sub.registeredArguments.some((a) => a.variadic)) sub.allowExcessArguments(false);
+    refuseStrayWords(sub, name);
+  }
+}
 
 export function buildProgram(deps: CliDeps): Command {
   const { output } = deps;
@@ -57,7 +85,7 @@ export function buildProgram(deps: CliDeps): Command {
     .description("print the overlay slice owned by a host (this host's address on the underlay, or -u ADDRESS/LEN)")
     .addOption(overlayOption().makeOptionMandatory())
     .addOption(underlayOption().makeOptionMandatory())
-    .option('--bridge <name>', 'bridge name to report instead of the derived one')
+    .addOption(bridgeOption('bridge name to report instead of the derived one'))
     .option('--json', 'print every derived field as JSON')
     .action(async (opts: CalcOptions & JsonOption) => {
       const report = await sliceCommand(opts, deps.host);
@@ -71,7 +99,7 @@ export function buildProgram(deps: CliDeps): Command {
     .argument('<address>', 'an overlay address, e.g. 250.3.4.7')
     .addOption(overlayOption().makeOptionMandatory())
     .addOption(underlayOption().makeOptionMandatory())
-    .option('--bridge <name>', 'bridge name to report instead of the derived one')
+    .addOption(bridgeOption('bridge name to report instead of the derived one'))
     .option('--json', 'print every derived field as JSON')
     .action((address: string, opts: CalcOptions & JsonOption) => {
       const report = mapCommand(address, opts);
@@ -85,9 +113,9 @@ export function buildProgram(deps: CliDeps): Command {
       .addOption(overlayOption())
       .addOption(underlayOption())
       .option('--dhcp', 'serve DHCP on the fan bridge (dnsmasq)')
-      .option('--bridge <name>', 'bridge name (default fan-<overlay octets>)')
-      .option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')
-      .addOption(new Option('--type <type>', 'data plane').choices(['vxlan', 'host-gw']))
+      .addOption(bridgeOption('bridge name (default fan-<overlay octets>)'))
+      .addOption(once(new Option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')))
+      .addOption(once(new Option('--type <type>', 'data plane').choices(['vxlan', 'host-gw'])))
       .option('-c, --config <path>', 'config file for -a', deps.env.FAN_CONFIG ?? DEFAULT_FAN_CONFIG)
       .option('--json', 'print the result as JSON');
 
@@ -272,7 +300,8 @@ export function buildProgram(deps: CliDeps): Command {
           problems: parsed.problems,
         });
       } else {
-        for (const f of parsed.fans) output.out(`${parsed.path}:${f.line}: ok ${toFanWords(f.spec).join(' ')}\n`);
+        const bad = new Set(parsed.problems.map((p) => p.line));
+        for (const f of parsed.fans) if (!bad.has(f.line)) output.out(`${parsed.path}:${f.line}: ok ${toFanWords(f.spec).join(' ')}\n`);
         for (const p of parsed.problems) output.err(`${parsed.path}:${p.line}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
       }
       if (parsed.problems.length > 0) {
@@ -280,5 +309,6 @@ export function buildProgram(deps: CliDeps): Command {
       }
     });
 
+  refuseStrayWords(program);
   return program;
 }

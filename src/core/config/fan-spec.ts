@@ -4,9 +4,10 @@
  *   new:  -o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp --bridge=NAME --host-reserve 2 --type vxlan
  *   old:  250.0.0.0/8 eth0/16 dhcp host-reserve 2 bridge NAME off
  */
-import { type Cidr, formatCidr, isIpv4, parseCidr, parseIpv4, parsePrefixLength } from '../address/ipv4.js';
+import { type Cidr, formatCidr, isIpv4, isNetworkAddress, network, parseCidr, parseIpv4, parsePrefixLength } from '../address/ipv4.js';
 import { ConfigError } from '../errors.js';
 import { checkOverlay, defineFan } from '../mapping/fan.js';
+import { bridgeNameProblem } from '../names/ifname.js';
 
 export const DATAPLANE_TYPES = ['vxlan', 'host-gw'] as const;
 export type DataplaneType = (typeof DATAPLANE_TYPES)[number];
@@ -34,8 +35,6 @@ export interface FanSpec {
 
 export const DEFAULT_HOST_RESERVE = 1;
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
-/** A name fan may create: the kernel's dev_valid_name refuses ':', '/', white space, "." and "..". */
-const NEW_IFNAME = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/;
 
 /** `15` → 15.0.0.0/8 (Ubuntu's shorthand); otherwise a CIDR. */
 export function parseOverlay(text: string): Cidr {
@@ -47,7 +46,12 @@ export function parseOverlay(text: string): Cidr {
   if (!text.includes('/')) {
     throw new ConfigError(`overlay "${text}" has no prefix length`, 'write the overlay as a CIDR, e.g. 250.0.0.0/8, or as one octet, e.g. 250');
   }
-  return parseCidr(text);
+  const overlay = parseCidr(text);
+  if (!isNetworkAddress(overlay)) {
+    const net = formatCidr(network(overlay));
+    throw new ConfigError(`overlay "${text}" is not a network: it has host bits set`, `write the network address, ${net} (an overlay names a whole range)`);
+  }
+  return overlay;
 }
 
 export function parseUnderlay(text: string): UnderlaySpec {
@@ -70,8 +74,9 @@ export function parseUnderlay(text: string): UnderlaySpec {
 }
 
 export function parseBridgeName(text: string): string {
-  if (!NEW_IFNAME.test(text)) {
-    throw new ConfigError(`bridge name "${text}" is not a valid interface name`, 'use 1-15 letters, digits, "-", "_" or "."');
+  const problem = bridgeNameProblem(text);
+  if (problem) {
+    throw new ConfigError(`bridge name ${JSON.stringify(text)} is not a valid interface name: ${problem}`, 'use 1-15 ASCII letters, digits, "-", "_" or ".", starting with a letter or digit, e.g. --bridge fan-250');
   }
   return text;
 }
@@ -98,6 +103,9 @@ const VALUED: Record<string, 'overlay' | 'underlay' | 'bridge' | 'hostReserve' |
   '--type': 'type', type: 'type', '-t': 'type',
 };
 
+const FIELD_NAMES = { overlay: 'overlay', underlay: 'underlay', bridge: 'bridge', hostReserve: 'host-reserve', type: 'type' } as const;
+const FIELD_OPTIONS = { overlay: '-o', underlay: '-u', bridge: '--bridge', hostReserve: '--host-reserve', type: '--type' } as const;
+
 /** Parses one fan from words (command-line arguments or one config line split on white space). */
 export function parseFanWords(words: readonly string[]): FanSpec {
   const set: Partial<Record<'overlay' | 'underlay' | 'bridge' | 'hostReserve' | 'type', string>> = {};
@@ -106,8 +114,9 @@ export function parseFanWords(words: readonly string[]): FanSpec {
   let enabled = true;
   const assign = (field: keyof typeof set, value: string | undefined, option: string): void => {
     if (value === undefined || value === '') throw new ConfigError(`${option} needs a value`, `write ${option} VALUE`);
-    if (set[field] !== undefined && set[field] !== value) {
-      throw new ConfigError(`${field === 'hostReserve' ? 'host-reserve' : field} is given twice ("${set[field]}" and "${value}")`, 'give it once');
+    if (set[field] !== undefined) {
+      // Even the same value twice: a repeated option is usually an edit gone wrong, and later ones must not win silently.
+      throw new ConfigError(`${FIELD_NAMES[field]} is given twice ("${set[field]}" and "${value}")`, `give ${FIELD_OPTIONS[field]} once (remove one of the two)`);
     }
     set[field] = value;
   };
@@ -134,7 +143,10 @@ export function parseFanWords(words: readonly string[]): FanSpec {
     if (set[field] === undefined && positional.length > 0) set[field] = positional.shift();
   }
   if (positional.length > 0) {
-    throw new ConfigError(`unexpected word "${positional[0]}"`, 'flags are: dhcp, off, host-reserve N, bridge NAME, type vxlan|host-gw');
+    throw new ConfigError(
+      `unexpected word "${positional[0]}"`,
+      'flags are: dhcp, off, host-reserve N, bridge NAME, type vxlan|host-gw',
+    );
   }
   if (set.overlay === undefined) throw new ConfigError('no overlay given', 'add -o OVERLAY, e.g. -o 250.0.0.0/8');
   if (set.underlay === undefined) throw new ConfigError('no underlay given', 'add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16');
