@@ -137,7 +137,7 @@ describe('parseFanWords: accepted forms', () => {
 });
 
 describe('parseFanWords: errors', () => {
-  const cases: readonly [line: string, message: string, hint?: string | RegExp][] = [
+  const cases: readonly [line: string, message: string | RegExp, hint?: string | RegExp][] = [
     ['-o 250.0.0.0/8 -u eth0/16 --frobnicate', 'unknown option "--frobnicate"', /^known: -o OVERLAY -u UNDERLAY/],
     ['-o 250.0.0.0/8 -u eth0/16 -x', 'unknown option "-x"'],
     ['-o 250.0.0.0/8 -u eth0/16 --dhcp=yes', 'unknown option "--dhcp=yes"'],
