@@ -76,7 +76,7 @@ export function buildProgram(deps: CliDeps): Command {
   const program = new Command('fanctl')
     .description('Fan networking on stock Linux kernels: compute, build and explain overlay networks mapped onto an underlay.')
     .version('0.1.0')
-    .showHelpAfterError('(run fanctl help for usage)')
+    .showHelpAfterError('  fix: see fanctl --help')
     .exitOverride()
     .configureOutput({ writeOut: (s) => output.out(s), writeErr: (s) => output.err(s) });
 

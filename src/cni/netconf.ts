@@ -33,6 +33,8 @@ export interface CniEnv {
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** Far above the 64 hex digits runtimes use; keeps error messages and lease keys bounded. */
+const MAX_CONTAINER_ID = 1024;
 
 const invalidEnv = (message: string, hint: string): CniError => new CniError(CNI_CODES.invalidEnvironment, message, hint);
 
@@ -60,6 +62,9 @@ export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): 
   const netns = env.CNI_NETNS || undefined;
   if (attachment) {
     if (containerId === undefined) throw invalidEnv(`CNI_CONTAINERID is required for ${verb}`, 'pass the container id');
+    if (containerId.length > MAX_CONTAINER_ID) {
+      throw invalidEnv(`CNI_CONTAINERID is ${containerId.length} characters long`, `pass a container id of at most ${MAX_CONTAINER_ID} characters (runtimes use 64 hex digits)`);
+    }
     if (!NAME.test(containerId)) throw invalidEnv(`CNI_CONTAINERID "${containerId}" is not a valid container id`, 'use letters, digits, "_", "." and "-", starting with a letter or digit');
     if (ifname === undefined) throw invalidEnv(`CNI_IFNAME is required for ${verb}`, 'pass the interface name to create in the container, e.g. eth0');
     const problem = ifnameProblem(ifname);

@@ -51,7 +51,7 @@ async function callRetrying(host: LabHost, call: CniCall, tally: Tally): Promise
   }
 }
 
-describe('500 concurrent CNI ADDs and DELs on one host', { timeout: 1_800_000 }, () => {
+describe('500 concurrent CNI ADDs and DELs on one host', { timeout: 3_600_000 }, () => {
   let topo: LabTopology;
   let host: LabHost;
   const boxes: Box[] = [];
