@@ -63,6 +63,8 @@ export async function attach(
   if (existing) {
     throw new FanError(`interface ${req.ifname} already exists in ${req.netns}`, 'pick another CNI_IFNAME, or DEL the previous attachment first');
   }
+  // What can be refused without a lease (MTU, label length) is refused before one is taken: plan, then apply.
+  planAttachment(fan, { address: fan.host.slice.address }, req);
   const owner = cniOwner(req.network, req.containerId);
   const undo: { what: string; run: () => Promise<unknown> }[] = [];
   try {

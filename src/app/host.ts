@@ -2,7 +2,6 @@
  * The use cases behind `fanctl up`, `down` and `show`: read facts → plan (pure) → apply → read back and verify.
  * One lock per host serialises fanctl runs; the fans file is written only after the host converged.
  */
-import { mkdir } from 'node:fs/promises';
 import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
 import { type FanSpec, parseFanWords, toFanWords } from '../core/config/fan-spec.js';
 import { bridgeNameOf } from '../core/mapping/fan.js';
@@ -23,6 +22,7 @@ import { readBridgeAttachments } from './attachments.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { type FanRecord, FanStateStore } from '../store/fan-state.js';
 import { withLock } from '../store/lock.js';
+import { ensurePrivateDir } from '../store/private-dir.js';
 import type { FanPaths } from './paths.js';
 
 export interface HostDeps {
@@ -91,7 +91,7 @@ async function converge(entries: readonly Entry[], deps: HostDeps, store: FanSta
 }
 
 async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise<T>): Promise<T> {
-  await mkdir(deps.paths.stateDir, { recursive: true, mode: 0o700 });
+  await ensurePrivateDir(deps.paths.stateDir); // 0700 whatever the umask; a clear error when it names a file
   const store = new FanStateStore(deps.paths.stateDir);
   return withLock(store.lockPath, () => work(store));
 }

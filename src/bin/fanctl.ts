@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 /** Composition root for fanctl: wires the kernel adapters into the CLI and maps errors to exit codes. */
-import { CommanderError } from 'commander';
 import { buildProgram } from '../cli/program.js';
-import { FanError, InternalError } from '../core/errors.js';
+import { reportError as report } from '../cli/report-error.js';
 import { ExecRunner } from '../kernel/exec.js';
 import { nodeTextFiles } from '../kernel/files.js';
 import { IpHostReader } from '../kernel/host-reader.js';
@@ -50,19 +49,15 @@ async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof InternalError) {
-      output.err(`fanctl: internal error (this is a bug, please report it): ${error.message}\n${error.stack ?? ''}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof FanError) {
-      output.err(`fanctl: ${error.message}\n`);
-      if (error.hint) output.err(`  fix: ${error.hint}\n`);
-      return error.exitCode;
-    }
-    output.err(`fanctl: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return 1;
+    return reportError(error);
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const reportError = (error: unknown): number => report(error, output, Boolean(process.env.FAN_DEBUG));
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  // Building the adapters failed (before the command ran): still one clear line.
+  process.exitCode = reportError(error);
+}

@@ -66,9 +66,37 @@ interface JsonOption {
   json?: boolean;
 }
 
-const overlayOption = (): Option => new Option('-o, --overlay <cidr>', 'overlay network, e.g. 250.0.0.0/8 (or 250)');
+/**
+ * An option that may be given once: commander keeps the last of repeated values, so `-u A -u B` would silently
+ * mean `-u B`. Wraps the option's own parser (e.g. its choices).
+ */
+function once(option: Option): Option {
+  const inner = option.parseArg;
+  return option.argParser((value: string, previous: unknown) => {
+    if (previous !== undefined) {
+      throw new ConfigError(`${option.flags.replace(/ <.*>$/, '')} is given twice ("${String(previous)}" and "${value}")`, `give ${option.long ?? option.flags} once`);
+    }
+    return inner ? inner(value, undefined) : value;
+  });
+}
+
+const overlayOption = (): Option => once(new Option('-o, --overlay <cidr>', 'overlay network, e.g. 250.0.0.0/8 (or 250)'));
 const underlayOption = (): Option =>
-  new Option('-u, --underlay <spec>', 'underlay: NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN');
+  once(new Option('-u, --underlay <spec>', 'underlay: NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN'));
+const bridgeOption = (description: string): Option => once(new Option('--bridge <name>', description));
+
+/**
+ * Every command refuses words it does not take (commander 12 ignores them by default: `map ADDR extra` ran), and
+ * its usage errors end with where to read its usage.
+ */
+function refuseStrayWords(command: Command, path: readonly string[] = []): void {
+  for (const sub of command.commands) {
+    const name = [...path, sub.name()];
+    sub.showHelpAfterError(`  fix: see fanctl ${name.join(' ')} --help`);
+    if (!sub.registeredArguments.some((a) => a.variadic)) sub.allowExcessArguments(false);
+    refuseStrayWords(sub, name);
+  }
+}
 
 const collectValues = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -77,7 +105,7 @@ export function buildProgram(deps: CliDeps): Command {
   const program = new Command('fanctl')
     .description('Fan networking on stock Linux kernels: compute, build and explain overlay networks mapped onto an underlay.')
     .version('0.1.0')
-    .showHelpAfterError('(run fanctl help for usage)')
+    .showHelpAfterError('  fix: see fanctl --help')
     .exitOverride()
     .configureOutput({ writeOut: (s) => output.out(s), writeErr: (s) => output.err(s) });
 
@@ -86,7 +114,7 @@ export function buildProgram(deps: CliDeps): Command {
     .description("print the overlay slice owned by a host (this host's address on the underlay, or -u ADDRESS/LEN)")
     .addOption(overlayOption().makeOptionMandatory())
     .addOption(underlayOption().makeOptionMandatory())
-    .option('--bridge <name>', 'bridge name to report instead of the derived one')
+    .addOption(bridgeOption('bridge name to report instead of the derived one'))
     .option('--json', 'print every derived field as JSON')
     .action(async (opts: CalcOptions & JsonOption) => {
       const report = await sliceCommand(opts, deps.host);
@@ -100,7 +128,7 @@ export function buildProgram(deps: CliDeps): Command {
     .argument('<address>', 'an overlay address, e.g. 250.3.4.7')
     .addOption(overlayOption().makeOptionMandatory())
     .addOption(underlayOption().makeOptionMandatory())
-    .option('--bridge <name>', 'bridge name to report instead of the derived one')
+    .addOption(bridgeOption('bridge name to report instead of the derived one'))
     .option('--json', 'print every derived field as JSON')
     .action((address: string, opts: CalcOptions & JsonOption) => {
       const report = mapCommand(address, opts);
@@ -114,10 +142,10 @@ export function buildProgram(deps: CliDeps): Command {
       .addOption(overlayOption())
       .addOption(underlayOption())
       .option('--dhcp', 'serve DHCP on the fan bridge (dnsmasq): the upper half of the slice, the rest to the IPAM')
-      .option('--dhcp-range <range>', 'the DHCP share: START-END (addresses of this host\'s slice) or N (the last N container addresses); implies --dhcp')
-      .option('--bridge <name>', 'bridge name (default fan-<overlay octets>)')
-      .option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')
-      .addOption(new Option('--type <type>', 'data plane').choices(['vxlan', 'host-gw']))
+      .addOption(once(new Option('--dhcp-range <range>', 'the DHCP share: START-END (addresses of this host\'s slice) or N (the last N container addresses); implies --dhcp')))
+      .addOption(bridgeOption('bridge name (default fan-<overlay octets>)'))
+      .addOption(once(new Option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')))
+      .addOption(once(new Option('--type <type>', 'data plane').choices(['vxlan', 'host-gw'])))
       .option('-c, --config <path>', 'config file for -a', deps.env.FAN_CONFIG ?? DEFAULT_FAN_CONFIG)
       .option('--json', 'print the result as JSON');
 
@@ -386,7 +414,8 @@ export function buildProgram(deps: CliDeps): Command {
           problems: parsed.problems,
         });
       } else {
-        for (const f of parsed.fans) output.out(`${parsed.path}:${f.line}: ok ${toFanWords(f.spec).join(' ')}\n`);
+        const bad = new Set(parsed.problems.map((p) => p.line));
+        for (const f of parsed.fans) if (!bad.has(f.line)) output.out(`${parsed.path}:${f.line}: ok ${toFanWords(f.spec).join(' ')}\n`);
         for (const p of parsed.problems) output.err(`${parsed.path}:${p.line}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
       }
       if (parsed.problems.length > 0) {
@@ -400,5 +429,6 @@ export function buildProgram(deps: CliDeps): Command {
     return { runner: h.runner, host: h.host, paths: h.paths, log: h.log };
   });
 
+  refuseStrayWords(program);
   return program;
 }

@@ -72,9 +72,15 @@ export async function runCni(io: CniIo, plugin: CniPlugin): Promise<number> {
     }
     return 0;
   } catch (error) {
-    const doc = toCniError(error, version);
-    io.stdout(`${JSON.stringify(doc)}\n`);
-    io.stderr(`fan-cni: ${io.env.CNI_COMMAND ?? '?'} failed (code ${doc.code}): ${doc.msg}${doc.details ? `\n  ${doc.details}` : ''}\n`);
-    return 1;
+    return reportCniError(io, error, version);
   }
+}
+
+/** Writes `error` as the CNI error document (stdout) and one readable line (stderr); returns the exit code. */
+export function reportCniError(io: Pick<CniIo, 'env' | 'stdout' | 'stderr'>, error: unknown, version: string = LATEST_VERSION): number {
+  const doc = toCniError(error, version);
+  io.stdout(`${JSON.stringify(doc)}\n`);
+  io.stderr(`fan-cni: ${io.env.CNI_COMMAND ?? '?'} failed (code ${doc.code}): ${doc.msg}${doc.details ? `\n  fix: ${doc.details}` : ''}\n`);
+  if (io.env.FAN_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
+  return 1;
 }

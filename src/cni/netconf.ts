@@ -20,6 +20,7 @@ import { z } from 'zod';
 import { type Ipv4, formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import { errorMessage } from '../core/errors.js';
 import type { PodRef } from '../core/ipam/leases.js';
+import { IFNAME_RULE, ifnameProblem } from '../core/names/ifname.js';
 import { CNI_CODES, CniError, type CniResult, type CniVersion, LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from './protocol.js';
 
 export const CNI_COMMANDS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
@@ -35,8 +36,8 @@ export interface CniEnv {
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-/** What the kernel accepts as an interface name (dev_valid_name). */
-const IFNAME = /^(?!\.\.?$)[^\s/:]{1,15}$/;
+/** Far above the 64 hex digits runtimes use; keeps error messages and lease keys bounded. */
+const MAX_CONTAINER_ID = 1024;
 
 const invalidEnv = (message: string, hint: string): CniError => new CniError(CNI_CODES.invalidEnvironment, message, hint);
 
@@ -87,9 +88,13 @@ export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): 
   const netns = env.CNI_NETNS || undefined;
   if (attachment) {
     if (containerId === undefined) throw invalidEnv(`CNI_CONTAINERID is required for ${verb}`, 'pass the container id');
+    if (containerId.length > MAX_CONTAINER_ID) {
+      throw invalidEnv(`CNI_CONTAINERID is ${containerId.length} characters long`, `pass a container id of at most ${MAX_CONTAINER_ID} characters (runtimes use 64 hex digits)`);
+    }
     if (!NAME.test(containerId)) throw invalidEnv(`CNI_CONTAINERID "${containerId}" is not a valid container id`, 'use letters, digits, "_", "." and "-", starting with a letter or digit');
     if (ifname === undefined) throw invalidEnv(`CNI_IFNAME is required for ${verb}`, 'pass the interface name to create in the container, e.g. eth0');
-    if (!IFNAME.test(ifname)) throw invalidEnv(`CNI_IFNAME "${ifname}" is not a valid interface name`, 'use at most 15 characters without "/", ":" or white space');
+    const problem = ifnameProblem(ifname);
+    if (problem) throw invalidEnv(`CNI_IFNAME ${JSON.stringify(ifname)} is not a usable interface name: ${problem}`, `pass an interface name of ${IFNAME_RULE}, e.g. eth0`);
     if (verb !== 'DEL' && netns === undefined) throw invalidEnv(`CNI_NETNS is required for ${verb}`, 'pass the path of the container\'s network namespace, e.g. /var/run/netns/NAME or /proc/PID/ns/net');
     if (netns !== undefined && !netns.startsWith('/')) throw invalidEnv(`CNI_NETNS "${netns}" is not an absolute path`, 'pass a path such as /var/run/netns/NAME or /proc/PID/ns/net');
   }
@@ -225,7 +230,8 @@ export function parseNetConf(stdin: string, args: ReadonlyMap<string, string> = 
   }
   const valid = c['cni.dev/valid-attachments'] ?? c['cni.dev/attachments'];
   const pod = parsePodArgs(args);
-  if (c.bridge !== undefined && !IFNAME.test(c.bridge)) throw invalidConfig(`bridge "${c.bridge}" is not a valid interface name`, 'name the fan bridge, e.g. fan-250');
+  const bridgeProblem = c.bridge === undefined ? undefined : ifnameProblem(c.bridge);
+  if (bridgeProblem) throw invalidConfig(`bridge ${JSON.stringify(c.bridge)} is not a valid interface name: ${bridgeProblem}`, 'name the fan bridge, e.g. "bridge": "fan-250"');
   return {
     cniVersion: c.cniVersion,
     name: c.name,

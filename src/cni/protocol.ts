@@ -2,7 +2,7 @@
  * The CNI wire protocol (CNI spec 1.1, digested in docs/protocols.md): versions, error codes, the result document per version, and the
  * mapping from fan's errors to CNI error codes. Protocol codes exist only here (docs/architecture.md, errors).
  */
-import { ConfigError, FanError, errorMessage } from '../core/errors.js';
+import { BusyError, ConfigError, FanError, errorMessage } from '../core/errors.js';
 import { FanNotUpError } from '../core/attach/plan.js';
 import { IpamError } from '../core/ipam/allocator.js';
 import { AttachmentMismatchError, SandboxGoneError } from '../app/attach.js';
@@ -54,7 +54,7 @@ export interface CniErrorDocument {
   readonly details?: string;
 }
 
-/** Maps any error to the CNI error document; unknown errors become 999 with their message. */
+/** Maps any error to the CNI error document; unknown errors become 999 with their message (never a stack trace). */
 export function toCniError(error: unknown, cniVersion: string): CniErrorDocument {
   const doc = (code: number, msg: string, details?: string): CniErrorDocument => ({ cniVersion, code, msg, ...(details ? { details } : {}) });
   if (error instanceof CniError) return doc(error.code, error.message, error.hint);
@@ -66,9 +66,11 @@ export function toCniError(error: unknown, cniVersion: string): CniErrorDocument
     return doc(code, error.message, error.hint);
   }
   if (error instanceof FanNotUpError) return doc(CNI_CODES.tryAgainLater, error.message, error.hint);
+  if (error instanceof BusyError) return doc(CNI_CODES.tryAgainLater, error.message, error.hint);
   if (error instanceof ConfigError) return doc(CNI_CODES.invalidConfig, error.message, error.hint);
   if (error instanceof FanError) return doc(CNI_CODES.unknown, error.message, error.hint);
-  return doc(CNI_CODES.unknown, `unexpected error: ${errorMessage(error)}`, error instanceof Error ? error.stack : undefined);
+  // No stack trace in the document: runtimes show `details` to users. fan-cni prints it on stderr with FAN_DEBUG=1.
+  return doc(CNI_CODES.unknown, `unexpected error: ${errorMessage(error)}`, 'this is likely a bug in the fan plugin: report it with the message above');
 }
 
 export interface CniInterface {

@@ -33,6 +33,15 @@ export class StateError extends FanError {
   override readonly exitCode = 4;
 }
 
+/**
+ * Another fan process holds what this one needs (a lock), for longer than this one waits: nothing was changed,
+ * and the same call will succeed later. Exit code 75 is sysexits' EX_TEMPFAIL; CNI reports it as code 11.
+ */
+export class BusyError extends FanError {
+  override name = 'BusyError';
+  override readonly exitCode = 75;
+}
+
 /** A bug in fan itself. */
 export class InternalError extends FanError {
   override name = 'InternalError';

@@ -5,7 +5,7 @@
  * so concurrent processes never hand out one address twice and a crash never leaves a half-written table.
  * The state dir is /run/fan by default: leases live as long as the containers' network namespaces (until reboot).
  */
-import { access, mkdir, readdir } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { type Ipv4, formatCidr, formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
@@ -15,7 +15,14 @@ import { type Lease, type LeaseDetails, type LeaseTable, type PodRef, allocateLe
 import { type IpamPool, poolOf } from '../core/ipam/pool.js';
 import type { LeaseStore } from '../ports/leases.js';
 import { readJson, writeJsonAtomic } from './json-file.js';
-import { withLock } from './lock.js';
+import { DEFAULT_LOCK_WAIT_MS, withLock } from './lock.js';
+import { ensurePrivateDir, stateFsError } from './private-dir.js';
+
+/**
+ * How long a release waits for the table's lock. Longer than an allocation's wait: a DEL that gave up would leave its
+ * lease behind (and its runtime may not call again), while an ADD that gives up is retried by its runtime.
+ */
+export const RELEASE_LOCK_WAIT_MS = 90_000;
 
 const address = z.string().refine((s) => /^\d+\.\d+\.\d+\.\d+$/.test(s), 'not an IPv4 address');
 /** Added after version 1 was first written: optional, so older tables read as they are (and older readers skip it). */
@@ -72,6 +79,7 @@ export class FileLeaseStore implements LeaseStore {
     readonly path: string,
     readonly pool: IpamPool | undefined,
     private readonly now: () => Date = () => new Date(),
+    private readonly lockWait: { readonly allocateMs: number; readonly releaseMs: number } = { allocateMs: DEFAULT_LOCK_WAIT_MS, releaseMs: RELEASE_LOCK_WAIT_MS },
   ) {}
 
   get lockPath(): string {
@@ -79,15 +87,15 @@ export class FileLeaseStore implements LeaseStore {
   }
 
   /** Runs one read-transition-write cycle under the file's lock. `change` returns undefined to skip the write. */
-  private async update<T>(change: (table: LeaseTable) => { table: LeaseTable; result: T } | undefined, fallback: T): Promise<T> {
-    await ensureDir(this.path);
+  private async update<T>(change: (table: LeaseTable) => { table: LeaseTable; result: T } | undefined, fallback: T, waitMs: number): Promise<T> {
+    await ensurePrivateDir(dirname(this.path));
     return withLock(this.lockPath, async () => {
       const file = await readJson(this.path, fileSchema, EMPTY_FILE);
       const outcome = change(decode(file));
       if (outcome === undefined) return fallback;
       await writeJsonAtomic(this.path, encode(outcome.table, this.pool, file));
       return outcome.result;
-    });
+    }, waitMs);
   }
 
   async allocate(owner: string, ifname: string, request?: Ipv4, details?: LeaseDetails): Promise<Lease> {
@@ -101,7 +109,7 @@ export class FileLeaseStore implements LeaseStore {
       const r = allocateLease(table, pool, { owner, ifname }, request, now, details);
       lease = r.lease;
       return r.created ? { table: r.table, result: undefined } : undefined;
-    }, undefined);
+    }, undefined, this.lockWait.allocateMs);
     if (!lease) throw new FanError(`internal: no lease after allocating in ${this.path}`);
     return lease;
   }
@@ -111,7 +119,7 @@ export class FileLeaseStore implements LeaseStore {
     return this.update((table) => {
       const r = releaseLease(table, { owner, ifname });
       return r.released ? { table: r.table, result: r.released } : undefined;
-    }, undefined);
+    }, undefined, this.lockWait.releaseMs);
   }
 
   async list(): Promise<Lease[]> {
@@ -123,7 +131,7 @@ export class FileLeaseStore implements LeaseStore {
     return this.update((table) => {
       const r = collectLeases(table, keep);
       return r.removed.length > 0 ? { table: r.table, result: [...r.removed] } : undefined;
-    }, []);
+    }, [], this.lockWait.releaseMs);
   }
 }
 
@@ -143,14 +151,10 @@ export async function leaseBridges(stateDir: string): Promise<string[]> {
     return (await readdir(ipamDir(stateDir))).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)).sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    throw await stateFsError(error, ipamDir(stateDir), 'list the lease tables in');
   }
 }
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
-}
-
-async function ensureDir(path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
 }

@@ -65,7 +65,7 @@ describe('withLock', () => {
     const path = join(dir, 'live.lock');
     await mkdir(path);
     await writeFile(join(path, 'pid'), String(process.pid));
-    await assert.rejects(withLock(path, async () => 1, 100), new RegExp(`timed out waiting for lock .*held by pid ${process.pid}`));
+    await assert.rejects(withLock(path, async () => 1, 100), new RegExp(`lock .*live.lock is busy: still held by pid ${process.pid}`));
     await rm(path, { recursive: true });
     assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('live')), []);
   });

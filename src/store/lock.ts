@@ -6,11 +6,17 @@
  * its pid. A lock whose owner died is broken under a second lock (`PATH.break`), after re-reading that the same dead
  * pid still holds it, so two waiters can never both break it and then both hold it. Every removal renames the
  * whole directory away first, so the lock path is never an empty directory another process could rename onto.
+ *
+ * Waiters poll at random intervals of the same range whatever they have waited so far: with a delay that grew with
+ * each attempt, the oldest waiters polled least often and lost every race to newcomers (under hundreds of
+ * concurrent CNI calls some starved until they timed out). A wait that runs out is a BusyError ("try again later"):
+ * nothing was changed. The lock directory is 0700 and its pid file 0600, whatever the umask.
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FanError } from '../core/errors.js';
+import { BusyError } from '../core/errors.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, stateFsError } from './private-dir.js';
 
 /** A breaker that died while breaking leaves `PATH.break` behind; after this long it is ignored. */
 const BREAK_STALE_MS = 10_000;
@@ -61,11 +67,31 @@ async function breakStale(path: string, deadOwner: number): Promise<void> {
   }
 }
 
-export async function withLock<T>(path: string, work: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+/** How long a lock is waited for unless the caller says otherwise. */
+export const DEFAULT_LOCK_WAIT_MS = 30_000;
+/** Bounds of the random delay between two attempts. */
+const POLL_MIN_MS = 2;
+const POLL_MAX_MS = 25;
+
+/** Creates the private, pid-filled directory that is renamed onto the lock. */
+async function prepare(path: string): Promise<string> {
   const mine = unique(path);
-  await mkdir(mine);
-  await writeFile(`${mine}/pid`, String(process.pid));
+  try {
+    await mkdir(mine, { mode: PRIVATE_DIR_MODE });
+    await chmod(mine, PRIVATE_DIR_MODE);
+    await writeFile(`${mine}/pid`, String(process.pid), { mode: PRIVATE_FILE_MODE });
+    await chmod(`${mine}/pid`, PRIVATE_FILE_MODE);
+  } catch (error) {
+    await rm(mine, { recursive: true, force: true }).catch(() => undefined);
+    throw await stateFsError(error, path, 'take the lock');
+  }
+  return mine;
+}
+
+export async function withLock<T>(path: string, work: () => Promise<T>, timeoutMs = DEFAULT_LOCK_WAIT_MS): Promise<T> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  const mine = await prepare(path);
   try {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -73,7 +99,7 @@ export async function withLock<T>(path: string, work: () => Promise<T>, timeoutM
         break;
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw await stateFsError(error, path, 'take the lock');
       }
       const owner = await ownerOf(path);
       if (owner !== undefined && !alive(owner)) {
@@ -81,9 +107,12 @@ export async function withLock<T>(path: string, work: () => Promise<T>, timeoutM
         continue;
       }
       if (Date.now() > deadline) {
-        throw new FanError(`timed out waiting for lock ${path} (held by pid ${owner ?? 'unknown'})`, 'wait for the other fan process to finish, or remove the lock if that process is gone');
+        throw new BusyError(
+          `lock ${path} is busy: still held by pid ${owner ?? 'unknown'} after waiting ${((Date.now() - started) / 1000).toFixed(1)} s (${attempt + 1} attempts)`,
+          'try again later: another fan process is working on the same state (a runtime retries CNI code 11 by itself)',
+        );
       }
-      await sleep(Math.min(5 + attempt * 2, 50));
+      await sleep(randomInt(POLL_MIN_MS, POLL_MAX_MS + 1));
     }
   } catch (error) {
     await rm(mine, { recursive: true, force: true });

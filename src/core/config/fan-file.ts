@@ -4,6 +4,7 @@
  */
 import { errorMessage, ConfigError } from '../errors.js';
 import { type FanSpec, parseFanWords } from './fan-spec.js';
+import { bridgeOfSpec, fanSetConflicts } from './fan-set.js';
 
 export const DEFAULT_FAN_CONFIG = '/etc/network/fan';
 
@@ -43,6 +44,14 @@ export function parseFanConfig(text: string, path: string): FanConfig {
       });
     }
   });
+  // The fans `up -a` would bring up together must pass the same checks it applies (one function for both).
+  const enabled = fans.filter((f) => f.spec.enabled);
+  for (const c of fanSetConflicts(enabled.map((f) => ({ overlay: f.spec.overlay, bridge: bridgeOfSpec(f.spec) })))) {
+    const first = enabled[c.first] as FanConfigLine;
+    const second = enabled[c.second] as FanConfigLine;
+    problems.push({ line: second.line, message: `${c.message} (lines ${first.line} and ${second.line})`, hint: c.hint });
+  }
+  problems.sort((a, b) => a.line - b.line);
   return { path, fans, problems };
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { formatCidr, formatIpv4, hostMask, mask, u32 } from '../address/ipv4.js';
+import { formatCidr, formatIpv4, hostMask, mask, network, u32 } from '../address/ipv4.js';
+import { bridgeNameProblem } from '../names/ifname.js';
 import { checkOverlay, defineFan } from '../mapping/fan.js';
 import { assertConfigError, cidrOf } from '../../testing/builders.js';
 import {
@@ -119,9 +120,11 @@ describe('parseFanWords: accepted forms', () => {
     assertConfigError(() => parse('250.0.0.0/8 eth0 __proto__ x'), 'unexpected word "__proto__"');
   });
 
-  it('the same option twice with the same value is accepted', () => {
-    assert.deepEqual(parse('-o 250.0.0.0/8 -u eth0/16 -o 250.0.0.0/8 dhcp dhcp'), parse('-o 250.0.0.0/8 -u eth0/16 --dhcp'));
-    assert.equal(parse('250 eth0 host-reserve 2 --host-reserve=2').hostReserve, 2);
+  it('a repeated flag is harmless; a repeated option is refused even with the same value', () => {
+    assert.deepEqual(parse('-o 250.0.0.0/8 -u eth0/16 dhcp dhcp'), parse('-o 250.0.0.0/8 -u eth0/16 --dhcp'));
+    assertConfigError(() => parse('-o 250.0.0.0/8 -u eth0/16 -o 250.0.0.0/8'), 'overlay is given twice ("250.0.0.0/8" and "250.0.0.0/8")', 'give -o once (remove one of the two)');
+    assertConfigError(() => parse('250 eth0 host-reserve 2 --host-reserve=2'), 'host-reserve is given twice ("2" and "2")', /--host-reserve once/);
+    assertConfigError(() => parse('-u eth0/16 -o 250.0.0.0/8 -u eth0/16'), 'underlay is given twice ("eth0/16" and "eth0/16")', /-u once/);
   });
 
   it('checks the mapping early when the underlay is a CIDR, and late (at resolve) otherwise', () => {
@@ -135,7 +138,7 @@ describe('parseFanWords: accepted forms', () => {
 });
 
 describe('parseFanWords: errors', () => {
-  const cases: readonly [line: string, message: string, hint?: string | RegExp][] = [
+  const cases: readonly [line: string, message: string | RegExp, hint?: string | RegExp][] = [
     ['-o 250.0.0.0/8 -u eth0/16 --frobnicate', 'unknown option "--frobnicate"', /^known: -o OVERLAY -u UNDERLAY/],
     ['-o 250.0.0.0/8 -u eth0/16 -x', 'unknown option "-x"'],
     ['-o 250.0.0.0/8 -u eth0/16 --dhcp=yes', 'unknown option "--dhcp=yes"'],
@@ -147,7 +150,7 @@ describe('parseFanWords: errors', () => {
     ['-u eth0/16 -o', '-o needs a value', 'write -o VALUE'],
     ['250 eth0 bridge', 'bridge needs a value'],
     ['250 eth0 --bridge=', '--bridge needs a value'],
-    ['-o 250.0.0.0/8 -o 251.0.0.0/8 -u eth0', 'overlay is given twice ("250.0.0.0/8" and "251.0.0.0/8")', 'give it once'],
+    ['-o 250.0.0.0/8 -o 251.0.0.0/8 -u eth0', 'overlay is given twice ("250.0.0.0/8" and "251.0.0.0/8")', 'give -o once (remove one of the two)'],
     ['-o 250 -u eth0 -u eth1', 'underlay is given twice ("eth0" and "eth1")'],
     ['250 eth0 host-reserve 2 --host-reserve 3', 'host-reserve is given twice ("2" and "3")'],
     ['250 eth0 bridge a -b b', 'bridge is given twice ("a" and "b")'],
@@ -156,12 +159,20 @@ describe('parseFanWords: errors', () => {
     ['250 eth0 host-reserve 0', 'host-reserve "0" is not a positive whole number'],
     ['250 eth0 host-reserve -1', 'host-reserve "-1" is not a positive whole number'],
     ['250 eth0 host-reserve 1.5', 'host-reserve "1.5" is not a positive whole number'],
-    ['250 eth0 bridge this-is-too-long', 'bridge name "this-is-too-long" is not a valid interface name', 'use 1-15 letters, digits, "-", "_" or "."'],
-    ['250 eth0 bridge fan/1', 'bridge name "fan/1" is not a valid interface name'],
-    ['250 eth0 bridge fan$', 'bridge name "fan$" is not a valid interface name'],
-    ['250 eth0 bridge fan:1', 'bridge name "fan:1" is not a valid interface name'],
-    ['250 eth0 bridge .', 'bridge name "." is not a valid interface name'],
-    ['250 eth0 bridge ..', 'bridge name ".." is not a valid interface name'],
+    ['250 eth0 bridge this-is-too-long', 'bridge name "this-is-too-long" is not a valid interface name: it is 16 bytes long; Linux allows at most 15 bytes', /use 1-15 ASCII letters, digits/],
+    ['250 eth0 bridge fan/1', /^bridge name "fan\/1" is not a valid interface name: /],
+    ['250 eth0 bridge fan$', /^bridge name "fan\$" is not a valid interface name: /],
+    ['250 eth0 bridge fan:1', /^bridge name "fan:1" is not a valid interface name: /],
+    ['250 eth0 bridge .', /^bridge name "\." is not a valid interface name: /],
+    ['250 eth0 bridge ..', /^bridge name "\.\." is not a valid interface name: /],
+    ['250 eth0 bridge fan-vxlan', 'bridge name "fan-vxlan" is not a valid interface name: "fan-vxlan" is the name of fan\'s tunnel device'],
+    ['250 eth0 bridge help', 'bridge name "help" is not a valid interface name: ip reads "help" as its keyword "help"'],
+    ['250 eth0 bridge he', 'bridge name "he" is not a valid interface name: ip reads "he" as its keyword "help"'],
+    ['250 eth0 bridge mtu', 'bridge name "mtu" is not a valid interface name: ip reads "mtu" as its keyword "mtu"'],
+    ['250 eth0 bridge -fan', 'bridge name "-fan" is not a valid interface name: it starts with "-", which tools read as an option'],
+    ['250 eth0 bridge fän', /^bridge name "fän" is not a valid interface name: it contains a character other than ASCII/],
+    ['255.255.255.255/8 eth0/16', 'overlay "255.255.255.255/8" is not a network: it has host bits set', 'write the network address, 255.0.0.0/8 (an overlay names a whole range)'],
+    ['250.1.0.0/8 eth0/16', 'overlay "250.1.0.0/8" is not a network: it has host bits set', /250\.0\.0\.0\/8/],
     ['250 eth0 type ipip', 'unknown fan type "ipip"', 'use one of: vxlan, host-gw'],
     ['250 eth0 --type=VXLAN', 'unknown fan type "VXLAN"'],
     ['250.0.0.0 eth0/16', 'overlay "250.0.0.0" has no prefix length', /e\.g\. 250\.0\.0\.0\/8, or as one octet/],
@@ -196,8 +207,8 @@ describe('single-field parsers', () => {
     assert.equal(parseBridgeName('abcdefghijklmno'), 'abcdefghijklmno');
     assert.equal(parseBridgeName('fan-250.x_1'), 'fan-250.x_1');
     assert.equal(parseBridgeName('...'), '...');
-    assertConfigError(() => parseBridgeName('abcdefghijklmnop'), 'bridge name "abcdefghijklmnop" is not a valid interface name');
-    assertConfigError(() => parseBridgeName(''), 'bridge name "" is not a valid interface name');
+    assertConfigError(() => parseBridgeName('abcdefghijklmnop'), /^bridge name "abcdefghijklmnop" is not a valid interface name: /);
+    assertConfigError(() => parseBridgeName(''), /^bridge name "" is not a valid interface name: /);
   });
   it('parseHostReserve', () => {
     assert.equal(parseHostReserve('1'), 1);
@@ -214,8 +225,8 @@ describe('single-field parsers', () => {
 describe('toFanWords', () => {
   it('prints canonical new-form words, omitting defaults', () => {
     assert.deepEqual(toFanWords(parse('250 eth0/16')), ['-o', '250.0.0.0/8', '-u', 'eth0/16']);
-    assert.deepEqual(toFanWords(parse('15 default dhcp host-reserve 2 bridge b type host-gw off')), [
-      '-o', '15.0.0.0/8', '-u', 'default', '--dhcp', '--bridge', 'b', '--host-reserve', '2', '--type', 'host-gw', 'off',
+    assert.deepEqual(toFanWords(parse('15 default dhcp host-reserve 2 bridge br0 type host-gw off')), [
+      '-o', '15.0.0.0/8', '-u', 'default', '--dhcp', '--bridge', 'br0', '--host-reserve', '2', '--type', 'host-gw', 'off',
     ]);
   });
 
@@ -236,7 +247,7 @@ describe('toFanWords', () => {
       prefix: prefixOpt,
       dhcp: fc.boolean(),
       dhcpRange: fc.option(fc.oneof(fc.integer({ min: 1, max: 65535 }).map(String), fc.tuple(u32Arb, u32Arb).map(([a, b]) => `${formatIpv4(Math.min(a, b))}-${formatIpv4(Math.max(a, b))}`)), { nil: undefined }),
-      bridge: fc.option(fc.stringMatching(/^[A-Za-z0-9_.-]{1,15}$/).filter((b) => b !== '.' && b !== '..'), { nil: undefined }),
+      bridge: fc.option(fc.stringMatching(/^[A-Za-z0-9_.-]{1,15}$/).filter((b) => bridgeNameProblem(b) === undefined), { nil: undefined }),
       hostReserve: fc.integer({ min: 1, max: 100000 }),
       type: fc.constantFrom(...DATAPLANE_TYPES),
       enabled: fc.boolean(),
@@ -259,7 +270,7 @@ describe('toFanWords', () => {
             ? { kind: 'default', ...(r.prefix === undefined ? {} : { prefix: r.prefix }), text: `default${suffix}` }
             : { kind: 'interface', name: r.name, ...(r.prefix === undefined ? {} : { prefix: r.prefix }), text: `${r.name}${suffix}` };
       return {
-        overlay: { address: r.o, prefix: r.ov },
+        overlay: network({ address: r.o, prefix: r.ov }),
         underlay,
         dhcp: r.dhcp || r.dhcpRange !== undefined,
         ...(r.dhcpRange === undefined ? {} : { dhcpRange: parseDhcpRange(r.dhcpRange) }),
@@ -292,10 +303,10 @@ describe('toFanWords', () => {
     );
   });
 
-  it('sanity: the generator produces all three underlay kinds and host bits in overlays', () => {
+  it('sanity: the generator produces all three underlay kinds, overlays are networks (host bits are refused)', () => {
     const samples = fc.sample(specArb, { numRuns: 300, seed: 7 });
     assert.deepEqual(new Set(samples.map((s) => s.underlay.kind)), new Set(['cidr', 'interface', 'default']));
-    assert.ok(samples.some((s) => u32(s.overlay.address & hostMask(s.overlay.prefix)) !== 0));
-    assert.ok(samples.some((s) => u32(s.overlay.address & mask(s.overlay.prefix)) === s.overlay.address));
+    assert.ok(samples.every((s) => u32(s.overlay.address & hostMask(s.overlay.prefix)) === 0));
+    assert.ok(samples.every((s) => u32(s.overlay.address & mask(s.overlay.prefix)) === s.overlay.address));
   });
 });

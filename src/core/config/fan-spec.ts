@@ -4,9 +4,10 @@
  *   new:  -o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp --dhcp-range 64 --bridge=NAME --host-reserve 2 --type vxlan
  *   old:  250.0.0.0/8 eth0/16 dhcp dhcp-range 250.3.4.200-250.3.4.254 host-reserve 2 bridge NAME off
  */
-import { type Cidr, type Ipv4, formatCidr, formatIpv4, isIpv4, parseCidr, parseIpv4, parsePrefixLength } from '../address/ipv4.js';
+import { type Cidr, type Ipv4, formatCidr, formatIpv4, isIpv4, isNetworkAddress, network, parseCidr, parseIpv4, parsePrefixLength } from '../address/ipv4.js';
 import { ConfigError } from '../errors.js';
 import { checkOverlay, defineFan } from '../mapping/fan.js';
+import { bridgeNameProblem } from '../names/ifname.js';
 
 export const DATAPLANE_TYPES = ['vxlan', 'host-gw'] as const;
 export type DataplaneType = (typeof DATAPLANE_TYPES)[number];
@@ -46,8 +47,6 @@ export interface FanSpec {
 
 export const DEFAULT_HOST_RESERVE = 1;
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
-/** A name fan may create: the kernel's dev_valid_name refuses ':', '/', white space, "." and "..". */
-const NEW_IFNAME = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/;
 
 /** `15` → 15.0.0.0/8 (Ubuntu's shorthand); otherwise a CIDR. */
 export function parseOverlay(text: string): Cidr {
@@ -59,7 +58,12 @@ export function parseOverlay(text: string): Cidr {
   if (!text.includes('/')) {
     throw new ConfigError(`overlay "${text}" has no prefix length`, 'write the overlay as a CIDR, e.g. 250.0.0.0/8, or as one octet, e.g. 250');
   }
-  return parseCidr(text);
+  const overlay = parseCidr(text);
+  if (!isNetworkAddress(overlay)) {
+    const net = formatCidr(network(overlay));
+    throw new ConfigError(`overlay "${text}" is not a network: it has host bits set`, `write the network address, ${net} (an overlay names a whole range)`);
+  }
+  return overlay;
 }
 
 export function parseUnderlay(text: string): UnderlaySpec {
@@ -82,8 +86,9 @@ export function parseUnderlay(text: string): UnderlaySpec {
 }
 
 export function parseBridgeName(text: string): string {
-  if (!NEW_IFNAME.test(text)) {
-    throw new ConfigError(`bridge name "${text}" is not a valid interface name`, 'use 1-15 letters, digits, "-", "_" or "."');
+  const problem = bridgeNameProblem(text);
+  if (problem) {
+    throw new ConfigError(`bridge name ${JSON.stringify(text)} is not a valid interface name: ${problem}`, 'use 1-15 ASCII letters, digits, "-", "_" or ".", starting with a letter or digit, e.g. --bridge fan-250');
   }
   return text;
 }
@@ -135,6 +140,10 @@ const FIELD_WORD: Record<ValuedField, string> = {
   overlay: 'overlay', underlay: 'underlay', bridge: 'bridge', hostReserve: 'host-reserve', type: 'type', dhcpRange: 'dhcp-range',
 };
 
+const FIELD_OPTIONS: Record<ValuedField, string> = {
+  overlay: '-o', underlay: '-u', bridge: '--bridge', hostReserve: '--host-reserve', type: '--type', dhcpRange: '--dhcp-range',
+};
+
 /** Parses one fan from words (command-line arguments or one config line split on white space). */
 export function parseFanWords(words: readonly string[]): FanSpec {
   const set: Partial<Record<ValuedField, string>> = {};
@@ -143,8 +152,9 @@ export function parseFanWords(words: readonly string[]): FanSpec {
   let enabled = true;
   const assign = (field: keyof typeof set, value: string | undefined, option: string): void => {
     if (value === undefined || value === '') throw new ConfigError(`${option} needs a value`, `write ${option} VALUE`);
-    if (set[field] !== undefined && set[field] !== value) {
-      throw new ConfigError(`${FIELD_WORD[field]} is given twice ("${set[field]}" and "${value}")`, 'give it once');
+    if (set[field] !== undefined) {
+      // Even the same value twice: a repeated option is usually an edit gone wrong, and later ones must not win silently.
+      throw new ConfigError(`${FIELD_WORD[field]} is given twice ("${set[field]}" and "${value}")`, `give ${FIELD_OPTIONS[field]} once (remove one of the two)`);
     }
     set[field] = value;
   };

@@ -4,7 +4,8 @@
  */
 import { type Cidr, type Ipv4, contains, formatCidr, formatIpv4, isNetworkAddress, network } from '../address/ipv4.js';
 import { ConfigError } from '../errors.js';
-import { type FanMap, type HostSlice, bridgeNameOf, checkDistinctOverlays, defineFan, describeHost } from '../mapping/fan.js';
+import { fanSetConflicts } from './fan-set.js';
+import { type FanMap, type HostSlice, bridgeNameOf, defineFan, describeHost } from '../mapping/fan.js';
 import { type HostFacts, type InterfaceFacts, defaultRouteDevice, findInterface } from '../model/host-facts.js';
 import type { DataplaneType, FanSpec } from './fan-spec.js';
 import { FAN_ROUTE_PROTO } from '../model/host-state.js';
@@ -175,11 +176,7 @@ export function resolveFans(
     }
     return fanOf(spec, r, facts, ownedDevices);
   });
-  checkDistinctOverlays(fans.map((f) => f.map));
-  const bridges = new Set<string>();
-  for (const fan of fans) {
-    if (bridges.has(fan.bridge)) throw new ConfigError(`two fans use bridge ${fan.bridge}`, 'give one of them --bridge NAME');
-    bridges.add(fan.bridge);
-  }
+  const conflict = fanSetConflicts(fans.map((f) => ({ overlay: f.map.overlay, bridge: f.bridge })))[0];
+  if (conflict) throw new ConfigError(conflict.message, conflict.hint);
   return fans;
 }

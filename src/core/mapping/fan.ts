@@ -161,20 +161,33 @@ export function describeHost(map: FanMap, host: Ipv4): HostSlice {
   };
 }
 
-/** Several fans on one host: overlays must not overlap one another (lookup is first match). */
-export function checkDistinctOverlays(maps: readonly FanMap[]): void {
-  for (let i = 0; i < maps.length; i++) {
-    for (let j = i + 1; j < maps.length; j++) {
-      const a = maps[i] as FanMap;
-      const b = maps[j] as FanMap;
-      if (overlaps(a.overlay, b.overlay)) {
-        throw new ConfigError(
-          `overlay ${formatCidr(a.overlay)} overlaps overlay ${formatCidr(b.overlay)}`,
-          'give each fan on a host its own, disjoint overlay',
-        );
+/** Two fans of one set that cannot both be up on a host; `first` and `second` index the set. */
+export interface FanConflict {
+  readonly first: number;
+  readonly second: number;
+  readonly message: string;
+  readonly hint: string;
+}
+
+/** Every pair of overlapping overlays (lookup is first match, so overlays on one host must be disjoint). */
+export function overlayConflicts(overlays: readonly Cidr[]): FanConflict[] {
+  const conflicts: FanConflict[] = [];
+  for (let i = 0; i < overlays.length; i++) {
+    for (let j = i + 1; j < overlays.length; j++) {
+      const a = network(overlays[i] as Cidr);
+      const b = network(overlays[j] as Cidr);
+      if (overlaps(a, b)) {
+        conflicts.push({ first: i, second: j, message: `overlay ${formatCidr(a)} overlaps overlay ${formatCidr(b)}`, hint: 'give each fan on a host its own, disjoint overlay' });
       }
     }
   }
+  return conflicts;
+}
+
+/** Several fans on one host: overlays must not overlap one another (lookup is first match). */
+export function checkDistinctOverlays(maps: readonly FanMap[]): void {
+  const conflict = overlayConflicts(maps.map((m) => m.overlay))[0];
+  if (conflict) throw new ConfigError(conflict.message, conflict.hint);
 }
 
 /** First fan whose overlay holds `address` (Ubuntu's kernel does first match), or undefined. */
