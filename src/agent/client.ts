@@ -9,7 +9,7 @@
  */
 import { connect } from 'node:net';
 import { Buffer } from 'node:buffer';
-import { type AgentRequest, type AgentResponse, FrameError, decodeResponse, encodeRequest } from './protocol.js';
+import { type AgentRequest, type AgentResponse, type FrameError, decodeResponse, encodeRequest } from './protocol.js';
 
 export const DEFAULT_STATE_DIR = '/run/fan';
 export const AGENT_SOCKET_NAME = 'agent.sock';

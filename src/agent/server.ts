@@ -9,7 +9,7 @@ import { type Socket, connect, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { Buffer } from 'node:buffer';
 import { StateError, errorMessage } from '../core/errors.js';
-import { type AgentRequest, type AgentResponse, FrameError, decodeRequest, encodeResponse } from './protocol.js';
+import { type AgentRequest, type AgentResponse, type FrameError, decodeRequest, encodeResponse } from './protocol.js';
 
 export type AgentHandler = (request: AgentRequest) => Promise<AgentResponse>;
 
