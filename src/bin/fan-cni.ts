@@ -1,17 +1,15 @@
 #!/usr/bin/env node
 /**
  * Composition root of the `fan` CNI plugin: the only place that reads process.env and stdin. The runtime runs it
- * in the host's network namespace with CNI_* variables and the network configuration on stdin; the state dir
- * (leases, fans) comes from FAN_STATE_DIR (default /run/fan), as for fanctl.
+ * in the host's network namespace with CNI_* variables and the network configuration on stdin.
+ *
+ * When a fan agent (`fanctl agent`) listens on its socket, the call is forwarded to it (src/agent/client.ts) and
+ * its answer becomes ours; this file then loads nothing but the forwarding client. When none does, the call runs
+ * here (cni-in-process.ts, imported only then). FAN_CNI_IN_PROCESS=1 skips the agent (the C forwarder sets it when
+ * it falls back to this entry, having found no agent already).
  */
-import { fanPaths } from '../app/paths.js';
-import { readFanView } from '../app/fans.js';
-import { runCni } from '../cni/dispatcher.js';
-import { fanCniPlugin } from '../cni/plugin.js';
-import { ExecRunner } from '../kernel/exec.js';
-import { IpHostReader } from '../kernel/host-reader.js';
-import { IpSandboxLinks } from '../kernel/sandbox-links.js';
-import { leaseBridges, openLeaseStore, openLeaseStoreByBridge } from '../store/lease-file.js';
+import { agentSocketPath, brokenCallError, forwardCall } from '../agent/client.js';
+import { forwardedEnv } from '../agent/protocol.js';
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';
@@ -20,22 +18,24 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const paths = fanPaths(process.env);
-const runner = new ExecRunner();
-const stderr = (text: string): void => void process.stderr.write(text);
+async function main(): Promise<number> {
+  const stdin = await readStdin();
+  if (!process.env.FAN_CNI_IN_PROCESS) {
+    const socket = agentSocketPath(process.env);
+    const outcome = await forwardCall(socket, { env: forwardedEnv(process.env), stdin });
+    if (outcome.kind === 'answered') {
+      process.stdout.write(outcome.response.stdout);
+      process.stderr.write(outcome.response.stderr);
+      return outcome.response.exitCode;
+    }
+    if (outcome.kind === 'broken') {
+      process.stdout.write(brokenCallError(stdin, outcome.reason));
+      process.stderr.write(`fan-cni: ${outcome.reason}\n`);
+      return 1;
+    }
+  }
+  const { runInProcess } = await import('./cni-in-process.js');
+  return runInProcess(process.env, stdin);
+}
 
-process.exitCode = await runCni(
-  {
-    env: process.env,
-    stdin: await readStdin(),
-    stdout: (text) => void process.stdout.write(text),
-    stderr,
-  },
-  fanCniPlugin({
-    fans: () => readFanView({ host: new IpHostReader(runner), stateDir: paths.stateDir }),
-    leases: (fan) => openLeaseStore(paths.stateDir, fan),
-    allLeaseStores: async () => (await leaseBridges(paths.stateDir)).map((bridge) => openLeaseStoreByBridge(paths.stateDir, bridge)),
-    links: new IpSandboxLinks(runner, process.pid),
-    log: (line) => stderr(`fan-cni: ${line}\n`),
-  }),
-);
+process.exitCode = await main();

@@ -32,6 +32,7 @@ async function main(argv: readonly string[]): Promise<number> {
       log: process.env.FAN_VERBOSE ? (line) => output.err(`fanctl: ${line}\n`) : () => {},
     }),
     hostVeths: () => new IpSandboxLinks(runner, process.pid),
+    sandboxLinks: () => new IpSandboxLinks(runner, process.pid),
     untilStopped: () =>
       new Promise<string>((resolve) => {
         const stop = (signal: NodeJS.Signals): void => {

@@ -1,6 +1,8 @@
 /**
  * What `fanctl cni install` writes, as text: the `fan` executable runtimes find in their CNI plugin directory (a
- * small sh wrapper around this package's Node entry point) and one conflist per fan: `fan`, then `portmap`.
+ * small sh wrapper around the C forwarder, which hands the call to the agent and falls back to this package's Node
+ * entry point when no agent runs; or around the Node entry alone when the forwarder was not built) and one
+ * conflist per fan: `fan`, then `portmap`.
  * Pure; src/cli/commands/cni.ts writes the files.
  */
 import { formatCidr } from '../core/address/ipv4.js';
@@ -19,6 +21,8 @@ export interface WrapperOptions {
   readonly node: string;
   /** Absolute path of dist/src/bin/fan-cni.js. */
   readonly entry: string;
+  /** Absolute path of build/bin/fan-cni-forward, when it was built (needs clang). */
+  readonly forwarder?: string;
   /** Baked in as the default FAN_STATE_DIR (for hosts whose fanctl uses another state dir, e.g. lab hosts). */
   readonly stateDir?: string;
 }
@@ -32,7 +36,13 @@ export function renderWrapper(options: WrapperOptions): string {
   if (options.stateDir !== undefined) {
     lines.push(`: "\${FAN_STATE_DIR:=${options.stateDir.replace(/["\\$`]/g, '\\$&')}}"`, 'export FAN_STATE_DIR');
   }
-  lines.push(`exec ${shellQuote(options.node)} ${shellQuote(options.entry)} "$@"`, '');
+  const node = `${shellQuote(options.node)} ${shellQuote(options.entry)}`;
+  if (options.forwarder !== undefined) {
+    lines.push('# The agent (fanctl agent) does the work when it runs; otherwise the Node plugin does it in-process.');
+    lines.push(`exec ${shellQuote(options.forwarder)} ${node} "$@"`, '');
+  } else {
+    lines.push(`exec ${node} "$@"`, '');
+  }
   return lines.join('\n');
 }
 

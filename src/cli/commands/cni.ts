@@ -3,7 +3,7 @@
  * (`fan` + `portmap`) for each fan that is up, or for the one named with --overlay. Files are written atomically
  * (temp + rename) so a runtime scanning the directories never reads half a file.
  */
-import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, rename, writeFile } from 'node:fs/promises';
 import { equalCidr, formatCidr } from '../../core/address/ipv4.js';
 import { parseOverlay } from '../../core/config/fan-spec.js';
 import { ConfigError, StateError } from '../../core/errors.js';
@@ -57,9 +57,16 @@ export async function cniInstallCommand(opts: CniInstallOptions, deps: CniInstal
   await mkdir(opts.dir, { recursive: true });
   await mkdir(opts.confDir, { recursive: true });
   const plugin = `${opts.dir}/fan`;
+  const forwarder = `${deps.packageRoot}build/bin/fan-cni-forward`;
+  const forwarderBuilt = await access(forwarder, constants.X_OK).then(() => true, () => false);
   await writeAtomic(
     plugin,
-    renderWrapper({ node: deps.node ?? process.execPath, entry: `${deps.packageRoot}dist/src/bin/fan-cni.js`, ...(deps.stateDirFromEnv ? { stateDir: deps.stateDir } : {}) }),
+    renderWrapper({
+      node: deps.node ?? process.execPath,
+      entry: `${deps.packageRoot}dist/src/bin/fan-cni.js`,
+      ...(forwarderBuilt ? { forwarder } : {}),
+      ...(deps.stateDirFromEnv ? { stateDir: deps.stateDir } : {}),
+    }),
     0o755,
   );
   const conflists = [];
