@@ -10,7 +10,12 @@
  * Socket: $FAN_AGENT_SOCKET, else ${FAN_STATE_DIR:-/run/fan}/agent.sock.
  * Usage: fan-cni-forward [FALLBACK ARGV...]. When no agent accepts the connection (no socket, stale socket),
  * FALLBACK is exec'd with FAN_CNI_IN_PROCESS=1 and the untouched stdin (the Node plugin, doing the call itself);
- * without FALLBACK the call fails with CNI error 11. When the agent accepted the call and vanished before
+ * without FALLBACK the call fails with CNI error 11.
+ *
+ * `fanctl cni install` copies this binary as the `fan` plugin and writes its settings into `fan_config` below
+ * (after the marker line, in place of the zeros), so the runtime execs one small binary and no shell:
+ *   FAN_STATE_DIR:=DIR      the state dir when the environment has none
+ *   FALLBACK=WORD           one word of FALLBACK per line (used when argv has none) When the agent accepted the call and vanished before
  * answering, the call fails with CNI error 11 (try again later): it may have been partly done, and the next call
  * repairs it.
  */
@@ -131,6 +136,34 @@ static void fail(const struct buf *in, const char *reason)
 	exit(1);
 }
 
+#define CONFIG_MARKER "@@FAN-CNI-FORWARD-CONFIG@@\n"
+/* Not static, not const: the compiler must read it at run time, since install rewrites it in the file. */
+char fan_config[4096] = CONFIG_MARKER;
+
+/* [0] stands for argv[0]; the words follow. */
+static char *fallback_argv[66];
+
+/* Applies the settings install wrote; returns the number of FALLBACK words. */
+static int load_config(void)
+{
+	int words = 0;
+	char *p = fan_config + strlen(CONFIG_MARKER);
+	char *end = fan_config + sizeof fan_config - 1;
+	while (p < end && *p) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break;
+		*nl = 0;
+		if (strncmp(p, "FAN_STATE_DIR:=", 15) == 0)
+			setenv("FAN_STATE_DIR", p + 15, 0);
+		else if (strncmp(p, "FALLBACK=", 9) == 0 && words < 63)
+			fallback_argv[1 + words++] = p + 9;
+		p = nl + 1;
+	}
+	fallback_argv[1 + words] = NULL;
+	return words;
+}
+
 static uint32_t get_u32(const unsigned char *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -139,6 +172,12 @@ static uint32_t get_u32(const unsigned char *p)
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	int configured = load_config();
+	if (argc <= 1 && configured > 0) {
+		argc = configured + 1;
+		fallback_argv[0] = argv[0];
+		argv = fallback_argv;
+	}
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const char *socket_env = getenv("FAN_AGENT_SOCKET");
 	const char *state = getenv("FAN_STATE_DIR");

@@ -223,8 +223,8 @@ export async function cniBench(topo: LabTopology, options: CniBenchOptions, prog
   await mkdir(dir, { recursive: true });
   progress(`${host.name}: fanctl cni install; reference bridge + host-local on bridge fanbref0 (10.250.0.0/16)`);
   await fanctl(host, ['cni', 'install', '--dir', `${dir}/bin`, '--conf-dir', `${dir}/net.d`]);
-  const wrapper = await readFile(`${dir}/bin/fan`, 'utf8');
-  if (!wrapper.includes('fan-cni-forward')) progress('warning: the C forwarder is not built (clang missing?): the fan plugin forwards through Node.js');
+  const installed = await readFile(`${dir}/bin/fan`, 'utf8');
+  if (installed.startsWith('#!')) progress('warning: the C forwarder is not built (clang missing?): the fan plugin forwards through Node.js');
   const fan: Plugin = { name: 'fan', argv: [`${dir}/bin/fan`], conf: { cniVersion: '1.0.0', name: 'benchfan', type: 'fan' }, extraEnv: [] };
   const inProcess: Plugin = { ...fan, name: 'fan without agent', extraEnv: ['FAN_CNI_IN_PROCESS=1'], argv: [process.execPath, FANCTL.replace(/fanctl\.js$/, 'fan-cni.js')] };
   const reference: Plugin = {
