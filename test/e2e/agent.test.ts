@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { contains, parseCidr } from '../../src/core/address/ipv4.js';
 import { hostVethName } from '../../src/core/attach/names.js';
@@ -33,9 +34,9 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
   const socket = (): string => `${host.stateDir}/agent.sock`;
 
   let starts = 0;
-  async function startAgent(): Promise<BackgroundProcess> {
+  async function startAgent(extra: readonly string[] = []): Promise<BackgroundProcess> {
     logFile = `${topo.stateDir}/agent-${++starts}.log`; // one log per start: each test reads its own agent's
-    const p = startProcess(['ip', 'netns', 'exec', host.ns, 'env', `FAN_STATE_DIR=${host.stateDir}`, process.execPath, FANCTL, 'agent', '-v'], { logFile });
+    const p = startProcess(['ip', 'netns', 'exec', host.ns, 'env', `FAN_STATE_DIR=${host.stateDir}`, process.execPath, FANCTL, 'agent', '-v', ...extra], { logFile });
     agent = p;
     for (let i = 0; !(await socketAnswers(socket())); i++) {
       assert.ok(p.running() && i < 300, `the agent listens within 15 s: ${(await readFile(logFile, 'utf8').catch(() => '')).slice(-400)}`);
@@ -91,9 +92,20 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
     assert.deepEqual(left, [], 'labDown removed every namespace of the lab');
   });
 
-  it('serves ADD, CHECK and DEL forwarded by the installed plugin; root-only socket, removed when stopped by pid', async () => {
-    const p = await startAgent();
+  it('serves ADD, CHECK and DEL forwarded by the installed plugin, and Docker with --docker; root-only socket, removed when stopped by pid', async () => {
+    const dockerSocket = `${topo.stateDir}/docker/fan.sock`;
+    const p = await startAgent(['--docker', '--docker-socket', dockerSocket]);
     assert.equal((await stat(socket())).mode & 0o777, 0o600, 'socket mode 0600');
+    const activate = await new Promise<string>((resolve, reject) => {
+      const req = request({ socketPath: dockerSocket, path: '/Plugin.Activate', method: 'POST' }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    assert.deepEqual(JSON.parse(activate), { Implements: ['NetworkDriver', 'IpamDriver'] }, 'the same process serves the Docker plugin');
     const head = (await readFile(plugin)).subarray(0, 4);
     assert.ok(head.equals(Buffer.from('\x7fELF')) || head.subarray(0, 2).toString() === '#!', 'the plugin is the forwarder binary, or the Node wrapper without clang');
 
@@ -118,6 +130,7 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
     const exit = await stopAgent(p, 'SIGTERM');
     assert.equal(exit.exitCode, 0, 'SIGTERM is a clean stop');
     await assert.rejects(stat(socket()), 'the socket is removed');
+    await assert.rejects(stat(dockerSocket), 'the Docker socket is removed');
     // No agent: the plugin does the call itself.
     const again = await run(call('DEL', s), conf('agentnet'));
     assert.equal(again.exitCode, 0, again.stdout + again.stderr);
