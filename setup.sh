@@ -10,6 +10,7 @@ APT_PACKAGES=(
   dnsmasq-base                                               # DHCP on fan bridges
   iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
+  containerd runc                                            # Kubernetes' runtime path (CRI) for tests
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { parseIpv4 } from '../core/address/ipv4.js';
 import { IpamError } from '../core/ipam/allocator.js';
 import { makePool } from '../core/ipam/pool.js';
-import { cidrOf } from '../core/testing/builders.js';
+import { cidrOf } from '../testing/builders.js';
 import { FileLeaseStore, leaseFilePath } from './lease-file.js';
 import { SerialLeaseQueues } from './serial-leases.js';
 

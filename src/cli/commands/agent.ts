@@ -12,7 +12,9 @@ import { cniCallHandler } from '../../agent/cni-service.js';
 import { serveAgent } from '../../agent/server.js';
 import { agentSocketPath } from '../../agent/client.js';
 import { fanCniPlugin } from '../../cni/plugin.js';
+import { InternalError } from '../../core/errors.js';
 import type { HostReader } from '../../ports/host.js';
+import type { PortTable } from '../../ports/published-ports.js';
 import type { HostVeths, SandboxLinks } from '../../ports/sandbox.js';
 import { fanStateStamp } from '../../store/fan-state-stamp.js';
 import { leaseBridges, openLeaseStore, openLeaseStoreByBridge } from '../../store/lease-file.js';
@@ -32,6 +34,8 @@ export interface AgentDeps {
   readonly host: HostReader;
   readonly stateDir: string;
   readonly links: SandboxLinks & HostVeths;
+  /** The nftables table of published Docker ports (with --docker). */
+  readonly portTable?: () => PortTable;
   readonly untilStopped: () => Promise<string>;
   readonly log: (line: string) => void;
 }
@@ -67,9 +71,10 @@ export async function agentCommand(opts: AgentOptions, deps: AgentDeps): Promise
   let docker: RunningDockerPlugin | undefined;
   try {
     if (opts.docker) {
+      if (!deps.portTable) throw new InternalError('agent --docker needs portTable from the composition root');
       docker = await startDockerPlugin(
         { socket: opts.dockerSocket, ...(opts.verbose !== undefined ? { verbose: opts.verbose } : {}) },
-        { host: deps.host, stateDir, veths: deps.links, log: (line) => log(`docker: ${line}`) },
+        { host: deps.host, stateDir, veths: deps.links, portTable: deps.portTable(), log: (line) => log(`docker: ${line}`) },
       );
     }
   } catch (error) {
