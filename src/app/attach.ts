@@ -17,6 +17,7 @@ import {
 import type { InterfaceFacts } from '../core/model/host-facts.js';
 import type { Lease, LeaseStore, PodRef } from '../ports/leases.js';
 import type { SandboxLinks } from '../ports/sandbox.js';
+import { InterfaceExistsError } from '../core/attach/errors.js';
 
 export interface AttachDeps {
   readonly links: SandboxLinks;
@@ -59,10 +60,6 @@ export async function attach(
   if (!(await links.netnsExists(req.netns))) {
     throw new SandboxGoneError(`network namespace ${req.netns} of container ${req.containerId} does not exist`, 'pass the path of the container\'s network namespace in CNI_NETNS');
   }
-  const existing = await links.containerLink(req.netns, req.ifname);
-  if (existing) {
-    throw new FanError(`interface ${req.ifname} already exists in ${req.netns}`, 'pick another CNI_IFNAME, or DEL the previous attachment first');
-  }
   // What can be refused without a lease (MTU, label length) is refused before one is taken: plan, then apply.
   planAttachment(fan, { address: fan.host.slice.address }, req);
   const owner = cniOwner(req.network, req.containerId);
@@ -71,24 +68,38 @@ export async function attach(
     const lease = await leases.allocate(owner, req.ifname, req.request, req.pod ? { pod: req.pod } : {});
     undo.push({ what: `release ${formatIpv4(lease.address)}`, run: () => leases.release(owner, req.ifname) });
     const plan = planAttachment(fan, lease, req);
-    const stale = await links.hostLink(plan.hostIf);
-    if (stale) {
-      // Same deterministic name: a leftover of an earlier attachment of this container (e.g. a crashed ADD).
-      if (!parseCniAlias(stale.alias)) {
-        throw new FanError(`host interface ${plan.hostIf} exists and is not fan's`, `remove it (ip link del ${plan.hostIf}) if it is not in use`);
-      }
-      deps.log(`removing leftover host interface ${plan.hostIf}`);
-      await links.deleteHostLink(plan.hostIf);
-    }
-    const host = await links.createVeth({ netns: plan.netns, ifname: plan.ifname, hostIf: plan.hostIf, mtu: plan.mtu, bridge: plan.bridge, alias: plan.alias });
-    undo.push({ what: `delete ${plan.hostIf}`, run: () => links.deleteHostLink(plan.hostIf) });
-    const container = await links.configureContainer({ netns: plan.netns, ifname: plan.ifname, address: plan.address, gateway: plan.gateway });
+    const veth = { netns: plan.netns, ifname: plan.ifname, hostIf: plan.hostIf, mtu: plan.mtu, bridge: plan.bridge, alias: plan.alias, address: plan.address, gateway: plan.gateway };
+    // Optimistic: the names are free on almost every call, and finding out costs two more processes.
+    const made = await links.createAttachedVeth(veth).catch(async (error: unknown) => {
+      if (!(error instanceof InterfaceExistsError)) throw error;
+      await clearLeftover(plan, deps);
+      return links.createAttachedVeth(veth);
+    });
     undo.length = 0;
-    return { plan, host, container };
+    return { plan, ...made };
   } finally {
     for (const step of undo.reverse()) {
       await step.run().catch((error: unknown) => deps.log(`rollback: ${step.what} failed: ${errorMessage(error)}`));
     }
+  }
+}
+
+/**
+ * A name of the attachment is taken. The host end's name follows from (container id, interface name), so a fan
+ * veth of that name is a leftover of this container's earlier attachment (an ADD interrupted by a crash, or ADD
+ * repeated without DEL): it is removed, and its container end with it. Anything else is refused.
+ */
+async function clearLeftover(plan: AttachmentPlan, deps: AttachDeps): Promise<void> {
+  const stale = await deps.links.hostLink(plan.hostIf);
+  if (stale) {
+    if (!parseCniAlias(stale.alias)) {
+      throw new FanError(`host interface ${plan.hostIf} exists and is not fan's`, `remove it (ip link del ${plan.hostIf}) if it is not in use`);
+    }
+    deps.log(`removing leftover host interface ${plan.hostIf}`);
+    await deps.links.deleteHostLink(plan.hostIf);
+  }
+  if (await deps.links.containerLink(plan.netns, plan.ifname)) {
+    throw new FanError(`interface ${plan.ifname} already exists in ${plan.netns}`, 'pick another CNI_IFNAME, or DEL the previous attachment first');
   }
 }
 

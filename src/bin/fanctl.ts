@@ -33,6 +33,7 @@ async function main(argv: readonly string[]): Promise<number> {
       log: process.env.FAN_VERBOSE ? (line) => output.err(`fanctl: ${line}\n`) : () => {},
     }),
     hostVeths: () => new IpSandboxLinks(runner, process.pid),
+    sandboxLinks: () => new IpSandboxLinks(runner, process.pid),
     portTable: () => new NftPortTable(runner),
     untilStopped: () =>
       new Promise<string>((resolve) => {

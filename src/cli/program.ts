@@ -38,14 +38,18 @@ import {
 } from './commands/docker.js';
 import type { PortTable } from '../ports/published-ports.js';
 import { renderDockerConfig } from '../docker/config.js';
-import type { HostVeths } from '../ports/sandbox.js';
+import type { HostVeths, SandboxLinks } from '../ports/sandbox.js';
 import { doctorCommand } from './commands/doctor.js';
 import { renderDoctor } from '../doctor/render.js';
 import { traceCommand } from '../app/trace.js';
 import { renderTrace } from './commands/trace.js';
 import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
-// policy (issue 9): the `fanctl policy` command group lives in its own file.
 import { registerPolicyCommands } from './commands/policy.js';
+import { agentCommand } from './commands/agent.js';
+import { labCniBenchCommand, renderCniBench } from './commands/cni-bench.js';
+import { DEFAULT_CNI_BENCH } from '../lab/cni-bench.js';
+import { bindPort, groupLeaseStore, unbindPort } from '../app/policy.js';
+import type { CniDeps } from '../cni/plugin.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -58,6 +62,8 @@ export interface CliDeps {
   readonly untilStopped?: () => Promise<string>;
   /** The veth operations of the Docker driver, built on demand. */
   readonly hostVeths?: () => HostVeths;
+  /** Every container link operation (fanctl agent: CNI and Docker), built on demand. */
+  readonly sandboxLinks?: () => SandboxLinks & HostVeths;
   /** The nftables table of published Docker ports, built on demand. */
   readonly portTable?: () => PortTable;
 }
@@ -99,6 +105,16 @@ function refuseStrayWords(command: Command, path: readonly string[] = []): void 
 }
 
 const collectValues = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** The policy's hooks into the CNI plugin (address groups, port binding), for the agent as for fan-cni. */
+function policyCniDeps(h: HostDeps): Pick<CniDeps, 'groupLeases' | 'bindPort' | 'unbindPort'> {
+  const binding = { runner: h.runner, stateDir: h.paths.stateDir };
+  return {
+    groupLeases: (fan, request) => groupLeaseStore({ paths: h.paths }, fan, request),
+    bindPort: (hostIf, address) => bindPort(binding, hostIf, address),
+    unbindPort: (hostIf) => unbindPort(binding, hostIf),
+  };
+}
 
 export function buildProgram(deps: CliDeps): Command {
   const { output } = deps;
@@ -275,10 +291,20 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--seconds <s>', 'iperf3 duration per path', '5')
     .option('--create', 'create a 2-host lab for the bench and remove it afterwards')
     .option('--json', 'results as JSON')
-    .action(async (opts: { name: string; seconds: string; create?: boolean } & JsonOption) => {
-      const report = await labBenchCommand(opts.create ? 'fanbench' : opts.name, Number(opts.seconds), output, opts.create);
-      if (opts.json) printJson(output, report);
-      else output.out(renderBench(report));
+    .option('--cni', 'also measure container attach: CNI ADD/DEL of fan (agent) against the reference bridge + host-local')
+    .option('--cni-only', 'measure container attach only')
+    .option('--cni-runs <n>', 'CNI runs (medians are reported)', String(DEFAULT_CNI_BENCH.runs))
+    .option('--cni-calls <n>', 'sequential ADDs and DELs per plugin and run', String(DEFAULT_CNI_BENCH.sequential))
+    .option('--cni-concurrent <n>', 'concurrent ADDs per plugin and run', String(DEFAULT_CNI_BENCH.concurrent))
+    .option('--cni-in-process <n>', 'sequential calls of the plugin without its agent per run (0: none)', String(DEFAULT_CNI_BENCH.inProcess))
+    .action(async (opts: { name: string; seconds: string; create?: boolean; cni?: boolean; cniOnly?: boolean; cniRuns: string; cniCalls: string; cniConcurrent: string; cniInProcess: string } & JsonOption) => {
+      const cniOptions = { runs: Number(opts.cniRuns), sequential: Number(opts.cniCalls), concurrent: Number(opts.cniConcurrent), inProcess: Number(opts.cniInProcess) };
+      const cniLab = opts.create ? (opts.name === DEFAULT_LAB.name ? 'fanbench' : opts.name) : opts.name;
+      const report = opts.cniOnly ? undefined : await labBenchCommand(opts.create ? 'fanbench' : opts.name, Number(opts.seconds), output, opts.create);
+      if (report && !opts.json) output.out(renderBench(report));
+      const cni = opts.cni || opts.cniOnly ? await labCniBenchCommand(cniLab, cniOptions, output, opts.create) : undefined;
+      if (cni && !opts.json) output.out(renderCniBench(cni));
+      if (opts.json) printJson(output, cni ? { ...(report ?? {}), cni } : report);
     });
   lab
     .command('down')
@@ -384,6 +410,26 @@ export function buildProgram(deps: CliDeps): Command {
         portTable: deps.portTable(),
         untilStopped: deps.untilStopped,
         log: (line) => output.err(`fanctl docker-plugin: ${line}\n`),
+      });
+    });
+
+  program
+    .command('agent')
+    .description('serve CNI calls for the fan plugin on a unix socket (foreground; SIGTERM stops it): attach at the speed of a tiny forwarder instead of a Node.js start per call')
+    .option('--socket <path>', 'unix socket of the CNI service (default: <state dir>/agent.sock, where the plugin looks)')
+    .option('--docker', 'serve the Docker network and IPAM drivers from this process too')
+    .option('--docker-socket <path>', 'unix socket Docker finds the plugin by (with --docker)', DEFAULT_DOCKER_SOCKET)
+    .option('-v, --verbose', 'log every call')
+    .action(async (opts: { socket?: string; docker?: boolean; dockerSocket: string; verbose?: boolean }) => {
+      if (!deps.untilStopped || !deps.sandboxLinks) throw new InternalError('agent needs untilStopped and sandboxLinks from the composition root');
+      await agentCommand(opts, {
+        host: deps.host,
+        stateDir: fanPaths(deps.env).stateDir,
+        links: deps.sandboxLinks(),
+        ...(deps.portTable ? { portTable: deps.portTable } : {}),
+        untilStopped: deps.untilStopped,
+        log: (line) => output.err(`fanctl agent: ${line}\n`),
+        policy: policyCniDeps(deps.hostDeps()),
       });
     });
 

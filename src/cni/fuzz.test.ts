@@ -31,13 +31,9 @@ class RecordingLinks implements SandboxLinks {
   netnsExists(netns: string): Promise<boolean> {
     return Promise.resolve(netns === NETNS);
   }
-  createVeth(req: { hostIf: string }): Promise<InterfaceFacts> {
-    this.changes.push(`createVeth ${req.hostIf}`);
+  createAttachedVeth(req: { hostIf: string }): Promise<{ host: InterfaceFacts; container: InterfaceFacts }> {
+    this.changes.push(`createAttachedVeth ${req.hostIf}`);
     return Promise.reject(new Error('the corpus must not create links'));
-  }
-  configureContainer(req: { ifname: string }): Promise<InterfaceFacts> {
-    this.changes.push(`configure ${req.ifname}`);
-    return Promise.reject(new Error('the corpus must not configure containers'));
   }
   containerLink(): Promise<InterfaceFacts | undefined> {
     return Promise.resolve(undefined);

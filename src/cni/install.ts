@@ -1,10 +1,15 @@
 /**
- * What `fanctl cni install` writes, as text: the `fan` executable runtimes find in their CNI plugin directory (a
- * small sh wrapper around this package's Node entry point) and one conflist per fan: `fan`, then `portmap`.
+ * What `fanctl cni install` writes: the `fan` executable runtimes find in their CNI plugin directory and one
+ * conflist per fan (`fan`, then `portmap`). The executable is the C forwarder (build/bin/fan-cni-forward) with its
+ * settings written into it (`configureForwarder`): it hands each call to the agent and falls back to this
+ * package's Node entry point when no agent runs. Without a built forwarder it is a small sh wrapper around the
+ * Node entry (which forwards to the agent itself, at Node's start-up cost).
  * Pure; src/cli/commands/cni.ts writes the files.
  */
 import { formatCidr } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
+import { Buffer } from 'node:buffer';
+import { ConfigError } from '../core/errors.js';
 import type { CniVersion } from './protocol.js';
 
 /** Debian 12's reference plugins (1.1.1) and podman 4's libcni speak up to 1.0.0; fan-cni itself speaks 1.1.0. */
@@ -34,6 +39,28 @@ export function renderWrapper(options: WrapperOptions): string {
   }
   lines.push(`exec ${shellQuote(options.node)} ${shellQuote(options.entry)} "$@"`, '');
   return lines.join('\n');
+}
+
+/** The line of the forwarder's settings area (shim/fan-cni-forward.c) after which the settings go. */
+export const FORWARDER_MARKER = '@@FAN-CNI-FORWARD-CONFIG@@\n';
+const FORWARDER_AREA = 4096;
+
+/**
+ * A copy of the forwarder binary with its settings in place: `FAN_STATE_DIR:=DIR` (the default state dir, as the
+ * sh wrapper's `:=`) and one `FALLBACK=WORD` line per word of the in-process plugin's command.
+ */
+export function configureForwarder(binary: Buffer, options: WrapperOptions): Buffer {
+  const at = binary.indexOf(FORWARDER_MARKER);
+  if (at < 0 || binary.indexOf(FORWARDER_MARKER, at + 1) >= 0) throw new ConfigError('the forwarder binary has no (or more than one) settings area', 'rebuild it with npm run build');
+  const words = [options.node, options.entry];
+  if ([...words, options.stateDir ?? ''].some((w) => /[\n\0]/.test(w))) throw new ConfigError('a path of the CNI plugin contains a newline or NUL', 'install fan under a plain path');
+  const text = [...(options.stateDir !== undefined ? [`FAN_STATE_DIR:=${options.stateDir}`] : []), ...words.map((w) => `FALLBACK=${w}`)].map((l) => `${l}\n`).join('');
+  const settings = Buffer.from(`${FORWARDER_MARKER}${text}`);
+  if (settings.length >= FORWARDER_AREA) throw new ConfigError('the CNI plugin\'s paths are too long for the forwarder', 'install fan under a shorter path');
+  const out = Buffer.from(binary);
+  out.fill(0, at, at + FORWARDER_AREA);
+  settings.copy(out, at);
+  return out;
 }
 
 /** Network name of a fan's conflist: its bridge name (unique per host, e.g. `fan-250`). */

@@ -6,7 +6,9 @@ import type { HostFacts, InterfaceFacts, RouteFacts } from '../core/model/host-f
 import { cidrOf, hostFacts, iface, typicalHost } from '../testing/builders.js';
 import { hostVethName } from '../core/attach/names.js';
 import { poolOf } from '../core/ipam/pool.js';
-import type { ContainerAddressing, SandboxLinks, VethRequest } from '../ports/sandbox.js';
+import type { AttachedVethRequest, SandboxLinks } from '../ports/sandbox.js';
+import { InterfaceExistsError } from '../core/attach/errors.js';
+import { formatCidr } from '../core/address/ipv4.js';
 import type { LeaseStore } from '../ports/leases.js';
 import { MemoryLeaseStore } from '../store/memory-leases.js';
 import { runCni } from './dispatcher.js';
@@ -31,25 +33,20 @@ class FakeLinks implements SandboxLinks {
     return Promise.resolve(this.namespaces.has(netns));
   }
 
-  createVeth(req: VethRequest): Promise<InterfaceFacts> {
-    if (this.host.has(req.hostIf)) return Promise.reject(new Error(`RTNETLINK answers: File exists (${req.hostIf})`));
+  createAttachedVeth(req: AttachedVethRequest): Promise<{ host: InterfaceFacts; container: InterfaceFacts }> {
+    if (this.host.has(req.hostIf) || this.containers.get(req.netns)?.has(req.ifname)) {
+      return Promise.reject(new InterfaceExistsError(`${req.hostIf} or ${req.ifname} exists`));
+    }
+    if (this.failConfigure) return Promise.reject(new Error('RTNETLINK answers: Operation not permitted')); // nothing left behind
     const inside = this.containers.get(req.netns) ?? new Map<string, InterfaceFacts>();
     this.containers.set(req.netns, inside);
-    inside.set(req.ifname, iface(req.ifname, [], { mtu: req.mtu, up: false, mac: this.nextMac() }));
+    const container = iface(req.ifname, [formatCidr(req.address)], { mtu: req.mtu, up: true, mac: this.nextMac() });
+    inside.set(req.ifname, container);
+    this.routes.set(req.netns, [{ dst: cidrOf('0.0.0.0/0'), gateway: req.gateway, dev: req.ifname }]);
     const host = iface(req.hostIf, [], { mtu: req.mtu, master: req.bridge, alias: req.alias, mac: this.nextMac() });
     this.host.set(req.hostIf, host);
     this.peers.set(req.hostIf, { netns: req.netns, ifname: req.ifname });
-    return Promise.resolve(host);
-  }
-
-  configureContainer(req: ContainerAddressing): Promise<InterfaceFacts> {
-    if (this.failConfigure) return Promise.reject(new Error('RTNETLINK answers: Operation not permitted'));
-    const link = this.containers.get(req.netns)?.get(req.ifname);
-    if (!link) return Promise.reject(new Error(`no ${req.ifname}`));
-    const configured = { ...link, up: true, addresses: [req.address] };
-    this.containers.get(req.netns)?.set(req.ifname, configured);
-    this.routes.set(req.netns, [{ dst: cidrOf('0.0.0.0/0'), gateway: req.gateway, dev: req.ifname }]);
-    return Promise.resolve(configured);
+    return Promise.resolve({ host, container });
   }
 
   containerLink(netns: string, ifname: string): Promise<InterfaceFacts | undefined> {

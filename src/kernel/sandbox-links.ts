@@ -1,17 +1,16 @@
 /**
  * SandboxLinks with iproute2. Commands for the container run through `nsenter --net=PATH ip …`, which takes both
- * forms of a namespace path runtimes pass (/var/run/netns/NAME and /proc/PID/ns/net). The veth is created from
- * inside the container, with its peer sent to this process's namespace (`netns <our pid>`), so CNI_IFNAME (often
- * `eth0`) never has to exist, even briefly, next to the host's own interfaces.
+ * forms of a namespace path runtimes pass (/var/run/netns/NAME and /proc/PID/ns/net). A container's veth is made
+ * by veth-attach.ts (two `ip` processes per attachment).
  */
 import { access } from 'node:fs/promises';
 import { decodeAddressShow, decodeRouteShow } from '../codec/ip-json.js';
-import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
 import type { InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { InternalError } from '../core/errors.js';
 import { KernelCommandError } from './exec.js';
-import type { ContainerAddressing, HostVeths, SandboxLinks, VethPairRequest, VethRequest } from '../ports/sandbox.js';
+import type { AttachedVethRequest, HostVeths, SandboxLinks, VethPairRequest } from '../ports/sandbox.js';
+import { createAttachedVeth } from './veth-attach.js';
 
 /** iproute2's answer for a device that does not exist. */
 const NO_DEVICE = /does not exist|Cannot find device/;
@@ -19,8 +18,8 @@ const NO_DEVICE = /does not exist|Cannot find device/;
 export class IpSandboxLinks implements SandboxLinks, HostVeths {
   constructor(
     private readonly runner: CommandRunner,
-    /** A process in the namespace host ends go to: ours. */
-    private readonly selfPid: number,
+    /** Unused since veths are created from this namespace; kept so callers need not change. */
+    _selfPid?: number,
   ) {}
 
   private inside(netns: string, args: readonly string[]): string[] {
@@ -31,17 +30,8 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
     return access(netns).then(() => true, () => false);
   }
 
-  async createVeth(req: VethRequest): Promise<InterfaceFacts> {
-    if (/["\\\n]/.test(req.alias)) throw new InternalError(`alias ${JSON.stringify(req.alias)} cannot be quoted for ip -batch`);
-    const mtu = String(req.mtu);
-    await this.runner.run(this.inside(req.netns, ['link', 'add', req.ifname, 'mtu', mtu, 'type', 'veth', 'peer', 'name', req.hostIf, 'mtu', mtu, 'netns', String(this.selfPid)]));
-    try {
-      // One `ip` for the host end: configure it and print it (ip -batch prints the JSON of its `show` commands).
-      return await this.batchShow(['ip'], [`link set dev ${req.hostIf} alias "${req.alias}" master ${req.bridge} up`], req.hostIf);
-    } catch (error) {
-      await this.deleteHostLink(req.hostIf).catch(() => false); // the caller's rollback starts after this step
-      throw error;
-    }
+  createAttachedVeth(req: AttachedVethRequest): Promise<{ host: InterfaceFacts; container: InterfaceFacts }> {
+    return createAttachedVeth(this.runner, req);
   }
 
   async createVethPair(req: VethPairRequest): Promise<{ host: InterfaceFacts; peer: InterfaceFacts }> {
@@ -58,14 +48,6 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
       await this.deleteHostLink(req.hostIf).catch(() => false);
       throw error;
     }
-  }
-
-  configureContainer(req: ContainerAddressing): Promise<InterfaceFacts> {
-    return this.batchShow(this.inside(req.netns, []), [
-      `link set dev ${req.ifname} up`,
-      `address add ${formatCidr(req.address)} dev ${req.ifname}`,
-      `route add default via ${formatIpv4(req.gateway)} dev ${req.ifname}`,
-    ], req.ifname);
   }
 
   /** Runs `commands` in one `ip -batch`, then shows `dev`. */

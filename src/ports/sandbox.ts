@@ -24,15 +24,18 @@ export interface ContainerAddressing {
   readonly gateway: Ipv4;
 }
 
+/** A container's veth with its addressing: `createAttachedVeth` makes it in one go. */
+export type AttachedVethRequest = VethRequest & Omit<ContainerAddressing, 'netns' | 'ifname'>;
+
 export interface SandboxLinks {
   netnsExists(netns: string): Promise<boolean>;
   /**
-   * Creates the veth, the container end down, the host end up on the bridge with the alias; returns the host end.
-   * Leaves nothing behind when it fails.
+   * Creates the veth (host end up on the bridge with the alias, container end `ifname` in `netns`) and brings the
+   * container end up with its address and a default route via the gateway; returns both ends. Throws
+   * InterfaceExistsError (src/core/attach/errors.ts), changing nothing, when the host end's or the container
+   * interface's name is taken. Leaves nothing behind when it fails.
    */
-  createVeth(req: VethRequest): Promise<InterfaceFacts>;
-  /** Brings the container end up with its address and a default route via the gateway; returns the container end. */
-  configureContainer(req: ContainerAddressing): Promise<InterfaceFacts>;
+  createAttachedVeth(req: AttachedVethRequest): Promise<{ readonly host: InterfaceFacts; readonly container: InterfaceFacts }>;
   containerLink(netns: string, ifname: string): Promise<InterfaceFacts | undefined>;
   containerRoutes(netns: string): Promise<RouteFacts[]>;
   hostLink(name: string): Promise<InterfaceFacts | undefined>;

@@ -74,6 +74,13 @@ function encode(table: LeaseTable, pool: IpamPool | undefined, previous: LeaseFi
   };
 }
 
+export interface AllocationRequest {
+  readonly owner: string;
+  readonly ifname: string;
+  readonly request?: Ipv4;
+  readonly details?: LeaseDetails;
+}
+
 export class FileLeaseStore implements LeaseStore {
   constructor(
     readonly path: string,
@@ -112,6 +119,36 @@ export class FileLeaseStore implements LeaseStore {
     }, undefined, this.lockWait.allocateMs);
     if (!lease) throw new FanError(`internal: no lease after allocating in ${this.path}`);
     return lease;
+  }
+
+  /**
+   * Several allocations in one lock cycle, in order (a long-running process batches concurrent requests): each gets
+   * its lease or its error, exactly as separate `allocate` calls one after another would.
+   */
+  async allocateBatch(requests: readonly AllocationRequest[]): Promise<PromiseSettledResult<Lease>[]> {
+    const pool = this.pool;
+    if (!pool) {
+      const reason = new FanError(`cannot allocate from ${this.path}: its fan is not up on this host`, 'bring the fan up with fanctl up');
+      return requests.map(() => ({ status: 'rejected', reason }));
+    }
+    const now = this.now().toISOString();
+    let results: PromiseSettledResult<Lease>[] = [];
+    await this.update((table) => {
+      let current = table;
+      let changed = false;
+      results = requests.map((r): PromiseSettledResult<Lease> => {
+        try {
+          const outcome = allocateLease(current, pool, { owner: r.owner, ifname: r.ifname }, r.request, now, r.details);
+          current = outcome.table;
+          changed ||= outcome.created;
+          return { status: 'fulfilled', value: outcome.lease };
+        } catch (reason) {
+          return { status: 'rejected', reason };
+        }
+      });
+      return changed ? { table: current, result: undefined } : undefined;
+    }, undefined, this.lockWait.allocateMs);
+    return results;
   }
 
   async release(owner: string, ifname: string): Promise<Lease | undefined> {

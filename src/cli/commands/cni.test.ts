@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { hostFacts, iface, route, typicalHost } from '../../testing/builders.js';
-import { renderWrapper } from '../../cni/install.js';
+import { Buffer } from 'node:buffer';
+import { FORWARDER_MARKER, configureForwarder, renderWrapper } from '../../cni/install.js';
 import { cniInstallCommand, renderCniInstall } from './cni.js';
 
 const dirs: string[] = [];
@@ -71,5 +72,19 @@ describe('fanctl cni install', () => {
     const text = renderWrapper({ node: "/opt/it's/node", entry: '/x y/fan-cni.js', stateDir: '/run/$odd' });
     assert.match(text, /exec '\/opt\/it'\\''s\/node' '\/x y\/fan-cni\.js' "\$@"/);
     assert.match(text, /FAN_STATE_DIR:=\/run\/\\\$odd/);
+  });
+
+  it('writes the forwarder\'s settings into its settings area, and refuses a binary without one', () => {
+    const area = Buffer.concat([Buffer.from(FORWARDER_MARKER), Buffer.alloc(4096 - FORWARDER_MARKER.length)]);
+    const head = Buffer.from('ELF head');
+    const binary = Buffer.concat([head, area, Buffer.from('tail')]);
+    const out = configureForwarder(binary, { node: '/usr/bin/node', entry: '/x y/fan-cni.js', stateDir: '/run/lab' });
+    assert.equal(out.length, binary.length, 'same size: only the area changes');
+    assert.ok(out.subarray(0, head.length).equals(head) && out.subarray(-4).equals(Buffer.from('tail')));
+    const area2 = out.subarray(head.length, head.length + 4096);
+    const text = area2.subarray(0, area2.indexOf(0)).toString('latin1');
+    assert.equal(text, `${FORWARDER_MARKER}FAN_STATE_DIR:=/run/lab\nFALLBACK=/usr/bin/node\nFALLBACK=/x y/fan-cni.js\n`);
+    assert.throws(() => configureForwarder(Buffer.from('no area'), { node: 'n', entry: 'e' }), /no \(or more than one\) settings area/);
+    assert.throws(() => configureForwarder(binary, { node: 'n\nx', entry: 'e' }), /newline/);
   });
 });

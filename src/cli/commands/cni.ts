@@ -3,12 +3,12 @@
  * (`fan` + `portmap`) for each fan that is up, or for the one named with --overlay. Files are written atomically
  * (temp + rename) so a runtime scanning the directories never reads half a file.
  */
-import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { equalCidr, formatCidr } from '../../core/address/ipv4.js';
 import { parseOverlay } from '../../core/config/fan-spec.js';
 import { ConfigError, StateError } from '../../core/errors.js';
 import { readFanView } from '../../app/fans.js';
-import { DEFAULT_CONFLIST_VERSION, conflistFileName, networkNameOf, renderConflist, renderWrapper } from '../../cni/install.js';
+import { DEFAULT_CONFLIST_VERSION, configureForwarder, conflistFileName, networkNameOf, renderConflist, renderWrapper } from '../../cni/install.js';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from '../../cni/protocol.js';
 import type { HostReader } from '../../ports/host.js';
 
@@ -34,7 +34,7 @@ export interface CniInstallReport {
   readonly conflists: readonly { readonly path: string; readonly network: string; readonly overlay: string; readonly bridge: string }[];
 }
 
-async function writeAtomic(path: string, text: string, mode: number): Promise<void> {
+async function writeAtomic(path: string, text: string | Uint8Array, mode: number): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   await writeFile(temp, text, { mode });
   await chmod(temp, mode);
@@ -57,11 +57,14 @@ export async function cniInstallCommand(opts: CniInstallOptions, deps: CniInstal
   await mkdir(opts.dir, { recursive: true });
   await mkdir(opts.confDir, { recursive: true });
   const plugin = `${opts.dir}/fan`;
-  await writeAtomic(
-    plugin,
-    renderWrapper({ node: deps.node ?? process.execPath, entry: `${deps.packageRoot}dist/src/bin/fan-cni.js`, ...(deps.stateDirFromEnv ? { stateDir: deps.stateDir } : {}) }),
-    0o755,
-  );
+  const wrapper = {
+    node: deps.node ?? process.execPath,
+    entry: `${deps.packageRoot}dist/src/bin/fan-cni.js`,
+    ...(deps.stateDirFromEnv ? { stateDir: deps.stateDir } : {}),
+  };
+  // The C forwarder when it was built (clang): one small exec per call, no shell, no Node.js while the agent runs.
+  const forwarder = await readFile(`${deps.packageRoot}build/bin/fan-cni-forward`).catch(() => undefined);
+  await writeAtomic(plugin, forwarder ? configureForwarder(forwarder, wrapper) : renderWrapper(wrapper), 0o755);
   const conflists = [];
   for (const fan of chosen) {
     const path = `${opts.confDir}/${conflistFileName(fan)}`;

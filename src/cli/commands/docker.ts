@@ -77,7 +77,15 @@ export interface DockerPluginReport {
 
 const shorten = (text: string): string => (text.length > 600 ? `${text.slice(0, 600)}…` : text);
 
-export async function dockerPluginCommand(opts: DockerPluginOptions, deps: DockerPluginDeps): Promise<DockerPluginReport> {
+/** A running Docker plugin: what `docker-plugin` serves until stopped, and what `fanctl agent --docker` hosts. */
+export interface RunningDockerPlugin {
+  readonly socket: string;
+  readonly stats: () => { readonly calls: number; readonly failed: number };
+  /** Stops the reclaimer and the server, removes the socket. */
+  close(): Promise<void>;
+}
+
+export async function startDockerPlugin(opts: DockerPluginOptions, deps: Omit<DockerPluginDeps, 'untilStopped'>): Promise<RunningDockerPlugin> {
   const socketMode = parseSocketMode(opts.socketMode ?? DEFAULT_SOCKET_MODE);
   const graceS = parseSeconds('--reclaim-grace', opts.reclaimGrace ?? String(DEFAULT_RECLAIM_GRACE_S));
   const intervalS = parseSeconds('--reclaim-interval', opts.reclaimInterval ?? String(DEFAULT_RECLAIM_INTERVAL_S));
@@ -98,7 +106,6 @@ export async function dockerPluginCommand(opts: DockerPluginOptions, deps: Docke
     bindPort: (hostIf, address) => bindPort({ runner: new ExecRunner(), stateDir: deps.stateDir }, hostIf, address),
     unbindPort: (hostIf) => unbindPort({ runner: new ExecRunner(), stateDir: deps.stateDir }, hostIf),
   };
-  const stopped = deps.untilStopped(); // listen for the signal before the socket exists
   let calls = 0;
   let failed = 0;
   const server = await serveDockerPlugin(opts.socket, socketMode, fanDockerPlugin(app), (call) => {
@@ -110,11 +117,24 @@ export async function dockerPluginCommand(opts: DockerPluginOptions, deps: Docke
   });
   deps.log(`serving the fan network and IPAM drivers on ${server.socket} (mode ${socketMode.toString(8).padStart(4, '0')}, state ${deps.stateDir})`);
   const reclaimer = dockerSocket === undefined ? undefined : startReclaimer(app, dockerSocket, intervalS, deps.log);
+  return {
+    socket: server.socket,
+    stats: () => ({ calls, failed }),
+    close: async () => {
+      reclaimer?.stop();
+      await server.close();
+    },
+  };
+}
+
+export async function dockerPluginCommand(opts: DockerPluginOptions, deps: DockerPluginDeps): Promise<DockerPluginReport> {
+  const stopped = deps.untilStopped(); // listen for the signal before the socket exists
+  const plugin = await startDockerPlugin(opts, deps);
   const stoppedBy = await stopped;
-  reclaimer?.stop();
-  await server.close();
-  deps.log(`${stoppedBy}: stopped after ${calls} calls, removed ${server.socket}`);
-  return { socket: server.socket, calls, failed, stoppedBy };
+  await plugin.close();
+  const { calls, failed } = plugin.stats();
+  deps.log(`${stoppedBy}: stopped after ${calls} calls, removed ${plugin.socket}`);
+  return { socket: plugin.socket, calls, failed, stoppedBy };
 }
 
 /**
