@@ -21,6 +21,10 @@ import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
 import { DEFAULT_DOCKER_SOCKET, dockerConfigCommand, dockerPluginCommand } from './commands/docker.js';
 import { renderDockerConfig } from '../docker/config.js';
 import type { HostVeths } from '../ports/sandbox.js';
+import { runAgent } from '../agent/agent.js';
+import { type AgentDeps, agentServices, metricsService } from './commands/agent.js';
+import { installServiceCommand, renderInstallService } from './commands/service.js';
+import { DEFAULT_METRICS_LISTEN } from '../metrics/server.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -278,6 +282,58 @@ export function buildProgram(deps: CliDeps): Command {
       if (parsed.problems.length > 0) {
         throw new ConfigError(`${parsed.problems.length} problem(s) in ${parsed.path}`, 'fix the lines listed above');
       }
+    });
+
+  // Boot integration and the long-running agent: fanctl metrics, fanctl agent, fanctl install-service.
+  const agentDeps = (name: string): AgentDeps => {
+    if (!deps.untilStopped || !deps.hostVeths) throw new InternalError(`${name} needs untilStopped and hostVeths from the composition root`);
+    const hostVeths = deps.hostVeths;
+    return {
+      hostDeps: deps.hostDeps,
+      host: deps.host,
+      stateDir: fanPaths(deps.env).stateDir,
+      veths: () => hostVeths(),
+      log: (line) => output.err(`fanctl ${name}: ${line}\n`),
+    };
+  };
+  const untilStopped = (): Promise<string> => {
+    if (!deps.untilStopped) throw new InternalError('untilStopped is missing from the composition root');
+    return deps.untilStopped();
+  };
+  program
+    .command('metrics')
+    .description('serve Prometheus metrics (eBPF and nft counters, containers, IPAM, DHCP, fan up) until SIGTERM')
+    .option('--listen <address>', 'HOST:PORT to listen on', DEFAULT_METRICS_LISTEN)
+    .action(async (opts: { listen: string }) => {
+      const ad = agentDeps('metrics');
+      await runAgent([metricsService(opts.listen, ad)], untilStopped, ad.log);
+    });
+  program
+    .command('agent')
+    .description("fan's long-running services in one process (fan-agent.service): the Docker plugin and the metrics endpoint")
+    .option('--metrics-listen <address>', 'HOST:PORT of the metrics endpoint', DEFAULT_METRICS_LISTEN)
+    .option('--no-metrics', 'do not serve metrics')
+    .option('--docker-socket <path>', 'unix socket of the Docker plugin', DEFAULT_DOCKER_SOCKET)
+    .option('--no-docker', 'do not serve the Docker plugin')
+    .option('-v, --verbose', 'log every Docker plugin call')
+    .action(async (opts: { metricsListen: string; metrics: boolean; dockerSocket: string; docker: boolean; verbose?: boolean }) => {
+      const ad = agentDeps('agent');
+      const services = agentServices(opts, ad);
+      if (services.length === 0) throw new ConfigError('the agent has nothing to run', 'drop --no-metrics or --no-docker');
+      await runAgent(services, untilStopped, ad.log);
+    });
+  program
+    .command('install-service')
+    .description('write the systemd units fan.service and fan-agent.service (and /etc/network/fan when absent), for hosts without the package')
+    .option('--root <dir>', 'install into this root directory instead of /', '/')
+    .option('--fanctl <path>', 'the fanctl command the units run (default: this node and this checkout)')
+    .option('-c, --config <path>', 'config file fan.service brings up', DEFAULT_FAN_CONFIG)
+    .option('--unit-dir <dir>', 'where the units go', '/etc/systemd/system')
+    .option('--json', 'print what was written as JSON')
+    .action(async (opts: { root: string; fanctl?: string; config: string; unitDir: string } & JsonOption) => {
+      const report = await installServiceCommand(opts, fanPaths(deps.env).packageRoot);
+      if (opts.json) printJson(output, report);
+      else output.out(renderInstallService(report));
     });
 
   return program;

@@ -46,7 +46,15 @@ export interface DockerPluginReport {
 
 const shorten = (text: string): string => (text.length > 600 ? `${text.slice(0, 600)}…` : text);
 
-export async function dockerPluginCommand(opts: DockerPluginOptions, deps: DockerPluginDeps): Promise<DockerPluginReport> {
+export interface StartedDockerPlugin {
+  readonly socket: string;
+  /** Calls served so far, and how many were answered with an error. */
+  readonly stats: () => { readonly calls: number; readonly failed: number };
+  close(): Promise<void>;
+}
+
+/** Serves the drivers on the socket until close() (shared by `fanctl docker-plugin` and `fanctl agent`). */
+export async function startDockerPlugin(opts: DockerPluginOptions, deps: Omit<DockerPluginDeps, 'untilStopped'>): Promise<StartedDockerPlugin> {
   const app: DockerDeps = {
     fans: () => readFanView({ host: deps.host, stateDir: deps.stateDir }),
     leases: (fan) => openLeaseStore(deps.stateDir, fan),
@@ -55,7 +63,6 @@ export async function dockerPluginCommand(opts: DockerPluginOptions, deps: Docke
     newId: () => randomUUID(),
     log: deps.log,
   };
-  const stopped = deps.untilStopped(); // listen for the signal before the socket exists
   let calls = 0;
   let failed = 0;
   const server = await serveDockerPlugin(opts.socket, fanDockerPlugin(app), (call) => {
@@ -65,9 +72,16 @@ export async function dockerPluginCommand(opts: DockerPluginOptions, deps: Docke
     if (opts.verbose) deps.log(`${call.path} ${call.status} ${call.ms}ms ${shorten(call.request.trim())} -> ${shorten(call.response)}`);
     else if (!ok) deps.log(`${call.path} ${call.status}: ${shorten(call.response)}`);
   });
+  return { socket: server.socket, stats: () => ({ calls, failed }), close: () => server.close() };
+}
+
+export async function dockerPluginCommand(opts: DockerPluginOptions, deps: DockerPluginDeps): Promise<DockerPluginReport> {
+  const stopped = deps.untilStopped(); // listen for the signal before the socket exists
+  const server = await startDockerPlugin(opts, deps);
   deps.log(`serving the fan network and IPAM drivers on ${server.socket} (state ${deps.stateDir})`);
   const stoppedBy = await stopped;
   await server.close();
+  const { calls, failed } = server.stats();
   deps.log(`${stoppedBy}: stopped after ${calls} calls, removed ${server.socket}`);
   return { socket: server.socket, calls, failed, stoppedBy };
 }
