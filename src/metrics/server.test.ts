@@ -40,4 +40,5 @@ describe('serveMetrics', () => {
       await server.close();
     }
   });
+
 });

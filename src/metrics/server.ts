@@ -1,9 +1,10 @@
 /**
  * The metrics endpoint: GET /metrics collects fresh facts (src/metrics/collect.ts), maps them to samples and
- * renders them. Scrapes run one at a time (each reads the kernel; two at once would only double the work).
+ * renders them. Collections run one at a time (each reads the kernel; two at once would only double the work).
  */
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { ConfigError, errorMessage } from '../core/errors.js';
+import { coalesce } from './coalesce.js';
 import { FanMetricsRegistry } from './registry.js';
 import { type MetricsInput, metricSamples } from './samples.js';
 
@@ -36,12 +37,7 @@ export async function serveMetrics(
   options: { readonly log: (line: string) => void },
 ): Promise<MetricsServer> {
   const registry = new FanMetricsRegistry();
-  let queue: Promise<unknown> = Promise.resolve();
-  const scrape = (): Promise<string> => {
-    const next = queue.then(async () => registry.render(metricSamples(await collect())));
-    queue = next.catch(() => undefined);
-    return next;
-  };
+  const scrape = coalesce(async () => registry.render(metricSamples(await collect())));
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
