@@ -11,12 +11,25 @@ import { formatIpv4 } from '../../src/core/address/ipv4.js';
 import { type BackgroundProcess, ExecRunner, startProcess } from '../../src/kernel/exec.js';
 import { FANCTL, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabTopology } from '../../src/lab/topology.js';
-import { stopProcess } from '../lab/docker.js';
 
 const NAME = 'fanpkm';
 const root = new ExecRunner();
 const METRICS_ADDRESS = '127.0.0.1:9474';
 const PROMETHEUS_ADDRESS = '127.0.0.1:9090';
+
+/** SIGTERM, then SIGKILL after 10 s; polls with a timer, which keeps the event loop alive while it waits. */
+async function stop(p: BackgroundProcess): Promise<void> {
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(p.pid, name);
+    } catch {
+      // already gone
+    }
+  };
+  signal('SIGTERM');
+  for (let waited = 0; p.running() && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  if (p.running()) signal('SIGKILL');
+}
 
 async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, alive: () => boolean = () => true): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -65,8 +78,8 @@ describe('fanctl metrics scraped by Prometheus in a lab', { timeout: 300_000 }, 
     });
   });
   after(async () => {
-    if (prometheus) await stopProcess(prometheus);
-    if (metrics) await stopProcess(metrics);
+    if (prometheus) await stop(prometheus);
+    if (metrics) await stop(metrics);
     await labDown(NAME);
   });
 
