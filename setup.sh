@@ -10,6 +10,8 @@ APT_PACKAGES=(
   dnsmasq-base                                               # DHCP on fan bridges
   iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
+  prometheus curl                                            # metrics tests: promtool, a real Prometheus, scrapes
+  debootstrap dpkg-repack systemd                            # package tests: a clean Debian 12 root, systemd-analyze
 )
 
 if [ "$(id -u)" -ne 0 ]; then
