@@ -15,6 +15,7 @@ import { copyRoot, inRoot, preparedRoot } from '../lab/debian-root.js';
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const root = new ExecRunner();
 const UNITS = ['/lib/systemd/system/fan.service', '/lib/systemd/system/fan-agent.service'];
+const IFUP_NS = 'fanpkdeb-ifup';
 const ENABLED = ['/etc/systemd/system/multi-user.target.wants/fan.service', '/etc/systemd/system/multi-user.target.wants/fan-agent.service'];
 
 /** Every path of the root except the pseudo and scratch file systems. */
@@ -39,13 +40,14 @@ describe('the Debian package on a clean Debian 12 root', { timeout: 1_800_000 },
     assert.match(deb, /fan_\d+\.\d+\.\d+_all\.deb$/, built.stdout);
     deb = deb.startsWith('/') ? deb : `${process.cwd()}/${deb}`;
     const depends = (await root.run(['dpkg-deb', '-f', deb, 'Depends'])).stdout.trim();
-    const prepared = await preparedRoot(depends, (line) => console.log(`# ${line}`));
+    const prepared = await preparedRoot(depends, ['systemd', 'ifupdown'], (line) => console.log(`# ${line}`));
     chroot = `${work}/root`;
     await copyRoot(prepared, chroot);
     await root.run(['cp', deb, `${chroot}/tmp/fan.deb`]);
     beforeInstall = await fileList(chroot);
   });
   after(async () => {
+    await root.run(['ip', 'netns', 'del', IFUP_NS], { allowFailure: true });
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -82,6 +84,42 @@ describe('the Debian package on a clean Debian 12 root', { timeout: 1_800_000 },
     for (const link of ENABLED) assert.match(await readlink(`${chroot}${link}`), /fan(-agent)?\.service$/, `${link}: enabled on install`);
   });
 
+  it("runs Ubuntu's ifupdown lines with the installed fanctl (ifup/ifdown in a namespace of its own)", async () => {
+    const interfaces = '/etc/network/fanpk-interfaces';
+    await root.run(['ip', 'netns', 'del', IFUP_NS], { allowFailure: true });
+    await root.run(['ip', 'netns', 'add', IFUP_NS]);
+    try {
+      const ns = new ExecRunner(IFUP_NS);
+      await ns.run(['ip', 'link', 'set', 'lo', 'up']);
+      await ns.run(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0peer']);
+      await ns.run(['ip', 'address', 'add', '172.16.3.4/16', 'dev', 'eth0']);
+      await ns.run(['ip', 'link', 'set', 'eth0peer', 'up']);
+      await ns.run(['ip', 'link', 'set', 'eth0', 'up']);
+      // The stanza of Ubuntu's Fan documentation, run by Debian's ifupdown from the chroot.
+      await writeFile(`${chroot}${interfaces}`, 'iface eth0 inet manual\n    up fanctl up 250.0.0.0/8 eth0/16 dhcp\n    down fanctl down 250.0.0.0/8 eth0/16\n');
+      const up = await inRoot(chroot, ['ifup', '-v', '-i', interfaces, 'eth0'], { netns: IFUP_NS, allowFailure: true, timeoutMs: 120_000 });
+      assert.equal(up.exitCode, 0, up.stdout + up.stderr);
+      const show = await inRoot(chroot, ['fanctl', 'show'], { netns: IFUP_NS });
+      assert.match(show.stdout, /^fan-250 +172\.16\.3\.4\/16 +250\.0\.0\.0\/8 +dhcp host-reserve 1$/m);
+      const bridge = await ns.run(['ip', '-json', 'address', 'show', 'dev', 'fan-250']);
+      assert.match(bridge.stdout, /"local":"250\.3\.4\.1"/);
+      const down = await inRoot(chroot, ['ifdown', '-v', '-i', interfaces, 'eth0'], { netns: IFUP_NS, allowFailure: true, timeoutMs: 120_000 });
+      assert.equal(down.exitCode, 0, down.stdout + down.stderr);
+      assert.equal((await ns.run(['ip', 'link', 'show', 'dev', 'fan-250'], { allowFailure: true })).exitCode, 1, 'fan-250 is gone after ifdown');
+    } finally {
+      const pids = (await root.run(['ip', 'netns', 'pids', IFUP_NS], { allowFailure: true })).stdout.split(/\s+/).filter(Boolean).map(Number);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await root.run(['ip', 'netns', 'del', IFUP_NS], { allowFailure: true });
+      await rm(`${chroot}${interfaces}`, { force: true });
+    }
+  });
+
   it('passes systemd-analyze verify (which does fail on a broken unit)', async () => {
     const verify = await inRoot(chroot, ['systemd-analyze', 'verify', ...UNITS], { allowFailure: true });
     assert.equal(verify.exitCode, 0, verify.stdout + verify.stderr);
@@ -95,7 +133,9 @@ describe('the Debian package on a clean Debian 12 root', { timeout: 1_800_000 },
     assert.equal(removed.exitCode, 0, removed.stdout + removed.stderr);
     const left = difference(await fileList(chroot), beforeInstall);
     // dpkg keeps conffiles until purge, and the package's list and postrm to purge them with.
-    assert.deepEqual(left, ['/etc/default/fan', '/etc/network', '/etc/network/fan', '/var/lib/dpkg/info/fan.list', '/var/lib/dpkg/info/fan.postrm']);
+    const kept = ['/etc/default/fan', '/etc/network/fan', '/var/lib/dpkg/info/fan.list', '/var/lib/dpkg/info/fan.postrm'];
+    // /etc/network stays as the conffile's directory, unless another package (ifupdown) had made it already.
+    assert.deepEqual(left, [...kept, ...(beforeInstall.has('/etc/network') ? [] : ['/etc/network'])].sort());
   });
 
   it('dpkg --purge leaves the root as it was before the install', async () => {

@@ -1,8 +1,8 @@
 /**
  * Clean Debian 12 roots for package tests, cached under /var/cache/fanpk-debian so a second run is fast:
  *   base/           `debootstrap --variant=minbase bookworm` from the mirror apt is configured with;
- *   root-<hash>/    base + the package's dependencies from that mirror (apt-get, inside the chroot) + systemd (for
- *                   systemd-analyze), keyed by the dependency list;
+ *   root-<hash>/    base + the package's dependencies from that mirror (apt-get, inside the chroot) + the packages a
+ *                   test needs besides (systemd for systemd-analyze, ifupdown), keyed by the package list;
  *   nodejs_….deb    this machine's Node.js >= 20 package rebuilt with dpkg-repack: Debian 12 ships Node 18, and
  *                   the NodeSource repository it came from is not reachable here.
  * A test copies a cached root to a directory of its own and runs commands in it with chroot, inside a private
@@ -31,11 +31,24 @@ export async function debianMirror(): Promise<string> {
   return uris.find((u) => /\/debian\/?$/.test(u)) ?? 'http://deb.debian.org/debian';
 }
 
-/** Runs argv inside `dir` (chroot), with /proc mounted in a private mount namespace. */
-export function inRoot(dir: string, argv: readonly string[], options: { allowFailure?: boolean; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+/**
+ * Runs argv inside `dir` (chroot), with /proc mounted in a private mount namespace; with `netns`, inside that
+ * network namespace, with its /sys mounted too.
+ */
+export function inRoot(
+  dir: string,
+  argv: readonly string[],
+  options: { allowFailure?: boolean; timeoutMs?: number; input?: string; netns?: string } = {},
+): Promise<RunResult> {
+  const { netns, ...runOptions } = options;
+  const mounts = netns === undefined ? 'mount -t proc proc /proc' : 'mount -t proc proc /proc && mount -t sysfs sysfs /sys';
   return root.run(
-    ['unshare', '--mount', '--propagation', 'private', '--fork', 'chroot', dir, '/usr/bin/env', '-i', PATH, 'DEBIAN_FRONTEND=noninteractive', 'LC_ALL=C', '/bin/sh', '-c', 'mount -t proc proc /proc && exec "$@"', 'sh', ...argv],
-    { timeoutMs: 600_000, ...options },
+    [
+      ...(netns === undefined ? [] : ['ip', 'netns', 'exec', netns]),
+      'unshare', '--mount', '--propagation', 'private', '--fork', 'chroot', dir,
+      '/usr/bin/env', '-i', PATH, 'DEBIAN_FRONTEND=noninteractive', 'LC_ALL=C', '/bin/sh', '-c', `${mounts} && exec "$@"`, 'sh', ...argv,
+    ],
+    { timeoutMs: 600_000, ...runOptions },
   );
 }
 
@@ -76,12 +89,12 @@ export function dependencyNames(depends: string): string[] {
 }
 
 /**
- * A cached root with `depends` (a Depends field) installed from the mirror, and systemd. Built once per
- * dependency list; the returned directory must only be copied, never changed.
+ * A cached root with `depends` (a Depends field) and `extra` packages installed from the mirror. Built once per
+ * package list; the returned directory must only be copied, never changed.
  */
-export async function preparedRoot(depends: string, log: (line: string) => void = () => {}): Promise<string> {
+export async function preparedRoot(depends: string, extra: readonly string[], log: (line: string) => void = () => {}): Promise<string> {
   const node = await nodejsDeb();
-  const packages = [...dependencyNames(depends), 'systemd'];
+  const packages = [...dependencyNames(depends), ...extra];
   const key = createHash('sha256').update(`${packages.join(' ')} ${node}`).digest('hex').slice(0, 12);
   const dir = `${CACHE_DIR}/root-${key}`;
   if (await exists(`${dir}/.fanpk-ready`)) return dir;
