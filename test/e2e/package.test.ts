@@ -120,9 +120,17 @@ describe('the Debian package on a clean Debian 12 root', { timeout: 1_800_000 },
     }
   });
 
-  it('passes systemd-analyze verify (which does fail on a broken unit)', async () => {
+  it('passes systemd-analyze verify, as do the units of fanctl install-service (and a broken unit does fail)', async () => {
     const verify = await inRoot(chroot, ['systemd-analyze', 'verify', ...UNITS], { allowFailure: true });
     assert.equal(verify.exitCode, 0, verify.stdout + verify.stderr);
+    // fanctl install-service writes the same units (only the header differs), and they verify too.
+    await inRoot(chroot, ['fanctl', 'install-service', '--root', '/tmp/fanpk-svc', '--fanctl', '/usr/bin/fanctl']);
+    const local = ['fan.service', 'fan-agent.service'].map((u) => `/tmp/fanpk-svc/etc/systemd/system/${u}`);
+    const verifyLocal = await inRoot(chroot, ['systemd-analyze', 'verify', ...local], { allowFailure: true });
+    assert.equal(verifyLocal.exitCode, 0, verifyLocal.stdout + verifyLocal.stderr);
+    const body = (text: string): string => text.split('\n').slice(1).join('\n');
+    assert.equal(body(await readFile(`${chroot}${local[0]}`, 'utf8')), body(await readFile(`${chroot}${UNITS[0]}`, 'utf8')));
+    assert.equal(body(await readFile(`${chroot}${local[1]}`, 'utf8')), body(await readFile(`${chroot}${UNITS[1]}`, 'utf8')));
     await writeFile(`${chroot}/tmp/fanpk-broken.service`, '[Service]\nExecStart=/usr/bin/fanpk-no-such-program\n');
     const broken = await inRoot(chroot, ['systemd-analyze', 'verify', '/tmp/fanpk-broken.service'], { allowFailure: true });
     assert.notEqual(broken.exitCode, 0, 'the control case must fail');
