@@ -1,6 +1,6 @@
 // ESLint flat config. Syntax-only (no type information) so `npx eslint .` stays fast.
-// Encodes STYLE.md §3.6 (no default exports, `import type`, `node:` prefix, no `any`) and the architecture
-// boundaries of STYLE.md §4 "Enforcement".
+// Encodes the code rules of docs/architecture.md (no default exports, `import type`, `node:` prefix, no `any`)
+// and its layer boundaries.
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
@@ -13,7 +13,7 @@ const bareBuiltins = builtinModules
 
 /** Modules that touch the kernel, the filesystem, the network or subprocesses. */
 const IO_MODULES = ['node:child_process', 'node:fs', 'node:fs/promises', 'node:net', 'node:os', 'execa'];
-const PURE_MESSAGE = 'pure code (core/, backends/, codec/, ports/) must not do I/O; take the data as an argument or go through a port (STYLE.md §4)';
+const PURE_MESSAGE = 'pure code (core/, backends/, codec/, ports/) must not do I/O; take the data as an argument or go through a port (docs/architecture.md)';
 
 /** Layers pure code may not reach into. Matched against the import specifier, so `../kernel/x.js` and `../../app/y.js` both hit. */
 const IMPURE_LAYERS = ['kernel', 'store', 'lab', 'bin', 'app', 'cli'];
@@ -23,17 +23,23 @@ const layerRegex = (layers) => `(^|/)(${layers.join('|')})(/|$)`;
  * The complete `no-restricted-imports` options for one group of files. Later flat-config entries replace a rule's
  * options instead of merging them, so every group states the whole list.
  */
-function restrictedImports({ pure = false, lab = false } = {}) {
+function restrictedImports({ pure = false, lab = false, testing = false } = {}) {
   const patterns = [];
+  if (testing) {
+    patterns.push({
+      regex: layerRegex(['testing']),
+      message: 'src/testing holds test-only fakes: only tests (*.test.ts, test/) may import it',
+    });
+  }
   if (pure) {
     patterns.push({
       regex: layerRegex(IMPURE_LAYERS),
-      message: `pure code must not import ${IMPURE_LAYERS.map((l) => `${l}/`).join(', ')} (STYLE.md §4)`,
+      message: `pure code must not import ${IMPURE_LAYERS.map((l) => `${l}/`).join(', ')} (docs/architecture.md)`,
     });
   } else if (lab) {
     patterns.push({
       regex: layerRegex(['lab']),
-      message: 'lab/ is the test and demo lab: only src/lab, src/cli, src/bin and test/ may import it (STYLE.md §4)',
+      message: 'lab/ is the test and demo lab: only src/lab, src/cli, src/bin and test/ may import it (docs/architecture.md)',
     });
   }
   return [
@@ -71,20 +77,26 @@ export default defineConfig(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       'no-restricted-syntax': [
         'error',
-        { selector: 'ExportDefaultDeclaration', message: 'use named exports (STYLE.md §3.6)' },
-        { selector: 'ExportNamedDeclaration > ExportSpecifier[exported.name="default"]', message: 'use named exports (STYLE.md §3.6)' },
-        { selector: 'TSEnumDeclaration', message: 'use a union of string literals instead of enum (STYLE.md §3.6)' },
-        { selector: 'TSModuleDeclaration[kind="namespace"]', message: 'use ES modules instead of namespace (STYLE.md §3.6)' },
+        { selector: 'ExportDefaultDeclaration', message: 'use named exports' },
+        { selector: 'ExportNamedDeclaration > ExportSpecifier[exported.name="default"]', message: 'use named exports' },
+        { selector: 'TSEnumDeclaration', message: 'use a union of string literals instead of enum' },
+        { selector: 'TSModuleDeclaration[kind="namespace"]', message: 'use ES modules instead of namespace' },
       ],
     },
   },
-  // Production code must not import the lab…
-  { files: ['src/**/*.ts'], rules: { 'no-restricted-imports': restrictedImports({ lab: true }) } },
+  // Production code must not import the lab or the test fakes…
+  { files: ['src/**/*.ts'], rules: { 'no-restricted-imports': restrictedImports({ lab: true, testing: true }) } },
   // …except the lab itself and the CLI (`fanctl lab …`) and its composition root.
-  { files: ['src/lab/**', 'src/cli/**', 'src/bin/**'], rules: { 'no-restricted-imports': restrictedImports() } },
+  { files: ['src/lab/**', 'src/cli/**', 'src/bin/**'], rules: { 'no-restricted-imports': restrictedImports({ testing: true }) } },
   // The pure core: no I/O modules, no path into an impure layer.
   {
     files: ['src/core/**', 'src/backends/**', 'src/codec/**', 'src/ports/**'],
+    rules: { 'no-restricted-imports': restrictedImports({ pure: true, testing: true }) },
+  },
+  // Unit tests and the fakes themselves may use the fakes.
+  { files: ['src/**/*.test.ts', 'src/testing/**'], rules: { 'no-restricted-imports': restrictedImports({ lab: true }) } },
+  {
+    files: ['src/core/**/*.test.ts', 'src/backends/**/*.test.ts', 'src/codec/**/*.test.ts'],
     rules: { 'no-restricted-imports': restrictedImports({ pure: true }) },
   },
 );

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   dnsmasq-base                                               # DHCP on fan bridges
   iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
+  containerd runc                                            # Kubernetes' runtime path (CRI) for tests
   prometheus curl                                            # metrics tests: promtool, a real Prometheus, scrapes
   debootstrap dpkg-repack systemd                            # package tests: a clean Debian 12 root, systemd-analyze
 )

@@ -1,21 +1,39 @@
-// Compiles bpf/*.bpf.c into build/bpf/*.o with clang when clang is installed; fan's data plane loads them.
+// Compiles bpf/*.bpf.c into build/bpf/*.o with clang; fan's data plane loads them. Fails loudly when clang or the
+// kernel headers are missing: a fanctl without its eBPF object cannot bring a fan up.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 
 const sources = existsSync('bpf') ? readdirSync('bpf').filter((f) => f.endsWith('.bpf.c')) : [];
-let clang = true;
+
+function run(file, args) {
+  return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
 try {
-  execFileSync('clang', ['--version'], { stdio: 'ignore' });
+  run('clang', ['--version']);
 } catch {
-  clang = false;
+  console.error('build-bpf: clang is not installed: apt-get install clang llvm libbpf-dev (or run ./setup.sh)');
+  process.exit(1);
 }
-if (!clang) {
-  console.warn('build-bpf: clang not found; skipping the eBPF data plane (install clang llvm libbpf-dev)');
-  process.exit(0);
+
+// <asm/types.h> and friends live in the multiarch directory of the build machine (x86_64-linux-gnu,
+// aarch64-linux-gnu, …): ask the C compiler for it instead of assuming one.
+let multiarch = '';
+try {
+  multiarch = run('gcc', ['-print-multiarch']);
+} catch {
+  multiarch = run('clang', ['-print-target-triple']).replace(/-unknown-/, '-').replace(/^(\w+)-pc-/, '$1-');
 }
+const include = `/usr/include/${multiarch}`;
+if (!existsSync(`${include}/asm/types.h`)) {
+  console.error(`build-bpf: ${include}/asm/types.h is missing: apt-get install linux-libc-dev libbpf-dev`);
+  process.exit(1);
+}
+
 mkdirSync('build/bpf', { recursive: true });
 for (const source of sources) {
   const out = `build/bpf/${source.replace(/\.c$/, '.o')}`;
-  execFileSync('clang', ['-O2', '-g', '-Wall', '-Werror', '-target', 'bpf', '-I/usr/include/x86_64-linux-gnu', '-c', `bpf/${source}`, '-o', out], { stdio: 'inherit' });
+  const args = ['-O2', '-g', '-Wall', '-Werror', '-target', 'bpf', `-I${include}`, '-c', `bpf/${source}`, '-o', out];
+  execFileSync('clang', args, { stdio: 'inherit' });
   console.log(`build-bpf: ${out}`);
 }

@@ -15,7 +15,7 @@ import {
   planAttachment,
 } from '../core/attach/plan.js';
 import type { InterfaceFacts } from '../core/model/host-facts.js';
-import type { Lease, LeaseStore } from '../ports/leases.js';
+import type { Lease, LeaseStore, PodRef } from '../ports/leases.js';
 import type { SandboxLinks } from '../ports/sandbox.js';
 
 export interface AttachDeps {
@@ -52,7 +52,7 @@ export interface Attachment {
 export async function attach(
   fan: Fan,
   leases: LeaseStore,
-  req: AttachmentRequest & { readonly request?: Ipv4 },
+  req: AttachmentRequest & { readonly request?: Ipv4; readonly pod?: PodRef },
   deps: AttachDeps,
 ): Promise<Attachment> {
   const { links } = deps;
@@ -66,7 +66,7 @@ export async function attach(
   const owner = cniOwner(req.network, req.containerId);
   const undo: { what: string; run: () => Promise<unknown> }[] = [];
   try {
-    const lease = await leases.allocate(owner, req.ifname, req.request);
+    const lease = await leases.allocate(owner, req.ifname, req.request, req.pod ? { pod: req.pod } : {});
     undo.push({ what: `release ${formatIpv4(lease.address)}`, run: () => leases.release(owner, req.ifname) });
     const plan = planAttachment(fan, lease, req);
     const stale = await links.hostLink(plan.hostIf);

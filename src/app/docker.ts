@@ -9,29 +9,52 @@
  *   address, so each request gets a fresh id, and ReleaseAddress (which names the pool and the address) removes
  *   the pool's Docker lease holding that address, in one locked step (`gc`);
  * - an endpoint's veth names follow from its id (`fanXXXXXXXX` on the bridge, `fanpXXXXXXXX` for the container),
- *   and the bridge end's alias names the network and endpoint; Join finds the fan from the bridge the veth is on.
+ *   and the bridge end's alias names the network, the endpoint and its address; Join finds the fan from the
+ *   bridge the veth is on, ProgramExternalConnectivity the address its published ports forward to;
+ * - published ports are recorded in a state file (the truth) and rendered into nftables table `ip fan-ports`;
+ * - a Docker lease no endpoint of dockerd holds (dockerd died between RequestAddress and its own bookkeeping)
+ *   is reclaimed by `reclaimLeases`, which asks dockerd's API which addresses its networks hold.
  */
-import { type Cidr, type Ipv4, contains, equalCidr, formatCidr, formatIpv4 } from '../core/address/ipv4.js';
+import { type Cidr, type Ipv4, contains, equalCidr, formatCidr, formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
 import { ConfigError, FanError } from '../core/errors.js';
-import { DOCKER_LEASE_IFNAME, dockerAlias, dockerOwner, dockerPoolOwnerPrefix, dockerVethNames, parseDockerAlias } from '../core/attach/names.js';
+import {
+  DOCKER_LEASE_IFNAME,
+  dockerAlias,
+  dockerOwner,
+  dockerVethNames,
+  isDockerOwner,
+  isDockerOwnerOf,
+  parseDockerAlias,
+} from '../core/attach/names.js';
 import { FanNotUpError, attachmentMtu, requireBridge } from '../core/attach/plan.js';
-import { fanForSubnet, fanOfAddress, fanOfPool, parsePoolId, poolIdOf } from '../core/attach/pools.js';
+import { fanForSubnet, fanOfAddress, fanOfPool, ipRangeOf, parsePoolId, poolIdOf } from '../core/attach/pools.js';
+import { type PublishedEndpoint, type PublishedPort, replacePublished } from '../core/attach/published-ports.js';
+import { IpamError } from '../core/ipam/allocator.js';
+import { type IpamPool, poolOf, restrictPool } from '../core/ipam/pool.js';
 import type { Lease, LeaseStore } from '../ports/leases.js';
+import type { PortTable, PublishedPortsRecord } from '../ports/published-ports.js';
 import type { HostVeths } from '../ports/sandbox.js';
 import type { FanView } from './fans.js';
 
 export interface DockerDeps {
   /** The fans configured on this host and the host snapshot. */
   readonly fans: () => Promise<FanView>;
-  /** The lease store of a fan that is up (allocates). */
-  readonly leases: (fan: Fan) => LeaseStore;
+  /** The lease store of a fan that is up (allocates from `pool`, by default the fan's whole pool). */
+  readonly leases: (fan: Fan, pool?: IpamPool) => LeaseStore;
   /** The lease store of a bridge whose fan may be down (releases). */
   readonly leasesOfBridge: (bridge: string) => LeaseStore;
   readonly veths: HostVeths;
   /** A fresh unique id for each address request. */
   readonly newId: () => string;
   readonly log: (line: string) => void;
+  readonly ports: PublishedPortsRecord;
+  readonly portTable: PortTable;
+  /** The addresses dockerd's networks hold (endpoints, gateways, aux addresses); absent: no lease is reclaimed. */
+  readonly dockerAddresses?: () => Promise<ReadonlySet<Ipv4>>;
+  /** A lease younger than this is never reclaimed: dockerd may be between RequestAddress and CreateEndpoint. */
+  readonly reclaimGraceMs: number;
+  readonly now: () => Date;
 }
 
 /** Join or DeleteEndpoint for an endpoint whose veth is not there. */
@@ -59,13 +82,8 @@ export interface Pool {
 export async function requestPool(deps: DockerDeps, req: PoolRequest): Promise<Pool> {
   if (req.v6) throw new ConfigError('the fan IPAM has no IPv6 pools', 'create the network without --ipv6 (the Fan is IPv4)');
   const fan = fanForSubnet((await deps.fans()).fans, req.subnet);
-  if (req.range !== undefined && !equalCidr(req.range, fan.host.slice)) {
-    throw new ConfigError(
-      `--ip-range ${formatCidr(req.range)} is not supported by the fan IPAM`,
-      `leave --ip-range out: addresses come from the whole slice ${formatCidr(fan.host.slice)} less the host reserve and DHCP range, shared with CNI`,
-    );
-  }
-  return { id: poolIdOf(fan), pool: fan.host.slice, fan };
+  const range = ipRangeOf(fan, req.range);
+  return { id: poolIdOf(fan, range), pool: fan.host.slice, fan };
 }
 
 export interface AddressRequest {
@@ -88,15 +106,99 @@ export async function requestAddress(deps: DockerDeps, req: AddressRequest): Pro
     }
     return { address: fan.host.gateway, prefix };
   }
-  const lease = await deps.leases(fan).allocate(dockerOwner(req.poolId, deps.newId()), DOCKER_LEASE_IFNAME, req.address);
-  return { address: lease.address, prefix };
+  const { range } = parsePoolId(req.poolId);
+  const store = deps.leases(fan, range === undefined ? poolOf(fan) : restrictPool(poolOf(fan), range));
+  const allocate = (): Promise<Lease> => store.allocate(dockerOwner(req.poolId, deps.newId()), DOCKER_LEASE_IFNAME, req.address);
+  try {
+    return { address: (await allocate()).address, prefix };
+  } catch (error) {
+    // A full pool may be full of leases dockerd abandoned: reclaim them once, then try again.
+    if (!(error instanceof IpamError && error.kind === 'exhausted' && req.address === undefined && deps.dockerAddresses)) throw error;
+    const freed = await reclaimLeases(deps).catch(() => [] as Lease[]);
+    if (freed.length === 0) throw error;
+    return { address: (await allocate()).address, prefix };
+  }
 }
 
 /** Frees the pool's Docker lease of `address` (none, for the gateway or an address released before). */
 export async function releaseAddress(deps: DockerDeps, req: { readonly poolId: string; readonly address: Ipv4 }): Promise<Lease[]> {
   const { bridge } = parsePoolId(req.poolId);
-  const prefix = dockerPoolOwnerPrefix(req.poolId);
-  return deps.leasesOfBridge(bridge).gc((l) => !(l.address === req.address && l.owner.startsWith(prefix)));
+  return deps.leasesOfBridge(bridge).gc((l) => !(l.address === req.address && isDockerOwnerOf(req.poolId, l.owner)));
+}
+
+/**
+ * Frees every Docker lease (on the fans that are up) whose address no network of dockerd holds and that is older
+ * than the grace period, and forgets published ports of endpoints whose veth is gone. Returns the freed leases.
+ * Runs when the plugin starts, on a timer, and when a pool is full.
+ */
+export async function reclaimLeases(deps: DockerDeps): Promise<Lease[]> {
+  if (!deps.dockerAddresses) return [];
+  const known = await deps.dockerAddresses();
+  const now = deps.now().getTime();
+  const freed: Lease[] = [];
+  for (const fan of (await deps.fans()).fans) {
+    const young = (l: Lease): boolean => now - Date.parse(l.since) < deps.reclaimGraceMs;
+    const gone = await deps.leases(fan).gc((l) => !isDockerOwner(l.owner) || known.has(l.address) || young(l));
+    for (const l of gone) deps.log(`reclaimed ${formatIpv4(l.address)} (${l.owner}): no endpoint of dockerd holds it`);
+    freed.push(...gone);
+  }
+  await forgetStalePorts(deps);
+  return freed;
+}
+
+async function forgetStalePorts(deps: DockerDeps): Promise<void> {
+  const entries = await deps.ports.list();
+  const stale: string[] = [];
+  for (const e of entries) {
+    const link = await deps.veths.hostLink(dockerVethNames(e.endpointId).hostIf);
+    if (parseDockerAlias(link?.alias)?.endpointId !== e.endpointId) stale.push(e.endpointId);
+  }
+  if (stale.length === 0) return;
+  await deps.ports.update(async (current) => {
+    const next = current.filter((e) => !stale.includes(e.endpointId));
+    await deps.portTable.apply(next);
+    return next;
+  });
+  deps.log(`forgot the published ports of ${stale.length} endpoint(s) whose veth is gone`);
+}
+
+// ---- published ports ----
+
+/**
+ * Publishes the endpoint's ports (ProgramExternalConnectivity): records them and loads the nftables table with
+ * DNAT rules to the endpoint's address. Replaces what the endpoint published before.
+ */
+export async function publishPorts(
+  deps: DockerDeps,
+  req: { readonly networkId: string; readonly endpointId: string; readonly ports: readonly PublishedPort[] },
+): Promise<PublishedEndpoint | undefined> {
+  if (req.ports.length === 0) return undefined;
+  const { hostIf } = dockerVethNames(req.endpointId);
+  const alias = parseDockerAlias((await deps.veths.hostLink(hostIf))?.alias);
+  if (alias?.endpointId !== req.endpointId) {
+    throw new EndpointMissingError(`endpoint ${req.endpointId} has no veth here (${hostIf} is missing)`, 'remove the container and start it again');
+  }
+  if (alias.address === undefined) {
+    throw new FanError(`endpoint ${req.endpointId} was created by an older fan that did not record its address`, 'remove the container and start it again to publish ports');
+  }
+  const entry: PublishedEndpoint = { networkId: req.networkId, endpointId: req.endpointId, address: parseIpv4(alias.address), ports: req.ports };
+  await deps.ports.update(async (current) => {
+    const next = replacePublished(current, req.endpointId, entry);
+    await deps.portTable.apply(next);
+    return next;
+  });
+  return entry;
+}
+
+/** Removes the endpoint's published ports (RevokeExternalConnectivity, Leave, DeleteEndpoint); idempotent. */
+export async function unpublishPorts(deps: DockerDeps, req: { readonly endpointId: string }): Promise<boolean> {
+  if (!(await deps.ports.list()).some((e) => e.endpointId === req.endpointId)) return false;
+  await deps.ports.update(async (current) => {
+    const next = replacePublished(current, req.endpointId, undefined);
+    if (next.length !== current.length) await deps.portTable.apply(next);
+    return next;
+  });
+  return true;
 }
 
 // ---- network driver ----
@@ -188,7 +290,7 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
     peer,
     mtu: attachmentMtu(fan, undefined),
     bridge: fan.bridge,
-    alias: dockerAlias({ networkId: req.networkId, endpointId: req.endpointId }),
+    alias: dockerAlias({ networkId: req.networkId, endpointId: req.endpointId, address: formatIpv4(req.address.address) }),
     ...(req.mac !== undefined ? { peerMac: req.mac } : {}),
   });
   return { fan, hostIf, peer, ...(created.peer.mac !== undefined ? { mac: created.peer.mac } : {}) };

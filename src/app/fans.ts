@@ -21,5 +21,12 @@ export interface FanView {
 export async function readFanView(deps: { readonly host: HostReader; readonly stateDir: string }): Promise<FanView> {
   const [records, facts] = await Promise.all([new FanStateStore(deps.stateDir).read(), deps.host.readFacts()]);
   const owned = new Set(facts.interfaces.filter(isFanOwned).map((i) => i.name));
-  return { fans: resolveFans(records.map((r) => parseFanWords(r.words)), facts, owned), facts };
+  // A fan whose underlay address has gone keeps what it resolved to: the other fans still attach containers.
+  const fans = resolveFans(
+    records.map((r) => parseFanWords(r.words)),
+    facts,
+    owned,
+    records.map((r) => r.resolved),
+  );
+  return { fans, facts };
 }

@@ -5,16 +5,21 @@
 import { mkdir } from 'node:fs/promises';
 import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
 import { type FanSpec, parseFanWords, toFanWords } from '../core/config/fan-spec.js';
-import { type Fan, resolveFans } from '../core/config/resolve.js';
+import { bridgeNameOf } from '../core/mapping/fan.js';
+import { type Fan, recordedUnderlay, resolveFans } from '../core/config/resolve.js';
 import { ConfigError, FanError, StateError } from '../core/errors.js';
-import { type CurrentHost, type OverlayEntry, TUNNEL_DEVICE, isFanOwned } from '../core/model/host-state.js';
+import type { HostFacts } from '../core/model/host-facts.js';
+import { type CurrentHost, type OverlayEntry, isFanOwned } from '../core/model/host-state.js';
 import { diffHost } from '../core/plan/diff.js';
 import { fanMtu, planHost } from '../core/plan/host-plan.js';
+import { backendOf } from '../backends/registry.js';
 import { describeOp } from '../core/plan/ops.js';
 import { NOMATCH_INDEX, type Stats, emptyStats } from '../codec/bpf-map.js';
 import type { Dataplane } from '../kernel/dataplane.js';
-import { requireHost, requireRoot } from '../kernel/probes.js';
-import type { HostReader } from '../ports/host.js';
+import { requireHost } from '../kernel/probes.js';
+import type { HostReader, TextFiles } from '../ports/host.js';
+import type { AttachmentRow } from '../core/attach/attachments.js';
+import { readBridgeAttachments } from './attachments.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { type FanRecord, FanStateStore } from '../store/fan-state.js';
 import { withLock } from '../store/lock.js';
@@ -23,6 +28,8 @@ import type { FanPaths } from './paths.js';
 export interface HostDeps {
   readonly runner: CommandRunner;
   readonly host: HostReader;
+  /** State files read by status (lease tables, dnsmasq's leases). */
+  readonly files: TextFiles;
   readonly dataplane: Dataplane;
   readonly paths: FanPaths;
   readonly log: (line: string) => void;
@@ -33,44 +40,58 @@ export interface ChangeReport {
   readonly fans: readonly string[];
 }
 
-function recordSpec(record: FanRecord): FanSpec {
-  return parseFanWords(record.words);
+/** A record of the fans file with its words parsed once. */
+interface Entry {
+  readonly record: FanRecord;
+  readonly spec: FanSpec;
 }
+
+const entryOf = (record: FanRecord): Entry => ({ record, spec: parseFanWords(record.words) });
 
 /** Same fan = same overlay (a host maps each overlay once). */
 function sameOverlay(a: FanSpec, b: FanSpec): boolean {
   return a.overlay.address === b.overlay.address && a.overlay.prefix === b.overlay.prefix;
 }
 
-async function resolveRecords(records: readonly FanRecord[], deps: HostDeps, current: CurrentHost): Promise<Fan[]> {
+/** Fans resolved against the host as it is, each falling back to what it resolved to when it came up. */
+function resolveEntries(entries: readonly Entry[], facts: HostFacts, current: CurrentHost): Fan[] {
   const owned = new Set(current.links.filter(isFanOwned).map((l) => l.name));
-  return resolveFans(records.map(recordSpec), await deps.host.readFacts(), owned);
+  return resolveFans(
+    entries.map((e) => e.spec),
+    facts,
+    owned,
+    entries.map((e) => e.record.resolved),
+  );
 }
 
-/** Reconciles the host to `records`, verifies it converged, then saves `records`. */
-async function converge(records: readonly FanRecord[], deps: HostDeps, store: FanStateStore): Promise<string[]> {
-  let current = await deps.dataplane.readCurrent();
-  const fans = await resolveRecords(records, deps, current);
-  if (fans.length > 0) {
-    await requireHost(deps.runner, { bpfObject: deps.paths.bpfObject, dhcp: fans.some((f) => f.dhcp) });
-  }
+/** Reconciles the host to `entries`, verifies it converged, then saves them with what they resolved to. */
+async function converge(entries: readonly Entry[], deps: HostDeps, store: FanStateStore): Promise<string[]> {
+  const { facts, current } = await deps.dataplane.readHost();
+  const fans = resolveEntries(entries, facts, current);
   const desired = planHost(fans, { stateDir: deps.paths.stateDir });
-  const hostGwDevices = desired.hostGw.map((h) => h.dev);
-  // A device fan has no route or neighbour on yet was not inspected by the first read: read again, looking at it.
-  if (hostGwDevices.some((dev) => !current.hostGw.some((h) => h.dev === dev))) current = await deps.dataplane.readCurrent(hostGwDevices);
   const ops = diffHost(current, desired);
-  await deps.dataplane.apply(ops, deps.log);
-  const left = diffHost(await deps.dataplane.readCurrent(hostGwDevices), desired);
-  if (left.length > 0) {
-    throw new FanError(`the host did not converge; still to do:\n  ${left.map(describeOp).join('\n  ')}`, 'run fanctl up again, and report a bug if it persists');
+  if (ops.length > 0) {
+    await requireHost(deps.runner, { bpfObject: deps.paths.bpfObject, dhcp: fans.some((f) => f.dhcp) });
+    await deps.dataplane.apply(ops, deps.log);
+    const left = diffHost((await deps.dataplane.readHost()).current, desired);
+    if (left.length > 0) {
+      throw new FanError(
+        `the host did not converge; still to do:\n  ${left.map(describeOp).join('\n  ')}`,
+        'run fanctl up again, and report a bug if it persists',
+      );
+    }
   }
-  await store.write(records);
+  const records = entries.map((e, i) => {
+    const fan = fans[i];
+    return fan ? { ...e.record, resolved: recordedUnderlay(fan) } : e.record;
+  });
+  const before = await store.read();
+  if (JSON.stringify(before) !== JSON.stringify(records)) await store.write(records);
   return ops.map(describeOp);
 }
 
 async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise<T>): Promise<T> {
-  requireRoot('fanctl up/down');
-  await mkdir(deps.paths.stateDir, { recursive: true });
+  await mkdir(deps.paths.stateDir, { recursive: true, mode: 0o700 });
   const store = new FanStateStore(deps.paths.stateDir);
   return withLock(store.lockPath, () => work(store));
 }
@@ -78,17 +99,22 @@ async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise
 export async function upFans(specs: readonly FanSpec[], source: string, deps: HostDeps): Promise<ChangeReport> {
   return locked(deps, async (store) => {
     // A fan already up keeps its place: table order is lookup order, and a repeated `up` must change nothing.
-    const wanted = specs.filter((s) => s.enabled).map((s) => ({ spec: s, record: { words: toFanWords(s), source } }));
-    const records = (await store.read()).flatMap((r) => {
-      const spec = recordSpec(r);
-      const replacement = wanted.find((w) => sameOverlay(w.spec, spec));
-      if (replacement) return [replacement.record];
-      return specs.some((s) => sameOverlay(s, spec)) ? [] : [r]; // an `off` line takes its fan down
+    const wanted = specs.filter((s) => s.enabled).map((spec) => ({ spec, record: { words: toFanWords(spec), source } }));
+    const kept: Entry[] = (await store.read()).map(entryOf).flatMap((entry) => {
+      const replacement = wanted.find((w) => sameOverlay(w.spec, entry.spec));
+      // The same words again keep what they resolved to; new words resolve afresh.
+      if (replacement) return [sameWords(replacement.record, entry.record) ? entry : replacement];
+      return specs.some((s) => sameOverlay(s, entry.spec)) ? [] : [entry]; // an `off` line takes its fan down
     });
-    const next = [...records, ...wanted.filter((w) => !records.includes(w.record)).map((w) => w.record)];
+    const added = wanted.filter((w) => !kept.some((k) => sameOverlay(k.spec, w.spec)));
+    const next = [...kept, ...added];
     const changes = await converge(next, deps, store);
-    return { changes, fans: next.map((r) => r.words.join(' ')) };
+    return { changes, fans: next.map((e) => e.record.words.join(' ')) };
   });
+}
+
+function sameWords(a: FanRecord, b: FanRecord): boolean {
+  return a.source === b.source && a.words.join('\0') === b.words.join('\0');
 }
 
 export interface DownRequest {
@@ -99,30 +125,36 @@ export interface DownRequest {
 
 export async function downFans(request: DownRequest, deps: HostDeps): Promise<ChangeReport> {
   return locked(deps, async (store) => {
-    const records = await store.read();
+    const entries = (await store.read()).map(entryOf);
     const select = request.select;
-    const leaving = records.filter((r) =>
-      'all' in select ? true : 'source' in select ? r.source === select.source : select.specs.some((s) => sameOverlay(recordSpec(r), s)),
+    const leaving = entries.filter((e) =>
+      'all' in select
+        ? true
+        : 'source' in select
+          ? e.record.source === select.source
+          : select.specs.some((s) => sameOverlay(e.spec, s)),
     );
     if ('specs' in select) {
       for (const spec of select.specs) {
-        if (!records.some((r) => sameOverlay(recordSpec(r), spec))) {
+        if (!entries.some((e) => sameOverlay(e.spec, spec))) {
           throw new ConfigError(`no fan with overlay ${formatCidr(spec.overlay)} is up on this host`, 'see the fans that are up with fanctl show');
         }
       }
     }
+    // Leaving fans need no resolution: their bridges are named in the records and everything else of fan's that no
+    // remaining fan wants is removed by the diff.
     const current = await deps.dataplane.readCurrent();
-    const leavingFans = await resolveRecords(leaving, deps, current);
-    const attached = current.links.filter((l) => l.master !== undefined && leavingFans.some((f) => f.bridge === l.master));
+    const bridges = new Set(leaving.map((e) => e.spec.bridge ?? bridgeNameOf(e.spec.overlay)));
+    const attached = current.links.filter((l) => l.master !== undefined && bridges.has(l.master));
     if (attached.length > 0 && !request.force) {
       throw new StateError(
         `containers are still attached: ${attached.map((l) => `${l.name} on ${l.master ?? '?'}`).join(', ')}`,
         'stop those containers first, or pass --force to detach them',
       );
     }
-    const next = records.filter((r) => !leaving.includes(r));
+    const next = entries.filter((e) => !leaving.includes(e));
     const changes = await converge(next, deps, store);
-    return { changes, fans: next.map((r) => r.words.join(' ')) };
+    return { changes, fans: next.map((e) => e.record.words.join(' ')) };
   });
 }
 
@@ -143,6 +175,8 @@ export interface FanStatus {
   source: string;
   bridgeUp: boolean;
   attached: string[];
+  /** Containers on the bridge: address, interfaces, runtime and owner, from the leases and the bridge's ports. */
+  containers: AttachmentRow[];
   counters: Stats;
 }
 
@@ -159,24 +193,27 @@ export function flagsOf(fan: Fan): string {
 
 export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
   const store = new FanStateStore(deps.paths.stateDir);
-  const records = await store.read();
-  const current = await deps.dataplane.readCurrent();
-  const fans = await resolveRecords(records, deps, current);
-  const tunnelLink = current.links.find((l) => l.name === TUNNEL_DEVICE && isFanOwned(l));
+  const entries = (await store.read()).map(entryOf);
+  const { facts, current } = await deps.dataplane.readHost();
+  const fans = resolveEntries(entries, facts, current);
+  const programs = current.tcPrograms;
   // Counters live in the programs' maps: the tunnel's for vxlan fans, the underlay device's for host-gw fans.
   const tables = new Map<string, { table: readonly OverlayEntry[]; stats: Map<number, Stats> }>();
-  if (tunnelLink && current.tcPrograms.length > 0) {
-    tables.set(TUNNEL_DEVICE, { table: current.overlayTable ?? [], stats: await deps.dataplane.bpf.readStats(TUNNEL_DEVICE) });
+  for (const dev of new Set(programs.map((p) => p.dev))) {
+    const table = programs.find((p) => p.dev === dev && p.direction === 'egress')?.overlays ?? [];
+    tables.set(dev, { table, stats: await deps.dataplane.bpf.readStats(dev, programs) });
   }
-  for (const hg of current.hostGw) {
-    if (hg.attached) tables.set(hg.dev, { table: hg.overlays ?? [], stats: await deps.dataplane.bpf.readStats(hg.dev) });
+  const containers = new Map<string, AttachmentRow[]>();
+  for (const fan of fans) {
+    containers.set(fan.bridge, await readBridgeAttachments({ files: deps.files, stateDir: deps.paths.stateDir }, fan.bridge, facts));
   }
-  const tunnelStats = tables.get(TUNNEL_DEVICE)?.stats ?? new Map<number, Stats>();
+  const tunnelLink = current.links.find((l) => l.kind === 'vxlan' && isFanOwned(l));
+  const tunnelStats = (tunnelLink && tables.get(tunnelLink.name)?.stats) || new Map<number, Stats>();
   return {
     fans: fans.map((fan, i) => {
       const link = current.links.find((l) => l.name === fan.bridge);
       const dhcp = current.dhcp.find((d) => d.bridge === fan.bridge);
-      const program = tables.get(fan.type === 'vxlan' ? TUNNEL_DEVICE : fan.device);
+      const program = tables.get(backendOf(fan).peerDevice(fan));
       const index = program?.table.findIndex((e) => e.overlay === fan.map.overlay.address && e.local === fan.host.host) ?? -1;
       return {
         bridge: fan.bridge,
@@ -192,9 +229,10 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
         dhcp: { enabled: fan.dhcp, ...(dhcp ? { pid: dhcp.pid, leaseFile: `${deps.paths.stateDir}/${fan.bridge}.leases` } : {}) },
         hostReserve: fan.hostReserve,
         flags: flagsOf(fan),
-        source: records[i]?.source ?? 'cli',
+        source: entries[i]?.record.source ?? 'cli',
         bridgeUp: link?.up ?? false,
         attached: current.links.filter((l) => l.master === fan.bridge).map((l) => l.name),
+        containers: containers.get(fan.bridge) ?? [],
         counters: (index >= 0 ? program?.stats.get(index) : undefined) ?? emptyStats(),
       };
     }),
@@ -204,7 +242,9 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
             name: tunnelLink.name,
             mtu: tunnelLink.mtu,
             up: tunnelLink.up,
-            programs: current.tcPrograms.map((p) => ({ direction: p.direction, progId: p.progId, ...(p.name ? { name: p.name } : {}) })),
+            programs: programs
+              .filter((p) => p.dev === tunnelLink.name)
+              .map((p) => ({ direction: p.direction, progId: p.progId, ...(p.name ? { name: p.name } : {}) })),
             unmatched: tunnelStats.get(NOMATCH_INDEX) ?? emptyStats(),
           },
         }
@@ -213,4 +253,3 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
     forwardRules: current.forwardAccept.map((a) => `${a.bridge} (from ${a.from || '?'})`),
   };
 }
-

@@ -8,6 +8,7 @@ import { nodeTextFiles } from '../kernel/files.js';
 import { IpHostReader } from '../kernel/host-reader.js';
 import { Dataplane } from '../kernel/dataplane.js';
 import { fanPaths } from '../app/paths.js';
+import { NftPortTable } from '../kernel/port-table.js';
 import { IpSandboxLinks } from '../kernel/sandbox-links.js';
 
 const output = {
@@ -27,11 +28,13 @@ async function main(argv: readonly string[]): Promise<number> {
     hostDeps: () => ({
       runner,
       host,
+      files: nodeTextFiles,
       paths,
       dataplane: new Dataplane(runner, { bpfObject: paths.bpfObject, stateDir: paths.stateDir }),
       log: process.env.FAN_VERBOSE ? (line) => output.err(`fanctl: ${line}\n`) : () => {},
     }),
     hostVeths: () => new IpSandboxLinks(runner, process.pid),
+    portTable: () => new NftPortTable(runner),
     untilStopped: () =>
       new Promise<string>((resolve) => {
         const stop = (signal: NodeJS.Signals): void => {

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
 import type { HostFacts } from '../core/model/host-facts.js';
-import { assertRejectsConfigError, hostFacts, iface, route, typicalHost } from '../core/testing/builders.js';
+import { assertRejectsConfigError, hostFacts, iface, route, typicalHost } from '../testing/builders.js';
 import { type CliDeps, buildProgram } from './program.js';
 
 /** A fanctl wired to in-memory fakes. `facts` undefined: reading the host fails the test. */

@@ -18,9 +18,19 @@ import { fanPaths } from '../app/paths.js';
 import type { HostDeps } from '../app/host.js';
 import { type FanWordOptions, downCommand, renderChanges, renderShow, renderStatus, showCommand, upCommand } from './commands/host.js';
 import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
-import { DEFAULT_DOCKER_SOCKET, dockerConfigCommand, dockerPluginCommand } from './commands/docker.js';
+import {
+  DEFAULT_DOCKERD_SOCKET,
+  DEFAULT_DOCKER_SOCKET,
+  DEFAULT_RECLAIM_GRACE_S,
+  DEFAULT_RECLAIM_INTERVAL_S,
+  DEFAULT_SOCKET_MODE,
+  dockerConfigCommand,
+  dockerPluginCommand,
+} from './commands/docker.js';
+import type { PortTable } from '../ports/published-ports.js';
 import { renderDockerConfig } from '../docker/config.js';
 import type { HostVeths } from '../ports/sandbox.js';
+import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
 import { runAgent } from '../agent/agent.js';
 import { type AgentDeps, agentServices, metricsService } from './commands/agent.js';
 import { installServiceCommand, renderInstallService } from './commands/service.js';
@@ -37,6 +47,8 @@ export interface CliDeps {
   readonly untilStopped?: () => Promise<string>;
   /** The veth operations of the Docker driver, built on demand. */
   readonly hostVeths?: () => HostVeths;
+  /** The nftables table of published Docker ports, built on demand. */
+  readonly portTable?: () => PortTable;
 }
 
 interface JsonOption {
@@ -131,6 +143,17 @@ export function buildProgram(deps: CliDeps): Command {
       const status = await showCommand(deps.hostDeps());
       if (opts.json) printJson(output, status);
       else output.out(renderStatus(status));
+    });
+
+  program
+    .command('attachments')
+    .description("what is attached to each fan bridge: address, runtime (cni/docker/dhcp), interfaces, container id, Kubernetes pod")
+    .option('--bridge <name>', 'only this fan bridge')
+    .option('--json', 'the attachments as JSON, per bridge')
+    .action(async (opts: { bridge?: string } & JsonOption) => {
+      const list = await attachmentsCommand(opts, { host: deps.host, files: deps.files, stateDir: fanPaths(deps.env).stateDir });
+      if (opts.json) printJson(output, list);
+      else output.out(renderAttachments(list));
     });
 
   const lab = program.command('lab').description('simulated Fan hosts and containers in network namespaces (root)');
@@ -238,12 +261,18 @@ export function buildProgram(deps: CliDeps): Command {
     .description('serve the fan network and IPAM drivers for Docker (foreground; SIGTERM stops it and removes the socket): docker network create -d fan --ipam-driver fan --subnet <slice> fan')
     .option('--socket <path>', 'unix socket Docker finds the plugin by', DEFAULT_DOCKER_SOCKET)
     .option('-v, --verbose', 'log every call with its request and answer')
-    .action(async (opts: { socket: string; verbose?: boolean }) => {
-      if (!deps.untilStopped || !deps.hostVeths) throw new InternalError('docker-plugin needs untilStopped and hostVeths from the composition root');
-      await dockerPluginCommand(opts, {
+    .option('--socket-mode <mode>', 'octal permissions of the socket, set whatever the umask', DEFAULT_SOCKET_MODE)
+    .option('--docker-socket <path>', "dockerd's API socket, asked which addresses its networks still hold", DEFAULT_DOCKERD_SOCKET)
+    .option('--no-reclaim', 'never free leases dockerd abandoned (no calls to dockerd)')
+    .option('--reclaim-grace <seconds>', 'never free a lease younger than this', String(DEFAULT_RECLAIM_GRACE_S))
+    .option('--reclaim-interval <seconds>', 'reclaim abandoned leases this often (0: only at start and when a pool is full)', String(DEFAULT_RECLAIM_INTERVAL_S))
+    .action(async (opts: { socket: string; verbose?: boolean; socketMode: string; dockerSocket: string; reclaim: boolean; reclaimGrace: string; reclaimInterval: string }) => {
+      if (!deps.untilStopped || !deps.hostVeths || !deps.portTable) throw new InternalError('docker-plugin needs untilStopped, hostVeths and portTable from the composition root');
+      await dockerPluginCommand({ ...opts, dockerSocket: opts.reclaim ? opts.dockerSocket : false }, {
         host: deps.host,
         stateDir: fanPaths(deps.env).stateDir,
         veths: deps.hostVeths(),
+        portTable: deps.portTable(),
         untilStopped: deps.untilStopped,
         log: (line) => output.err(`fanctl docker-plugin: ${line}\n`),
       });
@@ -286,13 +315,14 @@ export function buildProgram(deps: CliDeps): Command {
 
   // Boot integration and the long-running agent: fanctl metrics, fanctl agent, fanctl install-service.
   const agentDeps = (name: string): AgentDeps => {
-    if (!deps.untilStopped || !deps.hostVeths) throw new InternalError(`${name} needs untilStopped and hostVeths from the composition root`);
-    const hostVeths = deps.hostVeths;
+    const { hostVeths, portTable } = deps;
+    if (!deps.untilStopped || !hostVeths || !portTable) throw new InternalError(`${name} needs untilStopped, hostVeths and portTable from the composition root`);
     return {
       hostDeps: deps.hostDeps,
       host: deps.host,
       stateDir: fanPaths(deps.env).stateDir,
       veths: () => hostVeths(),
+      portTable: () => portTable(),
       log: (line) => output.err(`fanctl ${name}: ${line}\n`),
     };
   };

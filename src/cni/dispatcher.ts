@@ -1,5 +1,5 @@
 /**
- * The CNI entry point, given its environment (STYLE §1.3): reads CNI_COMMAND and the configuration, calls the verb
+ * The CNI entry point, given its environment: reads CNI_COMMAND and the configuration, calls the verb
  * from the plugin's table, writes the result (ADD), nothing (DEL, CHECK, STATUS, GC) or the version document, and
  * turns every error into a CNI error document on stdout with a non-zero exit code. Only src/bin touches `process`.
  */
@@ -23,7 +23,7 @@ export interface AttachmentContext {
 
 export type SandboxContext = AttachmentContext & { readonly netns: string };
 
-/** The verb table (STYLE §1.2). VERSION is answered by the dispatcher itself. */
+/** The verb table. VERSION is answered by the dispatcher itself. */
 export interface CniPlugin {
   add(ctx: SandboxContext): Promise<CniResult>;
   del(ctx: AttachmentContext): Promise<void>;

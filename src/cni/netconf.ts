@@ -13,10 +13,13 @@
  *   }
  * No `ipam` section: fan allocates from this host's slice itself, so every address names its host.
  * A static address comes from CNI_ARGS `IP=250.3.4.9`, `args.cni.ips` or `runtimeConfig.ips` (one IPv4 address).
+ * Kubernetes runtimes (containerd, CRI-O) name the pod in CNI_ARGS: `K8S_POD_NAMESPACE`, `K8S_POD_NAME` and
+ * `K8S_POD_UID`; fan records them with the lease, so `fanctl attachments` can say which pod holds an address.
  */
 import { z } from 'zod';
 import { type Ipv4, formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import { errorMessage } from '../core/errors.js';
+import type { PodRef } from '../core/ipam/leases.js';
 import { CNI_CODES, CniError, type CniResult, type CniVersion, LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from './protocol.js';
 
 export const CNI_COMMANDS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
@@ -47,6 +50,29 @@ export function parseCniArgs(text: string | undefined): Map<string, string> {
     args.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
   return args;
+}
+
+/** A Kubernetes name or uid as CNI_ARGS carries it: at most 253 characters, none of them blank or control. */
+const K8S_VALUE = /^[^\s\p{Cc}]{1,253}$/u;
+
+/**
+ * The pod of CNI_ARGS `K8S_POD_NAMESPACE`, `K8S_POD_NAME` (both, or no pod) and `K8S_POD_UID` (optional); empty
+ * values count as absent. A value Kubernetes could not have produced is refused rather than recorded.
+ */
+export function parsePodArgs(args: ReadonlyMap<string, string>): PodRef | undefined {
+  const value = (key: string): string | undefined => {
+    const v = args.get(key);
+    if (v === undefined || v === '') return undefined;
+    if (!K8S_VALUE.test(v)) {
+      throw invalidEnv(`CNI_ARGS ${key} "${v.slice(0, 60)}" is not a Kubernetes name`, 'pass at most 253 characters without white space, as the kubelet does');
+    }
+    return v;
+  };
+  const namespace = value('K8S_POD_NAMESPACE');
+  const name = value('K8S_POD_NAME');
+  const uid = value('K8S_POD_UID');
+  if (namespace === undefined || name === undefined) return undefined;
+  return { namespace, name, ...(uid !== undefined ? { uid } : {}) };
 }
 
 /** Reads and checks the CNI_* variables `command` needs (SPEC "Parameters"). */
@@ -122,6 +148,8 @@ export interface NetConf {
   readonly validAttachments?: readonly { readonly containerId: string; readonly ifname: string }[];
   /** A static address requested through CNI_ARGS, args or runtimeConfig. */
   readonly requestedIp?: Ipv4;
+  /** The Kubernetes pod of CNI_ARGS K8S_POD_*, when the runtime named one. */
+  readonly pod?: PodRef;
 }
 
 const invalidConfig = (message: string, hint: string): CniError => new CniError(CNI_CODES.invalidConfig, message, hint);
@@ -184,6 +212,7 @@ export function parseNetConf(stdin: string, args: ReadonlyMap<string, string> = 
     prevResult = { ...prev.data, dns: prev.data.dns ?? {} };
   }
   const valid = c['cni.dev/valid-attachments'] ?? c['cni.dev/attachments'];
+  const pod = parsePodArgs(args);
   if (c.bridge !== undefined && !IFNAME.test(c.bridge)) throw invalidConfig(`bridge "${c.bridge}" is not a valid interface name`, 'name the fan bridge, e.g. fan-250');
   return {
     cniVersion: c.cniVersion,
@@ -194,5 +223,6 @@ export function parseNetConf(stdin: string, args: ReadonlyMap<string, string> = 
     ...(prevResult ? { prevResult } : {}),
     ...(valid ? { validAttachments: valid.map((a) => ({ containerId: a.containerID, ifname: a.ifname })) } : {}),
     ...(distinct[0] !== undefined ? { requestedIp: distinct[0] } : {}),
+    ...(pod ? { pod } : {}),
   };
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseFanWords } from '../core/config/fan-spec.js';
 import { type Fan, resolveFans } from '../core/config/resolve.js';
 import type { HostFacts, InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
-import { cidrOf, hostFacts, iface, typicalHost } from '../core/testing/builders.js';
+import { cidrOf, hostFacts, iface, typicalHost } from '../testing/builders.js';
 import { hostVethName } from '../core/attach/names.js';
 import { poolOf } from '../core/ipam/pool.js';
 import type { ContainerAddressing, SandboxLinks, VethRequest } from '../ports/sandbox.js';
@@ -154,6 +154,21 @@ describe('fan CNI plugin (fake kernel)', () => {
     assert.equal(out.json?.code, 7);
     assert.match(String(out.json?.msg), /outside this host's slice 250\.3\.4\.0\/24/);
     assert.equal(h.links.host.size, 1, 'nothing left behind by the refused ADD');
+  });
+
+  it('records the Kubernetes pod of CNI_ARGS with the lease, as containerd passes it', async () => {
+    const h = harness();
+    const args = 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c1;K8S_POD_UID=5d1e-9a';
+    assert.equal((await h.add('c1', {}, { CNI_ARGS: args })).code, 0);
+    assert.equal((await h.add('c2')).code, 0);
+    const leases = await h.storeOf(h.fans[0] as Fan).list();
+    assert.deepEqual(leases.map((l) => [l.owner, l.pod]), [
+      ['cni:fannet:c1', { namespace: 'shop', name: 'web-0', uid: '5d1e-9a' }],
+      ['cni:fannet:c2', undefined],
+    ]);
+    const bad = await h.add('c3', {}, { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web 1' });
+    assert.equal(bad.json?.code, 4, 'a pod name with a blank is refused as an invalid environment');
+    assert.equal(h.links.host.size, 2, 'the refused ADD created nothing');
   });
 
   it('rolls back the veth and the address when a step fails', async () => {

@@ -92,6 +92,7 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
           ifname: ctx.ifname,
           ...(ctx.conf.mtu !== undefined ? { mtu: ctx.conf.mtu } : {}),
           ...(ctx.conf.requestedIp !== undefined ? { request: ctx.conf.requestedIp } : {}),
+          ...(ctx.conf.pod ? { pod: ctx.conf.pod } : {}),
         },
         deps,
       );

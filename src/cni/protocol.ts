@@ -1,6 +1,6 @@
 /**
- * The CNI wire protocol (SPEC 1.1, REFERENCE §5): versions, error codes, the result document per version, and the
- * mapping from fan's errors to CNI error codes. Protocol codes exist only here (STYLE §1.4).
+ * The CNI wire protocol (CNI spec 1.1, digested in docs/protocols.md): versions, error codes, the result document per version, and the
+ * mapping from fan's errors to CNI error codes. Protocol codes exist only here (docs/architecture.md, errors).
  */
 import { ConfigError, FanError, errorMessage } from '../core/errors.js';
 import { FanNotUpError } from '../core/attach/plan.js';

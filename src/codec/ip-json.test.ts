@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
 import type { InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
 import { defaultRouteDevice } from '../core/model/host-facts.js';
-import { cidrOf } from '../core/testing/builders.js';
+import { cidrOf } from '../testing/builders.js';
 import { decodeAddressShow, decodeHostFacts, decodeRouteShow } from './ip-json.js';
 
 /** Verbatim `ip -json -details address show` from a Debian host (loopback, two ifb links, eth0, Docker's bridge). */

@@ -13,6 +13,7 @@ const link = z
     master: z.string().optional(),
     address: z.string().optional(),
     ifalias: z.string().optional(),
+    group: z.string().optional(),
     linkinfo: z.object({ info_kind: z.string().optional() }).passthrough().optional(),
     addr_info: z.array(addrInfo).optional(),
   })
@@ -42,6 +43,7 @@ export function decodeAddressShow(json: string): InterfaceFacts[] {
     ...(l.master ? { master: l.master } : {}),
     ...(l.address ? { mac: l.address } : {}),
     ...(l.ifalias ? { alias: l.ifalias } : {}),
+    ...(l.group && l.group !== 'default' ? { group: l.group } : {}),
   }));
 }
 

@@ -1,4 +1,4 @@
-// eslint-disable-next-line no-restricted-imports -- a golden test reads its expected text; nothing else here does I/O (STYLE.md §1.7)
+// eslint-disable-next-line no-restricted-imports -- a golden test reads its expected text; nothing else here does I/O (docs/architecture.md, tests)
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

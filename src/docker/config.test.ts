@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseFanWords } from '../core/config/fan-spec.js';
 import { type Fan, resolveFans } from '../core/config/resolve.js';
 import { ConfigError } from '../core/errors.js';
-import { typicalHost } from '../core/testing/builders.js';
+import { typicalHost } from '../testing/builders.js';
 import { dockerBridgeConfig, renderDockerConfig } from './config.js';
 
 function fan(words: string): Fan {

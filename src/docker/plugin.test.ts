@@ -1,84 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DockerDeps } from '../app/docker.js';
 import { formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import { dockerVethNames } from '../core/attach/names.js';
-import { parseFanWords } from '../core/config/fan-spec.js';
-import { type Fan, resolveFans } from '../core/config/resolve.js';
-import { poolOf } from '../core/ipam/pool.js';
-import type { HostFacts, InterfaceFacts } from '../core/model/host-facts.js';
-import { hostFacts, iface, typicalHost } from '../core/testing/builders.js';
-import type { LeaseStore } from '../ports/leases.js';
-import type { HostVeths, VethPairRequest } from '../ports/sandbox.js';
-import { MemoryLeaseStore } from '../store/memory-leases.js';
-import { dispatchDockerCall } from './dispatcher.js';
-import { fanDockerPlugin } from './plugin.js';
-
-/** The host's links as the driver sees them: veth pairs created in this namespace. */
-class FakeVeths implements HostVeths {
-  readonly links = new Map<string, InterfaceFacts>();
-  private readonly peers = new Map<string, string>();
-  private mac = 0;
-
-  createVethPair(req: VethPairRequest): Promise<{ host: InterfaceFacts; peer: InterfaceFacts }> {
-    if (this.links.has(req.hostIf) || this.links.has(req.peer)) return Promise.reject(new Error('RTNETLINK answers: File exists'));
-    const host = iface(req.hostIf, [], { mtu: req.mtu, master: req.bridge, alias: req.alias, mac: `02:00:00:00:01:${(++this.mac).toString(16).padStart(2, '0')}` });
-    const peer = iface(req.peer, [], { mtu: req.mtu, up: false, mac: req.peerMac ?? `02:00:00:00:02:${this.mac.toString(16).padStart(2, '0')}` });
-    this.links.set(req.hostIf, host);
-    this.links.set(req.peer, peer);
-    this.peers.set(req.hostIf, req.peer);
-    return Promise.resolve({ host, peer });
-  }
-
-  hostLink(name: string): Promise<InterfaceFacts | undefined> {
-    return Promise.resolve(this.links.get(name));
-  }
-
-  deleteHostLink(name: string): Promise<boolean> {
-    const existed = this.links.delete(name);
-    const peer = this.peers.get(name);
-    if (peer) this.links.delete(peer);
-    this.peers.delete(name);
-    return Promise.resolve(existed);
-  }
-}
-
-const FAN_BRIDGE = iface('fan-250', ['250.3.4.1/24'], { alias: 'fan: bridge of fan 250.0.0.0/8', kind: 'bridge', mtu: 8950 });
-const SLICE = '250.3.4.0/24';
-const POOL_ID = `fan-250:${SLICE}`;
-const NET = 'n'.repeat(64);
-const EP = 'e'.repeat(64);
-
-function harness(options: { fans?: string[]; facts?: HostFacts } = {}) {
-  const facts = options.facts ?? hostFacts([...typicalHost().interfaces, FAN_BRIDGE], typicalHost().routes);
-  const fans: Fan[] = resolveFans((options.fans ?? ['-o 250.0.0.0/8 -u 172.16.0.0/16']).map((l) => parseFanWords(l.split(' '))), typicalHost());
-  const veths = new FakeVeths();
-  const stores = new Map<string, MemoryLeaseStore>();
-  const storeOf = (bridge: string, fan?: Fan): MemoryLeaseStore => {
-    const existing = stores.get(bridge);
-    if (existing) return existing;
-    const store = new MemoryLeaseStore(fan ? poolOf(fan) : undefined);
-    stores.set(bridge, store);
-    return store;
-  };
-  const logs: string[] = [];
-  let ids = 0;
-  const deps: DockerDeps = {
-    fans: () => Promise.resolve({ fans, facts }),
-    leases: (fan): LeaseStore => storeOf(fan.bridge, fan),
-    leasesOfBridge: (bridge) => storeOf(bridge),
-    veths,
-    newId: () => `req${++ids}`,
-    log: (line) => void logs.push(line),
-  };
-  // A fresh handler table per call, as after a plugin restart: nothing may live in memory.
-  const call = async (path: string, body: unknown) => {
-    const answer = await dispatchDockerCall(fanDockerPlugin(deps), path, typeof body === 'string' ? body : JSON.stringify(body));
-    return { status: answer.status, body: answer.body as Record<string, unknown> };
-  };
-  const leases = () => storeOf('fan-250', fans[0]).list();
-  return { call, veths, leases, logs, fans, storeOf };
-}
+import { iface, typicalHost } from '../testing/builders.js';
+import { EP, NET, POOL_ID, SLICE, harness } from '../testing/docker-plugin.js';
 
 function err(r: { body: Record<string, unknown> }): string {
   return String(r.body.Err);
@@ -115,7 +40,7 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     const hostLink = h.veths.links.get(hostIf);
     assert.equal(hostLink?.master, 'fan-250');
     assert.equal(hostLink?.mtu, 8950);
-    assert.equal(hostLink?.alias, `fan: docker ${NET} ${EP}`);
+    assert.equal(hostLink?.alias, `fan: docker ${NET} ${EP} 250.3.4.2`);
     assert.match(hostIf, /^fan[0-9a-f]{8}$/);
     assert.match(peer, /^fanp[0-9a-f]{8}$/);
     const join = await h.call('/NetworkDriver.Join', { NetworkID: NET, EndpointID: EP, SandboxKey: '/var/run/docker/netns/abc', Options: {} });
@@ -160,9 +85,11 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     const v6 = await h.call('/IpamDriver.RequestPool', { AddressSpace: 'fan-local', Pool: 'fd00::/64', SubPool: '', Options: {}, V6: true });
     assert.equal(v6.status, 400);
     assert.match(err(v6), /no IPv6/);
-    const range = await h.call('/IpamDriver.RequestPool', { AddressSpace: 'fan-local', Pool: SLICE, SubPool: '250.3.4.128/25', Options: {}, V6: false });
+    const range = await h.call('/IpamDriver.RequestPool', { AddressSpace: 'fan-local', Pool: SLICE, SubPool: '250.3.5.128/25', Options: {}, V6: false });
     assert.equal(range.status, 400);
-    assert.match(err(range), /--ip-range 250\.3\.4\.128\/25 is not supported/);
+    assert.match(err(range), /--ip-range 250\.3\.5\.128\/25 is not inside this host's slice 250\.3\.4\.0\/24.*fix: pass an --ip-range inside/);
+    const wide = await h.call('/IpamDriver.RequestPool', { AddressSpace: 'fan-local', Pool: SLICE, SubPool: '250.3.0.0/16', Options: {}, V6: false });
+    assert.equal(wide.status, 400);
     const down = harness({ fans: [] });
     const notUp = await down.call('/IpamDriver.RequestPool', { AddressSpace: 'fan-local', Pool: SLICE, SubPool: '', Options: {}, V6: false });
     assert.equal(notUp.status, 503);
@@ -275,7 +202,82 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     assert.equal(notJson.status, 400);
     const shape = await h.call('/IpamDriver.ReleaseAddress', { PoolID: POOL_ID });
     assert.equal(shape.status, 400);
-    assert.match(err(shape), /malformed ReleaseAddress request: Address: Required/);
+    assert.match(err(shape), /malformed ReleaseAddress request: Address: Address is missing/);
     assert.equal((await h.call('/constructor', {})).status, 404);
+  });
+
+  it('--ip-range: the pool id names the range, addresses come from it, the lease is released by its exact pool', async () => {
+    const h = harness();
+    const pool = await h.call('/IpamDriver.RequestPool', { AddressSpace: 'fan-local', Pool: SLICE, SubPool: '250.3.4.128/25', Options: {}, V6: false });
+    assert.deepEqual(pool.body, { PoolID: `${POOL_ID}:250.3.4.128/25`, Pool: SLICE, Data: {} });
+    const id = String(pool.body.PoolID);
+    const a = await h.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} });
+    assert.deepEqual(a.body, { Address: '250.3.4.128/24', Data: {} }, 'the first address of the range, the slice prefix');
+    const outside = await h.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '250.3.4.7', Options: {} });
+    assert.equal(outside.status, 400);
+    assert.match(err(outside), /outside the network's --ip-range 250\.3\.4\.128\/25/);
+    await h.call('/IpamDriver.ReleaseAddress', { PoolID: POOL_ID, Address: '250.3.4.128' });
+    assert.equal((await h.leases()).length, 1, 'the plain pool does not release the range pool\'s lease');
+    await h.call('/IpamDriver.ReleaseAddress', { PoolID: id, Address: '250.3.4.128' });
+    assert.deepEqual(await h.leases(), []);
+  });
+
+  it('published ports: ProgramExternalConnectivity loads DNAT to the endpoint\'s address; Revoke and Leave remove it', async () => {
+    const h = harness();
+    await h.call('/NetworkDriver.CreateEndpoint', { NetworkID: NET, EndpointID: EP, Interface: { Address: '250.3.4.2/24' }, Options: {} });
+    const portmap = [
+      { Proto: 6, IP: '', Port: 80, HostIP: '', HostPort: 8080, HostPortEnd: 8080 },
+      { Proto: 17, IP: '', Port: 53, HostIP: '0.0.0.0', HostPort: 5353, HostPortEnd: 5353 },
+      { Proto: 6, IP: '', Port: 80, HostIP: '::', HostPort: 8080, HostPortEnd: 8080 },
+    ];
+    const r = await h.call('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET, EndpointID: EP, Options: { 'com.docker.network.portmap': portmap } });
+    assert.equal(r.status, 200, err(r));
+    assert.equal(h.ports.entries.length, 1);
+    assert.deepEqual(h.ports.entries[0]?.ports, [{ proto: 'tcp', hostPort: 8080, port: 80 }, { proto: 'udp', hostPort: 5353, port: 53 }]);
+    assert.equal(h.ports.entries[0] && formatIpv4(h.ports.entries[0].address), '250.3.4.2');
+    assert.match(h.logs.join('\n'), /skipping :: port 8080\/tcp: the fan is IPv4/);
+    const other = 'f'.repeat(64);
+    await h.call('/NetworkDriver.CreateEndpoint', { NetworkID: NET, EndpointID: other, Interface: { Address: '250.3.4.3/24' }, Options: {} });
+    const clash = await h.call('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET, EndpointID: other, Options: { 'com.docker.network.portmap': [portmap[0]] } });
+    assert.equal(clash.status, 400);
+    assert.match(err(clash), /host port 8080\/tcp is already published for 250\.3\.4\.2/);
+    assert.equal(h.ports.applied.length, 1, 'the refused call loaded nothing');
+    assert.equal((await h.call('/NetworkDriver.RevokeExternalConnectivity', { NetworkID: NET, EndpointID: EP })).status, 200);
+    assert.deepEqual(h.ports.entries, []);
+    assert.deepEqual(h.ports.applied.at(-1), []);
+    assert.equal((await h.call('/NetworkDriver.Leave', { NetworkID: NET, EndpointID: EP })).status, 200, 'idempotent');
+    assert.equal(h.ports.applied.length, 2, 'nothing left to remove: no reload');
+    const none = await h.call('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET, EndpointID: EP, Options: null });
+    assert.equal(none.status, 200, 'no ports: nothing to do');
+    assert.equal(h.ports.applied.length, 2);
+  });
+
+  it('reclaims Docker leases dockerd does not hold (after the grace period); CNI leases and held ones stay', async () => {
+    const held = new Set([parseIpv4('250.3.4.2')]);
+    const h = harness({ dockerAddresses: () => Promise.resolve(held) });
+    const store = h.storeOf('fan-250', h.fans[0]);
+    await store.allocate('cni:fannet:c1', 'eth0', parseIpv4('250.3.4.9'));
+    for (const a of ['250.3.4.2', '250.3.4.3']) await h.call('/IpamDriver.RequestAddress', { PoolID: POOL_ID, Address: a, Options: {} });
+    const { reclaimLeases } = await import('../app/docker.js');
+    const freed = await reclaimLeases(h.deps);
+    assert.deepEqual(freed.map((l) => formatIpv4(l.address)), ['250.3.4.3']);
+    assert.deepEqual((await h.leases()).map((l) => formatIpv4(l.address)).sort(), ['250.3.4.2', '250.3.4.9']);
+    const young = harness({ dockerAddresses: () => Promise.resolve(new Set<number>()), graceMs: 24 * 3600_000 });
+    await young.call('/IpamDriver.RequestAddress', { PoolID: POOL_ID, Address: '', Options: {} });
+    assert.deepEqual(await reclaimLeases(young.deps), [], 'a lease younger than the grace period stays');
+  });
+
+  it('a full pool reclaims abandoned leases once and retries; without dockerd it stays full', async () => {
+    const h = harness({ dockerAddresses: () => Promise.resolve(new Set<number>()) });
+    const id = `${POOL_ID}:250.3.4.8/30`;
+    for (let i = 0; i < 4; i++) assert.equal((await h.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} })).status, 200);
+    const more = await h.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} });
+    assert.equal(more.status, 200, err(more));
+    assert.equal((await h.leases()).length, 1, 'the four abandoned leases were reclaimed, one new one given');
+    const plain = harness();
+    for (let i = 0; i < 4; i++) await plain.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} });
+    const full = await plain.call('/IpamDriver.RequestAddress', { PoolID: id, Address: '', Options: {} });
+    assert.equal(full.status, 409);
+    assert.match(err(full), /is full: all 4 container addresses/);
   });
 });

@@ -9,8 +9,13 @@
  *   Pool = the slice; RequestAddress for the gateway → the bridge address, no lease; CreateNetwork → checks.
  * - run: RequestAddress → a lease from the shared IPAM; CreateEndpoint → veth on the fan bridge, answer the MAC
  *   (only when Docker chose none); Join → SrcName (the veth end Docker moves in, renamed eth0), Gateway.
- * - stop: Leave → nothing (Docker moves the interface back afterwards); DeleteEndpoint → veth deleted;
- *   ReleaseAddress (address without prefix) → lease freed. network rm: ReleaseAddress(gateway), ReleasePool.
+ * - `-p HOST:PORT`: ProgramExternalConnectivity (after Join) carries the bindings → DNAT rules in `ip fan-ports`;
+ *   Docker starts no proxy and writes no rule for a remote driver's ports.
+ * - stop: RevokeExternalConnectivity, Leave → published ports removed (Docker moves the interface back
+ *   afterwards); DeleteEndpoint → veth deleted; ReleaseAddress (address without prefix) → lease freed.
+ *   network rm: ReleaseAddress(gateway), ReleasePool.
+ * - `docker network connect/disconnect` of a running container: the same RequestAddress … Join and Leave …
+ *   ReleaseAddress sequences for the one endpoint.
  */
 import { type Cidr, equalCidr, formatCidr, formatIpv4, network, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
 import { ConfigError } from '../core/errors.js';
@@ -20,17 +25,22 @@ import {
   createEndpoint,
   deleteEndpoint,
   joinEndpoint,
+  publishPorts,
   releaseAddress,
   requestAddress,
   requestPool,
+  unpublishPorts,
 } from '../app/docker.js';
+import type { PortProto, PublishedPort } from '../core/attach/published-ports.js';
 import {
   DockerProtocolError,
   GATEWAY_REQUEST,
   createEndpointSchema,
   createNetworkSchema,
   decode,
+  type PortBindingWire,
   endpointSchema,
+  externalConnectivitySchema,
   joinSchema,
   networkSchema,
   releaseAddressSchema,
@@ -57,6 +67,37 @@ function parseField<T>(what: string, value: string, parse: (text: string) => T):
 /** `250.3.4.2` or `250.3.4.2/24` → the address (ReleaseAddress sends it bare, some callers with a prefix). */
 function bareAddress(what: string, text: string): number {
   return parseField(what, text.split('/')[0] ?? text, parseIpv4);
+}
+
+/** IANA protocol numbers Docker sends in a port binding. */
+const PROTOCOLS: Readonly<Record<number, PortProto>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+function validPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+/** Docker's bindings as fan publishes them; IPv6 host addresses are skipped (the fan is IPv4), with a log line. */
+export function publishedPorts(bindings: readonly PortBindingWire[], log: (line: string) => void): PublishedPort[] {
+  const ports: PublishedPort[] = [];
+  for (const b of bindings) {
+    const proto = PROTOCOLS[b.Proto];
+    if (proto === undefined) throw new DockerProtocolError(400, `port binding protocol ${b.Proto} is not tcp (6), udp (17) or sctp (132)`, 'publish tcp, udp or sctp ports');
+    if (!validPort(b.Port)) throw new DockerProtocolError(400, `container port ${b.Port} is not between 1 and 65535`, 'publish a valid port');
+    if (b.HostPort === 0) {
+      throw new ConfigError(
+        `-p ${b.Port}/${proto} asks for a host port Docker leaves to the driver to choose, which a remote driver cannot report back`,
+        `name the host port: -p HOSTPORT:${b.Port}/${proto}`,
+      );
+    }
+    if (!validPort(b.HostPort)) throw new DockerProtocolError(400, `host port ${b.HostPort} is not between 1 and 65535`, 'publish a valid host port');
+    if (b.HostIP.includes(':')) {
+      log(`skipping ${b.HostIP} port ${b.HostPort}/${proto}: the fan is IPv4`);
+      continue;
+    }
+    const hostIp = b.HostIP === '' || b.HostIP === '0.0.0.0' ? undefined : parseField('HostIP', b.HostIP, parseIpv4);
+    ports.push({ proto, hostPort: b.HostPort, port: b.Port, ...(hostIp !== undefined ? { hostIp } : {}) });
+  }
+  return ports;
 }
 
 export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, DockerHandler>> {
@@ -131,6 +172,7 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
     },
     '/NetworkDriver.DeleteEndpoint': async (body) => {
       const r = decode(endpointSchema, 'DeleteEndpoint', body);
+      if (await unpublishPorts(deps, { endpointId: r.EndpointID })) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ports removed`);
       if (await deleteEndpoint(deps, { endpointId: r.EndpointID })) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: veth deleted`);
       return {};
     },
@@ -139,18 +181,24 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
       const j = await joinEndpoint(deps, { endpointId: r.EndpointID });
       return { InterfaceName: { SrcName: j.peer, DstPrefix: 'eth' }, Gateway: formatIpv4(j.gateway), StaticRoutes: [], DisableGatewayService: false };
     },
-    '/NetworkDriver.Leave': (body) => {
+    '/NetworkDriver.Leave': async (body) => {
       // Docker moves the interface back out of the container after Leave; DeleteEndpoint removes the veth.
-      decode(endpointSchema, 'Leave', body);
-      return Promise.resolve({});
+      const r = decode(endpointSchema, 'Leave', body);
+      if (await unpublishPorts(deps, { endpointId: r.EndpointID })) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ports removed`);
+      return {};
     },
-    '/NetworkDriver.ProgramExternalConnectivity': (body) => {
-      decode(endpointSchema, 'ProgramExternalConnectivity', body);
-      return Promise.resolve({}); // the fan's own NAT (fanctl up) handles egress; no port mapping
+    '/NetworkDriver.ProgramExternalConnectivity': async (body) => {
+      // Egress is the fan's own NAT (fanctl up); ingress is the published ports.
+      const r = decode(externalConnectivitySchema, 'ProgramExternalConnectivity', body);
+      const ports = publishedPorts(r.Options.portmap, deps.log);
+      const entry = await publishPorts(deps, { networkId: r.NetworkID, endpointId: r.EndpointID, ports });
+      if (entry) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ${ports.map((p) => `${p.hostPort}/${p.proto}->${formatIpv4(entry.address)}:${p.port}`).join(', ')}`);
+      return {};
     },
-    '/NetworkDriver.RevokeExternalConnectivity': (body) => {
-      decode(endpointSchema, 'RevokeExternalConnectivity', body);
-      return Promise.resolve({});
+    '/NetworkDriver.RevokeExternalConnectivity': async (body) => {
+      const r = decode(endpointSchema, 'RevokeExternalConnectivity', body);
+      if (await unpublishPorts(deps, { endpointId: r.EndpointID })) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ports removed`);
+      return {};
     },
     '/NetworkDriver.DiscoverNew': () => Promise.resolve({}),
     '/NetworkDriver.DiscoverDelete': () => Promise.resolve({}),

@@ -3,7 +3,7 @@
  * socket file (no process answers on it) is replaced; a live one is an error. `close` stops accepting calls,
  * ends open connections and removes the socket file.
  */
-import { mkdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
@@ -42,6 +42,8 @@ const MAX_BODY = 1 << 20;
 
 export async function serveDockerPlugin(
   socket: string,
+  /** Permissions of the socket file, set explicitly (the umask does not decide who may drive the plugin). */
+  mode: number,
   handlers: Readonly<Record<string, DockerHandler>>,
   onCall: (record: CallRecord) => void,
 ): Promise<DockerPluginServer> {
@@ -74,13 +76,26 @@ export async function serveDockerPlugin(
     });
     req.on('error', (error) => onCall({ path: req.url ?? '?', status: 0, ms: Date.now() - started, request: '', response: errorMessage(error) }));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socket, () => {
-      server.off('error', reject);
-      resolve();
+  // A tight umask while the socket is created, so it is never more open than `mode`, even for an instant.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socket, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } finally {
+    process.umask(umask);
+  }
+  try {
+    await chmod(socket, mode);
+  } catch (error) {
+    server.close();
+    await unlink(socket).catch(() => undefined);
+    throw new StateError(`cannot set the permissions of ${socket}: ${errorMessage(error)}`, 'check the socket directory');
+  }
   let closed: Promise<void> | undefined;
   return {
     socket,

@@ -1,6 +1,8 @@
 /**
- * Finds fan's eBPF programs through the tc filters on the tunnel device (not through bpffs pins: `ip netns exec`
- * remounts /sys, and a filter belongs to its namespace anyway), then reads and writes their maps with bpftool.
+ * Finds fan's eBPF programs through the tc attachments of this network namespace (`bpftool net`), not through
+ * bpffs pins (`ip netns exec` remounts /sys, and an attachment belongs to its namespace anyway), then reads and
+ * writes their maps with bpftool. A whole read is three listings plus one dump per table, whatever the number of
+ * devices; a whole table write is one `bpftool batch`.
  */
 import { z } from 'zod';
 import {
@@ -17,79 +19,104 @@ import {
 import type { OverlayEntry, TcProgramState } from '../core/model/host-state.js';
 import type { CommandRunner } from '../ports/runner.js';
 
-const tcFilter = z
-  .object({
-    kind: z.string().optional(),
-    options: z.object({ prog: z.object({ id: z.number(), name: z.string().optional() }).passthrough().optional() }).passthrough().optional(),
-  })
-  .passthrough();
-const progInfo = z.object({ id: z.number(), name: z.string().optional(), map_ids: z.array(z.number()).optional() }).passthrough();
-const mapInfo = z.object({ id: z.number(), name: z.string().optional() }).passthrough();
+const netShow = z.array(
+  z
+    .object({
+      tc: z
+        .array(z.object({ devname: z.string(), kind: z.string(), name: z.string().optional(), id: z.number() }).passthrough())
+        .optional(),
+    })
+    .passthrough(),
+);
+const progList = z.array(
+  z.object({ id: z.number(), name: z.string().optional(), map_ids: z.array(z.number()).optional() }).passthrough(),
+);
+const mapList = z.array(z.object({ id: z.number(), name: z.string().optional() }).passthrough());
+
+/** A program of fan's attached to a device, with its maps. */
+export interface FanProgram extends TcProgramState {
+  readonly overlayMap?: number;
+  readonly statsMap?: number;
+}
+
+const parse = <T>(schema: z.ZodType<T>, text: string): T => schema.parse(JSON.parse(text.trim() === '' ? '[]' : text));
 
 export class BpfTables {
   constructor(private readonly runner: CommandRunner) {}
 
-  /** Programs attached to `dev` in both directions (none when the device or its clsact qdisc is absent). */
-  async programs(dev: string): Promise<TcProgramState[]> {
-    const out: TcProgramState[] = [];
-    for (const direction of ['ingress', 'egress'] as const) {
-      const result = await this.runner.run(['tc', '-json', 'filter', 'show', 'dev', dev, direction], { allowFailure: true });
-      if (result.exitCode !== 0 || result.stdout.trim() === '') continue;
-      for (const filter of z.array(tcFilter).parse(JSON.parse(result.stdout))) {
-        const prog = filter.options?.prog;
-        // Only fan's programs (all named fan_*): on an underlay device others may have their own.
-        if (filter.kind === 'bpf' && prog && prog.name?.startsWith('fan_')) out.push({ dev, direction, progId: prog.id, ...(prog.name ? { name: prog.name } : {}) });
-      }
+  /** fan's programs (function names fan_*) attached with tc in this namespace, on any device. */
+  async programs(): Promise<FanProgram[]> {
+    const net = await this.runner.run(['bpftool', '-j', 'net', 'show'], { allowFailure: true });
+    if (net.exitCode !== 0) return [];
+    const attached = parse(netShow, net.stdout).flatMap((entry) => entry.tc ?? []);
+    if (attached.length === 0) return [];
+    const [progsOut, mapsOut] = await Promise.all([
+      this.runner.run(['bpftool', '-j', 'prog', 'show']),
+      this.runner.run(['bpftool', '-j', 'map', 'show']),
+    ]);
+    const progs = new Map(parse(progList, progsOut.stdout).map((p) => [p.id, p]));
+    const mapNames = new Map(parse(mapList, mapsOut.stdout).map((m) => [m.id, m.name]));
+    const out: FanProgram[] = [];
+    for (const tc of attached) {
+      const prog = progs.get(tc.id);
+      const direction = tc.kind.endsWith('egress') ? 'egress' : tc.kind.endsWith('ingress') ? 'ingress' : undefined;
+      // Only fan's programs: on an underlay device others may have their own.
+      if (!prog?.name?.startsWith('fan_') || direction === undefined) continue;
+      const mapNamed = (name: string): number | undefined => prog.map_ids?.find((id) => mapNames.get(id) === name);
+      const section = /\[([^\]]+)\]$/.exec(tc.name ?? '')?.[1];
+      const overlayMap = mapNamed(OVERLAY_MAP);
+      const statsMap = mapNamed(STATS_MAP);
+      out.push({
+        dev: tc.devname,
+        direction,
+        progId: tc.id,
+        name: prog.name,
+        ...(section !== undefined ? { section } : {}),
+        ...(overlayMap !== undefined ? { overlayMap } : {}),
+        ...(statsMap !== undefined ? { statsMap } : {}),
+      });
     }
     return out;
   }
 
-  /** The id of the map called `name` used by program `progId`. */
-  async mapId(progId: number, name: string): Promise<number | undefined> {
-    const prog = progInfo.parse(JSON.parse((await this.runner.run(['bpftool', '-j', 'prog', 'show', 'id', String(progId)])).stdout));
-    for (const id of prog.map_ids ?? []) {
-      const map = mapInfo.parse(JSON.parse((await this.runner.run(['bpftool', '-j', 'map', 'show', 'id', String(id)])).stdout));
-      if (map.name === name) return id;
-    }
-    return undefined;
+  /** Each program with the overlay table it reads. */
+  async programsWithTables(): Promise<FanProgram[]> {
+    const programs = await this.programs();
+    return Promise.all(
+      programs.map(async (p) => (p.overlayMap === undefined ? p : { ...p, overlays: await this.dumpOverlays(p.overlayMap) })),
+    );
   }
 
-  private async mapIds(dev: string, name: string): Promise<number[]> {
-    const ids = new Set<number>();
-    for (const prog of await this.programs(dev)) {
-      const id = await this.mapId(prog.progId, name);
-      if (id !== undefined) ids.add(id);
-    }
-    return [...ids];
+  private async dumpOverlays(mapId: number): Promise<OverlayEntry[]> {
+    return decodeOverlayDump((await this.runner.run(['bpftool', '-j', 'map', 'dump', 'id', String(mapId)])).stdout);
   }
 
-  /** Writes the table into every attached program's map (ingress and egress each load their own). */
+  /**
+   * Writes the table into every program on `dev` (ingress and egress each load their own map), in one bpftool
+   * batch. The entries and the one empty slot that ends the table (slots after it are never read) are written from
+   * the end, so the programs never see a table ended early by a half write.
+   */
   async writeOverlays(dev: string, overlays: readonly OverlayEntry[]): Promise<void> {
-    const ids = await this.mapIds(dev, OVERLAY_MAP);
+    if (overlays.length > MAX_OVERLAYS) {
+      throw new Error(`at most ${MAX_OVERLAYS} overlays fit the eBPF table (${overlays.length} given)`);
+    }
+    const ids = [...new Set((await this.programs()).filter((p) => p.dev === dev).flatMap((p) => p.overlayMap ?? []))];
     if (ids.length === 0) throw new Error(`no eBPF program with map ${OVERLAY_MAP} is attached to ${dev}`);
-    if (overlays.length > MAX_OVERLAYS) throw new Error(`at most ${MAX_OVERLAYS} overlays fit the eBPF table (${overlays.length} given)`);
+    const lines: string[] = [];
     for (const id of ids) {
-      // The entries and the one empty slot that ends the table (slots after it are never read), written from the
-      // end, so the programs never see a table ended early by a half write.
       for (let i = Math.min(overlays.length, MAX_OVERLAYS - 1); i >= 0; i--) {
-        await this.runner.run(['bpftool', 'map', 'update', 'id', String(id), 'key', 'hex', ...keyHex(i), 'value', 'hex', ...overlayValueHex(overlays[i])]);
+        const value = overlayValueHex(overlays[i]);
+        lines.push(['map', 'update', 'id', String(id), 'key', 'hex', ...keyHex(i), 'value', 'hex', ...value].join(' '));
       }
     }
+    await this.runner.run(['bpftool', 'batch', 'file', '-'], { input: `${lines.join('\n')}\n` });
   }
 
-  /** The table as the egress program sees it, or undefined when it is not attached. */
-  async readOverlays(dev: string): Promise<OverlayEntry[] | undefined> {
-    const egress = (await this.programs(dev)).find((p) => p.direction === 'egress');
-    if (!egress) return undefined;
-    const id = await this.mapId(egress.progId, OVERLAY_MAP);
-    if (id === undefined) return undefined;
-    return decodeOverlayDump((await this.runner.run(['bpftool', '-j', 'map', 'dump', 'id', String(id)])).stdout);
-  }
-
-  /** Counters per overlay index (and NOMATCH_INDEX), summed over CPUs and over both programs. */
-  async readStats(dev: string): Promise<Map<number, Stats>> {
+  /** Counters per overlay index (and NOMATCH_INDEX), summed over CPUs and over every program on `dev`. */
+  async readStats(dev: string, programs?: readonly FanProgram[]): Promise<Map<number, Stats>> {
     const total = new Map<number, Stats>();
-    for (const id of await this.mapIds(dev, STATS_MAP)) {
+    const ids = new Set((programs ?? (await this.programs())).filter((p) => p.dev === dev).flatMap((p) => p.statsMap ?? []));
+    for (const id of ids) {
       const dump = decodeStatsDump((await this.runner.run(['bpftool', '-j', 'map', 'dump', 'id', String(id)])).stdout);
       for (const [index, stats] of dump) {
         const into = total.get(index) ?? emptyStats();

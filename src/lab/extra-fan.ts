@@ -6,7 +6,7 @@
 import { formatCidr, network, u32 } from '../core/address/ipv4.js';
 import type { DataplaneType } from '../core/config/fan-spec.js';
 import { bridgeNameOf, defineFan, describeHost } from '../core/mapping/fan.js';
-import { VXLAN_OVERHEAD } from '../core/model/host-state.js';
+import { fanMtu } from '../backends/registry.js';
 import { ExecRunner } from '../kernel/exec.js';
 import { attachContainer, fanctl } from './lab.js';
 import type { LabContainer, LabHost, LabTopology } from './topology.js';
@@ -36,7 +36,7 @@ export async function addExtraFan(topo: LabTopology, hosts: readonly LabHost[]):
       address: u32(slice.slice.address + 2),
       prefix: slice.slice.prefix,
       gateway: slice.gateway,
-      mtu: topo.options.underlayMtu - (type === 'vxlan' ? VXLAN_OVERHEAD : 0),
+      mtu: fanMtu({ type, deviceMtu: topo.options.underlayMtu }),
     };
     await root.run(['ip', 'netns', 'add', container.ns]);
     await root.run(['ip', '-n', container.ns, 'link', 'set', 'lo', 'up']);

@@ -4,7 +4,7 @@
  * on their own bridge with their own /24 per host. All objects are named `ref*` inside lab namespaces.
  */
 import { type Ipv4, formatIpv4 } from '../core/address/ipv4.js';
-import { VXLAN_OVERHEAD } from '../core/model/host-state.js';
+import { VXLAN_OVERHEAD } from '../backends/vxlan/backend.js';
 import { ExecRunner } from '../kernel/exec.js';
 import type { LabHost, LabTopology } from './topology.js';
 

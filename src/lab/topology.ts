@@ -6,7 +6,7 @@ import { type Cidr, type Ipv4, formatCidr, formatIpv4, network, parseCidr, u32 }
 import { type DataplaneType, parseOverlay } from '../core/config/fan-spec.js';
 import { ConfigError } from '../core/errors.js';
 import { bridgeNameOf, defineFan, describeHost } from '../core/mapping/fan.js';
-import { VXLAN_OVERHEAD } from '../core/model/host-state.js';
+import { fanMtu } from '../backends/registry.js';
 
 export interface LabOptions {
   readonly name: string;
@@ -107,7 +107,7 @@ export function labTopology(options: LabOptions, stateRoot = '/run/fanlab'): Lab
           address: u32(first + perFan),
           prefix: slice.slice.prefix,
           gateway: slice.gateway,
-          mtu: options.underlayMtu - (options.type === 'vxlan' ? VXLAN_OVERHEAD : 0),
+          mtu: fanMtu({ type: options.type, deviceMtu: options.underlayMtu }),
         };
       }),
     };

@@ -23,6 +23,7 @@ const fan: FanStatus = {
   source: '/etc/network/fan',
   bridgeUp: true,
   attached: ['veth1', 'veth2'],
+  containers: [],
   counters: { txPackets: 12, txBytes: 1200, txDropLocal: 1, txDropNomatch: 0, rxPackets: 10, rxDropSpoof: 3 },
 };
 const tunnel = { name: 'fan-vxlan', mtu: 1450, up: true, programs: [{ direction: 'egress', progId: 7 }, { direction: 'ingress', progId: 8 }], unmatched: { ...zero, txDropNomatch: 2, rxDropSpoof: 5 } };

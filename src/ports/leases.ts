@@ -16,18 +16,19 @@
  */
 import type { Ipv4 } from '../core/address/ipv4.js';
 import type { IpamPool } from '../core/ipam/pool.js';
-import type { Lease } from '../core/ipam/leases.js';
+import type { Lease, LeaseDetails } from '../core/ipam/leases.js';
 
-export type { Lease, LeaseKey } from '../core/ipam/leases.js';
+export type { Lease, LeaseDetails, LeaseKey, PodRef } from '../core/ipam/leases.js';
 
 export interface LeaseStore {
   /** The pool allocations come from; undefined for a store opened only to release or list (the fan is down). */
   readonly pool: IpamPool | undefined;
   /**
    * The lease of (owner, ifname): the existing one if it has one (a retry gets the same address), otherwise a new
-   * one, from `request` when given. Atomic: concurrent callers, in any process, never get the same address.
+   * one, from `request` when given, recording `details` (the pod it is for). Atomic: concurrent callers, in any
+   * process, never get the same address.
    */
-  allocate(owner: string, ifname: string, request?: Ipv4): Promise<Lease>;
+  allocate(owner: string, ifname: string, request?: Ipv4, details?: LeaseDetails): Promise<Lease>;
   /** Frees the lease of (owner, ifname); returns it, or undefined when there was none (not an error). */
   release(owner: string, ifname: string): Promise<Lease | undefined>;
   list(): Promise<Lease[]>;

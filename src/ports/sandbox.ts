@@ -54,7 +54,7 @@ export interface VethPairRequest {
   readonly peerMac?: string;
 }
 
-/** The part of the link operations the Docker driver uses (STYLE §2.6: the smallest port). */
+/** The part of the link operations the Docker driver uses (the smallest port that serves it). */
 export interface HostVeths extends Pick<SandboxLinks, 'hostLink' | 'deleteHostLink'> {
   /** Creates the pair; returns both ends. Leaves nothing behind when it fails. */
   createVethPair(req: VethPairRequest): Promise<{ readonly host: InterfaceFacts; readonly peer: InterfaceFacts }>;

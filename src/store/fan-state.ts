@@ -1,16 +1,26 @@
 /**
- * /run/fan/fans.json: which fans this host runs, as the words they were brought up with and where they came
- * from. Everything else (devices, routes, tables) is derived from these words and the host's facts.
+ * /run/fan/fans.json: which fans this host runs, as the words they were brought up with, where they came from and
+ * what their underlay resolved to. Everything else (devices, routes, tables) is derived from these.
  */
 import { z } from 'zod';
 import { readJson, writeJsonAtomic } from './json-file.js';
 
 export const DEFAULT_STATE_DIR = '/run/fan';
 
+const cidr = z.object({ address: z.number(), prefix: z.number() });
+/** What the fan resolved to when it came up (see RecordedUnderlay); absent in files of older versions. */
+const resolved = z.object({
+  underlay: cidr,
+  host: z.number(),
+  device: z.string(),
+  deviceMtu: z.number(),
+  deviceMac: z.string().optional(),
+});
 const fanRecord = z.object({
   words: z.array(z.string()),
   /** `cli` for `fanctl up -o …`, or the config file path for `fanctl up -a`. */
   source: z.string(),
+  resolved: resolved.optional(),
 });
 const fansFile = z.object({ version: z.literal(1), fans: z.array(fanRecord) });
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import { IpamError } from '../core/ipam/allocator.js';
 import { makePool } from '../core/ipam/pool.js';
-import { cidrOf } from '../core/testing/builders.js';
+import { cidrOf } from '../testing/builders.js';
 import type { LeaseStore } from '../ports/leases.js';
 import { FileLeaseStore, leaseBridges, leaseFilePath, openLeaseStoreByBridge } from './lease-file.js';
 import { MemoryLeaseStore } from './memory-leases.js';
@@ -57,6 +57,19 @@ for (const [name, make] of implementations) {
       assert.equal((await store.list()).length, 1);
     });
 
+    it('records the pod a lease is for, and keeps the first record on a repeated allocation', async () => {
+      const store = await make();
+      const pod = { namespace: 'shop', name: 'web-0', uid: '8c1f-22' };
+      const a = await store.allocate('cni:n:a', 'eth0', undefined, { pod });
+      assert.deepEqual(a.pod, pod);
+      const again = await store.allocate('cni:n:a', 'eth0', undefined, { pod: { namespace: 'other', name: 'x' } });
+      assert.deepEqual(again.pod, pod);
+      const plain = await store.allocate('docker:p:1', 'docker');
+      assert.equal('pod' in plain, false, 'no pod field when none was given');
+      const listed = await store.list();
+      assert.deepEqual(listed.map((l) => l.pod), [pod, undefined]);
+    });
+
     it('gc removes what the predicate rejects', async () => {
       const store = await make();
       await store.allocate('cni:n:a', 'eth0');
@@ -83,6 +96,22 @@ describe('FileLeaseStore on disk', () => {
     assert.deepEqual(doc.leases.map((l) => l.address), ['250.3.4.2', '250.3.4.3']);
     assert.equal(doc.leases[0]?.since, '2025-01-02T03:04:05.000Z');
     assert.deepEqual(await leaseBridges(dir), ['fan-250']);
+  });
+
+  it('writes the pod next to the lease and reads tables written before leases had one', async () => {
+    const dir = await tempDir();
+    const path = leaseFilePath(dir, 'fan-250');
+    // A version-1 table as fan wrote it before pods were recorded.
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, JSON.stringify({ version: 1, last: '250.3.4.2', leases: [{ address: '250.3.4.2', owner: 'cni:n:old', ifname: 'eth0', since: 'x' }] }));
+    const store = new FileLeaseStore(path, pool);
+    await store.allocate('cni:n:new', 'eth0', undefined, { pod: { namespace: 'kube-system', name: 'dns-1' } });
+    const doc = JSON.parse(await readFile(path, 'utf8')) as { leases: { owner: string; pod?: unknown }[] };
+    assert.deepEqual(doc.leases.map((l) => [l.owner, l.pod]), [['cni:n:old', undefined], ['cni:n:new', { namespace: 'kube-system', name: 'dns-1' }]]);
+    assert.deepEqual((await store.list()).map((l) => l.pod?.name), [undefined, 'dns-1']);
+    // A pod record without a name is corrupt, not silently dropped.
+    await writeFile(path, JSON.stringify({ version: 1, leases: [{ address: '250.3.4.2', owner: 'o', ifname: 'eth0', since: 'x', pod: { namespace: 'a' } }] }));
+    await assert.rejects(store.list(), /is corrupt/);
   });
 
   it('a store without a pool (fan down) releases but refuses to allocate', async () => {

@@ -11,14 +11,16 @@ import { z } from 'zod';
 import { type Ipv4, formatCidr, formatIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
 import { FanError } from '../core/errors.js';
-import { type Lease, type LeaseTable, allocateLease, collectLeases, releaseLease } from '../core/ipam/leases.js';
+import { type Lease, type LeaseDetails, type LeaseTable, type PodRef, allocateLease, collectLeases, releaseLease } from '../core/ipam/leases.js';
 import { type IpamPool, poolOf } from '../core/ipam/pool.js';
 import type { LeaseStore } from '../ports/leases.js';
 import { readJson, writeJsonAtomic } from './json-file.js';
 import { withLock } from './lock.js';
 
 const address = z.string().refine((s) => /^\d+\.\d+\.\d+\.\d+$/.test(s), 'not an IPv4 address');
-const leaseSchema = z.object({ address, owner: z.string().min(1), ifname: z.string().min(1), since: z.string() });
+/** Added after version 1 was first written: optional, so older tables read as they are (and older readers skip it). */
+const podSchema = z.object({ namespace: z.string().min(1), name: z.string().min(1), uid: z.string().min(1).optional() });
+const leaseSchema = z.object({ address, owner: z.string().min(1), ifname: z.string().min(1), since: z.string(), pod: podSchema.optional() });
 const fileSchema = z.object({
   version: z.literal(1),
   /** Informational: the slice the table was last written for. */
@@ -38,9 +40,13 @@ export function leaseFilePath(stateDir: string, bridge: string): string {
   return `${ipamDir(stateDir)}/${bridge}.json`;
 }
 
+function decodePod(pod: z.infer<typeof podSchema>): PodRef {
+  return { namespace: pod.namespace, name: pod.name, ...(pod.uid !== undefined ? { uid: pod.uid } : {}) };
+}
+
 function decode(file: LeaseFile): LeaseTable {
   return {
-    leases: file.leases.map((l) => ({ ...l, address: parseIpv4(l.address) })),
+    leases: file.leases.map(({ pod, ...l }) => ({ ...l, address: parseIpv4(l.address), ...(pod ? { pod: decodePod(pod) } : {}) })),
     ...(file.last !== undefined ? { last: parseIpv4(file.last) } : {}),
   };
 }
@@ -51,7 +57,13 @@ function encode(table: LeaseTable, pool: IpamPool | undefined, previous: LeaseFi
     version: 1,
     ...(slice !== undefined ? { slice } : {}),
     ...(table.last !== undefined ? { last: formatIpv4(table.last) } : {}),
-    leases: table.leases.map((l) => ({ address: formatIpv4(l.address), owner: l.owner, ifname: l.ifname, since: l.since })),
+    leases: table.leases.map((l) => ({
+      address: formatIpv4(l.address),
+      owner: l.owner,
+      ifname: l.ifname,
+      since: l.since,
+      ...(l.pod ? { pod: l.pod } : {}),
+    })),
   };
 }
 
@@ -78,7 +90,7 @@ export class FileLeaseStore implements LeaseStore {
     });
   }
 
-  async allocate(owner: string, ifname: string, request?: Ipv4): Promise<Lease> {
+  async allocate(owner: string, ifname: string, request?: Ipv4, details?: LeaseDetails): Promise<Lease> {
     const pool = this.pool;
     if (!pool) {
       throw new FanError(`cannot allocate from ${this.path}: its fan is not up on this host`, 'bring the fan up with fanctl up');
@@ -86,7 +98,7 @@ export class FileLeaseStore implements LeaseStore {
     const now = this.now().toISOString();
     let lease: Lease | undefined;
     await this.update((table) => {
-      const r = allocateLease(table, pool, { owner, ifname }, request, now);
+      const r = allocateLease(table, pool, { owner, ifname }, request, now, details);
       lease = r.lease;
       return r.created ? { table: r.table, result: undefined } : undefined;
     }, undefined);
@@ -115,9 +127,9 @@ export class FileLeaseStore implements LeaseStore {
   }
 }
 
-/** The lease store of a fan that is up. */
-export function openLeaseStore(stateDir: string, fan: Fan): FileLeaseStore {
-  return new FileLeaseStore(leaseFilePath(stateDir, fan.bridge), poolOf(fan));
+/** The lease store of a fan that is up; `pool` narrows allocation (Docker's --ip-range), same file. */
+export function openLeaseStore(stateDir: string, fan: Fan, pool: IpamPool = poolOf(fan)): FileLeaseStore {
+  return new FileLeaseStore(leaseFilePath(stateDir, fan.bridge), pool);
 }
 
 /** The lease store of a bridge whose fan may be down: it can list, release and gc, not allocate. */

@@ -185,7 +185,7 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     const bridge = await bridgeState(a.h);
     assert.equal(bridge.ports.length, 1, JSON.stringify(bridge.ports));
     assert.match(bridge.ports[0]?.ifname ?? '', /^fan[0-9a-f]{8}$/);
-    assert.match(bridge.ports[0]?.ifalias ?? '', /^fan: docker [0-9a-f]{64} [0-9a-f]{64}$/);
+    assert.match(bridge.ports[0]?.ifalias ?? '', /^fan: docker [0-9a-f]{64} [0-9a-f]{64} 250(\.\d+){3}$/);
     assert.equal(bridge.ports[0]?.mtu, 1450);
     assert.deepEqual((await leasesOf(a.h)).map((l) => [l.address, l.owner.replace(/:[0-9a-f-]{36}$/, ':<request>')]), [[ipA, `docker:fan-250:${sliceA}:<request>`]]);
 

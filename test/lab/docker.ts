@@ -16,13 +16,29 @@
  * `stopDockerd` removes the containers, stops dockerd by its pid, kills whatever is left in its mount namespace or
  * cgroups (only ever processes started under them), removes the cgroups and the data directory.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { errorMessage, FanError } from '../../src/core/errors.js';
 import { type BackgroundProcess, ExecRunner, startProcess } from '../../src/kernel/exec.js';
 import type { RunOptions, RunResult } from '../../src/ports/runner.js';
 import { FANCTL } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/topology.js';
+import {
+  GUARD_SH,
+  PRIVATE_MOUNTS_SH,
+  cgroupDirs,
+  cgroupV1Mounts,
+  killPids,
+  nsInode,
+  noMountsUnder,
+  pidsInCgroups,
+  pidsInMountNs,
+  stopProcess,
+  waitFor,
+} from './private-ns.js';
+
+/** Shared with the other lab daemons; re-exported for the tests that import them from here. */
+export { cgroupV1Mounts, stopProcess };
 
 /** The docker.io 20.10 CLI (a newer CLI may come first in PATH and speak an API version dockerd 20.10 refuses). */
 export const DOCKER_CLI = '/usr/bin/docker';
@@ -42,20 +58,8 @@ const INNER_SCRIPT = `#!/bin/sh
 # ends by exec'ing dockerd (so the launcher's pid is dockerd's pid).
 set -eu
 ns=$1; dir=$2; parent=$3; shift 3
-if [ -z "\${HOST_MNTNS:-}" ] || [ -z "\${HOST_NETNS:-}" ]; then echo "refusing: HOST_MNTNS and HOST_NETNS must be set" >&2; exit 90; fi
-if [ "$(ip netns identify $$)" != "$ns" ]; then echo "refusing: not in network namespace $ns" >&2; exit 91; fi
-if [ "$(stat -L -c %i /proc/self/ns/net)" = "$HOST_NETNS" ]; then echo "refusing: still in the launcher network namespace" >&2; exit 92; fi
-if [ "$(stat -L -c %i /proc/self/ns/mnt)" = "$HOST_MNTNS" ]; then echo "refusing: still in the launcher mount namespace" >&2; exit 93; fi
-# /run first: with the machine's /run, dockerd would talk to a system containerd.
-mount -t tmpfs -o mode=755 tmpfs /run
-mount -t tmpfs -o mode=755 tmpfs /opt
-mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
-for spec in "$@"; do
-  name=\${spec%%=*}
-  opts=\${spec#*=}
-  mkdir -p "/sys/fs/cgroup/$name"
-  mount -t cgroup -o "$opts" cgroup "/sys/fs/cgroup/$name"
-done
+${GUARD_SH}# /run first: with the machine's /run, dockerd would talk to a system containerd.
+${PRIVATE_MOUNTS_SH}mount -t tmpfs -o mode=755 tmpfs /opt
 mkdir -p /run/docker/plugins
 mount --bind "$dir/plugins" /run/docker/plugins
 exec ${DOCKERD} --config-file "$dir/daemon.json" \\
@@ -77,67 +81,22 @@ export interface LabDockerd {
   readonly log: string;
 }
 
-function nsInode(pid: number | 'self', kind: 'mnt' | 'net'): number | undefined {
-  try {
-    return statSync(`/proc/${pid}/ns/${kind}`).ino;
-  } catch {
-    return undefined;
-  }
-}
-
-/** `NAME=OPTIONS` for each cgroup v1 hierarchy mounted under /sys/fs/cgroup here (`cpu=cpu`, `systemd=none,name=systemd`). */
-export async function cgroupV1Mounts(): Promise<{ name: string; options: string; mountPoint: string }[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  const mounts: { name: string; options: string; mountPoint: string }[] = [];
-  for (const line of text.split('\n')) {
-    const [before, after] = line.split(' - ');
-    const mountPoint = before?.split(' ')[4];
-    const [fstype, , superOptions] = after?.split(' ') ?? [];
-    if (fstype !== 'cgroup' || !mountPoint?.startsWith('/sys/fs/cgroup/') || superOptions === undefined) continue;
-    const name = mountPoint.slice('/sys/fs/cgroup/'.length);
-    if (!/^[\w.,=-]+$/.test(name)) continue;
-    const opts = superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro');
-    const controllers = opts.filter((o) => !o.startsWith('name=') && o !== 'xattr' && o !== 'noprefix' && !o.startsWith('release_agent'));
-    const named = opts.filter((o) => o.startsWith('name='));
-    const options = [...(controllers.length === 0 ? ['none'] : controllers), ...named].join(',');
-    mounts.push({ name, options, mountPoint });
-  }
-  return mounts;
-}
-
 /** The docker CLI against a lab dockerd; its client config stays in the lab directory, not in ~/.docker. */
 export function docker(d: Pick<LabDockerd, 'socket'>, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const config = `${d.socket.slice(0, d.socket.lastIndexOf('/'))}/cli`;
   return root.run(['env', `DOCKER_CONFIG=${config}`, DOCKER_CLI, '-H', `unix://${d.socket}`, ...args], { timeoutMs: 60_000, ...options });
 }
 
-async function tail(path: string, lines = 20): Promise<string> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text.trim().split('\n').slice(-lines).join('\n');
-}
-
-async function waitFor(what: string, ready: () => Promise<boolean>, alive: () => boolean, timeoutMs: number, log: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ready()) return;
-    if (!alive()) throw new FanError(`${what} exited before it was ready; last lines of ${log}:\n${await tail(log)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new FanError(`${what} was not ready after ${timeoutMs} ms; last lines of ${log}:\n${await tail(log)}`);
-}
-
-/** True when no mount of this process's view lies under `dir` (so removing it removes files, not mounts). */
-async function noMountsUnder(dir: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return !text.split('\n').some((l) => l.split(' ')[4]?.startsWith(`${dir}/`) || l.split(' ')[4] === dir);
-}
-
 /** Starts dockerd in `host`'s network namespace (see the file comment); resolves once `docker info` answers. */
-export async function startDockerd(host: LabHost, options: { timeoutMs?: number } = {}): Promise<LabDockerd> {
+export async function startDockerd(host: LabHost, options: { timeoutMs?: number; keepData?: boolean } = {}): Promise<LabDockerd> {
   const dir = `${LAB_DOCKER_ROOT}/${host.ns}`;
   if (existsSync(dir)) {
     if (!(await noMountsUnder(dir))) throw new FanError(`${dir} has mounts under it`, 'a dockerd of an earlier run may still be running: stop it first');
-    await rm(dir, { recursive: true, force: true });
+    // keepData: a restart after crashDockerd, with the containers and networks dockerd had recorded.
+    if (!options.keepData) await rm(dir, { recursive: true, force: true });
+    // The exec root is runtime state (on /run, a tmpfs, normally): a dead containerd's pid file and socket there
+    // would make dockerd wait for that containerd instead of starting its own.
+    else for (const stale of ['exec', 'docker.pid', 'docker.sock']) await rm(`${dir}/${stale}`, { recursive: true, force: true });
   }
   const pluginDir = `${dir}/plugins`;
   await mkdir(pluginDir, { recursive: true });
@@ -175,62 +134,6 @@ export async function startDockerd(host: LabHost, options: { timeoutMs?: number 
   }
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
-export async function stopProcess(p: BackgroundProcess, graceMs = 10_000): Promise<void> {
-  if (!p.running()) return;
-  try {
-    process.kill(p.pid, 'SIGTERM');
-  } catch {
-    return; // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // exited meanwhile
-    }
-  }, graceMs);
-  await p.exited;
-  clearTimeout(timer);
-}
-
-/** Pids of processes in the mount namespace with inode `mountNs`. */
-async function pidsInMountNs(mountNs: number): Promise<number[]> {
-  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
-  return pids.filter((pid) => pid !== process.pid && nsInode(pid, 'mnt') === mountNs);
-}
-
-/** Every cgroup directory at or under `parent` in the machine's v1 hierarchies, deepest first. */
-async function cgroupDirs(parent: string): Promise<string[]> {
-  const dirs: string[] = [];
-  const walk = async (path: string): Promise<void> => {
-    const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) if (e.isDirectory()) await walk(`${path}/${e.name}`);
-    if (existsSync(path)) dirs.push(path);
-  };
-  for (const m of await cgroupV1Mounts()) await walk(`${m.mountPoint}${parent}`);
-  return dirs;
-}
-
-async function pidsInCgroups(parent: string): Promise<number[]> {
-  const pids = new Set<number>();
-  for (const dir of await cgroupDirs(parent)) {
-    const text = await readFile(`${dir}/cgroup.procs`, 'utf8').catch(() => '');
-    for (const p of text.split('\n').filter(Boolean)) pids.add(Number(p));
-  }
-  return [...pids];
-}
-
-function kill(pids: readonly number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
-
 /**
  * Removes every container, stops dockerd (SIGTERM, by pid), then makes sure nothing it started is left: processes
  * in its mount namespace or its cgroups are killed, the cgroups removed, the data directory deleted. Returns what
@@ -249,7 +152,7 @@ export async function stopDockerd(d: LabDockerd): Promise<string[]> {
     const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))];
     if (left.length === 0) break;
     forced.push(`killed ${left.join(' ')}`);
-    kill(left);
+    killPids(left);
     await new Promise((r) => setTimeout(r, 100));
   }
   for (const dir of await cgroupDirs(d.cgroupParent)) {
@@ -261,6 +164,30 @@ export async function stopDockerd(d: LabDockerd): Promise<string[]> {
   return forced;
 }
 
+/**
+ * A crash of the whole Docker stack: SIGKILL to dockerd (by pid) and to everything left in its mount namespace and
+ * cgroups (containerd, shims, containers), cgroups removed; the data directory stays for `startDockerd(host,
+ * { keepData: true })`. Returns what was killed.
+ */
+export async function crashDockerd(d: LabDockerd): Promise<string[]> {
+  const killed: string[] = [];
+  if (d.process.running()) {
+    killPids([d.process.pid]);
+    killed.push(`dockerd ${d.process.pid}`);
+    // Polled, not awaited: the child is unref'd, so its exit alone would not keep the event loop alive.
+    for (let i = 0; i < 100 && d.process.running(); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))];
+    if (left.length === 0) break;
+    killed.push(`killed ${left.join(' ')}`);
+    killPids(left);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const dir of await cgroupDirs(d.cgroupParent)) await rmdir(dir).catch(() => undefined);
+  return killed;
+}
 
 /** Imports the busybox tarball as LAB_IMAGE. */
 export async function importImage(d: LabDockerd, tarball: string): Promise<void> {
@@ -271,10 +198,14 @@ export async function importImage(d: LabDockerd, tarball: string): Promise<void>
  * Starts `fanctl docker-plugin` in `host`'s network namespace with its state dir, serving DIR/plugins/fan.sock
  * (which dockerd sees as /run/docker/plugins/fan.sock); resolves when the socket exists.
  */
-export async function startFanPlugin(d: LabDockerd, extraEnv: Readonly<Record<string, string>> = {}): Promise<BackgroundProcess> {
+export async function startFanPlugin(
+  d: LabDockerd,
+  extraEnv: Readonly<Record<string, string>> = {},
+  extraArgs: readonly string[] = ['--no-reclaim'],
+): Promise<BackgroundProcess> {
   const socket = `${d.pluginDir}/fan.sock`;
   const log = `${d.dir}/fan-plugin.log`;
-  const p = startProcess(['ip', 'netns', 'exec', d.host.ns, process.execPath, FANCTL, 'docker-plugin', '--socket', socket, '--verbose'], {
+  const p = startProcess(['ip', 'netns', 'exec', d.host.ns, process.execPath, FANCTL, 'docker-plugin', '--socket', socket, '--verbose', ...extraArgs], {
     env: { FAN_STATE_DIR: d.host.stateDir, ...extraEnv },
     logFile: log,
   });
@@ -309,7 +240,7 @@ export async function sweepLabDocker(prefix: string): Promise<string[]> {
     }
     if (pids.size === 0) break;
     swept.push(`killed ${[...pids].join(' ')}`);
-    kill([...pids]);
+    killPids([...pids]);
     await new Promise((r) => setTimeout(r, 100));
   }
   for (const parent of parents) {

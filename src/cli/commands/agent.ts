@@ -7,6 +7,7 @@ import type { HostDeps } from '../../app/host.js';
 import { collectMetricsInput } from '../../metrics/collect.js';
 import { parseListen, serveMetrics } from '../../metrics/server.js';
 import type { HostReader } from '../../ports/host.js';
+import type { PortTable } from '../../ports/published-ports.js';
 import type { HostVeths } from '../../ports/sandbox.js';
 import { startDockerPlugin } from './docker.js';
 
@@ -15,6 +16,7 @@ export interface AgentDeps {
   readonly host: HostReader;
   readonly stateDir: string;
   readonly veths: () => HostVeths;
+  readonly portTable: () => PortTable;
   readonly log: (line: string) => void;
 }
 
@@ -44,7 +46,7 @@ export function dockerService(socket: string, verbose: boolean, deps: AgentDeps)
   return {
     name: 'docker-plugin',
     async start() {
-      const server = await startDockerPlugin({ socket, verbose }, { host: deps.host, stateDir: deps.stateDir, veths: deps.veths(), log: deps.log });
+      const server = await startDockerPlugin({ socket, verbose }, { host: deps.host, stateDir: deps.stateDir, veths: deps.veths(), portTable: deps.portTable(), log: deps.log });
       return { description: `Docker network and IPAM drivers on ${server.socket}`, stop: () => server.close() };
     },
   };

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { hostFacts, iface, route, typicalHost } from '../../core/testing/builders.js';
+import { hostFacts, iface, route, typicalHost } from '../../testing/builders.js';
 import { renderWrapper } from '../../cni/install.js';
 import { cniInstallCommand, renderCniInstall } from './cni.js';
 

@@ -7,14 +7,24 @@ import type { DockerDeps } from '../../app/docker.js';
 import { readFanView } from '../../app/fans.js';
 import { selectFan } from '../../core/attach/plan.js';
 import { type DockerBridgeConfig, dockerBridgeConfig } from '../../docker/config.js';
+import { reclaimLeases } from '../../app/docker.js';
+import { ConfigError, errorMessage } from '../../core/errors.js';
+import { dockerFanAddresses } from '../../docker/engine.js';
 import { fanDockerPlugin } from '../../docker/plugin.js';
 import { serveDockerPlugin } from '../../docker/server.js';
 import type { HostReader } from '../../ports/host.js';
+import type { PortTable } from '../../ports/published-ports.js';
 import type { HostVeths } from '../../ports/sandbox.js';
+import { FilePublishedPorts, dockerPortsPath } from '../../store/docker-ports.js';
 import { openLeaseStore, openLeaseStoreByBridge } from '../../store/lease-file.js';
 
 /** Where Docker looks for a plugin named `fan`. */
 export const DEFAULT_DOCKER_SOCKET = '/run/docker/plugins/fan.sock';
+/** dockerd's API socket, asked which addresses its networks hold. */
+export const DEFAULT_DOCKERD_SOCKET = '/run/docker.sock';
+export const DEFAULT_SOCKET_MODE = '0660';
+export const DEFAULT_RECLAIM_GRACE_S = 300;
+export const DEFAULT_RECLAIM_INTERVAL_S = 300;
 
 export async function dockerConfigCommand(opts: { overlay?: string; name?: string }, deps: { host: HostReader; stateDir: string }): Promise<DockerBridgeConfig> {
   const view = await readFanView(deps);
@@ -25,12 +35,31 @@ export async function dockerConfigCommand(opts: { overlay?: string; name?: strin
 export interface DockerPluginOptions {
   readonly socket: string;
   readonly verbose?: boolean;
+  /** Octal permissions of the plugin socket (default 0660: root and its group only). */
+  readonly socketMode?: string;
+  /** dockerd's API socket; `false` (--no-reclaim) turns reclaiming abandoned leases off. */
+  readonly dockerSocket?: string | false;
+  readonly reclaimGrace?: string;
+  readonly reclaimInterval?: string;
+}
+
+export function parseSocketMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) throw new ConfigError(`--socket-mode "${text}" is not an octal mode`, 'write three octal digits, e.g. 0660 (owner and group read/write)');
+  const mode = parseInt(text, 8);
+  if ((mode & 0o600) !== 0o600) throw new ConfigError(`--socket-mode ${text} keeps root from using the socket`, 'keep the owner bits rw, e.g. 0660');
+  return mode;
+}
+
+function parseSeconds(option: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 86_400 * 7) throw new ConfigError(`${option} "${text}" is not a whole number of seconds`, `write seconds, e.g. ${option} 300 (0 for ${option === '--reclaim-interval' ? 'no timer' : 'no grace'})`);
+  return Number(text);
 }
 
 export interface DockerPluginDeps {
   readonly host: HostReader;
   readonly stateDir: string;
   readonly veths: HostVeths;
+  readonly portTable: PortTable;
   /** Resolves with the signal's name when the process is asked to stop. */
   readonly untilStopped: () => Promise<string>;
   /** Log lines (stderr). */
@@ -48,40 +77,96 @@ const shorten = (text: string): string => (text.length > 600 ? `${text.slice(0, 
 
 export interface StartedDockerPlugin {
   readonly socket: string;
+  readonly socketMode: number;
   /** Calls served so far, and how many were answered with an error. */
   readonly stats: () => { readonly calls: number; readonly failed: number };
+  /** Stops the reclaimer, closes the socket and removes it. */
   close(): Promise<void>;
 }
 
-/** Serves the drivers on the socket until close() (shared by `fanctl docker-plugin` and `fanctl agent`). */
+/** Serves the drivers (and reclaims leases) until close(): shared by `fanctl docker-plugin` and `fanctl agent`. */
 export async function startDockerPlugin(opts: DockerPluginOptions, deps: Omit<DockerPluginDeps, 'untilStopped'>): Promise<StartedDockerPlugin> {
+  const socketMode = parseSocketMode(opts.socketMode ?? DEFAULT_SOCKET_MODE);
+  const graceS = parseSeconds('--reclaim-grace', opts.reclaimGrace ?? String(DEFAULT_RECLAIM_GRACE_S));
+  const intervalS = parseSeconds('--reclaim-interval', opts.reclaimInterval ?? String(DEFAULT_RECLAIM_INTERVAL_S));
+  const dockerSocket = opts.dockerSocket === false ? undefined : (opts.dockerSocket ?? DEFAULT_DOCKERD_SOCKET);
   const app: DockerDeps = {
     fans: () => readFanView({ host: deps.host, stateDir: deps.stateDir }),
-    leases: (fan) => openLeaseStore(deps.stateDir, fan),
+    leases: (fan, pool) => openLeaseStore(deps.stateDir, fan, pool),
     leasesOfBridge: (bridge) => openLeaseStoreByBridge(deps.stateDir, bridge),
     veths: deps.veths,
     newId: () => randomUUID(),
     log: deps.log,
+    ports: new FilePublishedPorts(dockerPortsPath(deps.stateDir)),
+    portTable: deps.portTable,
+    ...(dockerSocket !== undefined ? { dockerAddresses: () => dockerFanAddresses(dockerSocket) } : {}),
+    reclaimGraceMs: graceS * 1000,
+    now: () => new Date(),
   };
   let calls = 0;
   let failed = 0;
-  const server = await serveDockerPlugin(opts.socket, fanDockerPlugin(app), (call) => {
+  const server = await serveDockerPlugin(opts.socket, socketMode, fanDockerPlugin(app), (call) => {
     calls++;
     const ok = call.status >= 200 && call.status < 300;
     if (!ok) failed++;
     if (opts.verbose) deps.log(`${call.path} ${call.status} ${call.ms}ms ${shorten(call.request.trim())} -> ${shorten(call.response)}`);
     else if (!ok) deps.log(`${call.path} ${call.status}: ${shorten(call.response)}`);
   });
-  return { socket: server.socket, stats: () => ({ calls, failed }), close: () => server.close() };
+  const reclaimer = dockerSocket === undefined ? undefined : startReclaimer(app, dockerSocket, intervalS, deps.log);
+  return {
+    socket: server.socket,
+    socketMode,
+    stats: () => ({ calls, failed }),
+    close: async () => {
+      reclaimer?.stop();
+      await server.close();
+    },
+  };
 }
 
 export async function dockerPluginCommand(opts: DockerPluginOptions, deps: DockerPluginDeps): Promise<DockerPluginReport> {
   const stopped = deps.untilStopped(); // listen for the signal before the socket exists
   const server = await startDockerPlugin(opts, deps);
-  deps.log(`serving the fan network and IPAM drivers on ${server.socket} (state ${deps.stateDir})`);
+  deps.log(`serving the fan network and IPAM drivers on ${server.socket} (mode ${server.socketMode.toString(8).padStart(4, '0')}, state ${deps.stateDir})`);
   const stoppedBy = await stopped;
   await server.close();
   const { calls, failed } = server.stats();
   deps.log(`${stoppedBy}: stopped after ${calls} calls, removed ${server.socket}`);
   return { socket: server.socket, calls, failed, stoppedBy };
+}
+
+/**
+ * Reclaims abandoned leases once dockerd first answers (retried every 2 s until then, so a plugin started before
+ * dockerd still does it), then every `intervalS` seconds (0: only at start; a full pool reclaims too).
+ */
+function startReclaimer(app: DockerDeps, dockerSocket: string, intervalS: number, log: (line: string) => void): { stop: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let lastError = '';
+  const schedule = (ms: number, first: boolean): void => {
+    if (stopped) return;
+    timer = setTimeout(() => void run(first), ms);
+    timer.unref();
+  };
+  const run = async (first: boolean): Promise<void> => {
+    try {
+      const freed = await reclaimLeases(app);
+      log(`reclaim: ${freed.length} abandoned lease(s) freed (dockerd at ${dockerSocket})`);
+      lastError = '';
+      if (intervalS > 0) schedule(intervalS * 1000, false);
+    } catch (error) {
+      const message = errorMessage(error);
+      if (message !== lastError) log(`reclaim: ${message}`);
+      lastError = message;
+      if (first) schedule(2000, true);
+      else if (intervalS > 0) schedule(intervalS * 1000, false);
+    }
+  };
+  schedule(0, true);
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }

@@ -22,11 +22,22 @@ const fan: FanStatus = {
   source: 'cli',
   bridgeUp: true,
   attached: ['veth1', 'veth2'],
+  containers: [
+    {
+      bridge: 'fan-250',
+      runtime: 'cni',
+      address: '250.3.4.2',
+      hostIf: 'veth1',
+      ifname: 'eth0',
+      pod: { namespace: 'shop', name: 'web-0' },
+      problems: [],
+    },
+  ],
   counters: { ...zero, txPackets: 12, rxPackets: 10, rxDropSpoof: 3 },
 };
 
 const status: HostStatus = {
-  fans: [fan, { ...fan, bridge: 'fan-251', overlay: '251.0.0.0/8', slice: '251.3.4.0/24', bridgeUp: false, dhcp: { enabled: true }, type: 'host-gw', attached: [], counters: zero }],
+  fans: [fan, { ...fan, bridge: 'fan-251', overlay: '251.0.0.0/8', slice: '251.3.4.0/24', bridgeUp: false, dhcp: { enabled: true }, type: 'host-gw', attached: [], containers: [], counters: zero }],
   tunnel: { name: 'fan-vxlan', mtu: 1450, up: true, programs: [{ direction: 'egress', progId: 7 }, { direction: 'ingress', progId: 8 }], unmatched: { ...zero, txDropNomatch: 2 } },
   nftTable: true,
   forwardRules: ['fan-250 (from fan-vxlan)'],
@@ -47,8 +58,11 @@ describe('renderStatus', () => {
     assert.match(text, /│ fan-250 +│ 250\.0\.0\.0\/8 → 250\.3\.4\.0\/24 │ 250\.3\.4\.1 +│ 172\.16\.3\.4 \(eth0\) │ vxlan 16384000 │ 1450 │ pid 4242 +│ 2 +│ 12 +│ 10 +│ spoofed 3 │/);
     assert.match(text, /│ fan-251 \(DOWN\) │ .* │ host-gw +│ .* │ NOT RUNNING │ 0 +│ 0 +│ 0 +│ 0 +│/);
   });
+  it('lists the containers with address, interfaces, runtime and owner (a Kubernetes pod by namespace/name)', () => {
+    assert.match(text, /│ fan-250 +│ 250\.3\.4\.2 +│ veth1 → eth0 +│ cni +│ k8s shop\/web-0 +│ - +│/);
+  });
   it('ends with the tunnel and the firewall', () => {
-    assert.match(text, /tunnel fan-vxlan: up, mtu 1450, eBPF egress #7, ingress #8, unmatched drops 2\n/);
+    assert.match(text, /tunnel fan-vxlan: up, mtu 1450, eBPF egress #7, ingress #8, unmatched drops 2 sent, 0 received \(unknown VNI, not IPv4\)\n/);
     assert.match(text, /nftables table ip fan: loaded; iptables ACCEPT rules: fan-250 \(from fan-vxlan\)\n$/);
   });
   it('says how to start when no fan is up', () => {

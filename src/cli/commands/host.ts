@@ -1,11 +1,13 @@
 /** `fanctl up`, `down`, `show`: argument handling and printing around the use cases in src/app/host.ts. */
-import { type FanSpec, parseFanWords, parseOverlay } from '../../core/config/fan-spec.js';
+import { type FanSpec, parseFanWords } from '../../core/config/fan-spec.js';
 import { requireValidConfig } from '../../core/config/fan-file.js';
 import { ConfigError } from '../../core/errors.js';
 import { type ChangeReport, type HostDeps, type HostStatus, downFans, hostStatus, upFans } from '../../app/host.js';
 import type { TextFiles } from '../../ports/host.js';
 import { readFanConfig } from './config-check.js';
+import { requireRoot } from '../../kernel/probes.js';
 import Table from 'cli-table3';
+import { describeOwner } from '../../core/attach/attachments.js';
 import { ubuntuRow } from '../output.js';
 
 export interface FanWordOptions {
@@ -33,30 +35,39 @@ export async function upCommand(words: string[], opts: FanWordOptions & { all?: 
   if (opts.all) {
     if (fanWords(words, opts).length > 0) throw new ConfigError('up -a takes no fan arguments', 'use either -a or one fan\'s arguments');
     const specs = requireValidConfig(await readFanConfig(files, opts.config)).map((l) => l.spec);
+    requireRoot('fanctl up');
     return upFans(specs, opts.config, deps);
   }
-  return upFans([parseFanWords(fanWords(words, opts))], 'cli', deps);
+  const spec = parseFanWords(fanWords(words, opts));
+  requireRoot('fanctl up');
+  return upFans([spec], 'cli', deps);
 }
 
-/** Down selects fans by overlay; the underlay, if given, is not needed to find the fan. */
-function overlaySelection(words: string[], opts: FanWordOptions): FanSpec[] {
-  const all = fanWords(words, opts);
+/**
+ * Down selects fans by overlay, with the words `up` takes (checked the same way: a stray word is an error); the
+ * underlay may be left out, since the fan is found by its overlay.
+ */
+export function downSelection(words: readonly string[]): FanSpec {
   try {
-    return [parseFanWords(all)];
+    return parseFanWords(words);
   } catch (error) {
-    const overlayText = opts.overlay ?? words.find((w) => !w.startsWith('-'));
-    if (overlayText === undefined) throw error;
-    const overlay = parseOverlay(overlayText);
-    return [{ overlay, underlay: { kind: 'cidr', cidr: { address: 0, prefix: 0 }, text: '' }, dhcp: false, hostReserve: 1, type: 'vxlan', enabled: true }];
+    if (!(error instanceof ConfigError) || error.message !== 'no underlay given') throw error;
+    return parseFanWords([...words, '-u', 'default/8']);
   }
 }
 
 export async function downCommand(words: string[], opts: FanWordOptions & { all?: boolean; every?: boolean; force?: boolean; config: string }, deps: HostDeps): Promise<ChangeReport> {
   const force = opts.force ?? false;
-  if (opts.every) return downFans({ select: { all: true }, force }, deps);
-  if (opts.all) return downFans({ select: { source: opts.config }, force }, deps);
-  if (fanWords(words, opts).length === 0) throw new ConfigError('down needs a fan', 'give -o OVERLAY [-u UNDERLAY], or -a (fans from the config file), or -e (every fan)');
-  return downFans({ select: { specs: overlaySelection(words, opts) }, force }, deps);
+  const given = fanWords(words, opts);
+  if ((opts.every || opts.all) && given.length > 0) {
+    throw new ConfigError(`down ${opts.every ? '-e' : '-a'} takes no fan arguments (got "${given.join(' ')}")`, 'use either -e/-a or one fan\'s -o OVERLAY');
+  }
+  if (!opts.every && !opts.all && given.length === 0) {
+    throw new ConfigError('down needs a fan', 'give -o OVERLAY [-u UNDERLAY], or -a (fans from the config file), or -e (every fan)');
+  }
+  const select = opts.every ? { all: true as const } : opts.all ? { source: opts.config } : { specs: [downSelection(given)] };
+  requireRoot('fanctl down');
+  return downFans({ select, force }, deps);
 }
 
 export function showCommand(deps: HostDeps): Promise<HostStatus> {
@@ -99,9 +110,18 @@ export function renderStatus(status: HostStatus): string {
     ]);
   }
   const lines = [table.toString()];
+  const containers = status.fans.flatMap((f) => f.containers);
+  if (containers.length > 0) {
+    const list = new Table({ head: ['bridge', 'address', 'interface', 'runtime', 'owner', 'problems'], style: { head: [], border: [] } });
+    for (const c of containers) {
+      const ifs = [c.hostIf, c.ifname].filter((x) => x !== undefined).join(' → ') || '-';
+      list.push([c.bridge, c.address ?? '-', ifs, c.runtime, describeOwner(c), c.problems.join('; ') || '-']);
+    }
+    lines.push(list.toString());
+  }
   if (status.tunnel) {
     const programs = status.tunnel.programs.map((p) => `${p.direction} #${p.progId}`).join(', ') || 'NONE ATTACHED';
-    lines.push(`tunnel ${status.tunnel.name}: ${status.tunnel.up ? 'up' : 'DOWN'}, mtu ${status.tunnel.mtu}, eBPF ${programs}, unmatched drops ${status.tunnel.unmatched.txDropNomatch}`);
+    lines.push(`tunnel ${status.tunnel.name}: ${status.tunnel.up ? 'up' : 'DOWN'}, mtu ${status.tunnel.mtu}, eBPF ${programs}, unmatched drops ${status.tunnel.unmatched.txDropNomatch} sent, ${status.tunnel.unmatched.rxDropSpoof} received (unknown VNI, not IPv4)`);
   }
   lines.push(`nftables table ip fan: ${status.nftTable ? 'loaded' : 'MISSING'}; iptables ACCEPT rules: ${status.forwardRules.join(', ') || 'none'}`);
   return `${lines.join('\n')}\n`;

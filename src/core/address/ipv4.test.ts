@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { assertConfigError } from '../testing/builders.js';
+import { assertConfigError } from '../../testing/builders.js';
 import {
   broadcast,
   cidr,

@@ -61,18 +61,20 @@ const DOCKER_ALIAS = `${FAN_ALIAS_PREFIX} docker `;
 export interface DockerAliasFields {
   readonly networkId: string;
   readonly endpointId: string;
+  /** The endpoint's address (dotted quad), which published ports forward to; absent in aliases of older versions. */
+  readonly address?: string;
 }
 
-/** `fan: docker <network id> <endpoint id>`: marks the host end of a Docker endpoint's veth. */
+/** `fan: docker <network id> <endpoint id> [<address>]`: marks the host end of a Docker endpoint's veth. */
 export function dockerAlias(fields: DockerAliasFields): string {
-  return `${DOCKER_ALIAS}${fields.networkId} ${fields.endpointId}`;
+  return `${DOCKER_ALIAS}${fields.networkId} ${fields.endpointId}${fields.address === undefined ? '' : ` ${fields.address}`}`;
 }
 
 export function parseDockerAlias(alias: string | undefined): DockerAliasFields | undefined {
   if (alias === undefined || !alias.startsWith(DOCKER_ALIAS)) return undefined;
-  const [networkId, endpointId, ...rest] = alias.slice(DOCKER_ALIAS.length).split(' ');
-  if (!networkId || !endpointId || rest.length > 0) return undefined;
-  return { networkId, endpointId };
+  const [networkId, endpointId, address, ...rest] = alias.slice(DOCKER_ALIAS.length).split(' ');
+  if (!networkId || !endpointId || rest.length > 0 || address === '') return undefined;
+  return { networkId, endpointId, ...(address !== undefined ? { address } : {}) };
 }
 
 /**
@@ -86,6 +88,16 @@ export function dockerOwner(poolId: string, requestId: string): string {
 
 export function dockerPoolOwnerPrefix(poolId: string): string {
   return `docker:${poolId}:`;
+}
+
+/** True when `owner` is a Docker lease of exactly `poolId` (not of a longer pool id that starts the same). */
+export function isDockerOwnerOf(poolId: string, owner: string): boolean {
+  const prefix = dockerPoolOwnerPrefix(poolId);
+  return owner.startsWith(prefix) && !owner.slice(prefix.length).includes(':');
+}
+
+export function isDockerOwner(owner: string): boolean {
+  return owner.startsWith('docker:');
 }
 
 /** The lease `ifname` of Docker's addresses (Docker picks the interface name in the container later). */

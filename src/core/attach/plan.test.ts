@@ -5,7 +5,7 @@ import { parseFanWords } from '../config/fan-spec.js';
 import { type Fan, resolveFans } from '../config/resolve.js';
 import { ConfigError } from '../errors.js';
 import type { InterfaceFacts } from '../model/host-facts.js';
-import { cidrOf, hostFacts, iface, typicalHost } from '../testing/builders.js';
+import { cidrOf, hostFacts, iface, typicalHost } from '../../testing/builders.js';
 import { HOST_VETH, cniAlias, cniOwner, containerIdOfOwner, hostVethName, parseCniAlias } from './names.js';
 import { FanNotUpError, attachmentProblems, planAttachment, requireBridge, selectFan } from './plan.js';
 

@@ -2,35 +2,59 @@
  * Pools for runtimes that ask for a subnet first and for addresses later (Docker's IPAM driver): which fan a
  * requested subnet means, the pool id that names it, and finding the fan again from a pool id or an address.
  * A pool is always this host's slice of one fan: the address alone must tell which host owns a container.
- * Pool ids are `<bridge>:<slice>` (`fan-250:250.3.4.0/24`), so nothing about a pool needs to be remembered. Pure.
+ * Pool ids are `<bridge>:<slice>` (`fan-250:250.3.4.0/24`), or `<bridge>:<slice>:<range>` for a network created
+ * with `--ip-range` (addresses come only from that part of the slice), so nothing about a pool needs to be
+ * remembered. Pure.
  */
 import { type Cidr, type Ipv4, contains, equalCidr, formatCidr, parseCidr } from '../address/ipv4.js';
 import type { Fan } from '../config/resolve.js';
 import { ConfigError } from '../errors.js';
 import { FanNotUpError } from './plan.js';
 
-export function poolIdOf(fan: Fan): string {
-  return `${fan.bridge}:${formatCidr(fan.host.slice)}`;
+export function poolIdOf(fan: Fan, range?: Cidr): string {
+  return `${fan.bridge}:${formatCidr(fan.host.slice)}${range === undefined ? '' : `:${formatCidr(range)}`}`;
 }
 
 export interface PoolRef {
   readonly bridge: string;
   readonly slice: Cidr;
+  /** `--ip-range`: the part of the slice the pool hands out. */
+  readonly range?: Cidr;
+}
+
+function cidrOrUndefined(text: string | undefined): Cidr | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseCidr(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export function parsePoolId(id: string): PoolRef {
-  const at = id.lastIndexOf(':');
-  const bridge = id.slice(0, at);
-  let slice: Cidr | undefined;
-  try {
-    slice = at > 0 ? parseCidr(id.slice(at + 1)) : undefined;
-  } catch {
-    slice = undefined;
-  }
-  if (!slice || bridge === '') {
+  const [bridge = '', sliceText, rangeText, ...rest] = id.split(':');
+  const slice = cidrOrUndefined(sliceText);
+  const range = cidrOrUndefined(rangeText);
+  if (!slice || bridge === '' || rest.length > 0 || (rangeText !== undefined && !range)) {
     throw new ConfigError(`pool id "${id}" is not a fan pool (expected <bridge>:<slice>)`, 'create the network with --ipam-driver fan');
   }
-  return { bridge, slice };
+  return { bridge, slice, ...(range ? { range } : {}) };
+}
+
+/**
+ * Checks an `--ip-range` against the fan's slice: it must lie inside it. The whole slice means no range (the
+ * plain pool); anything else names the range in the pool id.
+ */
+export function ipRangeOf(fan: Fan, range: Cidr | undefined): Cidr | undefined {
+  if (range === undefined || equalCidr(range, fan.host.slice)) return undefined;
+  const slice = fan.host.slice;
+  if (range.prefix < slice.prefix || !contains(slice, range.address)) {
+    throw new ConfigError(
+      `--ip-range ${formatCidr(range)} is not inside this host's slice ${formatCidr(slice)} of fan ${formatCidr(fan.map.overlay)}`,
+      `pass an --ip-range inside ${formatCidr(slice)}, e.g. ${formatCidr({ address: slice.address + 2 ** (32 - slice.prefix - 1), prefix: slice.prefix + 1 })}, or leave it out`,
+    );
+  }
+  return range;
 }
 
 function usage(fans: readonly Fan[]): string {
@@ -69,6 +93,9 @@ export function fanOfPool(fans: readonly Fan[], id: string): Fan {
   if (!fan) {
     if (fans.length === 0) throw noFan(`pool ${id}`);
     throw new FanNotUpError(`the fan of pool ${id} (bridge ${ref.bridge}) is not up on this host`, `bring it up with fanctl up; fans up here: ${fans.map((f) => f.bridge).join(', ')}`, false);
+  }
+  if (ref.range !== undefined && (ref.range.prefix < ref.slice.prefix || !contains(ref.slice, ref.range.address))) {
+    throw new ConfigError(`pool ${id} has an ip range outside its slice`, 'create the network again with an --ip-range inside the slice');
   }
   if (!equalCidr(fan.host.slice, ref.slice)) {
     throw new ConfigError(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatCidr } from '../address/ipv4.js';
-import { assertConfigError } from '../testing/builders.js';
+import { assertConfigError } from '../../testing/builders.js';
 import { DEFAULT_FAN_CONFIG, parseFanConfig, requireValidConfig } from './fan-file.js';
 import { parseFanWords } from './fan-spec.js';
 

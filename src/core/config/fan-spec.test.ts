@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { formatCidr, formatIpv4, hostMask, mask, u32 } from '../address/ipv4.js';
 import { checkOverlay, defineFan } from '../mapping/fan.js';
-import { assertConfigError, cidrOf } from '../testing/builders.js';
+import { assertConfigError, cidrOf } from '../../testing/builders.js';
 import {
   DATAPLANE_TYPES,
   DEFAULT_HOST_RESERVE,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatCidr, formatIpv4 } from '../address/ipv4.js';
 import { defaultRouteDevice, findInterface } from '../model/host-facts.js';
-import { assertConfigError, cidrOf, hostFacts, iface, route, typicalHost } from '../testing/builders.js';
+import { assertConfigError, cidrOf, hostFacts, iface, route, typicalHost } from '../../testing/builders.js';
 import { type FanSpec, parseFanWords } from './fan-spec.js';
 import { resolveFans, resolveUnderlay, resolveUnderlayOffline } from './resolve.js';
 

@@ -92,41 +92,85 @@ export function resolveUnderlay(spec: FanSpec, facts: HostFacts): Required<Omit<
  * Resolves every fan for this host and checks them together: disjoint overlays, distinct bridges, enough room in
  * the slice for the host reserve, no overlap with routes the host already uses (other than fan's own).
  */
-export function resolveFans(specs: readonly FanSpec[], facts: HostFacts, ownedDevices: ReadonlySet<string> = new Set()): Fan[] {
-  const fans = specs.map((spec) => {
-    const r = resolveUnderlay(spec, facts);
-    const map = defineFan(spec.overlay, r.underlay);
-    const host = describeHost(map, r.host);
-    // The slice loses its network and broadcast addresses and the reserve; at least one container address must remain.
-    const maxReserve = host.size - 3;
-    if (spec.hostReserve > maxReserve) {
-      throw new ConfigError(
-        `host-reserve ${spec.hostReserve} leaves no container addresses in slice ${formatCidr(host.slice)} (${host.size} addresses)`,
-        maxReserve >= 1
-          ? `use a host-reserve of at most ${maxReserve}, or a wider slice (a shorter overlay prefix or a longer underlay prefix)`
-          : 'use a wider slice (a shorter overlay prefix or a longer underlay prefix)',
-      );
+/** What a fan was resolved to when it came up: enough to take it down even when the host has changed since. */
+export interface RecordedUnderlay {
+  readonly underlay: Cidr;
+  readonly host: Ipv4;
+  readonly device: string;
+  readonly deviceMtu: number;
+  readonly deviceMac?: string;
+}
+
+/** The underlay a fan resolved to, to record with it. */
+export function recordedUnderlay(fan: Fan): RecordedUnderlay {
+  return {
+    underlay: fan.map.underlay,
+    host: fan.host.host,
+    device: fan.device,
+    deviceMtu: fan.deviceMtu,
+    ...(fan.deviceMac !== undefined ? { deviceMac: fan.deviceMac } : {}),
+  };
+}
+
+function fanOf(spec: FanSpec, r: RecordedUnderlay, facts: HostFacts, ownedDevices: ReadonlySet<string>): Fan {
+  const map = defineFan(spec.overlay, r.underlay);
+  const host = describeHost(map, r.host);
+  // The slice loses its network and broadcast addresses and the reserve; at least one container address must remain.
+  const maxReserve = host.size - 3;
+  if (spec.hostReserve > maxReserve) {
+    throw new ConfigError(
+      `host-reserve ${spec.hostReserve} leaves no container addresses in slice ${formatCidr(host.slice)} (${host.size} addresses)`,
+      maxReserve >= 1
+        ? `use a host-reserve of at most ${maxReserve}, or a wider slice (a shorter overlay prefix or a longer underlay prefix)`
+        : 'use a wider slice (a shorter overlay prefix or a longer underlay prefix)',
+    );
+  }
+  for (const route of facts.routes) {
+    if (route.dev !== undefined && ownedDevices.has(route.dev)) continue;
+    if (route.protocol === String(FAN_ROUTE_PROTO)) continue; // fan's own (host-gw routes sit on the underlay device)
+    if (route.dst.prefix === 0) continue;
+    if (contains(map.overlay, route.dst.address) || contains(route.dst, map.overlay.address)) {
+      throw new ConfigError(`overlay ${formatCidr(map.overlay)} overlaps route ${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`, 'pick an overlay this host does not route, e.g. in 240.0.0.0/4');
     }
-    for (const route of facts.routes) {
-      if (route.dev !== undefined && ownedDevices.has(route.dev)) continue;
-      if (route.protocol === String(FAN_ROUTE_PROTO)) continue; // fan's own (host-gw routes sit on the underlay device)
-      if (route.dst.prefix === 0) continue;
-      if (contains(map.overlay, route.dst.address) || contains(route.dst, map.overlay.address)) {
-        throw new ConfigError(`overlay ${formatCidr(map.overlay)} overlaps route ${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`, 'pick an overlay this host does not route, e.g. in 240.0.0.0/4');
-      }
+  }
+  return {
+    spec,
+    map,
+    host,
+    device: r.device,
+    deviceMtu: r.deviceMtu,
+    ...(r.deviceMac !== undefined ? { deviceMac: r.deviceMac } : {}),
+    bridge: spec.bridge ?? bridgeNameOf(map.overlay),
+    hostReserve: spec.hostReserve,
+    dhcp: spec.dhcp,
+    type: spec.type,
+  };
+}
+
+/**
+ * Resolves every fan for this host and checks them together: disjoint overlays, distinct bridges, enough room in
+ * the slice for the host reserve, no overlap with routes the host already uses (other than fan's own). A fan that
+ * came up before (`recorded[i]`) and whose underlay no longer resolves (its address changed, its interface went)
+ * keeps what it was resolved to then, so it can still be shown, kept and taken down.
+ */
+export function resolveFans(
+  specs: readonly FanSpec[],
+  facts: HostFacts,
+  ownedDevices: ReadonlySet<string> = new Set(),
+  recorded: readonly (RecordedUnderlay | undefined)[] = [],
+): Fan[] {
+  const fans = specs.map((spec, i) => {
+    let r: RecordedUnderlay;
+    try {
+      const now = resolveUnderlay(spec, facts);
+      const mac = findInterface(facts, now.device)?.mac;
+      r = { ...now, ...(mac !== undefined ? { deviceMac: mac } : {}) };
+    } catch (error) {
+      const before = recorded[i];
+      if (!(error instanceof ConfigError) || before === undefined) throw error;
+      r = before;
     }
-    return {
-      spec,
-      map,
-      host,
-      device: r.device,
-      deviceMtu: r.deviceMtu,
-      ...(findInterface(facts, r.device)?.mac ? { deviceMac: findInterface(facts, r.device)?.mac as string } : {}),
-      bridge: spec.bridge ?? bridgeNameOf(map.overlay),
-      hostReserve: spec.hostReserve,
-      dhcp: spec.dhcp,
-      type: spec.type,
-    } satisfies Fan;
+    return fanOf(spec, r, facts, ownedDevices);
   });
   checkDistinctOverlays(fans.map((f) => f.map));
   const bridges = new Set<string>();

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { type Ipv4, broadcast, contains, formatIpv4, parseIpv4, u32 } from '../address/ipv4.js';
 import { parseFanWords } from '../config/fan-spec.js';
 import { resolveFans } from '../config/resolve.js';
-import { cidrOf, typicalHost } from '../testing/builders.js';
+import { cidrOf, typicalHost } from '../../testing/builders.js';
 import { IpamError, allocateAddress } from './allocator.js';
 import { EMPTY_LEASE_TABLE, type LeaseTable, allocateLease, collectLeases, releaseLease } from './leases.js';
 import { type IpamPool, describeFreeRanges, makePool, poolOf, poolSize, reservedRangeOf } from './pool.js';

@@ -16,7 +16,19 @@ export interface LeaseKey {
   readonly ifname: string;
 }
 
-export interface Lease extends LeaseKey {
+/** The Kubernetes pod an attachment serves, as the runtime named it (CNI_ARGS K8S_POD_NAMESPACE/NAME/UID). */
+export interface PodRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid?: string;
+}
+
+/** What a lease records besides its key and address: who the attachment is for, when the runtime said so. */
+export interface LeaseDetails {
+  readonly pod?: PodRef;
+}
+
+export interface Lease extends LeaseKey, LeaseDetails {
   readonly address: Ipv4;
   /** ISO time of allocation. */
   readonly since: string;
@@ -48,6 +60,7 @@ export function allocateLease(
   key: LeaseKey,
   request: Ipv4 | undefined,
   now: string,
+  details: LeaseDetails = {},
 ): { readonly table: LeaseTable; readonly lease: Lease; readonly created: boolean } {
   const existing = findLease(table, key);
   if (existing) {
@@ -68,7 +81,7 @@ export function allocateLease(
     ...(table.last !== undefined ? { last: table.last } : {}),
     ...(request !== undefined ? { request } : {}),
   });
-  const lease: Lease = { owner: key.owner, ifname: key.ifname, address, since: now };
+  const lease: Lease = { owner: key.owner, ifname: key.ifname, address, since: now, ...(details.pod ? { pod: details.pod } : {}) };
   // A static request does not move the round-robin cursor: dynamic allocation continues where it was.
   const last = request === undefined ? address : table.last;
   return { table: { leases: [...table.leases, lease], ...(last !== undefined ? { last } : {}) }, lease, created: true };

@@ -4,7 +4,7 @@
  *   - the host reserve, slice+1 … slice+hostReserve (slice+1 is the bridge, the containers' gateway),
  *   - the DHCP range, when the fan serves DHCP (dnsmasq owns those addresses).
  * Every address this IPAM hands out lies in this host's slice, so the address alone says which host owns the
- * container (REFERENCE §1). Pure.
+ * container (docs/mapping.md). Pure.
  */
 import { type Cidr, type Ipv4, broadcast, formatCidr, formatIpv4, network, u32 } from '../address/ipv4.js';
 import type { Fan } from '../config/resolve.js';
@@ -72,6 +72,20 @@ export function poolOf(fan: Fan): IpamPool {
     gateway: fan.host.gateway,
     ...(dhcp ? { dhcpRange: { start: dhcp.rangeStart, end: dhcp.rangeEnd } } : {}),
   });
+}
+
+/**
+ * The pool narrowed to `range` (Docker's `--ip-range`): everything of the slice outside the range is reserved,
+ * so allocation and static requests stay inside it while the slice, its prefix and gateway stay the same.
+ */
+export function restrictPool(pool: IpamPool, range: Cidr): IpamPool {
+  const start = network(range).address;
+  const end = broadcast(range);
+  const outside = `outside the network's --ip-range ${formatCidr(network(range))}`;
+  const extra: ReservedRange[] = [];
+  if (start > pool.slice.address) extra.push({ start: pool.slice.address, end: u32(start - 1), reason: outside });
+  if (end < broadcast(pool.slice)) extra.push({ start: u32(end + 1), end: broadcast(pool.slice), reason: outside });
+  return { ...pool, label: `${pool.label} range ${formatCidr(network(range))}`, reserved: [...pool.reserved, ...extra].sort((a, b) => a.start - b.start) };
 }
 
 /** The reserved range holding `address`, if any. */

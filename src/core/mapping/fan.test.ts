@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type Ipv4, contains, formatCidr, formatIpv4, hostMask, mask, overlaps, parseIpv4, size, u32 } from '../address/ipv4.js';
-import { assertConfigError, cidrOf } from '../testing/builders.js';
+import { assertConfigError, cidrOf } from '../../testing/builders.js';
 import {
   type FanMap,
   RESERVED_OVERLAYS,
@@ -27,7 +27,7 @@ function setup(overlay: string, hostCidr: string): { map: FanMap; host: Ipv4 } {
   return { map: defineFan(cidrOf(overlay), h), host: h.address };
 }
 
-describe('REFERENCE §1 worked examples', () => {
+describe('worked examples of docs/mapping.md', () => {
   const table: readonly [overlay: string, host: string, slice: string][] = [
     ['250.0.0.0/8', '172.16.3.4/16', '250.3.4.0/24'],
     ['99.0.0.0/8', '10.99.238.5/20', '99.224.80.0/20'],

@@ -1,5 +1,5 @@
 /**
- * The Fan mapping, exactly as Ubuntu's kernel computes it (see shared REFERENCE §1).
+ * The Fan mapping, exactly as Ubuntu's kernel computes it (docs/mapping.md).
  *
  * An overlay O/ov is laid over an underlay U/ul (ov < ul). The host at underlay address H owns the overlay
  * slice O | (h << (ul - ov)) of prefix ov + (32 - ul), where h are H's host bits; the tunnel destination of an

@@ -16,6 +16,8 @@ export interface InterfaceFacts {
   readonly mac?: string;
   /** Interface alias; fan marks the links it creates with it. */
   readonly alias?: string;
+  /** Device group (`ip link … group N`); fan's links get theirs in the very call that creates them. */
+  readonly group?: string;
 }
 
 export interface RouteFacts {

@@ -7,6 +7,11 @@ import type { InterfaceFacts } from './host-facts.js';
 
 /** Marks every link fan creates (`ip link set … alias`); fan only ever deletes links carrying it. */
 export const FAN_ALIAS_PREFIX = 'fan:';
+/**
+ * Device group of every link fan creates, set in the same `ip link add` call (the alias needs a second call): a link
+ * left by a run that crashed between the two is still recognised as fan's.
+ */
+export const FAN_LINK_GROUP = '250';
 /** Routing protocol number fan's routes carry (`ip route … proto 250`); fan only deletes routes with it. */
 export const FAN_ROUTE_PROTO = 250;
 /** The nftables table fan owns. */
@@ -15,15 +20,29 @@ export const FAN_NFT_TABLE = 'fan';
 export const FAN_IPTABLES_COMMENT = 'fan';
 /** Link-local next hop for the overlay route: one NOARP neighbour entry in total, not one per destination. */
 export const FAN_ONLINK_GATEWAY = 0xa9fefa01; // 169.254.250.1
-export const VXLAN_PORT = 8472;
-export const VXLAN_OVERHEAD = 50;
 /** Rows of the eBPF overlay table (FAN_MAX_OVERLAYS in bpf/fan.bpf.c): the overlays one program can map. */
 export const MAX_OVERLAYS = 16;
 /** tc filter preference of fan's eBPF programs, on its tunnel and (host-gw) on underlay devices. */
 export const FAN_TC_PREF = 250;
-export const TUNNEL_DEVICE = 'fan-vxlan';
-/** Every fan tunnel device has this MAC; the egress program writes a per-host source MAC (see bpf/fan.bpf.c). */
-export const TUNNEL_MAC = '0e:fa:00:00:00:01';
+
+/** A link fan creates: a bridge, or the collect-metadata VXLAN tunnel. */
+export type LinkSpec =
+  | {
+      readonly type: 'bridge';
+      readonly name: string;
+      readonly mtu: number;
+      readonly alias: string;
+      /** Given when a rollback rebuilds a bridge: containers keep the gateway MAC they resolved. */
+      readonly mac?: string;
+    }
+  | {
+      readonly type: 'vxlan';
+      readonly name: string;
+      readonly mtu: number;
+      readonly alias: string;
+      readonly mac: string;
+      readonly port: number;
+    };
 
 export interface BridgeSpec {
   readonly name: string;
@@ -31,6 +50,28 @@ export interface BridgeSpec {
   /** slice+1 … slice+host-reserve, each with the slice prefix. */
   readonly addresses: readonly Cidr[];
   readonly alias: string;
+}
+
+/** A tc program fan attaches: its direction and the section of the eBPF object it comes from. */
+export interface ProgramSpec {
+  readonly direction: 'ingress' | 'egress';
+  readonly section: string;
+}
+
+/**
+ * A device a data-plane backend puts fan's eBPF programs on, with the overlay table they read. `link` is set when
+ * fan creates the device (the tunnel); without it the device is the host's own (an underlay device under host-gw),
+ * where fan shares the clsact qdisc and only removes what it added.
+ */
+export interface DataplaneDevice {
+  readonly backend: string;
+  readonly dev: string;
+  readonly link?: LinkSpec;
+  readonly programs: readonly ProgramSpec[];
+  /** In table order: first match wins. */
+  readonly overlays: readonly OverlayEntry[];
+  /** A permanent neighbour fan keeps on the device (host-gw's placeholder next hop). */
+  readonly neighbour?: { readonly address: Ipv4; readonly mac: string };
 }
 
 /** One row of the eBPF overlay table (struct fan_overlay in bpf/fan.bpf.c). */
@@ -42,26 +83,6 @@ export interface OverlayEntry {
   readonly shift: number;
   readonly vni: number;
   readonly local: Ipv4;
-}
-
-export interface TunnelSpec {
-  readonly name: string;
-  readonly port: number;
-  readonly mtu: number;
-  readonly mac: string;
-  readonly alias: string;
-  /** In table order: first match wins. */
-  readonly overlays: readonly OverlayEntry[];
-}
-
-/**
- * host-gw on one underlay device: the eBPF program on its egress, the overlay table it reads, and the placeholder
- * neighbour (FAN_ONLINK_GATEWAY → the device's own MAC) that marks fan's frames for the program.
- */
-export interface HostGwSpec {
-  readonly dev: string;
-  readonly mac: string;
-  readonly overlays: readonly OverlayEntry[];
 }
 
 export interface RouteSpec {
@@ -99,11 +120,11 @@ export interface ForwardAcceptSpec {
 
 export interface DesiredHost {
   readonly bridges: readonly BridgeSpec[];
-  readonly tunnel?: TunnelSpec;
+  /** What the data-plane backends need (src/backends): devices, their programs and tables. */
+  readonly devices: readonly DataplaneDevice[];
   readonly routes: readonly RouteSpec[];
   /** Absent when no fan is up: the table is removed. */
   readonly nat?: NatSpec;
-  readonly hostGw: readonly HostGwSpec[];
   /** Bridges to accept in iptables' FORWARD (or DOCKER-USER) chain, so a DROP policy cannot cut them, with the device
    * their overlay traffic arrives on from other hosts. */
   readonly forwardAccept: readonly ForwardAcceptSpec[];
@@ -117,7 +138,26 @@ export interface TcProgramState {
   readonly dev: string;
   readonly direction: 'ingress' | 'egress';
   readonly progId: number;
+  /** The program's function name (fan_egress, …). */
   readonly name?: string;
+  /** The object section it was loaded from (tc/egress, …), when the kernel reports it. */
+  readonly section?: string;
+  /** Its overlay table as read back, when the program has one. */
+  readonly overlays?: readonly OverlayEntry[];
+}
+
+/** A permanent neighbour entry for FAN_ONLINK_GATEWAY outside the tunnel (host-gw's placeholder). */
+export interface NeighbourState {
+  readonly dev: string;
+  readonly address: Ipv4;
+  readonly mac: string;
+}
+
+/** One of fan's iptables rules (comment `fan BRIDGE`), as `iptables -S` prints it without the leading `-A`. */
+export interface ForwardRuleState {
+  readonly chain: 'FORWARD' | 'DOCKER-USER';
+  readonly bridge: string;
+  readonly words: readonly string[];
 }
 
 export interface RouteState extends RouteSpec {
@@ -137,13 +177,22 @@ export interface DhcpState {
   readonly pid: number;
   /** dhcpKey() of the spec it was started with. */
   readonly key: string;
+  /** The spec it was started with (absent in records written by older versions). */
+  readonly spec?: DhcpSpec;
 }
 
 export interface CurrentHost {
   readonly links: readonly LinkState[];
   /** Only routes carrying FAN_ROUTE_PROTO. */
   readonly routes: readonly RouteState[];
+  /** fan's tc programs on every device, with the tables they read. */
   readonly tcPrograms: readonly TcProgramState[];
+  /** Permanent neighbours for FAN_ONLINK_GATEWAY outside the tunnel. */
+  readonly neighbours?: readonly NeighbourState[];
+  /** The listing of fan's nftables table (`nft list table ip fan`), when present: restores it on rollback. */
+  readonly nftText?: string;
+  /** fan's iptables rules, one by one: removes and restores them exactly. */
+  readonly forwardRules?: readonly ForwardRuleState[];
   /** The overlay table read back from the egress program's map, when attached. */
   readonly overlayTable?: readonly OverlayEntry[];
   /** fan's host-gw programs and placeholder neighbours on underlay devices. */
@@ -166,6 +215,7 @@ export interface CurrentHost {
   readonly ipForward: boolean;
 }
 
-export function isFanOwned(link: { readonly alias?: string }): boolean {
-  return link.alias?.startsWith(FAN_ALIAS_PREFIX) ?? false;
+/** fan's links carry its alias, or at least its device group (a run that died before setting the alias). */
+export function isFanOwned(link: { readonly alias?: string; readonly group?: string }): boolean {
+  return (link.alias?.startsWith(FAN_ALIAS_PREFIX) ?? false) || link.group === FAN_LINK_GROUP;
 }

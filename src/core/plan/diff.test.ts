@@ -5,7 +5,7 @@ import { formatCidr, parseIpv4 } from '../address/ipv4.js';
 import { resolveFans } from '../config/resolve.js';
 import { parseFanWords } from '../config/fan-spec.js';
 import type { CurrentHost, DesiredHost, DhcpSpec, LinkState, NatSpec } from '../model/host-state.js';
-import { assertConfigError, cidrOf, hostFacts, iface, route } from '../testing/builders.js';
+import { assertConfigError, cidrOf, hostFacts, iface, route } from '../../testing/builders.js';
 import { contentKey, dhcpKey, diffHost, natKey } from './diff.js';
 import { planHost } from './host-plan.js';
 import { type Op, describeOp } from './ops.js';
@@ -33,23 +33,23 @@ const EMPTY: CurrentHost = { links: [ETH0], routes: [], tcPrograms: [], hostGw: 
 
 /** What the kernel layer reads back from a host on which `desired` was applied completely. */
 function mirror(desired: DesiredHost): CurrentHost {
-  const tunnel = desired.tunnel;
   return {
     links: [
       ETH0,
       ...desired.bridges.map((b) => ({ name: b.name, kind: 'bridge', mtu: b.mtu, up: true, alias: b.alias, addresses: b.addresses })),
-      ...(tunnel ? [{ name: tunnel.name, kind: 'vxlan', mtu: tunnel.mtu, up: true, mac: tunnel.mac, alias: tunnel.alias, addresses: [] }] : []),
+      ...desired.devices.flatMap((d) =>
+        d.link?.type === 'vxlan'
+          ? [{ name: d.link.name, kind: 'vxlan', mtu: d.link.mtu, up: true, mac: d.link.mac, alias: d.link.alias, group: '250', addresses: [] }]
+          : [],
+      ),
     ],
     routes: desired.routes,
-    tcPrograms: tunnel
-      ? [
-          { dev: tunnel.name, direction: 'ingress', progId: 41, name: 'fan_ingress' },
-          { dev: tunnel.name, direction: 'egress', progId: 42, name: 'fan_egress' },
-        ]
-      : [],
-    ...(tunnel ? { overlayTable: tunnel.overlays } : {}),
-    hostGw: desired.hostGw.map((h) => ({ dev: h.dev, attached: true, overlays: h.overlays, neighbourMac: h.mac })),
-    ...(desired.nat ? { nftKey: natKey(desired.nat) } : {}),
+    tcPrograms: desired.devices.flatMap((d) =>
+      d.programs.map((p, i) => ({ dev: d.dev, direction: p.direction, progId: 41 + i, name: `fan_${p.direction}`, section: p.section, overlays: d.overlays })),
+    ),
+    neighbours: desired.devices.flatMap((d) => (d.neighbour ? [{ dev: d.dev, ...d.neighbour }] : [])),
+    hostGw: [],
+    ...(desired.nat ? { nftKey: natKey(desired.nat), nftText: 'table ip fan {}' } : {}),
     forwardAccept: desired.forwardAccept,
     iptables: true,
     dhcp: desired.dhcp.map((d, i) => ({ bridge: d.bridge, pid: 1000 + i, key: dhcpKey(d) })),
@@ -60,19 +60,18 @@ function mirror(desired: DesiredHost): CurrentHost {
 /** One op as `kind TARGET…`: enough to read a plan at a glance. */
 function brief(op: Op): string {
   switch (op.kind) {
-    case 'bridge-add': return `${op.kind} ${op.bridge.name}`;
-    case 'tunnel-add': return `${op.kind} ${op.tunnel.name}`;
+    case 'link-add':
+    case 'link-del': return `${op.kind} ${op.link.name}`;
     case 'link-mtu': return `${op.kind} ${op.name} ${op.mtu}`;
-    case 'link-up':
-    case 'link-del': return `${op.kind} ${op.name}`;
+    case 'link-alias':
+    case 'link-up': return `${op.kind} ${op.name}`;
     case 'addr-add':
     case 'addr-del': return `${op.kind} ${op.dev} ${formatCidr(op.cidr)}`;
     case 'tc-attach':
-    case 'hostgw-attach':
-    case 'hostgw-detach':
-    case 'placeholder-neigh-del': return `${op.kind} ${op.dev}`;
+    case 'tc-detach':
+    case 'neigh-del': return `${op.kind} ${op.dev}`;
     case 'overlay-table': return `${op.kind} ${op.dev} ${op.overlays.length}`;
-    case 'placeholder-neigh': return `${op.kind} ${op.dev} ${op.mac}`;
+    case 'neigh-replace': return `${op.kind} ${op.dev} ${op.mac}`;
     case 'route-replace':
     case 'route-del': return `${op.kind} ${formatCidr(op.route.dst)} ${op.route.dev}`;
     case 'nft-replace': return `${op.kind} ${op.nat.bridges.join(',')}`;
@@ -80,8 +79,8 @@ function brief(op: Op): string {
     case 'forward-accept-del': return `${op.kind} ${op.bridge}`;
     case 'dhcp-start': return `${op.kind} ${op.dhcp.bridge}`;
     case 'dhcp-stop': return `${op.kind} ${op.bridge} ${op.pid}`;
-    case 'nft-delete':
-    case 'ip-forward': return op.kind;
+    case 'nft-delete': return op.kind;
+    case 'sysctl': return `${op.kind} ${op.key}`;
   }
 }
 
@@ -102,9 +101,9 @@ const CASES: readonly Case[] = [
     current: EMPTY,
     desired: VXLAN,
     ops: [
-      'ip-forward',
-      'bridge-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
-      'tunnel-add fan-vxlan', 'tc-attach fan-vxlan', 'overlay-table fan-vxlan 1', 'link-up fan-vxlan',
+      'sysctl net.ipv4.ip_forward',
+      'link-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
+      'link-add fan-vxlan', 'tc-attach fan-vxlan', 'overlay-table fan-vxlan 1', 'link-up fan-vxlan',
       'route-replace 250.0.0.0/8 fan-vxlan',
       'nft-replace fan-250',
       'forward-accept-add fan-250 fan-vxlan',
@@ -116,10 +115,10 @@ const CASES: readonly Case[] = [
     current: EMPTY,
     desired: VXLAN_2,
     ops: [
-      'ip-forward',
-      'bridge-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
-      'bridge-add fan-251', 'addr-add fan-251 251.3.4.1/24', 'link-up fan-251',
-      'tunnel-add fan-vxlan', 'tc-attach fan-vxlan', 'overlay-table fan-vxlan 2', 'link-up fan-vxlan',
+      'sysctl net.ipv4.ip_forward',
+      'link-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
+      'link-add fan-251', 'addr-add fan-251 251.3.4.1/24', 'link-up fan-251',
+      'link-add fan-vxlan', 'tc-attach fan-vxlan', 'overlay-table fan-vxlan 2', 'link-up fan-vxlan',
       'route-replace 250.0.0.0/8 fan-vxlan', 'route-replace 251.0.0.0/8 fan-vxlan',
       'nft-replace fan-250,fan-251',
       'forward-accept-add fan-250 fan-vxlan', 'forward-accept-add fan-251 fan-vxlan',
@@ -156,13 +155,15 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'overlay table differs: rewritten, nothing else',
-    current: with_(mirror(VXLAN), { overlayTable: VXLAN.tunnel?.overlays.map((o) => ({ ...o, local: parseIpv4('172.16.9.9') })) ?? [] }),
+    current: with_(mirror(VXLAN), {
+      tcPrograms: mirror(VXLAN).tcPrograms.map((p) => ({ ...p, overlays: p.overlays?.map((o) => ({ ...o, local: parseIpv4('172.16.9.9') })) })),
+    }),
     desired: VXLAN,
     ops: ['overlay-table fan-vxlan 1'],
   },
   {
     name: 'overlay table unreadable (absent): rewritten',
-    current: (({ overlayTable: _gone, ...rest }) => rest)(mirror(VXLAN)),
+    current: with_(mirror(VXLAN), { tcPrograms: mirror(VXLAN).tcPrograms.map(({ overlays: _gone, ...p }) => p) }),
     desired: VXLAN,
     ops: ['overlay-table fan-vxlan 1'],
   },
@@ -202,7 +203,10 @@ const CASES: readonly Case[] = [
     name: 'removal: everything of fan goes, inner to outer',
     current: mirror(VXLAN),
     desired: NONE,
-    ops: ['dhcp-stop fan-250 1000', 'forward-accept-del fan-250', 'nft-delete', 'route-del 250.0.0.0/8 fan-vxlan', 'link-del fan-250', 'link-del fan-vxlan'],
+    ops: [
+      'dhcp-stop fan-250 1000', 'forward-accept-del fan-250', 'nft-delete', 'route-del 250.0.0.0/8 fan-vxlan',
+      'tc-detach fan-vxlan', 'link-del fan-250', 'link-del fan-vxlan',
+    ],
   },
   {
     name: 'removal never deletes links without the fan alias',
@@ -215,7 +219,10 @@ const CASES: readonly Case[] = [
       ],
     }),
     desired: NONE,
-    ops: ['dhcp-stop fan-250 1000', 'forward-accept-del fan-250', 'nft-delete', 'route-del 250.0.0.0/8 fan-vxlan', 'link-del fan-250', 'link-del fan-vxlan'],
+    ops: [
+      'dhcp-stop fan-250 1000', 'forward-accept-del fan-250', 'nft-delete', 'route-del 250.0.0.0/8 fan-vxlan',
+      'tc-detach fan-vxlan', 'link-del fan-250', 'link-del fan-vxlan',
+    ],
   },
   {
     name: 'one of two fans removed: its objects go, the shared tunnel and table are updated',
@@ -228,9 +235,9 @@ const CASES: readonly Case[] = [
     current: EMPTY,
     desired: HOSTGW,
     ops: [
-      'ip-forward',
-      'bridge-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
-      'placeholder-neigh eth0 02:00:ac:10:03:04', 'hostgw-attach eth0', 'overlay-table eth0 1',
+      'sysctl net.ipv4.ip_forward',
+      'link-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
+      'neigh-replace eth0 02:00:ac:10:03:04', 'tc-attach eth0', 'overlay-table eth0 1',
       'route-replace 250.0.0.0/8 eth0',
       'nft-replace fan-250',
       'forward-accept-add fan-250 eth0',
@@ -240,19 +247,19 @@ const CASES: readonly Case[] = [
     name: 'host-gw removal: program and neighbour go after the route; eth0 stays',
     current: mirror(HOSTGW),
     desired: NONE,
-    ops: ['forward-accept-del fan-250', 'nft-delete', 'route-del 250.0.0.0/8 eth0', 'hostgw-detach eth0', 'placeholder-neigh-del eth0', 'link-del fan-250'],
+    ops: ['forward-accept-del fan-250', 'nft-delete', 'route-del 250.0.0.0/8 eth0', 'tc-detach eth0', 'neigh-del eth0', 'link-del fan-250'],
   },
   {
     name: 'host-gw neighbour with a stale MAC: only the neighbour is replaced',
-    current: with_(mirror(HOSTGW), { hostGw: mirror(HOSTGW).hostGw.map((h) => ({ ...h, neighbourMac: '02:00:00:00:00:99' })) }),
+    current: with_(mirror(HOSTGW), { neighbours: (mirror(HOSTGW).neighbours ?? []).map((n) => ({ ...n, mac: '02:00:00:00:00:99' })) }),
     desired: HOSTGW,
-    ops: ['placeholder-neigh eth0 02:00:ac:10:03:04'],
+    ops: ['neigh-replace eth0 02:00:ac:10:03:04'],
   },
   {
     name: 'host-gw program detached: attached again and refilled',
-    current: with_(mirror(HOSTGW), { hostGw: [{ dev: 'eth0', attached: false, neighbourMac: ETH0_MAC }] }),
+    current: with_(mirror(HOSTGW), { tcPrograms: [] }),
     desired: HOSTGW,
-    ops: ['hostgw-attach eth0', 'overlay-table eth0 1'],
+    ops: ['tc-attach eth0', 'overlay-table eth0 1'],
   },
   {
     name: 'vxlan to host-gw: the tunnel goes, the route moves to the device',
@@ -260,10 +267,11 @@ const CASES: readonly Case[] = [
     desired: HOSTGW,
     ops: [
       'link-mtu fan-250 1500',
-      'placeholder-neigh eth0 02:00:ac:10:03:04', 'hostgw-attach eth0', 'overlay-table eth0 1',
+      'neigh-replace eth0 02:00:ac:10:03:04', 'tc-attach eth0', 'overlay-table eth0 1',
       'route-replace 250.0.0.0/8 eth0',
       'nft-replace fan-250',
       'dhcp-stop fan-250 1000',
+      'tc-detach fan-vxlan',
       'link-del fan-vxlan',
     ],
   },
@@ -272,9 +280,9 @@ const CASES: readonly Case[] = [
 /** The ops of the first case (a vxlan fan on an empty host), for cases that vary it. */
 function createOps(): string[] {
   return [
-    'ip-forward',
-    'bridge-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
-    'tunnel-add fan-vxlan', 'tc-attach fan-vxlan', 'overlay-table fan-vxlan 1', 'link-up fan-vxlan',
+    'sysctl net.ipv4.ip_forward',
+    'link-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
+    'link-add fan-vxlan', 'tc-attach fan-vxlan', 'overlay-table fan-vxlan 1', 'link-up fan-vxlan',
     'route-replace 250.0.0.0/8 fan-vxlan',
     'nft-replace fan-250',
     'forward-accept-add fan-250 fan-vxlan',
@@ -293,9 +301,11 @@ describe('diffHost (table)', () => {
 describe('diffHost: op payloads', () => {
   it('a fresh host gets the planned objects themselves', () => {
     const ops = diffHost(EMPTY, VXLAN);
-    assert.deepEqual(ops.find((o) => o.kind === 'bridge-add'), { kind: 'bridge-add', bridge: VXLAN.bridges[0] });
-    assert.deepEqual(ops.find((o) => o.kind === 'tunnel-add'), { kind: 'tunnel-add', tunnel: VXLAN.tunnel });
-    assert.deepEqual(ops.find((o) => o.kind === 'overlay-table'), { kind: 'overlay-table', dev: 'fan-vxlan', overlays: VXLAN.tunnel?.overlays });
+    const bridge = VXLAN.bridges[0];
+    const links = ops.filter((o) => o.kind === 'link-add');
+    assert.deepEqual(links[0], { kind: 'link-add', link: { type: 'bridge', name: bridge?.name, mtu: bridge?.mtu, alias: bridge?.alias } });
+    assert.deepEqual(links[1], { kind: 'link-add', link: VXLAN.devices[0]?.link });
+    assert.deepEqual(ops.find((o) => o.kind === 'overlay-table'), { kind: 'overlay-table', dev: 'fan-vxlan', overlays: VXLAN.devices[0]?.overlays });
     assert.deepEqual(ops.find((o) => o.kind === 'route-replace'), { kind: 'route-replace', route: VXLAN.routes[0] });
     assert.deepEqual(ops.find((o) => o.kind === 'nft-replace'), { kind: 'nft-replace', nat: VXLAN.nat });
     assert.deepEqual(ops.find((o) => o.kind === 'dhcp-start'), { kind: 'dhcp-start', dhcp: VXLAN.dhcp[0] });
@@ -308,12 +318,12 @@ describe('diffHost: op payloads', () => {
 
   it('describeOp reads as a plan', () => {
     assert.deepEqual(diffHost(EMPTY, VXLAN).map(describeOp), [
-      'enable net.ipv4.ip_forward',
+      'set net.ipv4.ip_forward = 1',
       'create bridge fan-250 (mtu 1450)',
       'add 250.3.4.1/24 to fan-250',
       'bring fan-250 up',
       'create vxlan fan-vxlan (external, port 8472, mtu 1450)',
-      'attach eBPF programs to fan-vxlan (tc clsact ingress+egress)',
+      'attach eBPF programs to fan-vxlan (tc clsact egress+ingress)',
       'write 1 overlay(s) into the eBPF table of fan-vxlan',
       'bring fan-vxlan up',
       'route 250.0.0.0/8 via fan-vxlan',
@@ -325,7 +335,7 @@ describe('diffHost: op payloads', () => {
       "remove fan's FORWARD rules for fan-250",
       'delete nftables table fan',
       'remove route 250.0.0.0/8',
-      "remove fan's host-gw eBPF program from eth0",
+      "remove fan's eBPF programs from eth0",
       'remove the placeholder neighbour on eth0',
       'delete fan-250',
     ]);
@@ -358,7 +368,7 @@ describe('diffHost: objects fan does not own', () => {
   });
 
   it('refuses a foreign fan-vxlan', () => {
-    const current = with_(mirror(VXLAN), { links: mirror(VXLAN).links.map((l) => (l.name === 'fan-vxlan' ? { ...l, alias: 'mine' } : l)) });
+    const current = with_(mirror(VXLAN), { links: mirror(VXLAN).links.map((l) => (l.name === 'fan-vxlan' ? { ...l, alias: 'mine', group: 'default' } : l)) });
     assertConfigError(() => diffHost(current, VXLAN), /^fan-vxlan already exists and was not created by fan/);
   });
 

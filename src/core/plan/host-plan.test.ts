@@ -5,8 +5,24 @@ import { type Fan, resolveFans } from '../config/resolve.js';
 import { parseFanWords } from '../config/fan-spec.js';
 import type { HostFacts } from '../model/host-facts.js';
 import type { RouteSpec } from '../model/host-state.js';
-import { assertConfigError, cidrOf, hostFacts, iface, route } from '../testing/builders.js';
-import { bridgeAddresses, dhcpSpec, fanMtu, firstContainerAddress, overlayEntry, planHost } from './host-plan.js';
+import { assertConfigError, cidrOf, hostFacts, iface, route } from '../../testing/builders.js';
+import { bridgeAddresses, dhcpSpec, fanMtu, firstContainerAddress, planHost } from './host-plan.js';
+import { overlayEntry } from '../../backends/overlay-entry.js';
+import type { DesiredHost } from '../model/host-state.js';
+
+/** The vxlan backend's device in the old shape: the tunnel link with its table. */
+function tunnelOf(plan: DesiredHost): object | undefined {
+  const d = plan.devices.find((x) => x.backend === 'vxlan');
+  if (d?.link?.type !== 'vxlan') return undefined;
+  const { name, port, mtu, mac, alias } = d.link;
+  return { name, port, mtu, mac, alias, overlays: d.overlays };
+}
+const tunnel = (plan: DesiredHost): { name?: string; mtu?: number; overlays: DesiredHost['devices'][number]['overlays'] } =>
+  (tunnelOf(plan) as { name: string; mtu: number; overlays: DesiredHost['devices'][number]['overlays'] } | undefined) ?? { overlays: [] };
+/** The host-gw backend's devices: underlay device, placeholder MAC, table. */
+function hostGwOf(plan: DesiredHost): object[] {
+  return plan.devices.filter((x) => x.backend === 'host-gw').map((d) => ({ dev: d.dev, mac: d.neighbour?.mac, overlays: d.overlays }));
+}
 
 const ETH0_MAC = '02:00:ac:10:03:04';
 const OPTIONS = { stateDir: '/run/fan' };
@@ -54,7 +70,7 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
   });
 
   it('one collect-metadata tunnel: fan-vxlan, port 8472, MTU 1450, the shared fan MAC', () => {
-    assert.deepEqual(plan.tunnel, {
+    assert.deepEqual(tunnelOf(plan), {
       name: 'fan-vxlan',
       port: 8472,
       mtu: 1450,
@@ -90,7 +106,7 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
   });
 
   it('no host-gw part', () => {
-    assert.deepEqual(plan.hostGw, []);
+    assert.deepEqual(hostGwOf(plan), []);
   });
 
   it('DHCP: first address after the reserve to the last usable, with the slice netmask, gateway, MTU and state files', () => {
@@ -116,7 +132,7 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
 describe('planHost: several fans', () => {
   it('maps up to 16 vxlan overlays (the eBPF table) and refuses a 17th before touching the host', () => {
     const lines = (n: number): string[] => Array.from({ length: n }, (_, i) => `-o ${240 + i}.0.0.0/8 -u 172.16.0.0/16 --bridge f${i}`);
-    assert.equal(planHost(fans(...lines(16)), OPTIONS).tunnel?.overlays.length, 16);
+    assert.equal(tunnel(planHost(fans(...lines(16)), OPTIONS)).overlays.length, 16);
     const seventeen = fans(...lines(16), '-o 100.0.0.0/8 -u 172.16.0.0/16 --bridge f16');
     assertConfigError(() => planHost(seventeen, OPTIONS), '17 fans on fan-vxlan, but one eBPF table maps at most 16 overlays', 'take some fans down, or give them a wider overlay each');
   });
@@ -125,9 +141,9 @@ describe('planHost: several fans', () => {
     const two = fans('-o 251.0.0.0/8 -u 172.16.0.0/16', '-o 250.0.0.0/8 -u 172.16.0.0/16');
     const plan = planHost(two, OPTIONS);
     assert.deepEqual(plan.bridges.map((b) => b.name), ['fan-251', 'fan-250']);
-    assert.equal(plan.tunnel?.name, 'fan-vxlan');
-    assert.deepEqual(plan.tunnel?.overlays.map((o) => formatIpv4(o.overlay)), ['251.0.0.0', '250.0.0.0']);
-    assert.deepEqual(plan.tunnel?.overlays.map((o) => o.vni), [251 << 16, 250 << 16]);
+    assert.equal(tunnel(plan).name, 'fan-vxlan');
+    assert.deepEqual(tunnel(plan).overlays.map((o) => formatIpv4(o.overlay)), ['251.0.0.0', '250.0.0.0']);
+    assert.deepEqual(tunnel(plan).overlays.map((o) => o.vni), [251 << 16, 250 << 16]);
     assert.deepEqual(plan.routes.map(routeText), [
       '251.0.0.0/8 dev fan-vxlan via 169.254.250.1 src 251.3.4.1 mtu 1450',
       '250.0.0.0/8 dev fan-vxlan via 169.254.250.1 src 250.3.4.1 mtu 1450',
@@ -147,19 +163,18 @@ describe('planHost: several fans', () => {
       'fan-250 1450 250.3.4.1/24',
       'fan-240 8950 240.238.5.1/24',
     ]);
-    assert.equal(plan.tunnel?.mtu, 8950);
+    assert.equal(tunnel(plan).mtu, 8950);
     assert.deepEqual(plan.routes.map((r) => r.mtu), [1450, 8950]);
   });
 
   it('host-gw: no tunnel, the device MTU, routes and FORWARD on the underlay device, placeholder MAC = device MAC', () => {
     const [fan] = fans('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw') as [Fan];
     const plan = planHost([fan], OPTIONS);
-    assert.equal(plan.tunnel, undefined);
-    assert.ok(!('tunnel' in plan));
+    assert.equal(tunnelOf(plan), undefined);
     assert.equal(fanMtu(fan), 1500);
     assert.deepEqual(plan.bridges.map((b) => `${b.name} ${b.mtu}`), ['fan-250 1500']);
     assert.deepEqual(plan.routes.map(routeText), ['250.0.0.0/8 dev eth0 via 169.254.250.1 src 250.3.4.1 mtu 1500']);
-    assert.deepEqual(plan.hostGw, [{ dev: 'eth0', mac: ETH0_MAC, overlays: [overlayEntry(fan)] }]);
+    assert.deepEqual(hostGwOf(plan), [{ dev: 'eth0', mac: ETH0_MAC, overlays: [overlayEntry(fan)] }]);
     assert.deepEqual(plan.forwardAccept, [{ bridge: 'fan-250', from: 'eth0' }]);
     assert.deepEqual(plan.nat, { slices: [cidrOf('250.3.4.0/24')], overlays: [cidrOf('250.0.0.0/8')], bridges: ['fan-250'] });
     assert.ok(plan.nat !== undefined && !('tunnel' in plan.nat), 'no MSS clamp without a tunnel');
@@ -167,8 +182,8 @@ describe('planHost: several fans', () => {
 
   it('host-gw fans on one device share its program and table, in order', () => {
     const plan = planHost(fans('-o 251.0.0.0/8 -u 172.16.0.0/16 --type host-gw', '-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'), OPTIONS);
-    assert.equal(plan.hostGw.length, 1);
-    assert.deepEqual(plan.hostGw[0]?.overlays.map((o) => formatIpv4(o.overlay)), ['251.0.0.0', '250.0.0.0']);
+    assert.equal(hostGwOf(plan).length, 1);
+    assert.deepEqual(plan.devices[0]?.overlays.map((o) => formatIpv4(o.overlay)), ['251.0.0.0', '250.0.0.0']);
   });
 
   it('host-gw on a device without a MAC is refused', () => {
@@ -180,9 +195,9 @@ describe('planHost: several fans', () => {
   it('vxlan and host-gw mixed: the tunnel carries only the vxlan overlays, each route goes its own way', () => {
     const mixed = fans('-o 250.0.0.0/8 -u 172.16.0.0/16', '-o 240.0.0.0/8 -u 10.99.0.0/16 --type host-gw');
     const plan = planHost(mixed, OPTIONS);
-    assert.deepEqual(plan.tunnel?.overlays, [overlayEntry(mixed[0] as Fan)]);
-    assert.equal(plan.tunnel?.mtu, 1450);
-    assert.deepEqual(plan.hostGw, [{ dev: 'eth1', mac: '02:00:0a:63:ee:05', overlays: [overlayEntry(mixed[1] as Fan)] }]);
+    assert.deepEqual(tunnel(plan).overlays, [overlayEntry(mixed[0] as Fan)]);
+    assert.equal(tunnel(plan).mtu, 1450);
+    assert.deepEqual(hostGwOf(plan), [{ dev: 'eth1', mac: '02:00:0a:63:ee:05', overlays: [overlayEntry(mixed[1] as Fan)] }]);
     assert.deepEqual(plan.routes.map(routeText), [
       '250.0.0.0/8 dev fan-vxlan via 169.254.250.1 src 250.3.4.1 mtu 1450',
       '240.0.0.0/8 dev eth1 via 169.254.250.1 src 240.238.5.1 mtu 9000',
@@ -193,6 +208,6 @@ describe('planHost: several fans', () => {
   });
 
   it('no fans: an empty plan, without tunnel or NAT (the table is removed)', () => {
-    assert.deepEqual(planHost([], OPTIONS), { bridges: [], hostGw: [], routes: [], forwardAccept: [], dhcp: [] });
+    assert.deepEqual(planHost([], OPTIONS), { bridges: [], devices: [], routes: [], forwardAccept: [], dhcp: [] });
   });
 });

@@ -3,9 +3,9 @@
  * the host. Not imported by production code.
  */
 import assert from 'node:assert/strict';
-import { type Cidr, parseCidr } from '../address/ipv4.js';
-import { ConfigError } from '../errors.js';
-import type { HostFacts, InterfaceFacts, RouteFacts } from '../model/host-facts.js';
+import { type Cidr, parseCidr } from '../core/address/ipv4.js';
+import { ConfigError } from '../core/errors.js';
+import type { HostFacts, InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
 
 /** `cidrOf('250.0.0.0/8')`: a Cidr from text, for readable expectations. */
 export function cidrOf(text: string): Cidr {

@@ -1,8 +1,24 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseCidr, parseIpv4 } from '../core/address/ipv4.js';
-import type { DhcpSpec, RouteSpec } from '../core/model/host-state.js';
-import { decodeForwardRules, dnsmasqArgv, forwardDeletes, forwardRules, iptablesArgv, routeArgv, splitRuleLine } from './commands.js';
+import { parseCidr, parseIpv4 } from '../../core/address/ipv4.js';
+import type { DhcpSpec, RouteSpec } from '../../core/model/host-state.js';
+import { dnsmasqArgv } from './dnsmasq.js';
+import { decodeForwardRules as decodeAll, forwardRules, iptablesArgv, renderForwardAcceptDel, splitRuleLine } from './iptables.js';
+
+/** The policy and the accepts only (the rules one by one are checked through forwardDeletes). */
+function decodeForwardRules(listing: string): { policyDrop: boolean; accepts: readonly { bridge: string; from: string }[] } {
+  const { policyDrop, accepts } = decodeAll(listing);
+  return { policyDrop, accepts };
+}
+
+/** The -D argv that take fan's rules for `bridge` out of a listing. */
+function forwardDeletes(listing: string, bridge: string): readonly string[][] {
+  const rules = decodeAll(listing).rules.filter((r) => r.bridge === bridge);
+  return renderForwardAcceptDel({ kind: 'forward-accept-del', bridge, rules }).map((c) =>
+    c.apply.kind === 'run' ? [...c.apply.argv] : [],
+  );
+}
+import { routeArgv } from './routes.js';
 
 const VXLAN_ROUTE: RouteSpec = { dst: parseCidr('250.0.0.0/8'), dev: 'fan-vxlan', via: parseIpv4('169.254.250.1'), src: parseIpv4('250.3.4.1'), mtu: 1450 };
 

@@ -1,0 +1,19 @@
+/**
+ * A data-plane backend: how one kind of fan carries overlay traffic between hosts. Each backend lives in a folder
+ * of its own and says, as pure data, what it needs on the host: its MTU overhead, the device the overlay route
+ * points into, and the devices with the eBPF programs and tables it runs. The host plan, the diff and the kernel
+ * layer handle every backend's devices the same way, so a new backend is a new folder and one line in registry.ts.
+ */
+import type { Fan } from '../core/config/resolve.js';
+import type { DataplaneDevice } from '../core/model/host-state.js';
+
+export interface DataplaneBackend {
+  /** The `--type` that selects it. */
+  readonly type: string;
+  /** Bytes of encapsulation per packet: bridge and container MTU are the underlay device's MTU less this. */
+  readonly overhead: number;
+  /** The device the overlay's route points into on this host. */
+  peerDevice(fan: Fan): string;
+  /** Devices, programs and tables for all fans of this type on the host, in table order (first match wins). */
+  devices(fans: readonly Fan[]): DataplaneDevice[];
+}

@@ -1,0 +1,22 @@
+/** Every data-plane backend, by the `--type` that selects it. Adding a backend: a folder, and one line here. */
+import type { Fan } from '../core/config/resolve.js';
+import type { DataplaneType } from '../core/config/fan-spec.js';
+import type { DataplaneBackend } from './backend.js';
+import { hostGwBackend } from './host-gw/backend.js';
+import { vxlanBackend } from './vxlan/backend.js';
+
+const BACKENDS: Readonly<Record<DataplaneType, DataplaneBackend>> = {
+  vxlan: vxlanBackend,
+  'host-gw': hostGwBackend,
+};
+
+export const ALL_BACKENDS: readonly DataplaneBackend[] = Object.values(BACKENDS);
+
+export function backendOf(fan: Pick<Fan, 'type'>): DataplaneBackend {
+  return BACKENDS[fan.type];
+}
+
+/** Bridge and container MTU: the underlay device's, less the backend's encapsulation. */
+export function fanMtu(fan: Pick<Fan, 'type' | 'deviceMtu'>): number {
+  return fan.deviceMtu - backendOf(fan).overhead;
+}

@@ -1,0 +1,138 @@
+/**
+ * Reads the host once: the facts the planner resolves fans against and everything of fan's that the diff compares,
+ * from the same listings. One `ip address`, one `ip route`, one `ip neigh`, the BPF listings (src/kernel/bpf.ts), one
+ * `nft list table` and one `iptables -S`, run concurrently; the rest comes from the state directory and /proc.
+ */
+import { z } from 'zod';
+import { decodeAddressShow, decodeRouteShow } from '../codec/ip-json.js';
+import { decodeForwardRules } from '../codec/ops/iptables.js';
+import { decodeNftKey } from '../codec/nft.js';
+import { parseIpv4 } from '../core/address/ipv4.js';
+import type { HostFacts } from '../core/model/host-facts.js';
+import {
+  type CurrentHost,
+  type DhcpSpec,
+  type DhcpState,
+  type HostGwState,
+  type LinkState,
+  type NeighbourState,
+  FAN_NFT_TABLE,
+  FAN_ONLINK_GATEWAY,
+  FAN_ROUTE_PROTO,
+  isFanOwned,
+} from '../core/model/host-state.js';
+import type { CommandRunner } from '../ports/runner.js';
+import type { System } from '../ports/system.js';
+import type { BpfTables, FanProgram } from './bpf.js';
+
+export interface HostSnapshot {
+  readonly facts: HostFacts;
+  readonly current: CurrentHost;
+}
+
+const neighbourList = z.array(
+  z.object({ dst: z.string(), dev: z.string().optional(), lladdr: z.string().optional() }).passthrough(),
+);
+const dhcpSpecSchema: z.ZodType<DhcpSpec> = z.object({
+  bridge: z.string(),
+  rangeStart: z.number(),
+  rangeEnd: z.number(),
+  netmask: z.number(),
+  gateway: z.number(),
+  mtu: z.number(),
+  leaseFile: z.string(),
+  pidFile: z.string(),
+});
+export const dhcpRecord = z.object({ pid: z.number(), key: z.string(), bridge: z.string(), spec: dhcpSpecSchema.optional() });
+export type DhcpRecord = z.infer<typeof dhcpRecord>;
+
+export const dhcpRecordPath = (stateDir: string, bridge: string): string => `${stateDir}/${bridge}.dnsmasq.json`;
+
+function decodeNeighbours(json: string): NeighbourState[] {
+  return neighbourList
+    .parse(JSON.parse(json.trim() === '' ? '[]' : json))
+    .flatMap((n) =>
+      n.dev !== undefined && n.lladdr !== undefined && n.dst === '169.254.250.1'
+        ? [{ dev: n.dev, address: parseIpv4(n.dst), mac: n.lladdr }]
+        : [],
+    );
+}
+
+/** dnsmasq processes fan started (recorded in the state dir) that are still alive. */
+async function readDhcp(links: readonly LinkState[], system: System, stateDir: string): Promise<DhcpState[]> {
+  const out: DhcpState[] = [];
+  for (const link of links.filter((l) => l.kind === 'bridge' && isFanOwned(l))) {
+    const text = await system.read(dhcpRecordPath(stateDir, link.name));
+    if (text === undefined) continue;
+    let record: DhcpRecord;
+    try {
+      record = dhcpRecord.parse(JSON.parse(text));
+    } catch {
+      continue; // a torn record names no live process fan could stop
+    }
+    if ((await system.command(record.pid)) === 'dnsmasq') out.push(record);
+  }
+  return out;
+}
+
+/** host-gw's view: fan's programs on devices fan did not create, and the placeholder neighbours. */
+function hostGwView(links: readonly LinkState[], programs: readonly FanProgram[], neighbours: readonly NeighbourState[]) {
+  const fanLink = (dev: string): boolean => links.some((l) => l.name === dev && isFanOwned(l));
+  const devices = new Set([...programs.map((p) => p.dev), ...neighbours.map((n) => n.dev)].filter((d) => !fanLink(d)));
+  return [...devices].map((dev): HostGwState => {
+    const egress = programs.find((p) => p.dev === dev && p.direction === 'egress');
+    const mac = neighbours.find((n) => n.dev === dev)?.mac;
+    return {
+      dev,
+      attached: egress !== undefined,
+      ...(egress?.overlays ? { overlays: egress.overlays } : {}),
+      ...(mac ? { neighbourMac: mac } : {}),
+    };
+  });
+}
+
+export async function readHost(runner: CommandRunner, bpf: BpfTables, system: System, stateDir: string): Promise<HostSnapshot> {
+  const [addresses, routes, neigh, programs, nft, iptables, ipForward] = await Promise.all([
+    runner.run(['ip', '-json', '-details', 'address', 'show']),
+    runner.run(['ip', '-json', '-details', '-4', 'route', 'show']),
+    runner.run(['ip', '-json', '-4', 'neigh', 'show', 'nud', 'permanent']),
+    bpf.programsWithTables(),
+    runner.run(['nft', 'list', 'table', 'ip', FAN_NFT_TABLE], { allowFailure: true }),
+    runner.run(['iptables', '-w', '-S'], { allowFailure: true }).catch(() => ({ exitCode: 127, stdout: '', stderr: '' })),
+    system.read('/proc/sys/net/ipv4/ip_forward'),
+  ]);
+  const links = decodeAddressShow(addresses.stdout);
+  const facts: HostFacts = { interfaces: links, routes: decodeRouteShow(routes.stdout) };
+  const fanRoutes = facts.routes
+    .filter((r) => r.protocol === String(FAN_ROUTE_PROTO) && (r.table === undefined || r.table === 'main'))
+    .map((r) => ({
+      dst: r.dst,
+      dev: r.dev ?? '',
+      ...(r.gateway !== undefined ? { via: r.gateway } : {}),
+      ...(r.src !== undefined ? { src: r.src } : {}),
+      ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
+    }));
+  const neighbours = decodeNeighbours(neigh.stdout).filter((n) => n.address === FAN_ONLINK_GATEWAY);
+  const nftKey = nft.exitCode === 0 ? decodeNftKey(nft.stdout) : undefined;
+  const forward = iptables.exitCode === 0 ? decodeForwardRules(iptables.stdout) : undefined;
+  const tunnel = links.find((l) => l.kind === 'vxlan' && isFanOwned(l));
+  const overlayTable = programs.find((p) => p.dev === tunnel?.name && p.direction === 'egress')?.overlays;
+  const current: CurrentHost = {
+    links,
+    routes: fanRoutes,
+    tcPrograms: programs,
+    neighbours,
+    ...(overlayTable ? { overlayTable } : {}),
+    hostGw: hostGwView(links, programs, neighbours),
+    ...(nft.exitCode === 0 ? { nftText: nft.stdout } : {}),
+    ...(nftKey !== undefined ? { nftKey } : {}),
+    ...(nft.exitCode === 0 && nftKey === undefined ? { nftForeign: true } : {}),
+    forwardAccept: forward?.accepts ?? [],
+    forwardRules: forward?.rules ?? [],
+    iptables: forward !== undefined,
+    forwardChain: forward?.chains.includes('DOCKER-USER') ? 'DOCKER-USER' : 'FORWARD',
+    dhcp: await readDhcp(links, system, stateDir),
+    ipForward: (ipForward ?? '0').trim() === '1',
+  };
+  return { facts, current };
+}
