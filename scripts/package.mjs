@@ -8,7 +8,18 @@
 //   /etc/network/fan          conffile, every line commented; /etc/default/fan (conffile, the agent's options)
 // Usage: node scripts/package.mjs [--out DIR]
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,7 +33,8 @@ const fail = (message) => {
   process.exit(1);
 };
 for (const needed of ['dist/src/bin/fanctl.js', 'dist/src/service/units.js', 'build/bpf/fan.bpf.o']) {
-  if (!existsSync(join(repo, needed))) fail(`${needed} is missing: run npm run build first (clang, llvm and libbpf-dev build the eBPF object)`);
+  if (!existsSync(join(repo, needed)))
+    fail(`${needed} is missing: run npm run build first (clang, llvm and libbpf-dev build the eBPF object)`);
 }
 const units = await import(join(repo, 'dist/src/service/units.js'));
 const cni = await import(join(repo, 'dist/src/cni/install.js'));
@@ -49,7 +61,11 @@ copyFileSync(join(repo, 'package-lock.json'), at(`${LIB}/package-lock.json`));
 mkdirSync(at(`${LIB}/build/bpf`), { recursive: true });
 copyFileSync(join(repo, 'build/bpf/fan.bpf.o'), at(`${LIB}/build/bpf/fan.bpf.o`));
 // Production dependencies at the versions of package-lock.json; setup.sh's npm ci filled the cache.
-execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: at(LIB), stdio: 'inherit' });
+execFileSync(
+  'npm',
+  ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'],
+  { cwd: at(LIB), stdio: 'inherit' },
+);
 rmSync(at(`${LIB}/package-lock.json`));
 rmSync(at(`${LIB}/node_modules/.package-lock.json`), { force: true });
 
@@ -68,15 +84,18 @@ write('/usr/share/doc/fan/README.md', readFileSync(join(repo, 'README.md'), 'utf
 for (const doc of existsSync(join(repo, 'docs')) ? readdirSync(join(repo, 'docs')) : []) {
   write(`/usr/share/doc/fan/${doc}`, readFileSync(join(repo, 'docs', doc), 'utf8'));
 }
-write('/usr/share/doc/fan/copyright', [
-  'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
-  'Upstream-Name: fan',
-  '',
-  'Files: *',
-  `License: ${pkg.license}`,
-  ' On Debian systems the full text of the Apache License 2.0 is in /usr/share/common-licenses/Apache-2.0.',
-  '',
-].join('\n'));
+write(
+  '/usr/share/doc/fan/copyright',
+  [
+    'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
+    'Upstream-Name: fan',
+    '',
+    'Files: *',
+    `License: ${pkg.license}`,
+    ' On Debian systems the full text of the Apache License 2.0 is in /usr/share/common-licenses/Apache-2.0.',
+    '',
+  ].join('\n'),
+);
 
 // Normalise permissions: files 0644 unless executable, directories 0755.
 const walk = (dir) => {
@@ -93,7 +112,9 @@ const walk = (dir) => {
 };
 walk(stage);
 
-const installedKiB = Number(execFileSync('du', ['-sk', '--apparent-size', stage], { encoding: 'utf8' }).split(/\s+/)[0]);
+const installedKiB = Number(
+  execFileSync('du', ['-sk', '--apparent-size', stage], { encoding: 'utf8' }).split(/\s+/)[0],
+);
 const control = {
   Package: 'fan',
   Version: pkg.version,
@@ -101,7 +122,9 @@ const control = {
   Maintainer: 'fan developers <fan@localhost>',
   'Installed-Size': String(installedKiB),
   // nodejs >= 20: NodeSource's package, or Debian's from trixie on (bookworm ships 18).
-  Depends: 'nodejs (>= 20), iproute2, nftables, iptables, bpftool, dnsmasq-base, procps, util-linux, init-system-helpers (>= 1.54~)',
+  Depends:
+    'nodejs (>= 20), iproute2, nftables, iptables, bpftool, dnsmasq-base, procps, util-linux, ' +
+    'init-system-helpers (>= 1.54~)',
   Recommends: 'containernetworking-plugins',
   Suggests: 'docker.io | podman, prometheus',
   // Ubuntu's Fan owns /etc/network/fan and a fanctl too.
@@ -116,7 +139,12 @@ const control = {
     ' Prometheus metrics endpoint.',
   ].join('\n'),
 };
-write('/DEBIAN/control', `${Object.entries(control).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
+write(
+  '/DEBIAN/control',
+  `${Object.entries(control)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\n')}\n`,
+);
 write('/DEBIAN/conffiles', `${conffiles.join('\n')}\n`);
 for (const script of ['postinst', 'prerm', 'postrm']) {
   write(`/DEBIAN/${script}`, readFileSync(join(repo, 'packaging/debian', script), 'utf8'), 0o755);
@@ -124,5 +152,7 @@ for (const script of ['postinst', 'prerm', 'postrm']) {
 
 mkdirSync(outDir, { recursive: true });
 const deb = join(outDir, `fan_${pkg.version}_all.deb`);
-execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, deb], { stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, deb], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 console.log(`package: ${relative(process.cwd(), deb) || deb} (${installedKiB} KiB installed)`);

@@ -17,7 +17,11 @@ describe('runAgent', () => {
   it('starts in order, waits for the signal, stops in reverse order', async () => {
     const events: string[] = [];
     let stop: (signal: string) => void = () => {};
-    const done = runAgent([service('a', events), service('b', events)], () => new Promise((resolve) => (stop = resolve)), () => {});
+    const done = runAgent(
+      [service('a', events), service('b', events)],
+      () => new Promise((resolve) => (stop = resolve)),
+      () => {},
+    );
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(events, ['start a', 'start b']);
     stop('SIGTERM');
@@ -26,7 +30,14 @@ describe('runAgent', () => {
   });
   it('stops what started when a later service fails to start', async () => {
     const events: string[] = [];
-    await assert.rejects(runAgent([service('a', events), service('b', events, true)], () => new Promise(() => {}), () => {}), /b cannot start/);
+    await assert.rejects(
+      runAgent(
+        [service('a', events), service('b', events, true)],
+        () => new Promise(() => {}),
+        () => {},
+      ),
+      /b cannot start/,
+    );
     assert.deepEqual(events, ['start a', 'stop a']);
   });
 });

@@ -28,7 +28,14 @@ export async function installService(layout: ServiceLayout, root: string): Promi
         if (error.code === 'ENOENT') return undefined;
         throw error;
       });
-      const action: ServiceFileAction = existing === undefined ? 'written' : file.keepExisting ? 'kept' : existing === file.content ? 'unchanged' : 'written';
+      const action: ServiceFileAction =
+        existing === undefined
+          ? 'written'
+          : file.keepExisting
+            ? 'kept'
+            : existing === file.content
+              ? 'unchanged'
+              : 'written';
       return { file, target, action };
     }),
   );
@@ -43,6 +50,9 @@ export async function installService(layout: ServiceLayout, root: string): Promi
   return {
     root,
     files: planned.map((p) => ({ path: p.file.path, action: p.action })),
-    next: root === '/' ? ['systemctl daemon-reload', `systemctl enable --now ${units}`] : [`systemctl --root=${root} enable ${units}`],
+    next:
+      root === '/'
+        ? ['systemctl daemon-reload', `systemctl enable --now ${units}`]
+        : [`systemctl --root=${root} enable ${units}`],
   };
 }

@@ -32,7 +32,7 @@ import { renderDockerConfig } from '../docker/config.js';
 import type { HostVeths } from '../ports/sandbox.js';
 import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
 import { runAgent } from '../agent/agent.js';
-import { type AgentDeps, agentServices, metricsService } from './commands/agent.js';
+import { type AgentDeps, type AgentOptions, agentServices, metricsService } from './commands/agent.js';
 import { installServiceCommand, renderInstallService } from './commands/service.js';
 import { DEFAULT_METRICS_LISTEN } from '../metrics/server.js';
 
@@ -316,7 +316,9 @@ export function buildProgram(deps: CliDeps): Command {
   // Boot integration and the long-running agent: fanctl metrics, fanctl agent, fanctl install-service.
   const agentDeps = (name: string): AgentDeps => {
     const { hostVeths, portTable } = deps;
-    if (!deps.untilStopped || !hostVeths || !portTable) throw new InternalError(`${name} needs untilStopped, hostVeths and portTable from the composition root`);
+    if (!deps.untilStopped || !hostVeths || !portTable) {
+      throw new InternalError(`${name} needs untilStopped, hostVeths and portTable from the composition root`);
+    }
     return {
       hostDeps: deps.hostDeps,
       host: deps.host,
@@ -340,21 +342,23 @@ export function buildProgram(deps: CliDeps): Command {
     });
   program
     .command('agent')
-    .description("fan's long-running services in one process (fan-agent.service): the Docker plugin and the metrics endpoint")
+    .description("fan's long-running services in one process (fan-agent.service): Docker plugin, metrics endpoint")
     .option('--metrics-listen <address>', 'HOST:PORT of the metrics endpoint', DEFAULT_METRICS_LISTEN)
     .option('--no-metrics', 'do not serve metrics')
     .option('--docker-socket <path>', 'unix socket of the Docker plugin', DEFAULT_DOCKER_SOCKET)
     .option('--no-docker', 'do not serve the Docker plugin')
     .option('-v, --verbose', 'log every Docker plugin call')
-    .action(async (opts: { metricsListen: string; metrics: boolean; dockerSocket: string; docker: boolean; verbose?: boolean }) => {
+    .action(async (opts: AgentOptions) => {
       const ad = agentDeps('agent');
       const services = agentServices(opts, ad);
-      if (services.length === 0) throw new ConfigError('the agent has nothing to run', 'drop --no-metrics or --no-docker');
+      if (services.length === 0) {
+        throw new ConfigError('the agent has nothing to run', 'drop --no-metrics or --no-docker');
+      }
       await runAgent(services, untilStopped, ad.log);
     });
   program
     .command('install-service')
-    .description('write the systemd units fan.service and fan-agent.service (and /etc/network/fan when absent), for hosts without the package')
+    .description('write the systemd units fan.service and fan-agent.service (and /etc/network/fan when absent)')
     .option('--root <dir>', 'install into this root directory instead of /', '/')
     .option('--fanctl <path>', 'the fanctl command the units run (default: this node and this checkout)')
     .option('-c, --config <path>', 'config file fan.service brings up', DEFAULT_FAN_CONFIG)

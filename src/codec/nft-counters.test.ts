@@ -11,12 +11,37 @@ describe('decodeNftCounters', () => {
         { chain: { family: 'ip', table: 'fan', name: 'postrouting', handle: 1 } },
         {
           rule: {
-            family: 'ip', table: 'fan', chain: 'postrouting', handle: 4, comment: 'fan: egress NAT to the underlay address',
-            expr: [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '@slices' } }, { counter: { packets: 7, bytes: 588 } }, { masquerade: null }],
+            family: 'ip',
+            table: 'fan',
+            chain: 'postrouting',
+            handle: 4,
+            comment: 'fan: egress NAT to the underlay address',
+            expr: [
+              { match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '@slices' } },
+              { counter: { packets: 7, bytes: 588 } },
+              { masquerade: null },
+            ],
           },
         },
-        { rule: { family: 'ip', table: 'fan', chain: 'forward', handle: 9, expr: [{ counter: { packets: 1, bytes: 84 } }, { drop: null }] } },
-        { rule: { family: 'ip', table: 'fan', chain: 'forward', handle: 10, comment: 'fan: no counter', expr: [{ accept: null }] } },
+        {
+          rule: {
+            family: 'ip',
+            table: 'fan',
+            chain: 'forward',
+            handle: 9,
+            expr: [{ counter: { packets: 1, bytes: 84 } }, { drop: null }],
+          },
+        },
+        {
+          rule: {
+            family: 'ip',
+            table: 'fan',
+            chain: 'forward',
+            handle: 10,
+            comment: 'fan: no counter',
+            expr: [{ accept: null }],
+          },
+        },
       ],
     });
     assert.deepEqual(decodeNftCounters(json), [

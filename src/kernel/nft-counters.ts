@@ -4,7 +4,9 @@ import { FAN_NFT_TABLE } from '../core/model/host-state.js';
 import type { CommandRunner } from '../ports/runner.js';
 
 export async function readNftCounters(runner: CommandRunner): Promise<RuleCounter[] | undefined> {
-  const out = await runner.run(['nft', '-j', 'list', 'table', 'ip', FAN_NFT_TABLE], { allowFailure: true }).catch(() => undefined);
+  const out = await runner
+    .run(['nft', '-j', 'list', 'table', 'ip', FAN_NFT_TABLE], { allowFailure: true })
+    .catch(() => undefined);
   if (out === undefined || out.exitCode !== 0) return undefined;
   return decodeNftCounters(out.stdout);
 }

@@ -22,7 +22,11 @@ export async function collectMetricsInput(deps: HostDeps): Promise<MetricsInput>
     if (fan.dhcp) {
       const spec = dhcpSpec(fan, { stateDir: deps.paths.stateDir });
       const text = await readFile(spec.leaseFile, 'utf8').catch(() => '');
-      dhcp.push({ bridge: fan.bridge, rangeAddresses: Math.max(0, spec.rangeEnd - spec.rangeStart + 1), leases: countDnsmasqLeases(text) });
+      dhcp.push({
+        bridge: fan.bridge,
+        rangeAddresses: Math.max(0, spec.rangeEnd - spec.rangeStart + 1),
+        leases: countDnsmasqLeases(text),
+      });
     }
   }
   const nft = status.nftTable ? await readNftCounters(deps.runner) : undefined;

@@ -21,6 +21,9 @@ describe('FanMetricsRegistry', () => {
     assert.match(registry.contentType, /^text\/plain/);
   });
   it('refuses a sample of a metric it does not know', async () => {
-    await assert.rejects(new FanMetricsRegistry().render([{ name: 'fan_nope', labels: {}, value: 1 }]), /unknown metric fan_nope/);
+    await assert.rejects(
+      new FanMetricsRegistry().render([{ name: 'fan_nope', labels: {}, value: 1 }]),
+      /unknown metric fan_nope/,
+    );
   });
 });

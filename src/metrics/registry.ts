@@ -7,7 +7,9 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { InternalError } from '../core/errors.js';
 import { METRIC_LIST, type Sample } from './samples.js';
 
-type PromMetric = { readonly kind: 'counter'; readonly metric: Counter } | { readonly kind: 'gauge'; readonly metric: Gauge };
+type PromMetric =
+  | { readonly kind: 'counter'; readonly metric: Counter }
+  | { readonly kind: 'gauge'; readonly metric: Gauge };
 
 export class FanMetricsRegistry {
   readonly registry = new Registry();
@@ -17,7 +19,12 @@ export class FanMetricsRegistry {
   constructor() {
     for (const d of METRIC_LIST) {
       const config = { name: d.name, help: d.help, labelNames: [...d.labelNames], registers: [this.registry] };
-      this.metrics.set(d.name, d.type === 'counter' ? { kind: 'counter', metric: new Counter(config) } : { kind: 'gauge', metric: new Gauge(config) });
+      this.metrics.set(
+        d.name,
+        d.type === 'counter'
+          ? { kind: 'counter', metric: new Counter(config) }
+          : { kind: 'gauge', metric: new Gauge(config) },
+      );
     }
   }
 

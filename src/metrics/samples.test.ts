@@ -26,9 +26,29 @@ const fan: FanStatus = {
   containers: [],
   counters: { txPackets: 12, txBytes: 1200, txDropLocal: 1, txDropNomatch: 0, rxPackets: 10, rxDropSpoof: 3 },
 };
-const tunnel = { name: 'fan-vxlan', mtu: 1450, up: true, programs: [{ direction: 'egress', progId: 7 }, { direction: 'ingress', progId: 8 }], unmatched: { ...zero, txDropNomatch: 2, rxDropSpoof: 5 } };
+const tunnel = {
+  name: 'fan-vxlan',
+  mtu: 1450,
+  up: true,
+  programs: [
+    { direction: 'egress', progId: 7 },
+    { direction: 'ingress', progId: 8 },
+  ],
+  unmatched: { ...zero, txDropNomatch: 2, rxDropSpoof: 5 },
+};
 const status: HostStatus = {
-  fans: [fan, { ...fan, bridge: 'fan-251', overlay: '251.0.0.0/8', slice: '251.3.4.0/24', dhcp: { enabled: true }, attached: [], counters: zero }],
+  fans: [
+    fan,
+    {
+      ...fan,
+      bridge: 'fan-251',
+      overlay: '251.0.0.0/8',
+      slice: '251.3.4.0/24',
+      dhcp: { enabled: true },
+      attached: [],
+      counters: zero,
+    },
+  ],
   tunnel,
   nftTable: true,
   forwardRules: ['fan-250 (from fan-vxlan)', 'fan-251 (from fan-vxlan)'],
@@ -61,9 +81,22 @@ describe('metricSamples', () => {
     assert.equal(value(samples, METRICS.up.name, { fan: 'fan-250' }), 1);
     assert.equal(value(samples, METRICS.containers.name, { fan: 'fan-250' }), 2);
     assert.equal(value(samples, METRICS.containers.name, { fan: 'fan-251' }), 0);
-    assert.equal(value(samples, METRICS.info.name, { fan: 'fan-250', overlay: '250.0.0.0/8', slice: '250.3.4.0/24', type: 'vxlan', source: '/etc/network/fan' }), 1);
+    assert.equal(
+      value(samples, METRICS.info.name, {
+        fan: 'fan-250',
+        overlay: '250.0.0.0/8',
+        slice: '250.3.4.0/24',
+        type: 'vxlan',
+        source: '/etc/network/fan',
+      }),
+      1,
+    );
     assert.equal(value(samples, METRICS.dhcpUp.name, { fan: 'fan-251' }), 0, 'dhcp fan without a dnsmasq pid');
-    assert.equal(value(samples, METRICS.dhcpUp.name, { fan: 'fan-250' }), undefined, 'no DHCP series for a fan without DHCP');
+    assert.equal(
+      value(samples, METRICS.dhcpUp.name, { fan: 'fan-250' }),
+      undefined,
+      'no DHCP series for a fan without DHCP',
+    );
     assert.equal(value(samples, METRICS.dhcpLeases.name, { fan: 'fan-251' }), 4);
     assert.equal(value(samples, METRICS.nftPackets.name, { rule: 'egress NAT to the underlay address' }), 7);
     assert.equal(value(samples, METRICS.nftBytes.name, { rule: 'egress NAT to the underlay address' }), 700);
@@ -83,7 +116,11 @@ describe('metricSamples', () => {
     const detached = metricSamples({ status: { ...status, tunnel: { ...tunnel, programs: [] } }, ipam: [], dhcp: [] });
     assert.equal(value(detached, METRICS.up.name, { fan: 'fan-250' }), 0);
     assert.equal(value(detached, METRICS.tunnelPrograms.name), 0);
-    const hostGw = metricSamples({ status: { fans: [{ ...fan, type: 'host-gw' }], nftTable: false, forwardRules: [] }, ipam: [], dhcp: [] });
+    const hostGw = metricSamples({
+      status: { fans: [{ ...fan, type: 'host-gw' }], nftTable: false, forwardRules: [] },
+      ipam: [],
+      dhcp: [],
+    });
     assert.equal(value(hostGw, METRICS.up.name, { fan: 'fan-250' }), 1, 'host-gw needs no tunnel');
     assert.equal(value(hostGw, METRICS.tunnelUp.name), 0);
     assert.equal(value(hostGw, METRICS.nftPresent.name), 0);
@@ -102,7 +139,11 @@ describe('the metric catalogue', () => {
   it('follows the Prometheus naming conventions', () => {
     for (const m of METRIC_LIST) {
       assert.match(m.name, /^fan_[a-z0-9_]+$/);
-      assert.equal(m.name.endsWith('_total'), m.type === 'counter', `${m.name}: counters and only counters end in _total`);
+      assert.equal(
+        m.name.endsWith('_total'),
+        m.type === 'counter',
+        `${m.name}: counters and only counters end in _total`,
+      );
       assert.ok(m.help.length > 10, m.name);
     }
     assert.equal(new Set(METRIC_LIST.map((m) => m.name)).size, METRIC_LIST.length);
@@ -114,7 +155,9 @@ describe('leasedFromPool and countDnsmasqLeases', () => {
     assert.equal(leasedFromPool(pool, ['250.3.4.5', '250.3.4.5', '250.3.4.255'].map(parseIpv4)), 1);
   });
   it('counts lease lines of a dnsmasq lease file', () => {
-    const text = '1700000000 02:42:ac:11:00:02 250.3.4.100 c1 01:02:42:ac:11:00:02\n1700000001 02:42:ac:11:00:03 250.3.4.101 * *\nduid 00:01:00:01\n\n';
+    const text =
+      '1700000000 02:42:ac:11:00:02 250.3.4.100 c1 01:02:42:ac:11:00:02\n' +
+      '1700000001 02:42:ac:11:00:03 250.3.4.101 * *\nduid 00:01:00:01\n\n';
     assert.equal(countDnsmasqLeases(text), 2);
     assert.equal(countDnsmasqLeases(''), 0);
   });

@@ -71,41 +71,130 @@ export const DROP_REASONS = {
 const FAN = ['fan'] as const;
 
 export const METRICS = {
-  up: { name: 'fan_up', type: 'gauge', labelNames: FAN, help: 'Whether the fan is up: its bridge is up and (vxlan) the tunnel is up with the eBPF programs attached (1) or not (0).' },
+  up: {
+    name: 'fan_up',
+    type: 'gauge',
+    labelNames: FAN,
+    help:
+      'Whether the fan is up: its bridge is up and (vxlan) the tunnel is up with the eBPF programs attached ' +
+      '(1) or not (0).',
+  },
   info: {
     name: 'fan_info',
     type: 'gauge',
     labelNames: ['fan', 'overlay', 'underlay', 'underlay_host', 'slice', 'type', 'source'],
-    help: 'Always 1: the fan and what it maps (overlay, underlay network, this host\'s underlay address and slice, data plane, where it was brought up from).',
+    help:
+      "Always 1: the fan and what it maps (overlay, underlay network, this host's underlay address and slice, " +
+      'data plane, where it was brought up from).',
   },
   mtu: { name: 'fan_mtu_bytes', type: 'gauge', labelNames: FAN, help: 'MTU of the fan bridge (what containers get).' },
-  txPackets: { name: 'fan_transmit_packets_total', type: 'counter', labelNames: FAN, help: 'Packets the eBPF egress program sent to another host (tunnelled or redirected).' },
-  txBytes: { name: 'fan_transmit_bytes_total', type: 'counter', labelNames: FAN, help: 'Bytes (inner frames) the eBPF egress program sent to another host.' },
-  rxPackets: { name: 'fan_receive_packets_total', type: 'counter', labelNames: FAN, help: 'Packets from other hosts the eBPF ingress program accepted (vxlan fans).' },
-  dropped: { name: 'fan_dropped_packets_total', type: 'counter', labelNames: ['fan', 'reason'], help: 'Packets the eBPF programs dropped, by reason.' },
+  txPackets: {
+    name: 'fan_transmit_packets_total',
+    type: 'counter',
+    labelNames: FAN,
+    help: 'Packets the eBPF egress program sent to another host (tunnelled or redirected).',
+  },
+  txBytes: {
+    name: 'fan_transmit_bytes_total',
+    type: 'counter',
+    labelNames: FAN,
+    help: 'Bytes (inner frames) the eBPF egress program sent to another host.',
+  },
+  rxPackets: {
+    name: 'fan_receive_packets_total',
+    type: 'counter',
+    labelNames: FAN,
+    help: 'Packets from other hosts the eBPF ingress program accepted (vxlan fans).',
+  },
+  dropped: {
+    name: 'fan_dropped_packets_total',
+    type: 'counter',
+    labelNames: ['fan', 'reason'],
+    help: 'Packets the eBPF programs dropped, by reason.',
+  },
   tunnelDropped: {
     name: 'fan_tunnel_dropped_packets_total',
     type: 'counter',
     labelNames: ['reason'],
     help: 'Packets the eBPF programs dropped that belong to no fan (no overlay matched, unknown VNI), by reason.',
   },
-  tunnelUp: { name: 'fan_tunnel_up', type: 'gauge', labelNames: [], help: 'Whether the fan-vxlan tunnel device exists and is up (1) or not (0).' },
-  tunnelPrograms: { name: 'fan_tunnel_ebpf_programs', type: 'gauge', labelNames: [], help: 'eBPF programs attached to the tunnel device (2 when healthy: egress and ingress).' },
-  containers: { name: 'fan_attached_containers', type: 'gauge', labelNames: FAN, help: 'Interfaces attached to the fan bridge (containers).' },
-  ipamSize: { name: 'fan_ipam_pool_addresses', type: 'gauge', labelNames: FAN, help: 'Addresses the IPAM may hand out on this host (the slice minus reserve, DHCP range, network and broadcast).' },
-  ipamFree: { name: 'fan_ipam_free_addresses', type: 'gauge', labelNames: FAN, help: 'Addresses of the IPAM pool not leased.' },
-  ipamLeases: { name: 'fan_ipam_leases', type: 'gauge', labelNames: FAN, help: 'IPAM leases held (CNI and Docker attachments), including any outside the current pool.' },
-  dhcpRange: { name: 'fan_dhcp_range_addresses', type: 'gauge', labelNames: FAN, help: 'Addresses in the DHCP range dnsmasq serves on the fan bridge.' },
-  dhcpLeases: { name: 'fan_dhcp_leases', type: 'gauge', labelNames: FAN, help: 'Leases in dnsmasq\'s lease file for the fan bridge.' },
-  dhcpUp: { name: 'fan_dhcp_server_up', type: 'gauge', labelNames: FAN, help: 'Whether the fan\'s dnsmasq is running (1) or not (0), for fans with DHCP.' },
-  nftPresent: { name: 'fan_nftables_table_present', type: 'gauge', labelNames: [], help: 'Whether fan\'s nftables table (ip fan) exists (1) or not (0).' },
-  nftPackets: { name: 'fan_nftables_rule_packets_total', type: 'counter', labelNames: ['rule'], help: 'Packets counted by a rule of fan\'s nftables table, by the rule\'s comment.' },
-  nftBytes: { name: 'fan_nftables_rule_bytes_total', type: 'counter', labelNames: ['rule'], help: 'Bytes counted by a rule of fan\'s nftables table, by the rule\'s comment.' },
+  tunnelUp: {
+    name: 'fan_tunnel_up',
+    type: 'gauge',
+    labelNames: [],
+    help: 'Whether the fan-vxlan tunnel device exists and is up (1) or not (0).',
+  },
+  tunnelPrograms: {
+    name: 'fan_tunnel_ebpf_programs',
+    type: 'gauge',
+    labelNames: [],
+    help: 'eBPF programs attached to the tunnel device (2 when healthy: egress and ingress).',
+  },
+  containers: {
+    name: 'fan_attached_containers',
+    type: 'gauge',
+    labelNames: FAN,
+    help: 'Interfaces attached to the fan bridge (containers).',
+  },
+  ipamSize: {
+    name: 'fan_ipam_pool_addresses',
+    type: 'gauge',
+    labelNames: FAN,
+    help: 'Addresses the IPAM may hand out on this host (the slice minus reserve, DHCP range, network and broadcast).',
+  },
+  ipamFree: {
+    name: 'fan_ipam_free_addresses',
+    type: 'gauge',
+    labelNames: FAN,
+    help: 'Addresses of the IPAM pool not leased.',
+  },
+  ipamLeases: {
+    name: 'fan_ipam_leases',
+    type: 'gauge',
+    labelNames: FAN,
+    help: 'IPAM leases held (CNI and Docker attachments), including any outside the current pool.',
+  },
+  dhcpRange: {
+    name: 'fan_dhcp_range_addresses',
+    type: 'gauge',
+    labelNames: FAN,
+    help: 'Addresses in the DHCP range dnsmasq serves on the fan bridge.',
+  },
+  dhcpLeases: {
+    name: 'fan_dhcp_leases',
+    type: 'gauge',
+    labelNames: FAN,
+    help: "Leases in dnsmasq's lease file for the fan bridge.",
+  },
+  dhcpUp: {
+    name: 'fan_dhcp_server_up',
+    type: 'gauge',
+    labelNames: FAN,
+    help: "Whether the fan's dnsmasq is running (1) or not (0), for fans with DHCP.",
+  },
+  nftPresent: {
+    name: 'fan_nftables_table_present',
+    type: 'gauge',
+    labelNames: [],
+    help: "Whether fan's nftables table (ip fan) exists (1) or not (0).",
+  },
+  nftPackets: {
+    name: 'fan_nftables_rule_packets_total',
+    type: 'counter',
+    labelNames: ['rule'],
+    help: "Packets counted by a rule of fan's nftables table, by the rule's comment.",
+  },
+  nftBytes: {
+    name: 'fan_nftables_rule_bytes_total',
+    type: 'counter',
+    labelNames: ['rule'],
+    help: "Bytes counted by a rule of fan's nftables table, by the rule's comment.",
+  },
   forwardRules: {
     name: 'fan_iptables_forward_accept_rules',
     type: 'gauge',
     labelNames: [],
-    help: 'fan\'s ACCEPT rules in iptables\' FORWARD (or DOCKER-USER) chain (one per fan bridge when healthy).',
+    help: "fan's ACCEPT rules in iptables' FORWARD (or DOCKER-USER) chain (one per fan bridge when healthy).",
   },
 } as const satisfies Record<string, MetricDescriptor>;
 
@@ -130,7 +219,19 @@ export function metricSamples(input: MetricsInput): Sample[] {
   for (const f of status.fans) {
     const fan = { fan: f.bridge };
     add(METRICS.up, fan, bool(f.bridgeUp && (f.type !== 'vxlan' || tunnelHealthy)));
-    add(METRICS.info, { fan: f.bridge, overlay: f.overlay, underlay: f.underlay, underlay_host: f.underlayHost, slice: f.slice, type: f.type, source: f.source }, 1);
+    add(
+      METRICS.info,
+      {
+        fan: f.bridge,
+        overlay: f.overlay,
+        underlay: f.underlay,
+        underlay_host: f.underlayHost,
+        slice: f.slice,
+        type: f.type,
+        source: f.source,
+      },
+      1,
+    );
     add(METRICS.mtu, fan, f.mtu);
     add(METRICS.txPackets, fan, f.counters.txPackets);
     add(METRICS.txBytes, fan, f.counters.txBytes);

@@ -40,5 +40,4 @@ describe('serveMetrics', () => {
       await server.close();
     }
   });
-
 });

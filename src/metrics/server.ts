@@ -20,7 +20,10 @@ export function parseListen(text: string): ListenAddress {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):?(\d+)$/.exec(text.includes(':') ? text : `:${text}`);
   const port = Number(match?.[3]);
   if (!match || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ConfigError(`--listen ${text} is not an address and port`, 'write HOST:PORT, e.g. 127.0.0.1:9474 (or :9474 for every address)');
+    throw new ConfigError(
+      `--listen ${text} is not an address and port`,
+      'write HOST:PORT, e.g. 127.0.0.1:9474 (or :9474 for every address)',
+    );
   }
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
@@ -48,10 +51,14 @@ export async function serveMetrics(
         res.writeHead(200, { 'Content-Type': registry.contentType }).end(req.method === 'HEAD' ? undefined : body);
       } catch (error) {
         options.log(`scrape failed: ${errorMessage(error)}`);
-        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`fan: collecting metrics failed: ${errorMessage(error)}\n`);
+        res
+          .writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
+          .end(`fan: collecting metrics failed: ${errorMessage(error)}\n`);
       }
     } else if (path === '/') {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end('<html><body><a href="/metrics">fan metrics</a></body></html>\n');
+      res
+        .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' })
+        .end('<html><body><a href="/metrics">fan metrics</a></body></html>\n');
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: try /metrics\n');
     }
@@ -59,7 +66,12 @@ export async function serveMetrics(
   const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new ConfigError(`cannot listen on ${listen.host}:${listen.port}: ${error.code ?? error.message}`, 'pick a free address and port with --listen HOST:PORT')),
+      reject(
+        new ConfigError(
+          `cannot listen on ${listen.host}:${listen.port}: ${error.code ?? error.message}`,
+          'pick a free address and port with --listen HOST:PORT',
+        ),
+      ),
     );
     server.listen(listen.port, listen.host, () => resolve());
   });

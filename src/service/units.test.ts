@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseFanConfig } from '../core/config/fan-file.js';
-import { PACKAGE_LAYOUT, renderAgentService, renderDefaultFanConfig, renderFanService, renderFanctlWrapper, serviceFiles, systemdWord } from './units.js';
+import {
+  PACKAGE_LAYOUT,
+  renderAgentService,
+  renderDefaultFanConfig,
+  renderFanService,
+  renderFanctlWrapper,
+  serviceFiles,
+  systemdWord,
+} from './units.js';
 
 /** `Key=value` lines of one section. */
 function section(unit: string, name: string): Map<string, string[]> {
@@ -40,8 +48,13 @@ describe('fan-agent.service', () => {
     assert.deepEqual(section(unit, 'Unit').get('After'), ['fan.service']);
   });
   it('quotes a checkout path with spaces for systemd', () => {
-    const unit = renderAgentService({ ...PACKAGE_LAYOUT, fanctl: ['/usr/bin/node', '/home/me/my fan/dist/src/bin/fanctl.js'] });
-    assert.deepEqual(section(unit, 'Service').get('ExecStart'), ['/usr/bin/node "/home/me/my fan/dist/src/bin/fanctl.js" agent $FAN_AGENT_OPTS']);
+    const unit = renderAgentService({
+      ...PACKAGE_LAYOUT,
+      fanctl: ['/usr/bin/node', '/home/me/my fan/dist/src/bin/fanctl.js'],
+    });
+    assert.deepEqual(section(unit, 'Service').get('ExecStart'), [
+      '/usr/bin/node "/home/me/my fan/dist/src/bin/fanctl.js" agent $FAN_AGENT_OPTS',
+    ]);
   });
 });
 
@@ -62,7 +75,10 @@ describe('the default /etc/network/fan', () => {
     assert.equal(parsed.problems.length, 0);
   });
   it('has examples that parse once uncommented', () => {
-    const examples = renderDefaultFanConfig().split('\n').filter((l) => /^# (-o |\d)/.test(l)).map((l) => l.slice(2));
+    const examples = renderDefaultFanConfig()
+      .split('\n')
+      .filter((l) => /^# (-o |\d)/.test(l))
+      .map((l) => l.slice(2));
     assert.ok(examples.length >= 3);
     const parsed = parseFanConfig(examples.join('\n'), 'x');
     assert.deepEqual(parsed.problems, []);
@@ -72,14 +88,20 @@ describe('the default /etc/network/fan', () => {
 
 describe('serviceFiles and the wrapper', () => {
   it('lists the units in the unit dir and the config files kept when present', () => {
-    assert.deepEqual(serviceFiles(PACKAGE_LAYOUT).map((f) => [f.path, f.keepExisting]), [
-      ['/lib/systemd/system/fan.service', false],
-      ['/lib/systemd/system/fan-agent.service', false],
-      ['/etc/network/fan', true],
-      ['/etc/default/fan', true],
-    ]);
+    assert.deepEqual(
+      serviceFiles(PACKAGE_LAYOUT).map((f) => [f.path, f.keepExisting]),
+      [
+        ['/lib/systemd/system/fan.service', false],
+        ['/lib/systemd/system/fan-agent.service', false],
+        ['/etc/network/fan', true],
+        ['/etc/default/fan', true],
+      ],
+    );
   });
   it('execs node on the entry point', () => {
-    assert.match(renderFanctlWrapper({ node: '/usr/bin/node', entry: '/usr/lib/fan/dist/src/bin/fanctl.js' }), /^exec \/usr\/bin\/node \/usr\/lib\/fan\/dist\/src\/bin\/fanctl\.js "\$@"$/m);
+    assert.match(
+      renderFanctlWrapper({ node: '/usr/bin/node', entry: '/usr/lib/fan/dist/src/bin/fanctl.js' }),
+      /^exec \/usr\/bin\/node \/usr\/lib\/fan\/dist\/src\/bin\/fanctl\.js "\$@"$/m,
+    );
   });
 });

@@ -129,7 +129,12 @@ function shellQuote(text: string): string {
 
 /** /usr/bin/fanctl: runs the installed entry point with the system's node. */
 export function renderFanctlWrapper(options: { readonly node: string; readonly entry: string }): string {
-  return ['#!/bin/sh', '# fanctl: Fan networking on stock Linux kernels (installed by the fan package).', `exec ${shellQuote(options.node)} ${shellQuote(options.entry)} "$@"`, ''].join('\n');
+  return [
+    '#!/bin/sh',
+    '# fanctl: Fan networking on stock Linux kernels (installed by the fan package).',
+    `exec ${shellQuote(options.node)} ${shellQuote(options.entry)} "$@"`,
+    '',
+  ].join('\n');
 }
 
 export interface ServiceFile {
@@ -145,7 +150,12 @@ export interface ServiceFile {
 export function serviceFiles(layout: ServiceLayout): ServiceFile[] {
   return [
     { path: `${layout.unitDir}/${FAN_SERVICE}`, content: renderFanService(layout), mode: 0o644, keepExisting: false },
-    { path: `${layout.unitDir}/${FAN_AGENT_SERVICE}`, content: renderAgentService(layout), mode: 0o644, keepExisting: false },
+    {
+      path: `${layout.unitDir}/${FAN_AGENT_SERVICE}`,
+      content: renderAgentService(layout),
+      mode: 0o644,
+      keepExisting: false,
+    },
     { path: layout.config, content: renderDefaultFanConfig(), mode: 0o644, keepExisting: true },
     { path: layout.agentEnvironment, content: renderAgentEnvironment(), mode: 0o644, keepExisting: true },
   ];

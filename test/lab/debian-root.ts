@@ -17,17 +17,27 @@ export const CACHE_DIR = '/var/cache/fanpk-debian';
 const root = new ExecRunner();
 const PATH = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin';
 
-const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** The Debian mirror of this machine's apt sources (deb.debian.org when none is found). */
 export async function debianMirror(): Promise<string> {
   const texts: string[] = [];
-  for (const file of ['/etc/apt/sources.list', ...(await readdir('/etc/apt/sources.list.d').catch(() => [])).map((f) => `/etc/apt/sources.list.d/${f}`)]) {
+  for (const file of [
+    '/etc/apt/sources.list',
+    ...(await readdir('/etc/apt/sources.list.d').catch(() => [])).map((f) => `/etc/apt/sources.list.d/${f}`),
+  ]) {
     texts.push(await readFile(file, 'utf8').catch(() => ''));
   }
   const text = texts.join('\n');
   // deb822 (`URIs: …` with `Suites: bookworm`) or one-line (`deb URI bookworm main`) entries of the main archive.
-  const uris = [...text.matchAll(/^URIs:\s*(\S+)/gm), ...text.matchAll(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/gm)].map((m) => m[1] ?? '');
+  const uris = [
+    ...text.matchAll(/^URIs:\s*(\S+)/gm),
+    ...text.matchAll(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/gm),
+  ].map((m) => m[1] ?? '');
   return uris.find((u) => /\/debian\/?$/.test(u)) ?? 'http://deb.debian.org/debian';
 }
 
@@ -41,12 +51,28 @@ export function inRoot(
   options: { allowFailure?: boolean; timeoutMs?: number; input?: string; netns?: string } = {},
 ): Promise<RunResult> {
   const { netns, ...runOptions } = options;
-  const mounts = netns === undefined ? 'mount -t proc proc /proc' : 'mount -t proc proc /proc && mount -t sysfs sysfs /sys';
+  const mounts =
+    netns === undefined ? 'mount -t proc proc /proc' : 'mount -t proc proc /proc && mount -t sysfs sysfs /sys';
   return root.run(
     [
       ...(netns === undefined ? [] : ['ip', 'netns', 'exec', netns]),
-      'unshare', '--mount', '--propagation', 'private', '--fork', 'chroot', dir,
-      '/usr/bin/env', '-i', PATH, 'DEBIAN_FRONTEND=noninteractive', 'LC_ALL=C', '/bin/sh', '-c', `${mounts} && exec "$@"`, 'sh', ...argv,
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '--fork',
+      'chroot',
+      dir,
+      '/usr/bin/env',
+      '-i',
+      PATH,
+      'DEBIAN_FRONTEND=noninteractive',
+      'LC_ALL=C',
+      '/bin/sh',
+      '-c',
+      `${mounts} && exec "$@"`,
+      'sh',
+      ...argv,
     ],
     { timeoutMs: 600_000, ...runOptions },
   );
@@ -66,8 +92,11 @@ async function debianBase(): Promise<string> {
 /** This machine's nodejs package (>= 20), rebuilt as a .deb. */
 export async function nodejsDeb(): Promise<string> {
   const version = (await root.run(['dpkg-query', '-W', '-f', '${Version}', 'nodejs'])).stdout.trim();
-  if (!/^(2\d|[3-9]\d)\./.test(version)) throw new Error(`the installed nodejs is ${version || 'missing'}; the package needs nodejs >= 20`);
-  const existing = (await readdir(CACHE_DIR)).find((f) => f.startsWith(`nodejs_${version.replace(/:/g, '%3a')}_`) && f.endsWith('.deb'));
+  if (!/^(2\d|[3-9]\d)\./.test(version))
+    throw new Error(`the installed nodejs is ${version || 'missing'}; the package needs nodejs >= 20`);
+  const existing = (await readdir(CACHE_DIR)).find(
+    (f) => f.startsWith(`nodejs_${version.replace(/:/g, '%3a')}_`) && f.endsWith('.deb'),
+  );
   if (existing) return `${CACHE_DIR}/${existing}`;
   const work = `${CACHE_DIR}/repack.tmp`;
   await rm(work, { recursive: true, force: true });
@@ -92,10 +121,17 @@ export function dependencyNames(depends: string): string[] {
  * A cached root with `depends` (a Depends field) and `extra` packages installed from the mirror. Built once per
  * package list; the returned directory must only be copied, never changed.
  */
-export async function preparedRoot(depends: string, extra: readonly string[], log: (line: string) => void = () => {}): Promise<string> {
+export async function preparedRoot(
+  depends: string,
+  extra: readonly string[],
+  log: (line: string) => void = () => {},
+): Promise<string> {
   const node = await nodejsDeb();
   const packages = [...dependencyNames(depends), ...extra];
-  const key = createHash('sha256').update(`${packages.join(' ')} ${node}`).digest('hex').slice(0, 12);
+  const key = createHash('sha256')
+    .update(`${packages.join(' ')} ${node}`)
+    .digest('hex')
+    .slice(0, 12);
   const dir = `${CACHE_DIR}/root-${key}`;
   if (await exists(`${dir}/.fanpk-ready`)) return dir;
   log(`building ${dir}: debootstrap minbase + ${packages.join(' ')} + ${node}`);

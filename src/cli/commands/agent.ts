@@ -46,7 +46,10 @@ export function dockerService(socket: string, verbose: boolean, deps: AgentDeps)
   return {
     name: 'docker-plugin',
     async start() {
-      const server = await startDockerPlugin({ socket, verbose }, { host: deps.host, stateDir: deps.stateDir, veths: deps.veths(), portTable: deps.portTable(), log: deps.log });
+      const server = await startDockerPlugin(
+        { socket, verbose },
+        { host: deps.host, stateDir: deps.stateDir, veths: deps.veths(), portTable: deps.portTable(), log: deps.log },
+      );
       return { description: `Docker network and IPAM drivers on ${server.socket}`, stop: () => server.close() };
     },
   };

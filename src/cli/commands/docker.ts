@@ -85,7 +85,10 @@ export interface StartedDockerPlugin {
 }
 
 /** Serves the drivers (and reclaims leases) until close(): shared by `fanctl docker-plugin` and `fanctl agent`. */
-export async function startDockerPlugin(opts: DockerPluginOptions, deps: Omit<DockerPluginDeps, 'untilStopped'>): Promise<StartedDockerPlugin> {
+export async function startDockerPlugin(
+  opts: DockerPluginOptions,
+  deps: Omit<DockerPluginDeps, 'untilStopped'>,
+): Promise<StartedDockerPlugin> {
   const socketMode = parseSocketMode(opts.socketMode ?? DEFAULT_SOCKET_MODE);
   const graceS = parseSeconds('--reclaim-grace', opts.reclaimGrace ?? String(DEFAULT_RECLAIM_GRACE_S));
   const intervalS = parseSeconds('--reclaim-interval', opts.reclaimInterval ?? String(DEFAULT_RECLAIM_INTERVAL_S));
@@ -124,10 +127,14 @@ export async function startDockerPlugin(opts: DockerPluginOptions, deps: Omit<Do
   };
 }
 
-export async function dockerPluginCommand(opts: DockerPluginOptions, deps: DockerPluginDeps): Promise<DockerPluginReport> {
+export async function dockerPluginCommand(
+  opts: DockerPluginOptions,
+  deps: DockerPluginDeps,
+): Promise<DockerPluginReport> {
   const stopped = deps.untilStopped(); // listen for the signal before the socket exists
   const server = await startDockerPlugin(opts, deps);
-  deps.log(`serving the fan network and IPAM drivers on ${server.socket} (mode ${server.socketMode.toString(8).padStart(4, '0')}, state ${deps.stateDir})`);
+  const mode = server.socketMode.toString(8).padStart(4, '0');
+  deps.log(`serving the fan network and IPAM drivers on ${server.socket} (mode ${mode}, state ${deps.stateDir})`);
   const stoppedBy = await stopped;
   await server.close();
   const { calls, failed } = server.stats();

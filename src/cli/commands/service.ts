@@ -10,7 +10,11 @@ export interface InstallServiceOptions {
   readonly unitDir?: string;
 }
 
-export function localLayout(opts: InstallServiceOptions, packageRoot: string, node: string = process.execPath): ServiceLayout {
+export function localLayout(
+  opts: InstallServiceOptions,
+  packageRoot: string,
+  node: string = process.execPath,
+): ServiceLayout {
   return {
     fanctl: opts.fanctl !== undefined ? [opts.fanctl] : [node, `${packageRoot}dist/src/bin/fanctl.js`],
     config: opts.config,
@@ -25,6 +29,8 @@ export function installServiceCommand(opts: InstallServiceOptions, packageRoot: 
 }
 
 export function renderInstallService(report: InstallServiceReport): string {
-  const lines = report.files.map((f) => `${f.action.padEnd(9)} ${report.root === '/' ? '' : report.root.replace(/\/+$/, '')}${f.path}`);
+  const lines = report.files.map(
+    (f) => `${f.action.padEnd(9)} ${report.root === '/' ? '' : report.root.replace(/\/+$/, '')}${f.path}`,
+  );
   return `${lines.join('\n')}\nnext: ${report.next.join(' && ')}\n`;
 }
