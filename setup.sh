@@ -11,6 +11,7 @@ APT_PACKAGES=(
   iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
   containerd runc                                            # Kubernetes' runtime path (CRI) for tests
+  lxd lxd-client lxc                                         # LXD 5.0 and plain LXC, real runtimes for tests
   prometheus curl                                            # metrics tests: promtool, a real Prometheus, scrapes
   debootstrap dpkg-repack systemd                            # package tests: a clean Debian 12 root, systemd-analyze
 )

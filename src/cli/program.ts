@@ -13,7 +13,16 @@ import type { HostReader, TextFiles } from '../ports/host.js';
 import { type CalcOptions, mapCommand, sliceCommand } from './commands/calc.js';
 import { readFanConfig } from './commands/config-check.js';
 import { type Output, printJson } from './output.js';
-import { lxdProfileCommand } from './commands/lxd.js';
+import {
+  type LxcConfigOptions,
+  type LxdCommandOptions,
+  lxcConfigCommand,
+  lxdDisableCommand,
+  lxdEnableCommand,
+  lxdProfileCommand,
+  renderLxdDisable,
+  renderLxdEnable,
+} from './commands/lxd.js';
 import { fanPaths } from '../app/paths.js';
 import type { HostDeps } from '../app/host.js';
 import { type FanWordOptions, downCommand, renderChanges, renderShow, renderStatus, showCommand, upCommand } from './commands/host.js';
@@ -97,10 +106,11 @@ export function buildProgram(deps: CliDeps): Command {
 
   const fanOptions = (command: Command): Command =>
     command
-      .argument('[words...]', 'old syntax: OVERLAY UNDERLAY [dhcp] [host-reserve N] [bridge NAME] [type T]')
+      .argument('[words...]', 'old syntax: OVERLAY UNDERLAY [dhcp] [dhcp-range R] [host-reserve N] [bridge NAME] [type T]')
       .addOption(overlayOption())
       .addOption(underlayOption())
-      .option('--dhcp', 'serve DHCP on the fan bridge (dnsmasq)')
+      .option('--dhcp', 'serve DHCP on the fan bridge (dnsmasq): the upper half of the slice, the rest to the IPAM')
+      .option('--dhcp-range <range>', 'the DHCP share: START-END (addresses of this host\'s slice) or N (the last N container addresses); implies --dhcp')
       .option('--bridge <name>', 'bridge name (default fan-<overlay octets>)')
       .option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')
       .addOption(new Option('--type <type>', 'data plane').choices(['vxlan', 'host-gw']))
@@ -243,9 +253,10 @@ export function buildProgram(deps: CliDeps): Command {
       else output.out(renderCniInstall(report));
     });
 
+  // ---- LXD and LXC (src/lxd, src/app/lxd.ts) ----
   program
     .command('lxd-profile')
-    .description('print an LXD profile (YAML) that puts instances on a fan bridge: lxc profile create fan && fanctl lxd-profile | lxc profile edit fan')
+    .description('print an LXD profile (YAML) that puts instances on a fan bridge: lxc profile create fan-250 && fanctl lxd-profile | lxc profile edit fan-250 (or fanctl lxd enable)')
     .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
     .option('--name <name>', 'profile name (default: the bridge name)')
     .option('--json', 'the profile and its warnings as JSON')
@@ -254,6 +265,40 @@ export function buildProgram(deps: CliDeps): Command {
       if (opts.json) printJson(output, profile);
       else output.out(profile.yaml);
       for (const warning of profile.warnings) output.err(`fanctl: warning: ${warning}\n`);
+    });
+  const lxd = program.command('lxd').description("LXD instances on a fan (Ubuntu's fanatic enable-lxd/disable-lxd), through the lxc client");
+  const lxdOptions = (command: Command): Command =>
+    command
+      .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
+      .option('--profile <name>', 'profile name (default: the fan bridge name, e.g. fan-250)')
+      .option('--project <name>', 'LXD project (default: the client\'s current project)')
+      .option('--json', 'the result as JSON');
+  lxdOptions(lxd.command('enable').description('create the LXD profile (or bring it up to date): lxc launch IMAGE NAME -p default -p fan-250'))
+    .action(async (opts: LxdCommandOptions & JsonOption) => {
+      const report = await lxdEnableCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir, runner: deps.hostDeps().runner });
+      if (opts.json) printJson(output, report);
+      else output.out(renderLxdEnable(report));
+      for (const warning of report.warnings) output.err(`fanctl: warning: ${warning}\n`);
+    });
+  lxdOptions(lxd.command('disable').description('remove the LXD profile; refuses while instances use it'))
+    .option('--force', 'take the profile off the instances using it first (their fan NIC goes away)')
+    .action(async (opts: LxdCommandOptions & JsonOption) => {
+      const report = await lxdDisableCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir, runner: deps.hostDeps().runner });
+      if (opts.json) printJson(output, report);
+      else output.out(renderLxdDisable(report));
+    });
+  program
+    .command('lxc-config')
+    .description('print the lxc.net.0.* lines that put a plain LXC container on a fan bridge (append them to its config)')
+    .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
+    .option('--static <container>', "a static address for this container from fan's IPAM (the same one on every call) instead of DHCP")
+    .option('--release <container>', 'free the static address of this container (after lxc-destroy)')
+    .option('--json', 'the lines and settings as JSON')
+    .action(async (opts: LxcConfigOptions & JsonOption) => {
+      const result = await lxcConfigCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir });
+      if (opts.json) printJson(output, result.config ?? { released: result.released ?? null });
+      else output.out(result.text);
+      for (const warning of result.config?.warnings ?? []) output.err(`fanctl: warning: ${warning}\n`);
     });
 
   program

@@ -186,10 +186,21 @@ describe('fan CNI plugin (fake kernel)', () => {
     assert.equal(gone.json?.code, 3);
     const other = await h.add('c2', { overlay: '240.0.0.0/8' });
     assert.equal(other.json?.code, 11);
-    const dhcp = harness({ fans: ['-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'] });
+    const dhcp = harness({ fans: ['-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253'] });
     const full = await dhcp.add('c3');
     assert.equal(full.json?.code, 7);
     assert.match(String(full.json?.details), /without dhcp/);
+  });
+
+  it('on a fan with the default DHCP split, allocates from the lower half, never from dnsmasq\'s upper half', async () => {
+    const h = harness({ fans: ['-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'] });
+    assert.equal((await h.run('STATUS', {})).code, 0);
+    const r = await h.add('c1');
+    const ips = r.json?.ips as { address: string }[] | undefined;
+    assert.equal(ips?.[0]?.address, '250.3.4.2/24');
+    const high = await h.add('c2', {}, { CNI_ARGS: 'IgnoreUnknown=1;IP=250.3.4.200' });
+    assert.equal(high.json?.code, 7);
+    assert.match(String(high.json?.msg), /is in the fan's DHCP range \(dnsmasq hands these out\), 250\.3\.4\.128–250\.3\.4\.254/);
   });
 
   it('reports exhaustion with code 11', async () => {
@@ -230,7 +241,7 @@ describe('fan CNI plugin (fake kernel)', () => {
     assert.equal((await harness({ fans: [] }).run('STATUS', {})).json?.code, 50);
     assert.equal((await harness().run('STATUS', {}, { overlay: '251.0.0.0/8' })).json?.code, 50);
     assert.equal((await harness({ facts: typicalHost() }).run('STATUS', {})).json?.code, 51);
-    assert.equal((await harness({ fans: ['-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'] }).run('STATUS', {})).json?.code, 50);
+    assert.equal((await harness({ fans: ['-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253'] }).run('STATUS', {})).json?.code, 50);
   });
 
   it('GC keeps valid attachments and removes the rest of this network only', async () => {

@@ -45,11 +45,27 @@ describe('fanctl docker-config (bridge driver on the fan bridge)', () => {
     assert.match(c.notes.join('\n'), /--aux-address keeps the host reserve \(250\.3\.4\.2–250\.3\.4\.3\)/);
   });
 
-  it('refuses a fan that serves DHCP (Docker would hand out dnsmasq\'s addresses), and bad names', () => {
-    assert.throws(() => dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp')), (e: unknown) => {
+  it('on a DHCP fan, keeps Docker inside the static share: --ip-range is the lower half of the slice', () => {
+    const c = dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'));
+    assert.equal(c.ipRange, '250.3.4.0/25');
+    assert.ok(c.command.includes('--subnet 250.3.4.0/24 --ip-range 250.3.4.0/25 --gateway 250.3.4.1'));
+    assert.equal(c.firstAddress, '250.3.4.2');
+    assert.match(c.notes.join('\n'), /dnsmasq hands out 250\.3\.4\.128-250\.3\.4\.254\./);
+  });
+
+  it('with an explicit DHCP range, takes the largest block of the static share and says what it leaves out', () => {
+    const c = dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 250.3.4.100-250.3.4.199'));
+    // static share: .2-.99 and .200-.254; the largest DHCP-free block holding static addresses is .0/26
+    assert.equal(c.ipRange, '250.3.4.0/26');
+    assert.equal(c.firstAddress, '250.3.4.2');
+    assert.match(c.notes.join('\n'), /Docker uses 62 of the 153 static addresses: 250\.3\.4\.2-250\.3\.4\.99, 250\.3\.4\.200-250\.3\.4\.254/);
+  });
+
+  it('refuses a fan whose DHCP range holds every container address, and bad names', () => {
+    assert.throws(() => dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253')), (e: unknown) => {
       assert.ok(e instanceof ConfigError);
-      assert.match(e.message, /fan 250\.0\.0\.0\/8 serves DHCP: dnsmasq hands out 250\.3\.4\.2–250\.3\.4\.254/);
-      assert.match(e.hint ?? '', /without --dhcp/);
+      assert.match(e.message, /fan 250\.0\.0\.0\/8 leaves no addresses to static allocation on this host: its DHCP range 250\.3\.4\.2-250\.3\.4\.254 holds every container address/);
+      assert.match(e.hint ?? '', /--dhcp-range N/);
       return true;
     });
     assert.throws(() => dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16'), 'no spaces'), /is not a Docker network name/);

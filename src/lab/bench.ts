@@ -7,7 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import { formatIpv4 } from '../core/address/ipv4.js';
 import { FanError } from '../core/errors.js';
-import { containerAddress, inNs } from './lab.js';
+import { containerAddress } from './lab.js';
+import { inNs } from './shell.js';
 import type { LabTopology } from './topology.js';
 import { buildReference, removeReference } from './reference.js';
 import { addExtraFan, removeExtraFan } from './extra-fan.js';

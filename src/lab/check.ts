@@ -5,7 +5,8 @@
  */
 import { formatIpv4 } from '../core/address/ipv4.js';
 import type { CommandRunner } from '../ports/runner.js';
-import { containerAddress, inNs } from './lab.js';
+import { containerAddress } from './lab.js';
+import { inNs } from './shell.js';
 import type { LabContainer, LabTopology } from './topology.js';
 
 export interface PingResult {

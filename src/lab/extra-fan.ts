@@ -3,15 +3,15 @@
  * run by default (host-gw in a vxlan lab, vxlan in a host-gw lab), so both are measured side by side in one run.
  * Brought up and down with the real fanctl; its containers are `<lab>-<host>-x` namespaces.
  */
+import { root } from './shell.js';
 import { formatCidr, network, u32 } from '../core/address/ipv4.js';
 import type { DataplaneType } from '../core/config/fan-spec.js';
 import { bridgeNameOf, defineFan, describeHost } from '../core/mapping/fan.js';
 import { fanMtu } from '../backends/registry.js';
-import { ExecRunner } from '../kernel/exec.js';
+import { layoutOf } from '../core/mapping/layout.js';
 import { attachContainer, fanctl } from './lab.js';
 import type { LabContainer, LabHost, LabTopology } from './topology.js';
 
-const root = new ExecRunner();
 /** Class E, and not one of the lab's default overlays. */
 const EXTRA_OVERLAY = { address: 0xf9000000, prefix: 8 }; // 249.0.0.0/8
 
@@ -33,7 +33,7 @@ export async function addExtraFan(topo: LabTopology, hosts: readonly LabHost[]):
       hostIf: 'cx',
       overlay: formatCidr(EXTRA_OVERLAY),
       bridge: bridgeNameOf(EXTRA_OVERLAY),
-      address: u32(slice.slice.address + 2),
+      address: layoutOf({ slice: slice.slice, hostReserve: 1, dhcp: false }).ipam[0]?.start ?? u32(slice.slice.address + 2),
       prefix: slice.slice.prefix,
       gateway: slice.gateway,
       mtu: fanMtu({ type, deviceMtu: topo.options.underlayMtu }),

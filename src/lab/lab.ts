@@ -3,21 +3,17 @@
  * underlay switch (a bridge in its own namespace); each runs the real `fanctl up`; containers are namespaces
  * with a veth on the fan bridge. Everything is named `<lab>-…`; nothing is added to the root namespace.
  */
+import { root } from './shell.js';
 import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { formatCidr, formatIpv4, network } from '../core/address/ipv4.js';
 import { FanError, ConfigError, errorMessage } from '../core/errors.js';
-import { ExecRunner } from '../kernel/exec.js';
 import { requireRoot } from '../kernel/probes.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { type LabContainer, type LabHost, type LabOptions, type LabTopology, labTopology } from './topology.js';
 
 export const FANCTL = fileURLToPath(new URL('../bin/fanctl.js', import.meta.url));
-const root = new ExecRunner();
 
-export function inNs(ns: string): CommandRunner {
-  return new ExecRunner(ns);
-}
 
 export async function labNamespaces(prefix: string): Promise<string[]> {
   const out = await root.run(['ip', '-json', 'netns', 'list'], { allowFailure: true });

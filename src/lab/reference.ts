@@ -3,12 +3,11 @@
  * hosts. Per peer it keeps a route, a neighbour entry and an fdb entry (the state fan avoids); its containers sit
  * on their own bridge with their own /24 per host. All objects are named `ref*` inside lab namespaces.
  */
+import { root } from './shell.js';
 import { type Ipv4, formatIpv4 } from '../core/address/ipv4.js';
 import { VXLAN_OVERHEAD } from '../backends/vxlan/backend.js';
-import { ExecRunner } from '../kernel/exec.js';
 import type { LabHost, LabTopology } from './topology.js';
 
-const root = new ExecRunner();
 const REF_PORT = '4789';
 const REF_VNI = '1';
 

@@ -7,6 +7,7 @@ import { type DataplaneType, parseOverlay } from '../core/config/fan-spec.js';
 import { ConfigError } from '../core/errors.js';
 import { bridgeNameOf, defineFan, describeHost } from '../core/mapping/fan.js';
 import { fanMtu } from '../backends/registry.js';
+import { layoutOf, rangeSize } from '../core/mapping/layout.js';
 
 export interface LabOptions {
   readonly name: string;
@@ -96,8 +97,11 @@ export function labTopology(options: LabOptions, stateRoot = '/run/fanlab'): Lab
         if (!map) throw new ConfigError('internal: no overlay');
         const slice = describeHost(map, address);
         const perFan = Math.floor(c / maps.length);
-        const first = u32(slice.slice.address + 2); // host-reserve 1: .1 is the bridge
-        if (perFan + 2 >= slice.size - 1) throw new ConfigError(`slice ${formatCidr(slice.slice)} has no room for ${options.containers} containers`, 'use fewer containers or a wider slice');
+        // The lab's fans use host-reserve 1; with DHCP the first leases come from the DHCP share.
+        const layout = layoutOf({ slice: slice.slice, hostReserve: 1, dhcp: options.dhcp });
+        const share = options.dhcp ? layout.dhcp : layout.ipam[0];
+        const first = share?.start ?? 0;
+        if (share === undefined || perFan >= rangeSize(share)) throw new ConfigError(`slice ${formatCidr(slice.slice)} has no room for ${options.containers} containers`, 'use fewer containers or a wider slice');
         return {
           ns: `${prefix}-${name}-c${c + 1}`,
           name: `${name}-c${c + 1}`,

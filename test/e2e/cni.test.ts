@@ -3,6 +3,7 @@
  * host's namespace with that host's state dir), chained with Debian's reference plugins, under 200 concurrent
  * ADDs, and under podman. Every namespace is named `fancni-…` and removed by labDown, also on failure.
  */
+import { root } from '../../src/lab/shell.js';
 import assert from 'node:assert/strict';
 import { buildBusyboxTarball } from '../lab/busybox.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -17,7 +18,6 @@ import { type PodmanHost, IMAGE, inPodmanHost, podmanHost, removeLabCgroups, run
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 
 const NAME = 'fancni';
-const root = new ExecRunner();
 const SLICE_PREFIX = 24;
 
 interface Installed {
@@ -305,9 +305,9 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
 
   it('exhaustion answers code 11; a fan whose DHCP range covers the slice is not ready (50) and refuses ADD (7)', async () => {
     const h2 = host(1);
-    // A second fan with 4 container addresses (host-reserve 250 of a /24), and a third serving DHCP.
+    // A second fan with 4 container addresses (host-reserve 250 of a /24), and a third whose DHCP range takes all.
     await fanctl(h2, ['up', '-o', '251.0.0.0/8', '-u', '172.16.0.0/16', '--host-reserve', '250']);
-    await fanctl(h2, ['up', '-o', '252.0.0.0/8', '-u', '172.16.0.0/16', '--dhcp']);
+    await fanctl(h2, ['up', '-o', '252.0.0.0/8', '-u', '172.16.0.0/16', '--dhcp-range', '253']);
     const small = conf({ name: 'smallnet', overlay: '251.0.0.0/8' });
     const boxes = await Promise.all([1, 2, 3, 4, 5].map(() => sandbox(h2)));
     const results = await Promise.all(boxes.map((b) => execFanCni(h2, call('ADD', b), small)));

@@ -5,13 +5,13 @@
  * Everything is named `fancr…`; `after` removes every pod, stops every process it started by pid and checks that
  * nothing is left.
  */
+import { root } from '../../src/lab/shell.js';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { type Cidr, contains, formatIpv4, parseCidr, parseIpv4 } from '../../src/core/address/ipv4.js';
 import { hostVethName } from '../../src/core/attach/names.js';
-import { ExecRunner } from '../../src/kernel/exec.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 import {
@@ -29,7 +29,6 @@ import { cgroupV1Mounts } from '../lab/private-ns.js';
 const NAME = 'fancr';
 const ROOT = `/var/tmp/${NAME}-containerd`;
 const BRIDGE = 'fan-250';
-const root = new ExecRunner();
 
 interface LeaseRecord {
   readonly address: string;

@@ -5,6 +5,7 @@
  * between RequestAddress and recording an endpoint) reclaimed when the plugin starts and when a pool is full.
  * Everything is named `fandkn…`; `after` stops every process it started by pid and removes the lab.
  */
+import { root } from '../../src/lab/shell.js';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { resolve } from 'node:path';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { contains, formatIpv4, parseCidr, parseIpv4, u32 } from '../../src/core/address/ipv4.js';
-import { type BackgroundProcess, ExecRunner } from '../../src/kernel/exec.js';
+import { type BackgroundProcess } from '../../src/kernel/exec.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 import { buildBusyboxTarball } from '../lab/busybox.js';
@@ -30,7 +31,6 @@ import {
 } from '../lab/docker.js';
 
 const NAME = 'fandkn';
-const root = new ExecRunner();
 
 async function sliceOf(h: LabHost, bridge: string): Promise<string> {
   const status = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as { fans: { bridge: string; slice: string }[] };

@@ -5,19 +5,19 @@
  * Also: the plugin socket is created 0660 whatever the umask. Everything is named `fandkp…`; `after` stops every
  * process it started by pid and removes the lab.
  */
+import { root } from '../../src/lab/shell.js';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { formatIpv4 } from '../../src/core/address/ipv4.js';
-import { type BackgroundProcess, ExecRunner } from '../../src/kernel/exec.js';
+import { type BackgroundProcess } from '../../src/kernel/exec.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 import { buildBusyboxTarball } from '../lab/busybox.js';
 import { LAB_IMAGE, type LabDockerd, docker, importImage, startDockerd, startFanPlugin, stopDockerd, stopProcess, sweepLabDocker } from '../lab/docker.js';
 
 const NAME = 'fandkp';
-const root = new ExecRunner();
 
 async function sliceOf(h: LabHost): Promise<string> {
   const status = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as { fans: { bridge: string; slice: string }[] };

@@ -5,13 +5,14 @@
  * Everything is named `fandock…`; `after` stops every process it started by pid and checks that nothing is left
  * and that the machine's own namespaces did not change.
  */
+import { root } from '../../src/lab/shell.js';
 import assert from 'node:assert/strict';
 import { buildBusyboxTarball } from '../lab/busybox.js';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { contains, formatIpv4, parseCidr, parseIpv4, u32 } from '../../src/core/address/ipv4.js';
-import { type BackgroundProcess, ExecRunner } from '../../src/kernel/exec.js';
+import { type BackgroundProcess } from '../../src/kernel/exec.js';
 import {
   LAB_DOCKER_ROOT,
   LAB_IMAGE,
@@ -29,7 +30,6 @@ import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 
 const NAME = 'fandock';
-const root = new ExecRunner();
 
 interface MachineState {
   readonly links: string;

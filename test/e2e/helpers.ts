@@ -1,12 +1,11 @@
 /** Shared helpers for the root-only end-to-end tests: commands in namespaces, captures, state counts. */
 import { spawn } from 'node:child_process';
-import { ExecRunner } from '../../src/kernel/exec.js';
+import { inNs as runnerIn, outputIn, root } from '../../src/lab/shell.js';
 
-export const root = new ExecRunner();
+export { root };
 
-export async function inNs(ns: string, argv: readonly string[]): Promise<string> {
-  return (await new ExecRunner(ns).run(argv)).stdout;
-}
+/** The standard output of a command inside a lab namespace. */
+export const inNs = outputIn;
 
 export async function json<T>(ns: string, argv: readonly string[]): Promise<T> {
   const out = await inNs(ns, argv);
@@ -59,14 +58,14 @@ export async function stateCounts(ns: string): Promise<{ routes: number; neighbo
 export async function fanObjects(ns: string): Promise<{ links: string[]; routes: number; nft: boolean; dnsmasq: number; forwardRules: number }> {
   const links = await json<{ ifname: string; ifalias?: string }[]>(ns, ['ip', '-json', 'link', 'show']);
   const routes = await json<unknown[]>(ns, ['ip', '-json', 'route', 'show', 'table', 'all', 'proto', '250']);
-  const nft = (await new ExecRunner(ns).run(['nft', 'list', 'table', 'ip', 'fan'], { allowFailure: true })).exitCode === 0;
+  const nft = (await runnerIn(ns).run(['nft', 'list', 'table', 'ip', 'fan'], { allowFailure: true })).exitCode === 0;
   const pids = (await root.run(['ip', 'netns', 'pids', ns], { allowFailure: true })).stdout.split(/\s+/).filter(Boolean);
   let dnsmasq = 0;
   for (const pid of pids) {
     const comm = (await root.run(['cat', `/proc/${pid}/comm`], { allowFailure: true })).stdout.trim();
     if (comm === 'dnsmasq') dnsmasq++;
   }
-  const rules = (await new ExecRunner(ns).run(['iptables', '-w', '-S', 'FORWARD'], { allowFailure: true })).stdout;
+  const rules = (await runnerIn(ns).run(['iptables', '-w', '-S', 'FORWARD'], { allowFailure: true })).stdout;
   return {
     links: links.filter((l) => l.ifalias?.startsWith('fan:') || l.ifname.startsWith('fan-')).map((l) => l.ifname),
     routes: routes.length,

@@ -1,16 +1,15 @@
 /**
  * The lab's container image: a root filesystem of Debian's busybox-static and its applets, packed as a tarball that
- * `docker import` and `podman import` take. No registry is needed (or reachable).
+ * `docker import` and `podman import` take. No registry is needed (or reachable). The same tree, with an init,
+ * becomes an LXD image (test/lab/lxd.ts).
  */
+import { root } from '../../src/lab/shell.js';
 import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { ExecRunner } from '../../src/kernel/exec.js';
 
 export const BUSYBOX = '/bin/busybox';
-const root = new ExecRunner();
 
-/** Builds `<dir>/busybox.tar` and returns its path. */
-export async function buildBusyboxTarball(dir: string): Promise<string> {
-  const rootfs = `${dir}/rootfs`;
+/** Fills `rootfs` (emptied first) with busybox, a link per applet and a root user. */
+export async function buildBusyboxTree(rootfs: string): Promise<void> {
   await rm(rootfs, { recursive: true, force: true });
   for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root']) await mkdir(`${rootfs}/${d}`, { recursive: true });
   await copyFile(BUSYBOX, `${rootfs}/bin/busybox`);
@@ -19,6 +18,12 @@ export async function buildBusyboxTarball(dir: string): Promise<string> {
   for (const applet of applets) await symlink('busybox', `${rootfs}/bin/${applet}`).catch(() => undefined);
   await writeFile(`${rootfs}/etc/passwd`, 'root:x:0:0:root:/root:/bin/sh\n');
   await writeFile(`${rootfs}/etc/group`, 'root:x:0:\n');
+}
+
+/** Builds `<dir>/busybox.tar` and returns its path. */
+export async function buildBusyboxTarball(dir: string): Promise<string> {
+  const rootfs = `${dir}/rootfs`;
+  await buildBusyboxTree(rootfs);
   const tar = `${dir}/busybox.tar`;
   await root.run(['tar', '-C', rootfs, '-cf', tar, '.']);
   await rm(rootfs, { recursive: true, force: true });

@@ -5,10 +5,10 @@
  * fails. Plugins run inside a lab host's namespace (`ip netns exec`) with that host's FAN_STATE_DIR, exactly as a
  * runtime on that host would run them. Debian does not package cnitool; this replaces it for tests.
  */
+import { root } from '../../src/lab/shell.js';
 import { access, constants } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { FanError } from '../../src/core/errors.js';
-import { ExecRunner } from '../../src/kernel/exec.js';
 import type { LabHost } from '../../src/lab/topology.js';
 
 /** The plugin's Node entry point in this build. */
@@ -16,7 +16,6 @@ export const FAN_CNI_ENTRY = fileURLToPath(new URL('../../src/bin/fan-cni.js', i
 /** Debian's containernetworking-plugins. */
 export const REFERENCE_PLUGIN_DIR = '/usr/lib/cni';
 
-const root = new ExecRunner();
 
 export interface CniCall {
   readonly command: 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC' | 'VERSION';

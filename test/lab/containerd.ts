@@ -19,11 +19,12 @@
  * left in the holder's mount namespace or the pods' cgroups (only processes started under them), removes the
  * cgroups and DIR.
  */
+import { root } from '../../src/lab/shell.js';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, readdir, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { errorMessage, FanError } from '../../src/core/errors.js';
-import { type BackgroundProcess, ExecRunner, startProcess } from '../../src/kernel/exec.js';
+import { type BackgroundProcess, startProcess } from '../../src/kernel/exec.js';
 import type { RunResult } from '../../src/ports/runner.js';
 import type { LabHost } from '../../src/lab/topology.js';
 import { BUSYBOX } from './busybox.js';
@@ -54,7 +55,6 @@ export const K8S_NAMESPACE = 'k8s.io';
 /** The sandbox image the tests build and import (no registry is reachable). */
 export const PAUSE_IMAGE = 'fan.lab/pause:1';
 
-const root = new ExecRunner();
 
 /** Refusal exit codes 90–93 (GUARD_SH); the bound paths follow the cgroup arguments' count. */
 const HOLDER_SCRIPT = `#!/bin/sh

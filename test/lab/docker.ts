@@ -16,10 +16,11 @@
  * `stopDockerd` removes the containers, stops dockerd by its pid, kills whatever is left in its mount namespace or
  * cgroups (only ever processes started under them), removes the cgroups and the data directory.
  */
+import { root } from '../../src/lab/shell.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { errorMessage, FanError } from '../../src/core/errors.js';
-import { type BackgroundProcess, ExecRunner, startProcess } from '../../src/kernel/exec.js';
+import { type BackgroundProcess, startProcess } from '../../src/kernel/exec.js';
 import type { RunOptions, RunResult } from '../../src/ports/runner.js';
 import { FANCTL } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/topology.js';
@@ -47,7 +48,6 @@ export const LAB_DOCKER_ROOT = '/var/tmp/fanlab-docker';
 /** The image every lab container runs: busybox-static, imported from a tarball (no registry). */
 export const LAB_IMAGE = 'busybox:fan';
 
-const root = new ExecRunner();
 
 /** Refusal exit codes of the inner script (90–93): the guard fired and dockerd was never started. */
 const INNER_SCRIPT = `#!/bin/sh

@@ -5,12 +5,11 @@
  * Storage (vfs), run root, events and the CNI directories all live under the lab directory. Containers run under
  * the cgroup parent `/<lab>` (removed by `removeLabCgroups`). The image is a busybox-static root filesystem.
  */
+import { root } from '../../src/lab/shell.js';
 import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
-import { ExecRunner } from '../../src/kernel/exec.js';
 import type { RunResult } from '../../src/ports/runner.js';
 import type { LabHost, LabTopology } from '../../src/lab/topology.js';
 
-const root = new ExecRunner();
 
 export const IMAGE = 'localhost/fan-busybox:latest';
 

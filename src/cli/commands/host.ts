@@ -14,6 +14,7 @@ export interface FanWordOptions {
   overlay?: string;
   underlay?: string;
   dhcp?: boolean;
+  dhcpRange?: string;
   bridge?: string;
   hostReserve?: string;
   type?: string;
@@ -25,6 +26,7 @@ export function fanWords(words: readonly string[], opts: FanWordOptions): string
   if (opts.overlay !== undefined) out.push('-o', opts.overlay);
   if (opts.underlay !== undefined) out.push('-u', opts.underlay);
   if (opts.dhcp) out.push('--dhcp');
+  if (opts.dhcpRange !== undefined) out.push('--dhcp-range', opts.dhcpRange);
   if (opts.bridge !== undefined) out.push('--bridge', opts.bridge);
   if (opts.hostReserve !== undefined) out.push('--host-reserve', opts.hostReserve);
   if (opts.type !== undefined) out.push('--type', opts.type);

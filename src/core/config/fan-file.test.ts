@@ -49,7 +49,7 @@ describe('parseFanConfig', () => {
     assert.equal(config.fans[0]?.line, 2);
     assert.equal(config.fans[0]?.spec.underlay.text, 'eth0/16', 'no stray \\r in the last word');
     assert.deepEqual(config.problems, [
-      { line: 4, message: 'unexpected word "bogus"', hint: 'flags are: dhcp, off, host-reserve N, bridge NAME, type vxlan|host-gw' },
+      { line: 4, message: 'unexpected word "bogus"', hint: 'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw' },
     ]);
   });
 
@@ -100,7 +100,7 @@ describe('requireValidConfig', () => {
     const config = parseFanConfig('# x\n250.0.0.0/8 eth0/16 bogus\n', '/tmp/fan.conf');
     assertConfigError(
       () => requireValidConfig(config),
-      '/tmp/fan.conf has 1 error:\n  /tmp/fan.conf:2: unexpected word "bogus" (flags are: dhcp, off, host-reserve N, bridge NAME, type vxlan|host-gw)',
+      '/tmp/fan.conf has 1 error:\n  /tmp/fan.conf:2: unexpected word "bogus" (flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw)',
       'fix the line above; nothing was changed',
     );
   });

@@ -15,6 +15,7 @@ import {
   parseOverlay,
   parseType,
   parseUnderlay,
+  parseDhcpRange,
   toFanWords,
 } from './fan-spec.js';
 
@@ -175,7 +176,7 @@ describe('parseFanWords: errors', () => {
     ['250 /16', 'underlay "/16" is malformed'],
     ['250 eth$0/16', 'underlay "eth$0/16" is neither an address nor an interface name', 'write NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN'],
     ['250 averyveryverylongname', 'underlay "averyveryverylongname" is neither an address nor an interface name'],
-    ['250.0.0.0/8 eth0/16 bogus', 'unexpected word "bogus"', 'flags are: dhcp, off, host-reserve N, bridge NAME, type vxlan|host-gw'],
+    ['250.0.0.0/8 eth0/16 bogus', 'unexpected word "bogus"', 'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw'],
     ['-o 250 -u eth0 eth1', 'unexpected word "eth1"'],
   ];
   for (const [line, message, hint] of cases) {
@@ -234,6 +235,7 @@ describe('toFanWords', () => {
       name: ifnameArb,
       prefix: prefixOpt,
       dhcp: fc.boolean(),
+      dhcpRange: fc.option(fc.oneof(fc.integer({ min: 1, max: 65535 }).map(String), fc.tuple(u32Arb, u32Arb).map(([a, b]) => `${formatIpv4(Math.min(a, b))}-${formatIpv4(Math.max(a, b))}`)), { nil: undefined }),
       bridge: fc.option(fc.stringMatching(/^[A-Za-z0-9_.-]{1,15}$/).filter((b) => b !== '.' && b !== '..'), { nil: undefined }),
       hostReserve: fc.integer({ min: 1, max: 100000 }),
       type: fc.constantFrom(...DATAPLANE_TYPES),
@@ -259,7 +261,8 @@ describe('toFanWords', () => {
       return {
         overlay: { address: r.o, prefix: r.ov },
         underlay,
-        dhcp: r.dhcp,
+        dhcp: r.dhcp || r.dhcpRange !== undefined,
+        ...(r.dhcpRange === undefined ? {} : { dhcpRange: parseDhcpRange(r.dhcpRange) }),
         ...(r.bridge === undefined ? {} : { bridge: r.bridge }),
         hostReserve: r.hostReserve,
         type: r.type,
@@ -275,9 +278,10 @@ describe('toFanWords', () => {
     fc.assert(
       fc.property(specArb, (spec) => {
         // A bare word that looks like an option or a flag is read as one: such names need the -u form.
-        fc.pre(!/^-|^(dhcp|off|bridge|type|host-reserve)$/.test(spec.underlay.text));
+        fc.pre(!/^-|^(dhcp|dhcp-range|off|bridge|type|host-reserve)$/.test(spec.underlay.text));
         const old = [formatCidr(spec.overlay), spec.underlay.text];
         if (spec.dhcp) old.push('dhcp');
+        if (spec.dhcpRange !== undefined) old.push('dhcp-range', spec.dhcpRange.text);
         if (spec.hostReserve !== 1) old.push('host-reserve', String(spec.hostReserve));
         if (spec.bridge !== undefined) old.push('bridge', spec.bridge);
         if (spec.type !== 'vxlan') old.push('type', spec.type);

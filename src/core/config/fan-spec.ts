@@ -1,10 +1,10 @@
 /**
  * One grammar for a fan, shared by `fanctl up/down` arguments and /etc/network/fan lines. Both of Ubuntu's forms
  * are accepted, and may be mixed:
- *   new:  -o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp --bridge=NAME --host-reserve 2 --type vxlan
- *   old:  250.0.0.0/8 eth0/16 dhcp host-reserve 2 bridge NAME off
+ *   new:  -o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp --dhcp-range 64 --bridge=NAME --host-reserve 2 --type vxlan
+ *   old:  250.0.0.0/8 eth0/16 dhcp dhcp-range 250.3.4.200-250.3.4.254 host-reserve 2 bridge NAME off
  */
-import { type Cidr, formatCidr, isIpv4, parseCidr, parseIpv4, parsePrefixLength } from '../address/ipv4.js';
+import { type Cidr, type Ipv4, formatCidr, formatIpv4, isIpv4, parseCidr, parseIpv4, parsePrefixLength } from '../address/ipv4.js';
 import { ConfigError } from '../errors.js';
 import { checkOverlay, defineFan } from '../mapping/fan.js';
 
@@ -20,10 +20,22 @@ export type UnderlaySpec =
   /** `default/16`: the interface of the default route. */
   | { readonly kind: 'default'; readonly prefix?: number; readonly text: string };
 
+/**
+ * The DHCP share of the slice as the user wrote it; checked against the slice by `sliceLayout`
+ * (src/core/mapping/layout.ts), which also gives the default when none is written.
+ */
+export type DhcpRangeSpec =
+  /** `START-END`: these addresses (only valid on the host whose slice holds them). */
+  | { readonly kind: 'range'; readonly start: Ipv4; readonly end: Ipv4; readonly text: string }
+  /** `N`: the last N container addresses of the slice, on every host (suits a shared /etc/network/fan). */
+  | { readonly kind: 'count'; readonly count: number; readonly text: string };
+
 export interface FanSpec {
   readonly overlay: Cidr;
   readonly underlay: UnderlaySpec;
   readonly dhcp: boolean;
+  /** Which addresses dnsmasq hands out (implies `dhcp`); absent: the default split of the layout. */
+  readonly dhcpRange?: DhcpRangeSpec;
   readonly bridge?: string;
   /** Addresses at the start of the slice kept for the host (the first is the bridge/gateway). */
   readonly hostReserve: number;
@@ -83,6 +95,25 @@ export function parseHostReserve(text: string): number {
   return Number(text);
 }
 
+/** `250.3.4.128-250.3.4.254` (two addresses, the first not after the second) or `64` (a count of addresses). */
+export function parseDhcpRange(text: string): DhcpRangeSpec {
+  const hint = 'write --dhcp-range START-END with two addresses of this host\'s slice (e.g. 250.3.4.128-250.3.4.254), or a count N for the last N container addresses (e.g. 64)';
+  if (/^\d+$/.test(text)) {
+    const count = Number(text);
+    if (count < 1 || !Number.isSafeInteger(count)) throw new ConfigError(`dhcp-range "${text}" is not a positive count`, hint);
+    return { kind: 'count', count, text: String(count) };
+  }
+  const parts = text.split('-');
+  const [a, b] = parts;
+  if (parts.length !== 2 || a === undefined || b === undefined || !isIpv4(a) || !isIpv4(b)) {
+    throw new ConfigError(`dhcp-range "${text}" is neither START-END nor a count`, hint);
+  }
+  const start = parseIpv4(a);
+  const end = parseIpv4(b);
+  if (start > end) throw new ConfigError(`dhcp-range "${text}" starts after it ends`, `write the lower address first: ${b}-${a}`);
+  return { kind: 'range', start, end, text: `${formatIpv4(start)}-${formatIpv4(end)}` };
+}
+
 export function parseType(text: string): DataplaneType {
   const t = DATAPLANE_TYPES.find((x) => x === text);
   if (!t) throw new ConfigError(`unknown fan type "${text}"`, `use one of: ${DATAPLANE_TYPES.join(', ')}`);
@@ -90,24 +121,30 @@ export function parseType(text: string): DataplaneType {
 }
 
 /** Options that take a value, in every spelling, mapped to the field they set. */
-const VALUED: Record<string, 'overlay' | 'underlay' | 'bridge' | 'hostReserve' | 'type'> = {
+type ValuedField = 'overlay' | 'underlay' | 'bridge' | 'hostReserve' | 'type' | 'dhcpRange';
+const VALUED: Record<string, ValuedField> = {
   '-o': 'overlay', '--overlay': 'overlay',
   '-u': 'underlay', '--underlay': 'underlay',
   '--bridge': 'bridge', bridge: 'bridge', '-b': 'bridge',
   '--host-reserve': 'hostReserve', 'host-reserve': 'hostReserve',
   '--type': 'type', type: 'type', '-t': 'type',
+  '--dhcp-range': 'dhcpRange', 'dhcp-range': 'dhcpRange',
+};
+
+const FIELD_WORD: Record<ValuedField, string> = {
+  overlay: 'overlay', underlay: 'underlay', bridge: 'bridge', hostReserve: 'host-reserve', type: 'type', dhcpRange: 'dhcp-range',
 };
 
 /** Parses one fan from words (command-line arguments or one config line split on white space). */
 export function parseFanWords(words: readonly string[]): FanSpec {
-  const set: Partial<Record<'overlay' | 'underlay' | 'bridge' | 'hostReserve' | 'type', string>> = {};
+  const set: Partial<Record<ValuedField, string>> = {};
   const positional: string[] = [];
   let dhcp = false;
   let enabled = true;
   const assign = (field: keyof typeof set, value: string | undefined, option: string): void => {
     if (value === undefined || value === '') throw new ConfigError(`${option} needs a value`, `write ${option} VALUE`);
     if (set[field] !== undefined && set[field] !== value) {
-      throw new ConfigError(`${field === 'hostReserve' ? 'host-reserve' : field} is given twice ("${set[field]}" and "${value}")`, 'give it once');
+      throw new ConfigError(`${FIELD_WORD[field]} is given twice ("${set[field]}" and "${value}")`, 'give it once');
     }
     set[field] = value;
   };
@@ -124,7 +161,7 @@ export function parseFanWords(words: readonly string[]): FanSpec {
     } else if (word === 'off' || word === '--off') {
       enabled = false;
     } else if (word.startsWith('-')) {
-      throw new ConfigError(`unknown option "${word}"`, 'known: -o OVERLAY -u UNDERLAY --dhcp --bridge NAME --host-reserve N --type vxlan|host-gw');
+      throw new ConfigError(`unknown option "${word}"`, 'known: -o OVERLAY -u UNDERLAY --dhcp --dhcp-range START-END|N --bridge NAME --host-reserve N --type vxlan|host-gw');
     } else {
       positional.push(word);
     }
@@ -134,7 +171,7 @@ export function parseFanWords(words: readonly string[]): FanSpec {
     if (set[field] === undefined && positional.length > 0) set[field] = positional.shift();
   }
   if (positional.length > 0) {
-    throw new ConfigError(`unexpected word "${positional[0]}"`, 'flags are: dhcp, off, host-reserve N, bridge NAME, type vxlan|host-gw');
+    throw new ConfigError(`unexpected word "${positional[0]}"`, 'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw');
   }
   if (set.overlay === undefined) throw new ConfigError('no overlay given', 'add -o OVERLAY, e.g. -o 250.0.0.0/8');
   if (set.underlay === undefined) throw new ConfigError('no underlay given', 'add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16');
@@ -143,10 +180,12 @@ export function parseFanWords(words: readonly string[]): FanSpec {
   // Errors that need no host facts are reported now, before any I/O.
   if (underlay.kind === 'cidr') defineFan(overlay, underlay.cidr);
   else checkOverlay(overlay);
+  const dhcpRange = set.dhcpRange === undefined ? undefined : parseDhcpRange(set.dhcpRange);
   return {
     overlay,
     underlay,
-    dhcp,
+    dhcp: dhcp || dhcpRange !== undefined,
+    ...(dhcpRange === undefined ? {} : { dhcpRange }),
     ...(set.bridge === undefined ? {} : { bridge: parseBridgeName(set.bridge) }),
     hostReserve: set.hostReserve === undefined ? DEFAULT_HOST_RESERVE : parseHostReserve(set.hostReserve),
     type: set.type === undefined ? 'vxlan' : parseType(set.type),
@@ -158,6 +197,7 @@ export function parseFanWords(words: readonly string[]): FanSpec {
 export function toFanWords(spec: FanSpec): string[] {
   const words = ['-o', formatCidr(spec.overlay), '-u', spec.underlay.text];
   if (spec.dhcp) words.push('--dhcp');
+  if (spec.dhcpRange !== undefined) words.push('--dhcp-range', spec.dhcpRange.text);
   if (spec.bridge !== undefined) words.push('--bridge', spec.bridge);
   if (spec.hostReserve !== DEFAULT_HOST_RESERVE) words.push('--host-reserve', String(spec.hostReserve));
   if (spec.type !== 'vxlan') words.push('--type', spec.type);

@@ -8,6 +8,7 @@ import { type FanMap, type HostSlice, bridgeNameOf, checkDistinctOverlays, defin
 import { type HostFacts, type InterfaceFacts, defaultRouteDevice, findInterface } from '../model/host-facts.js';
 import type { DataplaneType, FanSpec } from './fan-spec.js';
 import { FAN_ROUTE_PROTO } from '../model/host-state.js';
+import { sliceLayout } from '../mapping/layout.js';
 
 export interface ResolvedUnderlay {
   readonly underlay: Cidr;
@@ -133,7 +134,7 @@ function fanOf(spec: FanSpec, r: RecordedUnderlay, facts: HostFacts, ownedDevice
       throw new ConfigError(`overlay ${formatCidr(map.overlay)} overlaps route ${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`, 'pick an overlay this host does not route, e.g. in 240.0.0.0/4');
     }
   }
-  return {
+  const fan: Fan = {
     spec,
     map,
     host,
@@ -145,6 +146,8 @@ function fanOf(spec: FanSpec, r: RecordedUnderlay, facts: HostFacts, ownedDevice
     dhcp: spec.dhcp,
     type: spec.type,
   };
+  sliceLayout(fan); // a dhcp-range that does not fit this host's slice is refused here, before any I/O
+  return fan;
 }
 
 /**

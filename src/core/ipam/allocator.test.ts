@@ -52,9 +52,15 @@ describe('IPAM pool', () => {
     assert.equal(pool.label, 'fan 250.0.0.0/8 (bridge fan-250)');
   });
 
-  it('loses the DHCP range when the fan serves DHCP (today: every container address)', () => {
+  it('loses the DHCP share when the fan serves DHCP: the upper half by default', () => {
     const pool = poolOf(fanOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'));
     assert.equal(pool.dhcp, true);
+    assert.equal(poolSize(pool), 126);
+    assert.equal(describeFreeRanges(pool), '250.3.4.2–250.3.4.127');
+  });
+
+  it('is empty when the DHCP range takes every container address', () => {
+    const pool = poolOf(fanOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 250.3.4.2-250.3.4.254'));
     assert.equal(poolSize(pool), 0);
     assert.equal(describeFreeRanges(pool), 'none');
   });
@@ -129,7 +135,7 @@ describe('allocateAddress', () => {
   });
 
   it('explains an empty pool caused by DHCP and suggests turning DHCP off', () => {
-    const e = ipamError(() => allocateAddress({ pool: poolOf(fanOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp')), taken: new Map() }));
+    const e = ipamError(() => allocateAddress({ pool: poolOf(fanOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253')), taken: new Map() }));
     assert.equal(e.kind, 'exhausted');
     assert.equal(e.poolSize, 0);
     assert.match(e.message, /DHCP range covers every container address of slice 250\.3\.4\.0\/24/);

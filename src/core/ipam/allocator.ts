@@ -62,7 +62,7 @@ export function checkRequest(pool: IpamPool, taken: ReadonlyMap<Ipv4, string>, r
       'reserved',
       `requested address ${formatIpv4(request)} is in ${reserved.reason}, ${rangeText(reserved.start, reserved.end)} of slice ${slice}`,
       pool.dhcp && reserved.reason.includes('DHCP')
-        ? `request an address outside the DHCP range (free for static use: ${describeFreeRanges(pool)}), or bring the fan up without dhcp`
+        ? `request an address outside the DHCP range (free for static use: ${describeFreeRanges(pool)}), or give DHCP a smaller share (--dhcp-range)`
         : `request an address in ${describeFreeRanges(pool)}`,
       poolSize(pool),
     );
@@ -110,7 +110,7 @@ export function allocateAddress(input: AllocationInput): Ipv4 {
         ? `${pool.label} has no addresses to allocate: its DHCP range covers every container address of slice ${formatCidr(pool.slice)}`
         : `${pool.label} has no addresses to allocate in slice ${formatCidr(pool.slice)}`,
       pool.dhcp
-        ? 'bring this fan up without dhcp on hosts whose containers are attached by CNI or Docker (fanctl down, then fanctl up without --dhcp), or use a separate fan for DHCP clients'
+        ? 'give DHCP only a share of the slice (fanctl up … --dhcp without --dhcp-range takes the upper half; --dhcp-range N the last N addresses), or bring the fan up without dhcp'
         : 'lower the host reserve or use a wider slice',
       0,
     );

@@ -8,7 +8,7 @@
  */
 import { type Cidr, type Ipv4, broadcast, formatCidr, formatIpv4, network, u32 } from '../address/ipv4.js';
 import type { Fan } from '../config/resolve.js';
-import { dhcpSpec } from '../plan/host-plan.js';
+import { sliceLayout } from '../mapping/layout.js';
 
 /** A named range of the slice nobody may allocate from. */
 export interface ReservedRange {
@@ -63,14 +63,13 @@ export function makePool(options: {
 
 /** The pool of a resolved fan on this host. */
 export function poolOf(fan: Fan): IpamPool {
-  // dhcpSpec needs a state dir only for file names; the range is all the pool uses.
-  const dhcp = fan.dhcp ? dhcpSpec(fan, { stateDir: '' }) : undefined;
+  const { dhcp } = sliceLayout(fan); // the DHCP share is dnsmasq's: never allocated here
   return makePool({
     label: `fan ${formatCidr(fan.map.overlay)} (bridge ${fan.bridge})`,
     slice: fan.host.slice,
     hostReserve: fan.hostReserve,
     gateway: fan.host.gateway,
-    ...(dhcp ? { dhcpRange: { start: dhcp.rangeStart, end: dhcp.rangeEnd } } : {}),
+    ...(dhcp ? { dhcpRange: dhcp } : {}),
   });
 }
 

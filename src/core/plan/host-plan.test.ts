@@ -66,7 +66,7 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
     assert.deepEqual(bridgeAddresses(wide).map(formatCidr), ['250.3.4.1/24', '250.3.4.2/24', '250.3.4.3/24']);
     assert.equal(formatIpv4(firstContainerAddress(wide)), '250.3.4.4');
     assert.deepEqual(planHost([wide], OPTIONS).bridges[0]?.addresses, [cidrOf('250.3.4.1/24'), cidrOf('250.3.4.2/24'), cidrOf('250.3.4.3/24')]);
-    assert.equal(formatIpv4(planHost([wide], OPTIONS).dhcp[0]?.rangeStart ?? 0), '250.3.4.4');
+    assert.equal(formatIpv4(planHost([wide], OPTIONS).dhcp[0]?.rangeStart ?? 0), '250.3.4.128');
   });
 
   it('one collect-metadata tunnel: fan-vxlan, port 8472, MTU 1450, the shared fan MAC', () => {
@@ -109,10 +109,10 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
     assert.deepEqual(hostGwOf(plan), []);
   });
 
-  it('DHCP: first address after the reserve to the last usable, with the slice netmask, gateway, MTU and state files', () => {
+  it('DHCP: the DHCP share of the slice (its upper half), with the slice netmask, gateway, MTU and state files', () => {
     const expected = {
       bridge: 'fan-250',
-      rangeStart: ip('250.3.4.2'),
+      rangeStart: ip('250.3.4.128'),
       rangeEnd: ip('250.3.4.254'),
       netmask: ip('255.255.255.0'),
       gateway: ip('250.3.4.1'),

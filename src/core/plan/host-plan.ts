@@ -6,6 +6,7 @@
  */
 import { type Cidr, formatCidr, mask, u32 } from '../address/ipv4.js';
 import type { Fan } from '../config/resolve.js';
+import { sliceLayout } from '../mapping/layout.js';
 import { ConfigError } from '../errors.js';
 import { ALL_BACKENDS, backendOf, fanMtu } from '../../backends/registry.js';
 import {
@@ -38,10 +39,12 @@ export function firstContainerAddress(fan: Fan): number {
 }
 
 export function dhcpSpec(fan: Fan, options: PlanOptions): DhcpSpec {
+  // The DHCP share of the slice (the rest is the IPAM's): src/core/mapping/layout.ts.
+  const range = sliceLayout(fan).dhcp ?? { start: firstContainerAddress(fan), end: fan.host.lastUsable };
   return {
     bridge: fan.bridge,
-    rangeStart: firstContainerAddress(fan),
-    rangeEnd: fan.host.lastUsable,
+    rangeStart: range.start,
+    rangeEnd: range.end,
     netmask: mask(fan.host.slice.prefix),
     gateway: fan.host.gateway,
     mtu: fanMtu(fan),
