@@ -7,7 +7,7 @@ import { readFanView } from '../app/fans.js';
 import { type HostDeps, hostStatus } from '../app/host.js';
 import { poolOf } from '../core/ipam/pool.js';
 import { dhcpSpec } from '../core/plan/host-plan.js';
-import { readNftCounters } from '../kernel/nft-counters.js';
+import { readNftCounters } from '../kernel/nft-rule-counters.js';
 import { openLeaseStore } from '../store/lease-file.js';
 import { type DhcpInput, type IpamInput, type MetricsInput, countDnsmasqLeases } from './samples.js';
 

@@ -1,5 +1,5 @@
 /** Reads the counters of fan's nftables table (`nft -j list table ip fan`); undefined when it cannot be read. */
-import { type RuleCounter, decodeNftCounters } from '../codec/nft-counters.js';
+import { type RuleCounter, decodeNftRuleCounters } from '../codec/nft-rule-counters.js';
 import { FAN_NFT_TABLE } from '../core/model/host-state.js';
 import type { CommandRunner } from '../ports/runner.js';
 
@@ -8,5 +8,5 @@ export async function readNftCounters(runner: CommandRunner): Promise<RuleCounte
     .run(['nft', '-j', 'list', 'table', 'ip', FAN_NFT_TABLE], { allowFailure: true })
     .catch(() => undefined);
   if (out === undefined || out.exitCode !== 0) return undefined;
-  return decodeNftCounters(out.stdout);
+  return decodeNftRuleCounters(out.stdout);
 }

@@ -22,7 +22,7 @@ const rule = z
   .passthrough();
 const listing = z.object({ nftables: z.array(z.record(z.unknown())) });
 
-export function decodeNftCounters(json: string): RuleCounter[] {
+export function decodeNftRuleCounters(json: string): RuleCounter[] {
   const out: RuleCounter[] = [];
   for (const item of listing.parse(JSON.parse(json)).nftables) {
     const parsed = rule.safeParse(item.rule);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeNftCounters } from './nft-counters.js';
+import { decodeNftRuleCounters } from './nft-rule-counters.js';
 
-describe('decodeNftCounters', () => {
+describe('decodeNftRuleCounters', () => {
   it('reads every rule with a counter, named by its comment', () => {
     const json = JSON.stringify({
       nftables: [
@@ -44,7 +44,7 @@ describe('decodeNftCounters', () => {
         },
       ],
     });
-    assert.deepEqual(decodeNftCounters(json), [
+    assert.deepEqual(decodeNftRuleCounters(json), [
       { rule: 'egress NAT to the underlay address', packets: 7, bytes: 588 },
       { rule: 'chain forward, handle 9', packets: 1, bytes: 84 },
     ]);
