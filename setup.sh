@@ -8,6 +8,7 @@ APT_PACKAGES=(
   iproute2 nftables iptables conntrack procps iputils-ping   # kernel tools fanctl drives
   clang llvm libbpf-dev bpftool                              # build and load the eBPF data plane
   dnsmasq-base                                               # DHCP on fan bridges
+  ethtool iputils-arping                                     # fanctl doctor: offloads, duplicate underlay addresses
   iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
   containerd runc                                            # Kubernetes' runtime path (CRI) for tests

@@ -39,6 +39,10 @@ import {
 import type { PortTable } from '../ports/published-ports.js';
 import { renderDockerConfig } from '../docker/config.js';
 import type { HostVeths } from '../ports/sandbox.js';
+import { doctorCommand } from './commands/doctor.js';
+import { renderDoctor } from '../doctor/render.js';
+import { traceCommand } from '../app/trace.js';
+import { renderTrace } from './commands/trace.js';
 import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
 import { runAgent } from '../agent/agent.js';
 import { type AgentDeps, type AgentOptions, agentServices, metricsService } from './commands/agent.js';
@@ -67,6 +71,8 @@ interface JsonOption {
 const overlayOption = (): Option => new Option('-o, --overlay <cidr>', 'overlay network, e.g. 250.0.0.0/8 (or 250)');
 const underlayOption = (): Option =>
   new Option('-u, --underlay <spec>', 'underlay: NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN');
+
+const collectValues = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 export function buildProgram(deps: CliDeps): Command {
   const { output } = deps;
@@ -153,6 +159,36 @@ export function buildProgram(deps: CliDeps): Command {
       const status = await showCommand(deps.hostDeps());
       if (opts.json) printJson(output, status);
       else output.out(renderStatus(status));
+    });
+
+  // fanctl doctor and fanctl trace: explain this host's fans and the path of one packet.
+  program
+    .command('doctor')
+    .description('check everything fan depends on (kernel, forwarding, firewall, MTU, offloads, peers, eBPF, nft, state); exit 1 when a check fails')
+    .option('--peer <address>', 'underlay address of a peer host to probe VXLAN with (repeatable)', collectValues)
+    .option('--check <id>', 'run only this check (repeatable)', collectValues)
+    .option('--json', 'the report, with each check\'s observation, as JSON')
+    .action(async (opts: { peer?: string[]; check?: string[] } & JsonOption) => {
+      const report = await doctorCommand(opts, deps.hostDeps());
+      if (opts.json) printJson(output, report);
+      else output.out(renderDoctor(report, deps.env.COLUMNS ? Number(deps.env.COLUMNS) : 120));
+      if (report.failed.length > 0) throw new FanError(`${report.failed.length} doctor check(s) failed: ${report.failed.join(', ')}`);
+    });
+
+  program
+    .command('trace')
+    .description('the path of a packet from SRC (on this host) to DST, hop by hop, with MTU and policy; --probe sends a real one')
+    .argument('<src>', 'source: a container or bridge address on this host')
+    .argument('<dst>', 'destination: any address')
+    .argument('[proto]', 'icmp (default), tcp/PORT or udp/PORT')
+    .option('--probe', 'send a ping from SRC and show which counters moved and where it stopped')
+    .option('--netns <name|path>', "SRC's network namespace for --probe (found through its veth when named)")
+    .option('--json', 'the path (and the probe) as JSON')
+    .action(async (src: string, dst: string, proto: string | undefined, opts: { probe?: boolean; netns?: string } & JsonOption) => {
+      const report = await traceCommand({ src, dst, ...(proto !== undefined ? { proto } : {}), probe: opts.probe ?? false, ...(opts.netns !== undefined ? { netns: opts.netns } : {}) }, deps.hostDeps());
+      if (opts.json) printJson(output, report);
+      else output.out(renderTrace(report));
+      if (report.probe && !report.probe.matches) throw new FanError('the probe disagrees with the computed path', 'run fanctl doctor to find what differs');
     });
 
   program

@@ -55,3 +55,19 @@ export function renderNftReplace(nat: NatSpec, key: string): string {
 export function decodeNftKey(listing: string): string | undefined {
   return /^\s*comment "managed by fanctl; key ([0-9a-f]+)"$/m.exec(listing)?.[1];
 }
+
+/** Lines that carry meaning: trimmed, no blank lines, counter values dropped. */
+export function normalizeRuleset(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim().replace(/\bcounter packets \d+ bytes \d+/g, 'counter').replace(/\s+/g, ' '))
+    .filter((l) => l !== '');
+}
+
+/**
+ * Whether a listing of the table is exactly what fan renders for `nat` (counters aside). The key in the comment
+ * alone would not notice a flushed chain or a rule deleted by hand.
+ */
+export function isRenderedTable(listing: string, nat: NatSpec, key: string): boolean {
+  return normalizeRuleset(listing).join('\n') === normalizeRuleset(renderNftTable(nat, key)).join('\n');
+}

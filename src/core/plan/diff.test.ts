@@ -8,6 +8,7 @@ import type { CurrentHost, DesiredHost, DhcpSpec, LinkState, NatSpec } from '../
 import { assertConfigError, cidrOf, hostFacts, iface, route } from '../../testing/builders.js';
 import { contentKey, dhcpKey, diffHost, natKey } from './diff.js';
 import { planHost } from './host-plan.js';
+import { renderNftTable } from '../../codec/nft.js';
 import { type Op, describeOp } from './ops.js';
 
 const ETH0_MAC = '02:00:ac:10:03:04';
@@ -49,7 +50,7 @@ function mirror(desired: DesiredHost): CurrentHost {
     ),
     neighbours: desired.devices.flatMap((d) => (d.neighbour ? [{ dev: d.dev, ...d.neighbour }] : [])),
     hostGw: [],
-    ...(desired.nat ? { nftKey: natKey(desired.nat), nftText: 'table ip fan {}' } : {}),
+    ...(desired.nat ? { nftKey: natKey(desired.nat), nftText: renderNftTable(desired.nat, natKey(desired.nat)) } : {}),
     forwardAccept: desired.forwardAccept,
     iptables: true,
     dhcp: desired.dhcp.map((d, i) => ({ bridge: d.bridge, pid: 1000 + i, key: dhcpKey(d) })),
@@ -184,6 +185,12 @@ const CASES: readonly Case[] = [
     current: with_(mirror(VXLAN), { routes: VXLAN.routes.map((r) => ({ ...r, mtu: 1500 })) }),
     desired: VXLAN,
     ops: ['route-replace 250.0.0.0/8 fan-vxlan'],
+  },
+  {
+    name: 'table flushed by hand (key still there): replaced',
+    current: with_(mirror(VXLAN), { nftText: `table ip fan {\n\tcomment "managed by fanctl; key ${natKey(VXLAN.nat as NatSpec)}"\n}\n` }),
+    desired: VXLAN,
+    ops: ['nft-replace fan-250'],
   },
   { name: 'stale nft key: table replaced', current: with_(mirror(VXLAN), { nftKey: '00000000' }), desired: VXLAN, ops: ['nft-replace fan-250'] },
   {

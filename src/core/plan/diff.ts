@@ -21,6 +21,7 @@ import {
 } from '../model/host-state.js';
 import type { Op } from './ops.js';
 import { VXLAN_PORT } from '../../backends/vxlan/backend.js';
+import { isRenderedTable } from '../../codec/nft.js';
 
 /** Stable text key of a spec, stored with the object so a later run can tell whether it changed. */
 export function contentKey(value: unknown): string {
@@ -156,7 +157,8 @@ function diffNft(current: CurrentHost, desired: DesiredHost): Op[] {
       `inspect it with nft list table ip ${FAN_NFT_TABLE} and remove or rename it`,
     );
   }
-  if (desired.nat && current.nftKey !== natKey(desired.nat)) {
+  const nat = desired.nat;
+  if (nat && (current.nftKey !== natKey(nat) || !isRenderedTable(current.nftText ?? '', nat, natKey(nat)))) {
     return [{ kind: 'nft-replace', nat: desired.nat, ...was(current.nftText) }];
   }
   return [];
