@@ -13,6 +13,8 @@ APT_PACKAGES=(
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
   containerd runc                                            # Kubernetes' runtime path (CRI) for tests
   lxd lxd-client lxc                                         # LXD 5.0 and plain LXC, real runtimes for tests
+  prometheus curl                                            # metrics tests: promtool, a real Prometheus, scrapes
+  debootstrap dpkg-repack systemd                            # package tests: a clean Debian 12 root, systemd-analyze
 )
 
 if [ "$(id -u)" -ne 0 ]; then

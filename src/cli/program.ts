@@ -45,11 +45,14 @@ import { traceCommand } from '../app/trace.js';
 import { renderTrace } from './commands/trace.js';
 import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
 import { registerPolicyCommands } from './commands/policy.js';
-import { agentCommand } from './commands/agent.js';
 import { labCniBenchCommand, renderCniBench } from './commands/cni-bench.js';
 import { DEFAULT_CNI_BENCH } from '../lab/cni-bench.js';
 import { bindPort, groupLeaseStore, unbindPort } from '../app/policy.js';
 import type { CniDeps } from '../cni/plugin.js';
+import { runAgent } from '../agent/agent.js';
+import { type AgentDeps, type AgentOptions, agentServices, metricsService } from './commands/agent.js';
+import { installServiceCommand, renderInstallService } from './commands/service.js';
+import { DEFAULT_METRICS_LISTEN } from '../metrics/server.js';
 
 export interface CliDeps {
   readonly output: Output;
@@ -414,26 +417,6 @@ export function buildProgram(deps: CliDeps): Command {
     });
 
   program
-    .command('agent')
-    .description('serve CNI calls for the fan plugin on a unix socket (foreground; SIGTERM stops it): attach at the speed of a tiny forwarder instead of a Node.js start per call')
-    .option('--socket <path>', 'unix socket of the CNI service (default: <state dir>/agent.sock, where the plugin looks)')
-    .option('--docker', 'serve the Docker network and IPAM drivers from this process too')
-    .option('--docker-socket <path>', 'unix socket Docker finds the plugin by (with --docker)', DEFAULT_DOCKER_SOCKET)
-    .option('-v, --verbose', 'log every call')
-    .action(async (opts: { socket?: string; docker?: boolean; dockerSocket: string; verbose?: boolean }) => {
-      if (!deps.untilStopped || !deps.sandboxLinks) throw new InternalError('agent needs untilStopped and sandboxLinks from the composition root');
-      await agentCommand(opts, {
-        host: deps.host,
-        stateDir: fanPaths(deps.env).stateDir,
-        links: deps.sandboxLinks(),
-        ...(deps.portTable ? { portTable: deps.portTable } : {}),
-        untilStopped: deps.untilStopped,
-        log: (line) => output.err(`fanctl agent: ${line}\n`),
-        policy: policyCniDeps(deps.hostDeps()),
-      });
-    });
-
-  program
     .command('docker-config')
     .description("print the no-plugin alternative: a docker network create command for Docker's bridge driver on the fan bridge")
     .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
@@ -474,6 +457,73 @@ export function buildProgram(deps: CliDeps): Command {
     const h = deps.hostDeps();
     return { runner: h.runner, host: h.host, paths: h.paths, log: h.log };
   });
+
+  // Boot integration and the long-running agent: fanctl metrics, fanctl agent, fanctl install-service.
+  const agentDeps = (name: string): AgentDeps => {
+    const { hostVeths, portTable } = deps;
+    if (!deps.untilStopped || !hostVeths || !portTable) {
+      throw new InternalError(`${name} needs untilStopped, hostVeths and portTable from the composition root`);
+    }
+    const { sandboxLinks } = deps;
+    return {
+      hostDeps: deps.hostDeps,
+      host: deps.host,
+      stateDir: fanPaths(deps.env).stateDir,
+      links: () => {
+        if (!sandboxLinks) throw new InternalError(`${name} needs sandboxLinks from the composition root`);
+        return sandboxLinks();
+      },
+      portTable: () => portTable(),
+      log: (line) => output.err(`fanctl ${name}: ${line}\n`),
+      policy: () => policyCniDeps(deps.hostDeps()),
+    };
+  };
+  const untilStopped = (): Promise<string> => {
+    if (!deps.untilStopped) throw new InternalError('untilStopped is missing from the composition root');
+    return deps.untilStopped();
+  };
+  program
+    .command('metrics')
+    .description('serve Prometheus metrics (eBPF and nft counters, containers, IPAM, DHCP, fan up) until SIGTERM')
+    .option('--listen <address>', 'HOST:PORT to listen on', DEFAULT_METRICS_LISTEN)
+    .action(async (opts: { listen: string }) => {
+      const ad = agentDeps('metrics');
+      await runAgent([metricsService(opts.listen, ad)], untilStopped, ad.log);
+    });
+  program
+    .command('agent')
+    .description(
+      "fan's long-running services in one process (fan-agent.service; SIGTERM stops it): CNI calls forwarded by " +
+        'the fan plugin (attach without a Node.js start per call), the metrics endpoint, and with --docker the Docker plugin',
+    )
+    .option('--socket <path>', 'unix socket of the CNI service (default: <state dir>/agent.sock, where the plugin looks)')
+    .option('--no-cni', 'do not serve CNI calls')
+    .option('--metrics-listen <address>', 'HOST:PORT of the metrics endpoint', DEFAULT_METRICS_LISTEN)
+    .option('--no-metrics', 'do not serve metrics')
+    .option('--docker', 'serve the Docker network and IPAM drivers from this process too')
+    .option('--docker-socket <path>', 'unix socket Docker finds the plugin by (with --docker)', DEFAULT_DOCKER_SOCKET)
+    .option('-v, --verbose', 'log every call')
+    .action(async (opts: AgentOptions) => {
+      const ad = agentDeps('agent');
+      const services = agentServices(opts, ad);
+      if (services.length === 0) {
+        throw new ConfigError('the agent has nothing to run', 'drop --no-cni or --no-metrics, or add --docker');
+      }
+      await runAgent(services, untilStopped, ad.log);
+    });
+  program
+    .command('install-service')
+    .description('write the systemd units fan.service and fan-agent.service (and /etc/network/fan when absent)')
+    .option('--root <dir>', 'install into this root directory instead of /', '/')
+    .option('--fanctl <path>', 'the fanctl command the units run (default: this node and this checkout)')
+    .option('-c, --config <path>', 'config file fan.service brings up', DEFAULT_FAN_CONFIG)
+    .option('--unit-dir <dir>', 'where the units go', '/etc/systemd/system')
+    .option('--json', 'print what was written as JSON')
+    .action(async (opts: { root: string; fanctl?: string; config: string; unitDir: string } & JsonOption) => {
+      const report = await installServiceCommand(opts, fanPaths(deps.env).packageRoot);
+      if (opts.json) printJson(output, report);
+      else output.out(renderInstallService(report));
+    });
 
   refuseStrayWords(program);
   return program;

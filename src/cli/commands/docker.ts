@@ -77,15 +77,20 @@ export interface DockerPluginReport {
 
 const shorten = (text: string): string => (text.length > 600 ? `${text.slice(0, 600)}…` : text);
 
-/** A running Docker plugin: what `docker-plugin` serves until stopped, and what `fanctl agent --docker` hosts. */
-export interface RunningDockerPlugin {
+export interface StartedDockerPlugin {
   readonly socket: string;
+  readonly socketMode: number;
+  /** Calls served so far, and how many were answered with an error. */
   readonly stats: () => { readonly calls: number; readonly failed: number };
-  /** Stops the reclaimer and the server, removes the socket. */
+  /** Stops the reclaimer, closes the socket and removes it. */
   close(): Promise<void>;
 }
 
-export async function startDockerPlugin(opts: DockerPluginOptions, deps: Omit<DockerPluginDeps, 'untilStopped'>): Promise<RunningDockerPlugin> {
+/** Serves the drivers (and reclaims leases) until close(): shared by `fanctl docker-plugin` and `fanctl agent`. */
+export async function startDockerPlugin(
+  opts: DockerPluginOptions,
+  deps: Omit<DockerPluginDeps, 'untilStopped'>,
+): Promise<StartedDockerPlugin> {
   const socketMode = parseSocketMode(opts.socketMode ?? DEFAULT_SOCKET_MODE);
   const graceS = parseSeconds('--reclaim-grace', opts.reclaimGrace ?? String(DEFAULT_RECLAIM_GRACE_S));
   const intervalS = parseSeconds('--reclaim-interval', opts.reclaimInterval ?? String(DEFAULT_RECLAIM_INTERVAL_S));
@@ -115,10 +120,10 @@ export async function startDockerPlugin(opts: DockerPluginOptions, deps: Omit<Do
     if (opts.verbose) deps.log(`${call.path} ${call.status} ${call.ms}ms ${shorten(call.request.trim())} -> ${shorten(call.response)}`);
     else if (!ok) deps.log(`${call.path} ${call.status}: ${shorten(call.response)}`);
   });
-  deps.log(`serving the fan network and IPAM drivers on ${server.socket} (mode ${socketMode.toString(8).padStart(4, '0')}, state ${deps.stateDir})`);
   const reclaimer = dockerSocket === undefined ? undefined : startReclaimer(app, dockerSocket, intervalS, deps.log);
   return {
     socket: server.socket,
+    socketMode,
     stats: () => ({ calls, failed }),
     close: async () => {
       reclaimer?.stop();
@@ -127,14 +132,19 @@ export async function startDockerPlugin(opts: DockerPluginOptions, deps: Omit<Do
   };
 }
 
-export async function dockerPluginCommand(opts: DockerPluginOptions, deps: DockerPluginDeps): Promise<DockerPluginReport> {
+export async function dockerPluginCommand(
+  opts: DockerPluginOptions,
+  deps: DockerPluginDeps,
+): Promise<DockerPluginReport> {
   const stopped = deps.untilStopped(); // listen for the signal before the socket exists
-  const plugin = await startDockerPlugin(opts, deps);
+  const server = await startDockerPlugin(opts, deps);
+  const mode = server.socketMode.toString(8).padStart(4, '0');
+  deps.log(`serving the fan network and IPAM drivers on ${server.socket} (mode ${mode}, state ${deps.stateDir})`);
   const stoppedBy = await stopped;
-  await plugin.close();
-  const { calls, failed } = plugin.stats();
-  deps.log(`${stoppedBy}: stopped after ${calls} calls, removed ${plugin.socket}`);
-  return { socket: plugin.socket, calls, failed, stoppedBy };
+  await server.close();
+  const { calls, failed } = server.stats();
+  deps.log(`${stoppedBy}: stopped after ${calls} calls, removed ${server.socket}`);
+  return { socket: server.socket, calls, failed, stoppedBy };
 }
 
 /**

@@ -1,0 +1,34 @@
+/**
+ * One scrape's worth of facts, read fresh each time from the paths `fanctl status` uses: the host status (links,
+ * eBPF maps, nft, iptables), the IPAM lease tables, dnsmasq's lease files and the counters of fan's nft table.
+ */
+import { readFile } from 'node:fs/promises';
+import { readFanView } from '../app/fans.js';
+import { type HostDeps, hostStatus } from '../app/host.js';
+import { poolOf } from '../core/ipam/pool.js';
+import { dhcpSpec } from '../core/plan/host-plan.js';
+import { readNftCounters } from '../kernel/nft-rule-counters.js';
+import { openLeaseStore } from '../store/lease-file.js';
+import { type DhcpInput, type IpamInput, type MetricsInput, countDnsmasqLeases } from './samples.js';
+
+export async function collectMetricsInput(deps: HostDeps): Promise<MetricsInput> {
+  const status = await hostStatus(deps);
+  const view = await readFanView({ host: deps.host, stateDir: deps.paths.stateDir });
+  const ipam: IpamInput[] = [];
+  const dhcp: DhcpInput[] = [];
+  for (const fan of view.fans) {
+    const leases = await openLeaseStore(deps.paths.stateDir, fan).list();
+    ipam.push({ bridge: fan.bridge, pool: poolOf(fan), leased: leases.map((l) => l.address) });
+    if (fan.dhcp) {
+      const spec = dhcpSpec(fan, { stateDir: deps.paths.stateDir });
+      const text = await readFile(spec.leaseFile, 'utf8').catch(() => '');
+      dhcp.push({
+        bridge: fan.bridge,
+        rangeAddresses: Math.max(0, spec.rangeEnd - spec.rangeStart + 1),
+        leases: countDnsmasqLeases(text),
+      });
+    }
+  }
+  const nft = status.nftTable ? await readNftCounters(deps.runner) : undefined;
+  return { status, ipam, dhcp, ...(nft ? { nft } : {}) };
+}
