@@ -52,15 +52,20 @@ describe('renderNftTable', () => {
     const { tunnel: _t, ...hostGw } = ONE_FAN;
     const text = renderNftTable(hostGw, '1');
     assert.doesNotMatch(text, /maxseg/);
-    assert.match(text, /\t\tiifname "fan-250" ip saddr != 250\.3\.4\.0\/24 counter drop comment "fan: anti-spoofing on fan-250"\n/);
+    assert.match(
+      text,
+      /\t\tiifname "fan-250" ip saddr != 250\.3\.4\.0\/24 counter drop comment "fan: anti-spoofing on fan-250"\n/,
+    );
   });
 
   it('one anti-spoofing rule per bridge, each with its own slice', () => {
-    const rules = renderNftTable(TWO_FANS, '1').split('\n').filter((l) => l.includes('anti-spoofing'));
-    assert.deepEqual(rules.map((l) => l.trim().split(' ').slice(0, 6).join(' ')), [
-      'iifname "fan-250" ip saddr != 250.3.4.0/24',
-      'iifname "fan-240" ip saddr != 240.238.5.0/24',
-    ]);
+    const rules = renderNftTable(TWO_FANS, '1')
+      .split('\n')
+      .filter((l) => l.includes('anti-spoofing'));
+    assert.deepEqual(
+      rules.map((l) => l.trim().split(' ').slice(0, 6).join(' ')),
+      ['iifname "fan-250" ip saddr != 250.3.4.0/24', 'iifname "fan-240" ip saddr != 240.238.5.0/24'],
+    );
   });
 });
 
@@ -104,7 +109,8 @@ describe('decodeNftKey', () => {
   });
 
   it('undefined without the table comment (a table made by hand, or an older fan)', () => {
-    const listing = 'table ip fan {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tcounter comment "fan: x"\n\t}\n}\n';
+    const listing =
+      'table ip fan {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tcounter comment "fan: x"\n\t}\n}\n';
     assert.equal(decodeNftKey(listing), undefined);
     assert.equal(decodeNftKey(''), undefined);
   });

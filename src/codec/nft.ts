@@ -28,15 +28,19 @@ export function renderNftTable(nat: NatSpec, key: string): string {
     '\t}',
     '\tchain forward {',
     '\t\ttype filter hook forward priority filter; policy accept;',
-    ...nat.bridges.map((bridge, i) => {
-      const slice = nat.slices[i];
-      return slice === undefined
-        ? ''
-        : `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: anti-spoofing on ${bridge}"`;
-    }).filter((l) => l !== ''),
+    ...nat.bridges
+      .map((bridge, i) => {
+        const slice = nat.slices[i];
+        return slice === undefined
+          ? ''
+          : `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: anti-spoofing on ${bridge}"`;
+      })
+      .filter((l) => l !== ''),
     ...(nat.tunnel === undefined
       ? []
-      : [`\t\toifname "${nat.tunnel}" tcp flags syn tcp option maxseg size set rt mtu comment "fan: clamp MSS to the tunnel MTU"`]),
+      : [
+          `\t\toifname "${nat.tunnel}" tcp flags syn tcp option maxseg size set rt mtu comment "fan: clamp MSS to the tunnel MTU"`,
+        ]),
     '\t}',
     '}',
   ];
@@ -60,7 +64,12 @@ export function decodeNftKey(listing: string): string | undefined {
 export function normalizeRuleset(text: string): string[] {
   return text
     .split('\n')
-    .map((l) => l.trim().replace(/\bcounter packets \d+ bytes \d+/g, 'counter').replace(/\s+/g, ' '))
+    .map((l) =>
+      l
+        .trim()
+        .replace(/\bcounter packets \d+ bytes \d+/g, 'counter')
+        .replace(/\s+/g, ' '),
+    )
     .filter((l) => l !== '');
 }
 
