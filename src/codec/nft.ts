@@ -60,9 +60,10 @@ export function decodeNftKey(listing: string): string | undefined {
   return /^\s*comment "managed by fanctl; key ([0-9a-f]+)"$/m.exec(listing)?.[1];
 }
 
-/** Lines that carry meaning: trimmed, no blank lines, counter values dropped. */
+/** Lines that carry meaning: trimmed, no blank lines, wrapped element lists joined, counter values dropped. */
 export function normalizeRuleset(text: string): string[] {
   return text
+    .replace(/,\s*\n\s*/g, ', ') // nft wraps long element lists: one logical line each
     .split('\n')
     .map((l) =>
       l
