@@ -13,7 +13,8 @@ const bareBuiltins = builtinModules
 
 /** Modules that touch the kernel, the filesystem, the network or subprocesses. */
 const IO_MODULES = ['node:child_process', 'node:fs', 'node:fs/promises', 'node:net', 'node:os', 'execa'];
-const PURE_MESSAGE = 'pure code (core/, backends/, codec/, ports/) must not do I/O; take the data as an argument or go through a port (docs/architecture.md)';
+const PURE_MESSAGE =
+  'pure code (core/, backends/, codec/, ports/) must not do I/O; take the data as an argument or go through a port (docs/architecture.md)';
 
 /** Layers pure code may not reach into. Matched against the import specifier, so `../kernel/x.js` and `../../app/y.js` both hit. */
 const IMPURE_LAYERS = ['kernel', 'store', 'lab', 'bin', 'app', 'cli'];
@@ -39,7 +40,8 @@ function restrictedImports({ pure = false, lab = false, testing = false } = {}) 
   } else if (lab) {
     patterns.push({
       regex: layerRegex(['lab']),
-      message: 'lab/ is the test and demo lab: only src/lab, src/cli, src/bin and test/ may import it (docs/architecture.md)',
+      message:
+        'lab/ is the test and demo lab: only src/lab, src/cli, src/bin and test/ may import it (docs/architecture.md)',
     });
   }
   return [
@@ -53,9 +55,24 @@ function restrictedImports({ pure = false, lab = false, testing = false } = {}) 
 
 /** A few Node globals for the plain JavaScript files (scripts/*.mjs, this file). TypeScript checks the .ts files. */
 const NODE_GLOBALS = Object.fromEntries(
-  ['process', 'console', 'Buffer', 'URL', 'URLSearchParams', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'queueMicrotask', 'structuredClone', 'AbortController', 'TextEncoder', 'TextDecoder', 'fetch'].map(
-    (name) => [name, 'readonly'],
-  ),
+  [
+    'process',
+    'console',
+    'Buffer',
+    'URL',
+    'URLSearchParams',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'setImmediate',
+    'queueMicrotask',
+    'structuredClone',
+    'AbortController',
+    'TextEncoder',
+    'TextDecoder',
+    'fetch',
+  ].map((name) => [name, 'readonly']),
 );
 
 export default defineConfig(
@@ -72,9 +89,15 @@ export default defineConfig(
   {
     files: ['**/*.ts'],
     rules: {
-      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { prefer: 'type-imports', fixStyle: 'inline-type-imports' },
+      ],
       '@typescript-eslint/no-explicit-any': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       'no-restricted-syntax': [
         'error',
         { selector: 'ExportDefaultDeclaration', message: 'use named exports' },
@@ -87,14 +110,20 @@ export default defineConfig(
   // Production code must not import the lab or the test fakes…
   { files: ['src/**/*.ts'], rules: { 'no-restricted-imports': restrictedImports({ lab: true, testing: true }) } },
   // …except the lab itself and the CLI (`fanctl lab …`) and its composition root.
-  { files: ['src/lab/**', 'src/cli/**', 'src/bin/**'], rules: { 'no-restricted-imports': restrictedImports({ testing: true }) } },
+  {
+    files: ['src/lab/**', 'src/cli/**', 'src/bin/**'],
+    rules: { 'no-restricted-imports': restrictedImports({ testing: true }) },
+  },
   // The pure core: no I/O modules, no path into an impure layer.
   {
     files: ['src/core/**', 'src/backends/**', 'src/codec/**', 'src/ports/**'],
     rules: { 'no-restricted-imports': restrictedImports({ pure: true, testing: true }) },
   },
   // Unit tests and the fakes themselves may use the fakes.
-  { files: ['src/**/*.test.ts', 'src/testing/**'], rules: { 'no-restricted-imports': restrictedImports({ lab: true }) } },
+  {
+    files: ['src/**/*.test.ts', 'src/testing/**'],
+    rules: { 'no-restricted-imports': restrictedImports({ lab: true }) },
+  },
   {
     files: ['src/core/**/*.test.ts', 'src/backends/**/*.test.ts', 'src/codec/**/*.test.ts'],
     rules: { 'no-restricted-imports': restrictedImports({ pure: true }) },

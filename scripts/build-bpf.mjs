@@ -22,7 +22,9 @@ let multiarch = '';
 try {
   multiarch = run('gcc', ['-print-multiarch']);
 } catch {
-  multiarch = run('clang', ['-print-target-triple']).replace(/-unknown-/, '-').replace(/^(\w+)-pc-/, '$1-');
+  multiarch = run('clang', ['-print-target-triple'])
+    .replace(/-unknown-/, '-')
+    .replace(/^(\w+)-pc-/, '$1-');
 }
 const include = `/usr/include/${multiarch}`;
 if (!existsSync(`${include}/asm/types.h`)) {

@@ -10,11 +10,17 @@ try {
   clang = false;
 }
 if (!clang) {
-  console.warn('build-shim: clang not found; skipping the C CNI forwarder (install clang); fan-cni.js forwards instead');
+  console.warn(
+    'build-shim: clang not found; skipping the C CNI forwarder (install clang); fan-cni.js forwards instead',
+  );
   process.exit(0);
 }
 if (!existsSync('shim/fan-cni-forward.c')) process.exit(0);
 mkdirSync('build/bin', { recursive: true });
 const out = 'build/bin/fan-cni-forward';
-execFileSync('clang', ['-O2', '-Wall', '-Wextra', '-Werror', '-std=c11', '-D_GNU_SOURCE', 'shim/fan-cni-forward.c', '-o', out], { stdio: 'inherit' });
+execFileSync(
+  'clang',
+  ['-O2', '-Wall', '-Wextra', '-Werror', '-std=c11', '-D_GNU_SOURCE', 'shim/fan-cni-forward.c', '-o', out],
+  { stdio: 'inherit' },
+);
 console.log(`build-shim: ${out}`);

@@ -54,7 +54,7 @@ const write = (path, text, mode = 0o644) => {
 // The application: compiled code without unit tests and source maps, the package manifest, the eBPF object.
 cpSync(join(repo, 'dist/src'), at(`${LIB}/dist/src`), {
   recursive: true,
-  filter: (src) => !/\.test\.js$|\.map$/.test(src) && !src.includes('/core/testing'),
+  filter: (src) => !/\.test\.js$|\.map$/.test(src) && !src.includes('/src/testing'),
 });
 copyFileSync(join(repo, 'package.json'), at(`${LIB}/package.json`));
 copyFileSync(join(repo, 'package-lock.json'), at(`${LIB}/package-lock.json`));

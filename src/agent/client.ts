@@ -37,7 +37,10 @@ export function forwardCall(socket: string, request: AgentRequest, timeoutMs = 3
       c.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => done({ kind: 'broken', reason: `no answer from the fan agent at ${socket} within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => done({ kind: 'broken', reason: `no answer from the fan agent at ${socket} within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     c.once('connect', () => {
       connected = true;
       c.write(encodeRequest(request));
@@ -45,19 +48,30 @@ export function forwardCall(socket: string, request: AgentRequest, timeoutMs = 3
     c.on('data', (chunk: Buffer) => chunks.push(chunk));
     c.once('error', (error: NodeJS.ErrnoException) => {
       if (!connected) done({ kind: 'absent', reason: `${socket}: ${error.code ?? error.message}` });
-      else done({ kind: 'broken', reason: `the connection to the fan agent at ${socket} failed: ${error.code ?? error.message}` });
+      else
+        done({
+          kind: 'broken',
+          reason: `the connection to the fan agent at ${socket} failed: ${error.code ?? error.message}`,
+        });
     });
     c.once('close', () => {
       let response: AgentResponse | undefined;
       try {
         response = decodeResponse(Buffer.concat(chunks));
       } catch (error) {
-        done({ kind: 'broken', reason: `the fan agent at ${socket} answered garbage: ${(error as FrameError).message}` });
+        done({
+          kind: 'broken',
+          reason: `the fan agent at ${socket} answered garbage: ${(error as FrameError).message}`,
+        });
         return;
       }
       if (response) done({ kind: 'answered', response });
       else if (!connected) done({ kind: 'absent', reason: `${socket}: closed` });
-      else done({ kind: 'broken', reason: `the fan agent at ${socket} closed the connection before answering (it may have stopped)` });
+      else
+        done({
+          kind: 'broken',
+          reason: `the fan agent at ${socket} closed the connection before answering (it may have stopped)`,
+        });
     });
   });
 }
@@ -67,7 +81,14 @@ export function brokenCallError(stdin: string, reason: string): string {
   let cniVersion = '1.0.0';
   try {
     const doc: unknown = JSON.parse(stdin);
-    if (typeof doc === 'object' && doc !== null && 'cniVersion' in doc && typeof doc.cniVersion === 'string' && doc.cniVersion !== '') cniVersion = doc.cniVersion;
+    if (
+      typeof doc === 'object' &&
+      doc !== null &&
+      'cniVersion' in doc &&
+      typeof doc.cniVersion === 'string' &&
+      doc.cniVersion !== ''
+    )
+      cniVersion = doc.cniVersion;
   } catch {
     // not JSON: the agent would have said so; keep the default version
   }

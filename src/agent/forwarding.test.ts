@@ -28,7 +28,10 @@ interface Run {
 function run(argv: readonly string[], env: Record<string, string>, input = CONF): Promise<Run> {
   return new Promise((resolve) => {
     const [file, ...args] = argv;
-    const child = spawn(file ?? '', args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file ?? '', args, {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -43,7 +46,10 @@ function run(argv: readonly string[], env: Record<string, string>, input = CONF)
   });
 }
 
-const cBuilt = await access(C_FORWARDER).then(() => true, () => false);
+const cBuilt = await access(C_FORWARDER).then(
+  () => true,
+  () => false,
+);
 
 describe('CNI forwarding to the agent', () => {
   let dir: string;
@@ -61,14 +67,21 @@ describe('CNI forwarding to the agent', () => {
   const startAgent = async (): Promise<void> => {
     agent = await serveAgent(`${dir}/agent.sock`, (req) => {
       seen.push({ env: { ...req.env }, stdin: req.stdin });
-      return Promise.resolve({ exitCode: 3, stdout: `agent saw ${req.env.CNI_COMMAND} with ${req.stdin.length} bytes\n`, stderr: 'agent stderr\n' });
+      return Promise.resolve({
+        exitCode: 3,
+        stdout: `agent saw ${req.env.CNI_COMMAND} with ${req.stdin.length} bytes\n`,
+        stderr: 'agent stderr\n',
+      });
     });
   };
 
   it('the agent socket is root-only (0600) and a second agent on it is refused', async () => {
     await startAgent();
     assert.equal((await stat(`${dir}/agent.sock`)).mode & 0o777, 0o600);
-    await assert.rejects(serveAgent(`${dir}/agent.sock`, () => Promise.reject(new Error('unused'))), /another process serves/);
+    await assert.rejects(
+      serveAgent(`${dir}/agent.sock`, () => Promise.reject(new Error('unused'))),
+      /another process serves/,
+    );
   });
 
   const forwarders: [string, string[]][] = [['Node entry', [process.execPath, NODE_ENTRY]]];
@@ -77,7 +90,13 @@ describe('CNI forwarding to the agent', () => {
   for (const [name, argv] of forwarders) {
     it(`${name}: passes CNI_* and stdin to the agent and returns its stdout, stderr and exit code`, async () => {
       seen.length = 0;
-      const out = await run(argv, { FAN_STATE_DIR: dir, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', SECRET: 'not forwarded' });
+      const out = await run(argv, {
+        FAN_STATE_DIR: dir,
+        CNI_COMMAND: 'ADD',
+        CNI_CONTAINERID: 'c1',
+        CNI_IFNAME: 'eth0',
+        SECRET: 'not forwarded',
+      });
       assert.equal(out.code, 3, out.stderr);
       assert.equal(out.stdout, `agent saw ADD with ${CONF.length} bytes\n`);
       assert.equal(out.stderr, 'agent stderr\n');
@@ -102,7 +121,7 @@ describe('CNI forwarding to the agent', () => {
     await rm(`${dir}/agent.sock`);
   });
 
-  it('an agent that accepts the call and vanishes gives CNI error 11 in the config\'s version, never a fallback', async () => {
+  it("an agent that accepts the call and vanishes gives CNI error 11 in the config's version, never a fallback", async () => {
     const socket = `${dir}/broken.sock`;
     const server = createServer((conn) => conn.once('data', () => conn.destroy()));
     await new Promise<void>((resolve) => server.listen(socket, () => resolve()));
@@ -122,24 +141,32 @@ describe('CNI forwarding to the agent', () => {
     }
   });
 
-  it('C forwarder: falls back to the command it was given (or installed with), else fails with error 11', { skip: !cBuilt && 'build/bin/fan-cni-forward is not built (no clang)' }, async () => {
-    const env = { FAN_STATE_DIR: dir, CNI_COMMAND: 'VERSION' };
-    const given = await run([C_FORWARDER, process.execPath, NODE_ENTRY], env);
-    assert.equal(given.code, 0, given.stderr);
-    assert.equal(JSON.parse(given.stdout).cniVersion, '1.1.0');
-    const none = await run([C_FORWARDER], env);
-    assert.equal(none.code, 1);
-    assert.equal((JSON.parse(none.stdout) as { code: number }).code, 11);
-    assert.match(none.stdout, /no fan agent at .*agent\.sock/);
-    // Installed: the settings written into the binary give the fallback and the default state dir.
-    const installed = `${dir}/fan`;
-    await writeFile(installed, configureForwarder(await readFile(C_FORWARDER), { node: process.execPath, entry: NODE_ENTRY, stateDir: dir }), { mode: 0o755 });
-    const byConfig = await run([installed], { CNI_COMMAND: 'VERSION' });
-    assert.equal(byConfig.code, 0, byConfig.stderr);
-    await startAgent();
-    seen.length = 0;
-    const forwarded = await run([installed], { CNI_COMMAND: 'DEL' });
-    assert.equal(forwarded.code, 3, 'FAN_STATE_DIR:= from the settings points at the agent');
-    assert.equal(seen.length, 1);
-  });
+  it(
+    'C forwarder: falls back to the command it was given (or installed with), else fails with error 11',
+    { skip: !cBuilt && 'build/bin/fan-cni-forward is not built (no clang)' },
+    async () => {
+      const env = { FAN_STATE_DIR: dir, CNI_COMMAND: 'VERSION' };
+      const given = await run([C_FORWARDER, process.execPath, NODE_ENTRY], env);
+      assert.equal(given.code, 0, given.stderr);
+      assert.equal(JSON.parse(given.stdout).cniVersion, '1.1.0');
+      const none = await run([C_FORWARDER], env);
+      assert.equal(none.code, 1);
+      assert.equal((JSON.parse(none.stdout) as { code: number }).code, 11);
+      assert.match(none.stdout, /no fan agent at .*agent\.sock/);
+      // Installed: the settings written into the binary give the fallback and the default state dir.
+      const installed = `${dir}/fan`;
+      await writeFile(
+        installed,
+        configureForwarder(await readFile(C_FORWARDER), { node: process.execPath, entry: NODE_ENTRY, stateDir: dir }),
+        { mode: 0o755 },
+      );
+      const byConfig = await run([installed], { CNI_COMMAND: 'VERSION' });
+      assert.equal(byConfig.code, 0, byConfig.stderr);
+      await startAgent();
+      seen.length = 0;
+      const forwarded = await run([installed], { CNI_COMMAND: 'DEL' });
+      assert.equal(forwarded.code, 3, 'FAN_STATE_DIR:= from the settings points at the agent');
+      assert.equal(seen.length, 1);
+    },
+  );
 });

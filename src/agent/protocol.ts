@@ -53,7 +53,12 @@ function field(text: string): Buffer[] {
 
 export function encodeRequest(req: AgentRequest): Buffer {
   const entries = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-  return Buffer.concat([Buffer.from(REQUEST_MAGIC), u32(entries.length), ...entries.flatMap(field), ...field(req.stdin)]);
+  return Buffer.concat([
+    Buffer.from(REQUEST_MAGIC),
+    u32(entries.length),
+    ...entries.flatMap(field),
+    ...field(req.stdin),
+  ]);
 }
 
 export function encodeResponse(res: AgentResponse): Buffer {
@@ -69,10 +74,12 @@ class Reader {
 
   magic(expected: string): boolean | undefined {
     if (this.buf.length < expected.length) {
-      if (!Buffer.from(expected).subarray(0, this.buf.length).equals(this.buf)) throw new FrameError(`not a fan agent frame (expected ${expected})`);
+      if (!Buffer.from(expected).subarray(0, this.buf.length).equals(this.buf))
+        throw new FrameError(`not a fan agent frame (expected ${expected})`);
       return undefined;
     }
-    if (this.buf.toString('latin1', 0, expected.length) !== expected) throw new FrameError(`not a fan agent frame (expected ${expected})`);
+    if (this.buf.toString('latin1', 0, expected.length) !== expected)
+      throw new FrameError(`not a fan agent frame (expected ${expected})`);
     this.at = expected.length;
     return true;
   }

@@ -4,11 +4,12 @@
  * one request frame (protocol.ts); the handler's answer goes back as one response frame, then the connection is
  * closed. Calls run concurrently. A stale socket file (nothing accepts on it) is replaced; a live one is an error.
  */
-import { chmod, mkdir, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { type Socket, connect, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { Buffer } from 'node:buffer';
 import { StateError, errorMessage } from '../core/errors.js';
+import { listenUnixSocket } from '../store/unix-socket.js';
 import { type AgentRequest, type AgentResponse, type FrameError, decodeRequest, encodeResponse } from './protocol.js';
 
 export type AgentHandler = (request: AgentRequest) => Promise<AgentResponse>;
@@ -40,14 +41,26 @@ export function socketAnswers(socket: string): Promise<boolean> {
 }
 
 function frameErrorResponse(message: string): AgentResponse {
-  const doc = { cniVersion: '1.0.0', code: 6, msg: `fan agent: malformed request: ${message}`, details: 'use the fan forwarder of the same fan version as the agent' };
+  const doc = {
+    cniVersion: '1.0.0',
+    code: 6,
+    msg: `fan agent: malformed request: ${message}`,
+    details: 'use the fan forwarder of the same fan version as the agent',
+  };
   return { exitCode: 1, stdout: `${JSON.stringify(doc)}\n`, stderr: '' };
 }
 
-export async function serveAgent(socket: string, handle: AgentHandler, onCall: (record: AgentCallRecord) => void = () => {}): Promise<AgentServer> {
+export async function serveAgent(
+  socket: string,
+  handle: AgentHandler,
+  onCall: (record: AgentCallRecord) => void = () => {},
+): Promise<AgentServer> {
   await mkdir(dirname(socket), { recursive: true, mode: 0o755 });
   if (await socketAnswers(socket)) {
-    throw new StateError(`another process serves ${socket}`, 'stop the other fan agent first (it logs its pid), or pass another --socket');
+    throw new StateError(
+      `another process serves ${socket}`,
+      'stop the other fan agent first (it logs its pid), or pass another --socket',
+    );
   }
   await unlink(socket).catch(() => undefined); // left by an agent that died
   const inFlight = new Set<Promise<void>>();
@@ -76,10 +89,20 @@ export async function serveAgent(socket: string, handle: AgentHandler, onCall: (
       started = true;
       const begin = Date.now();
       const call = handle(decoded.request)
-        .catch((error: unknown): AgentResponse => ({ exitCode: 1, stdout: `${JSON.stringify({ cniVersion: '1.0.0', code: 999, msg: `fan agent: ${errorMessage(error)}` })}\n`, stderr: '' }))
+        .catch(
+          (error: unknown): AgentResponse => ({
+            exitCode: 1,
+            stdout: `${JSON.stringify({ cniVersion: '1.0.0', code: 999, msg: `fan agent: ${errorMessage(error)}` })}\n`,
+            stderr: '',
+          }),
+        )
         .then((response) => {
           answer(response);
-          onCall({ command: decoded.request.env.CNI_COMMAND ?? '?', exitCode: response.exitCode, ms: Date.now() - begin });
+          onCall({
+            command: decoded.request.env.CNI_COMMAND ?? '?',
+            exitCode: response.exitCode,
+            ms: Date.now() - begin,
+          });
         });
       inFlight.add(call);
       void call.finally(() => inFlight.delete(call));
@@ -88,19 +111,7 @@ export async function serveAgent(socket: string, handle: AgentHandler, onCall: (
       if (!started) conn.end(); // closed before a whole request arrived: nothing to do
     });
   });
-  const previousUmask = process.umask(0o177);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socket, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } finally {
-    process.umask(previousUmask);
-  }
-  await chmod(socket, SOCKET_MODE);
+  await listenUnixSocket(server, socket, SOCKET_MODE);
   let closed: Promise<void> | undefined;
   return {
     socket,

@@ -58,7 +58,10 @@ export async function attach(
 ): Promise<Attachment> {
   const { links } = deps;
   if (!(await links.netnsExists(req.netns))) {
-    throw new SandboxGoneError(`network namespace ${req.netns} of container ${req.containerId} does not exist`, 'pass the path of the container\'s network namespace in CNI_NETNS');
+    throw new SandboxGoneError(
+      `network namespace ${req.netns} of container ${req.containerId} does not exist`,
+      "pass the path of the container's network namespace in CNI_NETNS",
+    );
   }
   // What can be refused without a lease (MTU, label length) is refused before one is taken: plan, then apply.
   planAttachment(fan, { address: fan.host.slice.address }, req);
@@ -68,7 +71,16 @@ export async function attach(
     const lease = await leases.allocate(owner, req.ifname, req.request, req.pod ? { pod: req.pod } : {});
     undo.push({ what: `release ${formatIpv4(lease.address)}`, run: () => leases.release(owner, req.ifname) });
     const plan = planAttachment(fan, lease, req);
-    const veth = { netns: plan.netns, ifname: plan.ifname, hostIf: plan.hostIf, mtu: plan.mtu, bridge: plan.bridge, alias: plan.alias, address: plan.address, gateway: plan.gateway };
+    const veth = {
+      netns: plan.netns,
+      ifname: plan.ifname,
+      hostIf: plan.hostIf,
+      mtu: plan.mtu,
+      bridge: plan.bridge,
+      alias: plan.alias,
+      address: plan.address,
+      gateway: plan.gateway,
+    };
     // Optimistic: the names are free on almost every call, and finding out costs two more processes.
     const made = await links.createAttachedVeth(veth).catch(async (error: unknown) => {
       if (!(error instanceof InterfaceExistsError)) throw error;
@@ -93,13 +105,19 @@ async function clearLeftover(plan: AttachmentPlan, deps: AttachDeps): Promise<vo
   const stale = await deps.links.hostLink(plan.hostIf);
   if (stale) {
     if (!parseCniAlias(stale.alias)) {
-      throw new FanError(`host interface ${plan.hostIf} exists and is not fan's`, `remove it (ip link del ${plan.hostIf}) if it is not in use`);
+      throw new FanError(
+        `host interface ${plan.hostIf} exists and is not fan's`,
+        `remove it (ip link del ${plan.hostIf}) if it is not in use`,
+      );
     }
     deps.log(`removing leftover host interface ${plan.hostIf}`);
     await deps.links.deleteHostLink(plan.hostIf);
   }
   if (await deps.links.containerLink(plan.netns, plan.ifname)) {
-    throw new FanError(`interface ${plan.ifname} already exists in ${plan.netns}`, 'pick another CNI_IFNAME, or DEL the previous attachment first');
+    throw new FanError(
+      `interface ${plan.ifname} already exists in ${plan.netns}`,
+      'pick another CNI_IFNAME, or DEL the previous attachment first',
+    );
   }
 }
 
@@ -134,7 +152,10 @@ export async function verify(
   deps: AttachDeps,
 ): Promise<void> {
   if (!(await deps.links.netnsExists(req.netns))) {
-    throw new SandboxGoneError(`network namespace ${req.netns} of container ${req.containerId} does not exist`, 'the container is gone: DEL it');
+    throw new SandboxGoneError(
+      `network namespace ${req.netns} of container ${req.containerId} does not exist`,
+      'the container is gone: DEL it',
+    );
   }
   const hostIf = hostVethName(req.containerId, req.ifname);
   const owner = cniOwner(req.network, req.containerId);
@@ -150,7 +171,10 @@ export async function verify(
     { containerRoutes, ...(container ? { container } : {}), ...(host ? { host } : {}), ...(lease ? { lease } : {}) },
   );
   if (problems.length > 0) {
-    throw new AttachmentMismatchError(`attachment ${req.ifname} of container ${req.containerId} differs from its ADD result: ${problems.join('; ')}`, problems);
+    throw new AttachmentMismatchError(
+      `attachment ${req.ifname} of container ${req.containerId} differs from its ADD result: ${problems.join('; ')}`,
+      problems,
+    );
   }
 }
 
@@ -187,7 +211,8 @@ export async function collect(
   }
   for (const link of await deps.links.hostLinks()) {
     const label = parseCniAlias(link.alias);
-    if (label && HOST_VETH.test(link.name) && label.network === network && !isValid(label.containerId, label.ifname)) stale.add(link.name);
+    if (label && HOST_VETH.test(link.name) && label.network === network && !isValid(label.containerId, label.ifname))
+      stale.add(link.name);
   }
   const deletedLinks: string[] = [];
   for (const name of [...stale].sort()) {

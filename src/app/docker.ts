@@ -83,7 +83,8 @@ export interface Pool {
 
 /** The pool a network gets: this host's slice of the fan named by `subnet` (the slice itself or the overlay). */
 export async function requestPool(deps: DockerDeps, req: PoolRequest): Promise<Pool> {
-  if (req.v6) throw new ConfigError('the fan IPAM has no IPv6 pools', 'create the network without --ipv6 (the Fan is IPv4)');
+  if (req.v6)
+    throw new ConfigError('the fan IPAM has no IPv6 pools', 'create the network without --ipv6 (the Fan is IPv4)');
   const fan = fanForSubnet((await deps.fans()).fans, req.subnet);
   const range = ipRangeOf(fan, req.range);
   return { id: poolIdOf(fan, range), pool: fan.host.slice, fan };
@@ -111,12 +112,16 @@ export async function requestAddress(deps: DockerDeps, req: AddressRequest): Pro
   }
   const { range } = parsePoolId(req.poolId);
   const store = deps.leases(fan, range === undefined ? poolOf(fan) : restrictPool(poolOf(fan), range));
-  const allocate = (): Promise<Lease> => store.allocate(dockerOwner(req.poolId, deps.newId()), DOCKER_LEASE_IFNAME, req.address);
+  const allocate = (): Promise<Lease> =>
+    store.allocate(dockerOwner(req.poolId, deps.newId()), DOCKER_LEASE_IFNAME, req.address);
   try {
     return { address: (await allocate()).address, prefix };
   } catch (error) {
     // A full pool may be full of leases dockerd abandoned: reclaim them once, then try again.
-    if (!(error instanceof IpamError && error.kind === 'exhausted' && req.address === undefined && deps.dockerAddresses)) throw error;
+    if (
+      !(error instanceof IpamError && error.kind === 'exhausted' && req.address === undefined && deps.dockerAddresses)
+    )
+      throw error;
     const freed = await reclaimLeases(deps).catch(() => [] as Lease[]);
     if (freed.length === 0) throw error;
     return { address: (await allocate()).address, prefix };
@@ -124,7 +129,10 @@ export async function requestAddress(deps: DockerDeps, req: AddressRequest): Pro
 }
 
 /** Frees the pool's Docker lease of `address` (none, for the gateway or an address released before). */
-export async function releaseAddress(deps: DockerDeps, req: { readonly poolId: string; readonly address: Ipv4 }): Promise<Lease[]> {
+export async function releaseAddress(
+  deps: DockerDeps,
+  req: { readonly poolId: string; readonly address: Ipv4 },
+): Promise<Lease[]> {
   const { bridge } = parsePoolId(req.poolId);
   return deps.leasesOfBridge(bridge).gc((l) => !(l.address === req.address && isDockerOwnerOf(req.poolId, l.owner)));
 }
@@ -179,12 +187,23 @@ export async function publishPorts(
   const { hostIf } = dockerVethNames(req.endpointId);
   const alias = parseDockerAlias((await deps.veths.hostLink(hostIf))?.alias);
   if (alias?.endpointId !== req.endpointId) {
-    throw new EndpointMissingError(`endpoint ${req.endpointId} has no veth here (${hostIf} is missing)`, 'remove the container and start it again');
+    throw new EndpointMissingError(
+      `endpoint ${req.endpointId} has no veth here (${hostIf} is missing)`,
+      'remove the container and start it again',
+    );
   }
   if (alias.address === undefined) {
-    throw new FanError(`endpoint ${req.endpointId} was created by an older fan that did not record its address`, 'remove the container and start it again to publish ports');
+    throw new FanError(
+      `endpoint ${req.endpointId} was created by an older fan that did not record its address`,
+      'remove the container and start it again to publish ports',
+    );
   }
-  const entry: PublishedEndpoint = { networkId: req.networkId, endpointId: req.endpointId, address: parseIpv4(alias.address), ports: req.ports };
+  const entry: PublishedEndpoint = {
+    networkId: req.networkId,
+    endpointId: req.endpointId,
+    address: parseIpv4(alias.address),
+    ports: req.ports,
+  };
   await deps.ports.update(async (current) => {
     const next = replacePublished(current, req.endpointId, entry);
     await deps.portTable.apply(next);
@@ -217,19 +236,29 @@ export async function checkNetwork(deps: DockerDeps, req: NetworkRequest): Promi
   if (req.ipv6) throw new ConfigError('the fan network driver has no IPv6', 'create the network without --ipv6');
   const [first, ...more] = req.pools;
   if (!first || more.length > 0) {
-    throw new ConfigError(`a fan network has exactly one IPv4 pool (got ${req.pools.length})`, 'create it with --ipam-driver fan and one --subnet: this host\'s slice or the overlay');
+    throw new ConfigError(
+      `a fan network has exactly one IPv4 pool (got ${req.pools.length})`,
+      "create it with --ipam-driver fan and one --subnet: this host's slice or the overlay",
+    );
   }
   const view = await deps.fans();
   const fan = view.fans.find((f) => equalCidr(f.host.slice, first.pool));
   if (!fan) {
-    const overlay = view.fans.find((f) => equalCidr(f.map.overlay, first.pool) || contains(f.map.overlay, first.pool.address));
+    const overlay = view.fans.find(
+      (f) => equalCidr(f.map.overlay, first.pool) || contains(f.map.overlay, first.pool.address),
+    );
     if (overlay) {
       throw new ConfigError(
         `pool ${formatCidr(first.pool)} is not this host's slice of fan ${formatCidr(overlay.map.overlay)} (${formatCidr(overlay.host.slice)}): containers would get other hosts' addresses`,
         `create the network with --ipam-driver fan --subnet ${formatCidr(overlay.host.slice)} (the fan IPAM also takes --subnet ${formatCidr(overlay.map.overlay)})`,
       );
     }
-    if (view.fans.length === 0) throw new FanNotUpError(`no fan is up on this host (wanted pool ${formatCidr(first.pool)})`, 'bring one up first, e.g. fanctl up -o 250.0.0.0/8 -u <underlay>', false);
+    if (view.fans.length === 0)
+      throw new FanNotUpError(
+        `no fan is up on this host (wanted pool ${formatCidr(first.pool)})`,
+        'bring one up first, e.g. fanctl up -o 250.0.0.0/8 -u <underlay>',
+        false,
+      );
     throw new ConfigError(
       `pool ${formatCidr(first.pool)} is not a fan slice of this host`,
       `create the network with --ipam-driver fan and one of: ${view.fans.map((f) => `--subnet ${formatCidr(f.host.slice)} (${f.bridge})`).join(', ')}`,
@@ -267,7 +296,10 @@ export interface Endpoint {
  */
 export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Promise<Endpoint> {
   if (req.address === undefined) {
-    throw new ConfigError(`endpoint ${req.endpointId} has no IPv4 address`, 'create the network with --ipam-driver fan --subnet <this host\'s slice>');
+    throw new ConfigError(
+      `endpoint ${req.endpointId} has no IPv4 address`,
+      "create the network with --ipam-driver fan --subnet <this host's slice>",
+    );
   }
   const view = await deps.fans();
   const fan = fanOfAddress(view.fans, req.address.address);
@@ -283,7 +315,10 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
   if (stale) {
     // The same endpoint id gives the same name: a leftover of an earlier attempt for this endpoint.
     if (!parseDockerAlias(stale.alias)) {
-      throw new FanError(`host interface ${hostIf} exists and is not fan's`, `remove it (ip link del ${hostIf}) if it is not in use`);
+      throw new FanError(
+        `host interface ${hostIf} exists and is not fan's`,
+        `remove it (ip link del ${hostIf}) if it is not in use`,
+      );
     }
     deps.log(`removing leftover host interface ${hostIf}`);
     await deps.veths.deleteHostLink(hostIf);
@@ -293,7 +328,11 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
     peer,
     mtu: attachmentMtu(fan, undefined),
     bridge: fan.bridge,
-    alias: dockerAlias({ networkId: req.networkId, endpointId: req.endpointId, address: formatIpv4(req.address.address) }),
+    alias: dockerAlias({
+      networkId: req.networkId,
+      endpointId: req.endpointId,
+      address: formatIpv4(req.address.address),
+    }),
     ...(req.mac !== undefined ? { peerMac: req.mac } : {}),
   });
   await deps.bindPort?.(hostIf, req.address.address);
@@ -301,7 +340,10 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
 }
 
 /** What Join answers: the interface Docker moves into the container and the gateway it routes through. */
-export async function joinEndpoint(deps: DockerDeps, req: { readonly endpointId: string }): Promise<{ readonly peer: string; readonly gateway: Ipv4; readonly fan: Fan }> {
+export async function joinEndpoint(
+  deps: DockerDeps,
+  req: { readonly endpointId: string },
+): Promise<{ readonly peer: string; readonly gateway: Ipv4; readonly fan: Fan }> {
   const { hostIf, peer } = dockerVethNames(req.endpointId);
   const [host, inside] = await Promise.all([deps.veths.hostLink(hostIf), deps.veths.hostLink(peer)]);
   if (!host || parseDockerAlias(host.alias)?.endpointId !== req.endpointId || !inside) {
@@ -313,7 +355,11 @@ export async function joinEndpoint(deps: DockerDeps, req: { readonly endpointId:
   const view = await deps.fans();
   const fan = view.fans.find((f) => f.bridge === host.master);
   if (!fan) {
-    throw new FanNotUpError(`the veth ${hostIf} of endpoint ${req.endpointId} is not on a fan bridge that is up (master: ${host.master ?? 'none'})`, 'run fanctl up again to repair the fan, then start the container again', true);
+    throw new FanNotUpError(
+      `the veth ${hostIf} of endpoint ${req.endpointId} is not on a fan bridge that is up (master: ${host.master ?? 'none'})`,
+      'run fanctl up again to repair the fan, then start the container again',
+      true,
+    );
   }
   return { peer, gateway: fan.host.gateway, fan };
 }

@@ -4,13 +4,21 @@ import type { FanView } from './fans.js';
 import { cachedFanView } from './fan-view-cache.js';
 
 describe('cachedFanView', () => {
-  const view = (n: number): FanView => ({ fans: [], facts: { interfaces: [], routes: Array.from({ length: n }, () => ({ dst: { address: 0, prefix: 0 } })) } });
+  const view = (n: number): FanView => ({
+    fans: [],
+    facts: { interfaces: [], routes: Array.from({ length: n }, () => ({ dst: { address: 0, prefix: 0 } })) },
+  });
 
   it('reads once for concurrent callers, again when the fans file changes, when it is old, and after invalidate', async () => {
     let reads = 0;
     let stamp = 'a';
     let now = 0;
-    const cache = cachedFanView({ read: () => Promise.resolve(view(++reads)), stamp: () => Promise.resolve(stamp), maxAgeMs: 1000, now: () => now });
+    const cache = cachedFanView({
+      read: () => Promise.resolve(view(++reads)),
+      stamp: () => Promise.resolve(stamp),
+      maxAgeMs: 1000,
+      now: () => now,
+    });
     const [x, y] = await Promise.all([cache.get(), cache.get()]);
     assert.equal(reads, 1);
     assert.equal(x, y);
@@ -31,7 +39,10 @@ describe('cachedFanView', () => {
   it('does not keep a failed read', async () => {
     let fail = true;
     let reads = 0;
-    const cache = cachedFanView({ read: () => (reads++, fail ? Promise.reject(new Error('ip failed')) : Promise.resolve(view(0))), stamp: () => Promise.resolve('s') });
+    const cache = cachedFanView({
+      read: () => (reads++, fail ? Promise.reject(new Error('ip failed')) : Promise.resolve(view(0))),
+      stamp: () => Promise.resolve('s'),
+    });
     await assert.rejects(cache.get(), /ip failed/);
     fail = false;
     await cache.get();

@@ -71,7 +71,8 @@ describe('upFans on a fake host', () => {
 });
 
 /** Steps whose failure fan ignores on purpose (IPv6 may be compiled out). */
-const bestEffort = (argv: readonly string[] | undefined): boolean => argv?.some((a) => a.includes('disable_ipv6')) ?? false;
+const bestEffort = (argv: readonly string[] | undefined): boolean =>
+  argv?.some((a) => a.includes('disable_ipv6')) ?? false;
 
 /** Changing calls of a clean run of `work` on a fresh host. */
 async function changesOf(work: (kernel: FakeKernel) => Promise<unknown>): Promise<number> {
@@ -142,10 +143,10 @@ describe('a fan whose underlay address vanished', () => {
     assert.ok(eth1);
     eth1.addresses = []; // a DHCP renewal took it away
     const status = await hostStatus(deps);
-    assert.deepEqual(status.fans.map((f) => `${f.bridge} ${f.slice} ${f.underlayDevice}`), [
-      'fan-250 250.3.4.0/24 eth0',
-      'fan-251 251.238.5.0/24 eth1',
-    ]);
+    assert.deepEqual(
+      status.fans.map((f) => `${f.bridge} ${f.slice} ${f.underlayDevice}`),
+      ['fan-250 250.3.4.0/24 eth0', 'fan-251 251.238.5.0/24 eth1'],
+    );
     // Another fan can still be brought up next to it.
     await upFans([spec('-o 252.0.0.0/8 -u 172.16.0.0/16')], 'cli', deps);
     await downFans({ select: { all: true }, force: false }, deps);

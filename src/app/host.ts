@@ -99,7 +99,9 @@ async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise
 export async function upFans(specs: readonly FanSpec[], source: string, deps: HostDeps): Promise<ChangeReport> {
   return locked(deps, async (store) => {
     // A fan already up keeps its place: table order is lookup order, and a repeated `up` must change nothing.
-    const wanted = specs.filter((s) => s.enabled).map((spec) => ({ spec, record: { words: toFanWords(spec), source } }));
+    const wanted = specs
+      .filter((s) => s.enabled)
+      .map((spec) => ({ spec, record: { words: toFanWords(spec), source } }));
     const kept: Entry[] = (await store.read()).map(entryOf).flatMap((entry) => {
       const replacement = wanted.find((w) => sameOverlay(w.spec, entry.spec));
       // The same words again keep what they resolved to; new words resolve afresh.
@@ -137,7 +139,10 @@ export async function downFans(request: DownRequest, deps: HostDeps): Promise<Ch
     if ('specs' in select) {
       for (const spec of select.specs) {
         if (!entries.some((e) => sameOverlay(e.spec, spec))) {
-          throw new ConfigError(`no fan with overlay ${formatCidr(spec.overlay)} is up on this host`, 'see the fans that are up with fanctl show');
+          throw new ConfigError(
+            `no fan with overlay ${formatCidr(spec.overlay)} is up on this host`,
+            'see the fans that are up with fanctl show',
+          );
         }
       }
     }
@@ -182,13 +187,21 @@ export interface FanStatus {
 
 export interface HostStatus {
   fans: FanStatus[];
-  tunnel?: { name: string; mtu: number; up: boolean; programs: { direction: string; progId: number; name?: string }[]; unmatched: Stats };
+  tunnel?: {
+    name: string;
+    mtu: number;
+    up: boolean;
+    programs: { direction: string; progId: number; name?: string }[];
+    unmatched: Stats;
+  };
   nftTable: boolean;
   forwardRules: string[];
 }
 
 export function flagsOf(fan: Fan): string {
-  return [fan.dhcp ? 'dhcp' : '', `host-reserve ${fan.hostReserve}`, fan.type === 'vxlan' ? '' : `type ${fan.type}`].filter(Boolean).join(' ');
+  return [fan.dhcp ? 'dhcp' : '', `host-reserve ${fan.hostReserve}`, fan.type === 'vxlan' ? '' : `type ${fan.type}`]
+    .filter(Boolean)
+    .join(' ');
 }
 
 export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
@@ -205,7 +218,10 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
   }
   const containers = new Map<string, AttachmentRow[]>();
   for (const fan of fans) {
-    containers.set(fan.bridge, await readBridgeAttachments({ files: deps.files, stateDir: deps.paths.stateDir }, fan.bridge, facts));
+    containers.set(
+      fan.bridge,
+      await readBridgeAttachments({ files: deps.files, stateDir: deps.paths.stateDir }, fan.bridge, facts),
+    );
   }
   const tunnelLink = current.links.find((l) => l.kind === 'vxlan' && isFanOwned(l));
   const tunnelStats = (tunnelLink && tables.get(tunnelLink.name)?.stats) || new Map<number, Stats>();
@@ -214,7 +230,8 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
       const link = current.links.find((l) => l.name === fan.bridge);
       const dhcp = current.dhcp.find((d) => d.bridge === fan.bridge);
       const program = tables.get(backendOf(fan).peerDevice(fan));
-      const index = program?.table.findIndex((e) => e.overlay === fan.map.overlay.address && e.local === fan.host.host) ?? -1;
+      const index =
+        program?.table.findIndex((e) => e.overlay === fan.map.overlay.address && e.local === fan.host.host) ?? -1;
       return {
         bridge: fan.bridge,
         overlay: formatCidr(fan.map.overlay),
@@ -226,7 +243,10 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
         vni: fan.host.vni,
         mtu: link?.mtu ?? fanMtu(fan),
         type: fan.type,
-        dhcp: { enabled: fan.dhcp, ...(dhcp ? { pid: dhcp.pid, leaseFile: `${deps.paths.stateDir}/${fan.bridge}.leases` } : {}) },
+        dhcp: {
+          enabled: fan.dhcp,
+          ...(dhcp ? { pid: dhcp.pid, leaseFile: `${deps.paths.stateDir}/${fan.bridge}.leases` } : {}),
+        },
         hostReserve: fan.hostReserve,
         flags: flagsOf(fan),
         source: entries[i]?.record.source ?? 'cli',

@@ -7,14 +7,27 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { type Ipv4, formatIpv4, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
-import { type CompiledPolicy, type PolicyHost, type PortBinding, compilePolicy, policyHash } from '../core/policy/compile.js';
+import {
+  type CompiledPolicy,
+  type PolicyHost,
+  type PortBinding,
+  compilePolicy,
+  policyHash,
+} from '../core/policy/compile.js';
 import { type PolicyEdit, editPolicy } from '../core/policy/edit.js';
 import { type CheckResult, type L4, type PolicyGeometry, checkGeometry, checkPolicy } from '../core/policy/evaluate.js';
 import { defineFan } from '../core/mapping/fan.js';
 import type { Policy } from '../core/policy/model.js';
 import { parsePolicy, parsePortSpec } from '../core/policy/parse.js';
 import { countRules, renderBindingChange, renderPolicyRemove, renderPolicyReplace } from '../codec/policy-nft.js';
-import { type RuleCounter, changeBindings, enableBridgeFiltering, loadNftScript, readPolicyTables, requireOwnTables } from '../kernel/policy-tables.js';
+import {
+  type RuleCounter,
+  changeBindings,
+  enableBridgeFiltering,
+  loadNftScript,
+  readPolicyTables,
+  requireOwnTables,
+} from '../kernel/policy-tables.js';
 import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { PolicyStateStore } from '../store/policy-state.js';
@@ -60,13 +73,25 @@ export interface ApplyReport {
 async function liveBindings(deps: PolicyDeps, store: PolicyStateStore, fans: readonly Fan[]): Promise<PortBinding[]> {
   const facts = await deps.host.readFacts();
   const bridges = new Set(fans.map((f) => f.bridge));
-  const ports = new Set(facts.interfaces.filter((i) => i.master !== undefined && bridges.has(i.master)).map((i) => i.name));
-  return (await store.readBindings()).filter((b) => ports.has(b.port)).map((b) => ({ port: b.port, address: parseIpv4(b.address) }));
+  const ports = new Set(
+    facts.interfaces.filter((i) => i.master !== undefined && bridges.has(i.master)).map((i) => i.name),
+  );
+  return (await store.readBindings())
+    .filter((b) => ports.has(b.port))
+    .map((b) => ({ port: b.port, address: parseIpv4(b.address) }));
 }
 
-async function compileForHost(deps: PolicyDeps, policy: Policy, store: PolicyStateStore): Promise<{ compiled: CompiledPolicy; fans: readonly Fan[] }> {
+async function compileForHost(
+  deps: PolicyDeps,
+  policy: Policy,
+  store: PolicyStateStore,
+): Promise<{ compiled: CompiledPolicy; fans: readonly Fan[] }> {
   const view = await readFanView({ host: deps.host, stateDir: deps.paths.stateDir });
-  if (view.fans.length === 0) throw new ConfigError('no fan is up on this host: a policy applies to the fans of this host', 'bring a fan up first (fanctl up -o OVERLAY -u UNDERLAY)');
+  if (view.fans.length === 0)
+    throw new ConfigError(
+      'no fan is up on this host: a policy applies to the fans of this host',
+      'bring a fan up first (fanctl up -o OVERLAY -u UNDERLAY)',
+    );
   const compiled = compilePolicy(policy, policyHostOf(view.fans), await liveBindings(deps, store, view.fans));
   return { compiled, fans: view.fans };
 }
@@ -84,7 +109,14 @@ export async function applyPolicyText(deps: PolicyDeps, text: string, source: st
     const previous = await store.readRecord();
     await store.writeApplied(text, { version: 1, hash: compiled.hash, source, appliedAt: new Date().toISOString() });
     if (previous?.hash !== compiled.hash) deps.log(`policy ${compiled.hash} applied from ${source}`);
-    return { hash: compiled.hash, source, rules: countRules(script), bindings: compiled.bindings.length, nftMs: timing.cpuMs, nftWallMs: timing.wallMs };
+    return {
+      hash: compiled.hash,
+      source,
+      rules: countRules(script),
+      bindings: compiled.bindings.length,
+      nftMs: timing.cpuMs,
+      nftWallMs: timing.wallMs,
+    };
   });
 }
 
@@ -96,7 +128,10 @@ async function readPolicyFile(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read policy file ${path}: ${errorMessage(error)}`, 'pass the path of a YAML policy file');
+    throw new ConfigError(
+      `cannot read policy file ${path}: ${errorMessage(error)}`,
+      'pass the path of a YAML policy file',
+    );
   }
 }
 
@@ -142,8 +177,16 @@ export interface PolicyShow {
 
 export async function showPolicy(deps: PolicyDeps): Promise<PolicyShow> {
   const store = new PolicyStateStore(deps.paths.stateDir);
-  const [text, record, tables] = await Promise.all([store.readText(), store.readRecord(), readPolicyTables(deps.runner)]);
-  const base = { boundPorts: tables.boundCount, counters: tables.counters, ...(tables.hash !== undefined ? { kernelHash: tables.hash } : {}) };
+  const [text, record, tables] = await Promise.all([
+    store.readText(),
+    store.readRecord(),
+    readPolicyTables(deps.runner),
+  ]);
+  const base = {
+    boundPorts: tables.boundCount,
+    counters: tables.counters,
+    ...(tables.hash !== undefined ? { kernelHash: tables.hash } : {}),
+  };
   if (text === undefined || record === undefined) return { applied: false, ...base };
   const policy = parsePolicy(text, record.source);
   let rules: number | undefined;
@@ -167,7 +210,11 @@ export async function showPolicy(deps: PolicyDeps): Promise<PolicyShow> {
 function describePolicy(policy: Policy): unknown {
   return {
     default: policy.default,
-    groups: policy.groups.map((g) => (g.kind === 'index' ? { name: g.name, index: `${g.first}-${g.last}` } : { name: g.name, cidr: g.cidrs.map((c) => `${formatIpv4(c.address)}/${c.prefix}`) })),
+    groups: policy.groups.map((g) =>
+      g.kind === 'index'
+        ? { name: g.name, index: `${g.first}-${g.last}` }
+        : { name: g.name, cidr: g.cidrs.map((c) => `${formatIpv4(c.address)}/${c.prefix}`) },
+    ),
     allow: policy.allow.map((r) => ({ from: r.from, to: r.to, ports: r.ports })),
     deny: policy.deny.map((r) => ({ from: r.from, to: r.to, ports: r.ports })),
     connect: policy.connect.map((p) => [formatIpv4(p.a), formatIpv4(p.b)]),
@@ -182,7 +229,11 @@ export async function loadPolicy(deps: Pick<PolicyDeps, 'paths'>, file?: string)
   if (file !== undefined) return parsePolicy(await readPolicyFile(file), file);
   const store = new PolicyStateStore(deps.paths.stateDir);
   const text = await store.readText();
-  if (text === undefined) throw new ConfigError('no policy has been applied on this host', 'apply one with fanctl policy apply FILE, or pass --file FILE');
+  if (text === undefined)
+    throw new ConfigError(
+      'no policy has been applied on this host',
+      'apply one with fanctl policy apply FILE, or pass --file FILE',
+    );
   return parsePolicy(text, (await store.readRecord())?.source ?? 'applied policy');
 }
 
@@ -203,24 +254,52 @@ export interface CheckGeometryOptions {
   readonly hostReserve?: number;
 }
 
-export async function checkCommand(deps: PolicyDeps, src: string, dst: string, l4text: string | undefined, file?: string, given: CheckGeometryOptions = {}): Promise<CheckResult & { hash: string }> {
+export async function checkCommand(
+  deps: PolicyDeps,
+  src: string,
+  dst: string,
+  l4text: string | undefined,
+  file?: string,
+  given: CheckGeometryOptions = {},
+): Promise<CheckResult & { hash: string }> {
   const policy = await loadPolicy(deps, file);
   let geometry: PolicyGeometry;
   if (given.overlay !== undefined || given.underlay !== undefined) {
-    if (given.overlay === undefined || given.underlay === undefined) throw new ConfigError('pass both --overlay and --underlay', 'e.g. -o 250.0.0.0/8 -u 172.16.0.0/16');
+    if (given.overlay === undefined || given.underlay === undefined)
+      throw new ConfigError('pass both --overlay and --underlay', 'e.g. -o 250.0.0.0/8 -u 172.16.0.0/16');
     const map = defineFan(parseCidr(given.overlay), parseCidr(given.underlay));
-    geometry = { fans: [{ overlay: map.overlay, slicePrefix: map.overlay.prefix + 32 - map.underlay.prefix, hostReserve: given.hostReserve ?? 1 }] };
+    geometry = {
+      fans: [
+        {
+          overlay: map.overlay,
+          slicePrefix: map.overlay.prefix + 32 - map.underlay.prefix,
+          hostReserve: given.hostReserve ?? 1,
+        },
+      ],
+    };
   } else {
     const view = await readFanView({ host: deps.host, stateDir: deps.paths.stateDir });
-    if (view.fans.length === 0) throw new ConfigError('no fan is up on this host, so the overlay geometry is unknown', 'pass the fan: --overlay 250.0.0.0/8 --underlay 172.16.0.0/16');
+    if (view.fans.length === 0)
+      throw new ConfigError(
+        'no fan is up on this host, so the overlay geometry is unknown',
+        'pass the fan: --overlay 250.0.0.0/8 --underlay 172.16.0.0/16',
+      );
     geometry = policyHostOf(view.fans);
   }
   checkGeometry(policy, geometry);
-  return { ...checkPolicy(policy, geometry, parseIpv4(src), parseIpv4(dst), parseL4(l4text)), hash: policyHash(policy) };
+  return {
+    ...checkPolicy(policy, geometry, parseIpv4(src), parseIpv4(dst), parseL4(l4text)),
+    hash: policyHash(policy),
+  };
 }
 
 /** Rewrites the policy file with one edit (created when absent); applies it when asked. */
-export async function editPolicyFile(deps: PolicyDeps, path: string, edit: PolicyEdit, apply: boolean): Promise<{ path: string; applied?: ApplyReport }> {
+export async function editPolicyFile(
+  deps: PolicyDeps,
+  path: string,
+  edit: PolicyEdit,
+  apply: boolean,
+): Promise<{ path: string; applied?: ApplyReport }> {
   const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return '';
     throw error;
@@ -245,9 +324,13 @@ export async function bindPort(deps: BindingDeps, port: string, address: Ipv4): 
   const store = new PolicyStateStore(deps.stateDir);
   await store.withBindingsLock(async () => {
     const list = await store.readBindings();
-    await store.writeBindings([...list.filter((b) => !(b.port === port && b.address === formatIpv4(address))), { port, address: formatIpv4(address) }]);
+    await store.writeBindings([
+      ...list.filter((b) => !(b.port === port && b.address === formatIpv4(address))),
+      { port, address: formatIpv4(address) },
+    ]);
     // No policy applied: no table to update (apply builds the set from the file).
-    if ((await store.readRecord()) !== undefined) await changeBindings(deps.runner, renderBindingChange('add', [{ port, address }]), 'add');
+    if ((await store.readRecord()) !== undefined)
+      await changeBindings(deps.runner, renderBindingChange('add', [{ port, address }]), 'add');
   });
 }
 
@@ -259,7 +342,8 @@ export async function unbindPort(deps: BindingDeps, port: string): Promise<void>
     const gone = list.filter((b) => b.port === port).map((b) => ({ port, address: parseIpv4(b.address) }));
     if (gone.length === 0) return;
     await store.writeBindings(list.filter((b) => b.port !== port));
-    if ((await store.readRecord()) !== undefined) await changeBindings(deps.runner, renderBindingChange('delete', gone), 'delete');
+    if ((await store.readRecord()) !== undefined)
+      await changeBindings(deps.runner, renderBindingChange('delete', gone), 'delete');
   });
 }
 
@@ -277,7 +361,10 @@ export async function groupLeaseStore(
   const text = await store.readText();
   if (text === undefined) {
     if (request.group === undefined) return undefined;
-    throw new ConfigError(`group "${request.group}" was asked for, but no policy is applied on this host`, 'apply the policy that defines the group first (fanctl policy apply FILE)');
+    throw new ConfigError(
+      `group "${request.group}" was asked for, but no policy is applied on this host`,
+      'apply the policy that defines the group first (fanctl policy apply FILE)',
+    );
   }
   const policy = parsePolicy(text, (await store.readRecord())?.source ?? 'applied policy');
   const name = requestedGroup(policy, request);

@@ -3,7 +3,16 @@ import { describe, it } from 'node:test';
 import type { Trace } from '../core/trace/path.js';
 import { agrees } from './trace.js';
 
-const base: Trace = { src: 'a', dst: 'b', proto: 'icmp', kind: 'cross-host', crossOverlay: false, outcome: 'delivered', hops: [], expect: { ebpfTx: true, masquerade: false } };
+const base: Trace = {
+  src: 'a',
+  dst: 'b',
+  proto: 'icmp',
+  kind: 'cross-host',
+  crossOverlay: false,
+  outcome: 'delivered',
+  hops: [],
+  expect: { ebpfTx: true, masquerade: false },
+};
 const tx = [{ counter: 'ebpf fan-vxlan overlay 0: txPackets' }];
 
 describe('agrees', () => {
@@ -19,8 +28,18 @@ describe('agrees', () => {
     assert.equal(agrees(dropped, 'delivered', undefined, tx), false);
   });
   it('an outside path needs the masquerade counter', () => {
-    const outside: Trace = { ...base, kind: 'outside', outcome: 'unverified', expect: { ebpfTx: false, masquerade: true } };
-    assert.equal(agrees(outside, 'delivered', undefined, [{ counter: 'nft postrouting: fan: egress NAT to the underlay address' }]), true);
+    const outside: Trace = {
+      ...base,
+      kind: 'outside',
+      outcome: 'unverified',
+      expect: { ebpfTx: false, masquerade: true },
+    };
+    assert.equal(
+      agrees(outside, 'delivered', undefined, [
+        { counter: 'nft postrouting: fan: egress NAT to the underlay address' },
+      ]),
+      true,
+    );
     assert.equal(agrees(outside, 'delivered', undefined, []), false);
   });
 });

@@ -59,10 +59,20 @@ export async function traceCommand(opts: TraceOptions, deps: HostDeps): Promise<
   const dst = address(opts.dst, 'DST');
   const proto = parseProto(opts.proto);
   const view = await readFanView({ host: deps.host, stateDir: deps.paths.stateDir });
-  if (view.fans.length === 0) throw new ConfigError('no fan is up on this host', 'bring one up first: fanctl up -o OVERLAY -u UNDERLAY');
-  const ports = await readBridgePorts(deps.runner, view.fans.map((f) => f.bridge));
+  if (view.fans.length === 0)
+    throw new ConfigError('no fan is up on this host', 'bring one up first: fanctl up -o OVERLAY -u UNDERLAY');
+  const ports = await readBridgePorts(
+    deps.runner,
+    view.fans.map((f) => f.bridge),
+  );
   const endpoints: Endpoint[] = ports.flatMap((p) =>
-    (p.peer?.addresses ?? []).map((a) => ({ address: a.address, bridge: p.bridge, hostIf: p.hostIf, mtu: p.peer?.mtu ?? p.mtu, ...(p.peer ? { netns: p.peer.netns, ifname: p.peer.ifname } : {}) })),
+    (p.peer?.addresses ?? []).map((a) => ({
+      address: a.address,
+      bridge: p.bridge,
+      hostIf: p.hostIf,
+      mtu: p.peer?.mtu ?? p.mtu,
+      ...(p.peer ? { netns: p.peer.netns, ifname: p.peer.ifname } : {}),
+    })),
   );
   const unresolvedPorts = ports.filter((p) => p.peer === undefined).length;
   // The one ARP question the path depends on: does the computed underlay host exist?
@@ -73,7 +83,14 @@ export async function traceCommand(opts: TraceOptions, deps: HostDeps): Promise<
     remote = underlayHostOf(dstFan.map, dst);
     underlayAnswers.set(remote, await answersArp(deps.runner, formatIpv4(remote), dstFan.device));
   }
-  const facts: TraceFacts = { fans: view.fans, routes: view.facts.routes, interfaces: view.facts.interfaces, endpoints, unresolvedPorts, underlayAnswers };
+  const facts: TraceFacts = {
+    fans: view.fans,
+    routes: view.facts.routes,
+    interfaces: view.facts.interfaces,
+    endpoints,
+    unresolvedPorts,
+    underlayAnswers,
+  };
   const trace = tracePath(facts, { src, dst, proto, ...(opts.policy ? { policy: opts.policy } : {}) });
   if (!opts.probe) return trace;
 
@@ -92,14 +109,25 @@ export async function traceCommand(opts: TraceOptions, deps: HostDeps): Promise<
     prefix = [];
     from = `this host, source ${opts.src}`;
   } else {
-    throw new ConfigError(`cannot find the network namespace of ${opts.src} to send the probe from`, 'pass --netns NAME|PATH (e.g. /proc/PID/ns/net of the container), or trace from the bridge address');
+    throw new ConfigError(
+      `cannot find the network namespace of ${opts.src} to send the probe from`,
+      'pass --netns NAME|PATH (e.g. /proc/PID/ns/net of the container), or trace from the bridge address',
+    );
   }
   const devices = [...new Set(view.fans.map((f) => (f.type === 'vxlan' ? TUNNEL_DEVICE : f.device)))];
   const before = await readCounters(deps.runner, deps.dataplane.bpf, devices);
   const ping = await pingFrom(deps.runner, prefix, opts.dst, prefix.length === 0 ? opts.src : undefined);
   const after = await readCounters(deps.runner, deps.dataplane.bpf, devices);
   const moved = movedCounters(before, after);
-  const observed = await observe(deps, trace, ping, moved, { ...(remote !== undefined && dstFan ? { remote: formatIpv4(remote), dev: dstFan.device } : {}) }, view.fans.find((f) => contains(f.host.slice, dst))?.bridge, prefix);
+  const observed = await observe(
+    deps,
+    trace,
+    ping,
+    moved,
+    { ...(remote !== undefined && dstFan ? { remote: formatIpv4(remote), dev: dstFan.device } : {}) },
+    view.fans.find((f) => contains(f.host.slice, dst))?.bridge,
+    prefix,
+  );
   const matches = agrees(trace, observed.outcome, observed.stoppedAt, moved);
   return {
     ...trace,
@@ -127,26 +155,60 @@ async function observe(
 ): Promise<{ outcome: 'delivered' | 'dropped'; stoppedAt?: ObservedStop; detail: string }> {
   if (ping.received > 0) return { outcome: 'delivered', detail: `${ping.received} answer(s) came back` };
   const has = (re: RegExp): boolean => moved.some((m) => re.test(m.counter));
-  if (has(/: txDrop(Local|Nomatch)$/)) return { outcome: 'dropped', stoppedAt: 'ebpf-drop', detail: 'fan\'s eBPF egress program dropped it (see the counters)' };
-  if (has(/anti-spoofing/)) return { outcome: 'dropped', stoppedAt: 'nft-drop', detail: 'fan\'s nftables anti-spoofing rule dropped it' };
+  if (has(/: txDrop(Local|Nomatch)$/))
+    return {
+      outcome: 'dropped',
+      stoppedAt: 'ebpf-drop',
+      detail: "fan's eBPF egress program dropped it (see the counters)",
+    };
+  if (has(/anti-spoofing/))
+    return { outcome: 'dropped', stoppedAt: 'nft-drop', detail: "fan's nftables anti-spoofing rule dropped it" };
   if (underlay.remote !== undefined && underlay.dev !== undefined) {
     const state = await neighbourState(deps.runner, underlay.remote, underlay.dev);
-    if (state === 'FAILED' || state === 'INCOMPLETE') return { outcome: 'dropped', stoppedAt: 'underlay-arp', detail: `the neighbour entry for ${underlay.remote} on ${underlay.dev} is ${state}: no host answered ARP` };
+    if (state === 'FAILED' || state === 'INCOMPLETE')
+      return {
+        outcome: 'dropped',
+        stoppedAt: 'underlay-arp',
+        detail: `the neighbour entry for ${underlay.remote} on ${underlay.dev} is ${state}: no host answered ARP`,
+      };
   }
   if (localBridge !== undefined) {
     // A container on the same slice asks ARP itself; otherwise the host asks on the bridge.
-    const inContainer = prefix.length > 0 ? await deps.runner.run([...prefix, 'ip', '-json', '-4', 'neigh', 'show', trace.dst], { allowFailure: true }) : undefined;
+    const inContainer =
+      prefix.length > 0
+        ? await deps.runner.run([...prefix, 'ip', '-json', '-4', 'neigh', 'show', trace.dst], { allowFailure: true })
+        : undefined;
     const containerState = (JSON.parse(inContainer?.stdout || '[]') as { state?: string[] }[])[0]?.state?.[0];
     const state = containerState ?? (await neighbourState(deps.runner, trace.dst, localBridge));
-    if (state === undefined || state === 'FAILED' || state === 'INCOMPLETE') return { outcome: 'dropped', stoppedAt: 'bridge-arp', detail: `no answer to ARP for ${trace.dst} on ${localBridge} (${state ?? 'no entry'})` };
+    if (state === undefined || state === 'FAILED' || state === 'INCOMPLETE')
+      return {
+        outcome: 'dropped',
+        stoppedAt: 'bridge-arp',
+        detail: `no answer to ARP for ${trace.dst} on ${localBridge} (${state ?? 'no entry'})`,
+      };
   }
-  if (/unreachable/i.test(ping.error ?? '') && !has(/txPackets$|masquerade/)) return { outcome: 'dropped', stoppedAt: 'no-route', detail: ping.error ?? 'network unreachable' };
-  if (has(/txPackets$|masquerade/)) return { outcome: 'dropped', stoppedAt: 'beyond', detail: 'it left this host (counters moved) and no answer came back: lost at the peer or on the way' };
-  return { outcome: 'dropped', stoppedAt: 'this-host', detail: `no counter moved and no answer came back${ping.error ? `: ${ping.error}` : ''}` };
+  if (/unreachable/i.test(ping.error ?? '') && !has(/txPackets$|masquerade/))
+    return { outcome: 'dropped', stoppedAt: 'no-route', detail: ping.error ?? 'network unreachable' };
+  if (has(/txPackets$|masquerade/))
+    return {
+      outcome: 'dropped',
+      stoppedAt: 'beyond',
+      detail: 'it left this host (counters moved) and no answer came back: lost at the peer or on the way',
+    };
+  return {
+    outcome: 'dropped',
+    stoppedAt: 'this-host',
+    detail: `no counter moved and no answer came back${ping.error ? `: ${ping.error}` : ''}`,
+  };
 }
 
 /** The probe agrees with the path when the outcome and the stop match, and the counters the path expects moved. */
-export function agrees(trace: Trace, outcome: 'delivered' | 'dropped', stoppedAt: ObservedStop | undefined, moved: readonly { counter: string }[]): boolean {
+export function agrees(
+  trace: Trace,
+  outcome: 'delivered' | 'dropped',
+  stoppedAt: ObservedStop | undefined,
+  moved: readonly { counter: string }[],
+): boolean {
   const tx = moved.some((m) => /: txPackets$/.test(m.counter));
   const masq = moved.some((m) => /masquerade|egress NAT/.test(m.counter));
   if (trace.expect.ebpfTx && !tx) return false;

@@ -22,7 +22,8 @@ export function runInProcess(env: Readonly<Record<string, string | undefined>>, 
     fanCniPlugin({
       fans: () => readFanView({ host: new IpHostReader(runner), stateDir: paths.stateDir }),
       leases: (fan) => openLeaseStore(paths.stateDir, fan),
-      allLeaseStores: async () => (await leaseBridges(paths.stateDir)).map((bridge) => openLeaseStoreByBridge(paths.stateDir, bridge)),
+      allLeaseStores: async () =>
+        (await leaseBridges(paths.stateDir)).map((bridge) => openLeaseStoreByBridge(paths.stateDir, bridge)),
       links: new IpSandboxLinks(runner, process.pid),
       log: (line) => stderr(`fan-cni: ${line}\n`),
       // policy: groups from the applied policy, and port binding

@@ -49,7 +49,10 @@ async function main(): Promise<number> {
             'pass the network configuration (a small JSON document) on stdin',
           )
         : error;
-    const write = (stream: NodeJS.WriteStream) => (text: string): void => void stream.write(text);
+    const write =
+      (stream: NodeJS.WriteStream) =>
+      (text: string): void =>
+        void stream.write(text);
     return reportCniError({ env: process.env, stdout: write(process.stdout), stderr: write(process.stderr) }, reported);
   }
   if (!process.env.FAN_CNI_IN_PROCESS) {

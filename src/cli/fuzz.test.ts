@@ -70,7 +70,14 @@ async function fanctl(argv: readonly string[], env: Record<string, string> = {})
     host,
     files,
     env: fullEnv,
-    hostDeps: (): HostDeps => ({ runner, host, files, paths, dataplane: new Dataplane(runner, { bpfObject: paths.bpfObject, stateDir: paths.stateDir }), log: () => {} }),
+    hostDeps: (): HostDeps => ({
+      runner,
+      host,
+      files,
+      paths,
+      dataplane: new Dataplane(runner, { bpfObject: paths.bpfObject, stateDir: paths.stateDir }),
+      log: () => {},
+    }),
     hostVeths: () => ({
       hostLink: () => Promise.reject(new Error('no kernel in the fuzz corpus')),
       deleteHostLink: () => Promise.reject(new Error('no kernel in the fuzz corpus')),
@@ -97,7 +104,10 @@ const CLI: readonly Case[] = [
   // slice
   [['slice'], /required option '-o, --overlay/],
   [['slice', '-o', '250.0.0.0/8'], /required option '-u, --underlay/],
-  [['slice', ...S, '-u', '172.16.3.5/16'], /-u, --underlay is given twice \("172\.16\.3\.4\/16" and "172\.16\.3\.5\/16"\)/],
+  [
+    ['slice', ...S, '-u', '172.16.3.5/16'],
+    /-u, --underlay is given twice \("172\.16\.3\.4\/16" and "172\.16\.3\.5\/16"\)/,
+  ],
   [['slice', ...S, '-u', '172.16.3.4/16'], /-u, --underlay is given twice/],
   [['slice', '-o', '250.0.0.0/8', '-o', '251.0.0.0/8', '-u', '172.16.3.4/16'], /-o, --overlay is given twice/],
   [['slice', '-o', '255.255.255.255/8', '-u', '172.16.3.4/16'], /overlay "255\.255\.255\.255\/8" is not a network/],
@@ -138,9 +148,15 @@ const CLI: readonly Case[] = [
   [['map', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], /missing required argument 'address'/],
   [['map', '250.3.4', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], /"250\.3\.4" is not an IPv4 address/],
   [['map', '999.1.1.1', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], /"999\.1\.1\.1" is not an IPv4 address/],
-  [['map', '10.0.0.1', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], /10\.0\.0\.1 is not inside overlay 250\.0\.0\.0\/8/],
+  [
+    ['map', '10.0.0.1', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16'],
+    /10\.0\.0\.1 is not inside overlay 250\.0\.0\.0\/8/,
+  ],
   [['map', '250.3.4.7', '-o', '250.0.0.0/8', '-u', 'eth0/16'], /map needs the underlay as a network/],
-  [['map', '250.3.4.7', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16', '-u', '172.16.0.0/16'], /-u, --underlay is given twice/],
+  [
+    ['map', '250.3.4.7', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16', '-u', '172.16.0.0/16'],
+    /-u, --underlay is given twice/,
+  ],
   [['map', '250.3.4.7', '-o', '250.255.255.255/8', '-u', '172.16.0.0/16'], /is not a network/],
   // up: grammar errors, found before anything is read or changed
   [['up'], /no overlay given/],
@@ -172,7 +188,10 @@ const CLI: readonly Case[] = [
   [['up', '-a', '250.0.0.0/8'], /up -a takes no fan arguments/],
   [['up', '-a', '-c', '/cfg/missing'], /config file \/cfg\/missing does not exist/],
   [['up', '-a', '-c', '/cfg/bad'], /\/cfg\/bad:1: unexpected word "bogus"/],
-  [['up', '-a', '-c', '/cfg/overlap'], /\/cfg\/overlap:2: overlay 250\.0\.0\.0\/8 overlaps overlay 250\.1\.0\.0\/16 \(lines 1 and 2\)/],
+  [
+    ['up', '-a', '-c', '/cfg/overlap'],
+    /\/cfg\/overlap:2: overlay 250\.0\.0\.0\/8 overlaps overlay 250\.1\.0\.0\/16 \(lines 1 and 2\)/,
+  ],
   [['up', '-a', '-c', '/cfg/empty-fan'], /\/cfg\/empty-fan:3: no underlay given/],
   [['up', '--frobnicate'], /unknown option '--frobnicate'/],
   // down (the grammar part: selection errors before anything is read)
@@ -183,7 +202,10 @@ const CLI: readonly Case[] = [
   // config check
   [['config', 'check', '-c', '/cfg/missing'], /config file \/cfg\/missing does not exist/],
   [['config', 'check', '-c', '/cfg/bad'], /1 problem\(s\) in \/cfg\/bad/],
-  [['config', 'check', '-c', '/cfg/overlap'], /overlay 250\.0\.0\.0\/8 overlaps overlay 250\.1\.0\.0\/16 \(lines 1 and 2\)/],
+  [
+    ['config', 'check', '-c', '/cfg/overlap'],
+    /overlay 250\.0\.0\.0\/8 overlaps overlay 250\.1\.0\.0\/16 \(lines 1 and 2\)/,
+  ],
   [['config', 'check', '-c', '/'], /\/ is a directory, not a config file/],
   [['config', 'check', '-c', '/dev/zero'], /\/dev\/zero is a character device, not a config file/],
   [['config', 'check', '-c', '/dev/null'], /\/dev\/null is a character device, not a config file/],
@@ -194,7 +216,11 @@ const CLI: readonly Case[] = [
   // other commands
   [['cni', 'install', 'extra'], /too many arguments for 'install'/],
   [['cni', 'install', '--bogus'], /unknown option '--bogus'/],
-  [['cni', 'install', '--dir', '<temp>/cni-bin', '--conf-dir', '<temp>/cni-conf'], /<not-a-dir> is a file, not a directory/, { FAN_STATE_DIR: '<not-a-dir>' }],
+  [
+    ['cni', 'install', '--dir', '<temp>/cni-bin', '--conf-dir', '<temp>/cni-conf'],
+    /<not-a-dir> is a file, not a directory/,
+    { FAN_STATE_DIR: '<not-a-dir>' },
+  ],
   [['lxd-profile'], /<not-a-dir> is a file, not a directory/, { FAN_STATE_DIR: '<not-a-dir>' }],
   [['lxd-profile', 'extra'], /too many arguments for 'lxd-profile'/],
   [['docker-config'], /<not-a-dir> is a file, not a directory/, { FAN_STATE_DIR: '<not-a-dir>' }],
@@ -230,10 +256,19 @@ const CONFIG_FILES: readonly [text: string, problem: RegExp][] = [
   ['-o 250.0.0.0/8 -o 250.0.0.0/8 -u eth0/16\n', /:1: overlay is given twice/],
   ['250.0.0.0/8 eth0/16 dhcp host-reserve 2 host-reserve 3\n', /:1: host-reserve is given twice/],
   ['250.0.0.0/8 eth0/16 type host-gw type vxlan\n', /:1: type is given twice/],
-  ['250.0.0.0/8 eth0/16\n250.1.0.0/16 eth0/24\n', /:2: overlay 250\.0\.0\.0\/8 overlaps overlay 250\.1\.0\.0\/16 \(lines 1 and 2\)/],
+  [
+    '250.0.0.0/8 eth0/16\n250.1.0.0/16 eth0/24\n',
+    /:2: overlay 250\.0\.0\.0\/8 overlaps overlay 250\.1\.0\.0\/16 \(lines 1 and 2\)/,
+  ],
   ['250.0.0.0/8 eth0/16\n250.0.0.0/8 eth1/16\n', /:2: overlay 250\.0\.0\.0\/8 overlaps overlay 250\.0\.0\.0\/8/],
-  ['15 eth0/16\n# same fan, other spelling\n15.0.0.0/8 eth1/16\n', /:3: overlay 15\.0\.0\.0\/8 overlaps overlay 15\.0\.0\.0\/8 \(lines 1 and 3\)/],
-  ['250.0.0.0/8 eth0/16 bridge fanx\n251.0.0.0/8 eth0/16 bridge fanx\n', /:2: two fans use bridge fanx \(lines 1 and 2\)/],
+  [
+    '15 eth0/16\n# same fan, other spelling\n15.0.0.0/8 eth1/16\n',
+    /:3: overlay 15\.0\.0\.0\/8 overlaps overlay 15\.0\.0\.0\/8 \(lines 1 and 3\)/,
+  ],
+  [
+    '250.0.0.0/8 eth0/16 bridge fanx\n251.0.0.0/8 eth0/16 bridge fanx\n',
+    /:2: two fans use bridge fanx \(lines 1 and 2\)/,
+  ],
   ['240.0.0.0/4 eth0/8\n250.0.0.0/8 eth0/16\n', /:2: overlay 240\.0\.0\.0\/4 overlaps overlay 250\.0\.0\.0\/8/],
   ['up\n', /:1: no overlay given/],
   ['250.0.0.0/8 eth0/16 --dhcp=yes\n', /:1: unknown option "--dhcp=yes"/],
@@ -260,7 +295,8 @@ const CONFIG_FILES: readonly [text: string, problem: RegExp][] = [
   ['250.0.0.0/8 eth0/16\n251.0.0.0/8 eth0/16 bridge fan-250\n', /:2: two fans use bridge fan-250/],
 ];
 
-const substitute = (text: string): string => text.replaceAll('<temp>', temp).replaceAll('<not-a-dir>', notADir).replaceAll('<big>', bigFile);
+const substitute = (text: string): string =>
+  text.replaceAll('<temp>', temp).replaceAll('<not-a-dir>', notADir).replaceAll('<big>', bigFile);
 
 function assertClearFailure(out: Outcome, problem: RegExp, label: string): void {
   assert.notEqual(out.code, 0, `${label}: exit code 0\n${out.stdout}${out.stderr}`);
@@ -280,8 +316,16 @@ describe('fanctl fuzz corpus: bad command lines and config files', () => {
     stateDir = join(temp, 'state');
     // A state dir with a fan up and a lease: the corpus must leave both exactly as they are.
     await mkdir(join(stateDir, 'ipam'), { recursive: true, mode: 0o700 });
-    await writeFile(join(stateDir, 'fans.json'), `${JSON.stringify({ version: 1, fans: [{ words: ['-o', '250.0.0.0/8', '-u', 'eth0/16'], source: 'cli' }] })}\n`, { mode: 0o600 });
-    await writeFile(join(stateDir, 'ipam', 'fan-250.json'), `${JSON.stringify({ version: 1, leases: [{ address: '250.3.4.2', owner: 'cni:n:a', ifname: 'eth0', since: 'x' }] })}\n`, { mode: 0o600 });
+    await writeFile(
+      join(stateDir, 'fans.json'),
+      `${JSON.stringify({ version: 1, fans: [{ words: ['-o', '250.0.0.0/8', '-u', 'eth0/16'], source: 'cli' }] })}\n`,
+      { mode: 0o600 },
+    );
+    await writeFile(
+      join(stateDir, 'ipam', 'fan-250.json'),
+      `${JSON.stringify({ version: 1, leases: [{ address: '250.3.4.2', owner: 'cni:n:a', ifname: 'eth0', since: 'x' }] })}\n`,
+      { mode: 0o600 },
+    );
     notADir = join(temp, 'not-a-dir');
     await writeFile(notADir, 'a file\n');
     bigFile = join(temp, 'big');
@@ -300,9 +344,18 @@ describe('fanctl fuzz corpus: bad command lines and config files', () => {
   });
 
   for (const [argv, problem, env] of CLI) {
-    const label = `fanctl ${argv.join(' ')}${env ? ` (${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}`;
+    const label = `fanctl ${argv.join(' ')}${
+      env
+        ? ` (${Object.entries(env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')})`
+        : ''
+    }`;
     it(label, async () => {
-      const out = await fanctl(argv.map(substitute), env ? Object.fromEntries(Object.entries(env).map(([k, v]) => [k, substitute(v)])) : {});
+      const out = await fanctl(
+        argv.map(substitute),
+        env ? Object.fromEntries(Object.entries(env).map(([k, v]) => [k, substitute(v)])) : {},
+      );
       assertClearFailure(out, new RegExp(substitute(problem.source)), label);
       assert.deepEqual(await snapshot(stateDir), before_, `${label}: the state dir is unchanged`);
       assert.deepEqual((await readdir(temp)).sort(), tempBefore, `${label}: nothing new in ${temp}`);
@@ -311,7 +364,10 @@ describe('fanctl fuzz corpus: bad command lines and config files', () => {
 
   for (const [i, [text, problem]] of CONFIG_FILES.entries()) {
     const path = `/cfg/corpus${i}`;
-    for (const argv of [['config', 'check', '-c', path], ['up', '-a', '-c', path]]) {
+    for (const argv of [
+      ['config', 'check', '-c', path],
+      ['up', '-a', '-c', path],
+    ]) {
       const label = `fanctl ${argv[0]} ${argv[1]} on ${JSON.stringify(text)}`;
       it(label, async () => {
         const out = await fanctl(argv);
@@ -321,7 +377,7 @@ describe('fanctl fuzz corpus: bad command lines and config files', () => {
     }
   }
 
-  it('config check passes the config the corpus is a variation of, so the failures above are the lines\' fault', async () => {
+  it("config check passes the config the corpus is a variation of, so the failures above are the lines' fault", async () => {
     CONFIGS['/cfg/good'] = '# fans\n250.0.0.0/8 eth0/16 dhcp\n251.0.0.0/8 eth0/16 bridge fan-251b host-reserve 2\n';
     const out = await fanctl(['config', 'check', '-c', '/cfg/good']);
     assert.equal(out.code, 0, out.stderr);

@@ -37,7 +37,11 @@ function harness(options: { facts?: HostFacts; files?: Record<string, string>; e
     },
   };
   return {
-    run: (args: string): Promise<unknown> => buildProgram(deps).parseAsync(args.split(' ').filter((a) => a !== ''), { from: 'user' }),
+    run: (args: string): Promise<unknown> =>
+      buildProgram(deps).parseAsync(
+        args.split(' ').filter((a) => a !== ''),
+        { from: 'user' },
+      ),
     stdout: () => stdout.join(''),
     stderr: () => stderr.join(''),
     hostReads: () => hostReads,
@@ -135,7 +139,11 @@ describe('fanctl slice', () => {
 
   it('a missing mandatory option is a usage error on stderr', async () => {
     const h = harness();
-    await assert.rejects(h.run('slice -o 250.0.0.0/8'), (e: unknown) => e instanceof CommanderError && e.code === 'commander.missingMandatoryOptionValue' && e.exitCode === 1);
+    await assert.rejects(
+      h.run('slice -o 250.0.0.0/8'),
+      (e: unknown) =>
+        e instanceof CommanderError && e.code === 'commander.missingMandatoryOptionValue' && e.exitCode === 1,
+    );
     assert.match(h.stderr(), /required option '-u, --underlay <spec>' not specified/);
     assert.equal(h.stdout(), '');
   });
@@ -189,7 +197,11 @@ describe('fanctl map', () => {
   });
 
   it('refuses a malformed address', async () => {
-    await assertRejectsConfigError(harness().run('map 250.3.4 -o 250.0.0.0/8 -u 172.16.0.0/16'), '"250.3.4" is not an IPv4 address', /four decimal octets/);
+    await assertRejectsConfigError(
+      harness().run('map 250.3.4 -o 250.0.0.0/8 -u 172.16.0.0/16'),
+      '"250.3.4" is not an IPv4 address',
+      /four decimal octets/,
+    );
   });
 
   it('refuses an underlay given as an interface', async () => {
@@ -248,14 +260,28 @@ describe('fanctl config check', () => {
     await assertRejectsConfigError(h.run('config check -c /f --json'), '1 problem(s) in /f');
     assert.deepEqual(JSON.parse(h.stdout()), {
       path: '/f',
-      fans: [{ line: 1, overlay: '250.0.0.0/8', underlay: 'eth0/16', enabled: true, words: ['-o', '250.0.0.0/8', '-u', 'eth0/16', '--dhcp'] }],
-      problems: [{ line: 2, message: 'no underlay given', hint: 'add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16' }],
+      fans: [
+        {
+          line: 1,
+          overlay: '250.0.0.0/8',
+          underlay: 'eth0/16',
+          enabled: true,
+          words: ['-o', '250.0.0.0/8', '-u', 'eth0/16', '--dhcp'],
+        },
+      ],
+      problems: [
+        { line: 2, message: 'no underlay given', hint: 'add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16' },
+      ],
     });
     assert.equal(h.stderr(), '');
   });
 
   it('reports a missing file', async () => {
-    await assertRejectsConfigError(harness().run('config check -c /nope'), 'config file /nope does not exist', /pass --config PATH/);
+    await assertRejectsConfigError(
+      harness().run('config check -c /nope'),
+      'config file /nope does not exist',
+      /pass --config PATH/,
+    );
   });
 });
 

@@ -8,7 +8,16 @@ import { DEFAULT_FAN_CONFIG } from '../core/config/fan-file.js';
 import { toFanWords } from '../core/config/fan-spec.js';
 import { ConfigError, FanError, InternalError } from '../core/errors.js';
 import { DEFAULT_LAB } from '../lab/topology.js';
-import { labBenchCommand, labCheckCommand, labDemoCommand, labDownCommand, labUpCommand, renderBench, renderCheck, renderTopology } from './commands/lab.js';
+import {
+  labBenchCommand,
+  labCheckCommand,
+  labDemoCommand,
+  labDownCommand,
+  labUpCommand,
+  renderBench,
+  renderCheck,
+  renderTopology,
+} from './commands/lab.js';
 import type { HostReader, TextFiles } from '../ports/host.js';
 import { type CalcOptions, mapCommand, sliceCommand } from './commands/calc.js';
 import { readFanConfig } from './commands/config-check.js';
@@ -25,7 +34,15 @@ import {
 } from './commands/lxd.js';
 import { fanPaths } from '../app/paths.js';
 import type { HostDeps } from '../app/host.js';
-import { type FanWordOptions, downCommand, renderChanges, renderShow, renderStatus, showCommand, upCommand } from './commands/host.js';
+import {
+  type FanWordOptions,
+  downCommand,
+  renderChanges,
+  renderShow,
+  renderStatus,
+  showCommand,
+  upCommand,
+} from './commands/host.js';
 import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
 import {
   DEFAULT_DOCKERD_SOCKET,
@@ -83,13 +100,17 @@ function once(option: Option): Option {
   const inner = option.parseArg;
   return option.argParser((value: string, previous: unknown) => {
     if (previous !== undefined) {
-      throw new ConfigError(`${option.flags.replace(/ <.*>$/, '')} is given twice ("${String(previous)}" and "${value}")`, `give ${option.long ?? option.flags} once`);
+      throw new ConfigError(
+        `${option.flags.replace(/ <.*>$/, '')} is given twice ("${String(previous)}" and "${value}")`,
+        `give ${option.long ?? option.flags} once`,
+      );
     }
     return inner ? inner(value, undefined) : value;
   });
 }
 
-const overlayOption = (): Option => once(new Option('-o, --overlay <cidr>', 'overlay network, e.g. 250.0.0.0/8 (or 250)'));
+const overlayOption = (): Option =>
+  once(new Option('-o, --overlay <cidr>', 'overlay network, e.g. 250.0.0.0/8 (or 250)'));
 const underlayOption = (): Option =>
   once(new Option('-u, --underlay <spec>', 'underlay: NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN'));
 const bridgeOption = (description: string): Option => once(new Option('--bridge <name>', description));
@@ -122,7 +143,9 @@ function policyCniDeps(h: HostDeps): Pick<CniDeps, 'groupLeases' | 'bindPort' | 
 export function buildProgram(deps: CliDeps): Command {
   const { output } = deps;
   const program = new Command('fanctl')
-    .description('Fan networking on stock Linux kernels: compute, build and explain overlay networks mapped onto an underlay.')
+    .description(
+      'Fan networking on stock Linux kernels: compute, build and explain overlay networks mapped onto an underlay.',
+    )
     .version('0.1.0')
     .showHelpAfterError('  fix: see fanctl --help')
     .exitOverride()
@@ -157,13 +180,25 @@ export function buildProgram(deps: CliDeps): Command {
 
   const fanOptions = (command: Command): Command =>
     command
-      .argument('[words...]', 'old syntax: OVERLAY UNDERLAY [dhcp] [dhcp-range R] [host-reserve N] [bridge NAME] [type T]')
+      .argument(
+        '[words...]',
+        'old syntax: OVERLAY UNDERLAY [dhcp] [dhcp-range R] [host-reserve N] [bridge NAME] [type T]',
+      )
       .addOption(overlayOption())
       .addOption(underlayOption())
       .option('--dhcp', 'serve DHCP on the fan bridge (dnsmasq): the upper half of the slice, the rest to the IPAM')
-      .addOption(once(new Option('--dhcp-range <range>', 'the DHCP share: START-END (addresses of this host\'s slice) or N (the last N container addresses); implies --dhcp')))
+      .addOption(
+        once(
+          new Option(
+            '--dhcp-range <range>',
+            "the DHCP share: START-END (addresses of this host's slice) or N (the last N container addresses); implies --dhcp",
+          ),
+        ),
+      )
       .addOption(bridgeOption('bridge name (default fan-<overlay octets>)'))
-      .addOption(once(new Option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')))
+      .addOption(
+        once(new Option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')),
+      )
       .addOption(once(new Option('--type <type>', 'data plane').choices(['vxlan', 'host-gw'])))
       .option('-c, --config <path>', 'config file for -a', deps.env.FAN_CONFIG ?? DEFAULT_FAN_CONFIG)
       .option('--json', 'print the result as JSON');
@@ -180,11 +215,16 @@ export function buildProgram(deps: CliDeps): Command {
     .option('-a, --all', 'take down the fans brought up from the config file')
     .option('-e, --every', 'take down every fan on this host')
     .option('--force', 'detach containers still on the bridge')
-    .action(async (words: string[], opts: FanWordOptions & JsonOption & { all?: boolean; every?: boolean; force?: boolean; config: string }) => {
-      const report = await downCommand(words, opts, deps.hostDeps());
-      if (opts.json) printJson(output, report);
-      else output.out(renderChanges(report));
-    });
+    .action(
+      async (
+        words: string[],
+        opts: FanWordOptions & JsonOption & { all?: boolean; every?: boolean; force?: boolean; config: string },
+      ) => {
+        const report = await downCommand(words, opts, deps.hostDeps());
+        if (opts.json) printJson(output, report);
+        else output.out(renderChanges(report));
+      },
+    );
 
   program
     .command('show')
@@ -198,7 +238,9 @@ export function buildProgram(deps: CliDeps): Command {
 
   program
     .command('status')
-    .description('a table per fan: slice, gateway, MTU, data plane, DHCP, ports, eBPF counters; then tunnel and firewall')
+    .description(
+      'a table per fan: slice, gateway, MTU, data plane, DHCP, ports, eBPF counters; then tunnel and firewall',
+    )
     .option('--json', 'the same state as show --json')
     .action(async (opts: JsonOption) => {
       const status = await showCommand(deps.hostDeps());
@@ -209,46 +251,75 @@ export function buildProgram(deps: CliDeps): Command {
   // fanctl doctor and fanctl trace: explain this host's fans and the path of one packet.
   program
     .command('doctor')
-    .description('check everything fan depends on (kernel, forwarding, firewall, MTU, offloads, peers, eBPF, nft, state); exit 1 when a check fails')
+    .description(
+      'check everything fan depends on (kernel, forwarding, firewall, MTU, offloads, peers, eBPF, nft, state); exit 1 when a check fails',
+    )
     .option('--peer <address>', 'underlay address of a peer host to probe VXLAN with (repeatable)', collectValues)
     .option('--check <id>', 'run only this check (repeatable)', collectValues)
-    .option('--json', 'the report, with each check\'s observation, as JSON')
+    .option('--json', "the report, with each check's observation, as JSON")
     .action(async (opts: { peer?: string[]; check?: string[] } & JsonOption) => {
       const report = await doctorCommand(opts, deps.hostDeps());
       if (opts.json) printJson(output, report);
       else output.out(renderDoctor(report, deps.env.COLUMNS ? Number(deps.env.COLUMNS) : 120));
-      if (report.failed.length > 0) throw new FanError(`${report.failed.length} doctor check(s) failed: ${report.failed.join(', ')}`);
+      if (report.failed.length > 0)
+        throw new FanError(`${report.failed.length} doctor check(s) failed: ${report.failed.join(', ')}`);
     });
 
   program
     .command('trace')
-    .description('the path of a packet from SRC (on this host) to DST, hop by hop, with MTU and policy; --probe sends a real one')
+    .description(
+      'the path of a packet from SRC (on this host) to DST, hop by hop, with MTU and policy; --probe sends a real one',
+    )
     .argument('<src>', 'source: a container or bridge address on this host')
     .argument('<dst>', 'destination: any address')
     .argument('[proto]', 'icmp (default), tcp/PORT or udp/PORT')
     .option('--probe', 'send a ping from SRC and show which counters moved and where it stopped')
     .option('--netns <name|path>', "SRC's network namespace for --probe (found through its veth when named)")
     .option('--json', 'the path (and the probe) as JSON')
-    .action(async (src: string, dst: string, proto: string | undefined, opts: { probe?: boolean; netns?: string } & JsonOption) => {
-      const report = await traceCommand({ src, dst, ...(proto !== undefined ? { proto } : {}), probe: opts.probe ?? false, ...(opts.netns !== undefined ? { netns: opts.netns } : {}) }, deps.hostDeps());
-      if (opts.json) printJson(output, report);
-      else output.out(renderTrace(report));
-      if (report.probe && !report.probe.matches) throw new FanError('the probe disagrees with the computed path', 'run fanctl doctor to find what differs');
-    });
+    .action(
+      async (
+        src: string,
+        dst: string,
+        proto: string | undefined,
+        opts: { probe?: boolean; netns?: string } & JsonOption,
+      ) => {
+        const report = await traceCommand(
+          {
+            src,
+            dst,
+            ...(proto !== undefined ? { proto } : {}),
+            probe: opts.probe ?? false,
+            ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+          },
+          deps.hostDeps(),
+        );
+        if (opts.json) printJson(output, report);
+        else output.out(renderTrace(report));
+        if (report.probe && !report.probe.matches)
+          throw new FanError('the probe disagrees with the computed path', 'run fanctl doctor to find what differs');
+      },
+    );
 
   program
     .command('attachments')
-    .description("what is attached to each fan bridge: address, runtime (cni/docker/dhcp), interfaces, container id, Kubernetes pod")
+    .description(
+      'what is attached to each fan bridge: address, runtime (cni/docker/dhcp), interfaces, container id, Kubernetes pod',
+    )
     .option('--bridge <name>', 'only this fan bridge')
     .option('--json', 'the attachments as JSON, per bridge')
     .action(async (opts: { bridge?: string } & JsonOption) => {
-      const list = await attachmentsCommand(opts, { host: deps.host, files: deps.files, stateDir: fanPaths(deps.env).stateDir });
+      const list = await attachmentsCommand(opts, {
+        host: deps.host,
+        files: deps.files,
+        stateDir: fanPaths(deps.env).stateDir,
+      });
       if (opts.json) printJson(output, list);
       else output.out(renderAttachments(list));
     });
 
   const lab = program.command('lab').description('simulated Fan hosts and containers in network namespaces (root)');
-  const labName = (): Option => new Option('--name <name>', 'lab name (prefix of every namespace)').default(DEFAULT_LAB.name);
+  const labName = (): Option =>
+    new Option('--name <name>', 'lab name (prefix of every namespace)').default(DEFAULT_LAB.name);
   const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
   lab
     .command('up')
@@ -258,24 +329,41 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--containers <m>', 'containers per host', String(DEFAULT_LAB.containers))
     .option('-o, --overlay <cidr>', 'overlay (repeat for several fans per host)', collect)
     .option('-u, --underlay <cidr>', 'underlay network', DEFAULT_LAB.underlay)
-    .option('--dhcp', 'containers get their address from the fan\'s dnsmasq')
+    .option('--dhcp', "containers get their address from the fan's dnsmasq")
     .option('--mtu <n>', 'underlay MTU', String(DEFAULT_LAB.underlayMtu))
-    .addOption(new Option('--type <type>', 'data plane of the lab\'s fans').choices(['vxlan', 'host-gw']).default('vxlan'))
+    .addOption(
+      new Option('--type <type>', "data plane of the lab's fans").choices(['vxlan', 'host-gw']).default('vxlan'),
+    )
     .option('--group <name=range>', 'policy group NAME=FIRST-LAST; containers take turns (repeat for several)', collect)
-    .action(async (opts: { name: string; hosts: string; containers: string; overlay?: string[]; underlay: string; dhcp?: boolean; mtu: string; type: 'vxlan' | 'host-gw'; group?: string[] }) => {
-      const topo = await labUpCommand({
-        name: opts.name,
-        hosts: Number(opts.hosts),
-        containers: Number(opts.containers),
-        overlays: opts.overlay ?? DEFAULT_LAB.overlays,
-        underlay: opts.underlay,
-        dhcp: opts.dhcp ?? false,
-        underlayMtu: Number(opts.mtu),
-        type: opts.type,
-        ...(opts.group ? { groups: opts.group } : {}),
-      }, output);
-      output.out(renderTopology(topo));
-    });
+    .action(
+      async (opts: {
+        name: string;
+        hosts: string;
+        containers: string;
+        overlay?: string[];
+        underlay: string;
+        dhcp?: boolean;
+        mtu: string;
+        type: 'vxlan' | 'host-gw';
+        group?: string[];
+      }) => {
+        const topo = await labUpCommand(
+          {
+            name: opts.name,
+            hosts: Number(opts.hosts),
+            containers: Number(opts.containers),
+            overlays: opts.overlay ?? DEFAULT_LAB.overlays,
+            underlay: opts.underlay,
+            dhcp: opts.dhcp ?? false,
+            underlayMtu: Number(opts.mtu),
+            type: opts.type,
+            ...(opts.group ? { groups: opts.group } : {}),
+          },
+          output,
+        );
+        output.out(renderTopology(topo));
+      },
+    );
   lab
     .command('check')
     .description('every container pings every other container and the outside; exit 1 on any failure')
@@ -294,21 +382,50 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--seconds <s>', 'iperf3 duration per path', '5')
     .option('--create', 'create a 2-host lab for the bench and remove it afterwards')
     .option('--json', 'results as JSON')
-    .option('--cni', 'also measure container attach: CNI ADD/DEL of fan (agent) against the reference bridge + host-local')
+    .option(
+      '--cni',
+      'also measure container attach: CNI ADD/DEL of fan (agent) against the reference bridge + host-local',
+    )
     .option('--cni-only', 'measure container attach only')
     .option('--cni-runs <n>', 'CNI runs (medians are reported)', String(DEFAULT_CNI_BENCH.runs))
     .option('--cni-calls <n>', 'sequential ADDs and DELs per plugin and run', String(DEFAULT_CNI_BENCH.sequential))
     .option('--cni-concurrent <n>', 'concurrent ADDs per plugin and run', String(DEFAULT_CNI_BENCH.concurrent))
-    .option('--cni-in-process <n>', 'sequential calls of the plugin without its agent per run (0: none)', String(DEFAULT_CNI_BENCH.inProcess))
-    .action(async (opts: { name: string; seconds: string; create?: boolean; cni?: boolean; cniOnly?: boolean; cniRuns: string; cniCalls: string; cniConcurrent: string; cniInProcess: string } & JsonOption) => {
-      const cniOptions = { runs: Number(opts.cniRuns), sequential: Number(opts.cniCalls), concurrent: Number(opts.cniConcurrent), inProcess: Number(opts.cniInProcess) };
-      const cniLab = opts.create ? (opts.name === DEFAULT_LAB.name ? 'fanbench' : opts.name) : opts.name;
-      const report = opts.cniOnly ? undefined : await labBenchCommand(opts.create ? 'fanbench' : opts.name, Number(opts.seconds), output, opts.create);
-      if (report && !opts.json) output.out(renderBench(report));
-      const cni = opts.cni || opts.cniOnly ? await labCniBenchCommand(cniLab, cniOptions, output, opts.create) : undefined;
-      if (cni && !opts.json) output.out(renderCniBench(cni));
-      if (opts.json) printJson(output, cni ? { ...(report ?? {}), cni } : report);
-    });
+    .option(
+      '--cni-in-process <n>',
+      'sequential calls of the plugin without its agent per run (0: none)',
+      String(DEFAULT_CNI_BENCH.inProcess),
+    )
+    .action(
+      async (
+        opts: {
+          name: string;
+          seconds: string;
+          create?: boolean;
+          cni?: boolean;
+          cniOnly?: boolean;
+          cniRuns: string;
+          cniCalls: string;
+          cniConcurrent: string;
+          cniInProcess: string;
+        } & JsonOption,
+      ) => {
+        const cniOptions = {
+          runs: Number(opts.cniRuns),
+          sequential: Number(opts.cniCalls),
+          concurrent: Number(opts.cniConcurrent),
+          inProcess: Number(opts.cniInProcess),
+        };
+        const cniLab = opts.create ? (opts.name === DEFAULT_LAB.name ? 'fanbench' : opts.name) : opts.name;
+        const report = opts.cniOnly
+          ? undefined
+          : await labBenchCommand(opts.create ? 'fanbench' : opts.name, Number(opts.seconds), output, opts.create);
+        if (report && !opts.json) output.out(renderBench(report));
+        const cni =
+          opts.cni || opts.cniOnly ? await labCniBenchCommand(cniLab, cniOptions, output, opts.create) : undefined;
+        if (cni && !opts.json) output.out(renderCniBench(cni));
+        if (opts.json) printJson(output, cni ? { ...(report ?? {}), cni } : report);
+      },
+    );
   lab
     .command('down')
     .description('remove everything the lab created (found by name prefix, also after a crash)')
@@ -332,7 +449,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--dir <path>', 'CNI plugin directory', '/opt/cni/bin')
     .option('--conf-dir <path>', 'CNI network configuration directory', '/etc/cni/net.d')
     .option('--overlay <cidr>', 'only the fan with this overlay')
-    .option('--cni-version <version>', 'cniVersion of the conflists (Debian 12\'s plugins speak up to 1.0.0)', '1.0.0')
+    .option('--cni-version <version>', "cniVersion of the conflists (Debian 12's plugins speak up to 1.0.0)", '1.0.0')
     .option('--json', 'print what was written as JSON')
     .action(async (opts: { dir: string; confDir: string; overlay?: string; cniVersion: string } & JsonOption) => {
       const paths = deps.hostDeps().paths;
@@ -349,7 +466,9 @@ export function buildProgram(deps: CliDeps): Command {
   // ---- LXD and LXC (src/lxd, src/app/lxd.ts) ----
   program
     .command('lxd-profile')
-    .description('print an LXD profile (YAML) that puts instances on a fan bridge: lxc profile create fan-250 && fanctl lxd-profile | lxc profile edit fan-250 (or fanctl lxd enable)')
+    .description(
+      'print an LXD profile (YAML) that puts instances on a fan bridge: lxc profile create fan-250 && fanctl lxd-profile | lxc profile edit fan-250 (or fanctl lxd enable)',
+    )
     .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
     .option('--name <name>', 'profile name (default: the bridge name)')
     .option('--json', 'the profile and its warnings as JSON')
@@ -359,32 +478,50 @@ export function buildProgram(deps: CliDeps): Command {
       else output.out(profile.yaml);
       for (const warning of profile.warnings) output.err(`fanctl: warning: ${warning}\n`);
     });
-  const lxd = program.command('lxd').description("LXD instances on a fan (Ubuntu's fanatic enable-lxd/disable-lxd), through the lxc client");
+  const lxd = program
+    .command('lxd')
+    .description("LXD instances on a fan (Ubuntu's fanatic enable-lxd/disable-lxd), through the lxc client");
   const lxdOptions = (command: Command): Command =>
     command
       .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
       .option('--profile <name>', 'profile name (default: the fan bridge name, e.g. fan-250)')
-      .option('--project <name>', 'LXD project (default: the client\'s current project)')
+      .option('--project <name>', "LXD project (default: the client's current project)")
       .option('--json', 'the result as JSON');
-  lxdOptions(lxd.command('enable').description('create the LXD profile (or bring it up to date): lxc launch IMAGE NAME -p default -p fan-250'))
-    .action(async (opts: LxdCommandOptions & JsonOption) => {
-      const report = await lxdEnableCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir, runner: deps.hostDeps().runner });
-      if (opts.json) printJson(output, report);
-      else output.out(renderLxdEnable(report));
-      for (const warning of report.warnings) output.err(`fanctl: warning: ${warning}\n`);
+  lxdOptions(
+    lxd
+      .command('enable')
+      .description('create the LXD profile (or bring it up to date): lxc launch IMAGE NAME -p default -p fan-250'),
+  ).action(async (opts: LxdCommandOptions & JsonOption) => {
+    const report = await lxdEnableCommand(opts, {
+      host: deps.host,
+      stateDir: fanPaths(deps.env).stateDir,
+      runner: deps.hostDeps().runner,
     });
+    if (opts.json) printJson(output, report);
+    else output.out(renderLxdEnable(report));
+    for (const warning of report.warnings) output.err(`fanctl: warning: ${warning}\n`);
+  });
   lxdOptions(lxd.command('disable').description('remove the LXD profile; refuses while instances use it'))
     .option('--force', 'take the profile off the instances using it first (their fan NIC goes away)')
     .action(async (opts: LxdCommandOptions & JsonOption) => {
-      const report = await lxdDisableCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir, runner: deps.hostDeps().runner });
+      const report = await lxdDisableCommand(opts, {
+        host: deps.host,
+        stateDir: fanPaths(deps.env).stateDir,
+        runner: deps.hostDeps().runner,
+      });
       if (opts.json) printJson(output, report);
       else output.out(renderLxdDisable(report));
     });
   program
     .command('lxc-config')
-    .description('print the lxc.net.0.* lines that put a plain LXC container on a fan bridge (append them to its config)')
+    .description(
+      'print the lxc.net.0.* lines that put a plain LXC container on a fan bridge (append them to its config)',
+    )
     .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
-    .option('--static <container>', "a static address for this container from fan's IPAM (the same one on every call) instead of DHCP")
+    .option(
+      '--static <container>',
+      "a static address for this container from fan's IPAM (the same one on every call) instead of DHCP",
+    )
     .option('--release <container>', 'free the static address of this container (after lxc-destroy)')
     .option('--json', 'the lines and settings as JSON')
     .action(async (opts: LxcConfigOptions & JsonOption) => {
@@ -396,29 +533,57 @@ export function buildProgram(deps: CliDeps): Command {
 
   program
     .command('docker-plugin')
-    .description('serve the fan network and IPAM drivers for Docker (foreground; SIGTERM stops it and removes the socket): docker network create -d fan --ipam-driver fan --subnet <slice> fan')
+    .description(
+      'serve the fan network and IPAM drivers for Docker (foreground; SIGTERM stops it and removes the socket): docker network create -d fan --ipam-driver fan --subnet <slice> fan',
+    )
     .option('--socket <path>', 'unix socket Docker finds the plugin by', DEFAULT_DOCKER_SOCKET)
     .option('-v, --verbose', 'log every call with its request and answer')
     .option('--socket-mode <mode>', 'octal permissions of the socket, set whatever the umask', DEFAULT_SOCKET_MODE)
-    .option('--docker-socket <path>', "dockerd's API socket, asked which addresses its networks still hold", DEFAULT_DOCKERD_SOCKET)
+    .option(
+      '--docker-socket <path>',
+      "dockerd's API socket, asked which addresses its networks still hold",
+      DEFAULT_DOCKERD_SOCKET,
+    )
     .option('--no-reclaim', 'never free leases dockerd abandoned (no calls to dockerd)')
     .option('--reclaim-grace <seconds>', 'never free a lease younger than this', String(DEFAULT_RECLAIM_GRACE_S))
-    .option('--reclaim-interval <seconds>', 'reclaim abandoned leases this often (0: only at start and when a pool is full)', String(DEFAULT_RECLAIM_INTERVAL_S))
-    .action(async (opts: { socket: string; verbose?: boolean; socketMode: string; dockerSocket: string; reclaim: boolean; reclaimGrace: string; reclaimInterval: string }) => {
-      if (!deps.untilStopped || !deps.hostVeths || !deps.portTable) throw new InternalError('docker-plugin needs untilStopped, hostVeths and portTable from the composition root');
-      await dockerPluginCommand({ ...opts, dockerSocket: opts.reclaim ? opts.dockerSocket : false }, {
-        host: deps.host,
-        stateDir: fanPaths(deps.env).stateDir,
-        veths: deps.hostVeths(),
-        portTable: deps.portTable(),
-        untilStopped: deps.untilStopped,
-        log: (line) => output.err(`fanctl docker-plugin: ${line}\n`),
-      });
-    });
+    .option(
+      '--reclaim-interval <seconds>',
+      'reclaim abandoned leases this often (0: only at start and when a pool is full)',
+      String(DEFAULT_RECLAIM_INTERVAL_S),
+    )
+    .action(
+      async (opts: {
+        socket: string;
+        verbose?: boolean;
+        socketMode: string;
+        dockerSocket: string;
+        reclaim: boolean;
+        reclaimGrace: string;
+        reclaimInterval: string;
+      }) => {
+        if (!deps.untilStopped || !deps.hostVeths || !deps.portTable)
+          throw new InternalError(
+            'docker-plugin needs untilStopped, hostVeths and portTable from the composition root',
+          );
+        await dockerPluginCommand(
+          { ...opts, dockerSocket: opts.reclaim ? opts.dockerSocket : false },
+          {
+            host: deps.host,
+            stateDir: fanPaths(deps.env).stateDir,
+            veths: deps.hostVeths(),
+            portTable: deps.portTable(),
+            untilStopped: deps.untilStopped,
+            log: (line) => output.err(`fanctl docker-plugin: ${line}\n`),
+          },
+        );
+      },
+    );
 
   program
     .command('docker-config')
-    .description("print the no-plugin alternative: a docker network create command for Docker's bridge driver on the fan bridge")
+    .description(
+      "print the no-plugin alternative: a docker network create command for Docker's bridge driver on the fan bridge",
+    )
     .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
     .option('--name <name>', 'Docker network name', 'fan')
     .option('--json', 'the command (argv and text), its settings and notes as JSON')
@@ -439,13 +604,21 @@ export function buildProgram(deps: CliDeps): Command {
       if (opts.json) {
         printJson(output, {
           path: parsed.path,
-          fans: parsed.fans.map((f) => ({ line: f.line, overlay: formatCidr(f.spec.overlay), underlay: f.spec.underlay.text, enabled: f.spec.enabled, words: toFanWords(f.spec) })),
+          fans: parsed.fans.map((f) => ({
+            line: f.line,
+            overlay: formatCidr(f.spec.overlay),
+            underlay: f.spec.underlay.text,
+            enabled: f.spec.enabled,
+            words: toFanWords(f.spec),
+          })),
           problems: parsed.problems,
         });
       } else {
         const bad = new Set(parsed.problems.map((p) => p.line));
-        for (const f of parsed.fans) if (!bad.has(f.line)) output.out(`${parsed.path}:${f.line}: ok ${toFanWords(f.spec).join(' ')}\n`);
-        for (const p of parsed.problems) output.err(`${parsed.path}:${p.line}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
+        for (const f of parsed.fans)
+          if (!bad.has(f.line)) output.out(`${parsed.path}:${f.line}: ok ${toFanWords(f.spec).join(' ')}\n`);
+        for (const p of parsed.problems)
+          output.err(`${parsed.path}:${p.line}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
       }
       if (parsed.problems.length > 0) {
         throw new ConfigError(`${parsed.problems.length} problem(s) in ${parsed.path}`, 'fix the lines listed above');
@@ -496,7 +669,10 @@ export function buildProgram(deps: CliDeps): Command {
       "fan's long-running services in one process (fan-agent.service; SIGTERM stops it): CNI calls forwarded by " +
         'the fan plugin (attach without a Node.js start per call), the metrics endpoint, and with --docker the Docker plugin',
     )
-    .option('--socket <path>', 'unix socket of the CNI service (default: <state dir>/agent.sock, where the plugin looks)')
+    .option(
+      '--socket <path>',
+      'unix socket of the CNI service (default: <state dir>/agent.sock, where the plugin looks)',
+    )
     .option('--no-cni', 'do not serve CNI calls')
     .option('--metrics-listen <address>', 'HOST:PORT of the metrics endpoint', DEFAULT_METRICS_LISTEN)
     .option('--no-metrics', 'do not serve metrics')

@@ -1,5 +1,8 @@
 /** A one-line progress indicator on a terminal (stderr); silent otherwise, so logs and JSON stay clean. */
-export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): (done: number, total: number) => void {
+export function progressBar(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): (done: number, total: number) => void {
   if (!stream.isTTY) return () => {};
   return (done, total) => {
     const width = 30;

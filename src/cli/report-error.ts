@@ -13,7 +13,9 @@ export function reportError(error: unknown, output: Output, debug = false): numb
   const stack = debug && error instanceof Error && error.stack ? `${error.stack}\n` : '';
   if (error instanceof InternalError) {
     output.err(`fanctl: internal error (this is a bug, please report it): ${oneLine(error.message)}\n`);
-    output.err(`  fix: ${error.hint ?? 'report it with the command line; FAN_DEBUG=1 prints the stack trace'}\n${stack}`);
+    output.err(
+      `  fix: ${error.hint ?? 'report it with the command line; FAN_DEBUG=1 prints the stack trace'}\n${stack}`,
+    );
     return error.exitCode;
   }
   if (error instanceof FanError) {
@@ -23,7 +25,11 @@ export function reportError(error: unknown, output: Output, debug = false): numb
     return error.exitCode;
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  output.err(`fanctl: unexpected error${typeof code === 'string' ? ` (${code})` : ''}: ${oneLine(errorMessage(error))}\n`);
-  output.err(`  fix: this is likely a bug in fanctl: report it with the command line; FAN_DEBUG=1 prints the stack trace\n${stack}`);
+  output.err(
+    `fanctl: unexpected error${typeof code === 'string' ? ` (${code})` : ''}: ${oneLine(errorMessage(error))}\n`,
+  );
+  output.err(
+    `  fix: this is likely a bug in fanctl: report it with the command line; FAN_DEBUG=1 prints the stack trace\n${stack}`,
+  );
   return 1;
 }

@@ -9,7 +9,10 @@ import type { NetConf } from './netconf.js';
 import type { CniResult } from './protocol.js';
 
 const RESULT: CniResult = {
-  interfaces: [{ name: 'fan01234567', mac: '02:00:00:00:00:01', mtu: 1450 }, { name: 'eth0', mac: '02:00:00:00:00:02', mtu: 1450, sandbox: '/var/run/netns/c1' }],
+  interfaces: [
+    { name: 'fan01234567', mac: '02:00:00:00:00:01', mtu: 1450 },
+    { name: 'eth0', mac: '02:00:00:00:00:02', mtu: 1450, sandbox: '/var/run/netns/c1' },
+  ],
   ips: [{ address: '250.3.4.2/24', gateway: '250.3.4.1', interface: 1 }],
   routes: [{ dst: '0.0.0.0/0', gw: '250.3.4.1' }],
   dns: {},
@@ -41,15 +44,31 @@ function fakePlugin(fail?: unknown): { plugin: CniPlugin; calls: Calls } {
   };
 }
 
-const ENV = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/var/run/netns/c1', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
-const conf = (extra: Record<string, unknown> = {}): string => JSON.stringify({ cniVersion: '1.1.0', name: 'fannet', type: 'fan', ...extra });
+const ENV = {
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: 'c1',
+  CNI_NETNS: '/var/run/netns/c1',
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/opt/cni/bin',
+};
+const conf = (extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({ cniVersion: '1.1.0', name: 'fannet', type: 'fan', ...extra });
 
-async function invoke(env: Record<string, string | undefined>, stdin: string, plugin: CniPlugin = fakePlugin().plugin): Promise<{ code: number; stdout: string; stderr: string; json: Record<string, unknown> | undefined }> {
+async function invoke(
+  env: Record<string, string | undefined>,
+  stdin: string,
+  plugin: CniPlugin = fakePlugin().plugin,
+): Promise<{ code: number; stdout: string; stderr: string; json: Record<string, unknown> | undefined }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCni({ env, stdin, stdout: (t) => void out.push(t), stderr: (t) => void err.push(t) }, plugin);
   const stdout = out.join('');
-  return { code, stdout, stderr: err.join(''), json: stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined };
+  return {
+    code,
+    stdout,
+    stderr: err.join(''),
+    json: stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined,
+  };
 }
 
 describe('CNI dispatcher: verbs', () => {
@@ -63,7 +82,11 @@ describe('CNI dispatcher: verbs', () => {
 
   it('ADD passes the environment and parsed config, and prints the result', async () => {
     const { plugin, calls } = fakePlugin();
-    const r = await invoke({ ...ENV, CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=x;IP=250.3.4.9' }, conf({ overlay: '250.0.0.0/8', mtu: 1400 }), plugin);
+    const r = await invoke(
+      { ...ENV, CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=x;IP=250.3.4.9' },
+      conf({ overlay: '250.0.0.0/8', mtu: 1400 }),
+      plugin,
+    );
     assert.equal(r.code, 0, r.stdout);
     const ctx = calls.add[0];
     assert.ok(ctx);
@@ -76,10 +99,13 @@ describe('CNI dispatcher: verbs', () => {
     assert.deepEqual(r.json, { cniVersion: '1.1.0', ...RESULT });
   });
 
-  it('writes the result in the configuration\'s version', async () => {
+  it("writes the result in the configuration's version", async () => {
     const v040 = (await invoke(ENV, conf({ cniVersion: '0.4.0' }))).json;
     assert.deepEqual(v040?.ips, [{ version: '4', address: '250.3.4.2/24', gateway: '250.3.4.1', interface: 1 }]);
-    assert.deepEqual(v040?.interfaces, [{ name: 'fan01234567', mac: '02:00:00:00:00:01' }, { name: 'eth0', mac: '02:00:00:00:00:02', sandbox: '/var/run/netns/c1' }]);
+    assert.deepEqual(v040?.interfaces, [
+      { name: 'fan01234567', mac: '02:00:00:00:00:01' },
+      { name: 'eth0', mac: '02:00:00:00:00:02', sandbox: '/var/run/netns/c1' },
+    ]);
     assert.equal(v040?.cniVersion, '0.4.0');
     const v100 = (await invoke(ENV, conf({ cniVersion: '1.0.0' }))).json;
     assert.deepEqual(v100?.ips, RESULT.ips);
@@ -91,7 +117,11 @@ describe('CNI dispatcher: verbs', () => {
   it('DEL, CHECK, STATUS and GC print nothing on success', async () => {
     const { plugin, calls } = fakePlugin();
     for (const command of ['DEL', 'CHECK', 'STATUS', 'GC']) {
-      const r = await invoke({ ...ENV, CNI_COMMAND: command }, conf({ 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }] }), plugin);
+      const r = await invoke(
+        { ...ENV, CNI_COMMAND: command },
+        conf({ 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }] }),
+        plugin,
+      );
       assert.equal(r.code, 0, command);
       assert.equal(r.stdout, '');
     }
@@ -101,7 +131,10 @@ describe('CNI dispatcher: verbs', () => {
 
   it('DEL works without CNI_NETNS; STATUS and GC need no container', async () => {
     const { plugin, calls } = fakePlugin();
-    assert.equal((await invoke({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0' }, conf(), plugin)).code, 0);
+    assert.equal(
+      (await invoke({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0' }, conf(), plugin)).code,
+      0,
+    );
     assert.equal(calls.del[0]?.netns, undefined);
     assert.equal((await invoke({ CNI_COMMAND: 'STATUS' }, conf(), plugin)).code, 0);
     assert.equal((await invoke({ CNI_COMMAND: 'GC' }, conf({ 'cni.dev/attachments': [] }), plugin)).code, 0);
@@ -110,14 +143,27 @@ describe('CNI dispatcher: verbs', () => {
 
   it('passes prevResult through, whatever its version', async () => {
     const { plugin, calls } = fakePlugin();
-    const prev = { cniVersion: '0.4.0', interfaces: [{ name: 'eth0', sandbox: '/x' }], ips: [{ version: '4', address: '250.3.4.2/24', interface: 0 }] };
+    const prev = {
+      cniVersion: '0.4.0',
+      interfaces: [{ name: 'eth0', sandbox: '/x' }],
+      ips: [{ version: '4', address: '250.3.4.2/24', interface: 0 }],
+    };
     await invoke({ ...ENV, CNI_COMMAND: 'CHECK' }, conf({ prevResult: prev }), plugin);
-    assert.deepEqual(calls.check[0]?.conf.prevResult, { interfaces: [{ name: 'eth0', sandbox: '/x' }], ips: [{ address: '250.3.4.2/24', interface: 0 }], routes: [], dns: {} });
+    assert.deepEqual(calls.check[0]?.conf.prevResult, {
+      interfaces: [{ name: 'eth0', sandbox: '/x' }],
+      ips: [{ address: '250.3.4.2/24', interface: 0 }],
+      routes: [],
+      dns: {},
+    });
   });
 });
 
 describe('CNI dispatcher: errors', () => {
-  async function errorOf(env: Record<string, string | undefined>, stdin: string, plugin?: CniPlugin): Promise<{ cniVersion: string; code: number; msg: string; details?: string }> {
+  async function errorOf(
+    env: Record<string, string | undefined>,
+    stdin: string,
+    plugin?: CniPlugin,
+  ): Promise<{ cniVersion: string; code: number; msg: string; details?: string }> {
     const r = await invoke(env, stdin, plugin);
     assert.notEqual(r.code, 0);
     assert.ok(r.json, 'an error document on stdout');
@@ -128,7 +174,10 @@ describe('CNI dispatcher: errors', () => {
   it('invalid environment: code 4', async () => {
     assert.equal((await errorOf({}, conf())).code, 4);
     assert.equal((await errorOf({ CNI_COMMAND: 'FROB' }, conf())).msg, 'CNI_COMMAND "FROB" is unknown');
-    assert.equal((await errorOf({ ...ENV, CNI_CONTAINERID: undefined }, conf())).msg, 'CNI_CONTAINERID is required for ADD');
+    assert.equal(
+      (await errorOf({ ...ENV, CNI_CONTAINERID: undefined }, conf())).msg,
+      'CNI_CONTAINERID is required for ADD',
+    );
     assert.equal((await errorOf({ ...ENV, CNI_IFNAME: '' }, conf())).msg, 'CNI_IFNAME is required for ADD');
     assert.equal((await errorOf({ ...ENV, CNI_IFNAME: 'a/b' }, conf())).code, 4);
     assert.equal((await errorOf({ ...ENV, CNI_NETNS: undefined }, conf())).msg, 'CNI_NETNS is required for ADD');
@@ -142,10 +191,16 @@ describe('CNI dispatcher: errors', () => {
     assert.equal(bad.code, 7);
     assert.match(bad.msg, /name: name must start with a letter or digit/);
     assert.match(bad.msg, /type: type must be "fan"/);
-    assert.match((await errorOf(ENV, conf({ ipam: { type: 'host-local' } }))).details ?? '', /fan allocates each container an address/);
+    assert.match(
+      (await errorOf(ENV, conf({ ipam: { type: 'host-local' } }))).details ?? '',
+      /fan allocates each container an address/,
+    );
     assert.equal((await errorOf(ENV, conf({ mtu: 'big' }))).code, 7);
     assert.equal((await errorOf({ ...ENV, CNI_ARGS: 'IP=250.3.4.300' }, conf())).code, 7);
-    assert.match((await errorOf({ ...ENV, CNI_ARGS: 'IP=250.3.4.9' }, conf({ runtimeConfig: { ips: ['250.3.4.10/24'] } }))).msg, /more than one static address/);
+    assert.match(
+      (await errorOf({ ...ENV, CNI_ARGS: 'IP=250.3.4.9' }, conf({ runtimeConfig: { ips: ['250.3.4.10/24'] } }))).msg,
+      /more than one static address/,
+    );
     assert.equal((await errorOf(ENV, conf({ bridge: 'has space' }))).code, 7);
     assert.equal((await errorOf(ENV, conf({ prevResult: { ips: 'x' } }))).code, 6);
   });

@@ -34,7 +34,12 @@ export interface CniPlugin {
 
 function attachment(env: CniEnv, conf: NetConf): AttachmentContext {
   // parseCniEnv guarantees these for ADD, DEL and CHECK.
-  return { conf, containerId: env.containerId ?? '', ifname: env.ifname ?? '', ...(env.netns !== undefined ? { netns: env.netns } : {}) };
+  return {
+    conf,
+    containerId: env.containerId ?? '',
+    ifname: env.ifname ?? '',
+    ...(env.netns !== undefined ? { netns: env.netns } : {}),
+  };
 }
 
 function sandbox(env: CniEnv, conf: NetConf): SandboxContext {
@@ -77,10 +82,16 @@ export async function runCni(io: CniIo, plugin: CniPlugin): Promise<number> {
 }
 
 /** Writes `error` as the CNI error document (stdout) and one readable line (stderr); returns the exit code. */
-export function reportCniError(io: Pick<CniIo, 'env' | 'stdout' | 'stderr'>, error: unknown, version: string = LATEST_VERSION): number {
+export function reportCniError(
+  io: Pick<CniIo, 'env' | 'stdout' | 'stderr'>,
+  error: unknown,
+  version: string = LATEST_VERSION,
+): number {
   const doc = toCniError(error, version);
   io.stdout(`${JSON.stringify(doc)}\n`);
-  io.stderr(`fan-cni: ${io.env.CNI_COMMAND ?? '?'} failed (code ${doc.code}): ${doc.msg}${doc.details ? `\n  fix: ${doc.details}` : ''}\n`);
+  io.stderr(
+    `fan-cni: ${io.env.CNI_COMMAND ?? '?'} failed (code ${doc.code}): ${doc.msg}${doc.details ? `\n  fix: ${doc.details}` : ''}\n`,
+  );
   if (io.env.FAN_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
   return 1;
 }

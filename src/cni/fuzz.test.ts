@@ -20,7 +20,13 @@ import { runCni } from './dispatcher.js';
 import { fanCniPlugin } from './plugin.js';
 
 const NETNS = '/var/run/netns/c1';
-const ENV = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: NETNS, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
+const ENV = {
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: 'c1',
+  CNI_NETNS: NETNS,
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/opt/cni/bin',
+};
 const CONF = { cniVersion: '1.1.0', name: 'fannet', type: 'fan' };
 const conf = (extra: Record<string, unknown>): string => JSON.stringify({ ...CONF, ...extra });
 const GOOD = JSON.stringify(CONF);
@@ -86,25 +92,87 @@ const CASES: readonly Case[] = [
   ['no CNI_COMMAND', { ...ENV, CNI_COMMAND: undefined }, GOOD, 4, /CNI_COMMAND is not set/],
   ['unknown CNI_COMMAND', { ...ENV, CNI_COMMAND: 'FOO' }, GOOD, 4, /CNI_COMMAND "FOO" is unknown/],
   ['lower-case CNI_COMMAND', { ...ENV, CNI_COMMAND: 'add' }, GOOD, 4, /CNI_COMMAND "add" is unknown/],
-  ['ADD without CNI_CONTAINERID', { ...ENV, CNI_CONTAINERID: undefined }, GOOD, 4, /CNI_CONTAINERID is required for ADD/],
-  ['DEL without CNI_CONTAINERID', { ...ENV, CNI_COMMAND: 'DEL', CNI_CONTAINERID: '' }, GOOD, 4, /CNI_CONTAINERID is required for DEL/],
-  ['CNI_CONTAINERID with a space', { ...ENV, CNI_CONTAINERID: 'a b' }, GOOD, 4, /CNI_CONTAINERID "a b" is not a valid container id/],
+  [
+    'ADD without CNI_CONTAINERID',
+    { ...ENV, CNI_CONTAINERID: undefined },
+    GOOD,
+    4,
+    /CNI_CONTAINERID is required for ADD/,
+  ],
+  [
+    'DEL without CNI_CONTAINERID',
+    { ...ENV, CNI_COMMAND: 'DEL', CNI_CONTAINERID: '' },
+    GOOD,
+    4,
+    /CNI_CONTAINERID is required for DEL/,
+  ],
+  [
+    'CNI_CONTAINERID with a space',
+    { ...ENV, CNI_CONTAINERID: 'a b' },
+    GOOD,
+    4,
+    /CNI_CONTAINERID "a b" is not a valid container id/,
+  ],
   ['CNI_CONTAINERID with a path', { ...ENV, CNI_CONTAINERID: '../../x' }, GOOD, 4, /is not a valid container id/],
   ['CNI_CONTAINERID starting with "-"', { ...ENV, CNI_CONTAINERID: '-x' }, GOOD, 4, /is not a valid container id/],
-  ['CNI_CONTAINERID of 2000 characters', { ...ENV, CNI_CONTAINERID: 'x'.repeat(2000) }, GOOD, 4, /CNI_CONTAINERID is 2000 characters long/],
-  ['DEL with a bad CNI_CONTAINERID', { ...ENV, CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'a;b' }, GOOD, 4, /is not a valid container id/],
+  [
+    'CNI_CONTAINERID of 2000 characters',
+    { ...ENV, CNI_CONTAINERID: 'x'.repeat(2000) },
+    GOOD,
+    4,
+    /CNI_CONTAINERID is 2000 characters long/,
+  ],
+  [
+    'DEL with a bad CNI_CONTAINERID',
+    { ...ENV, CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'a;b' },
+    GOOD,
+    4,
+    /is not a valid container id/,
+  ],
   ['ADD without CNI_IFNAME', { ...ENV, CNI_IFNAME: undefined }, GOOD, 4, /CNI_IFNAME is required for ADD/],
-  ...ifnameCases.map(([name, rule]): Case => [`CNI_IFNAME ${JSON.stringify(name)}`, { ...ENV, CNI_IFNAME: name }, GOOD, 4, new RegExp(`CNI_IFNAME .* is not a usable interface name: .*${rule.source}`)]),
+  ...ifnameCases.map(
+    ([name, rule]): Case => [
+      `CNI_IFNAME ${JSON.stringify(name)}`,
+      { ...ENV, CNI_IFNAME: name },
+      GOOD,
+      4,
+      new RegExp(`CNI_IFNAME .* is not a usable interface name: .*${rule.source}`),
+    ],
+  ),
   ['DEL with CNI_IFNAME "eth#0"', { ...ENV, CNI_COMMAND: 'DEL', CNI_IFNAME: 'eth#0' }, GOOD, 4, /contains "#"/],
   ['CHECK with CNI_IFNAME "help"', { ...ENV, CNI_COMMAND: 'CHECK', CNI_IFNAME: 'help' }, GOOD, 4, /keyword "help"/],
   ['ADD without CNI_NETNS', { ...ENV, CNI_NETNS: undefined }, GOOD, 4, /CNI_NETNS is required for ADD/],
-  ['CHECK without CNI_NETNS', { ...ENV, CNI_COMMAND: 'CHECK', CNI_NETNS: '' }, GOOD, 4, /CNI_NETNS is required for CHECK/],
+  [
+    'CHECK without CNI_NETNS',
+    { ...ENV, CNI_COMMAND: 'CHECK', CNI_NETNS: '' },
+    GOOD,
+    4,
+    /CNI_NETNS is required for CHECK/,
+  ],
   ['relative CNI_NETNS', { ...ENV, CNI_NETNS: 'netns/c1' }, GOOD, 4, /CNI_NETNS "netns\/c1" is not an absolute path/],
-  ['CNI_ARGS entry without "="', { ...ENV, CNI_ARGS: 'IgnoreUnknown=1;IP' }, GOOD, 4, /CNI_ARGS entry "IP" is not KEY=VALUE/],
+  [
+    'CNI_ARGS entry without "="',
+    { ...ENV, CNI_ARGS: 'IgnoreUnknown=1;IP' },
+    GOOD,
+    4,
+    /CNI_ARGS entry "IP" is not KEY=VALUE/,
+  ],
   ['CNI_ARGS entry without a key', { ...ENV, CNI_ARGS: '=x' }, GOOD, 4, /CNI_ARGS entry "=x" is not KEY=VALUE/],
-  ['CNI_ARGS IP out of range', { ...ENV, CNI_ARGS: 'IP=300.1.1.1' }, GOOD, 7, /CNI_ARGS IP "300\.1\.1\.1" is not an IPv4 address/],
+  [
+    'CNI_ARGS IP out of range',
+    { ...ENV, CNI_ARGS: 'IP=300.1.1.1' },
+    GOOD,
+    7,
+    /CNI_ARGS IP "300\.1\.1\.1" is not an IPv4 address/,
+  ],
   ['CNI_ARGS IP not an address', { ...ENV, CNI_ARGS: 'IP=abc' }, GOOD, 7, /CNI_ARGS IP "abc" is not an IPv4 address/],
-  ['CNI_ARGS two IPs', { ...ENV, CNI_ARGS: 'IP=250.3.4.9,250.3.4.10' }, GOOD, 7, /more than one static address requested/],
+  [
+    'CNI_ARGS two IPs',
+    { ...ENV, CNI_ARGS: 'IP=250.3.4.9,250.3.4.10' },
+    GOOD,
+    7,
+    /more than one static address requested/,
+  ],
   ['CNI_ARGS IP outside the slice', { ...ENV, CNI_ARGS: 'IP=250.9.9.9' }, GOOD, 7, /250\.3\.4\.0\/24/],
   ['CNI_ARGS IP taken', { ...ENV, CNI_ARGS: 'IP=250.3.4.2' }, GOOD, 7, /250\.3\.4\.2/],
   ['CNI_ARGS IP is the gateway', { ...ENV, CNI_ARGS: 'IP=250.3.4.1' }, GOOD, 7, /250\.3\.4\.1/],
@@ -142,20 +210,74 @@ const CASES: readonly Case[] = [
   ['overlay an object', ENV, conf({ overlay: {} }), 7, /overlay/],
   ['overlay not an address', ENV, conf({ overlay: '300.0.0.0/8' }), 7, /300\.0\.0\.0/],
   ['prevResult malformed', ENV, conf({ prevResult: { interfaces: 'x' } }), 6, /prevResult is malformed/],
-  ['runtimeConfig.ips not an address', ENV, conf({ runtimeConfig: { ips: ['abc'] } }), 7, /runtimeConfig\.ips entry "abc" is not an IPv4 address/],
+  [
+    'runtimeConfig.ips not an address',
+    ENV,
+    conf({ runtimeConfig: { ips: ['abc'] } }),
+    7,
+    /runtimeConfig\.ips entry "abc" is not an IPv4 address/,
+  ],
   ['runtimeConfig.ips not a list', ENV, conf({ runtimeConfig: { ips: 'abc' } }), 7, /runtimeConfig/],
-  ['args.cni.ips two addresses', ENV, conf({ args: { cni: { ips: ['250.3.4.9', '250.3.4.10'] } } }), 7, /more than one static address/],
+  [
+    'args.cni.ips two addresses',
+    ENV,
+    conf({ args: { cni: { ips: ['250.3.4.9', '250.3.4.10'] } } }),
+    7,
+    /more than one static address/,
+  ],
   ['capabilities not booleans', ENV, conf({ capabilities: { ips: 'yes' } }), 7, /capabilities/],
   ['GC without valid-attachments', { CNI_COMMAND: 'GC' }, GOOD, 7, /GC needs "cni\.dev\/valid-attachments"/],
-  ['GC with malformed valid-attachments', { CNI_COMMAND: 'GC' }, conf({ 'cni.dev/valid-attachments': [{ containerID: 1 }] }), 7, /valid-attachments/],
+  [
+    'GC with malformed valid-attachments',
+    { CNI_COMMAND: 'GC' },
+    conf({ 'cni.dev/valid-attachments': [{ containerID: 1 }] }),
+    7,
+    /valid-attachments/,
+  ],
   ['CHECK without prevResult', { ...ENV, CNI_COMMAND: 'CHECK' }, GOOD, 7, /CHECK needs prevResult/],
-  ['CHECK with a prevResult lacking the interface', { ...ENV, CNI_COMMAND: 'CHECK' }, conf({ prevResult: { interfaces: [], ips: [], routes: [] } }), 7, /prevResult has no container interface named eth0/],
-  ['CHECK with a malformed prevResult address', { ...ENV, CNI_COMMAND: 'CHECK' }, conf({ prevResult: { interfaces: [{ name: 'eth0', sandbox: NETNS }], ips: [{ address: 'x/24', interface: 0 }], routes: [] } }), 6, /prevResult address "x\/24" is malformed/],
+  [
+    'CHECK with a prevResult lacking the interface',
+    { ...ENV, CNI_COMMAND: 'CHECK' },
+    conf({ prevResult: { interfaces: [], ips: [], routes: [] } }),
+    7,
+    /prevResult has no container interface named eth0/,
+  ],
+  [
+    'CHECK with a malformed prevResult address',
+    { ...ENV, CNI_COMMAND: 'CHECK' },
+    conf({
+      prevResult: {
+        interfaces: [{ name: 'eth0', sandbox: NETNS }],
+        ips: [{ address: 'x/24', interface: 0 }],
+        routes: [],
+      },
+    }),
+    6,
+    /prevResult address "x\/24" is malformed/,
+  ],
   // the host
-  ['ADD into a namespace that does not exist', { ...ENV, CNI_NETNS: '/var/run/netns/gone' }, GOOD, 3, /network namespace \/var\/run\/netns\/gone of container c1 does not exist/],
-  ['ADD to a fan that is not up', ENV, conf({ overlay: '240.0.0.0/8' }), 11, /no fan with overlay 240\.0\.0\.0\/8 is up/],
+  [
+    'ADD into a namespace that does not exist',
+    { ...ENV, CNI_NETNS: '/var/run/netns/gone' },
+    GOOD,
+    3,
+    /network namespace \/var\/run\/netns\/gone of container c1 does not exist/,
+  ],
+  [
+    'ADD to a fan that is not up',
+    ENV,
+    conf({ overlay: '240.0.0.0/8' }),
+    11,
+    /no fan with overlay 240\.0\.0\.0\/8 is up/,
+  ],
   ['ADD to a bridge that is not up', ENV, conf({ bridge: 'fan-9' }), 11, /fan-9/],
-  ['STATUS of a fan that is not up', { CNI_COMMAND: 'STATUS' }, conf({ overlay: '240.0.0.0/8' }), 50, /no fan with overlay 240\.0\.0\.0\/8 is up/],
+  [
+    'STATUS of a fan that is not up',
+    { CNI_COMMAND: 'STATUS' },
+    conf({ overlay: '240.0.0.0/8' }),
+    50,
+    /no fan with overlay 240\.0\.0\.0\/8 is up/,
+  ],
 ];
 
 describe('CNI fuzz corpus: bad environments and configurations', () => {
@@ -177,13 +299,22 @@ describe('CNI fuzz corpus: bad environments and configurations', () => {
 
   after(() => rm(dir, { recursive: true, force: true }));
 
-  const bridge = iface('fan-250', ['250.3.4.1/24'], { alias: 'fan: bridge of fan 250.0.0.0/8', kind: 'bridge', mtu: 1450 });
-  const run = async (env: Env, stdin: string, lockWaitMs?: number): Promise<{ exit: number; stdout: string; stderr: string }> => {
+  const bridge = iface('fan-250', ['250.3.4.1/24'], {
+    alias: 'fan: bridge of fan 250.0.0.0/8',
+    kind: 'bridge',
+    mtu: 1450,
+  });
+  const run = async (
+    env: Env,
+    stdin: string,
+    lockWaitMs?: number,
+  ): Promise<{ exit: number; stdout: string; stderr: string }> => {
     const out: string[] = [];
     const err: string[] = [];
     const wait = lockWaitMs === undefined ? undefined : { allocateMs: lockWaitMs, releaseMs: lockWaitMs };
     const plugin = fanCniPlugin({
-      fans: () => Promise.resolve({ fans, facts: hostFacts([...typicalHost().interfaces, bridge], typicalHost().routes) }),
+      fans: () =>
+        Promise.resolve({ fans, facts: hostFacts([...typicalHost().interfaces, bridge], typicalHost().routes) }),
       leases: (fan) => (wait ? new FileLeaseStore(leaseFile, poolOf(fan), undefined, wait) : openLeaseStore(dir, fan)),
       allLeaseStores: () => Promise.resolve([new FileLeaseStore(leaseFile, undefined, undefined, wait)]),
       links,
@@ -205,7 +336,11 @@ describe('CNI fuzz corpus: bad environments and configurations', () => {
       assert.match(doc.msg, problem, `${label}: msg names the problem`);
       assert.ok(doc.details !== undefined && doc.details.trim() !== '', `${label}: details give the fix: ${r.stdout}`);
       assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at .*[(:]\d+/, `${label}: no stack trace`);
-      assert.match(r.stderr, /^fan-cni: .* failed \(code \d+\): .*\n {2}fix: \S/, `${label}: one readable line and its fix on stderr`);
+      assert.match(
+        r.stderr,
+        /^fan-cni: .* failed \(code \d+\): .*\n {2}fix: \S/,
+        `${label}: one readable line and its fix on stderr`,
+      );
       assert.deepEqual(links.changes, [], `${label}: no link created or deleted`);
       assert.equal(await readFile(leaseFile, 'utf8'), leasesBefore, `${label}: the lease table is unchanged`);
       assert.deepEqual(await readdir(join(dir, 'ipam')), ['fan-250.json'], `${label}: no lock or temp file left`);
@@ -221,7 +356,10 @@ describe('CNI fuzz corpus: bad environments and configurations', () => {
         const r = await run({ ...ENV, CNI_COMMAND: command, CNI_CONTAINERID: 'other' }, GOOD, 150);
         const doc = JSON.parse(r.stdout) as { code: number; msg: string; details?: string };
         assert.equal(doc.code, 11, r.stdout);
-        assert.match(doc.msg, new RegExp(`lock .*fan-250\\.json\\.lock is busy: still held by pid ${process.pid} after waiting`));
+        assert.match(
+          doc.msg,
+          new RegExp(`lock .*fan-250\\.json\\.lock is busy: still held by pid ${process.pid} after waiting`),
+        );
         assert.match(doc.details ?? '', /try again later/);
         assert.equal(await readFile(leaseFile, 'utf8'), leasesBefore, `${command}: the lease table is unchanged`);
       }

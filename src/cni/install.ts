@@ -32,7 +32,7 @@ export function renderWrapper(options: WrapperOptions): string {
   const lines = [
     '#!/bin/sh',
     '# fan CNI plugin, installed by `fanctl cni install`: speaks CNI 0.4.0/1.0.0/1.1.0 on stdin/stdout.',
-    '# Addresses come from this host\'s fan slice; leases live under $FAN_STATE_DIR/ipam.',
+    "# Addresses come from this host's fan slice; leases live under $FAN_STATE_DIR/ipam.",
   ];
   if (options.stateDir !== undefined) {
     lines.push(`: "\${FAN_STATE_DIR:=${options.stateDir.replace(/["\\$`]/g, '\\$&')}}"`, 'export FAN_STATE_DIR');
@@ -51,12 +51,23 @@ const FORWARDER_AREA = 4096;
  */
 export function configureForwarder(binary: Buffer, options: WrapperOptions): Buffer {
   const at = binary.indexOf(FORWARDER_MARKER);
-  if (at < 0 || binary.indexOf(FORWARDER_MARKER, at + 1) >= 0) throw new ConfigError('the forwarder binary has no (or more than one) settings area', 'rebuild it with npm run build');
+  if (at < 0 || binary.indexOf(FORWARDER_MARKER, at + 1) >= 0)
+    throw new ConfigError(
+      'the forwarder binary has no (or more than one) settings area',
+      'rebuild it with npm run build',
+    );
   const words = [options.node, options.entry];
-  if ([...words, options.stateDir ?? ''].some((w) => /[\n\0]/.test(w))) throw new ConfigError('a path of the CNI plugin contains a newline or NUL', 'install fan under a plain path');
-  const text = [...(options.stateDir !== undefined ? [`FAN_STATE_DIR:=${options.stateDir}`] : []), ...words.map((w) => `FALLBACK=${w}`)].map((l) => `${l}\n`).join('');
+  if ([...words, options.stateDir ?? ''].some((w) => /[\n\0]/.test(w)))
+    throw new ConfigError('a path of the CNI plugin contains a newline or NUL', 'install fan under a plain path');
+  const text = [
+    ...(options.stateDir !== undefined ? [`FAN_STATE_DIR:=${options.stateDir}`] : []),
+    ...words.map((w) => `FALLBACK=${w}`),
+  ]
+    .map((l) => `${l}\n`)
+    .join('');
   const settings = Buffer.from(`${FORWARDER_MARKER}${text}`);
-  if (settings.length >= FORWARDER_AREA) throw new ConfigError('the CNI plugin\'s paths are too long for the forwarder', 'install fan under a shorter path');
+  if (settings.length >= FORWARDER_AREA)
+    throw new ConfigError("the CNI plugin's paths are too long for the forwarder", 'install fan under a shorter path');
   const out = Buffer.from(binary);
   out.fill(0, at, at + FORWARDER_AREA);
   settings.copy(out, at);

@@ -74,11 +74,18 @@ class FakeLinks implements SandboxLinks {
   }
 }
 
-const FAN_BRIDGE = iface('fan-250', ['250.3.4.1/24'], { alias: 'fan: bridge of fan 250.0.0.0/8', kind: 'bridge', mtu: 1450 });
+const FAN_BRIDGE = iface('fan-250', ['250.3.4.1/24'], {
+  alias: 'fan: bridge of fan 250.0.0.0/8',
+  kind: 'bridge',
+  mtu: 1450,
+});
 
 function harness(options: { fans?: string[]; facts?: HostFacts } = {}) {
   const facts = options.facts ?? hostFacts([...typicalHost().interfaces, FAN_BRIDGE], typicalHost().routes);
-  const fans: Fan[] = resolveFans((options.fans ?? ['-o 250.0.0.0/8 -u 172.16.0.0/16']).map((l) => parseFanWords(l.split(' '))), typicalHost());
+  const fans: Fan[] = resolveFans(
+    (options.fans ?? ['-o 250.0.0.0/8 -u 172.16.0.0/16']).map((l) => parseFanWords(l.split(' '))),
+    typicalHost(),
+  );
   const links = new FakeLinks();
   const stores = new Map<string, LeaseStore>();
   const storeOf = (fan: Fan): LeaseStore => {
@@ -100,7 +107,12 @@ function harness(options: { fans?: string[]; facts?: HostFacts } = {}) {
   const run = async (command: string, env: Record<string, string>, conf: Record<string, unknown> = {}) => {
     const out: string[] = [];
     const code = await runCni(
-      { env: { CNI_COMMAND: command, CNI_IFNAME: 'eth0', ...env }, stdin: JSON.stringify({ cniVersion: '1.1.0', name: 'fannet', type: 'fan', ...conf }), stdout: (t) => void out.push(t), stderr: () => {} },
+      {
+        env: { CNI_COMMAND: command, CNI_IFNAME: 'eth0', ...env },
+        stdin: JSON.stringify({ cniVersion: '1.1.0', name: 'fannet', type: 'fan', ...conf }),
+        stdout: (t) => void out.push(t),
+        stderr: () => {},
+      },
       plugin,
     );
     const text = out.join('');
@@ -133,9 +145,14 @@ describe('fan CNI plugin (fake kernel)', () => {
     assert.equal(host?.alias, 'fan: cni fannet c1 eth0');
   });
 
-  it('appends to a previous plugin\'s result', async () => {
+  it("appends to a previous plugin's result", async () => {
     const h = harness();
-    const prev = { interfaces: [{ name: 'lo0' }], ips: [], routes: [{ dst: '10.0.0.0/8' }], dns: { nameservers: ['1.1.1.1'] } };
+    const prev = {
+      interfaces: [{ name: 'lo0' }],
+      ips: [],
+      routes: [{ dst: '10.0.0.0/8' }],
+      dns: { nameservers: ['1.1.1.1'] },
+    };
     const r = await h.add('c1', { prevResult: prev });
     assert.equal((r.json?.interfaces as unknown[]).length, 3);
     assert.deepEqual(r.json?.ips, [{ address: '250.3.4.2/24', gateway: '250.3.4.1', interface: 2 }]);
@@ -145,7 +162,9 @@ describe('fan CNI plugin (fake kernel)', () => {
 
   it('static requests: CNI_ARGS IP= inside the slice works; outside is refused naming the slice', async () => {
     const h = harness();
-    assert.deepEqual((await h.add('c1', {}, { CNI_ARGS: 'IgnoreUnknown=1;IP=250.3.4.77' })).json?.ips, [{ address: '250.3.4.77/24', gateway: '250.3.4.1', interface: 1 }]);
+    assert.deepEqual((await h.add('c1', {}, { CNI_ARGS: 'IgnoreUnknown=1;IP=250.3.4.77' })).json?.ips, [
+      { address: '250.3.4.77/24', gateway: '250.3.4.1', interface: 1 },
+    ]);
     const out = await h.add('c2', { capabilities: { ips: true }, runtimeConfig: { ips: ['250.9.9.9/24'] } });
     assert.equal(out.code, 1);
     assert.equal(out.json?.code, 7);
@@ -155,14 +174,18 @@ describe('fan CNI plugin (fake kernel)', () => {
 
   it('records the Kubernetes pod of CNI_ARGS with the lease, as containerd passes it', async () => {
     const h = harness();
-    const args = 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c1;K8S_POD_UID=5d1e-9a';
+    const args =
+      'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c1;K8S_POD_UID=5d1e-9a';
     assert.equal((await h.add('c1', {}, { CNI_ARGS: args })).code, 0);
     assert.equal((await h.add('c2')).code, 0);
     const leases = await h.storeOf(h.fans[0] as Fan).list();
-    assert.deepEqual(leases.map((l) => [l.owner, l.pod]), [
-      ['cni:fannet:c1', { namespace: 'shop', name: 'web-0', uid: '5d1e-9a' }],
-      ['cni:fannet:c2', undefined],
-    ]);
+    assert.deepEqual(
+      leases.map((l) => [l.owner, l.pod]),
+      [
+        ['cni:fannet:c1', { namespace: 'shop', name: 'web-0', uid: '5d1e-9a' }],
+        ['cni:fannet:c2', undefined],
+      ],
+    );
     const bad = await h.add('c3', {}, { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web 1' });
     assert.equal(bad.json?.code, 4, 'a pod name with a blank is refused as an invalid environment');
     assert.equal(h.links.host.size, 2, 'the refused ADD created nothing');
@@ -189,7 +212,7 @@ describe('fan CNI plugin (fake kernel)', () => {
     assert.match(String(full.json?.details), /without dhcp/);
   });
 
-  it('on a fan with the default DHCP split, allocates from the lower half, never from dnsmasq\'s upper half', async () => {
+  it("on a fan with the default DHCP split, allocates from the lower half, never from dnsmasq's upper half", async () => {
     const h = harness({ fans: ['-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'] });
     assert.equal((await h.run('STATUS', {})).code, 0);
     const r = await h.add('c1');
@@ -197,7 +220,10 @@ describe('fan CNI plugin (fake kernel)', () => {
     assert.equal(ips?.[0]?.address, '250.3.4.2/24');
     const high = await h.add('c2', {}, { CNI_ARGS: 'IgnoreUnknown=1;IP=250.3.4.200' });
     assert.equal(high.json?.code, 7);
-    assert.match(String(high.json?.msg), /is in the fan's DHCP range \(dnsmasq hands these out\), 250\.3\.4\.128–250\.3\.4\.254/);
+    assert.match(
+      String(high.json?.msg),
+      /is in the fan's DHCP range \(dnsmasq hands these out\), 250\.3\.4\.128–250\.3\.4\.254/,
+    );
   });
 
   it('reports exhaustion with code 11', async () => {
@@ -238,7 +264,10 @@ describe('fan CNI plugin (fake kernel)', () => {
     assert.equal((await harness({ fans: [] }).run('STATUS', {})).json?.code, 50);
     assert.equal((await harness().run('STATUS', {}, { overlay: '251.0.0.0/8' })).json?.code, 50);
     assert.equal((await harness({ facts: typicalHost() }).run('STATUS', {})).json?.code, 51);
-    assert.equal((await harness({ fans: ['-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253'] }).run('STATUS', {})).json?.code, 50);
+    assert.equal(
+      (await harness({ fans: ['-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253'] }).run('STATUS', {})).json?.code,
+      50,
+    );
   });
 
   it('GC keeps valid attachments and removes the rest of this network only', async () => {
@@ -250,7 +279,11 @@ describe('fan CNI plugin (fake kernel)', () => {
     await store.allocate('docker:ep1', 'eth0');
     const r = await h.run('GC', {}, { 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }] });
     assert.equal(r.code, 0);
-    assert.deepEqual((await store.list()).map((l) => l.owner).sort(), ['cni:fannet:c1', 'cni:othernet:c3', 'docker:ep1']);
+    assert.deepEqual((await store.list()).map((l) => l.owner).sort(), [
+      'cni:fannet:c1',
+      'cni:othernet:c3',
+      'docker:ep1',
+    ]);
     assert.deepEqual([...h.links.host.keys()].sort(), [hostVethName('c1', 'eth0'), hostVethName('c3', 'eth0')].sort());
     assert.ok(h.logs.some((l) => l.startsWith('gc: released 250.3.4.3 of cni:fannet:c2')));
     assert.equal((await h.run('GC', {})).json?.code, 7, 'GC without valid-attachments');

@@ -33,7 +33,10 @@ export interface CniDeps {
   readonly links: SandboxLinks;
   readonly log: (line: string) => void;
   /** Policy groups (optional): the lease store narrowed to the group the call asks for, or undefined for none. */
-  readonly groupLeases?: (fan: Fan, request: { readonly group?: string; readonly k8sNamespace?: string }) => Promise<LeaseStore | undefined>;
+  readonly groupLeases?: (
+    fan: Fan,
+    request: { readonly group?: string; readonly k8sNamespace?: string },
+  ) => Promise<LeaseStore | undefined>;
   /** Port binding (optional): the host veth may send only from the address it was given. */
   readonly bindPort?: (hostIf: string, address: Ipv4) => Promise<void>;
   readonly unbindPort?: (hostIf: string) => Promise<void>;
@@ -41,7 +44,10 @@ export interface CniDeps {
 
 async function chooseFan(deps: CniDeps, conf: NetConf): Promise<Fan> {
   const view = await deps.fans();
-  const fan = selectFan(view.fans, { ...(conf.overlay !== undefined ? { overlay: conf.overlay } : {}), ...(conf.bridge !== undefined ? { bridge: conf.bridge } : {}) });
+  const fan = selectFan(view.fans, {
+    ...(conf.overlay !== undefined ? { overlay: conf.overlay } : {}),
+    ...(conf.bridge !== undefined ? { bridge: conf.bridge } : {}),
+  });
   requireBridge(fan, view.facts);
   return fan;
 }
@@ -50,7 +56,12 @@ async function chooseFan(deps: CniDeps, conf: NetConf): Promise<Fan> {
 export function addResult(ctx: SandboxContext, a: Attachment, prev: PrevResult | undefined): CniResult {
   const before = prev?.interfaces ?? [];
   const host: CniInterface = { name: a.plan.hostIf, ...(a.host.mac ? { mac: a.host.mac } : {}), mtu: a.host.mtu };
-  const container: CniInterface = { name: a.plan.ifname, ...(a.container.mac ? { mac: a.container.mac } : {}), mtu: a.container.mtu, sandbox: ctx.netns };
+  const container: CniInterface = {
+    name: a.plan.ifname,
+    ...(a.container.mac ? { mac: a.container.mac } : {}),
+    mtu: a.container.mtu,
+    sandbox: ctx.netns,
+  };
   const gateway = formatIpv4(a.plan.gateway);
   return {
     interfaces: [...before, host, container],
@@ -61,21 +72,33 @@ export function addResult(ctx: SandboxContext, a: Attachment, prev: PrevResult |
 }
 
 /** The container interface, its addresses and gateway as ADD reported them. */
-export function expectedFromPrevResult(prev: PrevResult, ifname: string): { addresses: Cidr[]; gateway?: Ipv4; mtu?: number } {
+export function expectedFromPrevResult(
+  prev: PrevResult,
+  ifname: string,
+): { addresses: Cidr[]; gateway?: Ipv4; mtu?: number } {
   const index = prev.interfaces.findIndex((i) => i.name === ifname && i.sandbox !== undefined);
   if (index < 0) {
-    throw new CniError(CNI_CODES.invalidConfig, `prevResult has no container interface named ${ifname}`, 'pass the result of the ADD for this container and CNI_IFNAME');
+    throw new CniError(
+      CNI_CODES.invalidConfig,
+      `prevResult has no container interface named ${ifname}`,
+      'pass the result of the ADD for this container and CNI_IFNAME',
+    );
   }
   const parse = <T>(what: string, text: string, fn: (t: string) => T): T => {
     try {
       return fn(text);
     } catch (error) {
-      throw new CniError(CNI_CODES.decodingFailure, `prevResult ${what} "${text}" is malformed: ${errorMessage(error)}`, 'pass the result of the ADD unchanged');
+      throw new CniError(
+        CNI_CODES.decodingFailure,
+        `prevResult ${what} "${text}" is malformed: ${errorMessage(error)}`,
+        'pass the result of the ADD unchanged',
+      );
     }
   };
   const ips = prev.ips.filter((ip) => ip.interface === index && !ip.address.includes(':'));
   const addresses = ips.map((ip) => parse('address', ip.address, parseCidr));
-  const gwText = ips.find((ip) => ip.gateway !== undefined)?.gateway ?? prev.routes.find((r) => r.dst === '0.0.0.0/0')?.gw;
+  const gwText =
+    ips.find((ip) => ip.gateway !== undefined)?.gateway ?? prev.routes.find((r) => r.dst === '0.0.0.0/0')?.gw;
   const mtu = prev.interfaces[index]?.mtu;
   return {
     addresses,
@@ -88,7 +111,10 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
   return {
     async add(ctx: SandboxContext): Promise<CniResult> {
       const fan = await chooseFan(deps, ctx.conf);
-      const grouped = await deps.groupLeases?.(fan, { ...(ctx.conf.group !== undefined ? { group: ctx.conf.group } : {}), ...(ctx.conf.k8sNamespace !== undefined ? { k8sNamespace: ctx.conf.k8sNamespace } : {}) });
+      const grouped = await deps.groupLeases?.(fan, {
+        ...(ctx.conf.group !== undefined ? { group: ctx.conf.group } : {}),
+        ...(ctx.conf.k8sNamespace !== undefined ? { k8sNamespace: ctx.conf.k8sNamespace } : {}),
+      });
       const a = await attach(
         fan,
         grouped ?? deps.leases(fan),
@@ -110,16 +136,30 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
     async del(ctx: AttachmentContext): Promise<void> {
       // No fan lookup: the host veth's name and the lease's key follow from the container id and interface name,
       // so DEL works when the fan, the namespace or the runtime's cached result are gone.
-      await detach(await deps.allLeaseStores(), { network: ctx.conf.name, containerId: ctx.containerId, ifname: ctx.ifname }, deps);
+      await detach(
+        await deps.allLeaseStores(),
+        { network: ctx.conf.name, containerId: ctx.containerId, ifname: ctx.ifname },
+        deps,
+      );
       await deps.unbindPort?.(hostVethName(ctx.containerId, ctx.ifname));
     },
 
     async check(ctx: SandboxContext): Promise<void> {
       const prev = ctx.conf.prevResult;
-      if (!prev) throw new CniError(CNI_CODES.invalidConfig, 'CHECK needs prevResult', 'pass the result of the ADD in "prevResult", as libcni does');
+      if (!prev)
+        throw new CniError(
+          CNI_CODES.invalidConfig,
+          'CHECK needs prevResult',
+          'pass the result of the ADD in "prevResult", as libcni does',
+        );
       const fan = await chooseFan(deps, ctx.conf);
       const expected = expectedFromPrevResult(prev, ctx.ifname);
-      await verify(deps.leases(fan), { network: ctx.conf.name, containerId: ctx.containerId, ifname: ctx.ifname, netns: ctx.netns }, { bridge: fan.bridge, ...expected }, deps);
+      await verify(
+        deps.leases(fan),
+        { network: ctx.conf.name, containerId: ctx.containerId, ifname: ctx.ifname, netns: ctx.netns },
+        { bridge: fan.bridge, ...expected },
+        deps,
+      );
     },
 
     async status(conf: NetConf): Promise<void> {
@@ -128,21 +168,34 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
         fan = await chooseFan(deps, conf);
       } catch (error) {
         if (error instanceof FanNotUpError) {
-          throw new CniError(error.damaged ? CNI_CODES.notAvailableDamaged : CNI_CODES.notAvailable, error.message, error.hint);
+          throw new CniError(
+            error.damaged ? CNI_CODES.notAvailableDamaged : CNI_CODES.notAvailable,
+            error.message,
+            error.hint,
+          );
         }
         throw error;
       }
       if (poolSize(poolOf(fan)) === 0) {
-        throw new CniError(CNI_CODES.notAvailable, `fan ${formatCidr(fan.map.overlay)} has no addresses for containers: its DHCP range covers the whole slice`, 'give DHCP only a share of the slice (fanctl up … --dhcp, or --dhcp-range N for the last N addresses), or bring the fan up without dhcp');
+        throw new CniError(
+          CNI_CODES.notAvailable,
+          `fan ${formatCidr(fan.map.overlay)} has no addresses for containers: its DHCP range covers the whole slice`,
+          'give DHCP only a share of the slice (fanctl up … --dhcp, or --dhcp-range N for the last N addresses), or bring the fan up without dhcp',
+        );
       }
     },
 
     async gc(conf: NetConf): Promise<void> {
       if (conf.validAttachments === undefined) {
-        throw new CniError(CNI_CODES.invalidConfig, 'GC needs "cni.dev/valid-attachments"', 'pass the attachments to keep (an empty list removes every attachment of this network)');
+        throw new CniError(
+          CNI_CODES.invalidConfig,
+          'GC needs "cni.dev/valid-attachments"',
+          'pass the attachments to keep (an empty list removes every attachment of this network)',
+        );
       }
       const report = await collect(await deps.allLeaseStores(), conf.name, conf.validAttachments, deps);
-      for (const l of report.releasedLeases) deps.log(`gc: released ${formatIpv4(l.address)} of ${l.owner} (${l.ifname})`);
+      for (const l of report.releasedLeases)
+        deps.log(`gc: released ${formatIpv4(l.address)} of ${l.owner} (${l.ifname})`);
       for (const name of report.deletedLinks) deps.log(`gc: deleted ${name}`);
     },
   };

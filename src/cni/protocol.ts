@@ -56,7 +56,12 @@ export interface CniErrorDocument {
 
 /** Maps any error to the CNI error document; unknown errors become 999 with their message (never a stack trace). */
 export function toCniError(error: unknown, cniVersion: string): CniErrorDocument {
-  const doc = (code: number, msg: string, details?: string): CniErrorDocument => ({ cniVersion, code, msg, ...(details ? { details } : {}) });
+  const doc = (code: number, msg: string, details?: string): CniErrorDocument => ({
+    cniVersion,
+    code,
+    msg,
+    ...(details ? { details } : {}),
+  });
   if (error instanceof CniError) return doc(error.code, error.message, error.hint);
   if (error instanceof SandboxGoneError) return doc(CNI_CODES.unknownContainer, error.message, error.hint);
   if (error instanceof AttachmentMismatchError) return doc(CNI_CODES.attachmentMismatch, error.message, error.hint);
@@ -70,7 +75,11 @@ export function toCniError(error: unknown, cniVersion: string): CniErrorDocument
   if (error instanceof ConfigError) return doc(CNI_CODES.invalidConfig, error.message, error.hint);
   if (error instanceof FanError) return doc(CNI_CODES.unknown, error.message, error.hint);
   // No stack trace in the document: runtimes show `details` to users. fan-cni prints it on stderr with FAN_DEBUG=1.
-  return doc(CNI_CODES.unknown, `unexpected error: ${errorMessage(error)}`, 'this is likely a bug in the fan plugin: report it with the message above');
+  return doc(
+    CNI_CODES.unknown,
+    `unexpected error: ${errorMessage(error)}`,
+    'this is likely a bug in the fan plugin: report it with the message above',
+  );
 }
 
 export interface CniInterface {

@@ -3,10 +3,22 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseIpv4 } from '../core/address/ipv4.js';
 import type { OverlayEntry } from '../core/model/host-state.js';
-import { MAX_OVERLAYS, NOMATCH_INDEX, decodeOverlayDump, decodeStatsDump, emptyStats, keyHex, overlayValueHex } from './bpf-map.js';
+import {
+  MAX_OVERLAYS,
+  NOMATCH_INDEX,
+  decodeOverlayDump,
+  decodeStatsDump,
+  emptyStats,
+  keyHex,
+  overlayValueHex,
+} from './bpf-map.js';
 
 /** `"00 00 00 fa"` → the bytes as bpftool -j prints them: `["0x00","0x00","0x00","0xfa"]`. */
-const dumped = (text: string): string[] => text.split(/\s+/).filter(Boolean).map((b) => `0x${b}`);
+const dumped = (text: string): string[] =>
+  text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((b) => `0x${b}`);
 const plain = (text: string): string[] => text.split(/\s+/).filter(Boolean);
 
 /** 250.0.0.0/8 over 172.16.0.0/16, this host 172.16.1.1. */
@@ -29,7 +41,10 @@ describe('overlayValueHex / keyHex: struct fan_overlay, byte for byte', () => {
   });
 
   it('undefined is an unused slot: 32 zero bytes (enabled = 0 ends the table)', () => {
-    assert.deepEqual(overlayValueHex(undefined), Array.from({ length: 32 }, () => '00'));
+    assert.deepEqual(
+      overlayValueHex(undefined),
+      Array.from({ length: 32 }, () => '00'),
+    );
   });
 
   it('keys are little-endian __u32', () => {
@@ -49,7 +64,10 @@ const REAL_OVERLAY_HEAD =
 
 const REAL_ENTRY: OverlayEntry = { ...ENTRY, local: parseIpv4('172.16.0.11') };
 
-interface RawItem { key: string[]; value: string[] }
+interface RawItem {
+  key: string[];
+  value: string[];
+}
 
 /** A full 16-slot map in bpftool's shape: `entries` from slot 0, the rest unused; with or without BTF formatting. */
 function overlayDump(entries: readonly OverlayEntry[], btf: boolean): RawItem[] {
@@ -62,7 +80,16 @@ function overlayDump(entries: readonly OverlayEntry[], btf: boolean): RawItem[] 
       ...raw,
       formatted: {
         key: i,
-        value: { overlay: v.overlay, overlay_mask: v.overlayMask, underlay: v.underlay, underlay_mask: v.underlayMask, shift: v.shift, vni: v.vni, local: v.local, enabled: e ? 1 : 0 },
+        value: {
+          overlay: v.overlay,
+          overlay_mask: v.overlayMask,
+          underlay: v.underlay,
+          underlay_mask: v.underlayMask,
+          shift: v.shift,
+          vni: v.vni,
+          local: v.local,
+          enabled: e ? 1 : 0,
+        },
       },
     };
   });
@@ -70,7 +97,9 @@ function overlayDump(entries: readonly OverlayEntry[], btf: boolean): RawItem[] 
 
 describe('decodeOverlayDump', () => {
   it('BTF-formatted dump (real bpftool 7.1 output)', () => {
-    const rest = overlayDump([], true).slice(2).map((i) => JSON.stringify(i));
+    const rest = overlayDump([], true)
+      .slice(2)
+      .map((i) => JSON.stringify(i));
     const decoded = decodeOverlayDump(`[${REAL_OVERLAY_HEAD},${rest.join(',')}]`);
     assert.deepEqual(decoded, [REAL_ENTRY]);
     // diffHost compares tables by contentKey (JSON text): the decoded entry must list its fields in the planned order.
@@ -78,7 +107,9 @@ describe('decodeOverlayDump', () => {
   });
 
   it('raw hex dump (no BTF): the same entries', () => {
-    const head = (JSON.parse(`[${REAL_OVERLAY_HEAD}]`) as { key: string[]; value: string[] }[]).map(({ key, value }) => ({ key, value }));
+    const head = (JSON.parse(`[${REAL_OVERLAY_HEAD}]`) as { key: string[]; value: string[] }[]).map(
+      ({ key, value }) => ({ key, value }),
+    );
     const json = JSON.stringify([...head, ...overlayDump([], false).slice(2)]);
     assert.ok(!json.includes('formatted'));
     const decoded = decodeOverlayDump(json);
@@ -110,9 +141,17 @@ describe('decodeOverlayDump', () => {
   });
 
   const u32 = fc.integer({ min: 0, max: 0xffffffff });
-  const entryArb: fc.Arbitrary<OverlayEntry> = fc.record({
-    overlay: u32, overlayMask: u32, underlay: u32, underlayMask: u32, shift: fc.integer({ min: 0, max: 32 }), vni: fc.integer({ min: 0, max: 0xffffff }), local: u32,
-  }).map((e) => ({ ...e })); // fc.record builds null-prototype objects; the decoder returns plain ones
+  const entryArb: fc.Arbitrary<OverlayEntry> = fc
+    .record({
+      overlay: u32,
+      overlayMask: u32,
+      underlay: u32,
+      underlayMask: u32,
+      shift: fc.integer({ min: 0, max: 32 }),
+      vni: fc.integer({ min: 0, max: 0xffffff }),
+      local: u32,
+    })
+    .map((e) => ({ ...e })); // fc.record builds null-prototype objects; the decoder returns plain ones
 
   it('property: decode(encode(table)) is the table, in both shapes', () => {
     fc.assert(
@@ -126,16 +165,44 @@ describe('decodeOverlayDump', () => {
 
 describe('decodeStatsDump (PERCPU_ARRAY fan_stats)', () => {
   /** struct fan_stats as 48 bytes: six little-endian __u64 given as 8-byte groups. */
-  const CPU0_KEY0 = '90 2b 02 00 00 00 00 00  58 01 f1 aa 01 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00';
-  const CPU1_KEY0 = '0a 00 00 00 00 00 00 00  e8 03 00 00 00 00 00 00  02 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  07 00 00 00 00 00 00 00  01 00 00 00 00 00 00 00';
-  const CPU0_KEY16 = '00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  05 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  03 00 00 00 00 00 00 00';
+  const CPU0_KEY0 =
+    '90 2b 02 00 00 00 00 00  58 01 f1 aa 01 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00';
+  const CPU1_KEY0 =
+    '0a 00 00 00 00 00 00 00  e8 03 00 00 00 00 00 00  02 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  07 00 00 00 00 00 00 00  01 00 00 00 00 00 00 00';
+  const CPU0_KEY16 =
+    '00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  05 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  03 00 00 00 00 00 00 00';
   const ZERO = Array.from({ length: 48 }, () => '00').join(' ');
-  const zeroStats = { tx_packets: 0, tx_bytes: 0, tx_drop_local: 0, tx_drop_nomatch: 0, rx_packets: 0, rx_drop_spoof: 0 };
+  const zeroStats = {
+    tx_packets: 0,
+    tx_bytes: 0,
+    tx_drop_local: 0,
+    tx_drop_nomatch: 0,
+    rx_packets: 0,
+    rx_drop_spoof: 0,
+  };
 
   const RAW = [
-    { key: dumped('00 00 00 00'), values: [{ cpu: 0, value: dumped(CPU0_KEY0) }, { cpu: 1, value: dumped(CPU1_KEY0) }] },
-    { key: dumped('01 00 00 00'), values: [{ cpu: 0, value: dumped(ZERO) }, { cpu: 1, value: dumped(ZERO) }] },
-    { key: dumped('10 00 00 00'), values: [{ cpu: 0, value: dumped(CPU0_KEY16) }, { cpu: 1, value: dumped(ZERO) }] },
+    {
+      key: dumped('00 00 00 00'),
+      values: [
+        { cpu: 0, value: dumped(CPU0_KEY0) },
+        { cpu: 1, value: dumped(CPU1_KEY0) },
+      ],
+    },
+    {
+      key: dumped('01 00 00 00'),
+      values: [
+        { cpu: 0, value: dumped(ZERO) },
+        { cpu: 1, value: dumped(ZERO) },
+      ],
+    },
+    {
+      key: dumped('10 00 00 00'),
+      values: [
+        { cpu: 0, value: dumped(CPU0_KEY16) },
+        { cpu: 1, value: dumped(ZERO) },
+      ],
+    },
   ];
   /** The same counters as bpftool prints them with BTF (the shape seen on this machine). */
   const BTF = RAW.map((item, i) => ({
@@ -145,10 +212,26 @@ describe('decodeStatsDump (PERCPU_ARRAY fan_stats)', () => {
       values: [
         [
           { cpu: 0, value: { ...zeroStats, tx_packets: 142224, tx_bytes: 7162888536 } },
-          { cpu: 1, value: { tx_packets: 10, tx_bytes: 1000, tx_drop_local: 2, tx_drop_nomatch: 0, rx_packets: 7, rx_drop_spoof: 1 } },
+          {
+            cpu: 1,
+            value: {
+              tx_packets: 10,
+              tx_bytes: 1000,
+              tx_drop_local: 2,
+              tx_drop_nomatch: 0,
+              rx_packets: 7,
+              rx_drop_spoof: 1,
+            },
+          },
         ],
-        [{ cpu: 0, value: zeroStats }, { cpu: 1, value: zeroStats }],
-        [{ cpu: 0, value: { ...zeroStats, tx_drop_nomatch: 5, rx_drop_spoof: 3 } }, { cpu: 1, value: zeroStats }],
+        [
+          { cpu: 0, value: zeroStats },
+          { cpu: 1, value: zeroStats },
+        ],
+        [
+          { cpu: 0, value: { ...zeroStats, tx_drop_nomatch: 5, rx_drop_spoof: 3 } },
+          { cpu: 1, value: zeroStats },
+        ],
       ][i],
     },
   }));

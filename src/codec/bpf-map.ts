@@ -15,12 +15,23 @@ export const NOMATCH_INDEX = MAX_OVERLAYS;
 /** struct fan_overlay field order. */
 const OVERLAY_FIELDS = ['overlay', 'overlayMask', 'underlay', 'underlayMask', 'shift', 'vni', 'local'] as const;
 /** struct fan_stats field order (all __u64). */
-export const STAT_FIELDS = ['txPackets', 'txBytes', 'txDropLocal', 'txDropNomatch', 'rxPackets', 'rxDropSpoof'] as const;
+export const STAT_FIELDS = [
+  'txPackets',
+  'txBytes',
+  'txDropLocal',
+  'txDropNomatch',
+  'rxPackets',
+  'rxDropSpoof',
+] as const;
 export type StatName = (typeof STAT_FIELDS)[number];
 export type Stats = Record<StatName, number>;
 const C_STAT_NAMES: Record<StatName, string> = {
-  txPackets: 'tx_packets', txBytes: 'tx_bytes', txDropLocal: 'tx_drop_local',
-  txDropNomatch: 'tx_drop_nomatch', rxPackets: 'rx_packets', rxDropSpoof: 'rx_drop_spoof',
+  txPackets: 'tx_packets',
+  txBytes: 'tx_bytes',
+  txDropLocal: 'tx_drop_local',
+  txDropNomatch: 'tx_drop_nomatch',
+  rxPackets: 'rx_packets',
+  rxDropSpoof: 'rx_drop_spoof',
 };
 
 const hex = (byte: number): string => byte.toString(16).padStart(2, '0');
@@ -43,8 +54,14 @@ export function overlayValueHex(entry: OverlayEntry | undefined): string[] {
 const hexBytes = z.array(z.string());
 const rawEntry = z.object({ key: hexBytes, value: hexBytes });
 const btfOverlay = z.object({
-  overlay: z.number(), overlay_mask: z.number(), underlay: z.number(), underlay_mask: z.number(),
-  shift: z.number(), vni: z.number(), local: z.number(), enabled: z.number(),
+  overlay: z.number(),
+  overlay_mask: z.number(),
+  underlay: z.number(),
+  underlay_mask: z.number(),
+  shift: z.number(),
+  vni: z.number(),
+  local: z.number(),
+  enabled: z.number(),
 });
 const btfEntry = z.object({ key: z.number(), value: btfOverlay });
 
@@ -68,13 +85,25 @@ export function decodeOverlayDump(json: string): OverlayEntry[] {
       return {
         index: formatted.data.key,
         enabled: v.enabled !== 0,
-        entry: { overlay: v.overlay, overlayMask: v.overlay_mask, underlay: v.underlay, underlayMask: v.underlay_mask, shift: v.shift, vni: v.vni, local: v.local },
+        entry: {
+          overlay: v.overlay,
+          overlayMask: v.overlay_mask,
+          underlay: v.underlay,
+          underlayMask: v.underlay_mask,
+          shift: v.shift,
+          vni: v.vni,
+          local: v.local,
+        },
       };
     }
     const raw = rawEntry.parse(item);
     const values = OVERLAY_FIELDS.map((_, i) => readU32(raw.value, i * 4));
     const [overlay = 0, overlayMask = 0, underlay = 0, underlayMask = 0, shift = 0, vni = 0, local = 0] = values;
-    return { index: readU32(raw.key, 0), enabled: readU32(raw.value, 28) !== 0, entry: { overlay, overlayMask, underlay, underlayMask, shift, vni, local } };
+    return {
+      index: readU32(raw.key, 0),
+      enabled: readU32(raw.value, 28) !== 0,
+      entry: { overlay, overlayMask, underlay, underlayMask, shift, vni, local },
+    };
   });
   rows.sort((a, b) => a.index - b.index);
   const table: OverlayEntry[] = [];
@@ -104,7 +133,8 @@ export function decodeStatsDump(json: string): Map<number, Stats> {
     let index: number;
     if (typeof key === 'number') {
       index = key;
-      for (const cpu of z.array(z.object({ value: z.record(z.number()) })).parse(source.values)) addStats(stats, cpu.value, true);
+      for (const cpu of z.array(z.object({ value: z.record(z.number()) })).parse(source.values))
+        addStats(stats, cpu.value, true);
     } else {
       index = readU32(hexBytes.parse(key), 0);
       for (const cpu of z.array(z.object({ value: hexBytes })).parse(source.values)) {

@@ -52,5 +52,10 @@ export function decodeReply(bytes: Uint8Array): DhcpReply | undefined {
     if (code === 54 && len >= 4) server = ip(i + 2);
     i += 2 + len;
   }
-  return { xid: view.getUint32(4), yiaddr: ip(16), ...(messageType !== undefined ? { messageType } : {}), ...(server !== undefined ? { server } : {}) };
+  return {
+    xid: view.getUint32(4),
+    yiaddr: ip(16),
+    ...(messageType !== undefined ? { messageType } : {}),
+    ...(server !== undefined ? { server } : {}),
+  };
 }

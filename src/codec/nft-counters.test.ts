@@ -8,7 +8,15 @@ describe('decodeNftCounters', () => {
       nftables: [
         { metainfo: { version: '1.0.6' } },
         { table: { family: 'ip', name: 'fan' } },
-        { rule: { family: 'ip', table: 'fan', chain: 'postrouting', comment: 'fan: egress NAT to the underlay address', expr: [{ match: {} }, { counter: { packets: 7, bytes: 420 } }, { masquerade: null }] } },
+        {
+          rule: {
+            family: 'ip',
+            table: 'fan',
+            chain: 'postrouting',
+            comment: 'fan: egress NAT to the underlay address',
+            expr: [{ match: {} }, { counter: { packets: 7, bytes: 420 } }, { masquerade: null }],
+          },
+        },
         { rule: { family: 'ip', table: 'fan', chain: 'forward', comment: 'fan: clamp MSS', expr: [{ mangle: {} }] } },
       ],
     });

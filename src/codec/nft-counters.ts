@@ -1,13 +1,17 @@
 /** The counters of fan's nftables rules from `nft -j list table ip fan`, keyed by rule comment. Pure. */
 import { z } from 'zod';
 
-const ruleItem = z.object({
-  rule: z.object({
-    chain: z.string(),
-    comment: z.string().optional(),
-    expr: z.array(z.record(z.unknown())),
-  }).passthrough(),
-}).passthrough();
+const ruleItem = z
+  .object({
+    rule: z
+      .object({
+        chain: z.string(),
+        comment: z.string().optional(),
+        expr: z.array(z.record(z.unknown())),
+      })
+      .passthrough(),
+  })
+  .passthrough();
 const counter = z.object({ packets: z.number(), bytes: z.number() });
 
 /** `chain: comment` → packets, for every rule with a counter. */

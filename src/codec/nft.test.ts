@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parseCidr } from '../core/address/ipv4.js';
 import type { NatSpec } from '../core/model/host-state.js';
 import { natKey } from '../core/plan/diff.js';
-import { decodeNftKey, renderNftReplace, renderNftTable } from './nft.js';
+import { decodeNftKey, isRenderedTable, renderNftReplace, renderNftTable } from './nft.js';
 
 /** The repository root, from the compiled test in dist/src/codec/. */
 const ROOT = new URL('../../../', import.meta.url);
@@ -52,15 +52,20 @@ describe('renderNftTable', () => {
     const { tunnel: _t, ...hostGw } = ONE_FAN;
     const text = renderNftTable(hostGw, '1');
     assert.doesNotMatch(text, /maxseg/);
-    assert.match(text, /\t\tiifname "fan-250" ip saddr != 250\.3\.4\.0\/24 counter drop comment "fan: anti-spoofing on fan-250"\n/);
+    assert.match(
+      text,
+      /\t\tiifname "fan-250" ip saddr != 250\.3\.4\.0\/24 counter drop comment "fan: anti-spoofing on fan-250"\n/,
+    );
   });
 
   it('one anti-spoofing rule per bridge, each with its own slice', () => {
-    const rules = renderNftTable(TWO_FANS, '1').split('\n').filter((l) => l.includes('anti-spoofing'));
-    assert.deepEqual(rules.map((l) => l.trim().split(' ').slice(0, 6).join(' ')), [
-      'iifname "fan-250" ip saddr != 250.3.4.0/24',
-      'iifname "fan-240" ip saddr != 240.238.5.0/24',
-    ]);
+    const rules = renderNftTable(TWO_FANS, '1')
+      .split('\n')
+      .filter((l) => l.includes('anti-spoofing'));
+    assert.deepEqual(
+      rules.map((l) => l.trim().split(' ').slice(0, 6).join(' ')),
+      ['iifname "fan-250" ip saddr != 250.3.4.0/24', 'iifname "fan-240" ip saddr != 240.238.5.0/24'],
+    );
   });
 });
 
@@ -104,7 +109,8 @@ describe('decodeNftKey', () => {
   });
 
   it('undefined without the table comment (a table made by hand, or an older fan)', () => {
-    const listing = 'table ip fan {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tcounter comment "fan: x"\n\t}\n}\n';
+    const listing =
+      'table ip fan {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tcounter comment "fan: x"\n\t}\n}\n';
     assert.equal(decodeNftKey(listing), undefined);
     assert.equal(decodeNftKey(''), undefined);
   });
@@ -112,5 +118,30 @@ describe('decodeNftKey', () => {
   it('ignores a rule comment that imitates the table comment', () => {
     const listing = 'table ip fan {\n\tchain c {\n\t\tcounter comment "managed by fanctl; key 0000abcd"\n\t}\n}\n';
     assert.equal(decodeNftKey(listing), undefined);
+  });
+});
+
+describe('isRenderedTable', () => {
+  const three: NatSpec = {
+    slices: [parseCidr('250.0.12.0/24'), parseCidr('251.0.12.0/24'), parseCidr('252.0.12.0/24')],
+    overlays: [parseCidr('250.0.0.0/8'), parseCidr('251.0.0.0/8'), parseCidr('252.0.0.0/8')],
+    bridges: ['fan-250', 'fan-251', 'fan-252'],
+    tunnel: 'fan-vxlan',
+  };
+  const rendered = renderNftTable(three, 'k1');
+
+  it('accepts the listing nft prints, with wrapped element lists and live counters', () => {
+    const listing = rendered
+      .replace('250.0.12.0/24, 251.0.12.0/24, 252.0.12.0/24', '250.0.12.0/24, 251.0.12.0/24,\n\t\t\t     252.0.12.0/24')
+      .replace('counter masquerade', 'counter packets 12 bytes 3400 masquerade');
+    assert.ok(isRenderedTable(listing, three, 'k1'));
+  });
+
+  it('refuses a flushed table that still carries the key', () => {
+    const flushed = rendered
+      .split('\n')
+      .filter((l) => !l.includes('masquerade') && !l.includes('drop'))
+      .join('\n');
+    assert.ok(!isRenderedTable(flushed, three, 'k1'));
   });
 });

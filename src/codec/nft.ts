@@ -28,15 +28,19 @@ export function renderNftTable(nat: NatSpec, key: string): string {
     '\t}',
     '\tchain forward {',
     '\t\ttype filter hook forward priority filter; policy accept;',
-    ...nat.bridges.map((bridge, i) => {
-      const slice = nat.slices[i];
-      return slice === undefined
-        ? ''
-        : `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: anti-spoofing on ${bridge}"`;
-    }).filter((l) => l !== ''),
+    ...nat.bridges
+      .map((bridge, i) => {
+        const slice = nat.slices[i];
+        return slice === undefined
+          ? ''
+          : `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: anti-spoofing on ${bridge}"`;
+      })
+      .filter((l) => l !== ''),
     ...(nat.tunnel === undefined
       ? []
-      : [`\t\toifname "${nat.tunnel}" tcp flags syn tcp option maxseg size set rt mtu comment "fan: clamp MSS to the tunnel MTU"`]),
+      : [
+          `\t\toifname "${nat.tunnel}" tcp flags syn tcp option maxseg size set rt mtu comment "fan: clamp MSS to the tunnel MTU"`,
+        ]),
     '\t}',
     '}',
   ];
@@ -56,11 +60,17 @@ export function decodeNftKey(listing: string): string | undefined {
   return /^\s*comment "managed by fanctl; key ([0-9a-f]+)"$/m.exec(listing)?.[1];
 }
 
-/** Lines that carry meaning: trimmed, no blank lines, counter values dropped. */
+/** Lines that carry meaning: trimmed, no blank lines, wrapped element lists joined, counter values dropped. */
 export function normalizeRuleset(text: string): string[] {
   return text
+    .replace(/,\s*\n\s*/g, ', ') // nft wraps long element lists: one logical line each
     .split('\n')
-    .map((l) => l.trim().replace(/\bcounter packets \d+ bytes \d+/g, 'counter').replace(/\s+/g, ' '))
+    .map((l) =>
+      l
+        .trim()
+        .replace(/\bcounter packets \d+ bytes \d+/g, 'counter')
+        .replace(/\s+/g, ' '),
+    )
     .filter((l) => l !== '');
 }
 

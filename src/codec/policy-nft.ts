@@ -15,12 +15,14 @@ const verdict = (v: NftVerdict): string => (v.kind === 'jump' ? `jump ${v.chain}
 const index = (n: number): string => formatIpv4(n);
 const quote = (text: string): string => `"${text.replace(/["\\]/g, '')}"`;
 
-const anonymous = (items: readonly string[]): string => (items.length === 1 ? (items[0] ?? '') : `{ ${items.join(', ')} }`);
+const anonymous = (items: readonly string[]): string =>
+  items.length === 1 ? (items[0] ?? '') : `{ ${items.join(', ')} }`;
 
 function match(m: NftMatch): string {
   if (m.kind === 'in') return `ip ${m.field} ${anonymous(m.cidrs.map(formatCidr))}`;
   if (m.kind === 'not-in') return `ip ${m.field} != ${anonymous(m.cidrs.map(formatCidr))}`;
-  if (m.kind === 'index-in') return `ip ${m.field} & ${formatIpv4(m.mask)} ${anonymous(m.ranges.map(([a, b]) => (a === b ? index(a) : `${index(a)}-${index(b)}`)))}`;
+  if (m.kind === 'index-in')
+    return `ip ${m.field} & ${formatIpv4(m.mask)} ${anonymous(m.ranges.map(([a, b]) => (a === b ? index(a) : `${index(a)}-${index(b)}`)))}`;
   const proto = `meta l4proto ${m.proto}`;
   if (m.ports === undefined || m.ports.length === 0) return proto;
   const ports = m.ports.map(([a, b]) => (a === b ? String(a) : `${a}-${b}`));
@@ -41,14 +43,20 @@ function action(a: NftAction): string {
 }
 
 function rule(r: NftRule): string {
-  return [...r.matches.map(match), ...(r.counter ? ['counter'] : []), action(r.action), ...(r.comment !== undefined ? [`comment ${quote(r.comment)}`] : [])].join(' ');
+  return [
+    ...r.matches.map(match),
+    ...(r.counter ? ['counter'] : []),
+    action(r.action),
+    ...(r.comment !== undefined ? [`comment ${quote(r.comment)}`] : []),
+  ].join(' ');
 }
 
 function chain(c: NftChain, head: readonly string[] = []): string[] {
   return [`\tchain ${c.name} {`, ...head.map((h) => `\t\t${h}`), ...c.rules.map((r) => `\t\t${rule(r)}`), '\t}'];
 }
 
-const elements = (items: readonly string[]): string[] => (items.length > 0 ? [`\t\telements = { ${items.join(', ')} }`] : []);
+const elements = (items: readonly string[]): string[] =>
+  items.length > 0 ? [`\t\telements = { ${items.join(', ')} }`] : [];
 
 export function renderPolicyTables(compiled: CompiledPolicy): string {
   // Chains jump only to chains defined before them: the entry chain goes last, the base chains after it.
@@ -64,7 +72,11 @@ export function renderPolicyTables(compiled: CompiledPolicy): string {
     // Exposed ports are map elements: one DNAT rule however many ports are exposed.
     '\tmap exposed {',
     '\t\ttype ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service',
-    ...elements(compiled.dnat.map((d) => `${formatIpv4(d.hostAddress)} . ${d.proto} . ${d.port} : ${formatIpv4(d.to)} . ${d.toPort}`)),
+    ...elements(
+      compiled.dnat.map(
+        (d) => `${formatIpv4(d.hostAddress)} . ${d.proto} . ${d.port} : ${formatIpv4(d.to)} . ${d.toPort}`,
+      ),
+    ),
     '\t}',
     ...inner.flatMap((c) => chain(c)),
     ...(entry ? chain(entry) : []),
@@ -115,7 +127,12 @@ export function renderPolicyReplace(compiled: CompiledPolicy): string {
 }
 
 function removeLines(): string[] {
-  return [`table ip ${POLICY_TABLE}`, `delete table ip ${POLICY_TABLE}`, `table bridge ${POLICY_TABLE}`, `delete table bridge ${POLICY_TABLE}`];
+  return [
+    `table ip ${POLICY_TABLE}`,
+    `delete table ip ${POLICY_TABLE}`,
+    `table bridge ${POLICY_TABLE}`,
+    `delete table bridge ${POLICY_TABLE}`,
+  ];
 }
 
 /** Removes both tables, whether or not they exist, in one transaction. */
@@ -124,7 +141,10 @@ export function renderPolicyRemove(): string {
 }
 
 /** Adds or deletes one port binding in the live bridge table. */
-export function renderBindingChange(op: 'add' | 'delete', bindings: readonly { port: string; address: number }[]): string {
+export function renderBindingChange(
+  op: 'add' | 'delete',
+  bindings: readonly { port: string; address: number }[],
+): string {
   if (bindings.length === 0) return '';
   const ports = [...new Set(bindings.map((b) => b.port))].map(quote);
   const bound = bindings.map((b) => `${quote(b.port)} . ${formatIpv4(b.address)}`);

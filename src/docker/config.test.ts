@@ -13,15 +13,28 @@ function fan(words: string): Fan {
 }
 
 describe('fanctl docker-config (bridge driver on the fan bridge)', () => {
-  it('renders the network create command for this host\'s slice, gateway = bridge address, fan MTU, no masquerade', () => {
+  it("renders the network create command for this host's slice, gateway = bridge address, fan MTU, no masquerade", () => {
     const c = dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16'));
     assert.deepEqual(c.argv, [
-      'docker', 'network', 'create', '--driver', 'bridge',
-      '--subnet', '250.3.4.0/24', '--ip-range', '250.3.4.0/24', '--gateway', '250.3.4.1',
-      '-o', 'com.docker.network.bridge.name=fan-250',
-      '-o', 'com.docker.network.driver.mtu=8950',
-      '-o', 'com.docker.network.bridge.inhibit_ipv4=true',
-      '-o', 'com.docker.network.bridge.enable_ip_masquerade=false',
+      'docker',
+      'network',
+      'create',
+      '--driver',
+      'bridge',
+      '--subnet',
+      '250.3.4.0/24',
+      '--ip-range',
+      '250.3.4.0/24',
+      '--gateway',
+      '250.3.4.1',
+      '-o',
+      'com.docker.network.bridge.name=fan-250',
+      '-o',
+      'com.docker.network.driver.mtu=8950',
+      '-o',
+      'com.docker.network.bridge.inhibit_ipv4=true',
+      '-o',
+      'com.docker.network.bridge.enable_ip_masquerade=false',
       'fan',
     ]);
     assert.equal(c.command, c.argv.join(' '));
@@ -31,7 +44,10 @@ describe('fanctl docker-config (bridge driver on the fan bridge)', () => {
     const text = renderDockerConfig(c);
     assert.ok(text.endsWith(`${c.command}\n`));
     assert.match(text, /^# Containers on network fan get 250\.3\.4\.2 onwards from slice 250\.3\.4\.0\/24/);
-    assert.match(text, /# With Docker's iptables on: .*FORWARD policy DROP.*"-s 250\.3\.4\.0\/24 ! -o fan-250 -j MASQUERADE"/);
+    assert.match(
+      text,
+      /# With Docker's iptables on: .*FORWARD policy DROP.*"-s 250\.3\.4\.0\/24 ! -o fan-250 -j MASQUERADE"/,
+    );
     for (const line of text.trim().split('\n').slice(0, -1)) assert.ok(line.startsWith('# '), `comment: ${line}`);
   });
 
@@ -58,16 +74,28 @@ describe('fanctl docker-config (bridge driver on the fan bridge)', () => {
     // static share: .2-.99 and .200-.254; the largest DHCP-free block holding static addresses is .0/26
     assert.equal(c.ipRange, '250.3.4.0/26');
     assert.equal(c.firstAddress, '250.3.4.2');
-    assert.match(c.notes.join('\n'), /Docker uses 62 of the 153 static addresses: 250\.3\.4\.2-250\.3\.4\.99, 250\.3\.4\.200-250\.3\.4\.254/);
+    assert.match(
+      c.notes.join('\n'),
+      /Docker uses 62 of the 153 static addresses: 250\.3\.4\.2-250\.3\.4\.99, 250\.3\.4\.200-250\.3\.4\.254/,
+    );
   });
 
   it('refuses a fan whose DHCP range holds every container address, and bad names', () => {
-    assert.throws(() => dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253')), (e: unknown) => {
-      assert.ok(e instanceof ConfigError);
-      assert.match(e.message, /fan 250\.0\.0\.0\/8 leaves no addresses to static allocation on this host: its DHCP range 250\.3\.4\.2-250\.3\.4\.254 holds every container address/);
-      assert.match(e.hint ?? '', /--dhcp-range N/);
-      return true;
-    });
-    assert.throws(() => dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16'), 'no spaces'), /is not a Docker network name/);
+    assert.throws(
+      () => dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253')),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(
+          e.message,
+          /fan 250\.0\.0\.0\/8 leaves no addresses to static allocation on this host: its DHCP range 250\.3\.4\.2-250\.3\.4\.254 holds every container address/,
+        );
+        assert.match(e.hint ?? '', /--dhcp-range N/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => dockerBridgeConfig(fan('-o 250.0.0.0/8 -u 172.16.0.0/16'), 'no spaces'),
+      /is not a Docker network name/,
+    );
   });
 });

@@ -46,7 +46,11 @@ function quote(arg: string): string {
 }
 
 export function dockerBridgeConfig(fan: Fan, name = 'fan'): DockerBridgeConfig {
-  if (!NAME.test(name)) throw new ConfigError(`"${name}" is not a Docker network name`, 'use letters, digits, "_", "." and "-", starting with a letter or digit');
+  if (!NAME.test(name))
+    throw new ConfigError(
+      `"${name}" is not a Docker network name`,
+      'use letters, digits, "_", "." and "-", starting with a letter or digit',
+    );
   const overlay = formatCidr(fan.map.overlay);
   const layout = sliceLayout(fan);
   const block = largestIpamBlock(layout);
@@ -57,7 +61,9 @@ export function dockerBridgeConfig(fan: Fan, name = 'fan'): DockerBridgeConfig {
     );
   }
   const ipRange = formatCidr(block);
-  const ipamInBlock = layout.ipam.filter((r) => r.start <= block.address + 2 ** (32 - block.prefix) - 1 && r.end >= block.address);
+  const ipamInBlock = layout.ipam.filter(
+    (r) => r.start <= block.address + 2 ** (32 - block.prefix) - 1 && r.end >= block.address,
+  );
   const slice = formatCidr(fan.host.slice);
   const gateway = formatIpv4(fan.host.gateway);
   const mtu = fanMtu(fan);
@@ -70,8 +76,17 @@ export function dockerBridgeConfig(fan: Fan, name = 'fan'): DockerBridgeConfig {
     'com.docker.network.bridge.enable_ip_masquerade': 'false',
   };
   const argv = [
-    'docker', 'network', 'create', '--driver', 'bridge',
-    '--subnet', slice, '--ip-range', ipRange, '--gateway', gateway,
+    'docker',
+    'network',
+    'create',
+    '--driver',
+    'bridge',
+    '--subnet',
+    slice,
+    '--ip-range',
+    ipRange,
+    '--gateway',
+    gateway,
     ...Object.entries(auxAddresses).flatMap(([k, v]) => ['--aux-address', `${k}=${v}`]),
     ...Object.entries(options).flatMap(([k, v]) => ['-o', `${k}=${v}`]),
     name,
@@ -80,19 +95,47 @@ export function dockerBridgeConfig(fan: Fan, name = 'fan'): DockerBridgeConfig {
   const firstAddress = formatIpv4(Math.max(ipamInBlock[0]?.start ?? 0, block.address));
   const pool = poolOf(fan);
   const ipamSize = layout.ipam.reduce((n, r) => n + rangeSize(r), 0);
-  const dockerSize = ipamInBlock.reduce((n, r) => n + rangeSize({ start: Math.max(r.start, block.address), end: Math.min(r.end, block.address + 2 ** (32 - block.prefix) - 1) }), 0);
+  const dockerSize = ipamInBlock.reduce(
+    (n, r) =>
+      n +
+      rangeSize({
+        start: Math.max(r.start, block.address),
+        end: Math.min(r.end, block.address + 2 ** (32 - block.prefix) - 1),
+      }),
+    0,
+  );
   const notes = [
     `Containers on network ${name} get ${firstAddress} onwards from slice ${slice} of fan ${overlay}, gateway ${gateway} (${fan.bridge}), MTU ${mtu}.`,
     `Docker's bridge driver keeps its own address book: do not also attach containers to ${fan.bridge} with the fan CNI plugin or the fan Docker plugin on this host (their IPAM, ${pool.label}, is one Docker does not read).`,
     `--gateway is ${fan.bridge}'s own address and inhibit_ipv4 keeps Docker from re-addressing the bridge.`,
     ...(layout.dhcp
-      ? [`--ip-range ${ipRange} keeps Docker inside the static share of the slice: dnsmasq hands out ${formatRange(layout.dhcp)}${dockerSize < ipamSize ? ` (Docker uses ${dockerSize} of the ${ipamSize} static addresses: ${layout.ipam.map(formatRange).join(', ')})` : ''}.`]
+      ? [
+          `--ip-range ${ipRange} keeps Docker inside the static share of the slice: dnsmasq hands out ${formatRange(layout.dhcp)}${dockerSize < ipamSize ? ` (Docker uses ${dockerSize} of the ${ipamSize} static addresses: ${layout.ipam.map(formatRange).join(', ')})` : ''}.`,
+        ]
       : []),
-    ...(fan.hostReserve > 1 ? [`--aux-address keeps the host reserve (${rangeText(u32(fan.host.slice.address + 2), u32(fan.host.slice.address + fan.hostReserve))}) away from containers.`] : []),
+    ...(fan.hostReserve > 1
+      ? [
+          `--aux-address keeps the host reserve (${rangeText(u32(fan.host.slice.address + 2), u32(fan.host.slice.address + fan.hostReserve))}) away from containers.`,
+        ]
+      : []),
     `With Docker's iptables on: Docker's FORWARD policy DROP is met by fan's FORWARD rules for ${fan.bridge} (fanctl up checks them again); enable_ip_masquerade=false keeps Docker's "-s ${slice} ! -o ${fan.bridge} -j MASQUERADE" from NATing traffic to other fan hosts (fan's own nftables table NATs traffic leaving the overlay).`,
     `docker network rm ${name} leaves ${fan.bridge} in place (Docker did not create it).`,
   ];
-  return { network: name, bridge: fan.bridge, overlay, subnet: slice, ipRange, gateway, mtu, firstAddress, auxAddresses, options, argv, command: argv.map(quote).join(' '), notes };
+  return {
+    network: name,
+    bridge: fan.bridge,
+    overlay,
+    subnet: slice,
+    ipRange,
+    gateway,
+    mtu,
+    firstAddress,
+    auxAddresses,
+    options,
+    argv,
+    command: argv.map(quote).join(' '),
+    notes,
+  };
 }
 
 /** The notes as shell comments, then the command: pasteable as is. */

@@ -21,7 +21,11 @@ function parseBody(path: string, text: string): unknown {
   }
 }
 
-export async function dispatchDockerCall(handlers: Readonly<Record<string, DockerHandler>>, path: string, text: string): Promise<DockerAnswer> {
+export async function dispatchDockerCall(
+  handlers: Readonly<Record<string, DockerHandler>>,
+  path: string,
+  text: string,
+): Promise<DockerAnswer> {
   try {
     const handler = Object.hasOwn(handlers, path) ? handlers[path] : undefined;
     if (!handler) throw unknownCall(path);

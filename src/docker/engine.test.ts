@@ -28,10 +28,19 @@ describe('dockerd API client (which addresses Docker holds)', () => {
   it('collects endpoint, gateway and aux addresses of fan-IPAM networks only', async () => {
     const dir = await mkdtemp(`${tmpdir()}/fan-engine-`);
     dirs.push(dir);
-    const fanNet = { Id: FAN_NET, IPAM: { Driver: 'fan', Config: [{ Subnet: '250.3.4.0/24', Gateway: '250.3.4.1', AuxiliaryAddresses: { a: '250.3.4.50' } }] } };
+    const fanNet = {
+      Id: FAN_NET,
+      IPAM: {
+        Driver: 'fan',
+        Config: [{ Subnet: '250.3.4.0/24', Gateway: '250.3.4.1', AuxiliaryAddresses: { a: '250.3.4.50' } }],
+      },
+    };
     const server = await fakeDockerd(`${dir}/docker.sock`, {
       '/networks': [fanNet, { Id: BRIDGE_NET, IPAM: { Driver: 'default', Config: [{ Subnet: '172.17.0.0/16' }] } }],
-      [`/networks/${FAN_NET}`]: { ...fanNet, Containers: { c1: { IPv4Address: '250.3.4.2/24', IPv6Address: '' }, c2: { IPv4Address: '250.3.4.3/24' } } },
+      [`/networks/${FAN_NET}`]: {
+        ...fanNet,
+        Containers: { c1: { IPv4Address: '250.3.4.2/24', IPv6Address: '' }, c2: { IPv4Address: '250.3.4.3/24' } },
+      },
     });
     try {
       const held = await dockerFanAddresses(`${dir}/docker.sock`);

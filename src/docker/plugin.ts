@@ -59,7 +59,8 @@ function parseField<T>(what: string, value: string, parse: (text: string) => T):
   try {
     return parse(value);
   } catch (error) {
-    if (error instanceof ConfigError) throw new ConfigError(`${what} "${value}" is malformed: ${error.message}`, error.hint);
+    if (error instanceof ConfigError)
+      throw new ConfigError(`${what} "${value}" is malformed: ${error.message}`, error.hint);
     throw error;
   }
 }
@@ -81,15 +82,26 @@ export function publishedPorts(bindings: readonly PortBindingWire[], log: (line:
   const ports: PublishedPort[] = [];
   for (const b of bindings) {
     const proto = PROTOCOLS[b.Proto];
-    if (proto === undefined) throw new DockerProtocolError(400, `port binding protocol ${b.Proto} is not tcp (6), udp (17) or sctp (132)`, 'publish tcp, udp or sctp ports');
-    if (!validPort(b.Port)) throw new DockerProtocolError(400, `container port ${b.Port} is not between 1 and 65535`, 'publish a valid port');
+    if (proto === undefined)
+      throw new DockerProtocolError(
+        400,
+        `port binding protocol ${b.Proto} is not tcp (6), udp (17) or sctp (132)`,
+        'publish tcp, udp or sctp ports',
+      );
+    if (!validPort(b.Port))
+      throw new DockerProtocolError(400, `container port ${b.Port} is not between 1 and 65535`, 'publish a valid port');
     if (b.HostPort === 0) {
       throw new ConfigError(
         `-p ${b.Port}/${proto} asks for a host port Docker leaves to the driver to choose, which a remote driver cannot report back`,
         `name the host port: -p HOSTPORT:${b.Port}/${proto}`,
       );
     }
-    if (!validPort(b.HostPort)) throw new DockerProtocolError(400, `host port ${b.HostPort} is not between 1 and 65535`, 'publish a valid host port');
+    if (!validPort(b.HostPort))
+      throw new DockerProtocolError(
+        400,
+        `host port ${b.HostPort} is not between 1 and 65535`,
+        'publish a valid host port',
+      );
     if (b.HostIP.includes(':')) {
       log(`skipping ${b.HostIP} port ${b.HostPort}/${proto}: the fan is IPv4`);
       continue;
@@ -107,14 +119,19 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
     // ---- IPAM ----
     '/IpamDriver.GetCapabilities': () => Promise.resolve({ RequiresMACAddress: false, RequiresRequestReplay: false }),
     '/IpamDriver.GetDefaultAddressSpaces': () =>
-      Promise.resolve({ LocalDefaultAddressSpace: ADDRESS_SPACES.local, GlobalDefaultAddressSpace: ADDRESS_SPACES.global }),
+      Promise.resolve({
+        LocalDefaultAddressSpace: ADDRESS_SPACES.local,
+        GlobalDefaultAddressSpace: ADDRESS_SPACES.global,
+      }),
     '/IpamDriver.RequestPool': async (body) => {
       const r = decode(requestPoolSchema, 'RequestPool', body);
       if (r.V6) await requestPool(deps, { v6: true }); // refuses before the IPv6 pool is parsed as IPv4
       const subnet: Cidr | undefined = r.Pool === '' ? undefined : network(parseField('--subnet', r.Pool, parseCidr));
-      const range: Cidr | undefined = r.SubPool === '' ? undefined : network(parseField('--ip-range', r.SubPool, parseCidr));
+      const range: Cidr | undefined =
+        r.SubPool === '' ? undefined : network(parseField('--ip-range', r.SubPool, parseCidr));
       const pool = await requestPool(deps, { ...(subnet ? { subnet } : {}), ...(range ? { range } : {}), v6: r.V6 });
-      if (subnet && !equalCidr(subnet, pool.pool)) deps.log(`pool ${formatCidr(subnet)} is fan ${pool.fan.bridge}: this host's slice ${formatCidr(pool.pool)}`);
+      if (subnet && !equalCidr(subnet, pool.pool))
+        deps.log(`pool ${formatCidr(subnet)} is fan ${pool.fan.bridge}: this host's slice ${formatCidr(pool.pool)}`);
       return { PoolID: pool.id, Pool: formatCidr(pool.pool), Data: {} };
     },
     '/IpamDriver.ReleasePool': (body) => {
@@ -125,7 +142,11 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
       const r = decode(requestAddressSchema, 'RequestAddress', body);
       const address = r.Address === '' ? undefined : bareAddress('address', r.Address);
       const gateway = r.Options[GATEWAY_REQUEST.key] === GATEWAY_REQUEST.value;
-      const got = await requestAddress(deps, { poolId: r.PoolID, gateway, ...(address !== undefined ? { address } : {}) });
+      const got = await requestAddress(deps, {
+        poolId: r.PoolID,
+        gateway,
+        ...(address !== undefined ? { address } : {}),
+      });
       return { Address: formatCidr(got), Data: {} };
     },
     '/IpamDriver.ReleaseAddress': async (body) => {
@@ -155,7 +176,8 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
     },
     '/NetworkDriver.CreateEndpoint': async (body) => {
       const r = decode(createEndpointSchema, 'CreateEndpoint', body);
-      if (r.Interface.AddressIPv6 !== '') throw new ConfigError('the fan network driver has no IPv6', 'create the network without --ipv6');
+      if (r.Interface.AddressIPv6 !== '')
+        throw new ConfigError('the fan network driver has no IPv6', 'create the network without --ipv6');
       const ep = await createEndpoint(deps, {
         networkId: r.NetworkID,
         endpointId: r.EndpointID,
@@ -172,19 +194,27 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
     },
     '/NetworkDriver.DeleteEndpoint': async (body) => {
       const r = decode(endpointSchema, 'DeleteEndpoint', body);
-      if (await unpublishPorts(deps, { endpointId: r.EndpointID })) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ports removed`);
-      if (await deleteEndpoint(deps, { endpointId: r.EndpointID })) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: veth deleted`);
+      if (await unpublishPorts(deps, { endpointId: r.EndpointID }))
+        deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ports removed`);
+      if (await deleteEndpoint(deps, { endpointId: r.EndpointID }))
+        deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: veth deleted`);
       return {};
     },
     '/NetworkDriver.Join': async (body) => {
       const r = decode(joinSchema, 'Join', body);
       const j = await joinEndpoint(deps, { endpointId: r.EndpointID });
-      return { InterfaceName: { SrcName: j.peer, DstPrefix: 'eth' }, Gateway: formatIpv4(j.gateway), StaticRoutes: [], DisableGatewayService: false };
+      return {
+        InterfaceName: { SrcName: j.peer, DstPrefix: 'eth' },
+        Gateway: formatIpv4(j.gateway),
+        StaticRoutes: [],
+        DisableGatewayService: false,
+      };
     },
     '/NetworkDriver.Leave': async (body) => {
       // Docker moves the interface back out of the container after Leave; DeleteEndpoint removes the veth.
       const r = decode(endpointSchema, 'Leave', body);
-      if (await unpublishPorts(deps, { endpointId: r.EndpointID })) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ports removed`);
+      if (await unpublishPorts(deps, { endpointId: r.EndpointID }))
+        deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ports removed`);
       return {};
     },
     '/NetworkDriver.ProgramExternalConnectivity': async (body) => {
@@ -192,12 +222,16 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
       const r = decode(externalConnectivitySchema, 'ProgramExternalConnectivity', body);
       const ports = publishedPorts(r.Options.portmap, deps.log);
       const entry = await publishPorts(deps, { networkId: r.NetworkID, endpointId: r.EndpointID, ports });
-      if (entry) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ${ports.map((p) => `${p.hostPort}/${p.proto}->${formatIpv4(entry.address)}:${p.port}`).join(', ')}`);
+      if (entry)
+        deps.log(
+          `endpoint ${r.EndpointID.slice(0, 12)}: published ${ports.map((p) => `${p.hostPort}/${p.proto}->${formatIpv4(entry.address)}:${p.port}`).join(', ')}`,
+        );
       return {};
     },
     '/NetworkDriver.RevokeExternalConnectivity': async (body) => {
       const r = decode(endpointSchema, 'RevokeExternalConnectivity', body);
-      if (await unpublishPorts(deps, { endpointId: r.EndpointID })) deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ports removed`);
+      if (await unpublishPorts(deps, { endpointId: r.EndpointID }))
+        deps.log(`endpoint ${r.EndpointID.slice(0, 12)}: published ports removed`);
       return {};
     },
     '/NetworkDriver.DiscoverNew': () => Promise.resolve({}),

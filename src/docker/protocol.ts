@@ -15,8 +15,14 @@ import { EndpointMissingError } from '../app/docker.js';
 export const PLUGIN_CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 
 /** Docker sends `null` for empty maps and leaves out empty fields. */
-const text = z.string().nullish().transform((s) => s ?? '');
-const options = z.record(z.string(), z.unknown()).nullish().transform((o) => o ?? {});
+const text = z
+  .string()
+  .nullish()
+  .transform((s) => s ?? '');
+const options = z
+  .record(z.string(), z.unknown())
+  .nullish()
+  .transform((o) => o ?? {});
 
 /*
  * Identifiers that become an interface name, an alias, a lease key or a file name are checked here, at the edge,
@@ -45,7 +51,11 @@ function validIpv4(value: string): boolean {
 
 function validAddress(value: string): boolean {
   const [address = '', prefix] = value.split('/');
-  return IPV4_PREFIX.test(value) && validIpv4(address) && (prefix === undefined || (Number(prefix) <= 32 && String(Number(prefix)) === prefix));
+  return (
+    IPV4_PREFIX.test(value) &&
+    validIpv4(address) &&
+    (prefix === undefined || (Number(prefix) <= 32 && String(Number(prefix)) === prefix))
+  );
 }
 
 function validPoolId(value: string): boolean {
@@ -65,38 +75,56 @@ function checked(test: (value: string) => boolean, what: string, expected: strin
   return z
     .string({ required_error: `${what} is missing`, invalid_type_error: `${what} must be a string` })
     .superRefine((value, ctx) => {
-      if (!test(value)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} ${show(value)} is not ${expected}` });
+      if (!test(value))
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} ${show(value)} is not ${expected}` });
     });
 }
 
-const dockerId = (what: string) => checked((v) => DOCKER_ID.test(v), what, "a Docker id (64 lowercase hex digits)");
+const dockerId = (what: string) => checked((v) => DOCKER_ID.test(v), what, 'a Docker id (64 lowercase hex digits)');
 const networkId = dockerId('NetworkID');
 const endpointId = dockerId('EndpointID');
 const poolId = checked(validPoolId, 'PoolID', 'a fan pool id (<bridge>:<slice>, as RequestPool answered)');
-const cidrText = (what: string) => checked((v) => validAddress(v) && v.includes('/'), what, 'an IPv4 prefix (ADDRESS/LENGTH)');
+const cidrText = (what: string) =>
+  checked((v) => validAddress(v) && v.includes('/'), what, 'an IPv4 prefix (ADDRESS/LENGTH)');
 /** An IPv4 address, or an empty field; Docker sends some with their prefix. */
 const optionalAddress = (what: string) =>
-  text.pipe(z.string().superRefine((value, ctx) => {
-    if (value !== '' && !validAddress(value)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} ${show(value)} is not an IPv4 address` });
-  }));
+  text.pipe(
+    z.string().superRefine((value, ctx) => {
+      if (value !== '' && !validAddress(value))
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} ${show(value)} is not an IPv4 address` });
+    }),
+  );
 const optionalCidr = (what: string) =>
-  text.pipe(z.string().superRefine((value, ctx) => {
-    if (value !== '' && !(validAddress(value) && value.includes('/'))) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} ${show(value)} is not an IPv4 prefix (ADDRESS/LENGTH)` });
+  text.pipe(
+    z.string().superRefine((value, ctx) => {
+      if (value !== '' && !(validAddress(value) && value.includes('/'))) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: `${what} ${show(value)} is not an IPv4 prefix (ADDRESS/LENGTH)`,
+        });
+      }
+    }),
+  );
+const optionalMac = text.pipe(
+  z.string().superRefine((value, ctx) => {
+    if (value !== '' && !validMac(value)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `MacAddress ${show(value)} is not a unicast MAC address (six hex pairs, first octet even, not all zero)`,
+      });
     }
-  }));
-const optionalMac = text.pipe(z.string().superRefine((value, ctx) => {
-  if (value !== '' && !validMac(value)) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `MacAddress ${show(value)} is not a unicast MAC address (six hex pairs, first octet even, not all zero)` });
-  }
-}));
+  }),
+);
 
 export const requestPoolSchema = z.object({
   AddressSpace: text,
   Pool: text,
   SubPool: text,
   Options: options,
-  V6: z.boolean().nullish().transform((v) => v ?? false),
+  V6: z
+    .boolean()
+    .nullish()
+    .transform((v) => v ?? false),
 });
 
 export const releasePoolSchema = z.object({ PoolID: poolId });
@@ -104,10 +132,16 @@ export const releasePoolSchema = z.object({ PoolID: poolId });
 export const requestAddressSchema = z.object({
   PoolID: poolId,
   Address: optionalAddress('Address'),
-  Options: z.record(z.string(), z.string()).nullish().transform((o) => o ?? {}),
+  Options: z
+    .record(z.string(), z.string())
+    .nullish()
+    .transform((o) => o ?? {}),
 });
 
-export const releaseAddressSchema = z.object({ PoolID: poolId, Address: checked(validAddress, 'Address', 'an IPv4 address') });
+export const releaseAddressSchema = z.object({
+  PoolID: poolId,
+  Address: checked(validAddress, 'Address', 'an IPv4 address'),
+});
 
 const ipamData = z.object({
   AddressSpace: text,
@@ -119,8 +153,14 @@ const ipamData = z.object({
 export const createNetworkSchema = z.object({
   NetworkID: networkId,
   Options: options,
-  IPv4Data: z.array(ipamData).nullish().transform((d) => d ?? []),
-  IPv6Data: z.array(z.unknown()).nullish().transform((d) => d ?? []),
+  IPv4Data: z
+    .array(ipamData)
+    .nullish()
+    .transform((d) => d ?? []),
+  IPv6Data: z
+    .array(z.unknown())
+    .nullish()
+    .transform((d) => d ?? []),
 });
 
 export const networkSchema = z.object({ NetworkID: networkId });
@@ -151,7 +191,11 @@ const portBinding = z.object({
   Port: z.number().int(),
   HostIP: text,
   HostPort: z.number().int(),
-  HostPortEnd: z.number().int().nullish().transform((v) => v ?? 0),
+  HostPortEnd: z
+    .number()
+    .int()
+    .nullish()
+    .transform((v) => v ?? 0),
 });
 
 export type PortBindingWire = z.output<typeof portBinding>;
@@ -162,7 +206,12 @@ export const externalConnectivitySchema = z.object({
   NetworkID: networkId,
   EndpointID: endpointId,
   Options: z
-    .object({ [PORTMAP_OPTION]: z.array(portBinding).nullish().transform((p) => p ?? []) })
+    .object({
+      [PORTMAP_OPTION]: z
+        .array(portBinding)
+        .nullish()
+        .transform((p) => p ?? []),
+    })
     .passthrough()
     .nullish()
     .transform((o) => ({ portmap: o?.[PORTMAP_OPTION] ?? [] })),
@@ -188,7 +237,9 @@ export function decode<T extends z.ZodTypeAny>(schema: T, call: string, body: un
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data as z.output<T>;
   const custom = parsed.error.issues.filter((i) => i.code === z.ZodIssueCode.custom);
-  const problems = parsed.error.issues.map((i) => (i.code === z.ZodIssueCode.custom ? i.message : `${i.path.join('.') || '(body)'}: ${i.message}`));
+  const problems = parsed.error.issues.map((i) =>
+    i.code === z.ZodIssueCode.custom ? i.message : `${i.path.join('.') || '(body)'}: ${i.message}`,
+  );
   throw new DockerProtocolError(
     400,
     `malformed ${call} request: ${problems.join('; ')}`,

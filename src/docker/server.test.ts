@@ -9,11 +9,16 @@ import { type CallRecord, serveDockerPlugin } from './server.js';
 
 function post(socket: string, path: string, body: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path, method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: text }));
-    });
+    const req = request(
+      { socketPath: socket, path, method: 'POST', headers: { 'Content-Type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: text }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -38,13 +43,25 @@ describe('Docker plugin server (unix socket)', () => {
 
     const server = await serveDockerPlugin(socket, 0o660, handlers, (c) => void calls.push(c));
     const ok = await post(socket, '/Plugin.Activate', '');
-    assert.deepEqual({ status: ok.status, body: JSON.parse(ok.body) as unknown }, { status: 200, body: { Implements: ['NetworkDriver', 'IpamDriver'] } });
+    assert.deepEqual(
+      { status: ok.status, body: JSON.parse(ok.body) as unknown },
+      { status: 200, body: { Implements: ['NetworkDriver', 'IpamDriver'] } },
+    );
     assert.equal(ok.type, 'application/vnd.docker.plugins.v1.2+json');
     const missing = await post(socket, '/NetworkDriver.Nope', '{}');
     assert.equal(missing.status, 404);
     assert.match((JSON.parse(missing.body) as { Err: string }).Err, /^fan: no handler for/);
-    await assert.rejects(serveDockerPlugin(socket, 0o660, handlers, () => {}), (e: unknown) => e instanceof StateError && /another process serves/.test(e.message));
-    assert.deepEqual(calls.map((c) => [c.path, c.status]), [['/Plugin.Activate', 200], ['/NetworkDriver.Nope', 404]]);
+    await assert.rejects(
+      serveDockerPlugin(socket, 0o660, handlers, () => {}),
+      (e: unknown) => e instanceof StateError && /another process serves/.test(e.message),
+    );
+    assert.deepEqual(
+      calls.map((c) => [c.path, c.status]),
+      [
+        ['/Plugin.Activate', 200],
+        ['/NetworkDriver.Nope', 404],
+      ],
+    );
     await server.close();
     assert.equal(existsSync(socket), false);
   });
@@ -58,7 +75,11 @@ describe('Docker plugin server (unix socket)', () => {
       assert.equal((statSync(`${dir}/mode.sock`).mode & 0o777).toString(8), '660');
       await server.close();
       const open = await serveDockerPlugin(`${dir}/open.sock`, 0o666, {}, () => {});
-      assert.equal((statSync(`${dir}/open.sock`).mode & 0o777).toString(8), '666', '--socket-mode widens it on purpose');
+      assert.equal(
+        (statSync(`${dir}/open.sock`).mode & 0o777).toString(8),
+        '666',
+        '--socket-mode widens it on purpose',
+      );
       await open.close();
     } finally {
       process.umask(old);

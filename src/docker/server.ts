@@ -3,11 +3,12 @@
  * socket file (no process answers on it) is replaced; a live one is an error. `close` stops accepting calls,
  * ends open connections and removes the socket file.
  */
-import { chmod, mkdir, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { StateError, errorMessage } from '../core/errors.js';
+import { listenUnixSocket } from '../store/unix-socket.js';
 import { dispatchDockerCall } from './dispatcher.js';
 import type { DockerHandler } from './plugin.js';
 import { DockerProtocolError, PLUGIN_CONTENT_TYPE, errorBody } from './protocol.js';
@@ -49,7 +50,10 @@ export async function serveDockerPlugin(
 ): Promise<DockerPluginServer> {
   await mkdir(dirname(socket), { recursive: true });
   if (await answers(socket)) {
-    throw new StateError(`another process serves ${socket}`, 'stop the other fan docker-plugin first, or pass another --socket');
+    throw new StateError(
+      `another process serves ${socket}`,
+      'stop the other fan docker-plugin first, or pass another --socket',
+    );
   }
   await unlink(socket).catch(() => undefined); // stale file of a plugin that died
   const server = createServer((req, res) => {
@@ -65,37 +69,26 @@ export async function serveDockerPlugin(
       const text = Buffer.concat(chunks).toString('utf8');
       const answering =
         size > MAX_BODY
-          ? Promise.resolve({ status: 413, body: errorBody(new DockerProtocolError(413, `the body of ${path} is over ${MAX_BODY} bytes`)) })
+          ? Promise.resolve({
+              status: 413,
+              body: errorBody(new DockerProtocolError(413, `the body of ${path} is over ${MAX_BODY} bytes`)),
+            })
           : dispatchDockerCall(handlers, path, text);
       void answering.then((answer) => {
         const response = JSON.stringify(answer.body);
-        res.writeHead(answer.status, { 'Content-Type': PLUGIN_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(response) });
+        res.writeHead(answer.status, {
+          'Content-Type': PLUGIN_CONTENT_TYPE,
+          'Content-Length': Buffer.byteLength(response),
+        });
         res.end(response);
         onCall({ path, status: answer.status, ms: Date.now() - started, request: text, response });
       });
     });
-    req.on('error', (error) => onCall({ path: req.url ?? '?', status: 0, ms: Date.now() - started, request: '', response: errorMessage(error) }));
+    req.on('error', (error) =>
+      onCall({ path: req.url ?? '?', status: 0, ms: Date.now() - started, request: '', response: errorMessage(error) }),
+    );
   });
-  // A tight umask while the socket is created, so it is never more open than `mode`, even for an instant.
-  const umask = process.umask(0o177);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socket, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } finally {
-    process.umask(umask);
-  }
-  try {
-    await chmod(socket, mode);
-  } catch (error) {
-    server.close();
-    await unlink(socket).catch(() => undefined);
-    throw new StateError(`cannot set the permissions of ${socket}: ${errorMessage(error)}`, 'check the socket directory');
-  }
+  await listenUnixSocket(server, socket, mode);
   let closed: Promise<void> | undefined;
   return {
     socket,

@@ -50,7 +50,10 @@ const EMPTY_DESIRED: DesiredHost = { bridges: [], devices: [], routes: [], forwa
  * route and fan's own matter for resolution) so that the overlap check can name the route instead.
  */
 function resolutionFacts(facts: HostFacts): HostFacts {
-  return { interfaces: facts.interfaces, routes: facts.routes.filter((r) => r.dst.prefix === 0 || r.protocol === String(FAN_ROUTE_PROTO)) };
+  return {
+    interfaces: facts.interfaces,
+    routes: facts.routes.filter((r) => r.dst.prefix === 0 || r.protocol === String(FAN_ROUTE_PROTO)),
+  };
 }
 
 export function reupCommand(records: readonly FanRecord[]): string {
@@ -68,7 +71,12 @@ export async function gatherContext(deps: DoctorDeps, peers: readonly string[]):
   let desired = EMPTY_DESIRED;
   let resolveError: string | undefined;
   try {
-    fans = resolveFans(records.map((r) => parseFanWords(r.words)), resolutionFacts(facts), owned, records.map((r) => r.resolved));
+    fans = resolveFans(
+      records.map((r) => parseFanWords(r.words)),
+      resolutionFacts(facts),
+      owned,
+      records.map((r) => r.resolved),
+    );
     desired = planHost(fans, { stateDir: deps.paths.stateDir });
   } catch (error) {
     fans = [];

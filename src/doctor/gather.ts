@@ -19,5 +19,7 @@ export async function routeDevice(runner: CommandRunner, address: string): Promi
   if (out.exitCode !== 0) return undefined;
   const parsed = JSON.parse(out.stdout || '[]') as { dev?: string; type?: string }[];
   const first = parsed[0];
-  return first?.type === 'unreachable' || first?.type === 'blackhole' || first?.type === 'prohibit' ? undefined : first?.dev;
+  return first?.type === 'unreachable' || first?.type === 'blackhole' || first?.type === 'prohibit'
+    ? undefined
+    : first?.dev;
 }

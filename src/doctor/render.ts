@@ -15,6 +15,11 @@ export function renderDoctor(report: DoctorReport, width = 120): string {
   });
   for (const c of report.checks) table.push([c.id, MARK[c.verdict], c.seen, c.fix ?? '']);
   const { ok, warn, fail, skip } = report.counts;
-  const summary = fail > 0 ? `${fail} check(s) failed: ${report.failed.join(', ')}` : warn > 0 ? 'no check failed (see the warnings)' : 'all checks passed';
+  const summary =
+    fail > 0
+      ? `${fail} check(s) failed: ${report.failed.join(', ')}`
+      : warn > 0
+        ? 'no check failed (see the warnings)'
+        : 'all checks passed';
   return `${table.toString()}\n${summary} (${ok} ok, ${warn} warn, ${fail} fail, ${skip} not applicable)\n`;
 }

@@ -12,7 +12,14 @@ const ctx = {} as DoctorContext; // the fake checks below read nothing from it
 describe('runChecks', () => {
   const good = defineCheck({ id: 'good', title: 'good', gather: async () => 1, judge: () => ok('fine') });
   const bad = defineCheck({ id: 'bad', title: 'bad', gather: async () => 0, judge: () => fail('broken', 'mend it') });
-  const crashing = defineCheck({ id: 'crash', title: 'crash', gather: async (): Promise<number> => { throw new Error('no bpftool'); }, judge: () => ok('never') });
+  const crashing = defineCheck({
+    id: 'crash',
+    title: 'crash',
+    gather: async (): Promise<number> => {
+      throw new Error('no bpftool');
+    },
+    judge: () => ok('never'),
+  });
 
   it('counts verdicts and names the failed checks; a check that cannot gather fails with the reason', async () => {
     const report = await runChecks([good, bad, crashing], ctx);
@@ -30,7 +37,10 @@ describe('runChecks', () => {
   });
 
   it('selects checks by id and refuses unknown ones', () => {
-    assert.deepEqual(selectChecks([good, bad], ['bad']).map((c) => c.id), ['bad']);
+    assert.deepEqual(
+      selectChecks([good, bad], ['bad']).map((c) => c.id),
+      ['bad'],
+    );
     assert.throws(() => selectChecks([good, bad], ['nope']), ConfigError);
   });
 });
@@ -45,7 +55,10 @@ describe('combine', () => {
 
 describe('reupCommand', () => {
   it('gives the up command for the recorded fans', () => {
-    assert.equal(reupCommand([{ words: ['-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], source: 'cli' }]), 'fanctl up -o 250.0.0.0/8 -u 172.16.0.0/16');
+    assert.equal(
+      reupCommand([{ words: ['-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], source: 'cli' }]),
+      'fanctl up -o 250.0.0.0/8 -u 172.16.0.0/16',
+    );
     assert.equal(reupCommand([{ words: ['x'], source: '/etc/network/fan' }]), 'fanctl up -a --config /etc/network/fan');
   });
 });

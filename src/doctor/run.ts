@@ -18,14 +18,24 @@ export interface DoctorReport {
   readonly failed: readonly string[];
 }
 
-export async function runChecks(checks: readonly RunnableCheck[], ctx: DoctorContext, progress: (done: number, total: number) => void = () => {}): Promise<DoctorReport> {
+export async function runChecks(
+  checks: readonly RunnableCheck[],
+  ctx: DoctorContext,
+  progress: (done: number, total: number) => void = () => {},
+): Promise<DoctorReport> {
   const out: CheckReport[] = [];
   for (const check of checks) {
     progress(out.length, checks.length);
     try {
       out.push({ id: check.id, title: check.title, ...(await check.run(ctx)) });
     } catch (error) {
-      out.push({ id: check.id, title: check.title, verdict: 'fail', seen: `could not inspect: ${errorMessage(error)}`, fix: 'run fanctl doctor as root, with the tools of setup.sh installed' });
+      out.push({
+        id: check.id,
+        title: check.title,
+        verdict: 'fail',
+        seen: `could not inspect: ${errorMessage(error)}`,
+        fix: 'run fanctl doctor as root, with the tools of setup.sh installed',
+      });
     }
   }
   progress(out.length, checks.length);
@@ -38,6 +48,7 @@ export async function runChecks(checks: readonly RunnableCheck[], ctx: DoctorCon
 export function selectChecks(checks: readonly RunnableCheck[], ids: readonly string[]): RunnableCheck[] {
   if (ids.length === 0) return [...checks];
   const unknown = ids.filter((id) => !checks.some((c) => c.id === id));
-  if (unknown.length > 0) throw new ConfigError(`unknown check ${unknown.join(', ')}`, `checks: ${checks.map((c) => c.id).join(', ')}`);
+  if (unknown.length > 0)
+    throw new ConfigError(`unknown check ${unknown.join(', ')}`, `checks: ${checks.map((c) => c.id).join(', ')}`);
   return checks.filter((c) => ids.includes(c.id));
 }

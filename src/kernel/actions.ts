@@ -45,7 +45,11 @@ export async function runAction(action: Action, context: ActionContext): Promise
       if ((await system.read(clsactMarker(stateDir, action.dev))) === undefined) return;
       const removed = await runner.run(['tc', 'qdisc', 'del', 'dev', action.dev, 'clsact'], { allowFailure: true });
       if (removed.exitCode !== 0 && !/Cannot find|No such file|Invalid handle/.test(removed.stderr)) {
-        throw new KernelCommandError(['tc', 'qdisc', 'del', 'dev', action.dev, 'clsact'], removed.exitCode, removed.stderr);
+        throw new KernelCommandError(
+          ['tc', 'qdisc', 'del', 'dev', action.dev, 'clsact'],
+          removed.exitCode,
+          removed.stderr,
+        );
       }
       return system.remove(clsactMarker(stateDir, action.dev));
     }
@@ -56,7 +60,10 @@ export async function runAction(action: Action, context: ActionContext): Promise
   }
 }
 
-async function startDnsmasq(dhcp: Extract<Action, { kind: 'dnsmasq-start' }>['dhcp'], context: ActionContext): Promise<void> {
+async function startDnsmasq(
+  dhcp: Extract<Action, { kind: 'dnsmasq-start' }>['dhcp'],
+  context: ActionContext,
+): Promise<void> {
   const { runner, system, stateDir } = context;
   await system.remove(dhcp.pidFile);
   await runner.run(dnsmasqArgv(dhcp)); // daemonises once bound; failures (bad option, port in use) exit non-zero here

@@ -23,7 +23,11 @@ const netShow = z.array(
   z
     .object({
       tc: z
-        .array(z.object({ devname: z.string(), kind: z.string(), name: z.string().optional(), id: z.number() }).passthrough())
+        .array(
+          z
+            .object({ devname: z.string(), kind: z.string(), name: z.string().optional(), id: z.number() })
+            .passthrough(),
+        )
         .optional(),
     })
     .passthrough(),
@@ -83,7 +87,9 @@ export class BpfTables {
   async programsWithTables(): Promise<FanProgram[]> {
     const programs = await this.programs();
     return Promise.all(
-      programs.map(async (p) => (p.overlayMap === undefined ? p : { ...p, overlays: await this.dumpOverlays(p.overlayMap) })),
+      programs.map(async (p) =>
+        p.overlayMap === undefined ? p : { ...p, overlays: await this.dumpOverlays(p.overlayMap) },
+      ),
     );
   }
 
@@ -115,7 +121,9 @@ export class BpfTables {
   /** Counters per overlay index (and NOMATCH_INDEX), summed over CPUs and over every program on `dev`. */
   async readStats(dev: string, programs?: readonly FanProgram[]): Promise<Map<number, Stats>> {
     const total = new Map<number, Stats>();
-    const ids = new Set((programs ?? (await this.programs())).filter((p) => p.dev === dev).flatMap((p) => p.statsMap ?? []));
+    const ids = new Set(
+      (programs ?? (await this.programs())).filter((p) => p.dev === dev).flatMap((p) => p.statsMap ?? []),
+    );
     for (const id of ids) {
       const dump = decodeStatsDump((await this.runner.run(['bpftool', '-j', 'map', 'dump', 'id', String(id)])).stdout);
       for (const [index, stats] of dump) {

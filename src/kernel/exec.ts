@@ -23,7 +23,9 @@ export class KernelCommandError extends FanError {
     readonly stderr: string,
     readonly netns?: string,
   ) {
-    super(`command failed (exit ${commandExitCode}): ${shellQuote(argv)}${stderr.trim() ? `\n  ${stderr.trim().split('\n').join('\n  ')}` : ''}`);
+    super(
+      `command failed (exit ${commandExitCode}): ${shellQuote(argv)}${stderr.trim() ? `\n  ${stderr.trim().split('\n').join('\n  ')}` : ''}`,
+    );
   }
 }
 
@@ -50,10 +52,13 @@ function runChild(file: string, args: readonly string[], options: RunOptions): P
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs);
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutMs);
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stdin?.on('error', () => undefined); // the program may exit before reading all its input
@@ -66,7 +71,9 @@ function runChild(file: string, args: readonly string[], options: RunOptions): P
         exitCode,
       });
     };
-    child.on('error', (error: NodeJS.ErrnoException) => finish(127, `${file}: ${error.code === 'ENOENT' ? 'command not found' : error.message}`));
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      finish(127, `${file}: ${error.code === 'ENOENT' ? 'command not found' : error.message}`),
+    );
     child.on('close', (code, signal) => {
       if (timedOut) finish(124, `${file}: timed out after ${options.timeoutMs} ms`);
       else finish(code ?? (signal ? 128 : 1), signal && code === null ? `${file}: killed by ${signal}` : '');

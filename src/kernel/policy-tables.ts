@@ -47,12 +47,18 @@ export function decodeTimes(text: string): number | undefined {
  */
 export async function loadNftScript(runner: CommandRunner, script: string): Promise<NftTiming> {
   const start = performance.now();
-  const out = await runner.run(['sh', '-c', 'nft -f -; s=$?; times >&2; exit $s'], { input: script, allowFailure: true });
+  const out = await runner.run(['sh', '-c', 'nft -f -; s=$?; times >&2; exit $s'], {
+    input: script,
+    allowFailure: true,
+  });
   const wallMs = performance.now() - start;
   const timesAt = out.stderr.lastIndexOf('\n', out.stderr.trimEnd().lastIndexOf('\n') - 1);
   const nftErr = timesAt > 0 ? out.stderr.slice(0, timesAt) : '';
   if (out.exitCode !== 0) {
-    throw new FanError(`nft refused the policy transaction (exit ${out.exitCode}); nothing was changed:\n  ${nftErr.trim().split('\n').join('\n  ')}`, 'report a bug with the output of fanctl policy show and the policy file');
+    throw new FanError(
+      `nft refused the policy transaction (exit ${out.exitCode}); nothing was changed:\n  ${nftErr.trim().split('\n').join('\n  ')}`,
+      'report a bug with the output of fanctl policy show and the policy file',
+    );
   }
   return { wallMs, cpuMs: decodeTimes(out.stderr) ?? wallMs };
 }
@@ -78,7 +84,13 @@ export async function readPolicyTables(runner: CommandRunner): Promise<PolicyTab
       const rule = item.rule;
       const counter = rule?.expr?.find((e) => e.counter !== undefined)?.counter;
       if (!rule || !counter) continue;
-      counters.push({ family, chain: rule.chain, ...(rule.comment !== undefined ? { comment: rule.comment } : {}), packets: counter.packets, bytes: counter.bytes });
+      counters.push({
+        family,
+        chain: rule.chain,
+        ...(rule.comment !== undefined ? { comment: rule.comment } : {}),
+        packets: counter.packets,
+        bytes: counter.bytes,
+      });
     }
   }
   return { hash, foreign: false, counters, boundCount };
@@ -88,7 +100,10 @@ export async function readPolicyTables(runner: CommandRunner): Promise<PolicyTab
 export async function requireOwnTables(runner: CommandRunner): Promise<void> {
   const state = await readPolicyTables(runner);
   if (state.foreign) {
-    throw new FanError(`an nftables table "ip ${POLICY_TABLE}" exists that fan did not create`, `inspect it with nft list table ip ${POLICY_TABLE}; remove it if it is not in use`);
+    throw new FanError(
+      `an nftables table "ip ${POLICY_TABLE}" exists that fan did not create`,
+      `inspect it with nft list table ip ${POLICY_TABLE}; remove it if it is not in use`,
+    );
   }
 }
 

@@ -17,7 +17,11 @@ await writeFile(text, 'hello');
 /** A runner where the commands whose joined argv starts with one of `failing` exit 1. */
 function runner(failing: readonly string[]): CommandRunner {
   return {
-    run: async (argv): Promise<RunResult> => ({ stdout: '', stderr: '', exitCode: failing.some((f) => argv.join(' ').startsWith(f)) ? 1 : 0 }),
+    run: async (argv): Promise<RunResult> => ({
+      stdout: '',
+      stderr: '',
+      exitCode: failing.some((f) => argv.join(' ').startsWith(f)) ? 1 : 0,
+    }),
   };
 }
 
@@ -27,7 +31,10 @@ describe('probeHost', () => {
   });
 
   it('names every missing piece with its fix, in one run', async () => {
-    const missing = await probeHost(runner(['tc', 'bpftool version', 'nft --version', 'bpftool -j prog', 'dnsmasq']), { bpfObject: join(dir, 'absent.o'), dhcp: true });
+    const missing = await probeHost(runner(['tc', 'bpftool version', 'nft --version', 'bpftool -j prog', 'dnsmasq']), {
+      bpfObject: join(dir, 'absent.o'),
+      dhcp: true,
+    });
     assert.deepEqual(missing, [
       'tc is not installed: apt-get install iproute2',
       'bpftool is not installed: apt-get install bpftool',

@@ -43,7 +43,12 @@ const dhcpSpecSchema: z.ZodType<DhcpSpec> = z.object({
   leaseFile: z.string(),
   pidFile: z.string(),
 });
-export const dhcpRecord = z.object({ pid: z.number(), key: z.string(), bridge: z.string(), spec: dhcpSpecSchema.optional() });
+export const dhcpRecord = z.object({
+  pid: z.number(),
+  key: z.string(),
+  bridge: z.string(),
+  spec: dhcpSpecSchema.optional(),
+});
 export type DhcpRecord = z.infer<typeof dhcpRecord>;
 
 export const dhcpRecordPath = (stateDir: string, bridge: string): string => `${stateDir}/${bridge}.dnsmasq.json`;
@@ -76,7 +81,11 @@ async function readDhcp(links: readonly LinkState[], system: System, stateDir: s
 }
 
 /** host-gw's view: fan's programs on devices fan did not create, and the placeholder neighbours. */
-function hostGwView(links: readonly LinkState[], programs: readonly FanProgram[], neighbours: readonly NeighbourState[]) {
+function hostGwView(
+  links: readonly LinkState[],
+  programs: readonly FanProgram[],
+  neighbours: readonly NeighbourState[],
+) {
   const fanLink = (dev: string): boolean => links.some((l) => l.name === dev && isFanOwned(l));
   const devices = new Set([...programs.map((p) => p.dev), ...neighbours.map((n) => n.dev)].filter((d) => !fanLink(d)));
   return [...devices].map((dev): HostGwState => {
@@ -91,14 +100,21 @@ function hostGwView(links: readonly LinkState[], programs: readonly FanProgram[]
   });
 }
 
-export async function readHost(runner: CommandRunner, bpf: BpfTables, system: System, stateDir: string): Promise<HostSnapshot> {
+export async function readHost(
+  runner: CommandRunner,
+  bpf: BpfTables,
+  system: System,
+  stateDir: string,
+): Promise<HostSnapshot> {
   const [addresses, routes, neigh, programs, nft, iptables, ipForward] = await Promise.all([
     runner.run(['ip', '-json', '-details', 'address', 'show']),
     runner.run(['ip', '-json', '-details', '-4', 'route', 'show']),
     runner.run(['ip', '-json', '-4', 'neigh', 'show', 'nud', 'permanent']),
     bpf.programsWithTables(),
     runner.run(['nft', 'list', 'table', 'ip', FAN_NFT_TABLE], { allowFailure: true }),
-    runner.run(['iptables', '-w', '-S'], { allowFailure: true }).catch(() => ({ exitCode: 127, stdout: '', stderr: '' })),
+    runner
+      .run(['iptables', '-w', '-S'], { allowFailure: true })
+      .catch(() => ({ exitCode: 127, stdout: '', stderr: '' })),
     system.read('/proc/sys/net/ipv4/ip_forward'),
   ]);
   const links = decodeAddressShow(addresses.stdout);

@@ -27,7 +27,10 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
   }
 
   async netnsExists(netns: string): Promise<boolean> {
-    return access(netns).then(() => true, () => false);
+    return access(netns).then(
+      () => true,
+      () => false,
+    );
   }
 
   createAttachedVeth(req: AttachedVethRequest): Promise<{ host: InterfaceFacts; container: InterfaceFacts }> {
@@ -35,14 +38,39 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
   }
 
   async createVethPair(req: VethPairRequest): Promise<{ host: InterfaceFacts; peer: InterfaceFacts }> {
-    if (/["\\\n]/.test(req.alias)) throw new InternalError(`alias ${JSON.stringify(req.alias)} cannot be quoted for ip -batch`);
+    if (/["\\\n]/.test(req.alias))
+      throw new InternalError(`alias ${JSON.stringify(req.alias)} cannot be quoted for ip -batch`);
     const mtu = String(req.mtu);
     const address = req.peerMac !== undefined ? ['address', req.peerMac] : [];
-    await this.runner.run(['ip', 'link', 'add', req.hostIf, 'mtu', mtu, 'type', 'veth', 'peer', 'name', req.peer, 'mtu', mtu, ...address]);
+    await this.runner.run([
+      'ip',
+      'link',
+      'add',
+      req.hostIf,
+      'mtu',
+      mtu,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      req.peer,
+      'mtu',
+      mtu,
+      ...address,
+    ]);
     try {
-      const host = await this.batchShow(['ip'], [`link set dev ${req.hostIf} alias "${req.alias}" master ${req.bridge} up`], req.hostIf);
+      const host = await this.batchShow(
+        ['ip'],
+        [`link set dev ${req.hostIf} alias "${req.alias}" master ${req.bridge} up`],
+        req.hostIf,
+      );
       const peer = await this.hostLink(req.peer);
-      if (!peer) throw new KernelCommandError(['ip', 'address', 'show', 'dev', req.peer], 1, `${req.peer} vanished right after it was created`);
+      if (!peer)
+        throw new KernelCommandError(
+          ['ip', 'address', 'show', 'dev', req.peer],
+          1,
+          `${req.peer} vanished right after it was created`,
+        );
       return { host, peer };
     } catch (error) {
       await this.deleteHostLink(req.hostIf).catch(() => false);
@@ -52,9 +80,16 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
 
   /** Runs `commands` in one `ip -batch`, then shows `dev`. */
   private async batchShow(ip: readonly string[], commands: readonly string[], dev: string): Promise<InterfaceFacts> {
-    const out = await this.runner.run([...ip, '-json', '-details', '-batch', '-'], { input: `${[...commands, `address show dev ${dev}`].join('\n')}\n` });
+    const out = await this.runner.run([...ip, '-json', '-details', '-batch', '-'], {
+      input: `${[...commands, `address show dev ${dev}`].join('\n')}\n`,
+    });
     const link = decodeAddressShow(out.stdout.trim())[0];
-    if (!link) throw new KernelCommandError([...ip, '-json', '-details', '-batch', '-'], 0, `no JSON for ${dev} in the output: ${out.stdout.slice(0, 200)}`);
+    if (!link)
+      throw new KernelCommandError(
+        [...ip, '-json', '-details', '-batch', '-'],
+        0,
+        `no JSON for ${dev} in the output: ${out.stdout.slice(0, 200)}`,
+      );
     return link;
   }
 

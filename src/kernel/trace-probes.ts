@@ -20,7 +20,9 @@ export async function neighbourState(runner: CommandRunner, address: string, dev
 export async function answersArp(runner: CommandRunner, address: string, dev: string): Promise<boolean> {
   const state = await neighbourState(runner, address, dev);
   if (state !== undefined && ANSWERED.includes(state)) return true;
-  const out = await runner.run(['arping', '-q', '-c', '1', '-w', '1', '-I', dev, address], { allowFailure: true, timeoutMs: 5_000 }).catch(() => undefined);
+  const out = await runner
+    .run(['arping', '-q', '-c', '1', '-w', '1', '-I', dev, address], { allowFailure: true, timeoutMs: 5_000 })
+    .catch(() => undefined);
   return out?.exitCode === 0;
 }
 
@@ -29,15 +31,21 @@ export interface CounterSnapshot {
   readonly values: ReadonlyMap<string, number>;
 }
 
-export async function readCounters(runner: CommandRunner, bpf: BpfTables, devices: readonly string[]): Promise<CounterSnapshot> {
+export async function readCounters(
+  runner: CommandRunner,
+  bpf: BpfTables,
+  devices: readonly string[],
+): Promise<CounterSnapshot> {
   const values = new Map<string, number>();
   for (const dev of devices) {
     for (const [index, stats] of await bpf.readStats(dev).catch(() => new Map())) {
-      for (const [field, value] of Object.entries(stats as Record<string, number>)) values.set(`ebpf ${dev} ${index === 16 ? 'unmatched' : `overlay ${index}`}: ${field}`, value);
+      for (const [field, value] of Object.entries(stats as Record<string, number>))
+        values.set(`ebpf ${dev} ${index === 16 ? 'unmatched' : `overlay ${index}`}: ${field}`, value);
     }
   }
   const nft = await runner.run(['nft', '-j', 'list', 'table', 'ip', FAN_NFT_TABLE], { allowFailure: true });
-  if (nft.exitCode === 0) for (const [rule, packets] of decodeNftCounters(nft.stdout)) values.set(`nft ${rule}`, packets);
+  if (nft.exitCode === 0)
+    for (const [rule, packets] of decodeNftCounters(nft.stdout)) values.set(`nft ${rule}`, packets);
   return { values };
 }
 
@@ -58,8 +66,26 @@ export interface PingResult {
 }
 
 /** Pings `dst` from a namespace (`prefix`: argv that enters it, empty for this one). */
-export async function pingFrom(runner: CommandRunner, prefix: readonly string[], dst: string, source?: string, count = 3): Promise<PingResult> {
-  const argv = [...prefix, 'ping', '-n', '-c', String(count), '-i', '0.2', '-W', '1', ...(source ? ['-I', source] : []), dst];
+export async function pingFrom(
+  runner: CommandRunner,
+  prefix: readonly string[],
+  dst: string,
+  source?: string,
+  count = 3,
+): Promise<PingResult> {
+  const argv = [
+    ...prefix,
+    'ping',
+    '-n',
+    '-c',
+    String(count),
+    '-i',
+    '0.2',
+    '-W',
+    '1',
+    ...(source ? ['-I', source] : []),
+    dst,
+  ];
   const out = await runner.run(argv, { allowFailure: true, timeoutMs: 15_000 });
   const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(out.stdout);
   const error = out.stderr.trim() || (m ? undefined : `ping exited ${out.exitCode}`);

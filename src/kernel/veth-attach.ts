@@ -26,7 +26,12 @@ function quoted(what: string, text: string): string {
 
 const EXISTS_ON_FIRST_LINE = /File exists[\s\S]*Command failed -:1\b/;
 
-async function batchShow(runner: CommandRunner, prefix: readonly string[], lines: readonly string[], dev: string): Promise<InterfaceFacts> {
+async function batchShow(
+  runner: CommandRunner,
+  prefix: readonly string[],
+  lines: readonly string[],
+  dev: string,
+): Promise<InterfaceFacts> {
   const argv = [...prefix, 'ip', '-json', '-details', '-batch', '-'];
   const out = await runner.run(argv, { input: `${[...lines, `address show dev ${dev}`].join('\n')}\n` });
   const link = decodeAddressShow(out.stdout.trim())[0];
@@ -42,23 +47,36 @@ export async function createAttachedVeth(
   const netns = quoted('namespace path', req.netns);
   let host: InterfaceFacts;
   try {
-    host = await batchShow(runner, [], [
-      `link add ${req.hostIf} mtu ${mtu} master ${req.bridge} up type veth peer name ${req.ifname} mtu ${mtu} netns ${netns}`,
-      `link set dev ${req.hostIf} alias ${quoted('alias', req.alias)}`,
-    ], req.hostIf);
+    host = await batchShow(
+      runner,
+      [],
+      [
+        `link add ${req.hostIf} mtu ${mtu} master ${req.bridge} up type veth peer name ${req.ifname} mtu ${mtu} netns ${netns}`,
+        `link set dev ${req.hostIf} alias ${quoted('alias', req.alias)}`,
+      ],
+      req.hostIf,
+    );
   } catch (error) {
     if (error instanceof KernelCommandError && EXISTS_ON_FIRST_LINE.test(error.stderr)) {
-      throw new InterfaceExistsError(`${req.hostIf} (here) or ${req.ifname} (in ${req.netns}) already exists`, 'DEL the previous attachment first');
+      throw new InterfaceExistsError(
+        `${req.hostIf} (here) or ${req.ifname} (in ${req.netns}) already exists`,
+        'DEL the previous attachment first',
+      );
     }
     await deleteLink(runner, req.hostIf); // the create may have worked and a later line failed
     throw error;
   }
   try {
-    const container = await batchShow(runner, ['nsenter', `--net=${req.netns}`], [
-      `link set dev ${req.ifname} up`,
-      `address add ${formatCidr(req.address)} dev ${req.ifname}`,
-      `route add default via ${formatIpv4(req.gateway)} dev ${req.ifname}`,
-    ], req.ifname);
+    const container = await batchShow(
+      runner,
+      ['nsenter', `--net=${req.netns}`],
+      [
+        `link set dev ${req.ifname} up`,
+        `address add ${formatCidr(req.address)} dev ${req.ifname}`,
+        `route add default via ${formatIpv4(req.gateway)} dev ${req.ifname}`,
+      ],
+      req.ifname,
+    );
     return { host, container };
   } catch (error) {
     await deleteLink(runner, req.hostIf); // its peer in the container goes with it

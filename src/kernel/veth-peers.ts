@@ -33,14 +33,22 @@ const linkSchema = z.array(
       link_index: z.number().optional(),
       link_netnsid: z.number().optional(),
       linkinfo: z.object({ info_kind: z.string().optional() }).passthrough().optional(),
-      addr_info: z.array(z.object({ family: z.string(), local: z.string().optional(), prefixlen: z.number().optional() }).passthrough()).optional(),
+      addr_info: z
+        .array(
+          z
+            .object({ family: z.string(), local: z.string().optional(), prefixlen: z.number().optional() })
+            .passthrough(),
+        )
+        .optional(),
     })
     .passthrough(),
 );
 const netnsSchema = z.array(z.object({ name: z.string(), id: z.number().optional() }).passthrough());
 
 export async function readBridgePorts(runner: CommandRunner, bridges: readonly string[]): Promise<BridgePort[]> {
-  const links = linkSchema.parse(JSON.parse((await runner.run(['ip', '-json', '-details', 'link', 'show'])).stdout || '[]'));
+  const links = linkSchema.parse(
+    JSON.parse((await runner.run(['ip', '-json', '-details', 'link', 'show'])).stdout || '[]'),
+  );
   const ports = links.filter((l) => l.master !== undefined && bridges.includes(l.master));
   if (ports.length === 0) return [];
   const nsOut = await runner.run(['ip', '-json', 'netns', 'list'], { allowFailure: true });
@@ -54,7 +62,8 @@ export async function readBridgePorts(runner: CommandRunner, bridges: readonly s
       ...(port.linkinfo?.info_kind ? { kind: port.linkinfo.info_kind } : {}),
     };
     const ns = port.link_netnsid === undefined ? undefined : namespaces.find((n) => n.id === port.link_netnsid)?.name;
-    const peer = ns !== undefined && port.link_index !== undefined ? await readPeer(runner, ns, port.link_index) : undefined;
+    const peer =
+      ns !== undefined && port.link_index !== undefined ? await readPeer(runner, ns, port.link_index) : undefined;
     out.push({ ...base, ...(peer ? { peer } : {}) });
   }
   return out;

@@ -43,17 +43,32 @@ interface Endpoint {
   readonly address: string;
 }
 
-async function iperf(topo: LabTopology, server: Endpoint, client: Endpoint, seconds: number, port: number): Promise<{ gbit: number; retransmits: number }> {
+async function iperf(
+  topo: LabTopology,
+  server: Endpoint,
+  client: Endpoint,
+  seconds: number,
+  port: number,
+): Promise<{ gbit: number; retransmits: number }> {
   const pidFile = `${topo.stateDir}/iperf3-${port}.pid`;
   await inNs(server.ns).run(['iperf3', '-s', '-1', '-D', '-B', server.address, '-p', String(port), '-I', pidFile]);
   try {
     for (let attempt = 0; ; attempt++) {
-      const out = await inNs(client.ns).run(['iperf3', '-c', server.address, '-p', String(port), '-t', String(seconds), '-J'], { allowFailure: true, timeoutMs: (seconds + 20) * 1000 });
+      const out = await inNs(client.ns).run(
+        ['iperf3', '-c', server.address, '-p', String(port), '-t', String(seconds), '-J'],
+        { allowFailure: true, timeoutMs: (seconds + 20) * 1000 },
+      );
       if (out.exitCode === 0) {
-        const json = JSON.parse(out.stdout) as { end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } } };
-        return { gbit: (json.end?.sum_received?.bits_per_second ?? 0) / 1e9, retransmits: json.end?.sum_sent?.retransmits ?? 0 };
+        const json = JSON.parse(out.stdout) as {
+          end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } };
+        };
+        return {
+          gbit: (json.end?.sum_received?.bits_per_second ?? 0) / 1e9,
+          retransmits: json.end?.sum_sent?.retransmits ?? 0,
+        };
       }
-      if (attempt >= 10) throw new FanError(`iperf3 ${client.name} → ${server.name} failed: ${out.stdout.slice(0, 300)}${out.stderr}`);
+      if (attempt >= 10)
+        throw new FanError(`iperf3 ${client.name} → ${server.name} failed: ${out.stdout.slice(0, 300)}${out.stderr}`);
       await new Promise((r) => setTimeout(r, 100)); // the daemonised server may not listen yet
     }
   } finally {
@@ -75,13 +90,25 @@ async function rtt(client: Endpoint, target: string): Promise<number> {
   return Number(match[1]);
 }
 
-export async function labBench(topo: LabTopology, seconds: number, progress: (line: string) => void = () => {}): Promise<BenchReport> {
+export async function labBench(
+  topo: LabTopology,
+  seconds: number,
+  progress: (line: string) => void = () => {},
+): Promise<BenchReport> {
   const [h1, h2] = topo.hosts;
   const a = h1?.containers[0];
-  if (!h1 || !h2 || !a) throw new FanError('the bench needs at least 2 hosts with a container each', 'fanctl lab up --hosts 2 --containers 1 (or more)');
+  if (!h1 || !h2 || !a)
+    throw new FanError(
+      'the bench needs at least 2 hosts with a container each',
+      'fanctl lab up --hosts 2 --containers 1 (or more)',
+    );
   const b = h2.containers.find((c) => c.overlay === a.overlay);
   const c = h1.containers.find((x) => x !== a && x.overlay === a.overlay);
-  const endpoint = async (x: { ns: string; name: string }): Promise<Endpoint> => ({ ns: x.ns, name: x.name, address: await containerAddress(x as Parameters<typeof containerAddress>[0]) });
+  const endpoint = async (x: { ns: string; name: string }): Promise<Endpoint> => ({
+    ns: x.ns,
+    name: x.name,
+    address: await containerAddress(x as Parameters<typeof containerAddress>[0]),
+  });
   const pairs: { path: PathMeasure['path']; server: Endpoint; client: Endpoint }[] = [
     {
       path: 'underlay host→host',
@@ -94,19 +121,34 @@ export async function labBench(topo: LabTopology, seconds: number, progress: (li
   progress('building the reference network (flannel-style vxlan with per-peer route, neighbour and fdb entries)');
   const [refA, refB] = await buildReference(topo, [h1, h2]);
   try {
-    progress(`bringing up a ${topo.options.type === 'vxlan' ? 'host-gw' : 'vxlan'} fan (249.0.0.0/8) on ${h1.name} and ${h2.name} with one container each`);
+    progress(
+      `bringing up a ${topo.options.type === 'vxlan' ? 'host-gw' : 'vxlan'} fan (249.0.0.0/8) on ${h1.name} and ${h2.name} with one container each`,
+    );
     const extra = await addExtraFan(topo, [h1, h2]);
     const [xA, xB] = extra.containers;
     if (xA && xB) pairs.push({ path: crossHost(extra.type), server: await endpoint(xB), client: await endpoint(xA) });
-    if (refA && refB) pairs.push({ path: 'reference (flannel-style vxlan, per-peer fdb) container→container, cross-host', server: refB, client: refA });
-    if (c) pairs.push({ path: 'fan container→container, same host', server: await endpoint(c), client: await endpoint(a) });
+    if (refA && refB)
+      pairs.push({
+        path: 'reference (flannel-style vxlan, per-peer fdb) container→container, cross-host',
+        server: refB,
+        client: refA,
+      });
+    if (c)
+      pairs.push({ path: 'fan container→container, same host', server: await endpoint(c), client: await endpoint(a) });
     const measured: Omit<PathMeasure, 'throughputRatio' | 'rttRatio'>[] = [];
     let port = 5201;
     for (const pair of pairs) {
       progress(`${pair.path}: iperf3 ${pair.client.name} → ${pair.server.name} for ${seconds}s`);
       const t = await iperf(topo, pair.server, pair.client, seconds, port++);
       const r = await rtt(pair.client, pair.server.address);
-      measured.push({ path: pair.path, from: pair.client.name, to: pair.server.name, gbitPerSec: t.gbit, retransmits: t.retransmits, rttMs: r });
+      measured.push({
+        path: pair.path,
+        from: pair.client.name,
+        to: pair.server.name,
+        gbitPerSec: t.gbit,
+        retransmits: t.retransmits,
+        rttMs: r,
+      });
     }
     const base = measured[0];
     const fan = measured.find((m) => m.path === crossHost('vxlan'));
@@ -118,7 +160,9 @@ export async function labBench(topo: LabTopology, seconds: number, progress: (li
         throughputRatio: base && base.gbitPerSec > 0 ? m.gbitPerSec / base.gbitPerSec : 0,
         rttRatio: base && base.rttMs > 0 ? m.rttMs / base.rttMs : 0,
       })),
-      ...(fan && reference && reference.gbitPerSec > 0 ? { fanVsReference: fan.gbitPerSec / reference.gbitPerSec } : {}),
+      ...(fan && reference && reference.gbitPerSec > 0
+        ? { fanVsReference: fan.gbitPerSec / reference.gbitPerSec }
+        : {}),
     };
   } finally {
     await removeExtraFan(topo, [h1, h2]);

@@ -28,15 +28,24 @@ export interface CheckReport {
 }
 
 /** One ping exchange: up to 3 echo requests, success when one is answered. */
-export async function ping(runner: CommandRunner, target: string): Promise<{ ok: boolean; rttMs?: number; ttl?: number }> {
-  const out = await runner.run(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', '-w', '3', target], { allowFailure: true });
+export async function ping(
+  runner: CommandRunner,
+  target: string,
+): Promise<{ ok: boolean; rttMs?: number; ttl?: number }> {
+  const out = await runner.run(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', '-w', '3', target], {
+    allowFailure: true,
+  });
   const reply = /ttl=(\d+) time=([\d.]+) ms/.exec(out.stdout);
   if (!reply) return { ok: false };
   return { ok: true, ttl: Number(reply[1]), rttMs: Number(reply[2]) };
 }
 
 /** Runs `tasks` with at most `limit` in flight, reporting each completion. */
-export async function pooled<T>(tasks: readonly (() => Promise<T>)[], limit: number, done: (completed: number, total: number) => void = () => {}): Promise<T[]> {
+export async function pooled<T>(
+  tasks: readonly (() => Promise<T>)[],
+  limit: number,
+  done: (completed: number, total: number) => void = () => {},
+): Promise<T[]> {
   const results: T[] = new Array<T>(tasks.length);
   let next = 0;
   let completed = 0;
@@ -53,7 +62,10 @@ export async function pooled<T>(tasks: readonly (() => Promise<T>)[], limit: num
   return results;
 }
 
-export async function labCheck(topo: LabTopology, progress: (completed: number, total: number) => void = () => {}): Promise<CheckReport> {
+export async function labCheck(
+  topo: LabTopology,
+  progress: (completed: number, total: number) => void = () => {},
+): Promise<CheckReport> {
   const containers = topo.hosts.flatMap((h) => h.containers.map((c) => ({ host: h.name, c })));
   const addresses = new Map<LabContainer, string>();
   for (const { c } of containers) addresses.set(c, await containerAddress(c));
@@ -63,10 +75,24 @@ export async function labCheck(topo: LabTopology, progress: (completed: number, 
       if (a === b) continue;
       const target = addresses.get(b.c) ?? '';
       const kind = a.host === b.host ? 'same-host' : 'cross-host';
-      tasks.push(async () => ({ from: a.c.name, to: b.c.name, target, kind, crossOverlay: a.c.overlay !== b.c.overlay, ...(await ping(inNs(a.c.ns), target)) }));
+      tasks.push(async () => ({
+        from: a.c.name,
+        to: b.c.name,
+        target,
+        kind,
+        crossOverlay: a.c.overlay !== b.c.overlay,
+        ...(await ping(inNs(a.c.ns), target)),
+      }));
     }
     const outside = formatIpv4(topo.outside.address);
-    tasks.push(async () => ({ from: a.c.name, to: 'outside', target: outside, kind: 'outside', crossOverlay: false, ...(await ping(inNs(a.c.ns), outside)) }));
+    tasks.push(async () => ({
+      from: a.c.name,
+      to: 'outside',
+      target: outside,
+      kind: 'outside',
+      crossOverlay: false,
+      ...(await ping(inNs(a.c.ns), outside)),
+    }));
   }
   const results = await pooled(tasks, 8, progress);
   const passed = results.filter((r) => r.ok).length;

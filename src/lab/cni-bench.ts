@@ -93,7 +93,13 @@ interface Outcome {
   readonly stdout: string;
 }
 
-async function call(host: LabHost, plugin: Plugin, command: 'ADD' | 'DEL', id: string, netnsName: string): Promise<Outcome> {
+async function call(
+  host: LabHost,
+  plugin: Plugin,
+  command: 'ADD' | 'DEL',
+  id: string,
+  netnsName: string,
+): Promise<Outcome> {
   const env = [
     `FAN_STATE_DIR=${host.stateDir}`,
     `CNI_COMMAND=${command}`,
@@ -124,11 +130,18 @@ function addressOf(out: Outcome): string {
   return address;
 }
 
-async function sequential(host: LabHost, plugin: Plugin, sandboxes: readonly string[], tag: string): Promise<{ add: CallStats; del: CallStats }> {
+async function sequential(
+  host: LabHost,
+  plugin: Plugin,
+  sandboxes: readonly string[],
+  tag: string,
+): Promise<{ add: CallStats; del: CallStats }> {
   const adds: number[] = [];
   const dels: number[] = [];
-  for (const [i, ns] of sandboxes.entries()) adds.push(must(await call(host, plugin, 'ADD', `${tag}s${i}`, ns), `${plugin.name} ADD`).ms);
-  for (const [i, ns] of sandboxes.entries()) dels.push(must(await call(host, plugin, 'DEL', `${tag}s${i}`, ns), `${plugin.name} DEL`).ms);
+  for (const [i, ns] of sandboxes.entries())
+    adds.push(must(await call(host, plugin, 'ADD', `${tag}s${i}`, ns), `${plugin.name} ADD`).ms);
+  for (const [i, ns] of sandboxes.entries())
+    dels.push(must(await call(host, plugin, 'DEL', `${tag}s${i}`, ns), `${plugin.name} DEL`).ms);
   return { add: stats(adds), del: stats(dels) };
 }
 
@@ -138,8 +151,14 @@ async function concurrent(host: LabHost, plugin: Plugin, sandboxes: readonly str
   const ms = performance.now() - started;
   outs.forEach((o) => must(o, `${plugin.name} concurrent ADD`));
   const distinct = new Set(outs.map(addressOf)).size;
-  if (distinct !== sandboxes.length) throw new FanError(`${plugin.name}: ${sandboxes.length} concurrent ADDs got ${distinct} distinct addresses`);
-  await pooled(sandboxes.map((ns, i) => () => call(host, plugin, 'DEL', `${tag}c${i}`, ns).then((o) => must(o, `${plugin.name} DEL`))), 16);
+  if (distinct !== sandboxes.length)
+    throw new FanError(`${plugin.name}: ${sandboxes.length} concurrent ADDs got ${distinct} distinct addresses`);
+  await pooled(
+    sandboxes.map(
+      (ns, i) => () => call(host, plugin, 'DEL', `${tag}c${i}`, ns).then((o) => must(o, `${plugin.name} DEL`)),
+    ),
+    16,
+  );
   return ms;
 }
 
@@ -156,11 +175,16 @@ async function floor(host: LabHost): Promise<number> {
 /** The agent of `host`, started in its namespace with its state dir; stopped by pid. */
 async function startAgent(host: LabHost, logFile: string): Promise<{ stop: () => Promise<void> }> {
   const socket = `${host.stateDir}/agent.sock`;
-  const agent = startProcess(['ip', 'netns', 'exec', host.ns, 'env', `FAN_STATE_DIR=${host.stateDir}`, process.execPath, FANCTL, 'agent'], { logFile });
+  const agent = startProcess(
+    ['ip', 'netns', 'exec', host.ns, 'env', `FAN_STATE_DIR=${host.stateDir}`, process.execPath, FANCTL, 'agent'],
+    { logFile },
+  );
   for (let i = 0; !(await socketAnswers(socket)); i++) {
     if (!agent.running() || i > 300) {
       process.kill(agent.pid, 'SIGKILL');
-      throw new FanError(`the fan agent did not start on ${host.name}: ${(await readFile(logFile, 'utf8').catch(() => '')).slice(-500)}`);
+      throw new FanError(
+        `the fan agent did not start on ${host.name}: ${(await readFile(logFile, 'utf8').catch(() => '')).slice(-500)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -176,9 +200,14 @@ async function startAgent(host: LabHost, logFile: string): Promise<{ stop: () =>
 }
 
 const medianOf = (runs: readonly CniBenchRun[], pick: (r: CniBenchRun) => number): number => median(runs.map(pick));
-const medianStats = (runs: readonly CniBenchRun[], pick: (r: CniBenchRun) => CallStats | undefined): CallStats | undefined => {
+const medianStats = (
+  runs: readonly CniBenchRun[],
+  pick: (r: CniBenchRun) => CallStats | undefined,
+): CallStats | undefined => {
   const present = runs.map(pick).filter((s): s is CallStats => s !== undefined);
-  return present.length === 0 ? undefined : { p50: median(present.map((s) => s.p50)), p95: median(present.map((s) => s.p95)) };
+  return present.length === 0
+    ? undefined
+    : { p50: median(present.map((s) => s.p50)), p95: median(present.map((s) => s.p95)) };
 };
 
 export function summarise(options: CniBenchOptions, runs: readonly CniBenchRun[]): CniBenchReport {
@@ -215,7 +244,11 @@ export function summarise(options: CniBenchOptions, runs: readonly CniBenchRun[]
   };
 }
 
-export async function cniBench(topo: LabTopology, options: CniBenchOptions, progress: (line: string) => void = () => {}): Promise<CniBenchReport> {
+export async function cniBench(
+  topo: LabTopology,
+  options: CniBenchOptions,
+  progress: (line: string) => void = () => {},
+): Promise<CniBenchReport> {
   const host = topo.hosts[0];
   if (!host) throw new FanError('the CNI bench needs a lab host', 'fanctl lab up --hosts 1');
   const dir = `${topo.stateDir}/cnibench`;
@@ -224,9 +257,20 @@ export async function cniBench(topo: LabTopology, options: CniBenchOptions, prog
   progress(`${host.name}: fanctl cni install; reference bridge + host-local on bridge fanbref0 (10.250.0.0/16)`);
   await fanctl(host, ['cni', 'install', '--dir', `${dir}/bin`, '--conf-dir', `${dir}/net.d`]);
   const installed = await readFile(`${dir}/bin/fan`, 'utf8');
-  if (installed.startsWith('#!')) progress('warning: the C forwarder is not built (clang missing?): the fan plugin forwards through Node.js');
-  const fan: Plugin = { name: 'fan', argv: [`${dir}/bin/fan`], conf: { cniVersion: '1.0.0', name: 'benchfan', type: 'fan' }, extraEnv: [] };
-  const inProcess: Plugin = { ...fan, name: 'fan without agent', extraEnv: ['FAN_CNI_IN_PROCESS=1'], argv: [process.execPath, FANCTL.replace(/fanctl\.js$/, 'fan-cni.js')] };
+  if (installed.startsWith('#!'))
+    progress('warning: the C forwarder is not built (clang missing?): the fan plugin forwards through Node.js');
+  const fan: Plugin = {
+    name: 'fan',
+    argv: [`${dir}/bin/fan`],
+    conf: { cniVersion: '1.0.0', name: 'benchfan', type: 'fan' },
+    extraEnv: [],
+  };
+  const inProcess: Plugin = {
+    ...fan,
+    name: 'fan without agent',
+    extraEnv: ['FAN_CNI_IN_PROCESS=1'],
+    argv: [process.execPath, FANCTL.replace(/fanctl\.js$/, 'fan-cni.js')],
+  };
   const reference: Plugin = {
     name: 'reference',
     argv: [`${REFERENCE_DIR}/bridge`],
@@ -245,7 +289,10 @@ export async function cniBench(topo: LabTopology, options: CniBenchOptions, prog
   progress(`creating ${count} container namespaces`);
   const sandboxes: string[] = [];
   for (let i = 0; i < count; i++) sandboxes.push(`${topo.prefix}-b${i}`);
-  await pooled(sandboxes.map((ns) => () => root.run(['ip', 'netns', 'add', ns])), 8);
+  await pooled(
+    sandboxes.map((ns) => () => root.run(['ip', 'netns', 'add', ns])),
+    8,
+  );
   const agent = await startAgent(host, `${dir}/agent.log`);
   try {
     progress('warming up both plugins');
@@ -264,15 +311,23 @@ export async function cniBench(topo: LabTopology, options: CniBenchOptions, prog
       const conc = new Map<string, number>();
       for (const p of order) {
         progress(`run ${run + 1}/${options.runs}: ${p.name}: ${options.sequential} sequential ADDs and DELs`);
-        seq.set(p.name, await sequential(host, p, sandboxes.slice(0, options.sequential), `${p.name === 'fan' ? 'f' : 'x'}${tag}`));
+        seq.set(
+          p.name,
+          await sequential(host, p, sandboxes.slice(0, options.sequential), `${p.name === 'fan' ? 'f' : 'x'}${tag}`),
+        );
       }
       for (const p of [...order].reverse()) {
         progress(`run ${run + 1}/${options.runs}: ${p.name}: ${options.concurrent} concurrent ADDs`);
-        conc.set(p.name, await concurrent(host, p, sandboxes.slice(0, options.concurrent), `${p.name === 'fan' ? 'f' : 'x'}${tag}`));
+        conc.set(
+          p.name,
+          await concurrent(host, p, sandboxes.slice(0, options.concurrent), `${p.name === 'fan' ? 'f' : 'x'}${tag}`),
+        );
       }
       let inProc: { add: CallStats; del: CallStats } | undefined;
       if (options.inProcess > 0) {
-        progress(`run ${run + 1}/${options.runs}: fan without the agent: ${options.inProcess} sequential ADDs and DELs`);
+        progress(
+          `run ${run + 1}/${options.runs}: fan without the agent: ${options.inProcess} sequential ADDs and DELs`,
+        );
         inProc = await sequential(host, inProcess, sandboxes.slice(0, options.inProcess), `i${tag}`);
       }
       const f = seq.get('fan');
@@ -294,7 +349,10 @@ export async function cniBench(topo: LabTopology, options: CniBenchOptions, prog
     return report;
   } finally {
     await agent.stop();
-    await pooled(sandboxes.map((ns) => () => root.run(['ip', 'netns', 'del', ns], { allowFailure: true })), 8);
+    await pooled(
+      sandboxes.map((ns) => () => root.run(['ip', 'netns', 'del', ns], { allowFailure: true })),
+      8,
+    );
     await root.run(['ip', 'netns', 'exec', host.ns, 'ip', 'link', 'del', 'fanbref0'], { allowFailure: true });
   }
 }

@@ -33,7 +33,8 @@ export async function addExtraFan(topo: LabTopology, hosts: readonly LabHost[]):
       hostIf: 'cx',
       overlay: formatCidr(EXTRA_OVERLAY),
       bridge: bridgeNameOf(EXTRA_OVERLAY),
-      address: layoutOf({ slice: slice.slice, hostReserve: 1, dhcp: false }).ipam[0]?.start ?? u32(slice.slice.address + 2),
+      address:
+        layoutOf({ slice: slice.slice, hostReserve: 1, dhcp: false }).ipam[0]?.start ?? u32(slice.slice.address + 2),
       prefix: slice.slice.prefix,
       gateway: slice.gateway,
       mtu: fanMtu({ type, deviceMtu: topo.options.underlayMtu }),

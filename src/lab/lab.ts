@@ -10,10 +10,16 @@ import { formatCidr, formatIpv4, network } from '../core/address/ipv4.js';
 import { FanError, ConfigError, errorMessage } from '../core/errors.js';
 import { requireRoot } from '../kernel/probes.js';
 import type { CommandRunner } from '../ports/runner.js';
-import { type LabContainer, type LabHost, type LabOptions, type LabTopology, labPolicy, labTopology } from './topology.js';
+import {
+  type LabContainer,
+  type LabHost,
+  type LabOptions,
+  type LabTopology,
+  labPolicy,
+  labTopology,
+} from './topology.js';
 
 export const FANCTL = fileURLToPath(new URL('../bin/fanctl.js', import.meta.url));
-
 
 export async function labNamespaces(prefix: string): Promise<string[]> {
   const out = await root.run(['ip', '-json', 'netns', 'list'], { allowFailure: true });
@@ -22,8 +28,15 @@ export async function labNamespaces(prefix: string): Promise<string[]> {
 }
 
 /** Runs fanctl inside a lab host, with that host's own state directory. */
-export function fanctl(host: LabHost, args: readonly string[], options: { allowFailure?: boolean } = {}): ReturnType<CommandRunner['run']> {
-  return root.run(['ip', 'netns', 'exec', host.ns, 'env', `FAN_STATE_DIR=${host.stateDir}`, process.execPath, FANCTL, ...args], options);
+export function fanctl(
+  host: LabHost,
+  args: readonly string[],
+  options: { allowFailure?: boolean } = {},
+): ReturnType<CommandRunner['run']> {
+  return root.run(
+    ['ip', 'netns', 'exec', host.ns, 'env', `FAN_STATE_DIR=${host.stateDir}`, process.execPath, FANCTL, ...args],
+    options,
+  );
 }
 
 const UDHCPC_SCRIPT = `#!/bin/sh
@@ -49,7 +62,10 @@ export async function labUp(options: LabOptions, progress: LabProgress = () => {
   const topo = labTopology(options);
   const existing = await labNamespaces(topo.prefix);
   if (existing.length > 0) {
-    throw new ConfigError(`lab ${topo.prefix} already exists (${existing.length} namespaces)`, `run fanctl lab down --name ${topo.prefix} first`);
+    throw new ConfigError(
+      `lab ${topo.prefix} already exists (${existing.length} namespaces)`,
+      `run fanctl lab down --name ${topo.prefix} first`,
+    );
   }
   try {
     await mkdir(topo.stateDir, { recursive: true });
@@ -61,7 +77,16 @@ export async function labUp(options: LabOptions, progress: LabProgress = () => {
       await mkdir(host.stateDir, { recursive: true });
       const underlay = formatCidr(network(host.underlay));
       for (const overlay of options.overlays) {
-        await fanctl(host, ['up', '-o', overlay, '-u', underlay, '--type', options.type, ...(options.dhcp ? ['--dhcp'] : [])]);
+        await fanctl(host, [
+          'up',
+          '-o',
+          overlay,
+          '-u',
+          underlay,
+          '--type',
+          options.type,
+          ...(options.dhcp ? ['--dhcp'] : []),
+        ]);
       }
       // --group: the same policy on every host, before its containers attach.
       const policy = labPolicy(options);
@@ -84,7 +109,11 @@ export async function labUp(options: LabOptions, progress: LabProgress = () => {
 
 async function buildUnderlay(topo: LabTopology, progress: LabProgress): Promise<void> {
   const mtu = String(topo.options.underlayMtu);
-  const namespaces = [topo.switchNs, topo.outsideNs, ...topo.hosts.flatMap((h) => [h.ns, ...h.containers.map((c) => c.ns)])];
+  const namespaces = [
+    topo.switchNs,
+    topo.outsideNs,
+    ...topo.hosts.flatMap((h) => [h.ns, ...h.containers.map((c) => c.ns)]),
+  ];
   progress(`creating ${namespaces.length} network namespaces`);
   for (const ns of namespaces) {
     await root.run(['ip', 'netns', 'add', ns]);
@@ -93,7 +122,25 @@ async function buildUnderlay(topo: LabTopology, progress: LabProgress): Promise<
   await root.run(['ip', '-n', topo.switchNs, 'link', 'add', 'br0', 'type', 'bridge']);
   await root.run(['ip', '-n', topo.switchNs, 'link', 'set', 'br0', 'up']);
   const plug = async (ns: string, switchIf: string): Promise<void> => {
-    await root.run(['ip', 'link', 'add', 'eth0', 'netns', ns, 'mtu', mtu, 'type', 'veth', 'peer', 'name', switchIf, 'netns', topo.switchNs, 'mtu', mtu]);
+    await root.run([
+      'ip',
+      'link',
+      'add',
+      'eth0',
+      'netns',
+      ns,
+      'mtu',
+      mtu,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      switchIf,
+      'netns',
+      topo.switchNs,
+      'mtu',
+      mtu,
+    ]);
     await root.run(['ip', '-n', topo.switchNs, 'link', 'set', switchIf, 'master', 'br0', 'up']);
     await root.run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
   };
@@ -105,16 +152,58 @@ async function buildUnderlay(topo: LabTopology, progress: LabProgress): Promise<
   await plug(topo.outsideNs, 'out');
   await root.run(['ip', '-n', topo.outsideNs, 'address', 'add', formatCidr(topo.outside), 'dev', 'eth0']);
   const first = topo.hosts[0];
-  if (first) await root.run(['ip', '-n', topo.outsideNs, 'route', 'add', formatCidr(network(first.underlay)), 'dev', 'eth0']);
+  if (first)
+    await root.run(['ip', '-n', topo.outsideNs, 'route', 'add', formatCidr(network(first.underlay)), 'dev', 'eth0']);
 }
 
 export async function attachContainer(topo: LabTopology, host: LabHost, c: LabContainer): Promise<void> {
   const mtu = String(c.mtu);
-  await root.run(['ip', 'link', 'add', 'eth0', 'netns', c.ns, 'mtu', mtu, 'type', 'veth', 'peer', 'name', c.hostIf, 'netns', host.ns, 'mtu', mtu]);
+  await root.run([
+    'ip',
+    'link',
+    'add',
+    'eth0',
+    'netns',
+    c.ns,
+    'mtu',
+    mtu,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    c.hostIf,
+    'netns',
+    host.ns,
+    'mtu',
+    mtu,
+  ]);
   await root.run(['ip', '-n', host.ns, 'link', 'set', c.hostIf, 'master', c.bridge, 'up']);
   await root.run(['ip', '-n', c.ns, 'link', 'set', 'eth0', 'up']);
   if (topo.options.dhcp) {
-    await root.run(['ip', 'netns', 'exec', c.ns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '10', '-T', '1', '-O', 'mtu', '-s', `${topo.stateDir}/udhcpc.sh`], { timeoutMs: 30_000 });
+    await root.run(
+      [
+        'ip',
+        'netns',
+        'exec',
+        c.ns,
+        'busybox',
+        'udhcpc',
+        '-i',
+        'eth0',
+        '-n',
+        '-q',
+        '-f',
+        '-t',
+        '10',
+        '-T',
+        '1',
+        '-O',
+        'mtu',
+        '-s',
+        `${topo.stateDir}/udhcpc.sh`,
+      ],
+      { timeoutMs: 30_000 },
+    );
   } else {
     await root.run(['ip', '-n', c.ns, 'address', 'add', `${formatIpv4(c.address)}/${c.prefix}`, 'dev', 'eth0']);
     await root.run(['ip', '-n', c.ns, 'route', 'add', 'default', 'via', formatIpv4(c.gateway), 'dev', 'eth0']);

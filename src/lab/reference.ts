@@ -27,7 +27,24 @@ export async function buildReference(topo: LabTopology, hosts: readonly LabHost[
   const containers: ReferenceContainer[] = [];
   for (const [i, host] of hosts.entries()) {
     const ip = (argv: string[]): Promise<unknown> => root.run(['ip', '-n', host.ns, ...argv]);
-    await ip(['link', 'add', 'refvx', 'address', mac(host.underlay.address), 'mtu', mtu, 'type', 'vxlan', 'id', REF_VNI, 'dstport', REF_PORT, 'local', formatIpv4(host.underlay.address), 'nolearning']);
+    await ip([
+      'link',
+      'add',
+      'refvx',
+      'address',
+      mac(host.underlay.address),
+      'mtu',
+      mtu,
+      'type',
+      'vxlan',
+      'id',
+      REF_VNI,
+      'dstport',
+      REF_PORT,
+      'local',
+      formatIpv4(host.underlay.address),
+      'nolearning',
+    ]);
     await ip(['address', 'add', `${subnet(i)}.0/32`, 'dev', 'refvx']);
     await ip(['link', 'set', 'refvx', 'up']);
     await ip(['link', 'add', 'refbr', 'mtu', mtu, 'type', 'bridge']);
@@ -35,7 +52,25 @@ export async function buildReference(topo: LabTopology, hosts: readonly LabHost[
     await ip(['link', 'set', 'refbr', 'up']);
     const ns = `${topo.prefix}-${host.name}-ref`;
     await root.run(['ip', 'netns', 'add', ns]);
-    await root.run(['ip', 'link', 'add', 'eth0', 'netns', ns, 'mtu', mtu, 'type', 'veth', 'peer', 'name', 'refc', 'netns', host.ns, 'mtu', mtu]);
+    await root.run([
+      'ip',
+      'link',
+      'add',
+      'eth0',
+      'netns',
+      ns,
+      'mtu',
+      mtu,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'refc',
+      'netns',
+      host.ns,
+      'mtu',
+      mtu,
+    ]);
     await ip(['link', 'set', 'refc', 'master', 'refbr', 'up']);
     await root.run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     await root.run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
@@ -49,8 +84,29 @@ export async function buildReference(topo: LabTopology, hosts: readonly LabHost[
       if (i === j) continue;
       const ip = (argv: string[]): Promise<unknown> => root.run(['ip', '-n', host.ns, ...argv]);
       await ip(['route', 'add', `${subnet(j)}.0/24`, 'via', `${subnet(j)}.0`, 'dev', 'refvx', 'onlink']);
-      await ip(['neigh', 'add', `${subnet(j)}.0`, 'lladdr', mac(peer.underlay.address), 'dev', 'refvx', 'nud', 'permanent']);
-      await root.run(['bridge', '-n', host.ns, 'fdb', 'append', mac(peer.underlay.address), 'dev', 'refvx', 'dst', formatIpv4(peer.underlay.address)]);
+      await ip([
+        'neigh',
+        'add',
+        `${subnet(j)}.0`,
+        'lladdr',
+        mac(peer.underlay.address),
+        'dev',
+        'refvx',
+        'nud',
+        'permanent',
+      ]);
+      await root.run([
+        'bridge',
+        '-n',
+        host.ns,
+        'fdb',
+        'append',
+        mac(peer.underlay.address),
+        'dev',
+        'refvx',
+        'dst',
+        formatIpv4(peer.underlay.address),
+      ]);
     }
   }
   return containers;

@@ -77,12 +77,22 @@ export interface LabTopology {
 const NAME = /^[a-z][a-z0-9]{0,11}$/;
 
 export function labTopology(options: LabOptions, stateRoot = '/run/fanlab'): LabTopology {
-  if (!NAME.test(options.name)) throw new ConfigError(`lab name "${options.name}" is invalid`, 'use 1-12 lowercase letters and digits, starting with a letter');
-  if (!Number.isInteger(options.hosts) || options.hosts < 1 || options.hosts > 200) throw new ConfigError(`--hosts ${options.hosts} is out of range`, 'use 1 to 200 hosts');
-  if (!Number.isInteger(options.containers) || options.containers < 0 || options.containers > 50) throw new ConfigError(`--containers ${options.containers} is out of range`, 'use 0 to 50 containers per host');
+  if (!NAME.test(options.name))
+    throw new ConfigError(
+      `lab name "${options.name}" is invalid`,
+      'use 1-12 lowercase letters and digits, starting with a letter',
+    );
+  if (!Number.isInteger(options.hosts) || options.hosts < 1 || options.hosts > 200)
+    throw new ConfigError(`--hosts ${options.hosts} is out of range`, 'use 1 to 200 hosts');
+  if (!Number.isInteger(options.containers) || options.containers < 0 || options.containers > 50)
+    throw new ConfigError(`--containers ${options.containers} is out of range`, 'use 0 to 50 containers per host');
   if (options.overlays.length === 0) throw new ConfigError('the lab needs at least one overlay', 'pass -o 250.0.0.0/8');
   const underlay = network(parseCidr(options.underlay));
-  if (2 ** (32 - underlay.prefix) < options.hosts + 12) throw new ConfigError(`underlay ${formatCidr(underlay)} is too small for ${options.hosts} hosts`, 'use a wider underlay, e.g. 172.16.0.0/16');
+  if (2 ** (32 - underlay.prefix) < options.hosts + 12)
+    throw new ConfigError(
+      `underlay ${formatCidr(underlay)} is too small for ${options.hosts} hosts`,
+      'use a wider underlay, e.g. 172.16.0.0/16',
+    );
   const maps = options.overlays.map((o) => defineFan(parseOverlay(o), underlay));
   const groups = (options.groups ?? []).map(parseLabGroup);
   const prefix = options.name;
@@ -106,14 +116,24 @@ export function labTopology(options: LabOptions, stateRoot = '/run/fanlab'): Lab
         const layout = layoutOf({ slice: slice.slice, hostReserve: 1, dhcp: options.dhcp });
         const share = options.dhcp ? layout.dhcp : layout.ipam[0];
         const first = share?.start ?? 0;
-        if (share === undefined || perFan >= rangeSize(share)) throw new ConfigError(`slice ${formatCidr(slice.slice)} has no room for ${options.containers} containers`, 'use fewer containers or a wider slice');
+        if (share === undefined || perFan >= rangeSize(share))
+          throw new ConfigError(
+            `slice ${formatCidr(slice.slice)} has no room for ${options.containers} containers`,
+            'use fewer containers or a wider slice',
+          );
         const group = groups[c % Math.max(groups.length, 1)];
         if (group) {
           const k = Math.floor(c / groups.length);
-          if (group.first + k > group.last) throw new ConfigError(`group ${group.name} (indexes ${group.first}-${group.last}) has no room for container ${c + 1}`, 'widen the group range or use fewer containers');
+          if (group.first + k > group.last)
+            throw new ConfigError(
+              `group ${group.name} (indexes ${group.first}-${group.last}) has no room for container ${c + 1}`,
+              'widen the group range or use fewer containers',
+            );
         }
         // With groups, the k-th container of a group gets the group's k-th index.
-        const containerAddress = group ? u32(slice.slice.address + group.first + Math.floor(c / groups.length)) : u32(first + perFan);
+        const containerAddress = group
+          ? u32(slice.slice.address + group.first + Math.floor(c / groups.length))
+          : u32(first + perFan);
         return {
           ns: `${prefix}-${name}-c${c + 1}`,
           name: `${name}-c${c + 1}`,
@@ -141,7 +161,11 @@ export function parseLabGroup(text: string): { readonly name: string; readonly f
   const m = /^([a-z][a-z0-9_-]{0,30})=(\d{1,5})-(\d{1,5})$/.exec(text);
   const first = Number(m?.[2]);
   const last = Number(m?.[3]);
-  if (!m || m[1] === undefined || first < 2 || first > last) throw new ConfigError(`--group "${text}" is not NAME=FIRST-LAST`, 'e.g. --group web=10-19 --group db=20-29 (indexes above the host reserve)');
+  if (!m || m[1] === undefined || first < 2 || first > last)
+    throw new ConfigError(
+      `--group "${text}" is not NAME=FIRST-LAST`,
+      'e.g. --group web=10-19 --group db=20-29 (indexes above the host reserve)',
+    );
   return { name: m[1], first, last };
 }
 

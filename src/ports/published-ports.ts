@@ -9,7 +9,9 @@ export interface PublishedPortsRecord {
    * Runs `change` on the recorded endpoints under one lock and records what it returns; `change` may apply the
    * kernel table first and throw, in which case nothing is recorded.
    */
-  update(change: (entries: readonly PublishedEndpoint[]) => Promise<readonly PublishedEndpoint[]>): Promise<readonly PublishedEndpoint[]>;
+  update(
+    change: (entries: readonly PublishedEndpoint[]) => Promise<readonly PublishedEndpoint[]>,
+  ): Promise<readonly PublishedEndpoint[]>;
   list(): Promise<readonly PublishedEndpoint[]>;
 }
 

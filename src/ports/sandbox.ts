@@ -35,7 +35,9 @@ export interface SandboxLinks {
    * InterfaceExistsError (src/core/attach/errors.ts), changing nothing, when the host end's or the container
    * interface's name is taken. Leaves nothing behind when it fails.
    */
-  createAttachedVeth(req: AttachedVethRequest): Promise<{ readonly host: InterfaceFacts; readonly container: InterfaceFacts }>;
+  createAttachedVeth(
+    req: AttachedVethRequest,
+  ): Promise<{ readonly host: InterfaceFacts; readonly container: InterfaceFacts }>;
   containerLink(netns: string, ifname: string): Promise<InterfaceFacts | undefined>;
   containerRoutes(netns: string): Promise<RouteFacts[]>;
   hostLink(name: string): Promise<InterfaceFacts | undefined>;

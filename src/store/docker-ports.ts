@@ -19,7 +19,9 @@ const portSchema = z.object({
 });
 const fileSchema = z.object({
   version: z.literal(1),
-  endpoints: z.array(z.object({ endpointId: z.string(), networkId: z.string(), address: z.string(), ports: z.array(portSchema) })),
+  endpoints: z.array(
+    z.object({ endpointId: z.string(), networkId: z.string(), address: z.string(), ports: z.array(portSchema) }),
+  ),
 });
 type PortsFile = z.infer<typeof fileSchema>;
 
@@ -31,7 +33,12 @@ function decode(file: PortsFile): PublishedEndpoint[] {
   return file.endpoints.map((e) => ({
     ...e,
     address: parseIpv4(e.address),
-    ports: e.ports.map((p) => ({ proto: p.proto, hostPort: p.hostPort, port: p.port, ...(p.hostIp !== undefined ? { hostIp: parseIpv4(p.hostIp) } : {}) })),
+    ports: e.ports.map((p) => ({
+      proto: p.proto,
+      hostPort: p.hostPort,
+      port: p.port,
+      ...(p.hostIp !== undefined ? { hostIp: parseIpv4(p.hostIp) } : {}),
+    })),
   }));
 }
 
@@ -42,7 +49,12 @@ function encode(entries: readonly PublishedEndpoint[]): PortsFile {
       endpointId: e.endpointId,
       networkId: e.networkId,
       address: formatIpv4(e.address),
-      ports: e.ports.map((p) => ({ proto: p.proto, hostPort: p.hostPort, port: p.port, ...(p.hostIp !== undefined ? { hostIp: formatIpv4(p.hostIp) } : {}) })),
+      ports: e.ports.map((p) => ({
+        proto: p.proto,
+        hostPort: p.hostPort,
+        port: p.port,
+        ...(p.hostIp !== undefined ? { hostIp: formatIpv4(p.hostIp) } : {}),
+      })),
     })),
   };
 }
@@ -54,7 +66,9 @@ export class FilePublishedPorts implements PublishedPortsRecord {
     return decode(await readJson(this.path, fileSchema, { version: 1, endpoints: [] }));
   }
 
-  async update(change: (entries: readonly PublishedEndpoint[]) => Promise<readonly PublishedEndpoint[]>): Promise<readonly PublishedEndpoint[]> {
+  async update(
+    change: (entries: readonly PublishedEndpoint[]) => Promise<readonly PublishedEndpoint[]>,
+  ): Promise<readonly PublishedEndpoint[]> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     return withLock(`${this.path}.lock`, async () => {
       const next = await change(await this.list());

@@ -22,7 +22,10 @@ export async function readJson<T>(path: string, schema: z.ZodType<T>, fallback: 
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    throw new FanError(`state file ${path} is corrupt: ${parsed.error.issues[0]?.message ?? 'invalid'}`, `inspect or remove ${path}`);
+    throw new FanError(
+      `state file ${path} is corrupt: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+      `inspect or remove ${path}`,
+    );
   }
   return parsed.data;
 }
@@ -45,4 +48,3 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
     throw await stateFsError(error, path, 'write');
   }
 }
-

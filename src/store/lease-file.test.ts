@@ -52,8 +52,14 @@ for (const [name, make] of implementations) {
     it('honours static requests and refuses bad ones', async () => {
       const store = await make();
       assert.equal(formatIpv4((await store.allocate('a', 'eth0', parseIpv4('250.3.4.40'))).address), '250.3.4.40');
-      await assert.rejects(store.allocate('b', 'eth0', parseIpv4('250.3.4.40')), (e: unknown) => e instanceof IpamError && e.kind === 'taken');
-      await assert.rejects(store.allocate('c', 'eth0', parseIpv4('250.9.9.9')), (e: unknown) => e instanceof IpamError && e.kind === 'outside' && /250\.3\.4\.0\/24/.test(e.message));
+      await assert.rejects(
+        store.allocate('b', 'eth0', parseIpv4('250.3.4.40')),
+        (e: unknown) => e instanceof IpamError && e.kind === 'taken',
+      );
+      await assert.rejects(
+        store.allocate('c', 'eth0', parseIpv4('250.9.9.9')),
+        (e: unknown) => e instanceof IpamError && e.kind === 'outside' && /250\.3\.4\.0\/24/.test(e.message),
+      );
       assert.equal((await store.list()).length, 1);
     });
 
@@ -67,7 +73,10 @@ for (const [name, make] of implementations) {
       const plain = await store.allocate('docker:p:1', 'docker');
       assert.equal('pod' in plain, false, 'no pod field when none was given');
       const listed = await store.list();
-      assert.deepEqual(listed.map((l) => l.pod), [pod, undefined]);
+      assert.deepEqual(
+        listed.map((l) => l.pod),
+        [pod, undefined],
+      );
     });
 
     it('gc removes what the predicate rejects', async () => {
@@ -76,7 +85,10 @@ for (const [name, make] of implementations) {
       await store.allocate('cni:n:b', 'eth0');
       await store.allocate('docker:x', 'eth0');
       const removed = await store.gc((l) => !l.owner.startsWith('cni:n:') || l.owner === 'cni:n:a');
-      assert.deepEqual(removed.map((l) => l.owner), ['cni:n:b']);
+      assert.deepEqual(
+        removed.map((l) => l.owner),
+        ['cni:n:b'],
+      );
       assert.deepEqual((await store.list()).map((l) => l.owner).sort(), ['cni:n:a', 'docker:x']);
       assert.deepEqual(await store.gc(() => true), []);
     });
@@ -90,10 +102,17 @@ describe('FileLeaseStore on disk', () => {
     await first.allocate('cni:n:a', 'eth0');
     const second = new FileLeaseStore(leaseFilePath(dir, 'fan-250'), pool);
     assert.equal(formatIpv4((await second.allocate('cni:n:b', 'eth0')).address), '250.3.4.3');
-    const doc = JSON.parse(await readFile(leaseFilePath(dir, 'fan-250'), 'utf8')) as { slice: string; last: string; leases: { address: string; since: string }[] };
+    const doc = JSON.parse(await readFile(leaseFilePath(dir, 'fan-250'), 'utf8')) as {
+      slice: string;
+      last: string;
+      leases: { address: string; since: string }[];
+    };
     assert.equal(doc.slice, '250.3.4.0/24');
     assert.equal(doc.last, '250.3.4.3');
-    assert.deepEqual(doc.leases.map((l) => l.address), ['250.3.4.2', '250.3.4.3']);
+    assert.deepEqual(
+      doc.leases.map((l) => l.address),
+      ['250.3.4.2', '250.3.4.3'],
+    );
     assert.equal(doc.leases[0]?.since, '2025-01-02T03:04:05.000Z');
     assert.deepEqual(await leaseBridges(dir), ['fan-250']);
   });
@@ -103,14 +122,36 @@ describe('FileLeaseStore on disk', () => {
     const path = leaseFilePath(dir, 'fan-250');
     // A version-1 table as fan wrote it before pods were recorded.
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, JSON.stringify({ version: 1, last: '250.3.4.2', leases: [{ address: '250.3.4.2', owner: 'cni:n:old', ifname: 'eth0', since: 'x' }] }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        version: 1,
+        last: '250.3.4.2',
+        leases: [{ address: '250.3.4.2', owner: 'cni:n:old', ifname: 'eth0', since: 'x' }],
+      }),
+    );
     const store = new FileLeaseStore(path, pool);
     await store.allocate('cni:n:new', 'eth0', undefined, { pod: { namespace: 'kube-system', name: 'dns-1' } });
     const doc = JSON.parse(await readFile(path, 'utf8')) as { leases: { owner: string; pod?: unknown }[] };
-    assert.deepEqual(doc.leases.map((l) => [l.owner, l.pod]), [['cni:n:old', undefined], ['cni:n:new', { namespace: 'kube-system', name: 'dns-1' }]]);
-    assert.deepEqual((await store.list()).map((l) => l.pod?.name), [undefined, 'dns-1']);
+    assert.deepEqual(
+      doc.leases.map((l) => [l.owner, l.pod]),
+      [
+        ['cni:n:old', undefined],
+        ['cni:n:new', { namespace: 'kube-system', name: 'dns-1' }],
+      ],
+    );
+    assert.deepEqual(
+      (await store.list()).map((l) => l.pod?.name),
+      [undefined, 'dns-1'],
+    );
     // A pod record without a name is corrupt, not silently dropped.
-    await writeFile(path, JSON.stringify({ version: 1, leases: [{ address: '250.3.4.2', owner: 'o', ifname: 'eth0', since: 'x', pod: { namespace: 'a' } }] }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        version: 1,
+        leases: [{ address: '250.3.4.2', owner: 'o', ifname: 'eth0', since: 'x', pod: { namespace: 'a' } }],
+      }),
+    );
     await assert.rejects(store.list(), /is corrupt/);
   });
 

@@ -38,7 +38,10 @@ describe('withLock', () => {
     );
     assert.equal(most, 1);
     assert.equal(counter, 40);
-    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('serial')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.startsWith('serial')),
+      [],
+    );
   });
 
   it('takes over a lock whose owner died, once, even with many waiters', async () => {
@@ -58,21 +61,35 @@ describe('withLock', () => {
       ),
     );
     assert.equal(most, 1);
-    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('stale')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.startsWith('stale')),
+      [],
+    );
   });
 
   it('waits for a live holder and times out with a message naming it', async () => {
     const path = join(dir, 'live.lock');
     await mkdir(path);
     await writeFile(join(path, 'pid'), String(process.pid));
-    await assert.rejects(withLock(path, async () => 1, 100), new RegExp(`lock .*live.lock is busy: still held by pid ${process.pid}`));
+    await assert.rejects(
+      withLock(path, async () => 1, 100),
+      new RegExp(`lock .*live.lock is busy: still held by pid ${process.pid}`),
+    );
     await rm(path, { recursive: true });
-    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('live')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.startsWith('live')),
+      [],
+    );
   });
 
   it('releases the lock when the work throws', async () => {
     const path = join(dir, 'throw.lock');
-    await assert.rejects(withLock(path, async () => { throw new Error('boom'); }), /boom/);
+    await assert.rejects(
+      withLock(path, async () => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
     assert.equal(await withLock(path, async () => 'again'), 'again');
   });
 });

@@ -4,13 +4,24 @@
  */
 import type { Ipv4 } from '../core/address/ipv4.js';
 import { FanError } from '../core/errors.js';
-import { EMPTY_LEASE_TABLE, type Lease, type LeaseDetails, type LeaseTable, allocateLease, collectLeases, releaseLease } from '../core/ipam/leases.js';
+import {
+  EMPTY_LEASE_TABLE,
+  type Lease,
+  type LeaseDetails,
+  type LeaseTable,
+  allocateLease,
+  collectLeases,
+  releaseLease,
+} from '../core/ipam/leases.js';
 import type { IpamPool } from '../core/ipam/pool.js';
 import type { LeaseStore } from '../ports/leases.js';
 
 export class MemoryLeaseStore implements LeaseStore {
   /** Shared with the views of `withPool`. */
-  private state: { table: LeaseTable; queue: Promise<unknown> } = { table: EMPTY_LEASE_TABLE, queue: Promise.resolve() };
+  private state: { table: LeaseTable; queue: Promise<unknown> } = {
+    table: EMPTY_LEASE_TABLE,
+    queue: Promise.resolve(),
+  };
 
   private get table(): LeaseTable {
     return this.state.table;

@@ -70,7 +70,9 @@ describe('a state directory that names a file', () => {
     const file = fresh();
     await writeFile(file, 'not a directory\n');
     const named = (e: unknown): boolean =>
-      e instanceof ConfigError && e.message.includes(`${file} is a file, not a directory`) && /FAN_STATE_DIR/.test(e.hint ?? '');
+      e instanceof ConfigError &&
+      e.message.includes(`${file} is a file, not a directory`) &&
+      /FAN_STATE_DIR/.test(e.hint ?? '');
     await assert.rejects(ensurePrivateDir(file), named);
     await assert.rejects(ensurePrivateDir(join(file, 'ipam')), named);
     await assert.rejects(new FanStateStore(file).read(), named);
@@ -83,10 +85,17 @@ describe('a state directory that names a file', () => {
   it('a state file that is a directory, or is not JSON, is named with the fix', async () => {
     const dir = fresh();
     await mkdir(join(dir, 'fans.json'), { recursive: true });
-    await assert.rejects(new FanStateStore(dir).read(), (e: unknown) => e instanceof StateError && /fans\.json: it is a directory/.test(e.message) && /remove/.test(e.hint ?? ''));
+    await assert.rejects(
+      new FanStateStore(dir).read(),
+      (e: unknown) =>
+        e instanceof StateError && /fans\.json: it is a directory/.test(e.message) && /remove/.test(e.hint ?? ''),
+    );
     const other = fresh();
     await mkdir(other);
     await writeFile(join(other, 'x.json'), '{"half":');
-    await assert.rejects(readJson(join(other, 'x.json'), z.object({}), {}), /state file .*x\.json is corrupt: not JSON/);
+    await assert.rejects(
+      readJson(join(other, 'x.json'), z.object({}), {}),
+      /state file .*x\.json is corrupt: not JSON/,
+    );
   });
 });

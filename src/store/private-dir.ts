@@ -47,12 +47,25 @@ export async function stateFsError(error: unknown, path: string, action: string)
       );
     }
   }
-  if (code === 'EISDIR') return new StateError(`cannot ${action} ${path}: it is a directory`, `remove ${path} (fan keeps a file there)`, { cause: error });
+  if (code === 'EISDIR')
+    return new StateError(`cannot ${action} ${path}: it is a directory`, `remove ${path} (fan keeps a file there)`, {
+      cause: error,
+    });
   if (code === 'EACCES' || code === 'EPERM') {
-    return new FanError(`cannot ${action} ${path}: permission denied`, 'run fan as root (its state is private to root)', { cause: error });
+    return new FanError(
+      `cannot ${action} ${path}: permission denied`,
+      'run fan as root (its state is private to root)',
+      { cause: error },
+    );
   }
-  if (code === 'EROFS') return new FanError(`cannot ${action} ${path}: the file system is read-only`, 'point FAN_STATE_DIR at a writable directory', { cause: error });
-  if (code === 'ENOSPC') return new FanError(`cannot ${action} ${path}: no space left on the device`, 'free some space', { cause: error });
+  if (code === 'EROFS')
+    return new FanError(
+      `cannot ${action} ${path}: the file system is read-only`,
+      'point FAN_STATE_DIR at a writable directory',
+      { cause: error },
+    );
+  if (code === 'ENOSPC')
+    return new FanError(`cannot ${action} ${path}: no space left on the device`, 'free some space', { cause: error });
   if (code !== undefined && error instanceof Error) {
     return new FanError(`cannot ${action} ${path}: ${error.message}`, `check ${path}`, { cause: error });
   }

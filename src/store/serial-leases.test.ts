@@ -16,7 +16,7 @@ after(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-describe('SerialLeaseQueues (the agent\'s lease stores)', () => {
+describe("SerialLeaseQueues (the agent's lease stores)", () => {
   it('batches concurrent allocations into few lock cycles, with distinct addresses and per-request errors', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fanag-serial-'));
     dirs.push(dir);

@@ -50,10 +50,13 @@ export class SerialLeaseQueues {
           serial(async () => {
             this.pending.delete(store.path); // later arrivals form the next batch
             const results = await store.allocateBatch(items);
-            results.forEach((r, i) => (r.status === 'fulfilled' ? items[i]?.resolve(r.value) : items[i]?.reject(r.reason)));
+            results.forEach((r, i) =>
+              r.status === 'fulfilled' ? items[i]?.resolve(r.value) : items[i]?.reject(r.reason),
+            );
           }).catch((error: unknown) => items.forEach((it) => it.reject(error)));
         }),
-      release: (owner: string, ifname: string): Promise<Lease | undefined> => serial(() => store.release(owner, ifname)),
+      release: (owner: string, ifname: string): Promise<Lease | undefined> =>
+        serial(() => store.release(owner, ifname)),
       list: (): Promise<Lease[]> => store.list(),
       gc: (keep: (lease: Lease) => boolean): Promise<Lease[]> => serial(() => store.gc(keep)),
     };

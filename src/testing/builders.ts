@@ -13,13 +13,18 @@ export function cidrOf(text: string): Cidr {
 }
 
 /** An interface that is up, MTU 1500 unless overridden, with the given `ADDRESS/LEN` addresses. */
-export function iface(name: string, addresses: readonly string[] = [], extra: Partial<InterfaceFacts> = {}): InterfaceFacts {
+export function iface(
+  name: string,
+  addresses: readonly string[] = [],
+  extra: Partial<InterfaceFacts> = {},
+): InterfaceFacts {
   return { name, mtu: 1500, up: true, addresses: addresses.map(cidrOf), ...extra };
 }
 
 /** A main-table route; `dst` is `default`, `A.B.C.D/N` or a bare address (a /32). */
 export function route(dst: string, dev?: string, extra: Partial<RouteFacts> = {}): RouteFacts {
-  const parsed: Cidr = dst === 'default' ? { address: 0, prefix: 0 } : dst.includes('/') ? cidrOf(dst) : cidrOf(`${dst}/32`);
+  const parsed: Cidr =
+    dst === 'default' ? { address: 0, prefix: 0 } : dst.includes('/') ? cidrOf(dst) : cidrOf(`${dst}/32`);
   return { dst: parsed, ...(dev === undefined ? {} : { dev }), ...extra };
 }
 

@@ -26,7 +26,9 @@ export class FakePorts implements PublishedPortsRecord, PortTable {
     return Promise.resolve(this.entries);
   }
 
-  async update(change: (entries: readonly PublishedEndpoint[]) => Promise<readonly PublishedEndpoint[]>): Promise<readonly PublishedEndpoint[]> {
+  async update(
+    change: (entries: readonly PublishedEndpoint[]) => Promise<readonly PublishedEndpoint[]>,
+  ): Promise<readonly PublishedEndpoint[]> {
     this.entries = await change(this.entries);
     return this.entries;
   }
@@ -44,9 +46,19 @@ export class FakeVeths implements HostVeths {
   private mac = 0;
 
   createVethPair(req: VethPairRequest): Promise<{ host: InterfaceFacts; peer: InterfaceFacts }> {
-    if (this.links.has(req.hostIf) || this.links.has(req.peer)) return Promise.reject(new Error('RTNETLINK answers: File exists'));
-    const host = iface(req.hostIf, [], { mtu: req.mtu, master: req.bridge, alias: req.alias, mac: `02:00:00:00:01:${(++this.mac).toString(16).padStart(2, '0')}` });
-    const peer = iface(req.peer, [], { mtu: req.mtu, up: false, mac: req.peerMac ?? `02:00:00:00:02:${this.mac.toString(16).padStart(2, '0')}` });
+    if (this.links.has(req.hostIf) || this.links.has(req.peer))
+      return Promise.reject(new Error('RTNETLINK answers: File exists'));
+    const host = iface(req.hostIf, [], {
+      mtu: req.mtu,
+      master: req.bridge,
+      alias: req.alias,
+      mac: `02:00:00:00:01:${(++this.mac).toString(16).padStart(2, '0')}`,
+    });
+    const peer = iface(req.peer, [], {
+      mtu: req.mtu,
+      up: false,
+      mac: req.peerMac ?? `02:00:00:00:02:${this.mac.toString(16).padStart(2, '0')}`,
+    });
     this.links.set(req.hostIf, host);
     this.links.set(req.peer, peer);
     this.peers.set(req.hostIf, req.peer);
@@ -66,7 +78,11 @@ export class FakeVeths implements HostVeths {
   }
 }
 
-export const FAN_BRIDGE = iface('fan-250', ['250.3.4.1/24'], { alias: 'fan: bridge of fan 250.0.0.0/8', kind: 'bridge', mtu: 8950 });
+export const FAN_BRIDGE = iface('fan-250', ['250.3.4.1/24'], {
+  alias: 'fan: bridge of fan 250.0.0.0/8',
+  kind: 'bridge',
+  mtu: 8950,
+});
 export const SLICE = '250.3.4.0/24';
 export const POOL_ID = `fan-250:${SLICE}`;
 export const NET = 'a'.repeat(64);
@@ -82,7 +98,10 @@ export interface HarnessOptions {
 
 export function harness(options: HarnessOptions = {}) {
   const facts = options.facts ?? hostFacts([...typicalHost().interfaces, FAN_BRIDGE], typicalHost().routes);
-  const fans: Fan[] = resolveFans((options.fans ?? ['-o 250.0.0.0/8 -u 172.16.0.0/16']).map((l) => parseFanWords(l.split(' '))), typicalHost());
+  const fans: Fan[] = resolveFans(
+    (options.fans ?? ['-o 250.0.0.0/8 -u 172.16.0.0/16']).map((l) => parseFanWords(l.split(' '))),
+    typicalHost(),
+  );
   const veths = new FakeVeths();
   const stores = new Map<string, MemoryLeaseStore>();
   const storeOf = (bridge: string, fan?: Fan): MemoryLeaseStore => {
@@ -110,10 +129,13 @@ export function harness(options: HarnessOptions = {}) {
   };
   // A fresh handler table per call, as after a plugin restart: nothing may live in memory.
   const call = async (path: string, body: unknown) => {
-    const answer = await dispatchDockerCall(fanDockerPlugin(deps), path, typeof body === 'string' ? body : JSON.stringify(body));
+    const answer = await dispatchDockerCall(
+      fanDockerPlugin(deps),
+      path,
+      typeof body === 'string' ? body : JSON.stringify(body),
+    );
     return { status: answer.status, body: answer.body as Record<string, unknown> };
   };
   const leases = () => storeOf('fan-250', fans[0]).list();
   return { call, veths, leases, logs, fans, storeOf, ports, deps };
 }
-

@@ -77,7 +77,14 @@ export class FakeKernel implements CommandRunner, System {
   private nextId = 100;
 
   constructor(links: readonly Partial<FakeLink>[] = []) {
-    this.links.set('lo', { name: 'lo', kind: 'loopback', mtu: 65536, up: true, mac: '00:00:00:00:00:00', addresses: [parseCidr('127.0.0.1/8')] });
+    this.links.set('lo', {
+      name: 'lo',
+      kind: 'loopback',
+      mtu: 65536,
+      up: true,
+      mac: '00:00:00:00:00:00',
+      addresses: [parseCidr('127.0.0.1/8')],
+    });
     for (const l of links) this.addLink(l);
   }
 
@@ -99,13 +106,20 @@ export class FakeKernel implements CommandRunner, System {
       neighbours: this.neighbours,
       qdiscs: [...this.qdiscs].sort(),
       programs: this.programs
-        .map((p) => ({ dev: p.dev, direction: p.direction, section: p.section, table: [...(this.maps.get(p.overlayMap) ?? [])].sort() }))
+        .map((p) => ({
+          dev: p.dev,
+          direction: p.direction,
+          section: p.section,
+          table: [...(this.maps.get(p.overlayMap) ?? [])].sort(),
+        }))
         .sort((a, b) => `${a.dev}${a.direction}`.localeCompare(`${b.dev}${b.direction}`)),
       nft: this.nftTable,
       iptables: this.iptables,
       sysctls: [...this.sysctls].sort(),
       // A daemon started again by a rollback has another pid: what matters is that it runs with the same spec.
-      files: [...this.files].map(([path, text]) => [path, /dnsmasq\.(json|pid)$/.test(path) ? text.replace(/\d+/, 'PID') : text]).sort(),
+      files: [...this.files]
+        .map(([path, text]) => [path, /dnsmasq\.(json|pid)$/.test(path) ? text.replace(/\d+/, 'PID') : text])
+        .sort(),
       processes: [...this.processes.values()].sort(),
     });
   }
@@ -188,10 +202,15 @@ export class FakeKernel implements CommandRunner, System {
     const words = args.filter((a) => a !== '-json' && a !== '-details' && a !== '-4' && a !== '-d' && a !== '-j');
     const [object, verb, ...rest] = words;
     if (args[0] === '-V') return ok('ip utility, iproute2-6.1.0');
-    if (object === 'address' && verb === 'show') return ok(JSON.stringify([...this.links.values()].map((l) => this.linkJson(l))));
+    if (object === 'address' && verb === 'show')
+      return ok(JSON.stringify([...this.links.values()].map((l) => this.linkJson(l))));
     if (object === 'route' && verb === 'show') return ok(JSON.stringify(this.routes.map((r) => this.routeJson(r))));
     if (object === 'neigh' && verb === 'show') {
-      return ok(JSON.stringify(this.neighbours.map((n) => ({ dst: formatIpv4(n.address), dev: n.dev, lladdr: n.mac, state: ['PERMANENT'] }))));
+      return ok(
+        JSON.stringify(
+          this.neighbours.map((n) => ({ dst: formatIpv4(n.address), dev: n.dev, lladdr: n.mac, state: ['PERMANENT'] })),
+        ),
+      );
     }
     if (object === 'link') return this.ipLink(verb ?? '', rest);
     if (object === 'address') return this.ipAddress(verb ?? '', rest);
@@ -367,15 +386,30 @@ export class FakeKernel implements CommandRunner, System {
     const text = args.join(' ');
     if (text === 'version') return ok('bpftool v7.1.0');
     if (text === '-j net show') {
-      const tc = this.programs.map((p) => ({ devname: p.dev, ifindex: 1, kind: `clsact/${p.direction}`, name: `fan.bpf.o:[${p.section}]`, id: p.id }));
+      const tc = this.programs.map((p) => ({
+        devname: p.dev,
+        ifindex: 1,
+        kind: `clsact/${p.direction}`,
+        name: `fan.bpf.o:[${p.section}]`,
+        id: p.id,
+      }));
       return ok(JSON.stringify([{ xdp: [], tc, flow_dissector: [] }]));
     }
     if (text === '-j prog show') {
       const name = (p: FakeProgram): string => (p.section === 'tc/hostgw' ? 'fan_hostgw' : `fan_${p.direction}`);
-      return ok(JSON.stringify(this.programs.map((p) => ({ id: p.id, name: name(p), map_ids: [p.overlayMap, p.statsMap] }))));
+      return ok(
+        JSON.stringify(this.programs.map((p) => ({ id: p.id, name: name(p), map_ids: [p.overlayMap, p.statsMap] }))),
+      );
     }
     if (text === '-j map show') {
-      return ok(JSON.stringify(this.programs.flatMap((p) => [{ id: p.overlayMap, name: 'fan_overlays' }, { id: p.statsMap, name: 'fan_stats' }])));
+      return ok(
+        JSON.stringify(
+          this.programs.flatMap((p) => [
+            { id: p.overlayMap, name: 'fan_overlays' },
+            { id: p.statsMap, name: 'fan_stats' },
+          ]),
+        ),
+      );
     }
     const dump = /^-j map dump id (\d+)$/.exec(text);
     if (dump) {
@@ -400,7 +434,8 @@ export class FakeKernel implements CommandRunner, System {
     const text = args.join(' ');
     if (text === '--version') return ok('nftables v1.0.6');
     if (text === 'list tables') return ok(this.nftTable ? 'table ip fan\n' : '');
-    if (text === 'list table ip fan') return this.nftTable ? ok(this.nftTable) : fail('Error: No such file or directory');
+    if (text === 'list table ip fan')
+      return this.nftTable ? ok(this.nftTable) : fail('Error: No such file or directory');
     if (text === 'delete table ip fan') {
       if (!this.nftTable) return fail('Error: No such file or directory');
       this.nftTable = undefined;
@@ -422,7 +457,8 @@ export class FakeKernel implements CommandRunner, System {
     if (verb === '-S') {
       const lines = ['-P INPUT ACCEPT', '-P FORWARD ACCEPT', '-P OUTPUT ACCEPT'];
       for (const c of this.chains) if (!['INPUT', 'FORWARD', 'OUTPUT'].includes(c)) lines.push(`-N ${c}`);
-      for (const r of this.iptables) lines.push(`-A ${r.chain} ${r.words.map((w) => (w.includes(' ') ? `"${w}"` : w)).join(' ')}`);
+      for (const r of this.iptables)
+        lines.push(`-A ${r.chain} ${r.words.map((w) => (w.includes(' ') ? `"${w}"` : w)).join(' ')}`);
       return ok(`${lines.join('\n')}\n`);
     }
     if (!this.chains.has(chain)) return fail(`iptables: No chain/target/match by that name.`, 1);

@@ -36,16 +36,37 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
   let starts = 0;
   async function startAgent(extra: readonly string[] = []): Promise<BackgroundProcess> {
     logFile = `${topo.stateDir}/agent-${++starts}.log`; // one log per start: each test reads its own agent's
-    const p = startProcess(['ip', 'netns', 'exec', host.ns, 'env', `FAN_STATE_DIR=${host.stateDir}`, process.execPath, FANCTL, 'agent', '-v', ...extra], { logFile });
+    const p = startProcess(
+      [
+        'ip',
+        'netns',
+        'exec',
+        host.ns,
+        'env',
+        `FAN_STATE_DIR=${host.stateDir}`,
+        process.execPath,
+        FANCTL,
+        'agent',
+        '-v',
+        ...extra,
+      ],
+      { logFile },
+    );
     agent = p;
     for (let i = 0; !(await socketAnswers(socket())); i++) {
-      assert.ok(p.running() && i < 300, `the agent listens within 15 s: ${(await readFile(logFile, 'utf8').catch(() => '')).slice(-400)}`);
+      assert.ok(
+        p.running() && i < 300,
+        `the agent listens within 15 s: ${(await readFile(logFile, 'utf8').catch(() => '')).slice(-400)}`,
+      );
       await sleep(50);
     }
     return p;
   }
 
-  async function stopAgent(p: BackgroundProcess, signal: NodeJS.Signals): Promise<{ exitCode?: number; signal?: string }> {
+  async function stopAgent(
+    p: BackgroundProcess,
+    signal: NodeJS.Signals,
+  ): Promise<{ exitCode?: number; signal?: string }> {
     process.kill(p.pid, signal);
     const timer = setTimeout(() => p.running() && process.kill(p.pid, 'SIGKILL'), 15_000);
     const exit = await p.exited; // reaped: its pid no longer holds a lock
@@ -60,16 +81,31 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
     return { ns, path: `/var/run/netns/${ns}`, id: `agent${n}x${Date.now().toString(16)}` };
   }
 
-  const call = (command: CniCall['command'], s: { path: string; id: string }): CniCall => ({ command, containerId: s.id, netns: s.path, ifname: 'eth0' });
-  const conf = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ cniVersion: '1.0.0', name, type: 'fan', ...extra });
+  const call = (command: CniCall['command'], s: { path: string; id: string }): CniCall => ({
+    command,
+    containerId: s.id,
+    netns: s.path,
+    ifname: 'eth0',
+  });
+  const conf = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    cniVersion: '1.0.0',
+    name,
+    type: 'fan',
+    ...extra,
+  });
   const run = (c: CniCall, config: unknown): Promise<CniOutcome> => execPlugin(host, [plugin], c, config, 120_000);
 
   const leasesOf = async (network: string): Promise<{ address: string; owner: string }[]> => {
     const text = await readFile(`${host.stateDir}/ipam/fan-250.json`, 'utf8').catch(() => '{"leases":[]}');
-    return (JSON.parse(text) as { leases: { address: string; owner: string }[] }).leases.filter((l) => l.owner.startsWith(`cni:${network}:`));
+    return (JSON.parse(text) as { leases: { address: string; owner: string }[] }).leases.filter((l) =>
+      l.owner.startsWith(`cni:${network}:`),
+    );
   };
   const vethsOf = async (network: string): Promise<string[]> => {
-    const links = JSON.parse((await root.run(['ip', '-n', host.ns, '-json', '-details', 'link', 'show'])).stdout) as { ifname: string; ifalias?: string }[];
+    const links = JSON.parse((await root.run(['ip', '-n', host.ns, '-json', '-details', 'link', 'show'])).stdout) as {
+      ifname: string;
+      ifalias?: string;
+    }[];
     return links.filter((l) => l.ifalias?.startsWith(`fan: cni ${network} `)).map((l) => l.ifname);
   };
   const agentLog = (): Promise<string> => readFile(logFile, 'utf8');
@@ -105,9 +141,16 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
       req.on('error', reject);
       req.end('{}');
     });
-    assert.deepEqual(JSON.parse(activate), { Implements: ['NetworkDriver', 'IpamDriver'] }, 'the same process serves the Docker plugin');
+    assert.deepEqual(
+      JSON.parse(activate),
+      { Implements: ['NetworkDriver', 'IpamDriver'] },
+      'the same process serves the Docker plugin',
+    );
     const head = (await readFile(plugin)).subarray(0, 4);
-    assert.ok(head.equals(Buffer.from('\x7fELF')) || head.subarray(0, 2).toString() === '#!', 'the plugin is the forwarder binary, or the Node wrapper without clang');
+    assert.ok(
+      head.equals(Buffer.from('\x7fELF')) || head.subarray(0, 2).toString() === '#!',
+      'the plugin is the forwarder binary, or the Node wrapper without clang',
+    );
 
     const s = await sandbox();
     const add = await run(call('ADD', s), conf('agentnet'));
@@ -115,8 +158,14 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
     const address = (add.json?.ips as { address: string }[] | undefined)?.[0]?.address;
     assert.ok(address, add.stdout);
     const slice = JSON.parse((await fanctl(host, ['show', '--json'])).stdout) as { fans: { slice: string }[] };
-    assert.ok(contains(parseCidr(slice.fans[0]?.slice ?? ''), parseCidr(address).address), `${address} in the host's slice`);
-    assert.match((await root.run(['ip', '-n', s.ns, '-4', 'address', 'show', 'dev', 'eth0'])).stdout, new RegExp(`inet ${address.replace(/\./g, '\\.')}`));
+    assert.ok(
+      contains(parseCidr(slice.fans[0]?.slice ?? ''), parseCidr(address).address),
+      `${address} in the host's slice`,
+    );
+    assert.match(
+      (await root.run(['ip', '-n', s.ns, '-4', 'address', 'show', 'dev', 'eth0'])).stdout,
+      new RegExp(`inet ${address.replace(/\./g, '\\.')}`),
+    );
     const check = await run(call('CHECK', s), conf('agentnet', { prevResult: add.json }));
     assert.equal(check.exitCode, 0, check.stdout + check.stderr);
     const del = await run(call('DEL', s), conf('agentnet'));
@@ -125,7 +174,8 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
     assert.deepEqual(await vethsOf('agentnet'), []);
     // The agent, not an in-process fallback, did each of them.
     const log = await agentLog();
-    for (const verb of ['ADD', 'CHECK', 'DEL']) assert.match(log, new RegExp(`cni ${verb} exit 0`), `${verb} served by the agent`);
+    for (const verb of ['ADD', 'CHECK', 'DEL'])
+      assert.match(log, new RegExp(`cni ${verb} exit 0`), `${verb} served by the agent`);
 
     const exit = await stopAgent(p, 'SIGTERM');
     assert.equal(exit.exitCode, 0, 'SIGTERM is a clean stop');
@@ -180,17 +230,30 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
     assert.equal(leases.length, BURST, 'one lease per container');
     assert.equal(new Set(leases.map((l) => l.address)).size, BURST, 'distinct addresses');
     const veths = await vethsOf(network);
-    assert.deepEqual([...veths].sort(), boxes.map((b) => hostVethName(b.id, 'eth0')).sort(), 'one host veth per container');
+    assert.deepEqual(
+      [...veths].sort(),
+      boxes.map((b) => hostVethName(b.id, 'eth0')).sort(),
+      'one host veth per container',
+    );
     for (const b of boxes) {
       const address = (results.get(b.id)?.json?.ips as { address: string }[] | undefined)?.[0]?.address ?? '';
-      assert.ok(leases.some((l) => `${l.address}/24` === address), `${b.id}: its reported address ${address} is its lease`);
-      assert.match((await root.run(['ip', '-n', b.ns, '-4', 'address', 'show', 'dev', 'eth0'])).stdout, new RegExp(`inet ${address.replace(/[./]/g, '\\$&')}`));
+      assert.ok(
+        leases.some((l) => `${l.address}/24` === address),
+        `${b.id}: its reported address ${address} is its lease`,
+      );
+      assert.match(
+        (await root.run(['ip', '-n', b.ns, '-4', 'address', 'show', 'dev', 'eth0'])).stdout,
+        new RegExp(`inet ${address.replace(/[./]/g, '\\$&')}`),
+      );
     }
 
     // A restarted agent replaces the stale socket and removes everything.
     const restarted = await startAgent();
     const dels = await Promise.all(boxes.map((b) => run(call('DEL', b), conf(network))));
-    assert.deepEqual(dels.filter((d) => d.exitCode !== 0).map((d) => d.stdout), []);
+    assert.deepEqual(
+      dels.filter((d) => d.exitCode !== 0).map((d) => d.stdout),
+      [],
+    );
     assert.deepEqual(await leasesOf(network), [], 'no lease leaked');
     assert.deepEqual(await vethsOf(network), [], 'no veth leaked');
     assert.match(await agentLog(), /cni DEL exit 0/);

@@ -36,7 +36,8 @@ interface Tally {
   codes: Map<number | 'none', number>;
 }
 
-const codeOf = (out: CniOutcome): number | undefined => (typeof out.json?.code === 'number' ? out.json.code : undefined);
+const codeOf = (out: CniOutcome): number | undefined =>
+  typeof out.json?.code === 'number' ? out.json.code : undefined;
 
 /** One CNI call, retried on code 11 the way a runtime retries a "try again later". */
 async function callRetrying(host: LabHost, call: CniCall, tally: Tally): Promise<CniOutcome> {
@@ -68,7 +69,10 @@ describe('500 concurrent CNI ADDs and DELs on one host', { timeout: 3_600_000 },
       const ns = `${NAME}-x${i}`;
       boxes.push({ ns, path: `/var/run/netns/${ns}`, id: `load${i}x${stamp}` });
     }
-    await pooled(boxes.map((b) => () => root.run(['ip', 'netns', 'add', b.ns])), 8);
+    await pooled(
+      boxes.map((b) => () => root.run(['ip', 'netns', 'add', b.ns])),
+      8,
+    );
   });
 
   after(async () => {
@@ -78,32 +82,58 @@ describe('500 concurrent CNI ADDs and DELs on one host', { timeout: 3_600_000 },
   });
 
   const slice = async (): Promise<Cidr> => {
-    const status = JSON.parse((await fanctl(host, ['show', '--json'])).stdout) as { fans: { bridge: string; slice: string }[] };
+    const status = JSON.parse((await fanctl(host, ['show', '--json'])).stdout) as {
+      fans: { bridge: string; slice: string }[];
+    };
     const fan = status.fans.find((f) => f.bridge === 'fan-250');
     assert.ok(fan, 'fan-250 is up');
     return parseCidr(fan.slice);
   };
   const leaseFile = (): string => `${host.stateDir}/ipam/fan-250.json`;
   const ourLeases = async (): Promise<{ address: string; owner: string }[]> =>
-    (JSON.parse(await readFile(leaseFile(), 'utf8')) as { leases: { address: string; owner: string }[] }).leases.filter((l) => l.owner.startsWith(`cni:${NETWORK}:`));
+    (JSON.parse(await readFile(leaseFile(), 'utf8')) as { leases: { address: string; owner: string }[] }).leases.filter(
+      (l) => l.owner.startsWith(`cni:${NETWORK}:`),
+    );
   const ourVeths = async (): Promise<string[]> =>
-    (JSON.parse((await root.run(['ip', '-n', host.ns, '-json', '-details', 'link', 'show'])).stdout) as { ifname: string; ifalias?: string }[])
+    (
+      JSON.parse((await root.run(['ip', '-n', host.ns, '-json', '-details', 'link', 'show'])).stdout) as {
+        ifname: string;
+        ifalias?: string;
+      }[]
+    )
       .filter((l) => l.ifalias?.startsWith(`fan: cni ${NETWORK} `))
       .map((l) => l.ifname);
 
   it(`${CONTAINERS} ADDs (${IN_FLIGHT} at a time) get distinct addresses; ${CONTAINERS} DELs leave nothing; no code 999`, async (t) => {
     const mySlice = await slice();
-    assert.ok(2 ** (32 - mySlice.prefix) > CONTAINERS + 2, `slice ${formatCidr(mySlice)} holds ${CONTAINERS} containers`);
-    const call = (command: 'ADD' | 'DEL', b: Box): CniCall => ({ command, containerId: b.id, netns: b.path, ifname: 'eth0' });
+    assert.ok(
+      2 ** (32 - mySlice.prefix) > CONTAINERS + 2,
+      `slice ${formatCidr(mySlice)} holds ${CONTAINERS} containers`,
+    );
+    const call = (command: 'ADD' | 'DEL', b: Box): CniCall => ({
+      command,
+      containerId: b.id,
+      netns: b.path,
+      ifname: 'eth0',
+    });
 
     const addTally: Tally = { retried11: 0, codes: new Map() };
     const addStarted = Date.now();
-    const adds = await pooled(boxes.map((b) => () => callRetrying(host, call('ADD', b), addTally)), IN_FLIGHT);
+    const adds = await pooled(
+      boxes.map((b) => () => callRetrying(host, call('ADD', b), addTally)),
+      IN_FLIGHT,
+    );
     const addMs = Date.now() - addStarted;
-    t.diagnostic(`ADD: ${CONTAINERS} in ${addMs} ms; code 11 retried ${addTally.retried11} times; failures by code ${JSON.stringify([...addTally.codes])}`);
+    t.diagnostic(
+      `ADD: ${CONTAINERS} in ${addMs} ms; code 11 retried ${addTally.retried11} times; failures by code ${JSON.stringify([...addTally.codes])}`,
+    );
     assert.equal(addTally.codes.get(999) ?? 0, 0, 'no ADD answered code 999');
     const failedAdds = adds.filter((r) => r.exitCode !== 0);
-    assert.deepEqual(failedAdds.map((r) => r.stdout), [], 'every ADD succeeded (after code-11 retries)');
+    assert.deepEqual(
+      failedAdds.map((r) => r.stdout),
+      [],
+      'every ADD succeeded (after code-11 retries)',
+    );
     const addresses = adds.map((r) => {
       const ip = (r.json?.ips as { address: string }[] | undefined)?.[0]?.address;
       assert.ok(ip, `an address in ${r.stdout}`);
@@ -111,14 +141,21 @@ describe('500 concurrent CNI ADDs and DELs on one host', { timeout: 3_600_000 },
     });
     const distinct = new Set(addresses.map((a) => a.address));
     assert.equal(distinct.size, CONTAINERS, `0 duplicate addresses (${CONTAINERS - distinct.size} found)`);
-    for (const a of addresses) assert.ok(contains(mySlice, a.address) && a.address !== mySlice.address + 1, `${formatCidr(a)} is a container address of ${formatCidr(mySlice)}`);
+    for (const a of addresses)
+      assert.ok(
+        contains(mySlice, a.address) && a.address !== mySlice.address + 1,
+        `${formatCidr(a)} is a container address of ${formatCidr(mySlice)}`,
+      );
     assert.equal((await ourLeases()).length, CONTAINERS, 'one lease per container');
     assert.equal((await ourVeths()).length, CONTAINERS, 'one host veth per container');
     // Each container really has its address.
     for (const i of [0, Math.floor(CONTAINERS / 2), CONTAINERS - 1]) {
       const b = boxes[i] as Box;
       const shown = (await root.run(['ip', '-n', b.ns, '-4', '-o', 'address', 'show', 'dev', 'eth0'])).stdout;
-      assert.ok(shown.includes(` ${formatCidr(addresses[i] as Cidr)} `), `${b.ns} has ${formatCidr(addresses[i] as Cidr)}: ${shown}`);
+      assert.ok(
+        shown.includes(` ${formatCidr(addresses[i] as Cidr)} `),
+        `${b.ns} has ${formatCidr(addresses[i] as Cidr)}: ${shown}`,
+      );
     }
     // The lease table stays private to root.
     assert.equal((await stat(leaseFile())).mode & 0o777, 0o600, 'lease file is 0600');
@@ -126,19 +163,34 @@ describe('500 concurrent CNI ADDs and DELs on one host', { timeout: 3_600_000 },
 
     const delTally: Tally = { retried11: 0, codes: new Map() };
     const delStarted = Date.now();
-    const dels = await pooled(boxes.map((b) => () => callRetrying(host, call('DEL', b), delTally)), IN_FLIGHT);
+    const dels = await pooled(
+      boxes.map((b) => () => callRetrying(host, call('DEL', b), delTally)),
+      IN_FLIGHT,
+    );
     const delMs = Date.now() - delStarted;
-    t.diagnostic(`DEL: ${CONTAINERS} in ${delMs} ms; code 11 retried ${delTally.retried11} times; failures by code ${JSON.stringify([...delTally.codes])}`);
+    t.diagnostic(
+      `DEL: ${CONTAINERS} in ${delMs} ms; code 11 retried ${delTally.retried11} times; failures by code ${JSON.stringify([...delTally.codes])}`,
+    );
     assert.equal(delTally.codes.get(999) ?? 0, 0, 'no DEL answered code 999');
-    assert.deepEqual(dels.filter((r) => r.exitCode !== 0).map((r) => r.stdout), [], 'every DEL succeeded (after code-11 retries)');
+    assert.deepEqual(
+      dels.filter((r) => r.exitCode !== 0).map((r) => r.stdout),
+      [],
+      'every DEL succeeded (after code-11 retries)',
+    );
     assert.deepEqual(await ourLeases(), [], '0 leaked leases');
     assert.deepEqual(await ourVeths(), [], '0 leaked host veths');
     // Nothing but the table itself is left in the IPAM directory: no lock, no breaker, no temp file.
     assert.deepEqual(await readdir(`${host.stateDir}/ipam`), ['fan-250.json']);
     for (const i of [0, CONTAINERS - 1]) {
       const b = boxes[i] as Box;
-      const links = JSON.parse((await root.run(['ip', '-n', b.ns, '-json', 'link', 'show'])).stdout) as { ifname: string }[];
-      assert.deepEqual(links.map((l) => l.ifname), ['lo'], `${b.ns} has only lo left`);
+      const links = JSON.parse((await root.run(['ip', '-n', b.ns, '-json', 'link', 'show'])).stdout) as {
+        ifname: string;
+      }[];
+      assert.deepEqual(
+        links.map((l) => l.ifname),
+        ['lo'],
+        `${b.ns} has only lo left`,
+      );
     }
   });
 });

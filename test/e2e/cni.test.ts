@@ -12,7 +12,14 @@ import { type Cidr, contains, formatCidr, formatIpv4, parseCidr } from '../../sr
 import { hostVethName } from '../../src/core/attach/names.js';
 import { ExecRunner } from '../../src/kernel/exec.js';
 import { pooled } from '../../src/lab/check.js';
-import { type CniCall, type CniOutcome, ConflistRuntime, FAN_CNI_ENTRY, REFERENCE_PLUGIN_DIR, execFanCni } from '../lab/cni-runtime.js';
+import {
+  type CniCall,
+  type CniOutcome,
+  ConflistRuntime,
+  FAN_CNI_ENTRY,
+  REFERENCE_PLUGIN_DIR,
+  execFanCni,
+} from '../lab/cni-runtime.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { type PodmanHost, IMAGE, inPodmanHost, podmanHost, removeLabCgroups, runOptions } from '../lab/podman.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
@@ -30,7 +37,10 @@ function conf(extra: Record<string, unknown> = {}): Record<string, unknown> {
 }
 
 async function ping(ns: string, target: string): Promise<boolean> {
-  const out = await new ExecRunner(ns).run(['ping', '-n', '-c', '2', '-i', '0.2', '-W', '2', target], { allowFailure: true, timeoutMs: 15_000 });
+  const out = await new ExecRunner(ns).run(['ping', '-n', '-c', '2', '-i', '0.2', '-W', '2', target], {
+    allowFailure: true,
+    timeoutMs: 15_000,
+  });
   return out.exitCode === 0;
 }
 
@@ -65,7 +75,9 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     return h;
   };
   const slice = async (h: LabHost): Promise<Cidr> => {
-    const status = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as { fans: { bridge: string; slice: string }[] };
+    const status = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as {
+      fans: { bridge: string; slice: string }[];
+    };
     const fan = status.fans.find((f) => f.bridge === 'fan-250');
     assert.ok(fan);
     return parseCidr(fan.slice);
@@ -84,7 +96,10 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
       const out = await fanctl(h, ['cni', 'install', '--dir', `${dir}/bin`, '--conf-dir', `${dir}/net.d`, '--json']);
       const report = JSON.parse(out.stdout) as { plugin: string; conflists: { path: string; network: string }[] };
       assert.equal(report.plugin, `${dir}/bin/fan`);
-      assert.deepEqual(report.conflists.map((c) => c.network), ['fan-250']);
+      assert.deepEqual(
+        report.conflists.map((c) => c.network),
+        ['fan-250'],
+      );
       installed.set(h.name, { bin: `${dir}/bin`, conf: `${dir}/net.d` });
     }
   });
@@ -102,11 +117,19 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     const wrapper = await readFile(`${i.bin}/fan`, 'utf8');
     assert.match(wrapper, new RegExp(`FAN_STATE_DIR:=${host(0).stateDir}`));
     assert.ok(wrapper.includes(FAN_CNI_ENTRY));
-    const list = JSON.parse(await readFile(`${i.conf}/50-fan-250.conflist`, 'utf8')) as { cniVersion: string; plugins: { type: string }[] };
+    const list = JSON.parse(await readFile(`${i.conf}/50-fan-250.conflist`, 'utf8')) as {
+      cniVersion: string;
+      plugins: { type: string }[];
+    };
     assert.equal(list.cniVersion, '1.0.0');
-    assert.deepEqual(list.plugins.map((p) => p.type), ['fan', 'portmap']);
+    assert.deepEqual(
+      list.plugins.map((p) => p.type),
+      ['fan', 'portmap'],
+    );
     // The installed wrapper answers VERSION.
-    const out = await root.run(['ip', 'netns', 'exec', host(0).ns, 'env', 'CNI_COMMAND=VERSION', `${i.bin}/fan`], { input: '{"cniVersion":"1.0.0"}' });
+    const out = await root.run(['ip', 'netns', 'exec', host(0).ns, 'env', 'CNI_COMMAND=VERSION', `${i.bin}/fan`], {
+      input: '{"cniVersion":"1.0.0"}',
+    });
     assert.deepEqual(JSON.parse(out.stdout), { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] });
   });
 
@@ -137,13 +160,18 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     assert.equal((addB.json?.ips as { version?: string }[])[0]?.version, '4', '0.4.0 result shape');
 
     // The kernel agrees with the result: address, route, MTU, host end on the bridge, marked as fan's.
-    const link = JSON.parse((await root.run(['ip', '-n', a.ns, '-json', 'address', 'show', 'dev', 'eth0'])).stdout) as { mtu: number; addr_info: { local: string }[] }[];
+    const link = JSON.parse((await root.run(['ip', '-n', a.ns, '-json', 'address', 'show', 'dev', 'eth0'])).stdout) as {
+      mtu: number;
+      addr_info: { local: string }[];
+    }[];
     assert.equal(link[0]?.mtu, 1450);
     assert.equal(link[0]?.addr_info.find((x) => x.local)?.local, formatIpv4(ipA.address));
     const routes = (await root.run(['ip', '-n', a.ns, 'route', 'show', 'default'])).stdout;
     assert.match(routes, /default via 250\.0\.11\.1 dev eth0/);
     const hostIf = hostVethName(a.id, 'eth0');
-    const hostLink = JSON.parse((await root.run(['ip', '-n', host(0).ns, '-json', '-details', 'link', 'show', 'dev', hostIf])).stdout) as { master: string; mtu: number; ifalias: string }[];
+    const hostLink = JSON.parse(
+      (await root.run(['ip', '-n', host(0).ns, '-json', '-details', 'link', 'show', 'dev', hostIf])).stdout,
+    ) as { master: string; mtu: number; ifalias: string }[];
     assert.equal(hostLink[0]?.master, 'fan-250');
     assert.equal(hostLink[0]?.mtu, 1450);
     assert.equal(hostLink[0]?.ifalias, `fan: cni fannet ${a.id} eth0`);
@@ -164,13 +192,20 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
       assert.equal(del.stdout, '');
       assert.equal((await execFanCni(host(1), call('DEL', b), conf({ cniVersion: '0.4.0' }))).exitCode, 0);
     }
-    assert.equal((await root.run(['ip', '-n', host(0).ns, 'link', 'show', 'dev', hostIf], { allowFailure: true })).exitCode, 1, 'host veth removed');
+    assert.equal(
+      (await root.run(['ip', '-n', host(0).ns, 'link', 'show', 'dev', hostIf], { allowFailure: true })).exitCode,
+      1,
+      'host veth removed',
+    );
     const leases = JSON.parse(await readFile(`${host(0).stateDir}/ipam/fan-250.json`, 'utf8')) as { leases: unknown[] };
     assert.deepEqual(leases.leases, []);
     // DEL of a container whose namespace is gone, and of one never added.
     await root.run(['ip', 'netns', 'del', a.ns]);
     assert.equal((await execFanCni(host(0), call('DEL', a), conf())).exitCode, 0);
-    assert.equal((await execFanCni(host(0), { command: 'DEL', containerId: 'never-added', ifname: 'eth0' }, conf())).exitCode, 0);
+    assert.equal(
+      (await execFanCni(host(0), { command: 'DEL', containerId: 'never-added', ifname: 'eth0' }, conf())).exitCode,
+      0,
+    );
   });
 
   it('takes CNI_NETNS as /proc/PID/ns/net', async () => {
@@ -187,7 +222,10 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
       const add = await execFanCni(host(0), call('ADD', byPid), conf());
       assert.equal(add.exitCode, 0, add.stdout + add.stderr);
       assert.equal((add.json?.interfaces as { sandbox?: string }[])[1]?.sandbox, byPid.path);
-      assert.match((await root.run(['ip', '-n', s.ns, '-4', 'address', 'show', 'dev', 'eth0'])).stdout, /inet 250\.0\.11\.\d+\/24/);
+      assert.match(
+        (await root.run(['ip', '-n', s.ns, '-4', 'address', 'show', 'dev', 'eth0'])).stdout,
+        /inet 250\.0\.11\.\d+\/24/,
+      );
       assert.equal((await execFanCni(host(0), call('DEL', byPid), conf())).exitCode, 0);
     } finally {
       process.kill(pid, 'SIGKILL');
@@ -205,7 +243,11 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     const outside = await execFanCni(host(0), call('ADD', s2, 'IP=250.0.12.5'), conf());
     assert.equal(errorCode(outside), 7);
     assert.match(String(outside.json?.msg), /250\.0\.12\.5 is outside this host's slice 250\.0\.11\.0\/24/);
-    const taken = await execFanCni(host(0), call('ADD', s3), conf({ capabilities: { ips: true }, runtimeConfig: { ips: ['250.0.11.77/24'] } }));
+    const taken = await execFanCni(
+      host(0),
+      call('ADD', s3),
+      conf({ capabilities: { ips: true }, runtimeConfig: { ips: ['250.0.11.77/24'] } }),
+    );
     assert.equal(errorCode(taken), 7);
     assert.match(String(taken.json?.msg), /already held by cni:fannet:/);
     // Nothing half-made is left by the refused ADDs.
@@ -220,27 +262,49 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     const add = await execFanCni(host(0), call('ADD', s), conf({ name: 'rollback' }));
     assert.equal(errorCode(add), 999, add.stdout);
     assert.match(String(add.json?.msg), /route add default via 250\.0\.11\.1 dev eth0|File exists/);
-    assert.equal((await root.run(['ip', '-n', host(0).ns, 'link', 'show', 'dev', hostVethName(s.id, 'eth0')], { allowFailure: true })).exitCode, 1, 'host veth removed');
-    assert.equal((await root.run(['ip', '-n', s.ns, 'link', 'show', 'dev', 'eth0'], { allowFailure: true })).exitCode, 1, 'container interface removed');
-    const doc = JSON.parse(await readFile(`${host(0).stateDir}/ipam/fan-250.json`, 'utf8')) as { leases: { owner: string }[] };
-    assert.deepEqual(doc.leases.filter((l) => l.owner.startsWith('cni:rollback:')), [], 'address released');
+    assert.equal(
+      (
+        await root.run(['ip', '-n', host(0).ns, 'link', 'show', 'dev', hostVethName(s.id, 'eth0')], {
+          allowFailure: true,
+        })
+      ).exitCode,
+      1,
+      'host veth removed',
+    );
+    assert.equal(
+      (await root.run(['ip', '-n', s.ns, 'link', 'show', 'dev', 'eth0'], { allowFailure: true })).exitCode,
+      1,
+      'container interface removed',
+    );
+    const doc = JSON.parse(await readFile(`${host(0).stateDir}/ipam/fan-250.json`, 'utf8')) as {
+      leases: { owner: string }[];
+    };
+    assert.deepEqual(
+      doc.leases.filter((l) => l.owner.startsWith('cni:rollback:')),
+      [],
+      'address released',
+    );
   });
 
-  it('chains with Debian\'s portmap, firewall, tuning and bandwidth the way libcni runs a conflist', async () => {
+  it("chains with Debian's portmap, firewall, tuning and bandwidth the way libcni runs a conflist", async () => {
     const i = installed.get('h1');
     assert.ok(i);
     const h1 = host(0);
-    const runtime = new ConflistRuntime(h1, {
-      cniVersion: '1.0.0',
-      name: 'fanchain',
-      plugins: [
-        { type: 'fan' },
-        { type: 'tuning', sysctl: { 'net.core.somaxconn': '512' } },
-        { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-        { type: 'firewall', backend: 'iptables' },
-        { type: 'bandwidth', capabilities: { bandwidth: true } },
-      ],
-    }, [i.bin, REFERENCE_PLUGIN_DIR]);
+    const runtime = new ConflistRuntime(
+      h1,
+      {
+        cniVersion: '1.0.0',
+        name: 'fanchain',
+        plugins: [
+          { type: 'fan' },
+          { type: 'tuning', sysctl: { 'net.core.somaxconn': '512' } },
+          { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+          { type: 'firewall', backend: 'iptables' },
+          { type: 'bandwidth', capabilities: { bandwidth: true } },
+        ],
+      },
+      [i.bin, REFERENCE_PLUGIN_DIR],
+    );
     const s = await sandbox(h1);
     const attachment = {
       containerId: s.id,
@@ -248,7 +312,12 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
       ifname: 'eth0',
       runtimeConfig: {
         portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
-        bandwidth: { ingressRate: 100_000_000, ingressBurst: 1_000_000, egressRate: 100_000_000, egressBurst: 1_000_000 },
+        bandwidth: {
+          ingressRate: 100_000_000,
+          ingressBurst: 1_000_000,
+          egressRate: 100_000_000,
+          egressBurst: 1_000_000,
+        },
       },
     };
     const result = await runtime.add(attachment);
@@ -256,31 +325,59 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
       const ip = formatIpv4(resultAddress(result).address);
       const hostIf = hostVethName(s.id, 'eth0');
       // Every plugin did its part.
-      assert.equal((await new ExecRunner(s.ns).run(['cat', '/proc/sys/net/core/somaxconn'])).stdout.trim(), '512', 'tuning');
+      assert.equal(
+        (await new ExecRunner(s.ns).run(['cat', '/proc/sys/net/core/somaxconn'])).stdout.trim(),
+        '512',
+        'tuning',
+      );
       const nat = (await new ExecRunner(h1.ns).run(['iptables', '-w', '-t', 'nat', '-S'])).stdout;
       assert.match(nat, new RegExp(`--to-destination ${ip.replace(/\./g, '\\.')}:80`), 'portmap DNAT');
       const filter = (await new ExecRunner(h1.ns).run(['iptables', '-w', '-S', 'CNI-FORWARD'])).stdout;
       assert.ok(filter.includes(ip), 'firewall rules for the container');
-      assert.match((await new ExecRunner(h1.ns).run(['tc', 'qdisc', 'show', 'dev', hostIf])).stdout, /tbf/, 'bandwidth shaping on the host veth');
+      assert.match(
+        (await new ExecRunner(h1.ns).run(['tc', 'qdisc', 'show', 'dev', hostIf])).stdout,
+        /tbf/,
+        'bandwidth shaping on the host veth',
+      );
       // Debian's portmap 1.1.1 fails CHECK on IPv4-only attachments ("could not check ipv6 dnat",
       // containernetworking/plugins#819, fixed upstream later): CHECK every other plugin of the list.
       await runtime.check(attachment, result, ['portmap']);
 
       // The port mapping works end to end: outside → host1:8080 → container:80.
-      const server = new ExecRunner(s.ns).run(['busybox', 'timeout', '15', 'busybox', 'nc', '-l', '-p', '80', '-e', 'echo', 'hello-from-fan'], { allowFailure: true, timeoutMs: 20_000 });
+      const server = new ExecRunner(s.ns).run(
+        ['busybox', 'timeout', '15', 'busybox', 'nc', '-l', '-p', '80', '-e', 'echo', 'hello-from-fan'],
+        { allowFailure: true, timeoutMs: 20_000 },
+      );
       let answer = '';
       for (let attempt = 0; attempt < 20 && !answer.includes('hello-from-fan'); attempt++) {
         await new Promise((r) => setTimeout(r, 200));
-        answer = (await new ExecRunner(topo.outsideNs).run(['busybox', 'nc', '-w', '2', formatIpv4(h1.underlay.address), '8080'], { allowFailure: true, timeoutMs: 5_000 })).stdout;
+        answer = (
+          await new ExecRunner(topo.outsideNs).run(
+            ['busybox', 'nc', '-w', '2', formatIpv4(h1.underlay.address), '8080'],
+            { allowFailure: true, timeoutMs: 5_000 },
+          )
+        ).stdout;
       }
       await server;
       assert.match(answer, /hello-from-fan/, 'portmap forwards the host port to the container');
 
       await runtime.del(attachment, result);
       await runtime.del(attachment, result); // twice, as runtimes may
-      assert.doesNotMatch((await new ExecRunner(h1.ns).run(['iptables', '-w', '-t', 'nat', '-S'])).stdout, new RegExp(ip.replace(/\./g, '\\.')), 'portmap rules removed');
-      assert.doesNotMatch((await new ExecRunner(h1.ns).run(['iptables', '-w', '-S'])).stdout, new RegExp(ip.replace(/\./g, '\\.')), 'firewall rules removed');
-      assert.equal((await root.run(['ip', '-n', h1.ns, 'link', 'show', 'dev', hostIf], { allowFailure: true })).exitCode, 1, 'veth removed');
+      assert.doesNotMatch(
+        (await new ExecRunner(h1.ns).run(['iptables', '-w', '-t', 'nat', '-S'])).stdout,
+        new RegExp(ip.replace(/\./g, '\\.')),
+        'portmap rules removed',
+      );
+      assert.doesNotMatch(
+        (await new ExecRunner(h1.ns).run(['iptables', '-w', '-S'])).stdout,
+        new RegExp(ip.replace(/\./g, '\\.')),
+        'firewall rules removed',
+      );
+      assert.equal(
+        (await root.run(['ip', '-n', h1.ns, 'link', 'show', 'dev', hostIf], { allowFailure: true })).exitCode,
+        1,
+        'veth removed',
+      );
     } finally {
       await runtime.del(attachment, result).catch(() => undefined);
     }
@@ -292,12 +389,25 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     for (const b of boxes) assert.equal((await execFanCni(h1, call('ADD', b), conf({ name: 'gcnet' }))).exitCode, 0);
     const [keep, ...stale] = boxes;
     assert.ok(keep);
-    const gc = await execFanCni(h1, call('GC'), conf({ name: 'gcnet', 'cni.dev/valid-attachments': [{ containerID: keep.id, ifname: 'eth0' }] }));
+    const gc = await execFanCni(
+      h1,
+      call('GC'),
+      conf({ name: 'gcnet', 'cni.dev/valid-attachments': [{ containerID: keep.id, ifname: 'eth0' }] }),
+    );
     assert.equal(gc.exitCode, 0, gc.stdout + gc.stderr);
-    const leases = (JSON.parse(await readFile(`${h1.stateDir}/ipam/fan-250.json`, 'utf8')) as { leases: { owner: string }[] }).leases.map((l) => l.owner);
-    assert.deepEqual(leases.filter((o) => o.startsWith('cni:gcnet:')), [`cni:gcnet:${keep.id}`]);
+    const leases = (
+      JSON.parse(await readFile(`${h1.stateDir}/ipam/fan-250.json`, 'utf8')) as { leases: { owner: string }[] }
+    ).leases.map((l) => l.owner);
+    assert.deepEqual(
+      leases.filter((o) => o.startsWith('cni:gcnet:')),
+      [`cni:gcnet:${keep.id}`],
+    );
     for (const s of stale) {
-      assert.equal((await root.run(['ip', '-n', h1.ns, 'link', 'show', 'dev', hostVethName(s.id, 'eth0')], { allowFailure: true })).exitCode, 1);
+      assert.equal(
+        (await root.run(['ip', '-n', h1.ns, 'link', 'show', 'dev', hostVethName(s.id, 'eth0')], { allowFailure: true }))
+          .exitCode,
+        1,
+      );
     }
     assert.ok(await ping(keep.ns, '250.0.11.1'), 'the valid attachment still works');
     assert.equal((await execFanCni(h1, call('DEL', keep), conf({ name: 'gcnet' }))).exitCode, 0);
@@ -329,40 +439,75 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     assert.match(String(add.json?.details), /without dhcp/);
   });
 
-  it('200 concurrent ADDs on one host get 200 distinct addresses of the slice; DEL frees all; DEL again succeeds', { timeout: 240_000 }, async (t) => {
-    const h1 = host(0);
-    const sliceH1 = await slice(h1);
-    const boxes: { ns: string; path: string; id: string }[] = [];
-    for (let i = 0; i < 200; i++) boxes.push(await sandbox(h1, 'p'));
-    const started = Date.now();
-    const adds = await pooled(boxes.map((b) => () => execFanCni(h1, call('ADD', b), conf({ name: 'bulk', cniVersion: '1.0.0' }), 120_000)), 24);
-    const addMs = Date.now() - started;
-    const failed = adds.filter((r) => r.exitCode !== 0);
-    assert.deepEqual(failed.map((r) => r.stdout), []);
-    const addresses = adds.map((r) => resultAddress(r));
-    assert.equal(new Set(addresses.map((a) => a.address)).size, 200, 'distinct addresses');
-    for (const a of addresses) {
-      assert.ok(contains(sliceH1, a.address) && a.address !== sliceH1.address + 1 && a.address !== sliceH1.address + 255, formatCidr(a));
-    }
-    const leaseFile = `${h1.stateDir}/ipam/fan-250.json`;
-    const bulkLeases = async (): Promise<number> => (JSON.parse(await readFile(leaseFile, 'utf8')) as { leases: { owner: string }[] }).leases.filter((l) => l.owner.startsWith('cni:bulk:')).length;
-    assert.equal(await bulkLeases(), 200);
-    const bulkVeths = async (): Promise<number> =>
-      (JSON.parse((await root.run(['ip', '-n', h1.ns, '-json', '-details', 'link', 'show', 'master', 'fan-250'])).stdout) as { ifalias?: string }[]).filter((l) => l.ifalias?.startsWith('fan: cni bulk ')).length;
-    assert.equal(await bulkVeths(), 200);
+  it(
+    '200 concurrent ADDs on one host get 200 distinct addresses of the slice; DEL frees all; DEL again succeeds',
+    { timeout: 240_000 },
+    async (t) => {
+      const h1 = host(0);
+      const sliceH1 = await slice(h1);
+      const boxes: { ns: string; path: string; id: string }[] = [];
+      for (let i = 0; i < 200; i++) boxes.push(await sandbox(h1, 'p'));
+      const started = Date.now();
+      const adds = await pooled(
+        boxes.map((b) => () => execFanCni(h1, call('ADD', b), conf({ name: 'bulk', cniVersion: '1.0.0' }), 120_000)),
+        24,
+      );
+      const addMs = Date.now() - started;
+      const failed = adds.filter((r) => r.exitCode !== 0);
+      assert.deepEqual(
+        failed.map((r) => r.stdout),
+        [],
+      );
+      const addresses = adds.map((r) => resultAddress(r));
+      assert.equal(new Set(addresses.map((a) => a.address)).size, 200, 'distinct addresses');
+      for (const a of addresses) {
+        assert.ok(
+          contains(sliceH1, a.address) && a.address !== sliceH1.address + 1 && a.address !== sliceH1.address + 255,
+          formatCidr(a),
+        );
+      }
+      const leaseFile = `${h1.stateDir}/ipam/fan-250.json`;
+      const bulkLeases = async (): Promise<number> =>
+        (JSON.parse(await readFile(leaseFile, 'utf8')) as { leases: { owner: string }[] }).leases.filter((l) =>
+          l.owner.startsWith('cni:bulk:'),
+        ).length;
+      assert.equal(await bulkLeases(), 200);
+      const bulkVeths = async (): Promise<number> =>
+        (
+          JSON.parse(
+            (await root.run(['ip', '-n', h1.ns, '-json', '-details', 'link', 'show', 'master', 'fan-250'])).stdout,
+          ) as { ifalias?: string }[]
+        ).filter((l) => l.ifalias?.startsWith('fan: cni bulk ')).length;
+      assert.equal(await bulkVeths(), 200);
 
-    const delStarted = Date.now();
-    const dels = await pooled(boxes.map((b) => () => execFanCni(h1, call('DEL', b), conf({ name: 'bulk', cniVersion: '1.0.0' }), 120_000)), 24);
-    const delMs = Date.now() - delStarted;
-    assert.deepEqual(dels.filter((r) => r.exitCode !== 0).map((r) => r.stdout), []);
-    assert.equal(await bulkLeases(), 0, 'every address released');
-    assert.equal(await bulkVeths(), 0, 'every host veth removed');
-    const again = await pooled(boxes.map((b) => () => execFanCni(h1, call('DEL', b), conf({ name: 'bulk', cniVersion: '1.0.0' }), 120_000)), 24);
-    assert.deepEqual(again.filter((r) => r.exitCode !== 0).map((r) => r.stdout), []);
-    t.diagnostic(`200 ADDs in ${addMs} ms, 200 DELs in ${delMs} ms (24 at a time)`);
-    await writeFile(`${topo.stateDir}/bulk-timing.json`, JSON.stringify({ addMs, delMs }));
-    await pooled(boxes.map((b) => () => root.run(['ip', 'netns', 'del', b.ns], { allowFailure: true })), 8);
-  });
+      const delStarted = Date.now();
+      const dels = await pooled(
+        boxes.map((b) => () => execFanCni(h1, call('DEL', b), conf({ name: 'bulk', cniVersion: '1.0.0' }), 120_000)),
+        24,
+      );
+      const delMs = Date.now() - delStarted;
+      assert.deepEqual(
+        dels.filter((r) => r.exitCode !== 0).map((r) => r.stdout),
+        [],
+      );
+      assert.equal(await bulkLeases(), 0, 'every address released');
+      assert.equal(await bulkVeths(), 0, 'every host veth removed');
+      const again = await pooled(
+        boxes.map((b) => () => execFanCni(h1, call('DEL', b), conf({ name: 'bulk', cniVersion: '1.0.0' }), 120_000)),
+        24,
+      );
+      assert.deepEqual(
+        again.filter((r) => r.exitCode !== 0).map((r) => r.stdout),
+        [],
+      );
+      t.diagnostic(`200 ADDs in ${addMs} ms, 200 DELs in ${delMs} ms (24 at a time)`);
+      await writeFile(`${topo.stateDir}/bulk-timing.json`, JSON.stringify({ addMs, delMs }));
+      await pooled(
+        boxes.map((b) => () => root.run(['ip', 'netns', 'del', b.ns], { allowFailure: true })),
+        8,
+      );
+    },
+  );
 
   it('podman: containers on two lab hosts reach each other over the fan network', { timeout: 180_000 }, async (t) => {
     const available = await root.run(['podman', '--version'], { allowFailure: true }).catch(() => ({ exitCode: 127 }));
@@ -383,33 +528,49 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     const stop = `${p2.dir}/stop`;
     const ipFile = `${p2.dir}/c2.ip`;
     // Host 2 keeps a container running until told to stop; its address goes to a file.
-    const server = inPodmanHost(p2, `${importImage}
+    const server = inPodmanHost(
+      p2,
+      `${importImage}
 $P run -d --name fan-c2 ${runOptions(p2)} --network fan-250 ${IMAGE} sleep 150 >/dev/null
 $P exec fan-c2 ip -4 -o address show dev eth0 | awk '{print $4}' > ${ipFile}.tmp && mv ${ipFile}.tmp ${ipFile}
 i=0; while [ ! -e ${stop} ] && [ $i -lt 1400 ]; do sleep 0.1; i=$((i+1)); done
-$P rm -f -t 0 fan-c2 >/dev/null`, 170_000);
+$P rm -f -t 0 fan-c2 >/dev/null`,
+      170_000,
+    );
     try {
       let address = '';
       for (let i = 0; i < 600 && address === ''; i++) {
         address = (await readFile(ipFile, 'utf8').catch(() => '')).trim();
         if (address === '') await new Promise((r) => setTimeout(r, 100));
       }
-      assert.match(address, /^250\.0\.12\.\d+\/24$/, 'the host-2 container has an address of host 2\'s slice');
+      assert.match(address, /^250\.0\.12\.\d+\/24$/, "the host-2 container has an address of host 2's slice");
       const target = address.split('/')[0] ?? '';
-      const client = await inPodmanHost(p1, `${importImage}
-$P run --rm ${runOptions(p1)} --network fan-250 ${IMAGE} sh -c 'ip -4 -o address show dev eth0; ping -c 3 -W 2 ${target}'`, 120_000);
+      const client = await inPodmanHost(
+        p1,
+        `${importImage}
+$P run --rm ${runOptions(p1)} --network fan-250 ${IMAGE} sh -c 'ip -4 -o address show dev eth0; ping -c 3 -W 2 ${target}'`,
+        120_000,
+      );
       assert.equal(client.exitCode, 0, client.stdout + client.stderr);
-      assert.match(client.stdout, /inet 250\.0\.11\.\d+\/24/, 'the host-1 container has an address of host 1\'s slice');
+      assert.match(client.stdout, /inet 250\.0\.11\.\d+\/24/, "the host-1 container has an address of host 1's slice");
       assert.match(client.stdout, /3 packets transmitted, 3 packets received/);
     } finally {
       await writeFile(stop, '');
       const done = await server;
-      t.diagnostic(`podman host 2: exit ${done.exitCode}${done.stderr.trim() ? `: ${done.stderr.trim().slice(0, 300)}` : ''}`);
+      t.diagnostic(
+        `podman host 2: exit ${done.exitCode}${done.stderr.trim() ? `: ${done.stderr.trim().slice(0, 300)}` : ''}`,
+      );
     }
     // podman ran DEL on removal: the leases are gone on both hosts.
     for (const h of topo.hosts) {
-      const doc = JSON.parse(await readFile(`${h.stateDir}/ipam/fan-250.json`, 'utf8')) as { leases: { owner: string }[] };
-      assert.deepEqual(doc.leases.filter((l) => l.owner.startsWith('cni:fan-250:')), [], `${h.name} leases released`);
+      const doc = JSON.parse(await readFile(`${h.stateDir}/ipam/fan-250.json`, 'utf8')) as {
+        leases: { owner: string }[];
+      };
+      assert.deepEqual(
+        doc.leases.filter((l) => l.owner.startsWith('cni:fan-250:')),
+        [],
+        `${h.name} leases released`,
+      );
     }
   });
 });

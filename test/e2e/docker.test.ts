@@ -52,7 +52,8 @@ async function leftoverProcesses(): Promise<string[]> {
   const found: string[] = [];
   for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
     const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
-    if (cmd.includes(LAB_DOCKER_ROOT) || (cmd.includes('docker-plugin') && cmd.includes(NAME))) found.push(`${pid}: ${cmd}`);
+    if (cmd.includes(LAB_DOCKER_ROOT) || (cmd.includes('docker-plugin') && cmd.includes(NAME)))
+      found.push(`${pid}: ${cmd}`);
   }
   return found;
 }
@@ -60,13 +61,16 @@ async function leftoverProcesses(): Promise<string[]> {
 async function leftoverCgroups(): Promise<string[]> {
   const found: string[] = [];
   for (const m of await cgroupV1Mounts()) {
-    for (const entry of await readdir(m.mountPoint).catch(() => [] as string[])) if (entry.startsWith(`${NAME}-`)) found.push(`${m.mountPoint}/${entry}`);
+    for (const entry of await readdir(m.mountPoint).catch(() => [] as string[]))
+      if (entry.startsWith(`${NAME}-`)) found.push(`${m.mountPoint}/${entry}`);
   }
   return found;
 }
 
 async function sliceOf(h: LabHost): Promise<string> {
-  const status = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as { fans: { bridge: string; slice: string }[] };
+  const status = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as {
+    fans: { bridge: string; slice: string }[];
+  };
   const fan = status.fans.find((f) => f.bridge === 'fan-250');
   assert.ok(fan, `fan-250 is up on ${h.name}`);
   return fan.slice;
@@ -78,18 +82,29 @@ async function leasesOf(h: LabHost): Promise<{ address: string; owner: string }[
 }
 
 /** Links on the fan bridge of `h` and the bridge's own addresses. */
-async function bridgeState(h: LabHost): Promise<{ ports: { ifname: string; ifalias?: string; mtu: number }[]; addresses: string[] }> {
-  const ports = JSON.parse((await root.run(['ip', '-n', h.ns, '-json', 'link', 'show', 'master', 'fan-250'])).stdout || '[]') as { ifname: string; ifalias?: string; mtu: number }[];
-  const br = JSON.parse((await root.run(['ip', '-n', h.ns, '-json', '-4', 'address', 'show', 'dev', 'fan-250'])).stdout) as { addr_info: { local: string; prefixlen: number }[] }[];
+async function bridgeState(
+  h: LabHost,
+): Promise<{ ports: { ifname: string; ifalias?: string; mtu: number }[]; addresses: string[] }> {
+  const ports = JSON.parse(
+    (await root.run(['ip', '-n', h.ns, '-json', 'link', 'show', 'master', 'fan-250'])).stdout || '[]',
+  ) as { ifname: string; ifalias?: string; mtu: number }[];
+  const br = JSON.parse(
+    (await root.run(['ip', '-n', h.ns, '-json', '-4', 'address', 'show', 'dev', 'fan-250'])).stdout,
+  ) as { addr_info: { local: string; prefixlen: number }[] }[];
   return { ports, addresses: (br[0]?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`) };
 }
 
 async function containerIp(d: LabDockerd, name: string): Promise<string> {
-  return (await docker(d, ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name])).stdout.trim();
+  return (
+    await docker(d, ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name])
+  ).stdout.trim();
 }
 
 async function ping(d: LabDockerd, name: string, target: string): Promise<boolean> {
-  const out = await docker(d, ['exec', name, 'ping', '-c', '2', '-i', '0.2', '-W', '2', target], { allowFailure: true, timeoutMs: 20_000 });
+  const out = await docker(d, ['exec', name, 'ping', '-c', '2', '-i', '0.2', '-W', '2', target], {
+    allowFailure: true,
+    timeoutMs: 20_000,
+  });
   return out.exitCode === 0;
 }
 
@@ -127,7 +142,9 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     const keep = process.env.FAN_E2E_LOGS;
     if (keep) {
       await mkdir(keep, { recursive: true });
-      for (const d of daemons) for (const f of ['fan-plugin.log', 'dockerd.log']) await copyFile(`${d.dir}/${f}`, `${keep}/${d.host.ns}-${f}`).catch(() => undefined);
+      for (const d of daemons)
+        for (const f of ['fan-plugin.log', 'dockerd.log'])
+          await copyFile(`${d.dir}/${f}`, `${keep}/${d.host.ns}-${f}`).catch(() => undefined);
     }
     // dockerd first (it may still call the plugin while removing containers), then the plugins, then the lab.
     for (const d of daemons) {
@@ -142,24 +159,34 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     assert.equal(existsSync(LAB_DOCKER_ROOT), false, 'the docker data directories are gone');
     const left = (await root.run(['ip', 'netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${NAME}-`));
     assert.deepEqual(left, [], 'labDown removed every namespace of the lab');
-    assert.deepEqual(await machineState(), machine, "the machine's links, nftables, ip_forward and /etc/docker are unchanged");
+    assert.deepEqual(
+      await machineState(),
+      machine,
+      "the machine's links, nftables, ip_forward and /etc/docker are unchanged",
+    );
   });
 
   it('a pool request without --subnet fails at once with a message naming the slice', async () => {
     const { h, d } = host(0);
     const started = Date.now();
-    const out = await docker(d, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', 'nosubnet'], { allowFailure: true });
+    const out = await docker(d, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', 'nosubnet'], {
+      allowFailure: true,
+    });
     assert.notEqual(out.exitCode, 0);
     const slice = await sliceOf(h);
     assert.match(out.stderr, /fan: the fan IPAM needs a subnet/);
     assert.ok(out.stderr.includes(`pass --subnet ${slice} (or the overlay 250.0.0.0/8) for fan-250`), out.stderr);
     assert.ok(Date.now() - started < 10_000, 'answered, not retried or timed out');
-    const other = await docker(d, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', '250.0.99.0/24', 'wrong'], { allowFailure: true });
+    const other = await docker(
+      d,
+      ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', '250.0.99.0/24', 'wrong'],
+      { allowFailure: true },
+    );
     assert.notEqual(other.exitCode, 0);
     assert.ok(other.stderr.includes(`this host's slice is ${slice}`), other.stderr);
   });
 
-  it('plugin: containers on two hosts get addresses of their host\'s slice, fan MTU, and reach each other', async () => {
+  it("plugin: containers on two hosts get addresses of their host's slice, fan MTU, and reach each other", async () => {
     const a = host(0);
     const b = host(1);
     const sliceA = await sliceOf(a.h);
@@ -171,15 +198,24 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     const ipA = await containerIp(a.d, 'c1');
     const ipB = await containerIp(b.d, 'c2');
     assert.equal(ipA, formatIpv4(u32(parseCidr(sliceA).address + 2)), 'first free address after the host reserve');
-    assert.ok(contains(parseCidr(sliceB), parseIpv4(ipB)), `${ipB} in ${sliceB}: --subnet 250.0.0.0/8 means this host's slice`);
-    assert.ok((await docker(b.d, ['exec', 'c2', 'ip', '-4', '-o', 'addr', 'show', 'eth0'])).stdout.includes(`${ipB}/24`), 'with the slice prefix');
+    assert.ok(
+      contains(parseCidr(sliceB), parseIpv4(ipB)),
+      `${ipB} in ${sliceB}: --subnet 250.0.0.0/8 means this host's slice`,
+    );
+    assert.ok(
+      (await docker(b.d, ['exec', 'c2', 'ip', '-4', '-o', 'addr', 'show', 'eth0'])).stdout.includes(`${ipB}/24`),
+      'with the slice prefix',
+    );
 
     // Inside the container: eth0 with the slice prefix and the fan MTU, default route via the bridge.
     const addr = (await docker(a.d, ['exec', 'c1', 'ip', '-4', '-o', 'addr', 'show', 'eth0'])).stdout;
     assert.ok(addr.includes(`${ipA}/24`), addr);
     assert.equal((await docker(a.d, ['exec', 'c1', 'cat', '/sys/class/net/eth0/mtu'])).stdout.trim(), '1450');
     const gateway = formatIpv4(u32(parseCidr(sliceA).address + 1));
-    assert.match((await docker(a.d, ['exec', 'c1', 'ip', 'route'])).stdout, new RegExp(`default via ${gateway.replace(/\./g, '\\.')} dev eth0`));
+    assert.match(
+      (await docker(a.d, ['exec', 'c1', 'ip', 'route'])).stdout,
+      new RegExp(`default via ${gateway.replace(/\./g, '\\.')} dev eth0`),
+    );
 
     // On the host: one veth on the bridge, marked as fan's Docker endpoint; the lease is in the shared IPAM.
     const bridge = await bridgeState(a.h);
@@ -187,7 +223,10 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     assert.match(bridge.ports[0]?.ifname ?? '', /^fan[0-9a-f]{8}$/);
     assert.match(bridge.ports[0]?.ifalias ?? '', /^fan: docker [0-9a-f]{64} [0-9a-f]{64} 250(\.\d+){3}$/);
     assert.equal(bridge.ports[0]?.mtu, 1450);
-    assert.deepEqual((await leasesOf(a.h)).map((l) => [l.address, l.owner.replace(/:[0-9a-f-]{36}$/, ':<request>')]), [[ipA, `docker:fan-250:${sliceA}:<request>`]]);
+    assert.deepEqual(
+      (await leasesOf(a.h)).map((l) => [l.address, l.owner.replace(/:[0-9a-f-]{36}$/, ':<request>')]),
+      [[ipA, `docker:fan-250:${sliceA}:<request>`]],
+    );
 
     assert.ok(await ping(a.d, 'c1', ipB), `c1 (${ipA}) on ${a.h.name} reaches c2 (${ipB}) on ${b.h.name}`);
     assert.ok(await ping(b.d, 'c2', ipA), `c2 reaches c1`);
@@ -207,14 +246,25 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     const bridge = await bridgeState(h);
     assert.deepEqual(bridge.ports, []);
     assert.deepEqual(bridge.addresses, [`${formatIpv4(u32(parseCidr(await sliceOf(h)).address + 1))}/24`]);
-    const veths = JSON.parse((await root.run(['ip', '-n', h.ns, '-json', 'link', 'show', 'type', 'veth'])).stdout) as { ifname: string }[];
-    assert.deepEqual(veths.map((l) => l.ifname).filter((n) => n.startsWith('fan')), [], 'no container end is left behind either');
+    const veths = JSON.parse((await root.run(['ip', '-n', h.ns, '-json', 'link', 'show', 'type', 'veth'])).stdout) as {
+      ifname: string;
+    }[];
+    assert.deepEqual(
+      veths.map((l) => l.ifname).filter((n) => n.startsWith('fan')),
+      [],
+      'no container end is left behind either',
+    );
   });
 
-  it('docker-config: its command gives Docker\'s bridge driver the fan bridge; containers reach the plugin\'s on the other host', async () => {
+  it("docker-config: its command gives Docker's bridge driver the fan bridge; containers reach the plugin's on the other host", async () => {
     const a = host(0);
     const b = host(1);
-    const config = JSON.parse((await fanctl(a.h, ['docker-config', '--json', '--name', 'fanbr'])).stdout) as { argv: string[]; firstAddress: string; gateway: string; command: string };
+    const config = JSON.parse((await fanctl(a.h, ['docker-config', '--json', '--name', 'fanbr'])).stdout) as {
+      argv: string[];
+      firstAddress: string;
+      gateway: string;
+      command: string;
+    };
     assert.equal(config.argv[0], 'docker');
     const text = (await fanctl(a.h, ['docker-config', '--name', 'fanbr'])).stdout;
     assert.ok(text.endsWith(`${config.command}\n`));
@@ -224,13 +274,22 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     assert.equal((await docker(a.d, ['exec', 'br1', 'cat', '/sys/class/net/eth0/mtu'])).stdout.trim(), '1450');
     const bridge = await bridgeState(a.h);
     assert.deepEqual(bridge.addresses, [`${config.gateway}/24`], 'Docker left the bridge address alone');
-    assert.ok(await ping(a.d, 'br1', await containerIp(b.d, 'c2')), 'bridge-driver container reaches the plugin container on h2');
+    assert.ok(
+      await ping(a.d, 'br1', await containerIp(b.d, 'c2')),
+      'bridge-driver container reaches the plugin container on h2',
+    );
     assert.ok(await ping(b.d, 'c2', config.firstAddress), 'and back');
     await docker(a.d, ['rm', '-f', 'br1']);
     await docker(a.d, ['network', 'rm', 'fanbr']);
     const after = await bridgeState(a.h);
-    assert.deepEqual(after.addresses, [`${config.gateway}/24`], 'docker network rm leaves the fan bridge and its address');
-    const link = JSON.parse((await root.run(['ip', '-n', a.h.ns, '-json', 'link', 'show', 'dev', 'fan-250'])).stdout) as { flags: string[] }[];
+    assert.deepEqual(
+      after.addresses,
+      [`${config.gateway}/24`],
+      'docker network rm leaves the fan bridge and its address',
+    );
+    const link = JSON.parse(
+      (await root.run(['ip', '-n', a.h.ns, '-json', 'link', 'show', 'dev', 'fan-250'])).stdout,
+    ) as { flags: string[] }[];
     assert.ok(link[0]?.flags.includes('UP'));
   });
 

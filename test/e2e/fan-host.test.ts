@@ -17,7 +17,13 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
   let topo: LabTopology;
   before(async () => {
     await labDown(NAME);
-    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 3, containers: 3, overlays: ['250.0.0.0/8', '251.0.0.0/8'] });
+    topo = await labUp({
+      ...DEFAULT_LAB,
+      name: NAME,
+      hosts: 3,
+      containers: 3,
+      overlays: ['250.0.0.0/8', '251.0.0.0/8'],
+    });
   });
   after(async () => {
     await labDown(NAME);
@@ -35,10 +41,20 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
 
   it('connects every container to every other, across hosts, on one host and across overlays, and to the outside', async () => {
     const report = await labCheck(topo);
-    assert.equal(report.failed, 0, report.results.filter((r) => !r.ok).map((r) => `${r.from}→${r.to}`).join(', '));
+    assert.equal(
+      report.failed,
+      0,
+      report.results
+        .filter((r) => !r.ok)
+        .map((r) => `${r.from}→${r.to}`)
+        .join(', '),
+    );
     assert.ok(report.results.some((r) => r.kind === 'cross-host' && !r.crossOverlay));
     assert.ok(report.results.some((r) => r.kind === 'same-host' && !r.crossOverlay));
-    assert.ok(report.results.some((r) => r.kind === 'cross-host' && r.crossOverlay), 'overlays route to each other across hosts too');
+    assert.ok(
+      report.results.some((r) => r.kind === 'cross-host' && r.crossOverlay),
+      'overlays route to each other across hosts too',
+    );
     assert.equal(report.results.length, 9 * 8 + 9);
     assert.ok(report.results.filter((r) => r.kind === 'outside').length === 9);
     // Routed through two hosts: the TTL drops by 2 across hosts, as on Ubuntu's routed Fan.
@@ -47,31 +63,64 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
 
   it('masquerades egress to the outside behind the host underlay address', async () => {
     const from = container(0, 0);
-    const seen = await capture(topo.outsideNs, 'eth0', 'icmp[icmptype] = icmp-echo', () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(topo.outside.address)]));
-    assert.match(seen, new RegExp(`IP ${formatIpv4(host(0).underlay.address).replace(/\./g, '\\.')} > 203\\.0\\.113\\.1: ICMP echo request`));
+    const seen = await capture(topo.outsideNs, 'eth0', 'icmp[icmptype] = icmp-echo', () =>
+      inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(topo.outside.address)]),
+    );
+    assert.match(
+      seen,
+      new RegExp(
+        `IP ${formatIpv4(host(0).underlay.address).replace(/\./g, '\\.')} > 203\\.0\\.113\\.1: ICMP echo request`,
+      ),
+    );
   });
 
   it('never NATs inside the overlay: the receiver sees the sender container address', async () => {
     const from = container(0, 0);
     const to = container(1, 0);
     const sender = await containerAddress(from);
-    const seen = await capture(to.ns, 'eth0', 'icmp[icmptype] = icmp-echo', () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]));
-    assert.match(seen, new RegExp(`IP ${sender.replace(/\./g, '\\.')} > ${formatIpv4(to.address).replace(/\./g, '\\.')}: ICMP echo request`));
+    const seen = await capture(to.ns, 'eth0', 'icmp[icmptype] = icmp-echo', () =>
+      inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]),
+    );
+    assert.match(
+      seen,
+      new RegExp(
+        `IP ${sender.replace(/\./g, '\\.')} > ${formatIpv4(to.address).replace(/\./g, '\\.')}: ICMP echo request`,
+      ),
+    );
   });
 
   it('puts VXLAN on UDP 8472 on the underlay with VNI = overlay >> 8', async () => {
-    for (const [c, vni] of [[0, 16384000], [1, 16449536]] as const) {
+    for (const [c, vni] of [
+      [0, 16384000],
+      [1, 16449536],
+    ] as const) {
       const from = container(0, c);
       const to = container(2, c);
-      const seen = await capture(topo.switchNs, 'br0', 'udp dst port 8472', () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]), { extra: ['-T', 'vxlan'] });
-      assert.match(seen, new RegExp(`IP ${formatIpv4(host(0).underlay.address).replace(/\./g, '\\.')}\\.\\d+ > ${formatIpv4(host(2).underlay.address).replace(/\./g, '\\.')}\\.8472: VXLAN, flags \\[I\\] \\(0x08\\), vni ${vni}`));
+      const seen = await capture(
+        topo.switchNs,
+        'br0',
+        'udp dst port 8472',
+        () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]),
+        { extra: ['-T', 'vxlan'] },
+      );
+      assert.match(
+        seen,
+        new RegExp(
+          `IP ${formatIpv4(host(0).underlay.address).replace(/\./g, '\\.')}\\.\\d+ > ${formatIpv4(host(2).underlay.address).replace(/\./g, '\\.')}\\.8472: VXLAN, flags \\[I\\] \\(0x08\\), vni ${vni}`,
+        ),
+      );
     }
   });
 
   it('counts what the eBPF programs send, receive and drop, and shows it in show --json', async () => {
     const h1 = host(0);
     const h2 = host(1);
-    type Show = { fans: { overlay: string; counters: { txPackets: number; rxPackets: number; txDropLocal: number; rxDropSpoof: number } }[] };
+    type Show = {
+      fans: {
+        overlay: string;
+        counters: { txPackets: number; rxPackets: number; txDropLocal: number; rxDropSpoof: number };
+      }[];
+    };
     const counters = async (h: typeof h1) => {
       const show = JSON.parse((await fanctl(h, ['show', '--json'])).stdout) as Show;
       const fan = show.fans.find((f) => f.overlay === '250.0.0.0/8');
@@ -86,7 +135,10 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
     assert.ok(after1.txPackets >= before1.txPackets + 3, 'h1 encapsulated the requests');
     assert.ok(after2.rxPackets >= before2.rxPackets + 3, 'h2 accepted them');
     // A packet forced into the tunnel for this host's own slice is dropped and counted, never sent.
-    await new ExecRunner(h1.ns).run(['ping', '-c', '1', '-W', '1', '-I', 'fan-vxlan', formatIpv4(container(0, 0).address)], { allowFailure: true });
+    await new ExecRunner(h1.ns).run(
+      ['ping', '-c', '1', '-W', '1', '-I', 'fan-vxlan', formatIpv4(container(0, 0).address)],
+      { allowFailure: true },
+    );
     assert.ok((await counters(h1)).txDropLocal > after1.txDropLocal);
   });
 
@@ -98,15 +150,28 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
     // A container claiming an address of another host's slice never leaves its host.
     const c = container(0, 0);
     await inNs(c.ns, ['ip', 'address', 'add', `${foreign.replace(/\.\d+$/, '.199')}/32`, 'dev', 'eth0']);
-    const fromContainer = await new ExecRunner(c.ns).run(['ping', '-c', '1', '-W', '1', '-I', foreign.replace(/\.\d+$/, '.199'), victim], { allowFailure: true });
+    const fromContainer = await new ExecRunner(c.ns).run(
+      ['ping', '-c', '1', '-W', '1', '-I', foreign.replace(/\.\d+$/, '.199'), victim],
+      { allowFailure: true },
+    );
     assert.notEqual(fromContainer.exitCode, 0);
-    assert.match(await inNs(h1.ns, ['nft', 'list', 'chain', 'ip', 'fan', 'forward']), /ip saddr != 250\.0\.11\.0\/24 counter packets [1-9]/);
+    assert.match(
+      await inNs(h1.ns, ['nft', 'list', 'chain', 'ip', 'fan', 'forward']),
+      /ip saddr != 250\.0\.11\.0\/24 counter packets [1-9]/,
+    );
     // A host sending with a source of another host's slice is dropped by the receiver's ingress program.
-    const spoofBefore = JSON.parse((await fanctl(h3, ['show', '--json'])).stdout) as { fans: { counters: { rxDropSpoof: number } }[] };
+    const spoofBefore = JSON.parse((await fanctl(h3, ['show', '--json'])).stdout) as {
+      fans: { counters: { rxDropSpoof: number } }[];
+    };
     await inNs(h1.ns, ['ip', 'address', 'add', `${foreign.replace(/\.\d+$/, '.198')}/32`, 'dev', 'lo']);
-    const fromHost = await new ExecRunner(h1.ns).run(['ping', '-c', '2', '-i', '0.2', '-W', '1', '-I', foreign.replace(/\.\d+$/, '.198'), victim], { allowFailure: true });
+    const fromHost = await new ExecRunner(h1.ns).run(
+      ['ping', '-c', '2', '-i', '0.2', '-W', '1', '-I', foreign.replace(/\.\d+$/, '.198'), victim],
+      { allowFailure: true },
+    );
     assert.notEqual(fromHost.exitCode, 0);
-    const spoofAfter = JSON.parse((await fanctl(h3, ['show', '--json'])).stdout) as { fans: { counters: { rxDropSpoof: number } }[] };
+    const spoofAfter = JSON.parse((await fanctl(h3, ['show', '--json'])).stdout) as {
+      fans: { counters: { rxDropSpoof: number } }[];
+    };
     assert.ok((spoofAfter.fans[0]?.counters.rxDropSpoof ?? 0) >= (spoofBefore.fans[0]?.counters.rxDropSpoof ?? 0) + 2);
     await inNs(h1.ns, ['ip', 'address', 'del', `${foreign.replace(/\.\d+$/, '.198')}/32`, 'dev', 'lo']);
     await inNs(c.ns, ['ip', 'address', 'del', `${foreign.replace(/\.\d+$/, '.199')}/32`, 'dev', 'eth0']);
@@ -132,7 +197,10 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
     // Routes, the tunnel's neighbour entries and fdb entries are exactly as before; the neighbour table as a
     // whole may only lose entries (garbage collection), never gain one per destination.
     assert.deepEqual({ ...afterCounts, neighbours: 0 }, { ...beforeCounts, neighbours: 0 });
-    assert.ok(afterCounts.neighbours <= beforeCounts.neighbours, `neighbours ${beforeCounts.neighbours} → ${afterCounts.neighbours}`);
+    assert.ok(
+      afterCounts.neighbours <= beforeCounts.neighbours,
+      `neighbours ${beforeCounts.neighbours} → ${afterCounts.neighbours}`,
+    );
     assert.equal(afterCounts.tunnelNeighbours, 1, 'one NOARP neighbour entry (the on-link gateway) on the tunnel');
   });
 
@@ -174,7 +242,10 @@ describe('kernel state does not depend on the underlay size', { timeout: 120_000
     const fanState = (c: (typeof counts)[number] | undefined) => ({ ...c, neighbours: 0 });
     assert.deepEqual(fanState(counts[1]), fanState(counts[0]));
     assert.deepEqual(fanState(counts[2]), fanState(counts[0]));
-    assert.ok(counts.every((c) => c.neighbours <= 5), JSON.stringify(counts));
+    assert.ok(
+      counts.every((c) => c.neighbours <= 5),
+      JSON.stringify(counts),
+    );
   });
 });
 
@@ -204,8 +275,19 @@ describe('host-gw: no encapsulation, hosts on one L2 segment', { timeout: 120_00
     const to = h2?.containers[0];
     assert.ok(h1 && h2 && from && to);
     const h2Mac = (await json<{ address: string }[]>(h2.ns, ['ip', '-json', 'link', 'show', 'eth0']))[0]?.address;
-    const seen = await capture(topo.switchNs, 'br0', 'icmp[icmptype] = icmp-echo', () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]), { extra: ['-e'] });
-    assert.match(seen, new RegExp(`> ${h2Mac}, ethertype IPv4 .* ${formatIpv4(from.address).replace(/\./g, '\\.')} > ${formatIpv4(to.address).replace(/\./g, '\\.')}: ICMP echo request`));
+    const seen = await capture(
+      topo.switchNs,
+      'br0',
+      'icmp[icmptype] = icmp-echo',
+      () => inNs(from.ns, ['ping', '-c', '1', '-W', '2', formatIpv4(to.address)]),
+      { extra: ['-e'] },
+    );
+    assert.match(
+      seen,
+      new RegExp(
+        `> ${h2Mac}, ethertype IPv4 .* ${formatIpv4(from.address).replace(/\./g, '\\.')} > ${formatIpv4(to.address).replace(/\./g, '\\.')}: ICMP echo request`,
+      ),
+    );
   });
 
   it('keeps one placeholder neighbour and one route per overlay, and down removes its program and qdisc', async () => {
@@ -216,6 +298,9 @@ describe('host-gw: no encapsulation, hosts on one L2 segment', { timeout: 120_00
     await fanctl(h, ['down', '-e', '--force']);
     assert.deepEqual(await fanObjects(h.ns), { links: [], routes: 0, nft: false, dnsmasq: 0, forwardRules: 0 });
     assert.doesNotMatch(await inNs(h.ns, ['tc', 'qdisc', 'show', 'dev', 'eth0']), /clsact/);
-    assert.equal((await json<unknown[]>(h.ns, ['ip', '-json', 'neigh', 'show', '169.254.250.1', 'nud', 'all'])).length, 0);
+    assert.equal(
+      (await json<unknown[]>(h.ns, ['ip', '-json', 'neigh', 'show', '169.254.250.1', 'nud', 'all'])).length,
+      0,
+    );
   });
 });

@@ -24,8 +24,17 @@ describe('DHCP on the fan bridge', { timeout: 120_000 }, () => {
       for (const c of host.containers) {
         const address = parseIpv4(await containerAddress(c));
         const slice = c.gateway - 1;
-        assert.ok(address >= slice + 2 && address <= slice + 254, `${formatIpv4(address)} in ${formatIpv4(slice)}/24 after the reserve`);
-        const routes = await json<{ dst: string; gateway?: string }[]>(c.ns, ['ip', '-json', 'route', 'show', 'default']);
+        assert.ok(
+          address >= slice + 2 && address <= slice + 254,
+          `${formatIpv4(address)} in ${formatIpv4(slice)}/24 after the reserve`,
+        );
+        const routes = await json<{ dst: string; gateway?: string }[]>(c.ns, [
+          'ip',
+          '-json',
+          'route',
+          'show',
+          'default',
+        ]);
         assert.equal(routes[0]?.gateway, formatIpv4(c.gateway));
         const links = await json<{ mtu: number }[]>(c.ns, ['ip', '-json', 'link', 'show', 'eth0']);
         assert.equal(links[0]?.mtu, 1450);
@@ -38,7 +47,9 @@ describe('DHCP on the fan bridge', { timeout: 120_000 }, () => {
   it('shows the dnsmasq pid and stops it on down', async () => {
     const host = topo.hosts[0];
     assert.ok(host);
-    const status = JSON.parse((await fanctl(host, ['show', '--json'])).stdout) as { fans: { dhcp: { pid?: number } }[] };
+    const status = JSON.parse((await fanctl(host, ['show', '--json'])).stdout) as {
+      fans: { dhcp: { pid?: number } }[];
+    };
     assert.ok((status.fans[0]?.dhcp.pid ?? 0) > 0);
     await fanctl(host, ['down', '-e', '--force']);
     assert.equal((await fanObjects(host.ns)).dnsmasq, 0);
@@ -61,17 +72,31 @@ describe('FORWARD policy DROP (as Docker leaves it)', { timeout: 120_000 }, () =
     await inNs(h2.ns, ['iptables', '-w', '-I', 'FORWARD', '-j', 'DOCKER-USER']);
     for (const host of topo.hosts) await inNs(host.ns, ['iptables', '-w', '-P', 'FORWARD', 'DROP']);
     const report = await labCheck(topo);
-    assert.equal(report.failed, 0, report.results.filter((r) => !r.ok).map((r) => `${r.from}→${r.to}`).join(', '));
+    assert.equal(
+      report.failed,
+      0,
+      report.results
+        .filter((r) => !r.ok)
+        .map((r) => `${r.from}→${r.to}`)
+        .join(', '),
+    );
     assert.equal((await fanObjects(h1.ns)).forwardRules, 3);
     // A fan brought up while Docker's DOCKER-USER exists puts its rules there.
     await fanctl(h2, ['up', '-o', '251.0.0.0/8', '-u', '172.16.0.0/16']);
-    assert.match(await inNs(h2.ns, ['iptables', '-w', '-S', 'DOCKER-USER']), /-A DOCKER-USER -i fan-vxlan -o fan-251 -m comment --comment "fan fan-251" -j ACCEPT/);
+    assert.match(
+      await inNs(h2.ns, ['iptables', '-w', '-S', 'DOCKER-USER']),
+      /-A DOCKER-USER -i fan-vxlan -o fan-251 -m comment --comment "fan fan-251" -j ACCEPT/,
+    );
     for (const host of topo.hosts) {
       await fanctl(host, ['down', '-e', '--force']);
       assert.equal((await fanObjects(host.ns)).forwardRules, 0);
       assert.match(await inNs(host.ns, ['iptables', '-w', '-S', 'FORWARD']), /-P FORWARD DROP/);
     }
-    assert.equal(await inNs(h2.ns, ['iptables', '-w', '-S', 'DOCKER-USER']), '-N DOCKER-USER\n', "Docker's chain stays, empty");
+    assert.equal(
+      await inNs(h2.ns, ['iptables', '-w', '-S', 'DOCKER-USER']),
+      '-N DOCKER-USER\n',
+      "Docker's chain stays, empty",
+    );
   });
 });
 
@@ -89,12 +114,41 @@ describe('a failure in the middle of up', { timeout: 60_000 }, () => {
     const stateDir = `/run/fanlab/${NS}`;
     // An ELF file that is not an eBPF object: the probes pass, `tc filter add` fails after the bridge, the
     // tunnel and the addresses were created.
-    const failed = await root.run(['ip', 'netns', 'exec', NS, 'env', `FAN_STATE_DIR=${stateDir}`, 'FAN_BPF_OBJECT=/bin/true', process.execPath, FANCTL, 'up', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], { allowFailure: true });
+    const failed = await root.run(
+      [
+        'ip',
+        'netns',
+        'exec',
+        NS,
+        'env',
+        `FAN_STATE_DIR=${stateDir}`,
+        'FAN_BPF_OBJECT=/bin/true',
+        process.execPath,
+        FANCTL,
+        'up',
+        '-o',
+        '250.0.0.0/8',
+        '-u',
+        '172.16.0.0/16',
+      ],
+      { allowFailure: true },
+    );
     assert.notEqual(failed.exitCode, 0);
     assert.match(failed.stderr, /failed \(attach eBPF programs/);
     assert.match(failed.stderr, /rolled back the \d+ change/);
     assert.deepEqual(await fanObjects(NS), { links: [], routes: 0, nft: false, dnsmasq: 0, forwardRules: 0 });
-    const show = await root.run(['ip', 'netns', 'exec', NS, 'env', `FAN_STATE_DIR=${stateDir}`, process.execPath, FANCTL, 'show', '--json']);
+    const show = await root.run([
+      'ip',
+      'netns',
+      'exec',
+      NS,
+      'env',
+      `FAN_STATE_DIR=${stateDir}`,
+      process.execPath,
+      FANCTL,
+      'show',
+      '--json',
+    ]);
     assert.deepEqual((JSON.parse(show.stdout) as { fans: unknown[] }).fans, []);
     await root.run(['rm', '-rf', stateDir]);
   });
@@ -110,12 +164,16 @@ describe('fans from /etc/network/fan and the old positional syntax', { timeout: 
   after(async () => {
     await labDown(NAME);
   });
-  it('brings up the enabled lines with up -a, takes exactly those down with down -a, and accepts Ubuntu\'s old syntax', async () => {
+  it("brings up the enabled lines with up -a, takes exactly those down with down -a, and accepts Ubuntu's old syntax", async () => {
     const host = topo.hosts[0];
     assert.ok(host);
     await fanctl(host, ['down', '-e']);
     const config = `${host.stateDir}/fan.conf`;
-    await root.run(['sh', '-c', `printf '%s\\n' '# fans of this host' '' '-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp' '251.0.0.0/8 eth0/16 off' > ${config}`]);
+    await root.run([
+      'sh',
+      '-c',
+      `printf '%s\\n' '# fans of this host' '' '-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp' '251.0.0.0/8 eth0/16 off' > ${config}`,
+    ]);
     await fanctl(host, ['up', '-a', '-c', config]);
     // Old positional form, on the command line.
     await fanctl(host, ['up', '252.0.0.0/8', 'eth0/16', 'host-reserve', '3', 'bridge', 'fanold']);
@@ -124,11 +182,25 @@ describe('fans from /etc/network/fan and the old positional syntax', { timeout: 
     assert.equal(show[1], 'fan-250          172.16.0.11/16       250.0.0.0/8          dhcp host-reserve 1');
     assert.equal(show[2], 'fanold           172.16.0.11/16       252.0.0.0/8          host-reserve 3');
     assert.equal(show.filter((l) => l.includes('251.0.0.0/8')).length, 0);
-    const addresses = await json<{ addr_info: { local: string }[] }[]>(host.ns, ['ip', '-json', '-4', 'address', 'show', 'dev', 'fanold']);
-    assert.deepEqual(addresses[0]?.addr_info.map((a) => a.local), ['252.0.11.1', '252.0.11.2', '252.0.11.3']);
+    const addresses = await json<{ addr_info: { local: string }[] }[]>(host.ns, [
+      'ip',
+      '-json',
+      '-4',
+      'address',
+      'show',
+      'dev',
+      'fanold',
+    ]);
+    assert.deepEqual(
+      addresses[0]?.addr_info.map((a) => a.local),
+      ['252.0.11.1', '252.0.11.2', '252.0.11.3'],
+    );
     await fanctl(host, ['down', '-a', '-c', config]);
     const left = (await fanctl(host, ['show', '--json'])).stdout;
-    assert.deepEqual((JSON.parse(left) as { fans: { bridge: string }[] }).fans.map((f) => f.bridge), ['fanold']);
+    assert.deepEqual(
+      (JSON.parse(left) as { fans: { bridge: string }[] }).fans.map((f) => f.bridge),
+      ['fanold'],
+    );
     await fanctl(host, ['down', '-e']);
     assert.deepEqual(await fanObjects(host.ns), { links: [], routes: 0, nft: false, dnsmasq: 0, forwardRules: 0 });
   });
@@ -137,7 +209,11 @@ describe('fans from /etc/network/fan and the old positional syntax', { timeout: 
     const host = topo.hosts[0];
     assert.ok(host);
     const config = `${host.stateDir}/bad.conf`;
-    await root.run(['sh', '-c', `printf '%s\\n' '-o 250.0.0.0/8 -u 172.16.0.0/8' 'up 127.0.0.0/8 eth0/16' '-o 251.0.0.0/8 -u eth0/16 --bogus' > ${config}`]);
+    await root.run([
+      'sh',
+      '-c',
+      `printf '%s\\n' '-o 250.0.0.0/8 -u 172.16.0.0/8' 'up 127.0.0.0/8 eth0/16' '-o 251.0.0.0/8 -u eth0/16 --bogus' > ${config}`,
+    ]);
     const result = await fanctl(host, ['up', '-a', '-c', config], { allowFailure: true });
     assert.equal(result.exitCode, 2);
     assert.match(result.stderr, /bad\.conf:1: overlay 250\.0\.0\.0\/8 must be wider/);
@@ -151,7 +227,24 @@ describe('objects fan did not create', { timeout: 60_000 }, () => {
   const NS = 'fane2eforeign-h1';
   const stateDir = `/run/fanlab/${NS}`;
   const up = () =>
-    root.run(['ip', 'netns', 'exec', NS, 'env', `FAN_STATE_DIR=${stateDir}`, process.execPath, FANCTL, 'up', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16'], { allowFailure: true });
+    root.run(
+      [
+        'ip',
+        'netns',
+        'exec',
+        NS,
+        'env',
+        `FAN_STATE_DIR=${stateDir}`,
+        process.execPath,
+        FANCTL,
+        'up',
+        '-o',
+        '250.0.0.0/8',
+        '-u',
+        '172.16.0.0/16',
+      ],
+      { allowFailure: true },
+    );
   before(async () => {
     await root.run(['ip', 'netns', 'del', NS], { allowFailure: true });
     await root.run(['ip', 'netns', 'add', NS]);
@@ -175,7 +268,9 @@ describe('objects fan did not create', { timeout: 60_000 }, () => {
   });
 
   it('refuses to replace an nftables table named fan that it did not create, and leaves it as it was', async () => {
-    await new ExecRunner(NS).run(['nft', '-f', '-'], { input: 'table ip fan {\n\tchain keep {\n\t\ttype filter hook input priority 0; policy accept;\n\t}\n}\n' });
+    await new ExecRunner(NS).run(['nft', '-f', '-'], {
+      input: 'table ip fan {\n\tchain keep {\n\t\ttype filter hook input priority 0; policy accept;\n\t}\n}\n',
+    });
     const result = await up();
     assert.equal(result.exitCode, 2);
     assert.match(result.stderr, /nftables table "ip fan" exists that fan did not create/);

@@ -16,10 +16,33 @@ export async function json<T>(ns: string, argv: readonly string[]): Promise<T> {
  * Starts tcpdump in a namespace, waits until it listens, runs `trigger`, and returns the captured lines.
  * Bounded: at most `count` packets or `timeoutMs`.
  */
-export async function capture(ns: string, iface: string, filter: string, trigger: () => Promise<unknown>, options: { count?: number; timeoutMs?: number; extra?: string[] } = {}): Promise<string> {
-  const child = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-n', '-l', '-i', iface, '-c', String(options.count ?? 1), ...(options.extra ?? []), filter], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function capture(
+  ns: string,
+  iface: string,
+  filter: string,
+  trigger: () => Promise<unknown>,
+  options: { count?: number; timeoutMs?: number; extra?: string[] } = {},
+): Promise<string> {
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      'tcpdump',
+      '-n',
+      '-l',
+      '-i',
+      iface,
+      '-c',
+      String(options.count ?? 1),
+      ...(options.extra ?? []),
+      filter,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
@@ -47,19 +70,30 @@ export async function capture(ns: string, iface: string, filter: string, trigger
  * Objects that could grow with peers or destinations: IPv4 routes in every table, IPv4 neighbour entries in every
  * state (the Fan is IPv4; IPv6 multicast entries come and go with the kernel's own MLD timing), fdb entries.
  */
-export async function stateCounts(ns: string): Promise<{ routes: number; neighbours: number; tunnelNeighbours: number; fdb: number }> {
+export async function stateCounts(
+  ns: string,
+): Promise<{ routes: number; neighbours: number; tunnelNeighbours: number; fdb: number }> {
   const routes = await json<unknown[]>(ns, ['ip', '-json', '-4', 'route', 'show', 'table', 'all']);
   const neigh = await json<{ dev?: string }[]>(ns, ['ip', '-json', '-4', 'neigh', 'show', 'nud', 'all']);
   const fdb = await json<unknown[]>(ns, ['bridge', '-json', 'fdb', 'show']);
-  return { routes: routes.length, neighbours: neigh.length, tunnelNeighbours: neigh.filter((n) => n.dev === 'fan-vxlan').length, fdb: fdb.length };
+  return {
+    routes: routes.length,
+    neighbours: neigh.length,
+    tunnelNeighbours: neigh.filter((n) => n.dev === 'fan-vxlan').length,
+    fdb: fdb.length,
+  };
 }
 
 /** Everything fan may have created in a namespace; all empty after `down`. */
-export async function fanObjects(ns: string): Promise<{ links: string[]; routes: number; nft: boolean; dnsmasq: number; forwardRules: number }> {
+export async function fanObjects(
+  ns: string,
+): Promise<{ links: string[]; routes: number; nft: boolean; dnsmasq: number; forwardRules: number }> {
   const links = await json<{ ifname: string; ifalias?: string }[]>(ns, ['ip', '-json', 'link', 'show']);
   const routes = await json<unknown[]>(ns, ['ip', '-json', 'route', 'show', 'table', 'all', 'proto', '250']);
   const nft = (await runnerIn(ns).run(['nft', 'list', 'table', 'ip', 'fan'], { allowFailure: true })).exitCode === 0;
-  const pids = (await root.run(['ip', 'netns', 'pids', ns], { allowFailure: true })).stdout.split(/\s+/).filter(Boolean);
+  const pids = (await root.run(['ip', 'netns', 'pids', ns], { allowFailure: true })).stdout
+    .split(/\s+/)
+    .filter(Boolean);
   let dnsmasq = 0;
   for (const pid of pids) {
     const comm = (await root.run(['cat', `/proc/${pid}/comm`], { allowFailure: true })).stdout.trim();

@@ -27,9 +27,14 @@ describe('a fan whose underlay address vanished', { timeout: 120_000 }, () => {
     await inNs(host.ns, ['ip', 'address', 'add', '10.77.0.5/24', 'dev', 'eth0']);
     await fanctl(host, ['up', '-o', '251.0.0.0/8', '-u', '10.77.0.0/24', '--dhcp']);
     await inNs(host.ns, ['ip', 'address', 'del', '10.77.0.5/24', 'dev', 'eth0']);
-    const show = JSON.parse((await fanctl(host, ['show', '--json'])).stdout) as { fans: { bridge: string; slice: string }[] };
+    const show = JSON.parse((await fanctl(host, ['show', '--json'])).stdout) as {
+      fans: { bridge: string; slice: string }[];
+    };
     const [, , c, d] = formatIpv4(host.underlay.address).split('.');
-    assert.deepEqual(show.fans.map((f) => `${f.bridge} ${f.slice}`).sort(), [`fan-250 250.${c}.${d}.0/24`, 'fan-251 251.5.0.0/16']);
+    assert.deepEqual(show.fans.map((f) => `${f.bridge} ${f.slice}`).sort(), [
+      `fan-250 250.${c}.${d}.0/24`,
+      'fan-251 251.5.0.0/16',
+    ]);
     const again = await fanctl(host, ['up', '-o', '250.0.0.0/8', '-u', '172.16.0.0/16']);
     assert.match(again.stdout, /no changes/);
     await fanctl(host, ['up', '-o', '252.0.0.0/8', '-u', '172.16.0.0/16']);

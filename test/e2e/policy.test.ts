@@ -26,18 +26,27 @@ interface Ctr {
 }
 
 async function ping(ns: string, target: string, extra: readonly string[] = []): Promise<boolean> {
-  const out = await new ExecRunner(ns).run(['ping', '-n', '-c', '1', '-W', '1', ...extra, target], { allowFailure: true, timeoutMs: 10_000 });
+  const out = await new ExecRunner(ns).run(['ping', '-n', '-c', '1', '-W', '1', ...extra, target], {
+    allowFailure: true,
+    timeoutMs: 10_000,
+  });
   return out.exitCode === 0;
 }
 
 /** Starts `busybox nc -l -p PORT` in `ns`, answering every connection with "ok" (persistent server). */
 function server(ns: string, port: number): ChildProcessWithoutNullStreams {
-  return spawn('ip', ['netns', 'exec', ns, 'busybox', 'nc', '-ll', '-p', String(port), '-e', '/bin/echo', 'ok'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn('ip', ['netns', 'exec', ns, 'busybox', 'nc', '-ll', '-p', String(port), '-e', '/bin/echo', 'ok'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 /** True when a TCP connection to ADDRESS:PORT from `ns` gets the server's "ok". */
 async function tcp(ns: string, address: string, port: number): Promise<boolean> {
-  const out = await new ExecRunner(ns).run(['busybox', 'nc', '-w', '2', address, String(port)], { input: '', allowFailure: true, timeoutMs: 10_000 });
+  const out = await new ExecRunner(ns).run(['busybox', 'nc', '-w', '2', address, String(port)], {
+    input: '',
+    allowFailure: true,
+    timeoutMs: 10_000,
+  });
   return out.stdout.includes('ok');
 }
 
@@ -98,7 +107,13 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
     const id = `pl${n}x${Date.now().toString(16)}`;
     const out = await execFanCni(
       host,
-      { command: 'ADD', containerId: id, netns: `/var/run/netns/${ns}`, ifname: 'eth0', ...(how.args !== undefined ? { args: how.args } : {}) },
+      {
+        command: 'ADD',
+        containerId: id,
+        netns: `/var/run/netns/${ns}`,
+        ifname: 'eth0',
+        ...(how.args !== undefined ? { args: how.args } : {}),
+      },
       { cniVersion: '1.0.0', name: 'fanpl', type: 'fan', ...(how.group !== undefined ? { group: how.group } : {}) },
     );
     assert.equal(out.exitCode, 0, out.stdout + out.stderr);
@@ -146,8 +161,10 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
   const d = (i: number): Ctr => db[i] ?? assert.fail(`no db container ${i}`);
 
   it('allocates from the group ranges (group, FAN_GROUP, K8S_POD_NAMESPACE mapping)', () => {
-    for (const c of web) assert.ok(Number(c.address.split('.')[3]) >= 10 && Number(c.address.split('.')[3]) <= 19, `web ${c.address}`);
-    for (const c of db) assert.ok(Number(c.address.split('.')[3]) >= 20 && Number(c.address.split('.')[3]) <= 29, `db ${c.address}`);
+    for (const c of web)
+      assert.ok(Number(c.address.split('.')[3]) >= 10 && Number(c.address.split('.')[3]) <= 19, `web ${c.address}`);
+    for (const c of db)
+      assert.ok(Number(c.address.split('.')[3]) >= 20 && Number(c.address.split('.')[3]) <= 29, `db ${c.address}`);
     for (const c of [...web, ...db]) assert.ok(contains(parseCidr('250.0.0.0/8'), parseIpv4(c.address)));
   });
 
@@ -174,12 +191,17 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
     assert.equal(await tcp(w(0).ns, d(1).address, 5433), false, 'web -> db tcp/5433');
     assert.equal(await ping(w(0).ns, d(1).address), false, 'web -> db icmp');
     const c = await counters(topo.hosts[0] ?? assert.fail());
-    assert.ok((c.find((x) => x.comment?.startsWith('allow web -> db tcp/5432'))?.packets ?? 0) > 0, 'the allow rule counted');
+    assert.ok(
+      (c.find((x) => x.comment?.startsWith('allow web -> db tcp/5432'))?.packets ?? 0) > 0,
+      'the allow rule counted',
+    );
     assert.ok((c.find((x) => x.comment === 'default isolate')?.packets ?? 0) > 0, 'the default counted');
   });
 
   it('connect passes a pair across groups, disconnect stops a pair inside a group', async () => {
-    await applyAll(POLICY(`connect:\n  - [${w(0).address}, ${d(1).address}]\ndisconnect:\n  - [${w(0).address}, ${w(2).address}]\n`));
+    await applyAll(
+      POLICY(`connect:\n  - [${w(0).address}, ${d(1).address}]\ndisconnect:\n  - [${w(0).address}, ${w(2).address}]\n`),
+    );
     assert.ok(await ping(w(0).ns, d(1).address), 'connected pair web h1 -> db h2');
     assert.ok(await ping(d(1).ns, w(0).address), 'connected pair db h2 -> web h1');
     assert.equal(await ping(w(0).ns, d(2).address), false, 'not the pair: web h1 -> db h3');
@@ -206,13 +228,21 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
       persistent.kill('SIGKILL');
       await gone;
     }
-    const listener = spawn('ip', ['netns', 'exec', target.ns, 'busybox', 'nc', '-l', '-p', '5432'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const listener = spawn('ip', ['netns', 'exec', target.ns, 'busybox', 'nc', '-l', '-p', '5432'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     servers.push(listener);
     let received = '';
     listener.stdout.on('data', (b: Buffer) => (received += b.toString()));
     // Connect only once the listener is bound (the machine may be slow to start it).
-    await until('the listener on 5432', async () => (await new ExecRunner(target.ns).run(['ss', '-Hltn', 'sport = :5432'])).stdout.includes(':5432'), 20_000);
-    const client = spawn('ip', ['netns', 'exec', w(0).ns, 'busybox', 'nc', target.address, '5432'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    await until(
+      'the listener on 5432',
+      async () => (await new ExecRunner(target.ns).run(['ss', '-Hltn', 'sport = :5432'])).stdout.includes(':5432'),
+      20_000,
+    );
+    const client = spawn('ip', ['netns', 'exec', w(0).ns, 'busybox', 'nc', target.address, '5432'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     servers.push(client);
     client.stdin.write('before\n');
     await until('the first line', () => received.includes('before'), 20_000);
@@ -225,14 +255,22 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
 
   it('drops and counts a container sending from an address it was not given', async () => {
     const h1 = topo.hosts[0] ?? assert.fail();
-    const before = (await counters(h1)).find((c) => c.family === 'bridge' && c.comment?.startsWith('fan: source address'))?.packets ?? 0;
+    const before =
+      (await counters(h1)).find((c) => c.family === 'bridge' && c.comment?.startsWith('fan: source address'))
+        ?.packets ?? 0;
     const spoofer = w(0);
     const dbAddress = '250.0.11.28'; // an address of group db on h1's slice, never allocated here
     await root.run(['ip', '-n', spoofer.ns, 'address', 'add', `${dbAddress}/24`, 'dev', 'eth0']);
-    assert.ok(await ping(spoofer.ns, d(1).address) === false, 'web -> db from its own address is denied anyway');
+    assert.ok((await ping(spoofer.ns, d(1).address)) === false, 'web -> db from its own address is denied anyway');
     assert.equal(await ping(spoofer.ns, d(1).address, ['-I', dbAddress]), false, 'from a db address: dropped');
-    assert.equal(await ping(spoofer.ns, w(1).address, ['-I', '250.0.12.27']), false, "from another host's slice: dropped");
-    const afterCount = (await counters(h1)).find((c) => c.family === 'bridge' && c.comment?.startsWith('fan: source address'))?.packets ?? 0;
+    assert.equal(
+      await ping(spoofer.ns, w(1).address, ['-I', '250.0.12.27']),
+      false,
+      "from another host's slice: dropped",
+    );
+    const afterCount =
+      (await counters(h1)).find((c) => c.family === 'bridge' && c.comment?.startsWith('fan: source address'))
+        ?.packets ?? 0;
     assert.ok(afterCount > before, `spoofed packets counted (${before} -> ${afterCount})`);
     await root.run(['ip', '-n', spoofer.ns, 'address', 'del', `${dbAddress}/24`, 'dev', 'eth0']);
     assert.ok(await ping(spoofer.ns, w(1).address), 'its own address still works');
@@ -244,29 +282,45 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
     const extra = [];
     for (let i = 0; i < 4; i++) extra.push(await container(h2, { group: i % 2 === 0 ? 'web' : 'db' }));
     assert.equal(await kernelRuleCount(h2), rulesBefore);
-    const show = JSON.parse((await fanctl(h2, ['policy', 'show', '--json'])).stdout) as { hash: string; kernelHash: string; boundPorts: number };
+    const show = JSON.parse((await fanctl(h2, ['policy', 'show', '--json'])).stdout) as {
+      hash: string;
+      kernelHash: string;
+      boundPorts: number;
+    };
     assert.equal(show.hash, show.kernelHash);
     assert.equal(show.boundPorts, 2 + 4);
     await writeFile(`${topo.stateDir}/bad.yaml`, 'groups:\n  web: { index: 10-19 }\n  db: { index: 15-29 }\n');
     const bad = await fanctl(h2, ['policy', 'apply', `${topo.stateDir}/bad.yaml`], { allowFailure: true });
     assert.equal(bad.exitCode, 2);
     assert.match(bad.stderr, /bad\.yaml:3: groups\.db\.index: indexes 15-29 of group db overlap/);
-    const again = JSON.parse((await fanctl(h2, ['policy', 'show', '--json'])).stdout) as { hash: string; kernelHash: string };
+    const again = JSON.parse((await fanctl(h2, ['policy', 'show', '--json'])).stdout) as {
+      hash: string;
+      kernelHash: string;
+    };
     assert.equal(again.kernelHash, show.kernelHash);
     // The same policy has the same hash on every host.
-    const h3 = JSON.parse((await fanctl(topo.hosts[2] ?? assert.fail(), ['policy', 'show', '--json'])).stdout) as { kernelHash: string };
+    const h3 = JSON.parse((await fanctl(topo.hosts[2] ?? assert.fail(), ['policy', 'show', '--json'])).stdout) as {
+      kernelHash: string;
+    };
     assert.equal(h3.kernelHash, show.kernelHash);
   });
 
   it('applies 20 groups and 200 rules in one nft transaction under 100 ms of nft CPU time', async () => {
     const groups = Array.from({ length: 20 }, (_, i) => `  g${i}: { index: ${10 + i * 10}-${19 + i * 10} }`);
-    const rules = Array.from({ length: 200 }, (_, i) => `  - { from: g${i % 20}, to: g${(i * 7 + 3) % 20}, ports: [tcp/${1000 + i}] }`);
+    const rules = Array.from(
+      { length: 200 },
+      (_, i) => `  - { from: g${i % 20}, to: g${(i * 7 + 3) % 20}, ports: [tcp/${1000 + i}] }`,
+    );
     const text = `default: isolate\ngroups:\n${groups.join('\n')}\nallow:\n${rules.join('\n')}\n`;
     await writeFile(`${topo.stateDir}/big.yaml`, text);
     const h3 = topo.hosts[2] ?? assert.fail();
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = JSON.parse((await fanctl(h3, ['policy', 'apply', '--json', `${topo.stateDir}/big.yaml`])).stdout) as { nftMs: number; rules: number; hash: string };
+      const r = JSON.parse((await fanctl(h3, ['policy', 'apply', '--json', `${topo.stateDir}/big.yaml`])).stdout) as {
+        nftMs: number;
+        rules: number;
+        hash: string;
+      };
       times.push(r.nftMs);
       const show = JSON.parse((await fanctl(h3, ['policy', 'show', '--json'])).stdout) as { kernelHash: string };
       assert.equal(show.kernelHash, r.hash);

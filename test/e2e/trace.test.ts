@@ -22,7 +22,14 @@ interface TraceJson {
   stop?: { kind: string; at: string; reason: string };
   pathMtu?: number;
   hops: { host: string; at: string; mtu?: number; action: string; policy?: string }[];
-  probe?: { from: string; received: number; outcome: string; stoppedAt?: string; matches: boolean; moved: { counter: string; delta: number }[] };
+  probe?: {
+    from: string;
+    received: number;
+    outcome: string;
+    stoppedAt?: string;
+    matches: boolean;
+    moved: { counter: string; delta: number }[];
+  };
 }
 
 describe('fanctl trace', { timeout: 600_000 }, () => {
@@ -33,7 +40,13 @@ describe('fanctl trace', { timeout: 600_000 }, () => {
   before(async () => {
     await labDown(NAME);
     // Containers: c1 250.x, c2 251.x, c3 250.x (two on the same slice of h1).
-    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 2, containers: 3, overlays: ['250.0.0.0/8', '251.0.0.0/8'] });
+    topo = await labUp({
+      ...DEFAULT_LAB,
+      name: NAME,
+      hosts: 2,
+      containers: 3,
+      overlays: ['250.0.0.0/8', '251.0.0.0/8'],
+    });
     h1 = topo.hosts[0] as LabHost;
     h2 = topo.hosts[1] as LabHost;
   });
@@ -83,9 +96,18 @@ describe('fanctl trace', { timeout: 600_000 }, () => {
     assert.equal(t.kind, 'cross-host');
     assert.equal(t.underlayHost, formatIpv4(h2.underlay.address));
     assert.equal(t.outcome, 'delivered');
-    assert.ok(t.hops.some((h) => h.action === `UDP ${formatIpv4(h1.underlay.address)} → ${formatIpv4(h2.underlay.address)}:8472` && h.mtu === 1500));
+    assert.ok(
+      t.hops.some(
+        (h) =>
+          h.action === `UDP ${formatIpv4(h1.underlay.address)} → ${formatIpv4(h2.underlay.address)}:8472` &&
+          h.mtu === 1500,
+      ),
+    );
     assert.ok(t.hops.every((h) => h.policy === undefined || h.policy === 'open'));
-    assert.ok(moved(t, /fan-vxlan overlay 0: txPackets/) && moved(t, /fan-vxlan overlay 0: rxPackets/), JSON.stringify(t.probe?.moved));
+    assert.ok(
+      moved(t, /fan-vxlan overlay 0: txPackets/) && moved(t, /fan-vxlan overlay 0: rxPackets/),
+      JSON.stringify(t.probe?.moved),
+    );
   });
 
   it('cross host, across overlays', async () => {
@@ -98,7 +120,11 @@ describe('fanctl trace', { timeout: 600_000 }, () => {
   it('outside: masqueraded on the underlay device; the NAT counter moves', async () => {
     const t = await traced(ip(c(h1, 0)), formatIpv4(topo.outside.address));
     assert.equal(t.kind, 'outside');
-    assert.ok(t.hops.some((h) => h.action === `nft masquerade: source ${ip(c(h1, 0))} becomes ${formatIpv4(h1.underlay.address)}`));
+    assert.ok(
+      t.hops.some(
+        (h) => h.action === `nft masquerade: source ${ip(c(h1, 0))} becomes ${formatIpv4(h1.underlay.address)}`,
+      ),
+    );
     assert.equal(t.probe?.outcome, 'delivered');
     assert.ok(moved(t, /egress NAT/));
   });
@@ -106,18 +132,22 @@ describe('fanctl trace', { timeout: 600_000 }, () => {
   it('a host that does not exist: dropped at the underlay, no host answers ARP, after the eBPF program sent it', async () => {
     const t = await traced(ip(c(h1, 0)), '250.0.99.7');
     assert.equal(t.outcome, 'dropped');
-    assert.deepEqual(t.stop, { kind: 'underlay-arp', at: 'eth0', reason: 'no host answers ARP for 172.16.0.99 on eth0' });
+    assert.deepEqual(t.stop, {
+      kind: 'underlay-arp',
+      at: 'eth0',
+      reason: 'no host answers ARP for 172.16.0.99 on eth0',
+    });
     assert.equal(t.probe?.stoppedAt, 'underlay-arp');
     assert.ok(moved(t, /txPackets/));
   });
 
-  it('an address of this host\'s slice no container has: dropped on the bridge', async () => {
+  it("an address of this host's slice no container has: dropped on the bridge", async () => {
     const t = await traced(ip(c(h1, 0)), '250.0.11.77');
     assert.equal(t.stop?.kind, 'bridge-arp');
     assert.equal(t.probe?.stoppedAt, 'bridge-arp');
   });
 
-  it('from the host\'s bridge address, the probe is sent by the host itself', async () => {
+  it("from the host's bridge address, the probe is sent by the host itself", async () => {
     const t = await traced('250.0.11.1', ip(c(h2, 0)));
     assert.match(t.probe?.from ?? '', /this host, source 250\.0\.11\.1/);
   });
@@ -129,7 +159,10 @@ describe('fanctl trace', { timeout: 600_000 }, () => {
   });
 
   it('disagrees, and exits non-zero, when the peer drops UDP 8472: the packet left but never came back', async () => {
-    await root.run(['ip', 'netns', 'exec', h2.ns, 'nft', '-f', '-'], { input: 'table ip fandrblock {\n\tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\t\tudp dport 8472 drop\n\t}\n}\n' });
+    await root.run(['ip', 'netns', 'exec', h2.ns, 'nft', '-f', '-'], {
+      input:
+        'table ip fandrblock {\n\tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\t\tudp dport 8472 drop\n\t}\n}\n',
+    });
     try {
       const t = await trace([ip(c(h1, 0)), ip(c(h2, 0)), '--probe'], false);
       assert.equal(t.outcome, 'delivered', 'the computed path is unchanged');

@@ -11,10 +11,13 @@ export const BUSYBOX = '/bin/busybox';
 /** Fills `rootfs` (emptied first) with busybox, a link per applet and a root user. */
 export async function buildBusyboxTree(rootfs: string): Promise<void> {
   await rm(rootfs, { recursive: true, force: true });
-  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root']) await mkdir(`${rootfs}/${d}`, { recursive: true });
+  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root'])
+    await mkdir(`${rootfs}/${d}`, { recursive: true });
   await copyFile(BUSYBOX, `${rootfs}/bin/busybox`);
   await chmod(`${rootfs}/bin/busybox`, 0o755);
-  const applets = (await root.run([BUSYBOX, '--list'])).stdout.split('\n').filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
+  const applets = (await root.run([BUSYBOX, '--list'])).stdout
+    .split('\n')
+    .filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
   for (const applet of applets) await symlink('busybox', `${rootfs}/bin/${applet}`).catch(() => undefined);
   await writeFile(`${rootfs}/etc/passwd`, 'root:x:0:0:root:/root:/bin/sh\n');
   await writeFile(`${rootfs}/etc/group`, 'root:x:0:\n');

@@ -16,7 +16,6 @@ export const FAN_CNI_ENTRY = fileURLToPath(new URL('../../src/bin/fan-cni.js', i
 /** Debian's containernetworking-plugins. */
 export const REFERENCE_PLUGIN_DIR = '/usr/lib/cni';
 
-
 export interface CniCall {
   readonly command: 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC' | 'VERSION';
   readonly containerId?: string;
@@ -48,7 +47,13 @@ function cniEnv(host: LabHost, call: CniCall): string[] {
 }
 
 /** Runs one plugin executable (argv) in `host` with the CNI environment and `config` on stdin. */
-export async function execPlugin(host: LabHost, plugin: readonly string[], call: CniCall, config: unknown, timeoutMs = 60_000): Promise<CniOutcome> {
+export async function execPlugin(
+  host: LabHost,
+  plugin: readonly string[],
+  call: CniCall,
+  config: unknown,
+  timeoutMs = 60_000,
+): Promise<CniOutcome> {
   const out = await root.run(['ip', 'netns', 'exec', host.ns, 'env', ...cniEnv(host, call), ...plugin], {
     input: JSON.stringify(config),
     allowFailure: true,
@@ -107,13 +112,23 @@ export class ConflistRuntime {
   private async find(type: string): Promise<string> {
     for (const dir of this.pluginDirs) {
       const path = `${dir}/${type}`;
-      if (await access(path, constants.X_OK).then(() => true, () => false)) return path;
+      if (
+        await access(path, constants.X_OK).then(
+          () => true,
+          () => false,
+        )
+      )
+        return path;
     }
     throw new FanError(`CNI plugin "${type}" not found in ${this.pluginDirs.join(':')}`);
   }
 
   /** The configuration one plugin of the list receives. */
-  pluginConfig(plugin: Readonly<Record<string, unknown>>, a: Attachment | undefined, prevResult: unknown): Record<string, unknown> {
+  pluginConfig(
+    plugin: Readonly<Record<string, unknown>>,
+    a: Attachment | undefined,
+    prevResult: unknown,
+  ): Record<string, unknown> {
     const conf: Record<string, unknown> = { ...plugin, name: this.conflist.name, cniVersion: this.conflist.cniVersion };
     const caps = plugin.capabilities;
     if (a?.runtimeConfig && typeof caps === 'object' && caps !== null) {
@@ -128,7 +143,14 @@ export class ConflistRuntime {
   }
 
   private call(command: CniCall['command'], a: Attachment): CniCall {
-    return { command, containerId: a.containerId, netns: a.netns, ifname: a.ifname, args: a.args ?? 'IgnoreUnknown=1', path: this.pluginDirs.join(':') };
+    return {
+      command,
+      containerId: a.containerId,
+      netns: a.netns,
+      ifname: a.ifname,
+      args: a.args ?? 'IgnoreUnknown=1',
+      path: this.pluginDirs.join(':'),
+    };
   }
 
   private async run(plugin: Readonly<Record<string, unknown>>, call: CniCall, config: unknown): Promise<CniOutcome> {
@@ -165,6 +187,7 @@ export class ConflistRuntime {
 
   /** DEL in reverse order, each plugin given the cached ADD result (when there is one). */
   async del(a: Attachment, result?: unknown): Promise<void> {
-    for (const plugin of [...this.conflist.plugins].reverse()) await this.run(plugin, this.call('DEL', a), this.pluginConfig(plugin, a, result));
+    for (const plugin of [...this.conflist.plugins].reverse())
+      await this.run(plugin, this.call('DEL', a), this.pluginConfig(plugin, a, result));
   }
 }

@@ -55,7 +55,6 @@ export const K8S_NAMESPACE = 'k8s.io';
 /** The sandbox image the tests build and import (no registry is reachable). */
 export const PAUSE_IMAGE = 'fan.lab/pause:1';
 
-
 /** Refusal exit codes 90–93 (GUARD_SH); the bound paths follow the cgroup arguments' count. */
 const HOLDER_SCRIPT = `#!/bin/sh
 # fan lab: the private mount namespace of one lab host's containerd. Started (argv, no shell) as

@@ -48,7 +48,6 @@ export const LAB_DOCKER_ROOT = '/var/tmp/fanlab-docker';
 /** The image every lab container runs: busybox-static, imported from a tarball (no registry). */
 export const LAB_IMAGE = 'busybox:fan';
 
-
 /** Refusal exit codes of the inner script (90–93): the guard fired and dockerd was never started. */
 const INNER_SCRIPT = `#!/bin/sh
 # fan lab: dockerd for one lab host. Started (argv, no shell) as
@@ -82,21 +81,37 @@ export interface LabDockerd {
 }
 
 /** The docker CLI against a lab dockerd; its client config stays in the lab directory, not in ~/.docker. */
-export function docker(d: Pick<LabDockerd, 'socket'>, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export function docker(
+  d: Pick<LabDockerd, 'socket'>,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const config = `${d.socket.slice(0, d.socket.lastIndexOf('/'))}/cli`;
-  return root.run(['env', `DOCKER_CONFIG=${config}`, DOCKER_CLI, '-H', `unix://${d.socket}`, ...args], { timeoutMs: 60_000, ...options });
+  return root.run(['env', `DOCKER_CONFIG=${config}`, DOCKER_CLI, '-H', `unix://${d.socket}`, ...args], {
+    timeoutMs: 60_000,
+    ...options,
+  });
 }
 
 /** Starts dockerd in `host`'s network namespace (see the file comment); resolves once `docker info` answers. */
-export async function startDockerd(host: LabHost, options: { timeoutMs?: number; keepData?: boolean } = {}): Promise<LabDockerd> {
+export async function startDockerd(
+  host: LabHost,
+  options: { timeoutMs?: number; keepData?: boolean } = {},
+): Promise<LabDockerd> {
   const dir = `${LAB_DOCKER_ROOT}/${host.ns}`;
   if (existsSync(dir)) {
-    if (!(await noMountsUnder(dir))) throw new FanError(`${dir} has mounts under it`, 'a dockerd of an earlier run may still be running: stop it first');
+    if (!(await noMountsUnder(dir)))
+      throw new FanError(
+        `${dir} has mounts under it`,
+        'a dockerd of an earlier run may still be running: stop it first',
+      );
     // keepData: a restart after crashDockerd, with the containers and networks dockerd had recorded.
     if (!options.keepData) await rm(dir, { recursive: true, force: true });
     // The exec root is runtime state (on /run, a tmpfs, normally): a dead containerd's pid file and socket there
     // would make dockerd wait for that containerd instead of starting its own.
-    else for (const stale of ['exec', 'docker.pid', 'docker.sock']) await rm(`${dir}/${stale}`, { recursive: true, force: true });
+    else
+      for (const stale of ['exec', 'docker.pid', 'docker.sock'])
+        await rm(`${dir}/${stale}`, { recursive: true, force: true });
   }
   const pluginDir = `${dir}/plugins`;
   await mkdir(pluginDir, { recursive: true });
@@ -107,26 +122,49 @@ export async function startDockerd(host: LabHost, options: { timeoutMs?: number;
   await writeFile(script, INNER_SCRIPT, { mode: 0o755 });
   const hostMnt = nsInode('self', 'mnt');
   const hostNet = nsInode('self', 'net');
-  if (hostMnt === undefined || hostNet === undefined) throw new FanError('cannot read /proc/self/ns/{mnt,net}', 'run the lab as root on Linux');
+  if (hostMnt === undefined || hostNet === undefined)
+    throw new FanError('cannot read /proc/self/ns/{mnt,net}', 'run the lab as root on Linux');
   const cgroupParent = `/${host.ns}`;
   const cgroups = (await cgroupV1Mounts()).map((m) => `${m.name}=${m.options}`);
   const log = `${dir}/dockerd.log`;
-  const daemon = startProcess(['ip', 'netns', 'exec', host.ns, 'unshare', '-m', '--propagation', 'private', '/bin/sh', script, host.ns, dir, cgroupParent, ...cgroups], {
-    env: { HOST_MNTNS: String(hostMnt), HOST_NETNS: String(hostNet) },
-    logFile: log,
-  });
+  const daemon = startProcess(
+    [
+      'ip',
+      'netns',
+      'exec',
+      host.ns,
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      script,
+      host.ns,
+      dir,
+      cgroupParent,
+      ...cgroups,
+    ],
+    {
+      env: { HOST_MNTNS: String(hostMnt), HOST_NETNS: String(hostNet) },
+      logFile: log,
+    },
+  );
   const socket = `${dir}/docker.sock`;
   const partial = { host, dir, socket, pluginDir, cgroupParent, process: daemon, log };
   try {
     await waitFor(
       `dockerd of ${host.ns}`,
-      async () => existsSync(socket) && (await docker({ socket }, ['info', '--format', '{{.ServerVersion}}'], { allowFailure: true, timeoutMs: 5_000 })).exitCode === 0,
+      async () =>
+        existsSync(socket) &&
+        (await docker({ socket }, ['info', '--format', '{{.ServerVersion}}'], { allowFailure: true, timeoutMs: 5_000 }))
+          .exitCode === 0,
       () => daemon.running(),
       options.timeoutMs ?? 30_000,
       log,
     );
     const mountNs = nsInode(daemon.pid, 'mnt');
-    if (mountNs === undefined || mountNs === hostMnt) throw new FanError(`dockerd (pid ${daemon.pid}) is not in a mount namespace of its own`);
+    if (mountNs === undefined || mountNs === hostMnt)
+      throw new FanError(`dockerd (pid ${daemon.pid}) is not in a mount namespace of its own`);
     return { ...partial, mountNs };
   } catch (error) {
     await stopDockerd({ ...partial, mountNs: nsInode(daemon.pid, 'mnt') ?? -1 }).catch(() => undefined);
@@ -142,7 +180,9 @@ export async function startDockerd(host: LabHost, options: { timeoutMs?: number;
 export async function stopDockerd(d: LabDockerd): Promise<string[]> {
   const forced: string[] = [];
   if (d.process.running()) {
-    const ids = (await docker(d, ['ps', '-aq'], { allowFailure: true, timeoutMs: 15_000 })).stdout.split('\n').filter(Boolean);
+    const ids = (await docker(d, ['ps', '-aq'], { allowFailure: true, timeoutMs: 15_000 })).stdout
+      .split('\n')
+      .filter(Boolean);
     if (ids.length > 0) await docker(d, ['rm', '-f', ...ids], { allowFailure: true, timeoutMs: 30_000 });
   }
   await stopProcess(d.process, 15_000);
@@ -205,12 +245,33 @@ export async function startFanPlugin(
 ): Promise<BackgroundProcess> {
   const socket = `${d.pluginDir}/fan.sock`;
   const log = `${d.dir}/fan-plugin.log`;
-  const p = startProcess(['ip', 'netns', 'exec', d.host.ns, process.execPath, FANCTL, 'docker-plugin', '--socket', socket, '--verbose', ...extraArgs], {
-    env: { FAN_STATE_DIR: d.host.stateDir, ...extraEnv },
-    logFile: log,
-  });
+  const p = startProcess(
+    [
+      'ip',
+      'netns',
+      'exec',
+      d.host.ns,
+      process.execPath,
+      FANCTL,
+      'docker-plugin',
+      '--socket',
+      socket,
+      '--verbose',
+      ...extraArgs,
+    ],
+    {
+      env: { FAN_STATE_DIR: d.host.stateDir, ...extraEnv },
+      logFile: log,
+    },
+  );
   try {
-    await waitFor(`fanctl docker-plugin on ${d.host.ns}`, () => Promise.resolve(existsSync(socket)), () => p.running(), 15_000, log);
+    await waitFor(
+      `fanctl docker-plugin on ${d.host.ns}`,
+      () => Promise.resolve(existsSync(socket)),
+      () => p.running(),
+      15_000,
+      log,
+    );
   } catch (error) {
     await stopProcess(p);
     throw error;
@@ -228,7 +289,8 @@ export async function sweepLabDocker(prefix: string): Promise<string[]> {
   const mine = `${LAB_DOCKER_ROOT}/${prefix}-`;
   const parents = new Set<string>();
   for (const m of await cgroupV1Mounts()) {
-    for (const entry of await readdir(m.mountPoint).catch(() => [] as string[])) if (entry.startsWith(`${prefix}-`)) parents.add(`/${entry}`);
+    for (const entry of await readdir(m.mountPoint).catch(() => [] as string[]))
+      if (entry.startsWith(`${prefix}-`)) parents.add(`/${entry}`);
   }
   for (let attempt = 0; attempt < 20; attempt++) {
     const pids = new Set<number>();
@@ -244,7 +306,8 @@ export async function sweepLabDocker(prefix: string): Promise<string[]> {
     await new Promise((r) => setTimeout(r, 100));
   }
   for (const parent of parents) {
-    for (const dir of await cgroupDirs(parent)) await rmdir(dir).catch((error: unknown) => swept.push(`cgroup ${dir}: ${errorMessage(error)}`));
+    for (const dir of await cgroupDirs(parent))
+      await rmdir(dir).catch((error: unknown) => swept.push(`cgroup ${dir}: ${errorMessage(error)}`));
   }
   for (const entry of await readdir(LAB_DOCKER_ROOT).catch(() => [] as string[])) {
     if (!entry.startsWith(`${prefix}-`)) continue;

@@ -10,7 +10,6 @@ import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
 import type { RunResult } from '../../src/ports/runner.js';
 import type { LabHost, LabTopology } from '../../src/lab/topology.js';
 
-
 export const IMAGE = 'localhost/fan-busybox:latest';
 
 export interface PodmanHost {
@@ -23,9 +22,12 @@ export interface PodmanHost {
   readonly cgroupParent: string;
 }
 
-
 /** Prepares a host's podman directory and configuration. */
-export async function podmanHost(topo: LabTopology, host: LabHost, cni: { bin: string; conf: string }): Promise<PodmanHost> {
+export async function podmanHost(
+  topo: LabTopology,
+  host: LabHost,
+  cni: { bin: string; conf: string },
+): Promise<PodmanHost> {
   const dir = `${topo.stateDir}/podman-${host.name}`;
   for (const d of ['root', 'runroot', 'tmp']) await mkdir(`${dir}/${d}`, { recursive: true });
   await writeFile(
@@ -73,7 +75,10 @@ export async function inPodmanHost(p: PodmanHost, body: string, timeoutMs: numbe
   const labRoot = '/run/fanlab';
   const script = `${p.dir}/run-${Date.now()}-${Math.random().toString(16).slice(2)}.sh`;
   await writeFile(script, `${prologue(p, labRoot)}\n${body}\n`, { mode: 0o755 });
-  return root.run(['nsenter', `--net=/run/netns/${p.host.ns}`, 'unshare', '-m', '--propagation', 'private', 'sh', script], { allowFailure: true, timeoutMs });
+  return root.run(
+    ['nsenter', `--net=/run/netns/${p.host.ns}`, 'unshare', '-m', '--propagation', 'private', 'sh', script],
+    { allowFailure: true, timeoutMs },
+  );
 }
 
 /** `$P run` options every lab container uses. */

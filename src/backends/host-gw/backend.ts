@@ -20,7 +20,10 @@ export const hostGwBackend: DataplaneBackend = {
       const onDev = fans.filter((f) => f.device === dev);
       const mac = onDev[0]?.deviceMac;
       if (mac === undefined) {
-        throw new ConfigError(`underlay device ${dev} has no MAC address`, 'host-gw needs an Ethernet underlay; use --type vxlan');
+        throw new ConfigError(
+          `underlay device ${dev} has no MAC address`,
+          'host-gw needs an Ethernet underlay; use --type vxlan',
+        );
       }
       return {
         backend: 'host-gw',

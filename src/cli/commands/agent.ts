@@ -59,7 +59,10 @@ export function cniService(opts: Pick<AgentOptions, 'socket' | 'verbose'>, deps:
     async start() {
       const { stateDir, log } = deps;
       const socket = opts.socket ?? agentSocketPath({ FAN_STATE_DIR: stateDir });
-      const fans = cachedFanView({ read: () => readFanView({ host: deps.host, stateDir }), stamp: () => fanStateStamp(stateDir) });
+      const fans = cachedFanView({
+        read: () => readFanView({ host: deps.host, stateDir }),
+        stamp: () => fanStateStamp(stateDir),
+      });
       const queues = new SerialLeaseQueues();
       const plugin = fanCniPlugin({
         fans: () => fans.get(),
@@ -72,11 +75,15 @@ export function cniService(opts: Pick<AgentOptions, 'socket' | 'verbose'>, deps:
       });
       let calls = 0;
       let failed = 0;
-      const server = await serveAgent(socket, cniCallHandler(plugin, () => fans.invalidate()), (call) => {
-        calls++;
-        if (call.exitCode !== 0) failed++;
-        if (opts.verbose || call.exitCode !== 0) log(`cni ${call.command} exit ${call.exitCode} in ${call.ms} ms`);
-      });
+      const server = await serveAgent(
+        socket,
+        cniCallHandler(plugin, () => fans.invalidate()),
+        (call) => {
+          calls++;
+          if (call.exitCode !== 0) failed++;
+          if (opts.verbose || call.exitCode !== 0) log(`cni ${call.command} exit ${call.exitCode} in ${call.ms} ms`);
+        },
+      );
       return {
         description: `pid ${process.pid}: serving CNI on ${socket} (state ${stateDir})`,
         async stop() {

@@ -24,9 +24,10 @@ function specOf(opts: CalcOptions): FanSpec {
 /** The slice of this host (or of the host named by -u ADDRESS/LEN). */
 export async function sliceCommand(opts: CalcOptions, host: HostReader): Promise<SliceReport> {
   const spec = specOf(opts);
-  const u = spec.underlay.kind === 'cidr' && !isNetworkAddress(spec.underlay.cidr)
-    ? resolveUnderlayOffline(spec)
-    : resolveUnderlay(spec, await host.readFacts());
+  const u =
+    spec.underlay.kind === 'cidr' && !isNetworkAddress(spec.underlay.cidr)
+      ? resolveUnderlayOffline(spec)
+      : resolveUnderlay(spec, await host.readFacts());
   const map = defineFan(spec.overlay, u.underlay);
   return sliceReport(describeHost(map, u.host), spec.bridge ?? bridgeNameOf(map.overlay));
 }

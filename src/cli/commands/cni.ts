@@ -8,7 +8,14 @@ import { equalCidr, formatCidr } from '../../core/address/ipv4.js';
 import { parseOverlay } from '../../core/config/fan-spec.js';
 import { ConfigError, StateError } from '../../core/errors.js';
 import { readFanView } from '../../app/fans.js';
-import { DEFAULT_CONFLIST_VERSION, configureForwarder, conflistFileName, networkNameOf, renderConflist, renderWrapper } from '../../cni/install.js';
+import {
+  DEFAULT_CONFLIST_VERSION,
+  configureForwarder,
+  conflistFileName,
+  networkNameOf,
+  renderConflist,
+  renderWrapper,
+} from '../../cni/install.js';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from '../../cni/protocol.js';
 import type { HostReader } from '../../ports/host.js';
 
@@ -31,7 +38,12 @@ export interface CniInstallDeps {
 
 export interface CniInstallReport {
   readonly plugin: string;
-  readonly conflists: readonly { readonly path: string; readonly network: string; readonly overlay: string; readonly bridge: string }[];
+  readonly conflists: readonly {
+    readonly path: string;
+    readonly network: string;
+    readonly overlay: string;
+    readonly bridge: string;
+  }[];
 }
 
 async function writeAtomic(path: string, text: string | Uint8Array, mode: number): Promise<void> {
@@ -43,15 +55,23 @@ async function writeAtomic(path: string, text: string | Uint8Array, mode: number
 
 export async function cniInstallCommand(opts: CniInstallOptions, deps: CniInstallDeps): Promise<CniInstallReport> {
   const version = opts.cniVersion ?? DEFAULT_CONFLIST_VERSION;
-  if (!isSupportedVersion(version)) throw new ConfigError(`--cni-version ${version} is not supported`, `use one of ${SUPPORTED_VERSIONS.join(', ')}`);
+  if (!isSupportedVersion(version))
+    throw new ConfigError(`--cni-version ${version} is not supported`, `use one of ${SUPPORTED_VERSIONS.join(', ')}`);
   const { fans } = await readFanView({ host: deps.host, stateDir: deps.stateDir });
-  if (fans.length === 0) throw new StateError('no fan is up on this host: there is nothing to write a CNI network for', 'bring one up first, e.g. fanctl up -o 250.0.0.0/8 -u <underlay>');
+  if (fans.length === 0)
+    throw new StateError(
+      'no fan is up on this host: there is nothing to write a CNI network for',
+      'bring one up first, e.g. fanctl up -o 250.0.0.0/8 -u <underlay>',
+    );
   let chosen = fans;
   if (opts.overlay !== undefined) {
     const overlay = parseOverlay(opts.overlay);
     chosen = fans.filter((f) => equalCidr(f.map.overlay, overlay));
     if (chosen.length === 0) {
-      throw new StateError(`no fan with overlay ${formatCidr(overlay)} is up on this host`, `fans up: ${fans.map((f) => formatCidr(f.map.overlay)).join(', ')}`);
+      throw new StateError(
+        `no fan with overlay ${formatCidr(overlay)} is up on this host`,
+        `fans up: ${fans.map((f) => formatCidr(f.map.overlay)).join(', ')}`,
+      );
     }
   }
   await mkdir(opts.dir, { recursive: true });
@@ -75,5 +95,9 @@ export async function cniInstallCommand(opts: CniInstallOptions, deps: CniInstal
 }
 
 export function renderCniInstall(report: CniInstallReport): string {
-  return [`installed ${report.plugin}`, ...report.conflists.map((c) => `wrote ${c.path} (network ${c.network}: ${c.overlay} on ${c.bridge})`), ''].join('\n');
+  return [
+    `installed ${report.plugin}`,
+    ...report.conflists.map((c) => `wrote ${c.path} (network ${c.network}: ${c.overlay} on ${c.bridge})`),
+    '',
+  ].join('\n');
 }

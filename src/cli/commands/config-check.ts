@@ -6,7 +6,10 @@ import type { TextFiles } from '../../ports/host.js';
 export async function readFanConfig(files: TextFiles, path = DEFAULT_FAN_CONFIG): Promise<FanConfig> {
   const text = await files.read(path);
   if (text === undefined) {
-    throw new ConfigError(`config file ${path} does not exist`, `create it with one fan per line (e.g. "-o 250.0.0.0/8 -u eth0/16 dhcp"), or pass --config PATH`);
+    throw new ConfigError(
+      `config file ${path} does not exist`,
+      `create it with one fan per line (e.g. "-o 250.0.0.0/8 -u eth0/16 dhcp"), or pass --config PATH`,
+    );
   }
   return parseFanConfig(text, path);
 }

@@ -28,7 +28,10 @@ export const DEFAULT_SOCKET_MODE = '0660';
 export const DEFAULT_RECLAIM_GRACE_S = 300;
 export const DEFAULT_RECLAIM_INTERVAL_S = 300;
 
-export async function dockerConfigCommand(opts: { overlay?: string; name?: string }, deps: { host: HostReader; stateDir: string }): Promise<DockerBridgeConfig> {
+export async function dockerConfigCommand(
+  opts: { overlay?: string; name?: string },
+  deps: { host: HostReader; stateDir: string },
+): Promise<DockerBridgeConfig> {
   const view = await readFanView(deps);
   const fan = selectFan(view.fans, opts.overlay === undefined ? {} : { overlay: opts.overlay });
   return dockerBridgeConfig(fan, opts.name);
@@ -46,14 +49,26 @@ export interface DockerPluginOptions {
 }
 
 export function parseSocketMode(text: string): number {
-  if (!/^0?[0-7]{3}$/.test(text)) throw new ConfigError(`--socket-mode "${text}" is not an octal mode`, 'write three octal digits, e.g. 0660 (owner and group read/write)');
+  if (!/^0?[0-7]{3}$/.test(text))
+    throw new ConfigError(
+      `--socket-mode "${text}" is not an octal mode`,
+      'write three octal digits, e.g. 0660 (owner and group read/write)',
+    );
   const mode = parseInt(text, 8);
-  if ((mode & 0o600) !== 0o600) throw new ConfigError(`--socket-mode ${text} keeps root from using the socket`, 'keep the owner bits rw, e.g. 0660');
+  if ((mode & 0o600) !== 0o600)
+    throw new ConfigError(
+      `--socket-mode ${text} keeps root from using the socket`,
+      'keep the owner bits rw, e.g. 0660',
+    );
   return mode;
 }
 
 function parseSeconds(option: string, text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) > 86_400 * 7) throw new ConfigError(`${option} "${text}" is not a whole number of seconds`, `write seconds, e.g. ${option} 300 (0 for ${option === '--reclaim-interval' ? 'no timer' : 'no grace'})`);
+  if (!/^\d+$/.test(text) || Number(text) > 86_400 * 7)
+    throw new ConfigError(
+      `${option} "${text}" is not a whole number of seconds`,
+      `write seconds, e.g. ${option} 300 (0 for ${option === '--reclaim-interval' ? 'no timer' : 'no grace'})`,
+    );
   return Number(text);
 }
 
@@ -117,7 +132,8 @@ export async function startDockerPlugin(
     calls++;
     const ok = call.status >= 200 && call.status < 300;
     if (!ok) failed++;
-    if (opts.verbose) deps.log(`${call.path} ${call.status} ${call.ms}ms ${shorten(call.request.trim())} -> ${shorten(call.response)}`);
+    if (opts.verbose)
+      deps.log(`${call.path} ${call.status} ${call.ms}ms ${shorten(call.request.trim())} -> ${shorten(call.response)}`);
     else if (!ok) deps.log(`${call.path} ${call.status}: ${shorten(call.response)}`);
   });
   const reclaimer = dockerSocket === undefined ? undefined : startReclaimer(app, dockerSocket, intervalS, deps.log);
@@ -151,7 +167,12 @@ export async function dockerPluginCommand(
  * Reclaims abandoned leases once dockerd first answers (retried every 2 s until then, so a plugin started before
  * dockerd still does it), then every `intervalS` seconds (0: only at start; a full pool reclaims too).
  */
-function startReclaimer(app: DockerDeps, dockerSocket: string, intervalS: number, log: (line: string) => void): { stop: () => void } {
+function startReclaimer(
+  app: DockerDeps,
+  dockerSocket: string,
+  intervalS: number,
+  log: (line: string) => void,
+): { stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastError = '';

@@ -19,12 +19,19 @@ export async function doctorCommand(opts: DoctorOptions, deps: HostDeps): Promis
     try {
       parseIpv4(p);
     } catch {
-      throw new ConfigError(`--peer ${p} is not an IPv4 address`, 'give the peer host\'s underlay address, e.g. --peer 172.16.0.12');
+      throw new ConfigError(
+        `--peer ${p} is not an IPv4 address`,
+        "give the peer host's underlay address, e.g. --peer 172.16.0.12",
+      );
     }
   }
   const checks = selectChecks(CHECKS, opts.check ?? []);
   const ctx = await gatherContext(deps, peers).catch((error: unknown) => {
-    throw new FanError(`doctor could not read this host's fan state: ${errorMessage(error)}`, 'run fanctl doctor as root (it reads eBPF maps, nftables and iptables)', { cause: error });
+    throw new FanError(
+      `doctor could not read this host's fan state: ${errorMessage(error)}`,
+      'run fanctl doctor as root (it reads eBPF maps, nftables and iptables)',
+      { cause: error },
+    );
   });
   return runChecks(checks, ctx, opts.json ? undefined : progressBar('doctor'));
 }

@@ -37,8 +37,31 @@ const fan: FanStatus = {
 };
 
 const status: HostStatus = {
-  fans: [fan, { ...fan, bridge: 'fan-251', overlay: '251.0.0.0/8', slice: '251.3.4.0/24', bridgeUp: false, dhcp: { enabled: true }, type: 'host-gw', attached: [], containers: [], counters: zero }],
-  tunnel: { name: 'fan-vxlan', mtu: 1450, up: true, programs: [{ direction: 'egress', progId: 7 }, { direction: 'ingress', progId: 8 }], unmatched: { ...zero, txDropNomatch: 2 } },
+  fans: [
+    fan,
+    {
+      ...fan,
+      bridge: 'fan-251',
+      overlay: '251.0.0.0/8',
+      slice: '251.3.4.0/24',
+      bridgeUp: false,
+      dhcp: { enabled: true },
+      type: 'host-gw',
+      attached: [],
+      containers: [],
+      counters: zero,
+    },
+  ],
+  tunnel: {
+    name: 'fan-vxlan',
+    mtu: 1450,
+    up: true,
+    programs: [
+      { direction: 'egress', progId: 7 },
+      { direction: 'ingress', progId: 8 },
+    ],
+    unmatched: { ...zero, txDropNomatch: 2 },
+  },
   nftTable: true,
   forwardRules: ['fan-250 (from fan-vxlan)'],
 };
@@ -55,17 +78,26 @@ describe('renderShow', () => {
 describe('renderStatus', () => {
   const text = renderStatus(status);
   it('shows per fan the slice, data plane, DHCP, ports and counters, and flags what is wrong', () => {
-    assert.match(text, /│ fan-250 +│ 250\.0\.0\.0\/8 → 250\.3\.4\.0\/24 │ 250\.3\.4\.1 +│ 172\.16\.3\.4 \(eth0\) │ vxlan 16384000 │ 1450 │ pid 4242 +│ 2 +│ 12 +│ 10 +│ spoofed 3 │/);
+    assert.match(
+      text,
+      /│ fan-250 +│ 250\.0\.0\.0\/8 → 250\.3\.4\.0\/24 │ 250\.3\.4\.1 +│ 172\.16\.3\.4 \(eth0\) │ vxlan 16384000 │ 1450 │ pid 4242 +│ 2 +│ 12 +│ 10 +│ spoofed 3 │/,
+    );
     assert.match(text, /│ fan-251 \(DOWN\) │ .* │ host-gw +│ .* │ NOT RUNNING │ 0 +│ 0 +│ 0 +│ 0 +│/);
   });
   it('lists the containers with address, interfaces, runtime and owner (a Kubernetes pod by namespace/name)', () => {
     assert.match(text, /│ fan-250 +│ 250\.3\.4\.2 +│ veth1 → eth0 +│ cni +│ k8s shop\/web-0 +│ - +│/);
   });
   it('ends with the tunnel and the firewall', () => {
-    assert.match(text, /tunnel fan-vxlan: up, mtu 1450, eBPF egress #7, ingress #8, unmatched drops 2 sent, 0 received \(unknown VNI, not IPv4\)\n/);
+    assert.match(
+      text,
+      /tunnel fan-vxlan: up, mtu 1450, eBPF egress #7, ingress #8, unmatched drops 2 sent, 0 received \(unknown VNI, not IPv4\)\n/,
+    );
     assert.match(text, /nftables table ip fan: loaded; iptables ACCEPT rules: fan-250 \(from fan-vxlan\)\n$/);
   });
   it('says how to start when no fan is up', () => {
-    assert.equal(renderStatus({ fans: [], nftTable: false, forwardRules: [] }), 'no fan is up on this host (fanctl up -o OVERLAY -u UNDERLAY)\n');
+    assert.equal(
+      renderStatus({ fans: [], nftTable: false, forwardRules: [] }),
+      'no fan is up on this host (fanctl up -o OVERLAY -u UNDERLAY)\n',
+    );
   });
 });

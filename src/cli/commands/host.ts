@@ -33,9 +33,15 @@ export function fanWords(words: readonly string[], opts: FanWordOptions): string
   return out;
 }
 
-export async function upCommand(words: string[], opts: FanWordOptions & { all?: boolean; config: string }, deps: HostDeps, files: TextFiles): Promise<ChangeReport> {
+export async function upCommand(
+  words: string[],
+  opts: FanWordOptions & { all?: boolean; config: string },
+  deps: HostDeps,
+  files: TextFiles,
+): Promise<ChangeReport> {
   if (opts.all) {
-    if (fanWords(words, opts).length > 0) throw new ConfigError('up -a takes no fan arguments', 'use either -a or one fan\'s arguments');
+    if (fanWords(words, opts).length > 0)
+      throw new ConfigError('up -a takes no fan arguments', "use either -a or one fan's arguments");
     const specs = requireValidConfig(await readFanConfig(files, opts.config)).map((l) => l.spec);
     requireRoot('fanctl up');
     return upFans(specs, opts.config, deps);
@@ -58,16 +64,30 @@ export function downSelection(words: readonly string[]): FanSpec {
   }
 }
 
-export async function downCommand(words: string[], opts: FanWordOptions & { all?: boolean; every?: boolean; force?: boolean; config: string }, deps: HostDeps): Promise<ChangeReport> {
+export async function downCommand(
+  words: string[],
+  opts: FanWordOptions & { all?: boolean; every?: boolean; force?: boolean; config: string },
+  deps: HostDeps,
+): Promise<ChangeReport> {
   const force = opts.force ?? false;
   const given = fanWords(words, opts);
   if ((opts.every || opts.all) && given.length > 0) {
-    throw new ConfigError(`down ${opts.every ? '-e' : '-a'} takes no fan arguments (got "${given.join(' ')}")`, 'use either -e/-a or one fan\'s -o OVERLAY');
+    throw new ConfigError(
+      `down ${opts.every ? '-e' : '-a'} takes no fan arguments (got "${given.join(' ')}")`,
+      "use either -e/-a or one fan's -o OVERLAY",
+    );
   }
   if (!opts.every && !opts.all && given.length === 0) {
-    throw new ConfigError('down needs a fan', 'give -o OVERLAY [-u UNDERLAY], or -a (fans from the config file), or -e (every fan)');
+    throw new ConfigError(
+      'down needs a fan',
+      'give -o OVERLAY [-u UNDERLAY], or -a (fans from the config file), or -e (every fan)',
+    );
   }
-  const select = opts.every ? { all: true as const } : opts.all ? { source: opts.config } : { specs: [downSelection(given)] };
+  const select = opts.every
+    ? { all: true as const }
+    : opts.all
+      ? { source: opts.config }
+      : { specs: [downSelection(given)] };
   requireRoot('fanctl down');
   return downFans({ select, force }, deps);
 }
@@ -80,7 +100,9 @@ export function showCommand(deps: HostDeps): Promise<HostStatus> {
 export function renderShow(status: HostStatus): string {
   const rows = [ubuntuRow(['Bridge', 'Underlay', 'Overlay', 'Flags'])];
   for (const fan of status.fans) {
-    rows.push(ubuntuRow([fan.bridge, `${fan.underlayHost}/${fan.underlay.split('/')[1] ?? ''}`, fan.overlay, fan.flags]));
+    rows.push(
+      ubuntuRow([fan.bridge, `${fan.underlayHost}/${fan.underlay.split('/')[1] ?? ''}`, fan.overlay, fan.flags]),
+    );
   }
   return `${rows.join('\n')}\n`;
 }
@@ -92,7 +114,19 @@ export function renderShow(status: HostStatus): string {
 export function renderStatus(status: HostStatus): string {
   if (status.fans.length === 0) return 'no fan is up on this host (fanctl up -o OVERLAY -u UNDERLAY)\n';
   const table = new Table({
-    head: ['bridge', 'overlay → slice', 'gateway', 'underlay (device)', 'type', 'mtu', 'dhcp', 'ports', 'tx pkts', 'rx pkts', 'dropped'],
+    head: [
+      'bridge',
+      'overlay → slice',
+      'gateway',
+      'underlay (device)',
+      'type',
+      'mtu',
+      'dhcp',
+      'ports',
+      'tx pkts',
+      'rx pkts',
+      'dropped',
+    ],
     style: { head: [], border: [] },
   });
   for (const fan of status.fans) {
@@ -108,13 +142,18 @@ export function renderStatus(status: HostStatus): string {
       String(fan.attached.length),
       String(c.txPackets),
       String(c.rxPackets),
-      [c.txDropLocal ? `local ${c.txDropLocal}` : '', c.rxDropSpoof ? `spoofed ${c.rxDropSpoof}` : ''].filter(Boolean).join(', ') || '0',
+      [c.txDropLocal ? `local ${c.txDropLocal}` : '', c.rxDropSpoof ? `spoofed ${c.rxDropSpoof}` : '']
+        .filter(Boolean)
+        .join(', ') || '0',
     ]);
   }
   const lines = [table.toString()];
   const containers = status.fans.flatMap((f) => f.containers);
   if (containers.length > 0) {
-    const list = new Table({ head: ['bridge', 'address', 'interface', 'runtime', 'owner', 'problems'], style: { head: [], border: [] } });
+    const list = new Table({
+      head: ['bridge', 'address', 'interface', 'runtime', 'owner', 'problems'],
+      style: { head: [], border: [] },
+    });
     for (const c of containers) {
       const ifs = [c.hostIf, c.ifname].filter((x) => x !== undefined).join(' → ') || '-';
       list.push([c.bridge, c.address ?? '-', ifs, c.runtime, describeOwner(c), c.problems.join('; ') || '-']);
@@ -123,12 +162,18 @@ export function renderStatus(status: HostStatus): string {
   }
   if (status.tunnel) {
     const programs = status.tunnel.programs.map((p) => `${p.direction} #${p.progId}`).join(', ') || 'NONE ATTACHED';
-    lines.push(`tunnel ${status.tunnel.name}: ${status.tunnel.up ? 'up' : 'DOWN'}, mtu ${status.tunnel.mtu}, eBPF ${programs}, unmatched drops ${status.tunnel.unmatched.txDropNomatch} sent, ${status.tunnel.unmatched.rxDropSpoof} received (unknown VNI, not IPv4)`);
+    lines.push(
+      `tunnel ${status.tunnel.name}: ${status.tunnel.up ? 'up' : 'DOWN'}, mtu ${status.tunnel.mtu}, eBPF ${programs}, unmatched drops ${status.tunnel.unmatched.txDropNomatch} sent, ${status.tunnel.unmatched.rxDropSpoof} received (unknown VNI, not IPv4)`,
+    );
   }
-  lines.push(`nftables table ip fan: ${status.nftTable ? 'loaded' : 'MISSING'}; iptables ACCEPT rules: ${status.forwardRules.join(', ') || 'none'}`);
+  lines.push(
+    `nftables table ip fan: ${status.nftTable ? 'loaded' : 'MISSING'}; iptables ACCEPT rules: ${status.forwardRules.join(', ') || 'none'}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
 export function renderChanges(report: ChangeReport): string {
-  return report.changes.length === 0 ? 'no changes: the host is already as configured\n' : `${report.changes.map((c) => `  ${c}`).join('\n')}\n`;
+  return report.changes.length === 0
+    ? 'no changes: the host is already as configured\n'
+    : `${report.changes.map((c) => `  ${c}`).join('\n')}\n`;
 }

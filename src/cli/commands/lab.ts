@@ -14,26 +14,47 @@ export function renderCheck(report: CheckReport): string {
   const targets = [...sources, ...new Set(report.results.map((r) => r.to).filter((to) => !sources.includes(to)))];
   const table = new Table({ head: ['from \\ to', ...targets], style: { head: [], border: [] } });
   for (const from of sources) {
-    table.push([from, ...targets.map((to) => {
-      const r = report.results.find((x) => x.from === from && x.to === to);
-      return r === undefined ? '' : r.ok ? `ok ${r.rttMs?.toFixed(2)}ms` : 'FAIL';
-    })]);
+    table.push([
+      from,
+      ...targets.map((to) => {
+        const r = report.results.find((x) => x.from === from && x.to === to);
+        return r === undefined ? '' : r.ok ? `ok ${r.rttMs?.toFixed(2)}ms` : 'FAIL';
+      }),
+    ]);
   }
-  const failures = report.results.filter((r) => !r.ok).map((r) => `  FAIL ${r.from} → ${r.to} (${r.target}, ${r.kind})`);
+  const failures = report.results
+    .filter((r) => !r.ok)
+    .map((r) => `  FAIL ${r.from} → ${r.to} (${r.target}, ${r.kind})`);
   return `${table.toString()}\n${failures.join('\n')}${failures.length ? '\n' : ''}${report.passed} passed, ${report.failed} failed\n`;
 }
 
 export function renderBench(report: BenchReport): string {
-  const table = new Table({ head: ['path', 'from → to', 'Gbit/s', 'vs underlay', 'RTT ms', 'RTT vs underlay', 'retransmits'], style: { head: [], border: [] } });
+  const table = new Table({
+    head: ['path', 'from → to', 'Gbit/s', 'vs underlay', 'RTT ms', 'RTT vs underlay', 'retransmits'],
+    style: { head: [], border: [] },
+  });
   for (const p of report.paths) {
-    table.push([p.path, `${p.from} → ${p.to}`, p.gbitPerSec.toFixed(2), p.throughputRatio.toFixed(2), p.rttMs.toFixed(3), p.rttRatio.toFixed(2), String(p.retransmits)]);
+    table.push([
+      p.path,
+      `${p.from} → ${p.to}`,
+      p.gbitPerSec.toFixed(2),
+      p.throughputRatio.toFixed(2),
+      p.rttMs.toFixed(3),
+      p.rttRatio.toFixed(2),
+      String(p.retransmits),
+    ]);
   }
-  const reference = report.fanVsReference === undefined ? '' : `fan vs reference (cross-host throughput): ${report.fanVsReference.toFixed(2)}\n`;
+  const reference =
+    report.fanVsReference === undefined
+      ? ''
+      : `fan vs reference (cross-host throughput): ${report.fanVsReference.toFixed(2)}\n`;
   return `${table.toString()}\n${reference}(iperf3 TCP, 1 stream, ${report.seconds}s each; ping 50×; all measured in one run)\n`;
 }
 
 export function renderTopology(topo: LabTopology): string {
-  const lines = [`lab ${topo.prefix}: ${topo.hosts.length} hosts, underlay ${topo.options.underlay}, overlays ${topo.options.overlays.join(', ')}${topo.options.dhcp ? ', DHCP' : ''}`];
+  const lines = [
+    `lab ${topo.prefix}: ${topo.hosts.length} hosts, underlay ${topo.options.underlay}, overlays ${topo.options.overlays.join(', ')}${topo.options.dhcp ? ', DHCP' : ''}`,
+  ];
   for (const host of topo.hosts) {
     lines.push(`  ${host.name} (netns ${host.ns}) underlay ${formatCidr(host.underlay)}`);
     for (const c of host.containers) lines.push(`    ${describeContainer(c)}`);
@@ -50,7 +71,12 @@ export async function labCheckCommand(name: string): Promise<CheckReport> {
 }
 
 /** Benches a running lab, or with `create` a fresh 2-host lab that is removed afterwards. */
-export async function labBenchCommand(name: string, seconds: number, output: Output, create = false): Promise<BenchReport> {
+export async function labBenchCommand(
+  name: string,
+  seconds: number,
+  output: Output,
+  create = false,
+): Promise<BenchReport> {
   const progress = (m: string): void => output.err(`bench: ${m}\n`);
   if (!create) return labBench(await loadLab(name), seconds, progress);
   await labDown(name);
@@ -67,9 +93,14 @@ export async function labDownCommand(name: string): Promise<string[]> {
 }
 
 /** The README's main job: 3 hosts × 2 containers, connectivity matrix, throughput, teardown. */
-export async function labDemoCommand(output: Output, seconds: number): Promise<{ check: CheckReport; bench: BenchReport }> {
+export async function labDemoCommand(
+  output: Output,
+  seconds: number,
+): Promise<{ check: CheckReport; bench: BenchReport }> {
   const options: LabOptions = { ...DEFAULT_LAB, name: 'fandemo' };
-  output.out(`== fan lab demo: ${options.hosts} hosts × ${options.containers} containers, overlay ${options.overlays.join(', ')} over ${options.underlay}\n`);
+  output.out(
+    `== fan lab demo: ${options.hosts} hosts × ${options.containers} containers, overlay ${options.overlays.join(', ')} over ${options.underlay}\n`,
+  );
   await labDown(options.name); // a crashed earlier demo
   const topo = await labUp(options, (m) => output.out(`   ${m}\n`));
   try {

@@ -3,10 +3,19 @@ import { describe, it } from 'node:test';
 import { parseCidr, parseIpv4 } from '../../core/address/ipv4.js';
 import type { DhcpSpec, RouteSpec } from '../../core/model/host-state.js';
 import { dnsmasqArgv } from './dnsmasq.js';
-import { decodeForwardRules as decodeAll, forwardRules, iptablesArgv, renderForwardAcceptDel, splitRuleLine } from './iptables.js';
+import {
+  decodeForwardRules as decodeAll,
+  forwardRules,
+  iptablesArgv,
+  renderForwardAcceptDel,
+  splitRuleLine,
+} from './iptables.js';
 
 /** The policy and the accepts only (the rules one by one are checked through forwardDeletes). */
-function decodeForwardRules(listing: string): { policyDrop: boolean; accepts: readonly { bridge: string; from: string }[] } {
+function decodeForwardRules(listing: string): {
+  policyDrop: boolean;
+  accepts: readonly { bridge: string; from: string }[];
+} {
   const { policyDrop, accepts } = decodeAll(listing);
   return { policyDrop, accepts };
 }
@@ -20,22 +29,63 @@ function forwardDeletes(listing: string, bridge: string): readonly string[][] {
 }
 import { routeArgv } from './routes.js';
 
-const VXLAN_ROUTE: RouteSpec = { dst: parseCidr('250.0.0.0/8'), dev: 'fan-vxlan', via: parseIpv4('169.254.250.1'), src: parseIpv4('250.3.4.1'), mtu: 1450 };
+const VXLAN_ROUTE: RouteSpec = {
+  dst: parseCidr('250.0.0.0/8'),
+  dev: 'fan-vxlan',
+  via: parseIpv4('169.254.250.1'),
+  src: parseIpv4('250.3.4.1'),
+  mtu: 1450,
+};
 
 describe('routeArgv', () => {
-  it('replace: on-link via the placeholder, src, fan\'s proto, mtu', () => {
+  it("replace: on-link via the placeholder, src, fan's proto, mtu", () => {
     assert.deepEqual(routeArgv('replace', VXLAN_ROUTE), [
-      'ip', 'route', 'replace', '250.0.0.0/8', 'via', '169.254.250.1', 'dev', 'fan-vxlan', 'onlink', 'src', '250.3.4.1', 'proto', '250', 'mtu', '1450',
+      'ip',
+      'route',
+      'replace',
+      '250.0.0.0/8',
+      'via',
+      '169.254.250.1',
+      'dev',
+      'fan-vxlan',
+      'onlink',
+      'src',
+      '250.3.4.1',
+      'proto',
+      '250',
+      'mtu',
+      '1450',
     ]);
   });
 
   it('del: the same route without src and mtu', () => {
-    assert.deepEqual(routeArgv('del', VXLAN_ROUTE), ['ip', 'route', 'del', '250.0.0.0/8', 'via', '169.254.250.1', 'dev', 'fan-vxlan', 'onlink', 'proto', '250']);
+    assert.deepEqual(routeArgv('del', VXLAN_ROUTE), [
+      'ip',
+      'route',
+      'del',
+      '250.0.0.0/8',
+      'via',
+      '169.254.250.1',
+      'dev',
+      'fan-vxlan',
+      'onlink',
+      'proto',
+      '250',
+    ]);
   });
 
   it('a route without via, src or mtu (as read back)', () => {
     const plain: RouteSpec = { dst: parseCidr('250.0.0.0/8'), dev: 'eth0' };
-    assert.deepEqual(routeArgv('replace', plain), ['ip', 'route', 'replace', '250.0.0.0/8', 'dev', 'eth0', 'proto', '250']);
+    assert.deepEqual(routeArgv('replace', plain), [
+      'ip',
+      'route',
+      'replace',
+      '250.0.0.0/8',
+      'dev',
+      'eth0',
+      'proto',
+      '250',
+    ]);
     assert.deepEqual(routeArgv('del', plain), ['ip', 'route', 'del', '250.0.0.0/8', 'dev', 'eth0', 'proto', '250']);
   });
 });
@@ -44,19 +94,59 @@ describe('iptables FORWARD rules', () => {
   it('forwardRules: from the bridge, replies to it, overlay traffic into it; each with `fan BRIDGE`', () => {
     assert.deepEqual(forwardRules('fan-250', 'fan-vxlan'), [
       ['-i', 'fan-250', '-m', 'comment', '--comment', 'fan fan-250', '-j', 'ACCEPT'],
-      ['-o', 'fan-250', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-m', 'comment', '--comment', 'fan fan-250', '-j', 'ACCEPT'],
+      [
+        '-o',
+        'fan-250',
+        '-m',
+        'conntrack',
+        '--ctstate',
+        'RELATED,ESTABLISHED',
+        '-m',
+        'comment',
+        '--comment',
+        'fan fan-250',
+        '-j',
+        'ACCEPT',
+      ],
       ['-i', 'fan-vxlan', '-o', 'fan-250', '-m', 'comment', '--comment', 'fan fan-250', '-j', 'ACCEPT'],
     ]);
   });
 
   it('iptablesArgv waits for the xtables lock and targets the chain given', () => {
-    assert.deepEqual(iptablesArgv('-I', 'FORWARD', ['-i', 'fan-250', '-j', 'ACCEPT']), ['iptables', '-w', '-I', 'FORWARD', '-i', 'fan-250', '-j', 'ACCEPT']);
-    assert.deepEqual(iptablesArgv('-D', 'DOCKER-USER', ['-i', 'fan-250', '-j', 'ACCEPT']), ['iptables', '-w', '-D', 'DOCKER-USER', '-i', 'fan-250', '-j', 'ACCEPT']);
+    assert.deepEqual(iptablesArgv('-I', 'FORWARD', ['-i', 'fan-250', '-j', 'ACCEPT']), [
+      'iptables',
+      '-w',
+      '-I',
+      'FORWARD',
+      '-i',
+      'fan-250',
+      '-j',
+      'ACCEPT',
+    ]);
+    assert.deepEqual(iptablesArgv('-D', 'DOCKER-USER', ['-i', 'fan-250', '-j', 'ACCEPT']), [
+      'iptables',
+      '-w',
+      '-D',
+      'DOCKER-USER',
+      '-i',
+      'fan-250',
+      '-j',
+      'ACCEPT',
+    ]);
   });
 
   it('splitRuleLine keeps a quoted comment as one word, without the quotes', () => {
     assert.deepEqual(splitRuleLine('-A FORWARD -i fan-250 -m comment --comment "fan fan-250" -j ACCEPT'), [
-      '-A', 'FORWARD', '-i', 'fan-250', '-m', 'comment', '--comment', 'fan fan-250', '-j', 'ACCEPT',
+      '-A',
+      'FORWARD',
+      '-i',
+      'fan-250',
+      '-m',
+      'comment',
+      '--comment',
+      'fan fan-250',
+      '-j',
+      'ACCEPT',
     ]);
     assert.deepEqual(splitRuleLine('-P FORWARD DROP'), ['-P', 'FORWARD', 'DROP']);
     assert.deepEqual(splitRuleLine(''), []);
@@ -79,12 +169,57 @@ describe('iptables FORWARD rules', () => {
 
   it('forwardDeletes: only rules whose comment is exactly `fan BRIDGE`, as -D argv', () => {
     assert.deepEqual(forwardDeletes(LISTING, 'fan-250'), [
-      ['iptables', '-w', '-D', 'FORWARD', '-i', 'fan-vxlan', '-o', 'fan-250', '-m', 'comment', '--comment', 'fan fan-250', '-j', 'ACCEPT'],
-      ['iptables', '-w', '-D', 'FORWARD', '-o', 'fan-250', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-m', 'comment', '--comment', 'fan fan-250', '-j', 'ACCEPT'],
+      [
+        'iptables',
+        '-w',
+        '-D',
+        'FORWARD',
+        '-i',
+        'fan-vxlan',
+        '-o',
+        'fan-250',
+        '-m',
+        'comment',
+        '--comment',
+        'fan fan-250',
+        '-j',
+        'ACCEPT',
+      ],
+      [
+        'iptables',
+        '-w',
+        '-D',
+        'FORWARD',
+        '-o',
+        'fan-250',
+        '-m',
+        'conntrack',
+        '--ctstate',
+        'RELATED,ESTABLISHED',
+        '-m',
+        'comment',
+        '--comment',
+        'fan fan-250',
+        '-j',
+        'ACCEPT',
+      ],
       ['iptables', '-w', '-D', 'FORWARD', '-i', 'fan-250', '-m', 'comment', '--comment', 'fan fan-250', '-j', 'ACCEPT'],
     ]);
     assert.deepEqual(forwardDeletes(LISTING, 'fan-2500'), [
-      ['iptables', '-w', '-D', 'FORWARD', '-i', 'fan-2500', '-m', 'comment', '--comment', 'fan fan-2500', '-j', 'ACCEPT'],
+      [
+        'iptables',
+        '-w',
+        '-D',
+        'FORWARD',
+        '-i',
+        'fan-2500',
+        '-m',
+        'comment',
+        '--comment',
+        'fan fan-2500',
+        '-j',
+        'ACCEPT',
+      ],
     ]);
     assert.deepEqual(forwardDeletes(LISTING, 'fan-25'), []);
     assert.deepEqual(forwardDeletes(LISTING, 'docker0'), []);
@@ -92,22 +227,41 @@ describe('iptables FORWARD rules', () => {
 
   it('forwardDeletes round-trips the rules fan inserts', () => {
     for (const chain of ['FORWARD', 'DOCKER-USER'] as const) {
-      const listing = forwardRules('fan-250', 'eth0').map((rule) => iptablesArgv('-I', chain, rule).slice(3))
-        .map((words) => ['-A', ...words].map((w) => (w.includes(' ') ? `"${w}"` : w)).join(' ')).join('\n');
-      assert.deepEqual(forwardDeletes(listing, 'fan-250'), forwardRules('fan-250', 'eth0').map((rule) => iptablesArgv('-D', chain, rule)));
+      const listing = forwardRules('fan-250', 'eth0')
+        .map((rule) => iptablesArgv('-I', chain, rule).slice(3))
+        .map((words) => ['-A', ...words].map((w) => (w.includes(' ') ? `"${w}"` : w)).join(' '))
+        .join('\n');
+      assert.deepEqual(
+        forwardDeletes(listing, 'fan-250'),
+        forwardRules('fan-250', 'eth0').map((rule) => iptablesArgv('-D', chain, rule)),
+      );
     }
   });
 
-  it('decodeForwardRules: the DROP policy, the bridges with fan\'s rules and the device they accept from', () => {
-    assert.deepEqual(decodeForwardRules(LISTING), { policyDrop: true, accepts: [{ bridge: 'fan-250', from: 'fan-vxlan' }, { bridge: 'fan-2500', from: '' }] });
-    assert.deepEqual(decodeForwardRules('-P FORWARD ACCEPT\n-A FORWARD -i fan-250 -m comment --comment "fan fan-250" -j ACCEPT\n'), {
-      policyDrop: false,
-      accepts: [{ bridge: 'fan-250', from: '' }],
+  it("decodeForwardRules: the DROP policy, the bridges with fan's rules and the device they accept from", () => {
+    assert.deepEqual(decodeForwardRules(LISTING), {
+      policyDrop: true,
+      accepts: [
+        { bridge: 'fan-250', from: 'fan-vxlan' },
+        { bridge: 'fan-2500', from: '' },
+      ],
     });
-    assert.deepEqual(decodeForwardRules('-N DOCKER-USER\n-A DOCKER-USER -i eth0 -o fan-250 -m comment --comment "fan fan-250" -j ACCEPT\n'), {
-      policyDrop: false,
-      accepts: [{ bridge: 'fan-250', from: 'eth0' }],
-    });
+    assert.deepEqual(
+      decodeForwardRules('-P FORWARD ACCEPT\n-A FORWARD -i fan-250 -m comment --comment "fan fan-250" -j ACCEPT\n'),
+      {
+        policyDrop: false,
+        accepts: [{ bridge: 'fan-250', from: '' }],
+      },
+    );
+    assert.deepEqual(
+      decodeForwardRules(
+        '-N DOCKER-USER\n-A DOCKER-USER -i eth0 -o fan-250 -m comment --comment "fan fan-250" -j ACCEPT\n',
+      ),
+      {
+        policyDrop: false,
+        accepts: [{ bridge: 'fan-250', from: 'eth0' }],
+      },
+    );
     assert.deepEqual(decodeForwardRules('-P FORWARD ACCEPT\n'), { policyDrop: false, accepts: [] });
     assert.deepEqual(decodeForwardRules(''), { policyDrop: false, accepts: [] });
   });

@@ -27,7 +27,12 @@ export function dnsmasqArgv(dhcp: DhcpSpec): string[] {
 }
 
 export function renderDhcpStart(op: OpOf<'dhcp-start'>): Change[] {
-  return [{ apply: { kind: 'dnsmasq-start', dhcp: op.dhcp }, undo: [{ kind: 'dnsmasq-stop', bridge: op.dhcp.bridge, forget: false }] }];
+  return [
+    {
+      apply: { kind: 'dnsmasq-start', dhcp: op.dhcp },
+      undo: [{ kind: 'dnsmasq-stop', bridge: op.dhcp.bridge, forget: false }],
+    },
+  ];
 }
 
 export function renderDhcpStop(op: OpOf<'dhcp-stop'>): Change[] {

@@ -72,14 +72,22 @@ export function decodeForwardRules(rulesText: string): ForwardRulesState {
     if (isPeerRule) from.set(bridge, words[input + 1] ?? '');
     else if (!from.has(bridge)) from.set(bridge, '');
   }
-  return { policyDrop, accepts: [...from].map(([bridge, device]) => ({ bridge, from: device })), rules, chains: [...chains] };
+  return {
+    policyDrop,
+    accepts: [...from].map(([bridge, device]) => ({ bridge, from: device })),
+    rules,
+    chains: [...chains],
+  };
 }
 
 export function renderForwardAcceptAdd(op: OpOf<'forward-accept-add'>): Change[] {
   // Inserted last rule first, so they end up at the top of the chain in order.
   return forwardRules(op.bridge, op.from)
     .reverse()
-    .map((rule) => ({ apply: run(iptablesArgv('-I', op.chain, rule)), undo: [run(iptablesArgv('-D', op.chain, rule))] }));
+    .map((rule) => ({
+      apply: run(iptablesArgv('-I', op.chain, rule)),
+      undo: [run(iptablesArgv('-D', op.chain, rule))],
+    }));
 }
 
 export function renderForwardAcceptDel(op: OpOf<'forward-accept-del'>): Change[] {

@@ -25,7 +25,10 @@ function create(link: LinkSpec): Change[] {
   const changes: Change[] = [{ apply: run(linkAddArgv(link)), undo: [run(linkDel(link.name))] }];
   if (link.type === 'vxlan') {
     // IPv6 off before `up`: its solicitations would only be dropped (and counted) by the egress program.
-    changes.push({ apply: run(['sysctl', '-q', '-w', `net.ipv6.conf.${link.name}.disable_ipv6=1`], { tolerate: '.' }), undo: [] });
+    changes.push({
+      apply: run(['sysctl', '-q', '-w', `net.ipv6.conf.${link.name}.disable_ipv6=1`], { tolerate: '.' }),
+      undo: [],
+    });
   }
   // A tunnel has no neighbours to resolve: the programs set each packet's destination.
   const arp = link.type === 'vxlan' ? ['arp', 'off'] : [];
@@ -60,6 +63,9 @@ export function renderLinkMtu(op: OpOf<'link-mtu'>): Change[] {
 
 export function renderLinkUp(op: OpOf<'link-up'>): Change[] {
   return [
-    { apply: run(['ip', 'link', 'set', 'dev', op.name, 'up']), undo: [run(['ip', 'link', 'set', 'dev', op.name, 'down'])] },
+    {
+      apply: run(['ip', 'link', 'set', 'dev', op.name, 'up']),
+      undo: [run(['ip', 'link', 'set', 'dev', op.name, 'down'])],
+    },
   ];
 }

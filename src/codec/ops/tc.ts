@@ -30,7 +30,10 @@ function attach(dev: string, programs: Programs, qdisc: 'own' | 'shared', bpfObj
       ? [{ apply: run(['tc', 'qdisc', 'replace', 'dev', dev, 'clsact']), undo: [qdiscDel(dev)] }]
       : [{ apply: { kind: 'clsact-add', dev }, undo: [{ kind: 'clsact-release', dev }] }];
   for (const p of programs) {
-    changes.push({ apply: run(tcFilterArgv(dev, p.direction, p.section, bpfObject)), undo: [filterDel(dev, p.direction)] });
+    changes.push({
+      apply: run(tcFilterArgv(dev, p.direction, p.section, bpfObject)),
+      undo: [filterDel(dev, p.direction)],
+    });
   }
   return changes;
 }
@@ -49,7 +52,10 @@ export function renderTcAttach(op: OpOf<'tc-attach'>, bpfObject: string): Change
 export function renderTcDetach(op: OpOf<'tc-detach'>, bpfObject: string): Change[] {
   const again = attach(op.dev, op.programs, op.qdisc, bpfObject).map((c) => c.apply);
   const table: Action[] = op.overlays ? [{ kind: 'overlay-table', dev: op.dev, overlays: op.overlays }] : [];
-  return detach(op.dev, op.programs, op.qdisc).map((apply, i) => ({ apply, undo: i === 0 ? [...again, ...table] : [] }));
+  return detach(op.dev, op.programs, op.qdisc).map((apply, i) => ({
+    apply,
+    undo: i === 0 ? [...again, ...table] : [],
+  }));
 }
 
 export function renderOverlayTable(op: OpOf<'overlay-table'>): Change[] {

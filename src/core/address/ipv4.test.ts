@@ -44,9 +44,28 @@ describe('parseIpv4 / formatIpv4', () => {
     assert.deepEqual(octets(0xfa010203), [250, 1, 2, 3]);
   });
 
-  for (const bad of ['', ' ', '1.2.3', '1.2.3.4.5', '256.0.0.1', '1.2.3.256', '01.2.3.4', '1.2.3.-1', 'a.b.c.d', '1.2.3.4/8', '1..2.3', '1.2.3.4.', '0x1.2.3.4', '1e2.0.0.0']) {
+  for (const bad of [
+    '',
+    ' ',
+    '1.2.3',
+    '1.2.3.4.5',
+    '256.0.0.1',
+    '1.2.3.256',
+    '01.2.3.4',
+    '1.2.3.-1',
+    'a.b.c.d',
+    '1.2.3.4/8',
+    '1..2.3',
+    '1.2.3.4.',
+    '0x1.2.3.4',
+    '1e2.0.0.0',
+  ]) {
     it(`rejects ${JSON.stringify(bad)} with a message naming it`, () => {
-      assertConfigError(() => parseIpv4(bad), `"${bad}" is not an IPv4 address`, 'write it as four decimal octets, e.g. 172.16.3.4');
+      assertConfigError(
+        () => parseIpv4(bad),
+        `"${bad}" is not an IPv4 address`,
+        'write it as four decimal octets, e.g. 172.16.3.4',
+      );
       assert.equal(isIpv4(bad), false);
     });
   }
@@ -115,7 +134,11 @@ describe('parsePrefixLength / parseCidr', () => {
 
   for (const bad of ['', 'a', '123', '-1', '1.5', ' 8', '+8']) {
     it(`refuses non-number length ${JSON.stringify(bad)}`, () => {
-      assertConfigError(() => parsePrefixLength(bad), `prefix length "${bad}" is not a number`, 'use a whole number from 0 to 32, e.g. /16');
+      assertConfigError(
+        () => parsePrefixLength(bad),
+        `prefix length "${bad}" is not a number`,
+        'use a whole number from 0 to 32, e.g. /16',
+      );
     });
   }
 
@@ -131,7 +154,11 @@ describe('parsePrefixLength / parseCidr', () => {
   });
 
   it('refuses text without a slash', () => {
-    assertConfigError(() => parseCidr('10.0.0.0'), '"10.0.0.0" is not a CIDR prefix', 'write ADDRESS/LENGTH, e.g. 250.0.0.0/8');
+    assertConfigError(
+      () => parseCidr('10.0.0.0'),
+      '"10.0.0.0" is not a CIDR prefix',
+      'write ADDRESS/LENGTH, e.g. 250.0.0.0/8',
+    );
   });
 
   it('reports the bad part of a CIDR', () => {
@@ -142,7 +169,9 @@ describe('parsePrefixLength / parseCidr', () => {
   });
 
   it('round-trips every Cidr (property)', () => {
-    fc.assert(fc.property(cidrArb, (c) => assert.deepEqual(parseCidr(formatCidr(c)), { address: c.address, prefix: c.prefix })));
+    fc.assert(
+      fc.property(cidrArb, (c) => assert.deepEqual(parseCidr(formatCidr(c)), { address: c.address, prefix: c.prefix })),
+    );
   });
 });
 

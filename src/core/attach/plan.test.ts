@@ -10,7 +10,10 @@ import { HOST_VETH, cniAlias, cniOwner, containerIdOfOwner, hostVethName, parseC
 import { FanNotUpError, attachmentProblems, planAttachment, requireBridge, selectFan } from './plan.js';
 
 function fans(...lines: string[]): Fan[] {
-  return resolveFans(lines.map((l) => parseFanWords(l.split(' '))), typicalHost());
+  return resolveFans(
+    lines.map((l) => parseFanWords(l.split(' '))),
+    typicalHost(),
+  );
 }
 
 describe('attachment names', () => {
@@ -45,8 +48,17 @@ describe('selectFan', () => {
   });
 
   it('says which fans are up when the wanted one is not', () => {
-    assert.throws(() => selectFan(two, { overlay: '240.0.0.0/8' }), (e: unknown) => e instanceof FanNotUpError && !e.damaged && /fans up here: 250\.0\.0\.0\/8 on fan-250, 251\.0\.0\.0\/8 on fanb/.test(e.hint ?? ''));
-    assert.throws(() => selectFan([], {}), (e: unknown) => e instanceof FanNotUpError && e.message === 'no fan is up on this host (wanted any fan)');
+    assert.throws(
+      () => selectFan(two, { overlay: '240.0.0.0/8' }),
+      (e: unknown) =>
+        e instanceof FanNotUpError &&
+        !e.damaged &&
+        /fans up here: 250\.0\.0\.0\/8 on fan-250, 251\.0\.0\.0\/8 on fanb/.test(e.hint ?? ''),
+    );
+    assert.throws(
+      () => selectFan([], {}),
+      (e: unknown) => e instanceof FanNotUpError && e.message === 'no fan is up on this host (wanted any fan)',
+    );
     assert.throws(() => selectFan(two, { overlay: '250.0.0.0/8', bridge: 'fanb' }), ConfigError);
     assert.throws(() => selectFan(two, { overlay: 'nonsense' }), ConfigError);
   });
@@ -55,9 +67,10 @@ describe('selectFan', () => {
 describe('requireBridge', () => {
   const [fan] = fans('-o 250.0.0.0/8 -u 172.16.0.0/16');
   assert.ok(fan);
-  const bridge = (extra: Partial<InterfaceFacts>): InterfaceFacts => iface('fan-250', ['250.3.4.1/24'], { alias: 'fan: bridge', kind: 'bridge', ...extra });
+  const bridge = (extra: Partial<InterfaceFacts>): InterfaceFacts =>
+    iface('fan-250', ['250.3.4.1/24'], { alias: 'fan: bridge', kind: 'bridge', ...extra });
 
-  it('accepts fan\'s bridge when it is up', () => {
+  it("accepts fan's bridge when it is up", () => {
     assert.equal(requireBridge(fan, hostFacts([bridge({})])).name, 'fan-250');
   });
 
@@ -67,7 +80,10 @@ describe('requireBridge', () => {
       [hostFacts([bridge({ alias: 'docker' })]), /is not fan's/],
       [hostFacts([bridge({ up: false })]), /is down/],
     ] as const) {
-      assert.throws(() => requireBridge(fan, facts), (e: unknown) => e instanceof FanNotUpError && e.damaged && why.test(e.message));
+      assert.throws(
+        () => requireBridge(fan, facts),
+        (e: unknown) => e instanceof FanNotUpError && e.damaged && why.test(e.message),
+      );
     }
   });
 });
@@ -93,13 +109,23 @@ describe('planAttachment', () => {
 
   it('accepts a smaller MTU and refuses a larger one', () => {
     assert.equal(planAttachment(fan, { address: 1 }, { ...req, mtu: 1400 }).mtu, 1400);
-    assert.throws(() => planAttachment(fan, { address: 1 }, { ...req, mtu: 9000 }), /mtu 9000 is not usable on fan-250/);
+    assert.throws(
+      () => planAttachment(fan, { address: 1 }, { ...req, mtu: 9000 }),
+      /mtu 9000 is not usable on fan-250/,
+    );
     assert.throws(() => planAttachment(fan, { address: 1 }, { ...req, network: 'n'.repeat(250) }), /too long/);
   });
 });
 
 describe('attachmentProblems', () => {
-  const expected = { bridge: 'fan-250', ifname: 'eth0', hostIf: 'fan12345678', addresses: [cidrOf('250.3.4.9/24')], gateway: parseIpv4('250.3.4.1'), mtu: 1450 };
+  const expected = {
+    bridge: 'fan-250',
+    ifname: 'eth0',
+    hostIf: 'fan12345678',
+    addresses: [cidrOf('250.3.4.9/24')],
+    gateway: parseIpv4('250.3.4.1'),
+    mtu: 1450,
+  };
   const good = {
     container: iface('eth0', ['250.3.4.9/24'], { mtu: 1450 }),
     containerRoutes: [{ dst: cidrOf('0.0.0.0/0'), gateway: parseIpv4('250.3.4.1'), dev: 'eth0' }],

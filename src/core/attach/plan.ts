@@ -20,9 +20,14 @@ export interface FanSelector {
 }
 
 function describeSelector(selector: FanSelector): string {
-  return [selector.overlay !== undefined ? `overlay ${selector.overlay}` : '', selector.bridge !== undefined ? `bridge ${selector.bridge}` : '']
-    .filter(Boolean)
-    .join(' and ') || 'any fan';
+  return (
+    [
+      selector.overlay !== undefined ? `overlay ${selector.overlay}` : '',
+      selector.bridge !== undefined ? `bridge ${selector.bridge}` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ') || 'any fan'
+  );
 }
 
 /** The fan is not up on this host (nothing to attach to yet). */
@@ -53,12 +58,23 @@ export function selectFan(fans: readonly Fan[], selector: FanSelector): Fan {
   const fan = matches[0];
   if (fan) return fan;
   if (fans.length === 0) {
-    throw new FanNotUpError(`no fan is up on this host (wanted ${describeSelector(selector)})`, 'bring one up first, e.g. fanctl up -o 250.0.0.0/8 -u <underlay>', false);
+    throw new FanNotUpError(
+      `no fan is up on this host (wanted ${describeSelector(selector)})`,
+      'bring one up first, e.g. fanctl up -o 250.0.0.0/8 -u <underlay>',
+      false,
+    );
   }
   if (overlay !== undefined && selector.bridge !== undefined && fans.some((f) => equalCidr(f.map.overlay, overlay))) {
-    throw new ConfigError(`the fan with overlay ${formatCidr(overlay)} does not use bridge ${selector.bridge}`, `fans up here: ${listFans(fans)}; fix "overlay" or "bridge" in the network config`);
+    throw new ConfigError(
+      `the fan with overlay ${formatCidr(overlay)} does not use bridge ${selector.bridge}`,
+      `fans up here: ${listFans(fans)}; fix "overlay" or "bridge" in the network config`,
+    );
   }
-  throw new FanNotUpError(`no fan with ${describeSelector(selector)} is up on this host`, `fans up here: ${listFans(fans)}; bring it up with fanctl up, or name one of these`, false);
+  throw new FanNotUpError(
+    `no fan with ${describeSelector(selector)} is up on this host`,
+    `fans up here: ${listFans(fans)}; bring it up with fanctl up, or name one of these`,
+    false,
+  );
 }
 
 /** Throws FanNotUpError (damaged) unless the fan's bridge exists, is fan's and is up. */
@@ -105,7 +121,10 @@ export function attachmentMtu(fan: Fan, override: number | undefined): number {
   const max = fanMtu(fan);
   if (override === undefined) return max;
   if (!Number.isInteger(override) || override < 68 || override > max) {
-    throw new ConfigError(`mtu ${override} is not usable on ${fan.bridge}`, `use 68 to ${max} (the fan's MTU: underlay MTU ${fan.deviceMtu} minus the VXLAN overhead), or leave "mtu" out`);
+    throw new ConfigError(
+      `mtu ${override} is not usable on ${fan.bridge}`,
+      `use 68 to ${max} (the fan's MTU: underlay MTU ${fan.deviceMtu} minus the VXLAN overhead), or leave "mtu" out`,
+    );
   }
   return override;
 }
@@ -114,7 +133,10 @@ export function planAttachment(fan: Fan, lease: Pick<Lease, 'address'>, req: Att
   const fields: CniAliasFields = { network: req.network, containerId: req.containerId, ifname: req.ifname };
   const alias = cniAlias(fields);
   if (alias.length > MAX_ALIAS) {
-    throw new ConfigError(`network name and container id are too long to label the host interface (${alias.length} > ${MAX_ALIAS} characters)`, 'use a shorter network name');
+    throw new ConfigError(
+      `network name and container id are too long to label the host interface (${alias.length} > ${MAX_ALIAS} characters)`,
+      'use a shorter network name',
+    );
   }
   return {
     bridge: fan.bridge,
@@ -156,26 +178,39 @@ export function attachmentProblems(expected: ExpectedAttachment, observed: Obser
   } else {
     if (!c.up) problems.push(`interface ${expected.ifname} is down`);
     for (const a of expected.addresses) {
-      if (!c.addresses.some((x) => equalCidr(x, a))) problems.push(`address ${formatCidr(a)} is missing on ${expected.ifname} (has ${c.addresses.map(formatCidr).join(', ') || 'none'})`);
+      if (!c.addresses.some((x) => equalCidr(x, a)))
+        problems.push(
+          `address ${formatCidr(a)} is missing on ${expected.ifname} (has ${c.addresses.map(formatCidr).join(', ') || 'none'})`,
+        );
     }
-    if (expected.mtu !== undefined && c.mtu !== expected.mtu) problems.push(`${expected.ifname} has MTU ${c.mtu}, expected ${expected.mtu}`);
+    if (expected.mtu !== undefined && c.mtu !== expected.mtu)
+      problems.push(`${expected.ifname} has MTU ${c.mtu}, expected ${expected.mtu}`);
   }
   if (expected.gateway !== undefined) {
     const gw = expected.gateway;
-    if (!observed.containerRoutes.some((r) => r.dst.prefix === 0 && r.gateway === gw && (r.table === undefined || r.table === 'main'))) {
+    if (
+      !observed.containerRoutes.some(
+        (r) => r.dst.prefix === 0 && r.gateway === gw && (r.table === undefined || r.table === 'main'),
+      )
+    ) {
       problems.push(`the container has no default route via ${formatIpv4(gw)}`);
     }
   }
   const h = observed.host;
   if (!h) problems.push(`host interface ${expected.hostIf} is missing`);
   else {
-    if (h.master !== expected.bridge) problems.push(`host interface ${expected.hostIf} is ${h.master ? `on ${h.master}` : 'on no bridge'}, expected ${expected.bridge}`);
+    if (h.master !== expected.bridge)
+      problems.push(
+        `host interface ${expected.hostIf} is ${h.master ? `on ${h.master}` : 'on no bridge'}, expected ${expected.bridge}`,
+      );
     if (!h.up) problems.push(`host interface ${expected.hostIf} is down`);
   }
   const lease = observed.lease;
   if (!lease) problems.push('the IPAM holds no lease for this attachment');
   else if (!expected.addresses.some((a) => a.address === lease.address)) {
-    problems.push(`the IPAM leased ${formatIpv4(lease.address)}, but the attachment has ${expected.addresses.map(formatCidr).join(', ')}`);
+    problems.push(
+      `the IPAM leased ${formatIpv4(lease.address)}, but the attachment has ${expected.addresses.map(formatCidr).join(', ')}`,
+    );
   }
   return problems;
 }

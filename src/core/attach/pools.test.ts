@@ -31,9 +31,15 @@ describe('pools with --ip-range', () => {
     assert.equal(poolSize(pool), 4);
     const taken = new Map<number, string>();
     for (let i = 0; i < 4; i++) taken.set(allocateAddress({ pool, taken }), 'x');
-    assert.deepEqual([...taken.keys()].sort(), ['250.3.4.8', '250.3.4.9', '250.3.4.10', '250.3.4.11'].map(parseIpv4).sort());
+    assert.deepEqual(
+      [...taken.keys()].sort(),
+      ['250.3.4.8', '250.3.4.9', '250.3.4.10', '250.3.4.11'].map(parseIpv4).sort(),
+    );
     assert.throws(() => allocateAddress({ pool, taken }), /is full: all 4 container addresses/);
-    assert.throws(() => allocateAddress({ pool, taken: new Map(), request: parseIpv4('250.3.4.100') }), /outside the network's --ip-range 250\.3\.4\.8\/30/);
+    assert.throws(
+      () => allocateAddress({ pool, taken: new Map(), request: parseIpv4('250.3.4.100') }),
+      /outside the network's --ip-range 250\.3\.4\.8\/30/,
+    );
     const start = restrictPool(poolOf(fan), parseCidr('250.3.4.0/30'));
     assert.equal(poolSize(start), 2, '.0 is the network address and .1 the bridge');
   });

@@ -36,7 +36,10 @@ export function parsePoolId(id: string): PoolRef {
   const slice = cidrOrUndefined(sliceText);
   const range = cidrOrUndefined(rangeText);
   if (!slice || bridge === '' || rest.length > 0 || (rangeText !== undefined && !range)) {
-    throw new ConfigError(`pool id "${id}" is not a fan pool (expected <bridge>:<slice>)`, 'create the network with --ipam-driver fan');
+    throw new ConfigError(
+      `pool id "${id}" is not a fan pool (expected <bridge>:<slice>)`,
+      'create the network with --ipam-driver fan',
+    );
   }
   return { bridge, slice, ...(range ? { range } : {}) };
 }
@@ -58,11 +61,17 @@ export function ipRangeOf(fan: Fan, range: Cidr | undefined): Cidr | undefined {
 }
 
 function usage(fans: readonly Fan[]): string {
-  return fans.map((f) => `--subnet ${formatCidr(f.host.slice)} (or the overlay ${formatCidr(f.map.overlay)}) for ${f.bridge}`).join('; ');
+  return fans
+    .map((f) => `--subnet ${formatCidr(f.host.slice)} (or the overlay ${formatCidr(f.map.overlay)}) for ${f.bridge}`)
+    .join('; ');
 }
 
 function noFan(wanted: string): FanNotUpError {
-  return new FanNotUpError(`no fan is up on this host (wanted ${wanted})`, 'bring one up first, e.g. fanctl up -o 250.0.0.0/8 -u <underlay>', false);
+  return new FanNotUpError(
+    `no fan is up on this host (wanted ${wanted})`,
+    'bring one up first, e.g. fanctl up -o 250.0.0.0/8 -u <underlay>',
+    false,
+  );
 }
 
 /**
@@ -72,7 +81,10 @@ function noFan(wanted: string): FanNotUpError {
 export function fanForSubnet(fans: readonly Fan[], requested: Cidr | undefined): Fan {
   if (fans.length === 0) throw noFan(requested ? `subnet ${formatCidr(requested)}` : 'a subnet');
   if (requested === undefined) {
-    throw new ConfigError('the fan IPAM needs a subnet: it hands out addresses of this host\'s slice only', `pass ${usage(fans)}`);
+    throw new ConfigError(
+      "the fan IPAM needs a subnet: it hands out addresses of this host's slice only",
+      `pass ${usage(fans)}`,
+    );
   }
   const fan = fans.find((f) => equalCidr(f.host.slice, requested) || equalCidr(f.map.overlay, requested));
   if (fan) return fan;
@@ -92,10 +104,17 @@ export function fanOfPool(fans: readonly Fan[], id: string): Fan {
   const fan = fans.find((f) => f.bridge === ref.bridge);
   if (!fan) {
     if (fans.length === 0) throw noFan(`pool ${id}`);
-    throw new FanNotUpError(`the fan of pool ${id} (bridge ${ref.bridge}) is not up on this host`, `bring it up with fanctl up; fans up here: ${fans.map((f) => f.bridge).join(', ')}`, false);
+    throw new FanNotUpError(
+      `the fan of pool ${id} (bridge ${ref.bridge}) is not up on this host`,
+      `bring it up with fanctl up; fans up here: ${fans.map((f) => f.bridge).join(', ')}`,
+      false,
+    );
   }
   if (ref.range !== undefined && (ref.range.prefix < ref.slice.prefix || !contains(ref.slice, ref.range.address))) {
-    throw new ConfigError(`pool ${id} has an ip range outside its slice`, 'create the network again with an --ip-range inside the slice');
+    throw new ConfigError(
+      `pool ${id} has an ip range outside its slice`,
+      'create the network again with an --ip-range inside the slice',
+    );
   }
   if (!equalCidr(fan.host.slice, ref.slice)) {
     throw new ConfigError(

@@ -31,7 +31,11 @@ export function describePort(p: PublishedPort): string {
 }
 
 function overlaps(a: PublishedPort, b: PublishedPort): boolean {
-  return a.proto === b.proto && a.hostPort === b.hostPort && (a.hostIp === undefined || b.hostIp === undefined || a.hostIp === b.hostIp);
+  return (
+    a.proto === b.proto &&
+    a.hostPort === b.hostPort &&
+    (a.hostIp === undefined || b.hostIp === undefined || a.hostIp === b.hostIp)
+  );
 }
 
 /**
@@ -54,7 +58,11 @@ export function replacePublished(
       );
     }
     const twice = entry.ports.filter((q) => overlaps(p, q));
-    if (twice.length > 1) throw new ConfigError(`host port ${describePort(p)} is published twice for one container`, 'give each -p its own host port');
+    if (twice.length > 1)
+      throw new ConfigError(
+        `host port ${describePort(p)} is published twice for one container`,
+        'give each -p its own host port',
+      );
   }
   return [...others, entry];
 }

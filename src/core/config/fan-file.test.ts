@@ -22,7 +22,13 @@ describe('parseFanConfig', () => {
     assert.equal(config.path, PATH);
     assert.deepEqual(config.problems, []);
     assert.deepEqual(
-      config.fans.map((f) => [f.line, formatCidr(f.spec.overlay), f.spec.underlay.text, f.spec.dhcp, f.spec.hostReserve]),
+      config.fans.map((f) => [
+        f.line,
+        formatCidr(f.spec.overlay),
+        f.spec.underlay.text,
+        f.spec.dhcp,
+        f.spec.hostReserve,
+      ]),
       [
         [4, '250.0.0.0/8', 'eth0/16', true, 1],
         [6, '240.0.0.0/8', 'eth1/16', false, 2],
@@ -33,7 +39,13 @@ describe('parseFanConfig', () => {
 
   it('keeps `off` lines as disabled fans', () => {
     const config = parseFanConfig('250.0.0.0/8 eth0/16 off\n240.0.0.0/8 eth0/16\n', PATH);
-    assert.deepEqual(config.fans.map((f) => [f.line, f.spec.enabled]), [[1, false], [2, true]]);
+    assert.deepEqual(
+      config.fans.map((f) => [f.line, f.spec.enabled]),
+      [
+        [1, false],
+        [2, true],
+      ],
+    );
   });
 
   it('accepts and skips a leading `up` verb (Ubuntu files may carry it)', () => {
@@ -49,7 +61,11 @@ describe('parseFanConfig', () => {
     assert.equal(config.fans[0]?.line, 2);
     assert.equal(config.fans[0]?.spec.underlay.text, 'eth0/16', 'no stray \\r in the last word');
     assert.deepEqual(config.problems, [
-      { line: 4, message: 'unexpected word "bogus"', hint: 'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw' },
+      {
+        line: 4,
+        message: 'unexpected word "bogus"',
+        hint: 'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw',
+      },
     ]);
   });
 
@@ -60,17 +76,20 @@ describe('parseFanConfig', () => {
 
   it('reports every problem with its line number, and still returns the good lines', () => {
     const text = [
-      '250.0.0.0/8 eth0/16',               // 1 ok
-      '-o 250.0.0.0/8 -u eth0/16 --frob',  // 2 unknown option
-      '# comment',                          // 3
-      '250.0.0.0 eth0/16',                  // 4 overlay without prefix
-      'up',                                 // 5 nothing after the verb
-      '',                                   // 6
+      '250.0.0.0/8 eth0/16', // 1 ok
+      '-o 250.0.0.0/8 -u eth0/16 --frob', // 2 unknown option
+      '# comment', // 3
+      '250.0.0.0 eth0/16', // 4 overlay without prefix
+      'up', // 5 nothing after the verb
+      '', // 6
       '240.0.0.0/8 eth1/16 host-reserve 0', // 7 bad host-reserve
-      '241.0.0.0/8 eth2',                   // 8 ok
+      '241.0.0.0/8 eth2', // 8 ok
     ].join('\n');
     const config = parseFanConfig(text, PATH);
-    assert.deepEqual(config.fans.map((f) => f.line), [1, 8]);
+    assert.deepEqual(
+      config.fans.map((f) => f.line),
+      [1, 8],
+    );
     assert.deepEqual(
       config.problems.map((p) => [p.line, p.message]),
       [
@@ -116,7 +135,7 @@ describe('requireValidConfig', () => {
     );
   });
 
-  it('the default path is Ubuntu\'s', () => {
+  it("the default path is Ubuntu's", () => {
     assert.equal(DEFAULT_FAN_CONFIG, '/etc/network/fan');
   });
 });

@@ -49,7 +49,11 @@ export function parseFanConfig(text: string, path: string): FanConfig {
   for (const c of fanSetConflicts(enabled.map((f) => ({ overlay: f.spec.overlay, bridge: bridgeOfSpec(f.spec) })))) {
     const first = enabled[c.first] as FanConfigLine;
     const second = enabled[c.second] as FanConfigLine;
-    problems.push({ line: second.line, message: `${c.message} (lines ${first.line} and ${second.line})`, hint: c.hint });
+    problems.push({
+      line: second.line,
+      message: `${c.message} (lines ${first.line} and ${second.line})`,
+      hint: c.hint,
+    });
   }
   problems.sort((a, b) => a.line - b.line);
   return { path, fans, problems };

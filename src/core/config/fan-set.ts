@@ -24,7 +24,12 @@ export function fanSetConflicts(fans: readonly FanIdentity[]): FanConflict[] {
     for (let j = i + 1; j < fans.length; j++) {
       const bridge = (fans[i] as FanIdentity).bridge;
       if (bridge === (fans[j] as FanIdentity).bridge && !conflicts.some((c) => c.first === i && c.second === j)) {
-        conflicts.push({ first: i, second: j, message: `two fans use bridge ${bridge}`, hint: 'give one of them --bridge NAME' });
+        conflicts.push({
+          first: i,
+          second: j,
+          message: `two fans use bridge ${bridge}`,
+          hint: 'give one of them --bridge NAME',
+        });
       }
     }
   }

@@ -39,15 +39,18 @@ describe('parseFanWords: accepted forms', () => {
   });
 
   it('new form with every option, long spellings', () => {
-    assert.deepEqual(parse('--overlay 250.0.0.0/8 --underlay eth0/16 --dhcp --bridge fanbr --host-reserve 3 --type host-gw'), {
-      overlay: cidrOf('250.0.0.0/8'),
-      underlay: eth0Slash16,
-      dhcp: true,
-      bridge: 'fanbr',
-      hostReserve: 3,
-      type: 'host-gw',
-      enabled: true,
-    });
+    assert.deepEqual(
+      parse('--overlay 250.0.0.0/8 --underlay eth0/16 --dhcp --bridge fanbr --host-reserve 3 --type host-gw'),
+      {
+        overlay: cidrOf('250.0.0.0/8'),
+        underlay: eth0Slash16,
+        dhcp: true,
+        bridge: 'fanbr',
+        hostReserve: 3,
+        type: 'host-gw',
+        enabled: true,
+      },
+    );
   });
 
   it('old positional form: 250.0.0.0/8 eth0/16 dhcp host-reserve 2 bridge NAME', () => {
@@ -104,7 +107,11 @@ describe('parseFanWords: accepted forms', () => {
   });
 
   it('ADDRESS/LEN keeps the host address', () => {
-    assert.deepEqual(parse('-o 250.0.0.0/8 -u 172.16.3.4/16').underlay, { kind: 'cidr', cidr: cidrOf('172.16.3.4/16'), text: '172.16.3.4/16' });
+    assert.deepEqual(parse('-o 250.0.0.0/8 -u 172.16.3.4/16').underlay, {
+      kind: 'cidr',
+      cidr: cidrOf('172.16.3.4/16'),
+      text: '172.16.3.4/16',
+    });
   });
 
   it('off (and --off) keeps the line but disables it', () => {
@@ -114,23 +121,50 @@ describe('parseFanWords: accepted forms', () => {
   });
 
   it('words that name Object.prototype members are plain words, not options', () => {
-    assert.deepEqual(parse('250.0.0.0/8 constructor').underlay, { kind: 'interface', name: 'constructor', text: 'constructor' });
-    assert.deepEqual(parse('250.0.0.0/8 toString/16').underlay, { kind: 'interface', name: 'toString', prefix: 16, text: 'toString/16' });
+    assert.deepEqual(parse('250.0.0.0/8 constructor').underlay, {
+      kind: 'interface',
+      name: 'constructor',
+      text: 'constructor',
+    });
+    assert.deepEqual(parse('250.0.0.0/8 toString/16').underlay, {
+      kind: 'interface',
+      name: 'toString',
+      prefix: 16,
+      text: 'toString/16',
+    });
     assertConfigError(() => parse('250.0.0.0/8 eth0 valueOf'), 'unexpected word "valueOf"');
     assertConfigError(() => parse('250.0.0.0/8 eth0 __proto__ x'), 'unexpected word "__proto__"');
   });
 
   it('a repeated flag is harmless; a repeated option is refused even with the same value', () => {
     assert.deepEqual(parse('-o 250.0.0.0/8 -u eth0/16 dhcp dhcp'), parse('-o 250.0.0.0/8 -u eth0/16 --dhcp'));
-    assertConfigError(() => parse('-o 250.0.0.0/8 -u eth0/16 -o 250.0.0.0/8'), 'overlay is given twice ("250.0.0.0/8" and "250.0.0.0/8")', 'give -o once (remove one of the two)');
-    assertConfigError(() => parse('250 eth0 host-reserve 2 --host-reserve=2'), 'host-reserve is given twice ("2" and "2")', /--host-reserve once/);
-    assertConfigError(() => parse('-u eth0/16 -o 250.0.0.0/8 -u eth0/16'), 'underlay is given twice ("eth0/16" and "eth0/16")', /-u once/);
+    assertConfigError(
+      () => parse('-o 250.0.0.0/8 -u eth0/16 -o 250.0.0.0/8'),
+      'overlay is given twice ("250.0.0.0/8" and "250.0.0.0/8")',
+      'give -o once (remove one of the two)',
+    );
+    assertConfigError(
+      () => parse('250 eth0 host-reserve 2 --host-reserve=2'),
+      'host-reserve is given twice ("2" and "2")',
+      /--host-reserve once/,
+    );
+    assertConfigError(
+      () => parse('-u eth0/16 -o 250.0.0.0/8 -u eth0/16'),
+      'underlay is given twice ("eth0/16" and "eth0/16")',
+      /-u once/,
+    );
   });
 
   it('checks the mapping early when the underlay is a CIDR, and late (at resolve) otherwise', () => {
     assertConfigError(() => parse('-o 250.0.0.0/16 -u 172.16.0.0/16'), /must be wider than underlay 172\.16\.0\.0\/16/);
-    assertConfigError(() => parse('-o 127.0.0.0/8 -u 172.16.0.0/16'), 'overlay 127.0.0.0/8 overlaps loopback (127.0.0.0/8)');
-    assertConfigError(() => parse('-o 172.0.0.0/8 -u 172.16.3.4/16'), 'overlay 172.0.0.0/8 overlaps underlay 172.16.0.0/16');
+    assertConfigError(
+      () => parse('-o 127.0.0.0/8 -u 172.16.0.0/16'),
+      'overlay 127.0.0.0/8 overlaps loopback (127.0.0.0/8)',
+    );
+    assertConfigError(
+      () => parse('-o 172.0.0.0/8 -u 172.16.3.4/16'),
+      'overlay 172.0.0.0/8 overlaps underlay 172.16.0.0/16',
+    );
     // A reserved overlay is refused whatever the underlay; width and overlap wait for the host's address.
     assertConfigError(() => parse('-o 127.0.0.0/8 -u eth0/16'), 'overlay 127.0.0.0/8 overlaps loopback (127.0.0.0/8)');
     assert.equal(parse('-o 250.0.0.0/24 -u eth0/16').underlay.kind, 'interface');
@@ -150,7 +184,11 @@ describe('parseFanWords: errors', () => {
     ['-u eth0/16 -o', '-o needs a value', 'write -o VALUE'],
     ['250 eth0 bridge', 'bridge needs a value'],
     ['250 eth0 --bridge=', '--bridge needs a value'],
-    ['-o 250.0.0.0/8 -o 251.0.0.0/8 -u eth0', 'overlay is given twice ("250.0.0.0/8" and "251.0.0.0/8")', 'give -o once (remove one of the two)'],
+    [
+      '-o 250.0.0.0/8 -o 251.0.0.0/8 -u eth0',
+      'overlay is given twice ("250.0.0.0/8" and "251.0.0.0/8")',
+      'give -o once (remove one of the two)',
+    ],
     ['-o 250 -u eth0 -u eth1', 'underlay is given twice ("eth0" and "eth1")'],
     ['250 eth0 host-reserve 2 --host-reserve 3', 'host-reserve is given twice ("2" and "3")'],
     ['250 eth0 bridge a -b b', 'bridge is given twice ("a" and "b")'],
@@ -159,19 +197,36 @@ describe('parseFanWords: errors', () => {
     ['250 eth0 host-reserve 0', 'host-reserve "0" is not a positive whole number'],
     ['250 eth0 host-reserve -1', 'host-reserve "-1" is not a positive whole number'],
     ['250 eth0 host-reserve 1.5', 'host-reserve "1.5" is not a positive whole number'],
-    ['250 eth0 bridge this-is-too-long', 'bridge name "this-is-too-long" is not a valid interface name: it is 16 bytes long; Linux allows at most 15 bytes', /use 1-15 ASCII letters, digits/],
+    [
+      '250 eth0 bridge this-is-too-long',
+      'bridge name "this-is-too-long" is not a valid interface name: it is 16 bytes long; Linux allows at most 15 bytes',
+      /use 1-15 ASCII letters, digits/,
+    ],
     ['250 eth0 bridge fan/1', /^bridge name "fan\/1" is not a valid interface name: /],
     ['250 eth0 bridge fan$', /^bridge name "fan\$" is not a valid interface name: /],
     ['250 eth0 bridge fan:1', /^bridge name "fan:1" is not a valid interface name: /],
     ['250 eth0 bridge .', /^bridge name "\." is not a valid interface name: /],
     ['250 eth0 bridge ..', /^bridge name "\.\." is not a valid interface name: /],
-    ['250 eth0 bridge fan-vxlan', 'bridge name "fan-vxlan" is not a valid interface name: "fan-vxlan" is the name of fan\'s tunnel device'],
+    [
+      '250 eth0 bridge fan-vxlan',
+      'bridge name "fan-vxlan" is not a valid interface name: "fan-vxlan" is the name of fan\'s tunnel device',
+    ],
     ['250 eth0 bridge help', 'bridge name "help" is not a valid interface name: ip reads "help" as its keyword "help"'],
     ['250 eth0 bridge he', 'bridge name "he" is not a valid interface name: ip reads "he" as its keyword "help"'],
     ['250 eth0 bridge mtu', 'bridge name "mtu" is not a valid interface name: ip reads "mtu" as its keyword "mtu"'],
-    ['250 eth0 bridge -fan', 'bridge name "-fan" is not a valid interface name: it starts with "-", which tools read as an option'],
-    ['250 eth0 bridge fän', /^bridge name "fän" is not a valid interface name: it contains a character other than ASCII/],
-    ['255.255.255.255/8 eth0/16', 'overlay "255.255.255.255/8" is not a network: it has host bits set', 'write the network address, 255.0.0.0/8 (an overlay names a whole range)'],
+    [
+      '250 eth0 bridge -fan',
+      'bridge name "-fan" is not a valid interface name: it starts with "-", which tools read as an option',
+    ],
+    [
+      '250 eth0 bridge fän',
+      /^bridge name "fän" is not a valid interface name: it contains a character other than ASCII/,
+    ],
+    [
+      '255.255.255.255/8 eth0/16',
+      'overlay "255.255.255.255/8" is not a network: it has host bits set',
+      'write the network address, 255.0.0.0/8 (an overlay names a whole range)',
+    ],
     ['250.1.0.0/8 eth0/16', 'overlay "250.1.0.0/8" is not a network: it has host bits set', /250\.0\.0\.0\/8/],
     ['250 eth0 type ipip', 'unknown fan type "ipip"', 'use one of: vxlan, host-gw'],
     ['250 eth0 --type=VXLAN', 'unknown fan type "VXLAN"'],
@@ -185,9 +240,17 @@ describe('parseFanWords: errors', () => {
     ['250 eth0/', 'prefix length "" is not a number'],
     ['250 eth0/16/2', 'underlay "eth0/16/2" is malformed', /write NETWORK\/LEN/],
     ['250 /16', 'underlay "/16" is malformed'],
-    ['250 eth$0/16', 'underlay "eth$0/16" is neither an address nor an interface name', 'write NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN'],
+    [
+      '250 eth$0/16',
+      'underlay "eth$0/16" is neither an address nor an interface name',
+      'write NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN',
+    ],
     ['250 averyveryverylongname', 'underlay "averyveryverylongname" is neither an address nor an interface name'],
-    ['250.0.0.0/8 eth0/16 bogus', 'unexpected word "bogus"', 'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw'],
+    [
+      '250.0.0.0/8 eth0/16 bogus',
+      'unexpected word "bogus"',
+      'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw',
+    ],
     ['-o 250 -u eth0 eth1', 'unexpected word "eth1"'],
   ];
   for (const [line, message, hint] of cases) {
@@ -200,14 +263,22 @@ describe('parseFanWords: errors', () => {
 describe('single-field parsers', () => {
   it('parseUnderlay', () => {
     assert.deepEqual(parseUnderlay('10.0.0.0/8'), { kind: 'cidr', cidr: cidrOf('10.0.0.0/8'), text: '10.0.0.0/8' });
-    assert.deepEqual(parseUnderlay('br-lan.5/24'), { kind: 'interface', name: 'br-lan.5', prefix: 24, text: 'br-lan.5/24' });
+    assert.deepEqual(parseUnderlay('br-lan.5/24'), {
+      kind: 'interface',
+      name: 'br-lan.5',
+      prefix: 24,
+      text: 'br-lan.5/24',
+    });
     assert.deepEqual(parseUnderlay('default/0'), { kind: 'default', prefix: 0, text: 'default/0' });
   });
   it('parseBridgeName accepts 15 characters and refuses 16 or none', () => {
     assert.equal(parseBridgeName('abcdefghijklmno'), 'abcdefghijklmno');
     assert.equal(parseBridgeName('fan-250.x_1'), 'fan-250.x_1');
     assert.equal(parseBridgeName('...'), '...');
-    assertConfigError(() => parseBridgeName('abcdefghijklmnop'), /^bridge name "abcdefghijklmnop" is not a valid interface name: /);
+    assertConfigError(
+      () => parseBridgeName('abcdefghijklmnop'),
+      /^bridge name "abcdefghijklmnop" is not a valid interface name: /,
+    );
     assertConfigError(() => parseBridgeName(''), /^bridge name "" is not a valid interface name: /);
   });
   it('parseHostReserve', () => {
@@ -226,16 +297,25 @@ describe('toFanWords', () => {
   it('prints canonical new-form words, omitting defaults', () => {
     assert.deepEqual(toFanWords(parse('250 eth0/16')), ['-o', '250.0.0.0/8', '-u', 'eth0/16']);
     assert.deepEqual(toFanWords(parse('15 default dhcp host-reserve 2 bridge br0 type host-gw off')), [
-      '-o', '15.0.0.0/8', '-u', 'default', '--dhcp', '--bridge', 'br0', '--host-reserve', '2', '--type', 'host-gw', 'off',
+      '-o',
+      '15.0.0.0/8',
+      '-u',
+      'default',
+      '--dhcp',
+      '--bridge',
+      'br0',
+      '--host-reserve',
+      '2',
+      '--type',
+      'host-gw',
+      'off',
     ]);
   });
 
   // Structural generator over every FanSpec shape the grammar can produce.
   const u32Arb = fc.integer({ min: 0, max: 0xffffffff });
   const prefixOpt = fc.option(fc.integer({ min: 0, max: 32 }), { nil: undefined });
-  const ifnameArb = fc
-    .stringMatching(/^[A-Za-z0-9_.:-]{1,15}$/)
-    .filter((n) => n !== 'default' && !/^[\d.]+$/.test(n));
+  const ifnameArb = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,15}$/).filter((n) => n !== 'default' && !/^[\d.]+$/.test(n));
   const specArb: fc.Arbitrary<FanSpec> = fc
     .record({
       ov: fc.integer({ min: 1, max: 31 }),
@@ -246,8 +326,17 @@ describe('toFanWords', () => {
       name: ifnameArb,
       prefix: prefixOpt,
       dhcp: fc.boolean(),
-      dhcpRange: fc.option(fc.oneof(fc.integer({ min: 1, max: 65535 }).map(String), fc.tuple(u32Arb, u32Arb).map(([a, b]) => `${formatIpv4(Math.min(a, b))}-${formatIpv4(Math.max(a, b))}`)), { nil: undefined }),
-      bridge: fc.option(fc.stringMatching(/^[A-Za-z0-9_.-]{1,15}$/).filter((b) => bridgeNameProblem(b) === undefined), { nil: undefined }),
+      dhcpRange: fc.option(
+        fc.oneof(
+          fc.integer({ min: 1, max: 65535 }).map(String),
+          fc.tuple(u32Arb, u32Arb).map(([a, b]) => `${formatIpv4(Math.min(a, b))}-${formatIpv4(Math.max(a, b))}`),
+        ),
+        { nil: undefined },
+      ),
+      bridge: fc.option(
+        fc.stringMatching(/^[A-Za-z0-9_.-]{1,15}$/).filter((b) => bridgeNameProblem(b) === undefined),
+        { nil: undefined },
+      ),
       hostReserve: fc.integer({ min: 1, max: 100000 }),
       type: fc.constantFrom(...DATAPLANE_TYPES),
       enabled: fc.boolean(),
@@ -268,7 +357,12 @@ describe('toFanWords', () => {
           ? { kind: 'cidr', cidr: { address: r.u, prefix: r.ul }, text: `${formatIpv4(r.u)}/${r.ul}` }
           : r.kind === 'default'
             ? { kind: 'default', ...(r.prefix === undefined ? {} : { prefix: r.prefix }), text: `default${suffix}` }
-            : { kind: 'interface', name: r.name, ...(r.prefix === undefined ? {} : { prefix: r.prefix }), text: `${r.name}${suffix}` };
+            : {
+                kind: 'interface',
+                name: r.name,
+                ...(r.prefix === undefined ? {} : { prefix: r.prefix }),
+                text: `${r.name}${suffix}`,
+              };
       return {
         overlay: network({ address: r.o, prefix: r.ov }),
         underlay,
@@ -282,7 +376,10 @@ describe('toFanWords', () => {
     });
 
   it('parseFanWords(toFanWords(s)) deep-equals s (property)', () => {
-    fc.assert(fc.property(specArb, (spec) => assert.deepEqual(parseFanWords(toFanWords(spec)), spec)), { numRuns: 500 });
+    fc.assert(
+      fc.property(specArb, (spec) => assert.deepEqual(parseFanWords(toFanWords(spec)), spec)),
+      { numRuns: 500 },
+    );
   });
 
   it('the old positional form parses to the same spec as the canonical words (property)', () => {

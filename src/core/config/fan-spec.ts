@@ -4,7 +4,18 @@
  *   new:  -o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp --dhcp-range 64 --bridge=NAME --host-reserve 2 --type vxlan
  *   old:  250.0.0.0/8 eth0/16 dhcp dhcp-range 250.3.4.200-250.3.4.254 host-reserve 2 bridge NAME off
  */
-import { type Cidr, type Ipv4, formatCidr, formatIpv4, isIpv4, isNetworkAddress, network, parseCidr, parseIpv4, parsePrefixLength } from '../address/ipv4.js';
+import {
+  type Cidr,
+  type Ipv4,
+  formatCidr,
+  formatIpv4,
+  isIpv4,
+  isNetworkAddress,
+  network,
+  parseCidr,
+  parseIpv4,
+  parsePrefixLength,
+} from '../address/ipv4.js';
 import { ConfigError } from '../errors.js';
 import { checkOverlay, defineFan } from '../mapping/fan.js';
 import { bridgeNameProblem } from '../names/ifname.js';
@@ -52,16 +63,23 @@ const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 export function parseOverlay(text: string): Cidr {
   if (/^\d{1,3}$/.test(text)) {
     const first = Number(text);
-    if (first > 255) throw new ConfigError(`overlay shorthand "${text}" is not an octet`, 'use 0-255, e.g. 250 for 250.0.0.0/8');
+    if (first > 255)
+      throw new ConfigError(`overlay shorthand "${text}" is not an octet`, 'use 0-255, e.g. 250 for 250.0.0.0/8');
     return { address: first * 2 ** 24, prefix: 8 };
   }
   if (!text.includes('/')) {
-    throw new ConfigError(`overlay "${text}" has no prefix length`, 'write the overlay as a CIDR, e.g. 250.0.0.0/8, or as one octet, e.g. 250');
+    throw new ConfigError(
+      `overlay "${text}" has no prefix length`,
+      'write the overlay as a CIDR, e.g. 250.0.0.0/8, or as one octet, e.g. 250',
+    );
   }
   const overlay = parseCidr(text);
   if (!isNetworkAddress(overlay)) {
     const net = formatCidr(network(overlay));
-    throw new ConfigError(`overlay "${text}" is not a network: it has host bits set`, `write the network address, ${net} (an overlay names a whole range)`);
+    throw new ConfigError(
+      `overlay "${text}" is not a network: it has host bits set`,
+      `write the network address, ${net} (an overlay names a whole range)`,
+    );
   }
   return overlay;
 }
@@ -69,7 +87,10 @@ export function parseOverlay(text: string): Cidr {
 export function parseUnderlay(text: string): UnderlaySpec {
   const [head = '', len, extra] = text.split('/');
   if (extra !== undefined || head === '') {
-    throw new ConfigError(`underlay "${text}" is malformed`, 'write NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN, e.g. 172.16.0.0/16 or eth0/16');
+    throw new ConfigError(
+      `underlay "${text}" is malformed`,
+      'write NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN, e.g. 172.16.0.0/16 or eth0/16',
+    );
   }
   const prefix = len === undefined ? undefined : parsePrefixLength(len);
   if (isIpv4(head) || /^[\d.]+$/.test(head)) {
@@ -80,7 +101,10 @@ export function parseUnderlay(text: string): UnderlaySpec {
   }
   if (head === 'default') return { kind: 'default', ...(prefix === undefined ? {} : { prefix }), text };
   if (!IFNAME.test(head)) {
-    throw new ConfigError(`underlay "${text}" is neither an address nor an interface name`, 'write NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN');
+    throw new ConfigError(
+      `underlay "${text}" is neither an address nor an interface name`,
+      'write NETWORK/LEN, ADDRESS/LEN, IFACE/LEN or default/LEN',
+    );
   }
   return { kind: 'interface', name: head, ...(prefix === undefined ? {} : { prefix }), text };
 }
@@ -88,24 +112,32 @@ export function parseUnderlay(text: string): UnderlaySpec {
 export function parseBridgeName(text: string): string {
   const problem = bridgeNameProblem(text);
   if (problem) {
-    throw new ConfigError(`bridge name ${JSON.stringify(text)} is not a valid interface name: ${problem}`, 'use 1-15 ASCII letters, digits, "-", "_" or ".", starting with a letter or digit, e.g. --bridge fan-250');
+    throw new ConfigError(
+      `bridge name ${JSON.stringify(text)} is not a valid interface name: ${problem}`,
+      'use 1-15 ASCII letters, digits, "-", "_" or ".", starting with a letter or digit, e.g. --bridge fan-250',
+    );
   }
   return text;
 }
 
 export function parseHostReserve(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) {
-    throw new ConfigError(`host-reserve "${text}" is not a positive whole number`, 'host-reserve counts addresses kept for the host and includes the bridge address: use 1 or more');
+    throw new ConfigError(
+      `host-reserve "${text}" is not a positive whole number`,
+      'host-reserve counts addresses kept for the host and includes the bridge address: use 1 or more',
+    );
   }
   return Number(text);
 }
 
 /** `250.3.4.128-250.3.4.254` (two addresses, the first not after the second) or `64` (a count of addresses). */
 export function parseDhcpRange(text: string): DhcpRangeSpec {
-  const hint = 'write --dhcp-range START-END with two addresses of this host\'s slice (e.g. 250.3.4.128-250.3.4.254), or a count N for the last N container addresses (e.g. 64)';
+  const hint =
+    "write --dhcp-range START-END with two addresses of this host's slice (e.g. 250.3.4.128-250.3.4.254), or a count N for the last N container addresses (e.g. 64)";
   if (/^\d+$/.test(text)) {
     const count = Number(text);
-    if (count < 1 || !Number.isSafeInteger(count)) throw new ConfigError(`dhcp-range "${text}" is not a positive count`, hint);
+    if (count < 1 || !Number.isSafeInteger(count))
+      throw new ConfigError(`dhcp-range "${text}" is not a positive count`, hint);
     return { kind: 'count', count, text: String(count) };
   }
   const parts = text.split('-');
@@ -115,7 +147,8 @@ export function parseDhcpRange(text: string): DhcpRangeSpec {
   }
   const start = parseIpv4(a);
   const end = parseIpv4(b);
-  if (start > end) throw new ConfigError(`dhcp-range "${text}" starts after it ends`, `write the lower address first: ${b}-${a}`);
+  if (start > end)
+    throw new ConfigError(`dhcp-range "${text}" starts after it ends`, `write the lower address first: ${b}-${a}`);
   return { kind: 'range', start, end, text: `${formatIpv4(start)}-${formatIpv4(end)}` };
 }
 
@@ -128,20 +161,38 @@ export function parseType(text: string): DataplaneType {
 /** Options that take a value, in every spelling, mapped to the field they set. */
 type ValuedField = 'overlay' | 'underlay' | 'bridge' | 'hostReserve' | 'type' | 'dhcpRange';
 const VALUED: Record<string, ValuedField> = {
-  '-o': 'overlay', '--overlay': 'overlay',
-  '-u': 'underlay', '--underlay': 'underlay',
-  '--bridge': 'bridge', bridge: 'bridge', '-b': 'bridge',
-  '--host-reserve': 'hostReserve', 'host-reserve': 'hostReserve',
-  '--type': 'type', type: 'type', '-t': 'type',
-  '--dhcp-range': 'dhcpRange', 'dhcp-range': 'dhcpRange',
+  '-o': 'overlay',
+  '--overlay': 'overlay',
+  '-u': 'underlay',
+  '--underlay': 'underlay',
+  '--bridge': 'bridge',
+  bridge: 'bridge',
+  '-b': 'bridge',
+  '--host-reserve': 'hostReserve',
+  'host-reserve': 'hostReserve',
+  '--type': 'type',
+  type: 'type',
+  '-t': 'type',
+  '--dhcp-range': 'dhcpRange',
+  'dhcp-range': 'dhcpRange',
 };
 
 const FIELD_WORD: Record<ValuedField, string> = {
-  overlay: 'overlay', underlay: 'underlay', bridge: 'bridge', hostReserve: 'host-reserve', type: 'type', dhcpRange: 'dhcp-range',
+  overlay: 'overlay',
+  underlay: 'underlay',
+  bridge: 'bridge',
+  hostReserve: 'host-reserve',
+  type: 'type',
+  dhcpRange: 'dhcp-range',
 };
 
 const FIELD_OPTIONS: Record<ValuedField, string> = {
-  overlay: '-o', underlay: '-u', bridge: '--bridge', hostReserve: '--host-reserve', type: '--type', dhcpRange: '--dhcp-range',
+  overlay: '-o',
+  underlay: '-u',
+  bridge: '--bridge',
+  hostReserve: '--host-reserve',
+  type: '--type',
+  dhcpRange: '--dhcp-range',
 };
 
 /** Parses one fan from words (command-line arguments or one config line split on white space). */
@@ -154,7 +205,10 @@ export function parseFanWords(words: readonly string[]): FanSpec {
     if (value === undefined || value === '') throw new ConfigError(`${option} needs a value`, `write ${option} VALUE`);
     if (set[field] !== undefined) {
       // Even the same value twice: a repeated option is usually an edit gone wrong, and later ones must not win silently.
-      throw new ConfigError(`${FIELD_WORD[field]} is given twice ("${set[field]}" and "${value}")`, `give ${FIELD_OPTIONS[field]} once (remove one of the two)`);
+      throw new ConfigError(
+        `${FIELD_WORD[field]} is given twice ("${set[field]}" and "${value}")`,
+        `give ${FIELD_OPTIONS[field]} once (remove one of the two)`,
+      );
     }
     set[field] = value;
   };
@@ -171,7 +225,10 @@ export function parseFanWords(words: readonly string[]): FanSpec {
     } else if (word === 'off' || word === '--off') {
       enabled = false;
     } else if (word.startsWith('-')) {
-      throw new ConfigError(`unknown option "${word}"`, 'known: -o OVERLAY -u UNDERLAY --dhcp --dhcp-range START-END|N --bridge NAME --host-reserve N --type vxlan|host-gw');
+      throw new ConfigError(
+        `unknown option "${word}"`,
+        'known: -o OVERLAY -u UNDERLAY --dhcp --dhcp-range START-END|N --bridge NAME --host-reserve N --type vxlan|host-gw',
+      );
     } else {
       positional.push(word);
     }
@@ -181,10 +238,14 @@ export function parseFanWords(words: readonly string[]): FanSpec {
     if (set[field] === undefined && positional.length > 0) set[field] = positional.shift();
   }
   if (positional.length > 0) {
-    throw new ConfigError(`unexpected word "${positional[0]}"`, 'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw');
+    throw new ConfigError(
+      `unexpected word "${positional[0]}"`,
+      'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw',
+    );
   }
   if (set.overlay === undefined) throw new ConfigError('no overlay given', 'add -o OVERLAY, e.g. -o 250.0.0.0/8');
-  if (set.underlay === undefined) throw new ConfigError('no underlay given', 'add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16');
+  if (set.underlay === undefined)
+    throw new ConfigError('no underlay given', 'add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16');
   const overlay = parseOverlay(set.overlay);
   const underlay = parseUnderlay(set.underlay);
   // Errors that need no host facts are reported now, before any I/O.
@@ -214,4 +275,3 @@ export function toFanWords(spec: FanSpec): string[] {
   if (!spec.enabled) words.push('off');
   return words;
 }
-

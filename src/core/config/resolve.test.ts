@@ -30,7 +30,7 @@ describe('host facts helpers', () => {
 });
 
 describe('resolveUnderlay', () => {
-  it('NETWORK/LEN finds this host\'s first address inside it', () => {
+  it("NETWORK/LEN finds this host's first address inside it", () => {
     assert.equal(resolved('250 172.16.0.0/16'), '172.16.0.0/16 172.16.3.4 eth0 9000');
     assert.equal(resolved('250 10.99.0.0/16'), '10.99.0.0/16 10.99.238.5 eth1 1500');
     assert.equal(resolved('250 172.16.0.0/12'), '172.16.0.0/12 172.16.3.4 eth0 9000');
@@ -47,12 +47,12 @@ describe('resolveUnderlay', () => {
     );
   });
 
-  it('IFACE/LEN uses the interface\'s first address with the written length', () => {
+  it("IFACE/LEN uses the interface's first address with the written length", () => {
     assert.equal(resolved('250 eth1/16'), '10.99.0.0/16 10.99.238.5 eth1 1500');
     assert.equal(resolved('250 eth0/24'), '172.16.3.0/24 172.16.3.4 eth0 9000');
   });
 
-  it('IFACE without a length uses the interface address\'s own prefix', () => {
+  it("IFACE without a length uses the interface address's own prefix", () => {
     assert.equal(resolved('250 eth1'), '10.99.224.0/20 10.99.238.5 eth1 1500');
     assert.equal(resolved('250 eth0'), '172.16.0.0/16 172.16.3.4 eth0 9000');
   });
@@ -66,7 +66,10 @@ describe('resolveUnderlay', () => {
   });
 
   it('refuses default/LEN without a default route', () => {
-    const facts = hostFacts(typicalHost().interfaces, [route('172.16.0.0/16', 'eth0'), route('default', 'eth1', { table: '100' })]);
+    const facts = hostFacts(typicalHost().interfaces, [
+      route('172.16.0.0/16', 'eth0'),
+      route('default', 'eth1', { table: '100' }),
+    ]);
     assertConfigError(
       () => resolved('250 default/16', facts),
       'underlay "default/16" names the default route, but this host has none',
@@ -75,28 +78,43 @@ describe('resolveUnderlay', () => {
   });
 
   it('refuses a missing interface, listing the interfaces that have addresses', () => {
-    assertConfigError(() => resolved('250 eth9/16'), 'interface eth9 (underlay "eth9/16") does not exist', `interfaces with addresses: ${ALL_ADDRESSES}`);
+    assertConfigError(
+      () => resolved('250 eth9/16'),
+      'interface eth9 (underlay "eth9/16") does not exist',
+      `interfaces with addresses: ${ALL_ADDRESSES}`,
+    );
     const facts = hostFacts(typicalHost().interfaces, [route('default', 'wg0')]);
     assertConfigError(() => resolved('250 default', facts), 'interface wg0 (underlay "default") does not exist');
   });
 
   it('refuses an interface without an IPv4 address', () => {
-    assertConfigError(() => resolved('250 ifb0/16'), 'interface ifb0 (from underlay "ifb0/16") has no IPv4 address', 'add an address to ifb0 or name another underlay');
+    assertConfigError(
+      () => resolved('250 ifb0/16'),
+      'interface ifb0 (from underlay "ifb0/16") has no IPv4 address',
+      'add an address to ifb0 or name another underlay',
+    );
   });
 
-  it('refuses a network that holds none of this host\'s addresses', () => {
+  it("refuses a network that holds none of this host's addresses", () => {
     assertConfigError(
       () => resolved('250 10.200.0.0/16'),
       'this host has no address inside underlay 10.200.0.0/16',
       `addresses found: ${ALL_ADDRESSES}; name the underlay this host is on`,
     );
-    assertConfigError(() => resolved('250 10.200.0.0/16', hostFacts([iface('lo')])), /no address inside/, 'addresses found: none; name the underlay this host is on');
+    assertConfigError(
+      () => resolved('250 10.200.0.0/16', hostFacts([iface('lo')])),
+      /no address inside/,
+      'addresses found: none; name the underlay this host is on',
+    );
   });
 });
 
 describe('resolveUnderlayOffline', () => {
   it('resolves ADDRESS/LEN without host facts', () => {
-    assert.deepEqual(resolveUnderlayOffline(spec('250 172.16.3.4/16')), { underlay: cidrOf('172.16.0.0/16'), host: cidrOf('172.16.3.4/32').address });
+    assert.deepEqual(resolveUnderlayOffline(spec('250 172.16.3.4/16')), {
+      underlay: cidrOf('172.16.0.0/16'),
+      host: cidrOf('172.16.3.4/32').address,
+    });
   });
 
   for (const line of ['250 172.16.0.0/16', '250 eth0/16', '250 default/16']) {
@@ -154,7 +172,8 @@ describe('resolveFans', () => {
 
   it('refuses two fans on one bridge', () => {
     assertConfigError(
-      () => resolveFans([spec('250.0.0.0/8 eth0/16 bridge fanbr'), spec('240.0.0.0/8 eth1 bridge fanbr')], typicalHost()),
+      () =>
+        resolveFans([spec('250.0.0.0/8 eth0/16 bridge fanbr'), spec('240.0.0.0/8 eth1 bridge fanbr')], typicalHost()),
       'two fans use bridge fanbr',
       'give one of them --bridge NAME',
     );
@@ -209,25 +228,49 @@ describe('resolveFans', () => {
 
   it('ignores routes on devices fan owns, and the default route', () => {
     const facts = typicalHost([route('250.0.0.0/8', 'fan-250'), route('250.3.4.0/24', 'fan-250')]);
-    assertConfigError(() => resolveFans([spec('250.0.0.0/8 eth0/16')], facts), /overlaps route 250\.0\.0\.0\/8 on fan-250/);
+    assertConfigError(
+      () => resolveFans([spec('250.0.0.0/8 eth0/16')], facts),
+      /overlaps route 250\.0\.0\.0\/8 on fan-250/,
+    );
     assert.equal(resolveFans([spec('250.0.0.0/8 eth0/16')], facts, new Set(['fan-250']))[0]?.bridge, 'fan-250');
     // typicalHost has a default route (0.0.0.0/0), which contains every overlay
     assert.equal(resolveFans([spec('250.0.0.0/8 eth0/16')], typicalHost()).length, 1);
   });
 
   it('accepts routes next to the overlay', () => {
-    assert.equal(resolveFans([spec('250.0.0.0/8 eth0/16')], typicalHost([route('251.0.0.0/8', 'eth1'), route('249.255.255.255', 'eth1')])).length, 1);
+    assert.equal(
+      resolveFans(
+        [spec('250.0.0.0/8 eth0/16')],
+        typicalHost([route('251.0.0.0/8', 'eth1'), route('249.255.255.255', 'eth1')]),
+      ).length,
+      1,
+    );
   });
 
   it('checks the mapping once the underlay is known', () => {
-    assertConfigError(() => resolveFans([spec('172.0.0.0/8 eth0/16')], typicalHost()), 'overlay 172.0.0.0/8 overlaps underlay 172.16.0.0/16');
-    assertConfigError(() => resolveFans([spec('127.0.0.0/8 eth0/16')], typicalHost()), 'overlay 127.0.0.0/8 overlaps loopback (127.0.0.0/8)');
-    assertConfigError(() => resolveFans([spec('250.0.0.0/16 eth0')], typicalHost()), /must be wider than underlay 172\.16\.0\.0\/16/);
+    assertConfigError(
+      () => resolveFans([spec('172.0.0.0/8 eth0/16')], typicalHost()),
+      'overlay 172.0.0.0/8 overlaps underlay 172.16.0.0/16',
+    );
+    assertConfigError(
+      () => resolveFans([spec('127.0.0.0/8 eth0/16')], typicalHost()),
+      'overlay 127.0.0.0/8 overlaps loopback (127.0.0.0/8)',
+    );
+    assertConfigError(
+      () => resolveFans([spec('250.0.0.0/16 eth0')], typicalHost()),
+      /must be wider than underlay 172\.16\.0\.0\/16/,
+    );
     const odd = hostFacts([iface('odd0', ['10.5.0.0/16'])]);
-    assertConfigError(() => resolveFans([spec('250.0.0.0/8 odd0')], odd), 'host address 10.5.0.0 is the network address of underlay 10.5.0.0/16');
+    assertConfigError(
+      () => resolveFans([spec('250.0.0.0/8 odd0')], odd),
+      'host address 10.5.0.0 is the network address of underlay 10.5.0.0/16',
+    );
   });
 
   it('passes resolution errors through', () => {
-    assertConfigError(() => resolveFans([spec('250.0.0.0/8 eth9/16')], typicalHost()), 'interface eth9 (underlay "eth9/16") does not exist');
+    assertConfigError(
+      () => resolveFans([spec('250.0.0.0/8 eth9/16')], typicalHost()),
+      'interface eth9 (underlay "eth9/16") does not exist',
+    );
   });
 });

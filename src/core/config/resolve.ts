@@ -38,7 +38,10 @@ export interface Fan {
 function firstAddress(iface: InterfaceFacts, text: string): Cidr {
   const address = iface.addresses[0];
   if (!address) {
-    throw new ConfigError(`interface ${iface.name} (from underlay "${text}") has no IPv4 address`, `add an address to ${iface.name} or name another underlay`);
+    throw new ConfigError(
+      `interface ${iface.name} (from underlay "${text}") has no IPv4 address`,
+      `add an address to ${iface.name} or name another underlay`,
+    );
   }
   return address;
 }
@@ -47,12 +50,18 @@ function firstAddress(iface: InterfaceFacts, text: string): Cidr {
 export function resolveUnderlayOffline(spec: FanSpec): ResolvedUnderlay {
   const u = spec.underlay;
   if (u.kind !== 'cidr' || isNetworkAddress(u.cidr)) {
-    throw new ConfigError(`underlay "${u.text}" does not name a host address`, 'give this host\'s underlay address with its prefix, e.g. -u 172.16.3.4/16');
+    throw new ConfigError(
+      `underlay "${u.text}" does not name a host address`,
+      "give this host's underlay address with its prefix, e.g. -u 172.16.3.4/16",
+    );
   }
   return { underlay: network(u.cidr), host: u.cidr.address };
 }
 
-export function resolveUnderlay(spec: FanSpec, facts: HostFacts): Required<Omit<ResolvedUnderlay, 'deviceMac'>> & Pick<ResolvedUnderlay, 'deviceMac'> {
+export function resolveUnderlay(
+  spec: FanSpec,
+  facts: HostFacts,
+): Required<Omit<ResolvedUnderlay, 'deviceMac'>> & Pick<ResolvedUnderlay, 'deviceMac'> {
   const u = spec.underlay;
   const withAddresses = facts.interfaces.filter((i) => i.addresses.length > 0);
   const describe = (): string =>
@@ -62,7 +71,10 @@ export function resolveUnderlay(spec: FanSpec, facts: HostFacts): Required<Omit<
       // ADDRESS/LEN: the address must be one of ours.
       const owner = withAddresses.find((i) => i.addresses.some((a) => a.address === u.cidr.address));
       if (!owner) {
-        throw new ConfigError(`${formatIpv4(u.cidr.address)} (underlay "${u.text}") is not an address of this host`, `use one of this host's addresses (${describe()}) or the underlay network, e.g. ${formatCidr(network(u.cidr))}`);
+        throw new ConfigError(
+          `${formatIpv4(u.cidr.address)} (underlay "${u.text}") is not an address of this host`,
+          `use one of this host's addresses (${describe()}) or the underlay network, e.g. ${formatCidr(network(u.cidr))}`,
+        );
       }
       return { underlay: network(u.cidr), host: u.cidr.address, device: owner.name, deviceMtu: owner.mtu };
     }
@@ -71,23 +83,38 @@ export function resolveUnderlay(spec: FanSpec, facts: HostFacts): Required<Omit<
       const match = iface.addresses.find((a) => contains(u.cidr, a.address));
       if (match) return { underlay: u.cidr, host: match.address, device: iface.name, deviceMtu: iface.mtu };
     }
-    throw new ConfigError(`this host has no address inside underlay ${formatCidr(u.cidr)}`, `addresses found: ${describe()}; name the underlay this host is on`);
+    throw new ConfigError(
+      `this host has no address inside underlay ${formatCidr(u.cidr)}`,
+      `addresses found: ${describe()}; name the underlay this host is on`,
+    );
   }
   let name: string;
   if (u.kind === 'default') {
     const dev = defaultRouteDevice(facts);
-    if (!dev) throw new ConfigError(`underlay "${u.text}" names the default route, but this host has none`, 'name the interface instead, e.g. -u eth0/16');
+    if (!dev)
+      throw new ConfigError(
+        `underlay "${u.text}" names the default route, but this host has none`,
+        'name the interface instead, e.g. -u eth0/16',
+      );
     name = dev;
   } else {
     name = u.name;
   }
   const iface = findInterface(facts, name);
   if (!iface) {
-    throw new ConfigError(`interface ${name} (underlay "${u.text}") does not exist`, `interfaces with addresses: ${describe()}`);
+    throw new ConfigError(
+      `interface ${name} (underlay "${u.text}") does not exist`,
+      `interfaces with addresses: ${describe()}`,
+    );
   }
   const address = firstAddress(iface, u.text);
   const prefix = u.prefix ?? address.prefix;
-  return { underlay: network({ address: address.address, prefix }), host: address.address, device: iface.name, deviceMtu: iface.mtu };
+  return {
+    underlay: network({ address: address.address, prefix }),
+    host: address.address,
+    device: iface.name,
+    deviceMtu: iface.mtu,
+  };
 }
 
 /**
@@ -132,7 +159,10 @@ function fanOf(spec: FanSpec, r: RecordedUnderlay, facts: HostFacts, ownedDevice
     if (route.protocol === String(FAN_ROUTE_PROTO)) continue; // fan's own (host-gw routes sit on the underlay device)
     if (route.dst.prefix === 0) continue;
     if (contains(map.overlay, route.dst.address) || contains(route.dst, map.overlay.address)) {
-      throw new ConfigError(`overlay ${formatCidr(map.overlay)} overlaps route ${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`, 'pick an overlay this host does not route, e.g. in 240.0.0.0/4');
+      throw new ConfigError(
+        `overlay ${formatCidr(map.overlay)} overlaps route ${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`,
+        'pick an overlay this host does not route, e.g. in 240.0.0.0/4',
+      );
     }
   }
   const fan: Fan = {

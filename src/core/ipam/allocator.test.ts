@@ -13,7 +13,12 @@ const ip = parseIpv4;
 
 /** 250.3.4.0/24 with host-reserve 1: containers get .2 … .254. */
 function pool24(extra: Partial<Parameters<typeof makePool>[0]> = {}): IpamPool {
-  return makePool({ label: 'fan 250.0.0.0/8 (bridge fan-250)', slice: cidrOf('250.3.4.0/24'), hostReserve: 1, ...extra });
+  return makePool({
+    label: 'fan 250.0.0.0/8 (bridge fan-250)',
+    slice: cidrOf('250.3.4.0/24'),
+    hostReserve: 1,
+    ...extra,
+  });
 }
 
 function fanOf(words: string): ReturnType<typeof resolveFans>[number] {
@@ -77,7 +82,10 @@ describe('allocateAddress', () => {
     const pool = pool24();
     assert.equal(formatIpv4(allocateAddress({ pool, taken: new Map() })), '250.3.4.2');
     assert.equal(formatIpv4(allocateAddress({ pool, taken: new Map(), last: ip('250.3.4.2') })), '250.3.4.3');
-    const taken = new Map<Ipv4, string>([[ip('250.3.4.3'), 'x'], [ip('250.3.4.4'), 'y']]);
+    const taken = new Map<Ipv4, string>([
+      [ip('250.3.4.3'), 'x'],
+      [ip('250.3.4.4'), 'y'],
+    ]);
     assert.equal(formatIpv4(allocateAddress({ pool, taken, last: ip('250.3.4.2') })), '250.3.4.5');
   });
 
@@ -94,13 +102,19 @@ describe('allocateAddress', () => {
   });
 
   it('grants a free static request, anywhere in the free ranges', () => {
-    assert.equal(formatIpv4(allocateAddress({ pool: pool24(), taken: new Map(), request: ip('250.3.4.77') })), '250.3.4.77');
+    assert.equal(
+      formatIpv4(allocateAddress({ pool: pool24(), taken: new Map(), request: ip('250.3.4.77') })),
+      '250.3.4.77',
+    );
   });
 
   it('refuses a request outside the slice, naming the slice', () => {
     const e = ipamError(() => allocateAddress({ pool: pool24(), taken: new Map(), request: ip('250.3.5.7') }));
     assert.equal(e.kind, 'outside');
-    assert.equal(e.message, "requested address 250.3.5.7 is outside this host's slice 250.3.4.0/24 of fan 250.0.0.0/8 (bridge fan-250)");
+    assert.equal(
+      e.message,
+      "requested address 250.3.5.7 is outside this host's slice 250.3.4.0/24 of fan 250.0.0.0/8 (bridge fan-250)",
+    );
     assert.match(e.hint ?? '', /250\.3\.4\.2–250\.3\.4\.254/);
   });
 
@@ -120,7 +134,13 @@ describe('allocateAddress', () => {
   });
 
   it('refuses a request somebody holds, naming the holder', () => {
-    const e = ipamError(() => allocateAddress({ pool: pool24(), taken: new Map([[ip('250.3.4.9'), 'cni:net:abc (eth0)']]), request: ip('250.3.4.9') }));
+    const e = ipamError(() =>
+      allocateAddress({
+        pool: pool24(),
+        taken: new Map([[ip('250.3.4.9'), 'cni:net:abc (eth0)']]),
+        request: ip('250.3.4.9'),
+      }),
+    );
     assert.equal(e.kind, 'taken');
     assert.match(e.message, /already held by cni:net:abc \(eth0\)/);
   });
@@ -135,7 +155,9 @@ describe('allocateAddress', () => {
   });
 
   it('explains an empty pool caused by DHCP and suggests turning DHCP off', () => {
-    const e = ipamError(() => allocateAddress({ pool: poolOf(fanOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253')), taken: new Map() }));
+    const e = ipamError(() =>
+      allocateAddress({ pool: poolOf(fanOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp-range 253')), taken: new Map() }),
+    );
     assert.equal(e.kind, 'exhausted');
     assert.equal(e.poolSize, 0);
     assert.match(e.message, /DHCP range covers every container address of slice 250\.3\.4\.0\/24/);
@@ -154,31 +176,48 @@ describe('allocator properties', () => {
     .map(({ base, prefix, reserve, dhcp }) => {
       const slice = { address: u32(0xfa000000 | ((base << 8) & 0x00ffffff)), prefix };
       const size = 2 ** (32 - prefix);
-      const dhcpRange = dhcp ? { start: u32(slice.address + Math.min(dhcp[0], dhcp[1]) % size), end: u32(slice.address + Math.max(dhcp[0], dhcp[1]) % size) } : undefined;
-      return makePool({ label: 'fan P', slice, hostReserve: Math.min(reserve, size - 3), ...(dhcpRange && dhcpRange.start <= dhcpRange.end ? { dhcpRange } : {}) });
+      const dhcpRange = dhcp
+        ? {
+            start: u32(slice.address + (Math.min(dhcp[0], dhcp[1]) % size)),
+            end: u32(slice.address + (Math.max(dhcp[0], dhcp[1]) % size)),
+          }
+        : undefined;
+      return makePool({
+        label: 'fan P',
+        slice,
+        hostReserve: Math.min(reserve, size - 3),
+        ...(dhcpRange && dhcpRange.start <= dhcpRange.end ? { dhcpRange } : {}),
+      });
     });
 
   it('never hands out a reserved, taken or foreign address, and fails only when nothing is free', () => {
     fc.assert(
-      fc.property(poolArb, fc.array(fc.nat(), { maxLength: 80 }), fc.option(fc.nat(), { nil: undefined }), (pool, takenOffsets, lastOffset) => {
-        const size = broadcast(pool.slice) - pool.slice.address + 1;
-        const taken = new Map<Ipv4, string>(takenOffsets.map((o) => [u32(pool.slice.address + (o % size)), 'x']));
-        const last = lastOffset === undefined ? undefined : u32(pool.slice.address + (lastOffset % size));
-        const free: Ipv4[] = [];
-        for (let a = pool.slice.address; a <= broadcast(pool.slice); a++) if (!reservedRangeOf(pool, a) && !taken.has(a)) free.push(a);
-        try {
-          const got = allocateAddress({ pool, taken, ...(last !== undefined ? { last } : {}) });
-          assert.ok(contains(pool.slice, got));
-          assert.equal(reservedRangeOf(pool, got), undefined);
-          assert.equal(taken.has(got), false);
-          // Deterministic: the first free address after `last`, cyclically.
-          const after = last === undefined ? free : [...free.filter((a) => a > last), ...free.filter((a) => a <= last)];
-          assert.equal(got, after[0]);
-        } catch (error) {
-          assert.ok(error instanceof IpamError && error.kind === 'exhausted', String(error));
-          assert.equal(free.length, 0);
-        }
-      }),
+      fc.property(
+        poolArb,
+        fc.array(fc.nat(), { maxLength: 80 }),
+        fc.option(fc.nat(), { nil: undefined }),
+        (pool, takenOffsets, lastOffset) => {
+          const size = broadcast(pool.slice) - pool.slice.address + 1;
+          const taken = new Map<Ipv4, string>(takenOffsets.map((o) => [u32(pool.slice.address + (o % size)), 'x']));
+          const last = lastOffset === undefined ? undefined : u32(pool.slice.address + (lastOffset % size));
+          const free: Ipv4[] = [];
+          for (let a = pool.slice.address; a <= broadcast(pool.slice); a++)
+            if (!reservedRangeOf(pool, a) && !taken.has(a)) free.push(a);
+          try {
+            const got = allocateAddress({ pool, taken, ...(last !== undefined ? { last } : {}) });
+            assert.ok(contains(pool.slice, got));
+            assert.equal(reservedRangeOf(pool, got), undefined);
+            assert.equal(taken.has(got), false);
+            // Deterministic: the first free address after `last`, cyclically.
+            const after =
+              last === undefined ? free : [...free.filter((a) => a > last), ...free.filter((a) => a <= last)];
+            assert.equal(got, after[0]);
+          } catch (error) {
+            assert.ok(error instanceof IpamError && error.kind === 'exhausted', String(error));
+            assert.equal(free.length, 0);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -234,7 +273,10 @@ describe('lease table', () => {
 
   it('refuses a different static request for a key that holds a lease', () => {
     const first = allocateLease(EMPTY_LEASE_TABLE, pool, a, undefined, 't');
-    assert.throws(() => allocateLease(first.table, pool, a, ip('250.3.4.99'), 't'), /already holds 250\.3\.4\.2, not the requested 250\.3\.4\.99/);
+    assert.throws(
+      () => allocateLease(first.table, pool, a, ip('250.3.4.99'), 't'),
+      /already holds 250\.3\.4\.2, not the requested 250\.3\.4\.99/,
+    );
     assert.equal(allocateLease(first.table, pool, a, ip('250.3.4.2'), 't').created, false);
   });
 
@@ -259,8 +301,14 @@ describe('lease table', () => {
     t = allocateLease(t, pool, b, undefined, 't').table;
     t = allocateLease(t, pool, { owner: 'docker:x', ifname: 'eth0' }, undefined, 't').table;
     const r = collectLeases(t, (l) => !l.owner.startsWith('cni:net:') || l.owner === a.owner);
-    assert.deepEqual(r.removed.map((l) => l.owner), ['cni:net:b']);
-    assert.deepEqual(r.table.leases.map((l) => l.owner), ['cni:net:a', 'docker:x']);
+    assert.deepEqual(
+      r.removed.map((l) => l.owner),
+      ['cni:net:b'],
+    );
+    assert.deepEqual(
+      r.table.leases.map((l) => l.owner),
+      ['cni:net:a', 'docker:x'],
+    );
     assert.equal(r.table.last, t.last);
   });
 });

@@ -81,20 +81,32 @@ export function allocateLease(
     ...(table.last !== undefined ? { last: table.last } : {}),
     ...(request !== undefined ? { request } : {}),
   });
-  const lease: Lease = { owner: key.owner, ifname: key.ifname, address, since: now, ...(details.pod ? { pod: details.pod } : {}) };
+  const lease: Lease = {
+    owner: key.owner,
+    ifname: key.ifname,
+    address,
+    since: now,
+    ...(details.pod ? { pod: details.pod } : {}),
+  };
   // A static request does not move the round-robin cursor: dynamic allocation continues where it was.
   const last = request === undefined ? address : table.last;
   return { table: { leases: [...table.leases, lease], ...(last !== undefined ? { last } : {}) }, lease, created: true };
 }
 
-export function releaseLease(table: LeaseTable, key: LeaseKey): { readonly table: LeaseTable; readonly released?: Lease } {
+export function releaseLease(
+  table: LeaseTable,
+  key: LeaseKey,
+): { readonly table: LeaseTable; readonly released?: Lease } {
   const released = findLease(table, key);
   if (!released) return { table };
   return { table: { ...table, leases: table.leases.filter((l) => l !== released) }, released };
 }
 
 /** Keeps the leases `keep` accepts; returns the others as `removed`. */
-export function collectLeases(table: LeaseTable, keep: (lease: Lease) => boolean): { readonly table: LeaseTable; readonly removed: readonly Lease[] } {
+export function collectLeases(
+  table: LeaseTable,
+  keep: (lease: Lease) => boolean,
+): { readonly table: LeaseTable; readonly removed: readonly Lease[] } {
   const removed = table.leases.filter((l) => !keep(l));
   if (removed.length === 0) return { table, removed };
   return { table: { ...table, leases: table.leases.filter((l) => keep(l)) }, removed };

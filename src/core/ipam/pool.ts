@@ -42,7 +42,9 @@ export function makePool(options: {
 }): IpamPool {
   const slice = network(options.slice);
   const last = broadcast(slice);
-  const reserved: ReservedRange[] = [{ start: slice.address, end: slice.address, reason: "the slice's network address" }];
+  const reserved: ReservedRange[] = [
+    { start: slice.address, end: slice.address, reason: "the slice's network address" },
+  ];
   if (options.hostReserve > 0) {
     reserved.push({
       start: u32(slice.address + 1),
@@ -50,7 +52,8 @@ export function makePool(options: {
       reason: `the host reserve (host-reserve ${options.hostReserve}: the bridge and host addresses)`,
     });
   }
-  if (options.dhcpRange) reserved.push({ ...options.dhcpRange, reason: "the fan's DHCP range (dnsmasq hands these out)" });
+  if (options.dhcpRange)
+    reserved.push({ ...options.dhcpRange, reason: "the fan's DHCP range (dnsmasq hands these out)" });
   reserved.push({ start: last, end: last, reason: "the slice's broadcast address" });
   return {
     label: options.label,
@@ -84,7 +87,11 @@ export function restrictPool(pool: IpamPool, range: Cidr): IpamPool {
   const extra: ReservedRange[] = [];
   if (start > pool.slice.address) extra.push({ start: pool.slice.address, end: u32(start - 1), reason: outside });
   if (end < broadcast(pool.slice)) extra.push({ start: u32(end + 1), end: broadcast(pool.slice), reason: outside });
-  return { ...pool, label: `${pool.label} range ${formatCidr(network(range))}`, reserved: [...pool.reserved, ...extra].sort((a, b) => a.start - b.start) };
+  return {
+    ...pool,
+    label: `${pool.label} range ${formatCidr(network(range))}`,
+    reserved: [...pool.reserved, ...extra].sort((a, b) => a.start - b.start),
+  };
 }
 
 /** The reserved range holding `address`, if any. */

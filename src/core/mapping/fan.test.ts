@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type Ipv4, contains, formatCidr, formatIpv4, hostMask, mask, overlaps, parseIpv4, size, u32 } from '../address/ipv4.js';
+import {
+  type Ipv4,
+  contains,
+  formatCidr,
+  formatIpv4,
+  hostMask,
+  mask,
+  overlaps,
+  parseIpv4,
+  size,
+  u32,
+} from '../address/ipv4.js';
 import { assertConfigError, cidrOf } from '../../testing/builders.js';
 import {
   type FanMap,
@@ -167,7 +178,10 @@ describe('defineFan', () => {
   }
 
   it('lists exactly the three reserved ranges', () => {
-    assert.deepEqual(RESERVED_OVERLAYS.map((r) => formatCidr(r.net)), ['0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4']);
+    assert.deepEqual(
+      RESERVED_OVERLAYS.map((r) => formatCidr(r.net)),
+      ['0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4'],
+    );
   });
 
   for (const overlay of ['240.0.0.0/4', '250.0.0.0/8', '1.0.0.0/8', '126.0.0.0/8', '128.0.0.0/8', '223.0.0.0/8']) {
@@ -178,8 +192,16 @@ describe('defineFan', () => {
 
   it('refuses an overlay that overlaps the underlay', () => {
     const hint = 'the overlay must be a range the underlay never uses, e.g. 250.0.0.0/8';
-    assertConfigError(() => defineFan(cidrOf('10.0.0.0/8'), cidrOf('10.1.0.0/16')), 'overlay 10.0.0.0/8 overlaps underlay 10.1.0.0/16', hint);
-    assertConfigError(() => defineFan(cidrOf('240.0.0.0/4'), cidrOf('250.3.0.0/16')), 'overlay 240.0.0.0/4 overlaps underlay 250.3.0.0/16', hint);
+    assertConfigError(
+      () => defineFan(cidrOf('10.0.0.0/8'), cidrOf('10.1.0.0/16')),
+      'overlay 10.0.0.0/8 overlaps underlay 10.1.0.0/16',
+      hint,
+    );
+    assertConfigError(
+      () => defineFan(cidrOf('240.0.0.0/4'), cidrOf('250.3.0.0/16')),
+      'overlay 240.0.0.0/4 overlaps underlay 250.3.0.0/16',
+      hint,
+    );
   });
 });
 
@@ -193,16 +215,27 @@ describe('checkHost / sliceOf', () => {
       'host address 172.17.0.1 is outside the underlay 172.16.0.0/16',
       'use an address inside 172.16.0.0/16, or the underlay this host is on',
     );
-    assertConfigError(() => sliceOf(map, parseIpv4('10.0.0.1')), 'host address 10.0.0.1 is outside the underlay 172.16.0.0/16');
+    assertConfigError(
+      () => sliceOf(map, parseIpv4('10.0.0.1')),
+      'host address 10.0.0.1 is outside the underlay 172.16.0.0/16',
+    );
   });
 
   it('refuses the underlay network address (host bits all zero)', () => {
-    assertConfigError(() => checkHost(map, parseIpv4('172.16.0.0')), 'host address 172.16.0.0 is the network address of underlay 172.16.0.0/16', validHint);
+    assertConfigError(
+      () => checkHost(map, parseIpv4('172.16.0.0')),
+      'host address 172.16.0.0 is the network address of underlay 172.16.0.0/16',
+      validHint,
+    );
     assertConfigError(() => sliceOf(map, parseIpv4('172.16.0.0')), /network address/);
   });
 
   it('refuses the underlay broadcast address (host bits all one)', () => {
-    assertConfigError(() => checkHost(map, parseIpv4('172.16.255.255')), 'host address 172.16.255.255 is the broadcast address of underlay 172.16.0.0/16', validHint);
+    assertConfigError(
+      () => checkHost(map, parseIpv4('172.16.255.255')),
+      'host address 172.16.255.255 is the broadcast address of underlay 172.16.0.0/16',
+      validHint,
+    );
     assertConfigError(() => sliceOf(map, parseIpv4('172.16.255.255')), /broadcast address/);
   });
 
@@ -217,7 +250,11 @@ describe('underlayHostOf / belongsTo', () => {
   const map = defineFan(cidrOf('250.0.0.0/8'), cidrOf('172.16.0.0/16'));
 
   it('refuses an address outside the overlay', () => {
-    assertConfigError(() => underlayHostOf(map, parseIpv4('251.0.0.1')), '251.0.0.1 is not inside overlay 250.0.0.0/8', 'give an address inside 250.0.0.0/8');
+    assertConfigError(
+      () => underlayHostOf(map, parseIpv4('251.0.0.1')),
+      '251.0.0.1 is not inside overlay 250.0.0.0/8',
+      'give an address inside 250.0.0.0/8',
+    );
   });
 
   it('belongsTo answers without throwing', () => {
@@ -235,7 +272,11 @@ describe('several fans on one host', () => {
   const c = defineFan(cidrOf('240.0.0.0/8'), cidrOf('10.99.224.0/20'));
 
   it('checkDistinctOverlays refuses overlapping overlays, naming both', () => {
-    assertConfigError(() => checkDistinctOverlays([a, b]), 'overlay 250.0.0.0/8 overlaps overlay 250.1.0.0/16', 'give each fan on a host its own, disjoint overlay');
+    assertConfigError(
+      () => checkDistinctOverlays([a, b]),
+      'overlay 250.0.0.0/8 overlaps overlay 250.1.0.0/16',
+      'give each fan on a host its own, disjoint overlay',
+    );
     assertConfigError(() => checkDistinctOverlays([c, b, a]), 'overlay 250.1.0.0/16 overlaps overlay 250.0.0.0/8');
     assertConfigError(() => checkDistinctOverlays([a, a]), 'overlay 250.0.0.0/8 overlaps overlay 250.0.0.0/8');
   });
@@ -247,7 +288,11 @@ describe('several fans on one host', () => {
   });
 
   it('findFan returns the first match, in list order', () => {
-    const fans = [{ name: 'wide', map: a }, { name: 'narrow', map: b }, { name: 'e', map: c }];
+    const fans = [
+      { name: 'wide', map: a },
+      { name: 'narrow', map: b },
+      { name: 'e', map: c },
+    ];
     assert.equal(findFan(fans, parseIpv4('250.1.2.3'))?.name, 'wide');
     assert.equal(findFan([...fans].reverse(), parseIpv4('250.1.2.3'))?.name, 'narrow');
     assert.equal(findFan(fans, parseIpv4('250.2.0.1'))?.name, 'wide');
@@ -320,7 +365,11 @@ describe('mapping properties (fast-check, random widths)', () => {
           const indices = n <= 4096 ? Array.from({ length: n }, (_, i) => i) : [0, 1, n - 2, n - 1, ...picks];
           for (const i of indices) {
             const x = slice.address + i;
-            assert.equal(underlayHostOf(map, x), host, `i=${i} of ${formatCidr(slice)} (${formatCidr(map.overlay)} over ${formatCidr(map.underlay)})`);
+            assert.equal(
+              underlayHostOf(map, x),
+              host,
+              `i=${i} of ${formatCidr(slice)} (${formatCidr(map.overlay)} over ${formatCidr(map.underlay)})`,
+            );
             assert.equal(belongsTo(map, x, host), true);
           }
         },
@@ -331,17 +380,20 @@ describe('mapping properties (fast-check, random widths)', () => {
 
   it('slice prefix = ov + 32 - ul, size = 2^(ul-ov), and the slice lies inside the overlay', () => {
     fc.assert(
-      fc.property(fanArb.chain((map) => fc.tuple(fc.constant(map), hostArb(map))), ([map, host]) => {
-        const slice = sliceOf(map, host);
-        const ov = map.overlay.prefix;
-        const ul = map.underlay.prefix;
-        assert.equal(slice.prefix, ov + 32 - ul);
-        assert.equal(size(slice), 2 ** (ul - ov));
-        assert.equal(describeHost(map, host).size, 2 ** (ul - ov));
-        assert.equal(u32(slice.address & mask(slice.prefix)), slice.address, 'slice is a network address');
-        assert.ok(contains(map.overlay, slice.address) && slice.prefix > ov);
-        assert.ok(overlaps(slice, map.overlay));
-      }),
+      fc.property(
+        fanArb.chain((map) => fc.tuple(fc.constant(map), hostArb(map))),
+        ([map, host]) => {
+          const slice = sliceOf(map, host);
+          const ov = map.overlay.prefix;
+          const ul = map.underlay.prefix;
+          assert.equal(slice.prefix, ov + 32 - ul);
+          assert.equal(size(slice), 2 ** (ul - ov));
+          assert.equal(describeHost(map, host).size, 2 ** (ul - ov));
+          assert.equal(u32(slice.address & mask(slice.prefix)), slice.address, 'slice is a network address');
+          assert.ok(contains(map.overlay, slice.address) && slice.prefix > ov);
+          assert.ok(overlaps(slice, map.overlay));
+        },
+      ),
     );
   });
 
@@ -357,7 +409,9 @@ describe('mapping properties (fast-check, random widths)', () => {
   it('slices of neighbouring hosts are adjacent and disjoint', () => {
     fc.assert(
       fc.property(
-        fanArb.chain((map) => fc.tuple(fc.constant(map), hostArb(map))).filter(([map, h]) => hostBits(map, h) < hostMask(map.underlay.prefix) - 1),
+        fanArb
+          .chain((map) => fc.tuple(fc.constant(map), hostArb(map)))
+          .filter(([map, h]) => hostBits(map, h) < hostMask(map.underlay.prefix) - 1),
         ([map, h]) => {
           const s1 = sliceOf(map, h);
           const s2 = sliceOf(map, h + 1);
@@ -382,12 +436,15 @@ describe('mapping properties (fast-check, random widths)', () => {
 
   it('every overlay address maps into the underlay, and into the slice of the host it maps to', () => {
     fc.assert(
-      fc.property(fanArb.chain((map) => fc.tuple(fc.constant(map), overlayAddressArb(map))), ([map, x]) => {
-        const host = underlayHostOf(map, x);
-        assert.ok(contains(map.underlay, host), `${formatIpv4(host)} outside ${formatCidr(map.underlay)}`);
-        const h = hostBits(map, host);
-        if (h !== 0 && h !== hostMask(map.underlay.prefix)) assert.ok(contains(sliceOf(map, host), x));
-      }),
+      fc.property(
+        fanArb.chain((map) => fc.tuple(fc.constant(map), overlayAddressArb(map))),
+        ([map, x]) => {
+          const host = underlayHostOf(map, x);
+          assert.ok(contains(map.underlay, host), `${formatIpv4(host)} outside ${formatCidr(map.underlay)}`);
+          const h = hostBits(map, host);
+          if (h !== 0 && h !== hostMask(map.underlay.prefix)) assert.ok(contains(sliceOf(map, host), x));
+        },
+      ),
     );
   });
 });

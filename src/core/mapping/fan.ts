@@ -177,7 +177,12 @@ export function overlayConflicts(overlays: readonly Cidr[]): FanConflict[] {
       const a = network(overlays[i] as Cidr);
       const b = network(overlays[j] as Cidr);
       if (overlaps(a, b)) {
-        conflicts.push({ first: i, second: j, message: `overlay ${formatCidr(a)} overlaps overlay ${formatCidr(b)}`, hint: 'give each fan on a host its own, disjoint overlay' });
+        conflicts.push({
+          first: i,
+          second: j,
+          message: `overlay ${formatCidr(a)} overlaps overlay ${formatCidr(b)}`,
+          hint: 'give each fan on a host its own, disjoint overlay',
+        });
       }
     }
   }
@@ -196,7 +201,10 @@ export function findFan<T extends { readonly map: FanMap }>(fans: readonly T[], 
 }
 
 export function sameFan(a: FanMap, b: FanMap): boolean {
-  return a.overlay.address === b.overlay.address && a.overlay.prefix === b.overlay.prefix &&
-    a.underlay.address === b.underlay.address && a.underlay.prefix === b.underlay.prefix;
+  return (
+    a.overlay.address === b.overlay.address &&
+    a.overlay.prefix === b.overlay.prefix &&
+    a.underlay.address === b.underlay.address &&
+    a.underlay.prefix === b.underlay.prefix
+  );
 }
-

@@ -48,7 +48,20 @@ describe('interface names', () => {
   }
 
   it('accepts ordinary names, including ones that merely start like a keyword', () => {
-    for (const name of ['eth0', 'net1', 'veth', 'br0', 'helpdesk', 'mtu0', 'types', 'upper', 'fan-250', 'a.b', "eth'0", 'ethé']) {
+    for (const name of [
+      'eth0',
+      'net1',
+      'veth',
+      'br0',
+      'helpdesk',
+      'mtu0',
+      'types',
+      'upper',
+      'fan-250',
+      'a.b',
+      "eth'0",
+      'ethé',
+    ]) {
       assert.equal(ifnameProblem(name), undefined, name);
     }
   });
@@ -59,7 +72,7 @@ describe('interface names', () => {
     assert.equal(iproute2Keyword('eth0'), undefined);
   });
 
-  it('bridges: ASCII only, and never fan\'s tunnel name', () => {
+  it("bridges: ASCII only, and never fan's tunnel name", () => {
     assert.equal(bridgeNameProblem('fan-250'), undefined);
     assert.match(bridgeNameProblem('fan-vxlan') ?? '', /fan's tunnel device/);
     assert.match(bridgeNameProblem('fané') ?? '', /other than ASCII/);

@@ -11,16 +11,58 @@
 
 /** Keywords `ip link add` compares whole. */
 const IPLINK_EXACT = [
-  'up', 'down', 'name', 'index', 'mtu', 'xdpgeneric', 'xdpdrv', 'xdpoffload', 'xdp', 'netns', 'multicast',
-  'allmulticast', 'promisc', 'trailers', 'arp', 'carrier', 'vf', 'vrf', 'group', 'mode', 'state', 'protodown',
-  'protodown_reason', 'brd', 'qlen', 'dev', 'gso_max_size', 'gso_max_segs', 'gro_max_size', 'gso_ipv4_max_size',
-  'gro_ipv4_max_size', 'parentdev',
+  'up',
+  'down',
+  'name',
+  'index',
+  'mtu',
+  'xdpgeneric',
+  'xdpdrv',
+  'xdpoffload',
+  'xdp',
+  'netns',
+  'multicast',
+  'allmulticast',
+  'promisc',
+  'trailers',
+  'arp',
+  'carrier',
+  'vf',
+  'vrf',
+  'group',
+  'mode',
+  'state',
+  'protodown',
+  'protodown_reason',
+  'brd',
+  'qlen',
+  'dev',
+  'gso_max_size',
+  'gso_max_segs',
+  'gro_max_size',
+  'gso_ipv4_max_size',
+  'gro_ipv4_max_size',
+  'parentdev',
 ] as const;
 
 /** Keywords `ip link add` compares by prefix: any prefix of these is taken as the keyword. */
 const IPLINK_PREFIX = [
-  'link', 'address', 'broadcast', 'txqueuelen', 'txqlen', 'master', 'nomaster', 'dynamic', 'type', 'alias',
-  'numtxqueues', 'numrxqueues', 'addrgenmode', 'link-netnsid', 'link-netns', 'help',
+  'link',
+  'address',
+  'broadcast',
+  'txqueuelen',
+  'txqlen',
+  'master',
+  'nomaster',
+  'dynamic',
+  'type',
+  'alias',
+  'numtxqueues',
+  'numrxqueues',
+  'addrgenmode',
+  'link-netnsid',
+  'link-netns',
+  'help',
 ] as const;
 
 /** Names fan uses itself, which a user-chosen name must not take. */
@@ -71,8 +113,10 @@ export function ifnameProblem(name: string): string | undefined {
 export function bridgeNameProblem(name: string): string | undefined {
   const general = ifnameProblem(name);
   if (general) return general;
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) return 'it contains a character other than ASCII letters, digits, "_", "." and "-"';
-  if ((RESERVED_BRIDGE_NAMES as readonly string[]).includes(name)) return `"${name}" is the name of fan's tunnel device`;
+  if (!/^[A-Za-z0-9_.-]+$/.test(name))
+    return 'it contains a character other than ASCII letters, digits, "_", "." and "-"';
+  if ((RESERVED_BRIDGE_NAMES as readonly string[]).includes(name))
+    return `"${name}" is the name of fan's tunnel device`;
   return undefined;
 }
 

@@ -12,7 +12,14 @@ import { renderNftTable } from '../../codec/nft.js';
 import { type Op, describeOp } from './ops.js';
 
 const ETH0_MAC = '02:00:ac:10:03:04';
-const ETH0: LinkState = { name: 'eth0', kind: 'ether', mtu: 1500, up: true, mac: ETH0_MAC, addresses: [cidrOf('172.16.3.4/16')] };
+const ETH0: LinkState = {
+  name: 'eth0',
+  kind: 'ether',
+  mtu: 1500,
+  up: true,
+  mac: ETH0_MAC,
+  addresses: [cidrOf('172.16.3.4/16')],
+};
 const FACTS = hostFacts(
   [iface('eth0', ['172.16.3.4/16'], { mac: ETH0_MAC })],
   [route('default', 'eth0', { gateway: parseIpv4('172.16.0.1') }), route('172.16.0.0/16', 'eth0')],
@@ -20,7 +27,13 @@ const FACTS = hostFacts(
 
 /** The plan `fanctl up` makes on eth0 172.16.3.4/16 (MTU 1500) for these command lines. */
 function plan(...lines: string[]): DesiredHost {
-  return planHost(resolveFans(lines.map((l) => parseFanWords(l.split(' '))), FACTS), { stateDir: '/run/fan' });
+  return planHost(
+    resolveFans(
+      lines.map((l) => parseFanWords(l.split(' '))),
+      FACTS,
+    ),
+    { stateDir: '/run/fan' },
+  );
 }
 
 const VXLAN = plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp');
@@ -30,23 +43,57 @@ const RESERVE_3 = plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp --host-reserve 3'
 const NONE = planHost([], { stateDir: '/run/fan' });
 
 /** A host with nothing of fan's: eth0 only, IP forwarding off, iptables available. */
-const EMPTY: CurrentHost = { links: [ETH0], routes: [], tcPrograms: [], hostGw: [], forwardAccept: [], iptables: true, dhcp: [], ipForward: false };
+const EMPTY: CurrentHost = {
+  links: [ETH0],
+  routes: [],
+  tcPrograms: [],
+  hostGw: [],
+  forwardAccept: [],
+  iptables: true,
+  dhcp: [],
+  ipForward: false,
+};
 
 /** What the kernel layer reads back from a host on which `desired` was applied completely. */
 function mirror(desired: DesiredHost): CurrentHost {
   return {
     links: [
       ETH0,
-      ...desired.bridges.map((b) => ({ name: b.name, kind: 'bridge', mtu: b.mtu, up: true, alias: b.alias, addresses: b.addresses })),
+      ...desired.bridges.map((b) => ({
+        name: b.name,
+        kind: 'bridge',
+        mtu: b.mtu,
+        up: true,
+        alias: b.alias,
+        addresses: b.addresses,
+      })),
       ...desired.devices.flatMap((d) =>
         d.link?.type === 'vxlan'
-          ? [{ name: d.link.name, kind: 'vxlan', mtu: d.link.mtu, up: true, mac: d.link.mac, alias: d.link.alias, group: '250', addresses: [] }]
+          ? [
+              {
+                name: d.link.name,
+                kind: 'vxlan',
+                mtu: d.link.mtu,
+                up: true,
+                mac: d.link.mac,
+                alias: d.link.alias,
+                group: '250',
+                addresses: [],
+              },
+            ]
           : [],
       ),
     ],
     routes: desired.routes,
     tcPrograms: desired.devices.flatMap((d) =>
-      d.programs.map((p, i) => ({ dev: d.dev, direction: p.direction, progId: 41 + i, name: `fan_${p.direction}`, section: p.section, overlays: d.overlays })),
+      d.programs.map((p, i) => ({
+        dev: d.dev,
+        direction: p.direction,
+        progId: 41 + i,
+        name: `fan_${p.direction}`,
+        section: p.section,
+        overlays: d.overlays,
+      })),
     ),
     neighbours: desired.devices.flatMap((d) => (d.neighbour ? [{ dev: d.dev, ...d.neighbour }] : [])),
     hostGw: [],
@@ -62,26 +109,41 @@ function mirror(desired: DesiredHost): CurrentHost {
 function brief(op: Op): string {
   switch (op.kind) {
     case 'link-add':
-    case 'link-del': return `${op.kind} ${op.link.name}`;
-    case 'link-mtu': return `${op.kind} ${op.name} ${op.mtu}`;
+    case 'link-del':
+      return `${op.kind} ${op.link.name}`;
+    case 'link-mtu':
+      return `${op.kind} ${op.name} ${op.mtu}`;
     case 'link-alias':
-    case 'link-up': return `${op.kind} ${op.name}`;
+    case 'link-up':
+      return `${op.kind} ${op.name}`;
     case 'addr-add':
-    case 'addr-del': return `${op.kind} ${op.dev} ${formatCidr(op.cidr)}`;
+    case 'addr-del':
+      return `${op.kind} ${op.dev} ${formatCidr(op.cidr)}`;
     case 'tc-attach':
     case 'tc-detach':
-    case 'neigh-del': return `${op.kind} ${op.dev}`;
-    case 'overlay-table': return `${op.kind} ${op.dev} ${op.overlays.length}`;
-    case 'neigh-replace': return `${op.kind} ${op.dev} ${op.mac}`;
+    case 'neigh-del':
+      return `${op.kind} ${op.dev}`;
+    case 'overlay-table':
+      return `${op.kind} ${op.dev} ${op.overlays.length}`;
+    case 'neigh-replace':
+      return `${op.kind} ${op.dev} ${op.mac}`;
     case 'route-replace':
-    case 'route-del': return `${op.kind} ${formatCidr(op.route.dst)} ${op.route.dev}`;
-    case 'nft-replace': return `${op.kind} ${op.nat.bridges.join(',')}`;
-    case 'forward-accept-add': return `${op.kind} ${op.bridge} ${op.from}`;
-    case 'forward-accept-del': return `${op.kind} ${op.bridge}`;
-    case 'dhcp-start': return `${op.kind} ${op.dhcp.bridge}`;
-    case 'dhcp-stop': return `${op.kind} ${op.bridge} ${op.pid}`;
-    case 'nft-delete': return op.kind;
-    case 'sysctl': return `${op.kind} ${op.key}`;
+    case 'route-del':
+      return `${op.kind} ${formatCidr(op.route.dst)} ${op.route.dev}`;
+    case 'nft-replace':
+      return `${op.kind} ${op.nat.bridges.join(',')}`;
+    case 'forward-accept-add':
+      return `${op.kind} ${op.bridge} ${op.from}`;
+    case 'forward-accept-del':
+      return `${op.kind} ${op.bridge}`;
+    case 'dhcp-start':
+      return `${op.kind} ${op.dhcp.bridge}`;
+    case 'dhcp-stop':
+      return `${op.kind} ${op.bridge} ${op.pid}`;
+    case 'nft-delete':
+      return op.kind;
+    case 'sysctl':
+      return `${op.kind} ${op.key}`;
   }
 }
 
@@ -103,8 +165,13 @@ const CASES: readonly Case[] = [
     desired: VXLAN,
     ops: [
       'sysctl net.ipv4.ip_forward',
-      'link-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
-      'link-add fan-vxlan', 'tc-attach fan-vxlan', 'overlay-table fan-vxlan 1', 'link-up fan-vxlan',
+      'link-add fan-250',
+      'addr-add fan-250 250.3.4.1/24',
+      'link-up fan-250',
+      'link-add fan-vxlan',
+      'tc-attach fan-vxlan',
+      'overlay-table fan-vxlan 1',
+      'link-up fan-vxlan',
       'route-replace 250.0.0.0/8 fan-vxlan',
       'nft-replace fan-250',
       'forward-accept-add fan-250 fan-vxlan',
@@ -117,13 +184,23 @@ const CASES: readonly Case[] = [
     desired: VXLAN_2,
     ops: [
       'sysctl net.ipv4.ip_forward',
-      'link-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
-      'link-add fan-251', 'addr-add fan-251 251.3.4.1/24', 'link-up fan-251',
-      'link-add fan-vxlan', 'tc-attach fan-vxlan', 'overlay-table fan-vxlan 2', 'link-up fan-vxlan',
-      'route-replace 250.0.0.0/8 fan-vxlan', 'route-replace 251.0.0.0/8 fan-vxlan',
+      'link-add fan-250',
+      'addr-add fan-250 250.3.4.1/24',
+      'link-up fan-250',
+      'link-add fan-251',
+      'addr-add fan-251 251.3.4.1/24',
+      'link-up fan-251',
+      'link-add fan-vxlan',
+      'tc-attach fan-vxlan',
+      'overlay-table fan-vxlan 2',
+      'link-up fan-vxlan',
+      'route-replace 250.0.0.0/8 fan-vxlan',
+      'route-replace 251.0.0.0/8 fan-vxlan',
       'nft-replace fan-250,fan-251',
-      'forward-accept-add fan-250 fan-vxlan', 'forward-accept-add fan-251 fan-vxlan',
-      'dhcp-start fan-250', 'dhcp-start fan-251',
+      'forward-accept-add fan-250 fan-vxlan',
+      'forward-accept-add fan-251 fan-vxlan',
+      'dhcp-start fan-250',
+      'dhcp-start fan-251',
     ],
   },
   { name: 'idempotent: vxlan', current: mirror(VXLAN), desired: VXLAN, ops: [] },
@@ -131,11 +208,36 @@ const CASES: readonly Case[] = [
   { name: 'idempotent: host-gw', current: mirror(HOSTGW), desired: HOSTGW, ops: [] },
   { name: 'idempotent: host-reserve 3', current: mirror(RESERVE_3), desired: RESERVE_3, ops: [] },
   { name: 'idempotent: nothing wanted, nothing there', current: EMPTY, desired: NONE, ops: [] },
-  { name: 'IP forwarding already on: not set again', current: with_(EMPTY, { ipForward: true }), desired: VXLAN, ops: createOps().slice(1) },
-  { name: 'bridge MTU changed', current: withLink(mirror(VXLAN), 'fan-250', { mtu: 1500 }), desired: VXLAN, ops: ['link-mtu fan-250 1450'] },
-  { name: 'tunnel MTU changed', current: withLink(mirror(VXLAN), 'fan-vxlan', { mtu: 8950 }), desired: VXLAN, ops: ['link-mtu fan-vxlan 1450'] },
-  { name: 'bridge down', current: withLink(mirror(VXLAN), 'fan-250', { up: false }), desired: VXLAN, ops: ['link-up fan-250'] },
-  { name: 'tunnel down', current: withLink(mirror(VXLAN), 'fan-vxlan', { up: false }), desired: VXLAN, ops: ['link-up fan-vxlan'] },
+  {
+    name: 'IP forwarding already on: not set again',
+    current: with_(EMPTY, { ipForward: true }),
+    desired: VXLAN,
+    ops: createOps().slice(1),
+  },
+  {
+    name: 'bridge MTU changed',
+    current: withLink(mirror(VXLAN), 'fan-250', { mtu: 1500 }),
+    desired: VXLAN,
+    ops: ['link-mtu fan-250 1450'],
+  },
+  {
+    name: 'tunnel MTU changed',
+    current: withLink(mirror(VXLAN), 'fan-vxlan', { mtu: 8950 }),
+    desired: VXLAN,
+    ops: ['link-mtu fan-vxlan 1450'],
+  },
+  {
+    name: 'bridge down',
+    current: withLink(mirror(VXLAN), 'fan-250', { up: false }),
+    desired: VXLAN,
+    ops: ['link-up fan-250'],
+  },
+  {
+    name: 'tunnel down',
+    current: withLink(mirror(VXLAN), 'fan-vxlan', { up: false }),
+    desired: VXLAN,
+    ops: ['link-up fan-vxlan'],
+  },
   {
     name: 'missing bridge address',
     current: withLink(mirror(RESERVE_3), 'fan-250', { addresses: [cidrOf('250.3.4.1/24'), cidrOf('250.3.4.2/24')] }),
@@ -144,7 +246,9 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'extra bridge address (host-reserve lowered from 3 to 1)',
-    current: withLink(mirror(VXLAN), 'fan-250', { addresses: [cidrOf('250.3.4.1/24'), cidrOf('250.3.4.2/24'), cidrOf('250.3.4.3/24')] }),
+    current: withLink(mirror(VXLAN), 'fan-250', {
+      addresses: [cidrOf('250.3.4.1/24'), cidrOf('250.3.4.2/24'), cidrOf('250.3.4.3/24')],
+    }),
     desired: VXLAN,
     ops: ['addr-del fan-250 250.3.4.2/24', 'addr-del fan-250 250.3.4.3/24'],
   },
@@ -157,7 +261,10 @@ const CASES: readonly Case[] = [
   {
     name: 'overlay table differs: rewritten, nothing else',
     current: with_(mirror(VXLAN), {
-      tcPrograms: mirror(VXLAN).tcPrograms.map((p) => ({ ...p, overlays: p.overlays?.map((o) => ({ ...o, local: parseIpv4('172.16.9.9') })) })),
+      tcPrograms: mirror(VXLAN).tcPrograms.map((p) => ({
+        ...p,
+        overlays: p.overlays?.map((o) => ({ ...o, local: parseIpv4('172.16.9.9') })),
+      })),
     }),
     desired: VXLAN,
     ops: ['overlay-table fan-vxlan 1'],
@@ -188,11 +295,18 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'table flushed by hand (key still there): replaced',
-    current: with_(mirror(VXLAN), { nftText: `table ip fan {\n\tcomment "managed by fanctl; key ${natKey(VXLAN.nat as NatSpec)}"\n}\n` }),
+    current: with_(mirror(VXLAN), {
+      nftText: `table ip fan {\n\tcomment "managed by fanctl; key ${natKey(VXLAN.nat as NatSpec)}"\n}\n`,
+    }),
     desired: VXLAN,
     ops: ['nft-replace fan-250'],
   },
-  { name: 'stale nft key: table replaced', current: with_(mirror(VXLAN), { nftKey: '00000000' }), desired: VXLAN, ops: ['nft-replace fan-250'] },
+  {
+    name: 'stale nft key: table replaced',
+    current: with_(mirror(VXLAN), { nftKey: '00000000' }),
+    desired: VXLAN,
+    ops: ['nft-replace fan-250'],
+  },
   {
     name: 'no iptables on the host: no FORWARD rules added',
     current: with_(EMPTY, { iptables: false }),
@@ -205,14 +319,24 @@ const CASES: readonly Case[] = [
     desired: VXLAN,
     ops: ['dhcp-stop fan-250 1000', 'dhcp-start fan-250'],
   },
-  { name: 'dnsmasq not running: started', current: with_(mirror(VXLAN), { dhcp: [] }), desired: VXLAN, ops: ['dhcp-start fan-250'] },
+  {
+    name: 'dnsmasq not running: started',
+    current: with_(mirror(VXLAN), { dhcp: [] }),
+    desired: VXLAN,
+    ops: ['dhcp-start fan-250'],
+  },
   {
     name: 'removal: everything of fan goes, inner to outer',
     current: mirror(VXLAN),
     desired: NONE,
     ops: [
-      'dhcp-stop fan-250 1000', 'forward-accept-del fan-250', 'nft-delete', 'route-del 250.0.0.0/8 fan-vxlan',
-      'tc-detach fan-vxlan', 'link-del fan-250', 'link-del fan-vxlan',
+      'dhcp-stop fan-250 1000',
+      'forward-accept-del fan-250',
+      'nft-delete',
+      'route-del 250.0.0.0/8 fan-vxlan',
+      'tc-detach fan-vxlan',
+      'link-del fan-250',
+      'link-del fan-vxlan',
     ],
   },
   {
@@ -227,15 +351,27 @@ const CASES: readonly Case[] = [
     }),
     desired: NONE,
     ops: [
-      'dhcp-stop fan-250 1000', 'forward-accept-del fan-250', 'nft-delete', 'route-del 250.0.0.0/8 fan-vxlan',
-      'tc-detach fan-vxlan', 'link-del fan-250', 'link-del fan-vxlan',
+      'dhcp-stop fan-250 1000',
+      'forward-accept-del fan-250',
+      'nft-delete',
+      'route-del 250.0.0.0/8 fan-vxlan',
+      'tc-detach fan-vxlan',
+      'link-del fan-250',
+      'link-del fan-vxlan',
     ],
   },
   {
     name: 'one of two fans removed: its objects go, the shared tunnel and table are updated',
     current: mirror(VXLAN_2),
     desired: VXLAN,
-    ops: ['overlay-table fan-vxlan 1', 'nft-replace fan-250', 'dhcp-stop fan-251 1001', 'forward-accept-del fan-251', 'route-del 251.0.0.0/8 fan-vxlan', 'link-del fan-251'],
+    ops: [
+      'overlay-table fan-vxlan 1',
+      'nft-replace fan-250',
+      'dhcp-stop fan-251 1001',
+      'forward-accept-del fan-251',
+      'route-del 251.0.0.0/8 fan-vxlan',
+      'link-del fan-251',
+    ],
   },
   {
     name: 'host-gw on an empty host: placeholder neighbour, program and table on the underlay device',
@@ -243,8 +379,12 @@ const CASES: readonly Case[] = [
     desired: HOSTGW,
     ops: [
       'sysctl net.ipv4.ip_forward',
-      'link-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
-      'neigh-replace eth0 02:00:ac:10:03:04', 'tc-attach eth0', 'overlay-table eth0 1',
+      'link-add fan-250',
+      'addr-add fan-250 250.3.4.1/24',
+      'link-up fan-250',
+      'neigh-replace eth0 02:00:ac:10:03:04',
+      'tc-attach eth0',
+      'overlay-table eth0 1',
       'route-replace 250.0.0.0/8 eth0',
       'nft-replace fan-250',
       'forward-accept-add fan-250 eth0',
@@ -254,11 +394,20 @@ const CASES: readonly Case[] = [
     name: 'host-gw removal: program and neighbour go after the route; eth0 stays',
     current: mirror(HOSTGW),
     desired: NONE,
-    ops: ['forward-accept-del fan-250', 'nft-delete', 'route-del 250.0.0.0/8 eth0', 'tc-detach eth0', 'neigh-del eth0', 'link-del fan-250'],
+    ops: [
+      'forward-accept-del fan-250',
+      'nft-delete',
+      'route-del 250.0.0.0/8 eth0',
+      'tc-detach eth0',
+      'neigh-del eth0',
+      'link-del fan-250',
+    ],
   },
   {
     name: 'host-gw neighbour with a stale MAC: only the neighbour is replaced',
-    current: with_(mirror(HOSTGW), { neighbours: (mirror(HOSTGW).neighbours ?? []).map((n) => ({ ...n, mac: '02:00:00:00:00:99' })) }),
+    current: with_(mirror(HOSTGW), {
+      neighbours: (mirror(HOSTGW).neighbours ?? []).map((n) => ({ ...n, mac: '02:00:00:00:00:99' })),
+    }),
     desired: HOSTGW,
     ops: ['neigh-replace eth0 02:00:ac:10:03:04'],
   },
@@ -274,7 +423,9 @@ const CASES: readonly Case[] = [
     desired: HOSTGW,
     ops: [
       'link-mtu fan-250 1500',
-      'neigh-replace eth0 02:00:ac:10:03:04', 'tc-attach eth0', 'overlay-table eth0 1',
+      'neigh-replace eth0 02:00:ac:10:03:04',
+      'tc-attach eth0',
+      'overlay-table eth0 1',
       'route-replace 250.0.0.0/8 eth0',
       'nft-replace fan-250',
       'dhcp-stop fan-250 1000',
@@ -288,8 +439,13 @@ const CASES: readonly Case[] = [
 function createOps(): string[] {
   return [
     'sysctl net.ipv4.ip_forward',
-    'link-add fan-250', 'addr-add fan-250 250.3.4.1/24', 'link-up fan-250',
-    'link-add fan-vxlan', 'tc-attach fan-vxlan', 'overlay-table fan-vxlan 1', 'link-up fan-vxlan',
+    'link-add fan-250',
+    'addr-add fan-250 250.3.4.1/24',
+    'link-up fan-250',
+    'link-add fan-vxlan',
+    'tc-attach fan-vxlan',
+    'overlay-table fan-vxlan 1',
+    'link-up fan-vxlan',
     'route-replace 250.0.0.0/8 fan-vxlan',
     'nft-replace fan-250',
     'forward-accept-add fan-250 fan-vxlan',
@@ -310,17 +466,35 @@ describe('diffHost: op payloads', () => {
     const ops = diffHost(EMPTY, VXLAN);
     const bridge = VXLAN.bridges[0];
     const links = ops.filter((o) => o.kind === 'link-add');
-    assert.deepEqual(links[0], { kind: 'link-add', link: { type: 'bridge', name: bridge?.name, mtu: bridge?.mtu, alias: bridge?.alias } });
+    assert.deepEqual(links[0], {
+      kind: 'link-add',
+      link: { type: 'bridge', name: bridge?.name, mtu: bridge?.mtu, alias: bridge?.alias },
+    });
     assert.deepEqual(links[1], { kind: 'link-add', link: VXLAN.devices[0]?.link });
-    assert.deepEqual(ops.find((o) => o.kind === 'overlay-table'), { kind: 'overlay-table', dev: 'fan-vxlan', overlays: VXLAN.devices[0]?.overlays });
-    assert.deepEqual(ops.find((o) => o.kind === 'route-replace'), { kind: 'route-replace', route: VXLAN.routes[0] });
-    assert.deepEqual(ops.find((o) => o.kind === 'nft-replace'), { kind: 'nft-replace', nat: VXLAN.nat });
-    assert.deepEqual(ops.find((o) => o.kind === 'dhcp-start'), { kind: 'dhcp-start', dhcp: VXLAN.dhcp[0] });
+    assert.deepEqual(
+      ops.find((o) => o.kind === 'overlay-table'),
+      { kind: 'overlay-table', dev: 'fan-vxlan', overlays: VXLAN.devices[0]?.overlays },
+    );
+    assert.deepEqual(
+      ops.find((o) => o.kind === 'route-replace'),
+      { kind: 'route-replace', route: VXLAN.routes[0] },
+    );
+    assert.deepEqual(
+      ops.find((o) => o.kind === 'nft-replace'),
+      { kind: 'nft-replace', nat: VXLAN.nat },
+    );
+    assert.deepEqual(
+      ops.find((o) => o.kind === 'dhcp-start'),
+      { kind: 'dhcp-start', dhcp: VXLAN.dhcp[0] },
+    );
   });
 
   it('route-del carries the route as read back', () => {
     const current = mirror(VXLAN);
-    assert.deepEqual(diffHost(current, NONE).find((o) => o.kind === 'route-del'), { kind: 'route-del', route: current.routes[0] });
+    assert.deepEqual(
+      diffHost(current, NONE).find((o) => o.kind === 'route-del'),
+      { kind: 'route-del', route: current.routes[0] },
+    );
   });
 
   it('describeOp reads as a plan', () => {
@@ -355,18 +529,25 @@ describe('diffHost: FORWARD rules follow the device overlay traffic arrives on',
   it('vxlan to host-gw under FORWARD policy drop re-points the rules', () => {
     const ops = diffHost(mirror(VXLAN), HOSTGW).map(brief);
     assert.ok(ops.includes('forward-accept-add fan-250 eth0'), ops.join('; '));
-    assert.ok(ops.indexOf('forward-accept-del fan-250') < ops.indexOf('forward-accept-add fan-250 eth0'), ops.join('; '));
+    assert.ok(
+      ops.indexOf('forward-accept-del fan-250') < ops.indexOf('forward-accept-add fan-250 eth0'),
+      ops.join('; '),
+    );
   });
 
   it('puts new rules in DOCKER-USER when Docker made that chain', () => {
-    const ops = diffHost({ ...EMPTY, forwardChain: 'DOCKER-USER' }, VXLAN).filter((op) => op.kind === 'forward-accept-add');
+    const ops = diffHost({ ...EMPTY, forwardChain: 'DOCKER-USER' }, VXLAN).filter(
+      (op) => op.kind === 'forward-accept-add',
+    );
     assert.deepEqual(ops, [{ kind: 'forward-accept-add', bridge: 'fan-250', from: 'fan-vxlan', chain: 'DOCKER-USER' }]);
   });
 });
 
 describe('diffHost: objects fan does not own', () => {
   it('refuses a bridge of the same name without the fan alias, naming it', () => {
-    const current = with_(EMPTY, { links: [ETH0, { name: 'fan-250', kind: 'bridge', mtu: 1500, up: true, addresses: [] }] });
+    const current = with_(EMPTY, {
+      links: [ETH0, { name: 'fan-250', kind: 'bridge', mtu: 1500, up: true, addresses: [] }],
+    });
     assertConfigError(
       () => diffHost(current, VXLAN),
       'fan-250 already exists and was not created by fan; fan will not change it',
@@ -375,12 +556,18 @@ describe('diffHost: objects fan does not own', () => {
   });
 
   it('refuses a foreign fan-vxlan', () => {
-    const current = with_(mirror(VXLAN), { links: mirror(VXLAN).links.map((l) => (l.name === 'fan-vxlan' ? { ...l, alias: 'mine', group: 'default' } : l)) });
+    const current = with_(mirror(VXLAN), {
+      links: mirror(VXLAN).links.map((l) => (l.name === 'fan-vxlan' ? { ...l, alias: 'mine', group: 'default' } : l)),
+    });
     assertConfigError(() => diffHost(current, VXLAN), /^fan-vxlan already exists and was not created by fan/);
   });
 
   it('host-gw refuses an underlay device that is gone', () => {
-    assertConfigError(() => diffHost(with_(EMPTY, { links: [] }), HOSTGW), 'underlay device eth0 does not exist', 'check the underlay of the host-gw fan');
+    assertConfigError(
+      () => diffHost(with_(EMPTY, { links: [] }), HOSTGW),
+      'underlay device eth0 does not exist',
+      'check the underlay of the host-gw fan',
+    );
   });
 });
 
@@ -432,6 +619,10 @@ describe('contentKey (properties)', () => {
       natKey({ ...(VXLAN_2.nat as NatSpec), bridges: ['fan-251', 'fan-250'] }),
     ];
     assert.equal(new Set(keys).size, keys.length);
-    assert.equal(natKey(plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp').nat as NatSpec), natKey(nat), 'stable across plans');
+    assert.equal(
+      natKey(plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp').nat as NatSpec),
+      natKey(nat),
+      'stable across plans',
+    );
   });
 });

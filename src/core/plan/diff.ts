@@ -70,9 +70,13 @@ function diffBridges(current: CurrentHost, desired: DesiredHost, links: Readonly
     }
     requireOwned(link, `remove ${link.name} yourself, or give this fan another bridge name (--bridge NAME)`);
     if (link.kind !== undefined && link.kind !== 'bridge') {
-      throw new ConfigError(`${link.name} is fan's but is a ${link.kind}, not a bridge`, `delete it: ip link del ${link.name}`);
+      throw new ConfigError(
+        `${link.name} is fan's but is a ${link.kind}, not a bridge`,
+        `delete it: ip link del ${link.name}`,
+      );
     }
-    if (link.alias !== bridge.alias) ops.push({ kind: 'link-alias', name: bridge.name, alias: bridge.alias, ...was(link.alias) });
+    if (link.alias !== bridge.alias)
+      ops.push({ kind: 'link-alias', name: bridge.name, alias: bridge.alias, ...was(link.alias) });
     if (link.mtu !== bridge.mtu) ops.push({ kind: 'link-mtu', name: bridge.name, mtu: bridge.mtu, was: link.mtu });
     for (const cidr of bridge.addresses) {
       if (!link.addresses.some((a) => equalCidr(a, cidr))) ops.push({ kind: 'addr-add', dev: bridge.name, cidr });
@@ -99,17 +103,23 @@ function diffDevice(current: CurrentHost, device: DataplaneDevice, links: Readon
     return ops;
   }
   if (!link) {
-    throw new ConfigError(`underlay device ${device.dev} does not exist`, `check the underlay of the ${device.backend} fan`);
+    throw new ConfigError(
+      `underlay device ${device.dev} does not exist`,
+      `check the underlay of the ${device.backend} fan`,
+    );
   }
   if (device.link) {
     requireOwned(link, `remove ${link.name} yourself (ip link del ${link.name}); fan needs that name for its tunnel`);
     if (link.alias !== device.link.alias) {
       ops.push({ kind: 'link-alias', name: device.dev, alias: device.link.alias, ...was(link.alias) });
     }
-    if (link.mtu !== device.link.mtu) ops.push({ kind: 'link-mtu', name: device.dev, mtu: device.link.mtu, was: link.mtu });
+    if (link.mtu !== device.link.mtu)
+      ops.push({ kind: 'link-mtu', name: device.dev, mtu: device.link.mtu, was: link.mtu });
   }
   if (device.neighbour) {
-    const present = (current.neighbours ?? []).find((n) => n.dev === device.dev && n.address === device.neighbour?.address);
+    const present = (current.neighbours ?? []).find(
+      (n) => n.dev === device.dev && n.address === device.neighbour?.address,
+    );
     if (present?.mac !== device.neighbour.mac) {
       ops.push({ kind: 'neigh-replace', dev: device.dev, ...device.neighbour, ...was(present?.mac) });
     }
@@ -145,7 +155,8 @@ function removeDevices(current: CurrentHost, desired: DesiredHost, links: Readon
     });
   }
   for (const n of current.neighbours ?? []) {
-    if (wanted(n.dev)?.neighbour === undefined) ops.push({ kind: 'neigh-del', dev: n.dev, address: n.address, mac: n.mac });
+    if (wanted(n.dev)?.neighbour === undefined)
+      ops.push({ kind: 'neigh-del', dev: n.dev, address: n.address, mac: n.mac });
   }
   return ops;
 }
@@ -199,7 +210,8 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
   for (const dhcp of desired.dhcp) {
     const running = current.dhcp.find((d) => d.bridge === dhcp.bridge);
     if (running && running.key === dhcpKey(dhcp)) continue;
-    if (running) ops.push({ kind: 'dhcp-stop', bridge: running.bridge, pid: running.pid, ...spec(running.spec), forget: false });
+    if (running)
+      ops.push({ kind: 'dhcp-stop', bridge: running.bridge, pid: running.pid, ...spec(running.spec), forget: false });
     ops.push({ kind: 'dhcp-start', dhcp });
   }
 
@@ -210,7 +222,11 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
   }
   for (const { bridge } of current.forwardAccept) {
     if (desired.forwardAccept.some((a) => a.bridge === bridge)) continue;
-    ops.push({ kind: 'forward-accept-del', bridge, rules: (current.forwardRules ?? []).filter((r) => r.bridge === bridge) });
+    ops.push({
+      kind: 'forward-accept-del',
+      bridge,
+      rules: (current.forwardRules ?? []).filter((r) => r.bridge === bridge),
+    });
   }
   if (!desired.nat && current.nftKey !== undefined) ops.push({ kind: 'nft-delete', was: current.nftText ?? '' });
   for (const route of current.routes) {
@@ -219,7 +235,8 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
   ops.push(...removeDevices(current, desired, links));
   for (const link of current.links) {
     if (!isFanOwned(link) || (link.kind !== 'bridge' && link.kind !== 'vxlan')) continue;
-    const wanted = desired.bridges.some((b) => b.name === link.name) || desired.devices.some((d) => d.link?.name === link.name);
+    const wanted =
+      desired.bridges.some((b) => b.name === link.name) || desired.devices.some((d) => d.link?.name === link.name);
     if (wanted) continue;
     const ports = current.links.filter((l) => l.master === link.name).map((l) => l.name);
     ops.push({ kind: 'link-del', link: linkSpecOf(link), addresses: link.addresses, ports, up: link.up });

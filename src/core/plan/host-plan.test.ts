@@ -17,11 +17,17 @@ function tunnelOf(plan: DesiredHost): object | undefined {
   const { name, port, mtu, mac, alias } = d.link;
   return { name, port, mtu, mac, alias, overlays: d.overlays };
 }
-const tunnel = (plan: DesiredHost): { name?: string; mtu?: number; overlays: DesiredHost['devices'][number]['overlays'] } =>
-  (tunnelOf(plan) as { name: string; mtu: number; overlays: DesiredHost['devices'][number]['overlays'] } | undefined) ?? { overlays: [] };
+const tunnel = (
+  plan: DesiredHost,
+): { name?: string; mtu?: number; overlays: DesiredHost['devices'][number]['overlays'] } =>
+  (tunnelOf(plan) as
+    | { name: string; mtu: number; overlays: DesiredHost['devices'][number]['overlays'] }
+    | undefined) ?? { overlays: [] };
 /** The host-gw backend's devices: underlay device, placeholder MAC, table. */
 function hostGwOf(plan: DesiredHost): object[] {
-  return plan.devices.filter((x) => x.backend === 'host-gw').map((d) => ({ dev: d.dev, mac: d.neighbour?.mac, overlays: d.overlays }));
+  return plan.devices
+    .filter((x) => x.backend === 'host-gw')
+    .map((d) => ({ dev: d.dev, mac: d.neighbour?.mac, overlays: d.overlays }));
 }
 
 const ETH0_MAC = '02:00:ac:10:03:04';
@@ -34,12 +40,19 @@ const FACTS: HostFacts = hostFacts(
     iface('eth0', ['172.16.3.4/16'], { mac: ETH0_MAC }),
     iface('eth1', ['10.99.238.5/20'], { mtu: 9000, mac: '02:00:0a:63:ee:05' }),
   ],
-  [route('default', 'eth0', { gateway: parseIpv4('172.16.0.1') }), route('172.16.0.0/16', 'eth0'), route('10.99.224.0/20', 'eth1')],
+  [
+    route('default', 'eth0', { gateway: parseIpv4('172.16.0.1') }),
+    route('172.16.0.0/16', 'eth0'),
+    route('10.99.224.0/20', 'eth1'),
+  ],
 );
 
 /** Fans as `fanctl up` would resolve them on FACTS, one command line each. */
 function fans(...lines: string[]): Fan[] {
-  return resolveFans(lines.map((line) => parseFanWords(line.split(' '))), FACTS);
+  return resolveFans(
+    lines.map((line) => parseFanWords(line.split(' '))),
+    FACTS,
+  );
 }
 
 const VXLAN_250 = '-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp';
@@ -57,7 +70,12 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
   it('fan-250 bridge: slice+1 with the slice prefix, MTU less the VXLAN overhead, fan alias', () => {
     assert.equal(fanMtu(fan), 1450);
     assert.deepEqual(plan.bridges, [
-      { name: 'fan-250', mtu: 1450, addresses: [cidrOf('250.3.4.1/24')], alias: 'fan: bridge of fan 250.0.0.0/8 over 172.16.0.0/16' },
+      {
+        name: 'fan-250',
+        mtu: 1450,
+        addresses: [cidrOf('250.3.4.1/24')],
+        alias: 'fan: bridge of fan 250.0.0.0/8 over 172.16.0.0/16',
+      },
     ]);
   });
 
@@ -65,7 +83,11 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
     const [wide] = fans(`${VXLAN_250} --host-reserve 3`) as [Fan];
     assert.deepEqual(bridgeAddresses(wide).map(formatCidr), ['250.3.4.1/24', '250.3.4.2/24', '250.3.4.3/24']);
     assert.equal(formatIpv4(firstContainerAddress(wide)), '250.3.4.4');
-    assert.deepEqual(planHost([wide], OPTIONS).bridges[0]?.addresses, [cidrOf('250.3.4.1/24'), cidrOf('250.3.4.2/24'), cidrOf('250.3.4.3/24')]);
+    assert.deepEqual(planHost([wide], OPTIONS).bridges[0]?.addresses, [
+      cidrOf('250.3.4.1/24'),
+      cidrOf('250.3.4.2/24'),
+      cidrOf('250.3.4.3/24'),
+    ]);
     assert.equal(formatIpv4(planHost([wide], OPTIONS).dhcp[0]?.rangeStart ?? 0), '250.3.4.128');
   });
 
@@ -93,12 +115,21 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
   });
 
   it('one route for the whole overlay, via the on-link placeholder, from the gateway', () => {
-    assert.deepEqual(plan.routes, [{ dst: cidrOf('250.0.0.0/8'), dev: 'fan-vxlan', via: ONLINK, src: ip('250.3.4.1'), mtu: 1450 }]);
-    assert.deepEqual(plan.routes.map(routeText), ['250.0.0.0/8 dev fan-vxlan via 169.254.250.1 src 250.3.4.1 mtu 1450']);
+    assert.deepEqual(plan.routes, [
+      { dst: cidrOf('250.0.0.0/8'), dev: 'fan-vxlan', via: ONLINK, src: ip('250.3.4.1'), mtu: 1450 },
+    ]);
+    assert.deepEqual(plan.routes.map(routeText), [
+      '250.0.0.0/8 dev fan-vxlan via 169.254.250.1 src 250.3.4.1 mtu 1450',
+    ]);
   });
 
   it('NAT spec names the slice, the overlay, the bridge and the tunnel', () => {
-    assert.deepEqual(plan.nat, { slices: [cidrOf('250.3.4.0/24')], overlays: [cidrOf('250.0.0.0/8')], bridges: ['fan-250'], tunnel: 'fan-vxlan' });
+    assert.deepEqual(plan.nat, {
+      slices: [cidrOf('250.3.4.0/24')],
+      overlays: [cidrOf('250.0.0.0/8')],
+      bridges: ['fan-250'],
+      tunnel: 'fan-vxlan',
+    });
   });
 
   it('FORWARD accept: the bridge, with overlay traffic arriving from the tunnel', () => {
@@ -131,19 +162,33 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
 
 describe('planHost: several fans', () => {
   it('maps up to 16 vxlan overlays (the eBPF table) and refuses a 17th before touching the host', () => {
-    const lines = (n: number): string[] => Array.from({ length: n }, (_, i) => `-o ${240 + i}.0.0.0/8 -u 172.16.0.0/16 --bridge f${i}`);
+    const lines = (n: number): string[] =>
+      Array.from({ length: n }, (_, i) => `-o ${240 + i}.0.0.0/8 -u 172.16.0.0/16 --bridge f${i}`);
     assert.equal(tunnel(planHost(fans(...lines(16)), OPTIONS)).overlays.length, 16);
     const seventeen = fans(...lines(16), '-o 100.0.0.0/8 -u 172.16.0.0/16 --bridge f16');
-    assertConfigError(() => planHost(seventeen, OPTIONS), '17 fans on fan-vxlan, but one eBPF table maps at most 16 overlays', 'take some fans down, or give them a wider overlay each');
+    assertConfigError(
+      () => planHost(seventeen, OPTIONS),
+      '17 fans on fan-vxlan, but one eBPF table maps at most 16 overlays',
+      'take some fans down, or give them a wider overlay each',
+    );
   });
 
   it('two vxlan overlays share one tunnel and keep their order (first match wins)', () => {
     const two = fans('-o 251.0.0.0/8 -u 172.16.0.0/16', '-o 250.0.0.0/8 -u 172.16.0.0/16');
     const plan = planHost(two, OPTIONS);
-    assert.deepEqual(plan.bridges.map((b) => b.name), ['fan-251', 'fan-250']);
+    assert.deepEqual(
+      plan.bridges.map((b) => b.name),
+      ['fan-251', 'fan-250'],
+    );
     assert.equal(tunnel(plan).name, 'fan-vxlan');
-    assert.deepEqual(tunnel(plan).overlays.map((o) => formatIpv4(o.overlay)), ['251.0.0.0', '250.0.0.0']);
-    assert.deepEqual(tunnel(plan).overlays.map((o) => o.vni), [251 << 16, 250 << 16]);
+    assert.deepEqual(
+      tunnel(plan).overlays.map((o) => formatIpv4(o.overlay)),
+      ['251.0.0.0', '250.0.0.0'],
+    );
+    assert.deepEqual(
+      tunnel(plan).overlays.map((o) => o.vni),
+      [251 << 16, 250 << 16],
+    );
     assert.deepEqual(plan.routes.map(routeText), [
       '251.0.0.0/8 dev fan-vxlan via 169.254.250.1 src 251.3.4.1 mtu 1450',
       '250.0.0.0/8 dev fan-vxlan via 169.254.250.1 src 250.3.4.1 mtu 1450',
@@ -154,17 +199,23 @@ describe('planHost: several fans', () => {
       bridges: ['fan-251', 'fan-250'],
       tunnel: 'fan-vxlan',
     });
-    assert.deepEqual(plan.forwardAccept, [{ bridge: 'fan-251', from: 'fan-vxlan' }, { bridge: 'fan-250', from: 'fan-vxlan' }]);
+    assert.deepEqual(plan.forwardAccept, [
+      { bridge: 'fan-251', from: 'fan-vxlan' },
+      { bridge: 'fan-250', from: 'fan-vxlan' },
+    ]);
   });
 
   it('vxlan fans on underlays with different MTUs: each bridge and route keeps its own, the tunnel takes the largest', () => {
     const plan = planHost(fans('-o 250.0.0.0/8 -u 172.16.0.0/16', '-o 240.0.0.0/8 -u 10.99.0.0/16'), OPTIONS);
-    assert.deepEqual(plan.bridges.map((b) => `${b.name} ${b.mtu} ${b.addresses.map(formatCidr).join(',')}`), [
-      'fan-250 1450 250.3.4.1/24',
-      'fan-240 8950 240.238.5.1/24',
-    ]);
+    assert.deepEqual(
+      plan.bridges.map((b) => `${b.name} ${b.mtu} ${b.addresses.map(formatCidr).join(',')}`),
+      ['fan-250 1450 250.3.4.1/24', 'fan-240 8950 240.238.5.1/24'],
+    );
     assert.equal(tunnel(plan).mtu, 8950);
-    assert.deepEqual(plan.routes.map((r) => r.mtu), [1450, 8950]);
+    assert.deepEqual(
+      plan.routes.map((r) => r.mtu),
+      [1450, 8950],
+    );
   });
 
   it('host-gw: no tunnel, the device MTU, routes and FORWARD on the underlay device, placeholder MAC = device MAC', () => {
@@ -172,24 +223,41 @@ describe('planHost: several fans', () => {
     const plan = planHost([fan], OPTIONS);
     assert.equal(tunnelOf(plan), undefined);
     assert.equal(fanMtu(fan), 1500);
-    assert.deepEqual(plan.bridges.map((b) => `${b.name} ${b.mtu}`), ['fan-250 1500']);
+    assert.deepEqual(
+      plan.bridges.map((b) => `${b.name} ${b.mtu}`),
+      ['fan-250 1500'],
+    );
     assert.deepEqual(plan.routes.map(routeText), ['250.0.0.0/8 dev eth0 via 169.254.250.1 src 250.3.4.1 mtu 1500']);
     assert.deepEqual(hostGwOf(plan), [{ dev: 'eth0', mac: ETH0_MAC, overlays: [overlayEntry(fan)] }]);
     assert.deepEqual(plan.forwardAccept, [{ bridge: 'fan-250', from: 'eth0' }]);
-    assert.deepEqual(plan.nat, { slices: [cidrOf('250.3.4.0/24')], overlays: [cidrOf('250.0.0.0/8')], bridges: ['fan-250'] });
+    assert.deepEqual(plan.nat, {
+      slices: [cidrOf('250.3.4.0/24')],
+      overlays: [cidrOf('250.0.0.0/8')],
+      bridges: ['fan-250'],
+    });
     assert.ok(plan.nat !== undefined && !('tunnel' in plan.nat), 'no MSS clamp without a tunnel');
   });
 
   it('host-gw fans on one device share its program and table, in order', () => {
-    const plan = planHost(fans('-o 251.0.0.0/8 -u 172.16.0.0/16 --type host-gw', '-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'), OPTIONS);
+    const plan = planHost(
+      fans('-o 251.0.0.0/8 -u 172.16.0.0/16 --type host-gw', '-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'),
+      OPTIONS,
+    );
     assert.equal(hostGwOf(plan).length, 1);
-    assert.deepEqual(plan.devices[0]?.overlays.map((o) => formatIpv4(o.overlay)), ['251.0.0.0', '250.0.0.0']);
+    assert.deepEqual(
+      plan.devices[0]?.overlays.map((o) => formatIpv4(o.overlay)),
+      ['251.0.0.0', '250.0.0.0'],
+    );
   });
 
   it('host-gw on a device without a MAC is refused', () => {
     const noMac = hostFacts([iface('wg0', ['172.16.3.4/16'])], [route('172.16.0.0/16', 'wg0')]);
     const fan = resolveFans([parseFanWords('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'.split(' '))], noMac);
-    assertConfigError(() => planHost(fan, OPTIONS), 'underlay device wg0 has no MAC address', 'host-gw needs an Ethernet underlay; use --type vxlan');
+    assertConfigError(
+      () => planHost(fan, OPTIONS),
+      'underlay device wg0 has no MAC address',
+      'host-gw needs an Ethernet underlay; use --type vxlan',
+    );
   });
 
   it('vxlan and host-gw mixed: the tunnel carries only the vxlan overlays, each route goes its own way', () => {
@@ -197,12 +265,17 @@ describe('planHost: several fans', () => {
     const plan = planHost(mixed, OPTIONS);
     assert.deepEqual(tunnel(plan).overlays, [overlayEntry(mixed[0] as Fan)]);
     assert.equal(tunnel(plan).mtu, 1450);
-    assert.deepEqual(hostGwOf(plan), [{ dev: 'eth1', mac: '02:00:0a:63:ee:05', overlays: [overlayEntry(mixed[1] as Fan)] }]);
+    assert.deepEqual(hostGwOf(plan), [
+      { dev: 'eth1', mac: '02:00:0a:63:ee:05', overlays: [overlayEntry(mixed[1] as Fan)] },
+    ]);
     assert.deepEqual(plan.routes.map(routeText), [
       '250.0.0.0/8 dev fan-vxlan via 169.254.250.1 src 250.3.4.1 mtu 1450',
       '240.0.0.0/8 dev eth1 via 169.254.250.1 src 240.238.5.1 mtu 9000',
     ]);
-    assert.deepEqual(plan.forwardAccept, [{ bridge: 'fan-250', from: 'fan-vxlan' }, { bridge: 'fan-240', from: 'eth1' }]);
+    assert.deepEqual(plan.forwardAccept, [
+      { bridge: 'fan-250', from: 'fan-vxlan' },
+      { bridge: 'fan-240', from: 'eth1' },
+    ]);
     assert.equal(plan.nat?.tunnel, 'fan-vxlan');
     assert.deepEqual(plan.nat?.bridges, ['fan-250', 'fan-240']);
   });

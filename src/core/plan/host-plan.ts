@@ -33,9 +33,9 @@ export function bridgeAddresses(fan: Fan): Cidr[] {
   }));
 }
 
-/** First address containers may use: right after the host reserve. */
+/** First address containers may use: right after the host reserve (the slice layout says where). */
 export function firstContainerAddress(fan: Fan): number {
-  return u32(fan.host.slice.address + 1 + fan.hostReserve);
+  return sliceLayout(fan).containers?.start ?? u32(fan.host.slice.address + 1 + fan.hostReserve);
 }
 
 export function dhcpSpec(fan: Fan, options: PlanOptions): DhcpSpec {

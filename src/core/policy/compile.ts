@@ -15,10 +15,21 @@
  */
 import { createHash } from 'node:crypto';
 import { type Cidr, type Ipv4, contains, formatCidr, formatIpv4, hostMask, u32 } from '../address/ipv4.js';
-import { type PolicyFan, type PolicyGeometry, checkGeometry, describePair, describeRule, HOST_RULE, sliceSize } from './evaluate.js';
+import {
+  type PolicyFan,
+  type PolicyGeometry,
+  checkGeometry,
+  describePair,
+  describeRule,
+  HOST_RULE,
+  sliceSize,
+} from './evaluate.js';
 import { ANY, type GroupRule, type L4Proto, OUTSIDE, type Policy, UNGROUPED } from './model.js';
 
-export type NftVerdict = { readonly kind: 'accept' } | { readonly kind: 'drop' } | { readonly kind: 'jump'; readonly chain: string };
+export type NftVerdict =
+  | { readonly kind: 'accept' }
+  | { readonly kind: 'drop' }
+  | { readonly kind: 'jump'; readonly chain: string };
 
 export type AddrField = 'saddr' | 'daddr';
 
@@ -26,7 +37,12 @@ export type NftMatch =
   | { readonly kind: 'in'; readonly field: AddrField; readonly cidrs: readonly Cidr[] }
   | { readonly kind: 'not-in'; readonly field: AddrField; readonly cidrs: readonly Cidr[] }
   /** `ip F & MASK { ranges }`: the container index is in one of the ranges. */
-  | { readonly kind: 'index-in'; readonly field: AddrField; readonly mask: Ipv4; readonly ranges: readonly (readonly [number, number])[] }
+  | {
+      readonly kind: 'index-in';
+      readonly field: AddrField;
+      readonly mask: Ipv4;
+      readonly ranges: readonly (readonly [number, number])[];
+    }
   /** `meta l4proto P` and, for tcp/udp, `th dport { ranges }`. */
   | { readonly kind: 'l4'; readonly proto: L4Proto; readonly ports?: readonly (readonly [number, number])[] };
 
@@ -38,9 +54,21 @@ export interface IndexEntry {
 
 export type NftAction =
   | { readonly kind: 'verdict'; readonly verdict: NftVerdict }
-  | { readonly kind: 'index-vmap'; readonly field: AddrField; readonly mask: Ipv4; readonly entries: readonly IndexEntry[] }
-  | { readonly kind: 'cidr-vmap'; readonly field: AddrField; readonly entries: readonly { readonly cidr: Cidr; readonly verdict: NftVerdict }[] }
-  | { readonly kind: 'pair-vmap'; readonly entries: readonly { readonly a: Ipv4; readonly b: Ipv4; readonly verdict: NftVerdict }[] };
+  | {
+      readonly kind: 'index-vmap';
+      readonly field: AddrField;
+      readonly mask: Ipv4;
+      readonly entries: readonly IndexEntry[];
+    }
+  | {
+      readonly kind: 'cidr-vmap';
+      readonly field: AddrField;
+      readonly entries: readonly { readonly cidr: Cidr; readonly verdict: NftVerdict }[];
+    }
+  | {
+      readonly kind: 'pair-vmap';
+      readonly entries: readonly { readonly a: Ipv4; readonly b: Ipv4; readonly verdict: NftVerdict }[];
+    };
 
 export interface NftRule {
   readonly matches: readonly NftMatch[];
@@ -103,7 +131,11 @@ export function canonicalPolicy(policy: Policy): unknown {
     default: policy.default,
     groups: [...policy.groups]
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((g) => (g.kind === 'index' ? { name: g.name, index: [g.first, g.last] } : { name: g.name, cidr: g.cidrs.map(formatCidr) })),
+      .map((g) =>
+        g.kind === 'index'
+          ? { name: g.name, index: [g.first, g.last] }
+          : { name: g.name, cidr: g.cidrs.map(formatCidr) },
+      ),
     allow: policy.allow.map(rule),
     deny: policy.deny.map(rule),
     connect: policy.connect.map((p) => [formatIpv4(p.a), formatIpv4(p.b)]),
@@ -114,7 +146,10 @@ export function canonicalPolicy(policy: Policy): unknown {
 }
 
 export function policyHash(policy: Policy): string {
-  return createHash('sha256').update(JSON.stringify(canonicalPolicy(policy))).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify(canonicalPolicy(policy)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export const ENTRY_CHAIN = 'classify';
@@ -132,7 +167,9 @@ function l4Matches(rule: GroupRule): NftMatch[] {
     if (p.from !== undefined) list.push([p.from, p.to ?? p.from]);
     byProto.set(p.proto, list);
   }
-  return [...byProto].map(([proto, ports]) => (proto === 'icmp' ? { kind: 'l4', proto } : { kind: 'l4', proto, ports }));
+  return [...byProto].map(([proto, ports]) =>
+    proto === 'icmp' ? { kind: 'l4', proto } : { kind: 'l4', proto, ports },
+  );
 }
 
 export function compilePolicy(policy: Policy, host: PolicyHost, bindings: readonly PortBinding[] = []): CompiledPolicy {
@@ -146,22 +183,47 @@ export function compilePolicy(policy: Policy, host: PolicyHost, bindings: readon
   counted('v_within', accept, 'within group');
   counted('v_default', policy.default === 'open' ? accept : drop, `default ${policy.default}`);
   const pairs = [
-    ...policy.disconnect.map((p, i) => ({ p, chain: `v_disconnect_${i}`, verdict: drop, text: describePair('disconnect', p) })),
-    ...policy.connect.map((p, i) => ({ p, chain: `v_connect_${i}`, verdict: accept, text: describePair('connect', p) })),
+    ...policy.disconnect.map((p, i) => ({
+      p,
+      chain: `v_disconnect_${i}`,
+      verdict: drop,
+      text: describePair('disconnect', p),
+    })),
+    ...policy.connect.map((p, i) => ({
+      p,
+      chain: `v_connect_${i}`,
+      verdict: accept,
+      text: describePair('connect', p),
+    })),
   ];
   for (const x of pairs) counted(x.chain, x.verdict, `${x.text} (line ${x.p.line})`);
 
   const names = groupNames(policy);
-  const cidrGroups = policy.groups.flatMap((g) => (g.kind === 'cidr' ? g.cidrs.map((cidr) => ({ cidr, group: g.name })) : []));
+  const cidrGroups = policy.groups.flatMap((g) =>
+    g.kind === 'cidr' ? g.cidrs.map((cidr) => ({ cidr, group: g.name })) : [],
+  );
   /** Classifies `field` and hands each group to `target`. */
   const classifyRules = (field: AddrField, target: (group: string) => NftVerdict): NftRule[] => {
     const rules: NftRule[] = host.fans.map((fan) => ({
       matches: [{ kind: 'in', field, cidrs: [fan.overlay] }],
-      action: { kind: 'index-vmap', field, mask: hostMask(fan.slicePrefix), entries: indexEntries(policy, fan, target) },
+      action: {
+        kind: 'index-vmap',
+        field,
+        mask: hostMask(fan.slicePrefix),
+        entries: indexEntries(policy, fan, target),
+      },
       counter: false,
     }));
     if (cidrGroups.length > 0) {
-      rules.push({ matches: [], action: { kind: 'cidr-vmap', field, entries: cidrGroups.map((c) => ({ cidr: c.cidr, verdict: target(c.group) })) }, counter: false });
+      rules.push({
+        matches: [],
+        action: {
+          kind: 'cidr-vmap',
+          field,
+          entries: cidrGroups.map((c) => ({ cidr: c.cidr, verdict: target(c.group) })),
+        },
+        counter: false,
+      });
     }
     rules.push({ matches: [], action: { kind: 'verdict', verdict: target(OUTSIDE) }, counter: false });
     return rules;
@@ -169,14 +231,24 @@ export function compilePolicy(policy: Policy, host: PolicyHost, bindings: readon
   /** The ways an address can be in group `name`, each a list of matches (any one suffices). */
   const membership = (field: AddrField, name: string): NftMatch[][] => {
     if (name === ANY) return [[]];
-    if (name === OUTSIDE) return [[{ kind: 'not-in', field, cidrs: [...host.fans.map((f) => f.overlay), ...cidrGroups.map((c) => c.cidr)] }]];
+    if (name === OUTSIDE)
+      return [
+        [{ kind: 'not-in', field, cidrs: [...host.fans.map((f) => f.overlay), ...cidrGroups.map((c) => c.cidr)] }],
+      ];
     const g = policy.groups.find((x) => x.name === name);
     if (g?.kind === 'cidr') return [[{ kind: 'in', field, cidrs: g.cidrs }]];
     return host.fans.flatMap((fan) => {
       const ranges = indexEntries(policy, fan, (group) => (group === name ? accept : drop))
         .filter((e) => e.verdict.kind === 'accept')
         .map((e) => [e.first, e.last] as const);
-      return ranges.length > 0 ? [[{ kind: 'in', field, cidrs: [fan.overlay] }, { kind: 'index-in', field, mask: hostMask(fan.slicePrefix), ranges }]] : [];
+      return ranges.length > 0
+        ? [
+            [
+              { kind: 'in', field, cidrs: [fan.overlay] },
+              { kind: 'index-in', field, mask: hostMask(fan.slicePrefix), ranges },
+            ],
+          ]
+        : [];
     });
   };
   /** Deny then allow rules, in order, as rules of the chain of source group g: destination group, then ports. */
@@ -187,38 +259,80 @@ export function compilePolicy(policy: Policy, host: PolicyHost, bindings: readon
         const comment = `${describeRule(kind, rule)} (line ${rule.line})`;
         const ports: NftMatch[][] = rule.ports.length === 0 ? [[]] : l4Matches(rule).map((m) => [m]);
         return membership('daddr', rule.to).flatMap((dst) =>
-          ports.map((l4) => ({ matches: [...dst, ...l4], action: { kind: 'verdict', verdict: kind === 'allow' ? accept : drop }, counter: true, comment }) satisfies NftRule),
+          ports.map(
+            (l4) =>
+              ({
+                matches: [...dst, ...l4],
+                action: { kind: 'verdict', verdict: kind === 'allow' ? accept : drop },
+                counter: true,
+                comment,
+              }) satisfies NftRule,
+          ),
         );
       }),
     );
 
   const entry: NftRule[] = [];
-  if (pairs.length > 0) entry.push({ matches: [], action: { kind: 'pair-vmap', entries: pairEntries(pairs) }, counter: false });
+  if (pairs.length > 0)
+    entry.push({ matches: [], action: { kind: 'pair-vmap', entries: pairEntries(pairs) }, counter: false });
   // A destination that is a host address passes before any rule (as in checkPolicy); a host source is in the vmap.
   for (const fan of host.fans) {
-    const hostIndexes = indexEntries(policy, fan, () => drop).filter((e) => e.verdict.kind === 'jump').map((e) => [e.first, e.last] as const);
-    entry.push({ matches: [{ kind: 'in', field: 'daddr', cidrs: [fan.overlay] }, { kind: 'index-in', field: 'daddr', mask: hostMask(fan.slicePrefix), ranges: hostIndexes }], action: { kind: 'verdict', verdict: jump('v_host') }, counter: false });
+    const hostIndexes = indexEntries(policy, fan, () => drop)
+      .filter((e) => e.verdict.kind === 'jump')
+      .map((e) => [e.first, e.last] as const);
+    entry.push({
+      matches: [
+        { kind: 'in', field: 'daddr', cidrs: [fan.overlay] },
+        { kind: 'index-in', field: 'daddr', mask: hostMask(fan.slicePrefix), ranges: hostIndexes },
+      ],
+      action: { kind: 'verdict', verdict: jump('v_host') },
+      counter: false,
+    });
   }
   for (const g of names) {
-    chains.push({ name: fromChain(g), rules: [...ruleRules(g), ...classifyRules('daddr', (h) => jump(h === g ? 'v_within' : 'v_default'))] });
+    chains.push({
+      name: fromChain(g),
+      rules: [...ruleRules(g), ...classifyRules('daddr', (h) => jump(h === g ? 'v_within' : 'v_default'))],
+    });
   }
   chains.push({ name: ENTRY_CHAIN, rules: [...entry, ...classifyRules('saddr', (g) => jump(fromChain(g)))] });
 
   const dnat: DnatRule[] = policy.expose.flatMap((e) => {
     const fan = host.fans.find((f) => contains(f.slice, e.to));
     return fan
-      ? [{ proto: e.proto, hostAddress: fan.underlayHost, port: e.port, to: e.to, toPort: e.toPort, comment: `expose ${e.proto}/${e.port} to ${formatIpv4(e.to)}:${e.toPort} (line ${e.line})` }]
+      ? [
+          {
+            proto: e.proto,
+            hostAddress: fan.underlayHost,
+            port: e.port,
+            to: e.to,
+            toPort: e.toPort,
+            comment: `expose ${e.proto}/${e.port} to ${formatIpv4(e.to)}:${e.toPort} (line ${e.line})`,
+          },
+        ]
       : [];
   });
-  return { hash: policyHash(policy), bridges: host.fans.map((f) => f.bridge), entry: ENTRY_CHAIN, chains, dnat, bindings: [...bindings] };
+  return {
+    hash: policyHash(policy),
+    bridges: host.fans.map((f) => f.bridge),
+    entry: ENTRY_CHAIN,
+    chains,
+    dnat,
+    bindings: [...bindings],
+  };
 }
 
 /** Both directions of every pair; the first mention of an ordered pair wins, as in checkPolicy. */
-function pairEntries(pairs: readonly { p: { a: Ipv4; b: Ipv4 }; chain: string }[]): { a: Ipv4; b: Ipv4; verdict: NftVerdict }[] {
+function pairEntries(
+  pairs: readonly { p: { a: Ipv4; b: Ipv4 }; chain: string }[],
+): { a: Ipv4; b: Ipv4; verdict: NftVerdict }[] {
   const seen = new Set<string>();
   const out: { a: Ipv4; b: Ipv4; verdict: NftVerdict }[] = [];
   for (const x of pairs) {
-    for (const [a, b] of [[x.p.a, x.p.b], [x.p.b, x.p.a]] as const) {
+    for (const [a, b] of [
+      [x.p.a, x.p.b],
+      [x.p.b, x.p.a],
+    ] as const) {
       const key = `${a}.${b}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -260,9 +374,15 @@ export interface Packet {
 }
 
 /** Interprets the compiled chains for one packet: the final verdict and the counted chain that gave it. */
-export function evaluateCompiled(compiled: CompiledPolicy, packet: Packet): { readonly verdict: 'accept' | 'drop'; readonly chain: string; readonly comment?: string } {
+export function evaluateCompiled(
+  compiled: CompiledPolicy,
+  packet: Packet,
+): { readonly verdict: 'accept' | 'drop'; readonly chain: string; readonly comment?: string } {
   const byName = new Map(compiled.chains.map((c) => [c.name, c]));
-  const run = (name: string, depth: number): { verdict: 'accept' | 'drop'; chain: string; comment?: string } | undefined => {
+  const run = (
+    name: string,
+    depth: number,
+  ): { verdict: 'accept' | 'drop'; chain: string; comment?: string } | undefined => {
     const chain = byName.get(name);
     if (!chain || depth > 16) throw new Error(`evaluator: no chain ${name}`);
     for (const rule of chain.rules) {

@@ -38,15 +38,30 @@ function mapAt(doc: Document, key: string): YAMLMap {
 }
 
 const samePorts = (a: readonly string[], b: readonly string[]): boolean =>
-  [...a].map((p) => formatPort(parsePortSpec(p))).sort().join(',') === [...b].map((p) => formatPort(parsePortSpec(p))).sort().join(',');
+  [...a]
+    .map((p) => formatPort(parsePortSpec(p)))
+    .sort()
+    .join(',') ===
+  [...b]
+    .map((p) => formatPort(parsePortSpec(p)))
+    .sort()
+    .join(',');
 
 function ruleFields(item: unknown): { from?: string; to?: string; ports: string[] } {
   if (!isMap(item)) return { ports: [] };
   const ports = item.get('ports');
-  const list = isSeq(ports) ? ports.items.map((p) => String(isMap(p) ? '' : (p as { value?: unknown }).value ?? p)) : ports === undefined ? [] : [String(ports)];
+  const list = isSeq(ports)
+    ? ports.items.map((p) => String(isMap(p) ? '' : ((p as { value?: unknown }).value ?? p)))
+    : ports === undefined
+      ? []
+      : [String(ports)];
   const from = item.get('from');
   const to = item.get('to');
-  return { ...(from !== undefined ? { from: String(from) } : {}), ...(to !== undefined ? { to: String(to) } : {}), ports: list };
+  return {
+    ...(from !== undefined ? { from: String(from) } : {}),
+    ...(to !== undefined ? { to: String(to) } : {}),
+    ports: list,
+  };
 }
 
 function pairOf(item: unknown): [string, string] | undefined {
@@ -68,15 +83,27 @@ function removeFrom(doc: Document, key: string, drop: (item: unknown) => boolean
 export function editPolicy(text: string, edit: PolicyEdit, source = 'policy'): string {
   const doc = parseDocument(text.trim() === '' ? 'default: isolate\n' : text);
   if (doc.errors.length > 0) parsePolicy(text, source); // throws the located YAML errors
-  const pairKey = (a: string, b: string): string => [formatIpv4(parseIpv4(a)), formatIpv4(parseIpv4(b))].sort().join(' ');
+  const pairKey = (a: string, b: string): string =>
+    [formatIpv4(parseIpv4(a)), formatIpv4(parseIpv4(b))].sort().join(' ');
   switch (edit.kind) {
     case 'group-create': {
-      if (!GROUP_NAME.test(edit.name)) throw new ConfigError(`group name "${edit.name}" is invalid`, 'use 1-31 lowercase letters, digits, "-" or "_", starting with a letter');
+      if (!GROUP_NAME.test(edit.name))
+        throw new ConfigError(
+          `group name "${edit.name}" is invalid`,
+          'use 1-31 lowercase letters, digits, "-" or "_", starting with a letter',
+        );
       if ((edit.index === undefined) === (edit.cidr === undefined || edit.cidr.length === 0)) {
-        throw new ConfigError('a group needs --index A-B or --cidr NETWORK/LEN (one of them)', 'e.g. fanctl policy group create web --index 10-19');
+        throw new ConfigError(
+          'a group needs --index A-B or --cidr NETWORK/LEN (one of them)',
+          'e.g. fanctl policy group create web --index 10-19',
+        );
       }
       const groups = mapAt(doc, 'groups');
-      if (groups.has(edit.name)) throw new ConfigError(`group ${edit.name} already exists`, `delete it first (fanctl policy group delete ${edit.name}) or pick another name`);
+      if (groups.has(edit.name))
+        throw new ConfigError(
+          `group ${edit.name} already exists`,
+          `delete it first (fanctl policy group delete ${edit.name}) or pick another name`,
+        );
       const node = new YAMLMap();
       if (edit.index !== undefined) {
         const r = parseIndexRange(edit.index);
@@ -90,12 +117,20 @@ export function editPolicy(text: string, edit: PolicyEdit, source = 'policy'): s
     }
     case 'group-delete': {
       const groups = doc.get('groups', true);
-      if (!isMap(groups) || !groups.has(edit.name)) throw new ConfigError(`there is no group ${edit.name}`, 'see the groups with fanctl policy show');
+      if (!isMap(groups) || !groups.has(edit.name))
+        throw new ConfigError(`there is no group ${edit.name}`, 'see the groups with fanctl policy show');
       groups.delete(edit.name);
       // Rules naming the group go with it; so do namespace mappings to it.
-      for (const key of ['allow', 'deny']) removeFrom(doc, key, (item) => { const r = ruleFields(item); return r.from === edit.name || r.to === edit.name; });
+      for (const key of ['allow', 'deny'])
+        removeFrom(doc, key, (item) => {
+          const r = ruleFields(item);
+          return r.from === edit.name || r.to === edit.name;
+        });
       const ns = doc.get('namespaces', true);
-      if (isMap(ns)) ns.items = ns.items.filter((pair) => String((pair.value as { value?: unknown } | null)?.value ?? pair.value) !== edit.name);
+      if (isMap(ns))
+        ns.items = ns.items.filter(
+          (pair) => String((pair.value as { value?: unknown } | null)?.value ?? pair.value) !== edit.name,
+        );
       break;
     }
     case 'allow':

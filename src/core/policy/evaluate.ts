@@ -11,7 +11,16 @@
  * pass; `deny` rules; `allow` rules; members of one group reach each other; the default.
  */
 import { type Cidr, type Ipv4, contains, formatCidr, formatIpv4, hostMask, overlaps, u32 } from '../address/ipv4.js';
-import { ANY, type GroupRule, type L4Proto, OUTSIDE, type Policy, type PortSpec, UNGROUPED, formatPort } from './model.js';
+import {
+  ANY,
+  type GroupRule,
+  type L4Proto,
+  OUTSIDE,
+  type Policy,
+  type PortSpec,
+  UNGROUPED,
+  formatPort,
+} from './model.js';
 import { type PolicyProblem, PolicyError } from './parse.js';
 
 /** One fan on this host, as far as the policy needs it. */
@@ -119,7 +128,11 @@ function groupOf(c: AddressClass): string {
 }
 
 function ruleMatches(rule: GroupRule, from: string, to: string, l4: L4 | undefined): boolean {
-  return (rule.from === ANY || rule.from === from) && (rule.to === ANY || rule.to === to) && (rule.ports.length === 0 || rule.ports.some((p) => portMatches(p, l4)));
+  return (
+    (rule.from === ANY || rule.from === from) &&
+    (rule.to === ANY || rule.to === to) &&
+    (rule.ports.length === 0 || rule.ports.some((p) => portMatches(p, l4)))
+  );
 }
 
 export function describeRule(kind: 'allow' | 'deny', rule: GroupRule): string {
@@ -132,12 +145,19 @@ export function describePair(kind: 'connect' | 'disconnect', p: { a: Ipv4; b: Ip
   return `${kind} ${formatIpv4(p.a)} ${formatIpv4(p.b)}`;
 }
 
-const samePair = (p: { a: Ipv4; b: Ipv4 }, x: Ipv4, y: Ipv4): boolean => (p.a === x && p.b === y) || (p.a === y && p.b === x);
+const samePair = (p: { a: Ipv4; b: Ipv4 }, x: Ipv4, y: Ipv4): boolean =>
+  (p.a === x && p.b === y) || (p.a === y && p.b === x);
 
 export function checkPolicy(policy: Policy, geometry: PolicyGeometry, src: Ipv4, dst: Ipv4, l4?: L4): CheckResult {
   const from = classify(policy, geometry, src);
   const to = classify(policy, geometry, dst);
-  const done = (allowed: boolean, rule: string, line?: number): CheckResult => ({ allowed, rule, ...(line !== undefined ? { line } : {}), from, to });
+  const done = (allowed: boolean, rule: string, line?: number): CheckResult => ({
+    allowed,
+    rule,
+    ...(line !== undefined ? { line } : {}),
+    from,
+    to,
+  });
   const off = policy.disconnect.find((p) => samePair(p, u32(src), u32(dst)));
   if (off) return done(false, describePair('disconnect', off), off.line);
   const on = policy.connect.find((p) => samePair(p, u32(src), u32(dst)));

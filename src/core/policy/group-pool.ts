@@ -10,7 +10,10 @@ import { broadcast } from '../address/ipv4.js';
 import { type Policy, findGroup } from './model.js';
 
 /** Which group a CNI call asks for: an explicit name, else its Kubernetes namespace mapped (or named) like a group. */
-export function requestedGroup(policy: Policy, request: { readonly group?: string; readonly k8sNamespace?: string }): string | undefined {
+export function requestedGroup(
+  policy: Policy,
+  request: { readonly group?: string; readonly k8sNamespace?: string },
+): string | undefined {
   if (request.group !== undefined && request.group !== '') return request.group;
   const ns = request.k8sNamespace;
   if (ns === undefined || ns === '') return undefined;
@@ -23,10 +26,18 @@ export function groupPool(pool: IpamPool, policy: Policy, name: string): IpamPoo
   const group = findGroup(policy, name);
   if (!group) {
     const known = policy.groups.filter((g) => g.kind === 'index').map((g) => g.name);
-    throw new ConfigError(`group "${name}" is not in the applied policy`, known.length > 0 ? `use one of ${known.join(', ')}, or add it (fanctl policy group create ${name} --index A-B --apply)` : `add it (fanctl policy group create ${name} --index A-B --apply)`);
+    throw new ConfigError(
+      `group "${name}" is not in the applied policy`,
+      known.length > 0
+        ? `use one of ${known.join(', ')}, or add it (fanctl policy group create ${name} --index A-B --apply)`
+        : `add it (fanctl policy group create ${name} --index A-B --apply)`,
+    );
   }
   if (group.kind !== 'index') {
-    throw new ConfigError(`group "${name}" is a CIDR group (${group.cidrs.map(formatCidr).join(', ')}): containers cannot join it`, 'give the container an index group, e.g. one created with --index 10-19');
+    throw new ConfigError(
+      `group "${name}" is a CIDR group (${group.cidrs.map(formatCidr).join(', ')}): containers cannot join it`,
+      'give the container an index group, e.g. one created with --index 10-19',
+    );
   }
   const base = pool.slice.address;
   const end = broadcast(pool.slice);

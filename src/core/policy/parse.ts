@@ -62,7 +62,9 @@ const groupSchema = z
   .strict();
 const documentSchema = z
   .object({
-    default: z.enum(['isolate', 'open'], { errorMap: () => ({ message: 'default must be "isolate" or "open"' }) }).default('isolate'),
+    default: z
+      .enum(['isolate', 'open'], { errorMap: () => ({ message: 'default must be "isolate" or "open"' }) })
+      .default('isolate'),
     groups: z.record(z.string(), groupSchema).nullish(),
     allow: z.array(ruleSchema).nullish(),
     deny: z.array(ruleSchema).nullish(),
@@ -93,7 +95,8 @@ class Locator {
   }
 }
 
-const fieldOf = (path: Path): string => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${p}`)).join('') || '(document)';
+const fieldOf = (path: Path): string =>
+  path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${p}`)).join('') || '(document)';
 
 /** `tcp/80`, `udp/1000-2000`, `icmp`. Throws a message (no location) when malformed. */
 export function parsePortSpec(text: string): PortSpec {
@@ -142,7 +145,10 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
       parsed.error.issues.map((issue) => ({
         line: at.line(issue.path),
         field: fieldOf(issue.path),
-        message: issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message,
+        message:
+          issue.code === 'unrecognized_keys'
+            ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+            : issue.message,
         hint: hintFor(issue.path),
       })),
     );
@@ -158,15 +164,27 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
     const path = ['groups', name];
     const line = at.line(path);
     if (!GROUP_NAME.test(name)) {
-      problem(path, `group name "${name}" is invalid`, 'use 1-31 lowercase letters, digits, "-" or "_", starting with a letter');
+      problem(
+        path,
+        `group name "${name}" is invalid`,
+        'use 1-31 lowercase letters, digits, "-" or "_", starting with a letter',
+      );
       continue;
     }
     if (RESERVED_GROUP_NAMES.includes(name)) {
-      problem(path, `"${name}" is a built-in group name`, `pick another name; ${RESERVED_GROUP_NAMES.join(', ')} have a fixed meaning`);
+      problem(
+        path,
+        `"${name}" is a built-in group name`,
+        `pick another name; ${RESERVED_GROUP_NAMES.join(', ')} have a fixed meaning`,
+      );
       continue;
     }
     if ((g.index === undefined) === (g.cidr === undefined)) {
-      problem(path, 'a group has either "index" or "cidr"', 'write { index: 10-19 } (container indexes in every slice) or { cidr: [172.30.255.0/24] }');
+      problem(
+        path,
+        'a group has either "index" or "cidr"',
+        'write { index: 10-19 } (container indexes in every slice) or { cidr: [172.30.255.0/24] }',
+      );
       continue;
     }
     if (g.index !== undefined) {
@@ -182,10 +200,19 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
         try {
           cidrs.push(network(parseCidr(t)));
         } catch (error) {
-          problem([...path, 'cidr', ...(typeof g.cidr === 'string' ? [] : [i])], errorMessage(error), 'write a network as ADDRESS/LENGTH, e.g. 172.30.255.0/24');
+          problem(
+            [...path, 'cidr', ...(typeof g.cidr === 'string' ? [] : [i])],
+            errorMessage(error),
+            'write a network as ADDRESS/LENGTH, e.g. 172.30.255.0/24',
+          );
         }
       });
-      if (texts.length === 0) problem([...path, 'cidr'], 'the group lists no CIDR', 'list at least one network, e.g. cidr: [172.30.255.0/24]');
+      if (texts.length === 0)
+        problem(
+          [...path, 'cidr'],
+          'the group lists no CIDR',
+          'list at least one network, e.g. cidr: [172.30.255.0/24]',
+        );
       groups.push({ name, kind: 'cidr', cidrs, line });
     }
   }
@@ -196,12 +223,22 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
       const b = groups[j];
       if (!a || !b) continue;
       if (a.kind === 'index' && b.kind === 'index' && a.first <= b.last && b.first <= a.last) {
-        problem(['groups', b.name, 'index'], `indexes ${b.first}-${b.last} of group ${b.name} overlap ${a.first}-${a.last} of group ${a.name} (line ${a.line})`, `make the ranges disjoint, e.g. ${b.name}: { index: ${a.last + 1}-${a.last + 1 + (b.last - b.first)} }`);
+        problem(
+          ['groups', b.name, 'index'],
+          `indexes ${b.first}-${b.last} of group ${b.name} overlap ${a.first}-${a.last} of group ${a.name} (line ${a.line})`,
+          `make the ranges disjoint, e.g. ${b.name}: { index: ${a.last + 1}-${a.last + 1 + (b.last - b.first)} }`,
+        );
       }
       if (a.kind === 'cidr' && b.kind === 'cidr') {
-        for (const x of a.cidrs) for (const y of b.cidrs) {
-          if (overlaps(x, y)) problem(['groups', b.name, 'cidr'], `${formatCidr(y)} of group ${b.name} overlaps ${formatCidr(x)} of group ${a.name} (line ${a.line})`, 'an address belongs to one group: make the networks disjoint');
-        }
+        for (const x of a.cidrs)
+          for (const y of b.cidrs) {
+            if (overlaps(x, y))
+              problem(
+                ['groups', b.name, 'cidr'],
+                `${formatCidr(y)} of group ${b.name} overlaps ${formatCidr(x)} of group ${a.name} (line ${a.line})`,
+                'an address belongs to one group: make the networks disjoint',
+              );
+          }
       }
     }
   }
@@ -214,7 +251,11 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
         const name = r[end];
         if (!known.has(name) && !defined.has(name)) {
           ok = false;
-          problem([key, i, end], `unknown group "${name}"`, `define it under groups, or use one of ${[...known].join(', ')}`);
+          problem(
+            [key, i, end],
+            `unknown group "${name}"`,
+            `define it under groups, or use one of ${[...known].join(', ')}`,
+          );
         }
       }
       const texts = r.ports === undefined ? [] : typeof r.ports === 'string' ? [r.ports] : r.ports;
@@ -257,7 +298,11 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
     const m = /^(\d+\.\d+\.\d+\.\d+):(\d{1,5})$/.exec(e.to.trim());
     const toPort = Number(m?.[2]);
     if (!m || toPort < 1 || toPort > 65535) {
-      problem(['expose', i, 'to'], `"${e.to}" is not ADDRESS:PORT`, 'name the container address and port, e.g. to: 250.0.27.11:80');
+      problem(
+        ['expose', i, 'to'],
+        `"${e.to}" is not ADDRESS:PORT`,
+        'name the container address and port, e.g. to: 250.0.27.11:80',
+      );
       return [];
     }
     try {
@@ -269,10 +314,19 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
   });
   const namespaces = new Map<string, string>();
   for (const [ns, group] of Object.entries(d.namespaces ?? {})) {
-    if (!defined.has(group)) problem(['namespaces', ns], `unknown group "${group}" for namespace ${ns}`, 'map the namespace to a group defined under groups');
+    if (!defined.has(group))
+      problem(
+        ['namespaces', ns],
+        `unknown group "${group}" for namespace ${ns}`,
+        'map the namespace to a group defined under groups',
+      );
     else namespaces.set(ns, group);
   }
-  if (problems.length > 0) throw new PolicyError(source, problems.sort((a, b) => a.line - b.line));
+  if (problems.length > 0)
+    throw new PolicyError(
+      source,
+      problems.sort((a, b) => a.line - b.line),
+    );
   return { default: d.default, groups, allow, deny, connect, disconnect, expose, namespaces, source };
 }
 

@@ -35,7 +35,18 @@ expose:
 function hostOf(underlayHost: string, hostReserve = 1): PolicyHost {
   const h = ip(underlayHost);
   const slice = u32(ip('250.0.0.0') | ((h & 0xffff) << 8));
-  return { fans: [{ overlay: parseCidr('250.0.0.0/8'), slicePrefix: 24, hostReserve, bridge: 'fan-250', slice: { address: slice, prefix: 24 }, underlayHost: h }] };
+  return {
+    fans: [
+      {
+        overlay: parseCidr('250.0.0.0/8'),
+        slicePrefix: 24,
+        hostReserve,
+        bridge: 'fan-250',
+        slice: { address: slice, prefix: 24 },
+        underlayHost: h,
+      },
+    ],
+  };
 }
 
 function policyError(fn: () => unknown): PolicyError {
@@ -52,7 +63,14 @@ describe('parsePolicy', () => {
   it('reads the example of the issue', () => {
     const p = parsePolicy(EXAMPLE, 'policy.yaml');
     assert.equal(p.default, 'isolate');
-    assert.deepEqual(p.groups.map((g) => [g.name, g.kind, g.line]), [['web', 'index', 3], ['db', 'index', 4], ['admin', 'cidr', 5]]);
+    assert.deepEqual(
+      p.groups.map((g) => [g.name, g.kind, g.line]),
+      [
+        ['web', 'index', 3],
+        ['db', 'index', 4],
+        ['admin', 'cidr', 5],
+      ],
+    );
     assert.deepEqual(p.allow[0]?.ports, [{ proto: 'tcp', from: 5432, to: 5432 }]);
     assert.equal(p.allow[1]?.line, 8);
     assert.deepEqual(p.connect[0], { a: ip('250.0.27.15'), b: ip('250.0.28.25'), line: 10 });
@@ -61,13 +79,27 @@ describe('parsePolicy', () => {
 
   it('names file, line, field and fix for overlapping ranges', () => {
     const e = policyError(() => parsePolicy('groups:\n  web: { index: 10-19 }\n  db: { index: 15-25 }\n', 'p.yaml'));
-    assert.match(e.message, /^p\.yaml:3: groups\.db\.index: indexes 15-25 of group db overlap 10-19 of group web \(line 2\)/);
+    assert.match(
+      e.message,
+      /^p\.yaml:3: groups\.db\.index: indexes 15-25 of group db overlap 10-19 of group web \(line 2\)/,
+    );
     assert.match(e.hint ?? '', /disjoint/);
   });
 
   it('reports an unknown group, a bad port and an unknown key at once, each with its line', () => {
-    const e = policyError(() => parsePolicy('groups:\n  web: { index: 10-19 }\nallow:\n  - { from: web, to: dbx }\n  - { from: web, to: web, ports: [tcp/99999] }\n', 'p.yaml'));
-    assert.deepEqual(e.problems.map((p) => [p.line, p.field]), [[4, 'allow[0].to'], [5, 'allow[1].ports[0]']]);
+    const e = policyError(() =>
+      parsePolicy(
+        'groups:\n  web: { index: 10-19 }\nallow:\n  - { from: web, to: dbx }\n  - { from: web, to: web, ports: [tcp/99999] }\n',
+        'p.yaml',
+      ),
+    );
+    assert.deepEqual(
+      e.problems.map((p) => [p.line, p.field]),
+      [
+        [4, 'allow[0].to'],
+        [5, 'allow[1].ports[0]'],
+      ],
+    );
     assert.match(e.message, /unknown group "dbx"/);
     assert.match(e.message, /tcp\/99999/);
     const k = policyError(() => parsePolicy('default: isolate\ngroupz: {}\n', 'p.yaml'));
@@ -78,9 +110,18 @@ describe('parsePolicy', () => {
     assert.match(policyError(() => parsePolicy('groups: [\n', 'p.yaml')).message, /^p\.yaml:\d+: \(yaml\)/);
     assert.match(policyError(() => parsePolicy('default: closed\n')).message, /default must be "isolate" or "open"/);
     assert.match(policyError(() => parsePolicy('groups:\n  outside: { index: 10-19 }\n')).message, /built-in/);
-    assert.match(policyError(() => parsePolicy('groups:\n  x: { index: 10-19, cidr: 10.0.0.0/8 }\n')).message, /either "index" or "cidr"/);
-    assert.match(policyError(() => parsePolicy('groups:\n  a: { cidr: 10.0.0.0/8 }\n  b: { cidr: 10.1.0.0/16 }\n')).message, /overlaps 10\.0\.0\.0\/8/);
-    assert.match(policyError(() => parsePolicy('expose:\n  - { port: tcp/80-90, to: 250.0.0.2:80 }\n')).message, /single TCP or UDP port/);
+    assert.match(
+      policyError(() => parsePolicy('groups:\n  x: { index: 10-19, cidr: 10.0.0.0/8 }\n')).message,
+      /either "index" or "cidr"/,
+    );
+    assert.match(
+      policyError(() => parsePolicy('groups:\n  a: { cidr: 10.0.0.0/8 }\n  b: { cidr: 10.1.0.0/16 }\n')).message,
+      /overlaps 10\.0\.0\.0\/8/,
+    );
+    assert.match(
+      policyError(() => parsePolicy('expose:\n  - { port: tcp/80-90, to: 250.0.0.2:80 }\n')).message,
+      /single TCP or UDP port/,
+    );
   });
 
   it('accepts an empty document as "isolate, nothing else"', () => {
@@ -91,7 +132,10 @@ describe('parsePolicy', () => {
 
   it('checks ranges against the slice geometry of this host', () => {
     const p = parsePolicy('groups:\n  big: { index: 200-300 }\n', 'p.yaml');
-    assert.match(policyError(() => checkGeometry(p, hostOf('172.16.0.27'))).message, /^p\.yaml:2: groups\.big\.index: indexes 200-300 do not fit the \/24 slices/);
+    assert.match(
+      policyError(() => checkGeometry(p, hostOf('172.16.0.27'))).message,
+      /^p\.yaml:2: groups\.big\.index: indexes 200-300 do not fit the \/24 slices/,
+    );
     const r = parsePolicy('groups:\n  low: { index: 1-5 }\n', 'p.yaml');
     assert.match(policyError(() => checkGeometry(r, hostOf('172.16.0.27'))).message, /host reserve/);
     const c = parsePolicy('groups:\n  ops: { cidr: 250.1.0.0/16 }\n', 'p.yaml');
@@ -103,7 +147,13 @@ describe('groups by arithmetic', () => {
   const p = parsePolicy(EXAMPLE);
   const g = hostOf('172.16.0.27');
   it('gives the same group on every host: index = address - slice base', () => {
-    for (const a of ['250.0.27.12', '250.9.200.12', '250.255.1.19']) assert.deepEqual(classify(p, g, ip(a)).kind === 'group' && classify(p, g, ip(a)), { kind: 'group', group: 'web', index: Number(a.split('.')[3]), overlay: parseCidr('250.0.0.0/8') });
+    for (const a of ['250.0.27.12', '250.9.200.12', '250.255.1.19'])
+      assert.deepEqual(classify(p, g, ip(a)).kind === 'group' && classify(p, g, ip(a)), {
+        kind: 'group',
+        group: 'web',
+        index: Number(a.split('.')[3]),
+        overlay: parseCidr('250.0.0.0/8'),
+      });
     assert.equal((classify(p, g, ip('250.3.3.25')) as { group: string }).group, 'db');
     assert.equal((classify(p, g, ip('250.3.3.30')) as { group: string }).group, 'ungrouped');
     assert.equal((classify(p, g, ip('172.30.255.9')) as { group: string }).group, 'admin');
@@ -132,9 +182,14 @@ describe('groups by arithmetic', () => {
   });
 
   it('default open lets everything pass except what deny names', () => {
-    const o = parsePolicy('default: open\ngroups:\n  web: { index: 10-19 }\n  db: { index: 20-29 }\ndeny:\n  - { from: web, to: db, ports: [udp/53] }\n');
+    const o = parsePolicy(
+      'default: open\ngroups:\n  web: { index: 10-19 }\n  db: { index: 20-29 }\ndeny:\n  - { from: web, to: db, ports: [udp/53] }\n',
+    );
     assert.equal(checkPolicy(o, g, ip('250.0.1.10'), ip('250.0.2.20')).allowed, true);
-    assert.equal(checkPolicy(o, g, ip('250.0.1.10'), ip('250.0.2.20'), { proto: 'udp', port: 53 }).rule, 'deny web -> db udp/53');
+    assert.equal(
+      checkPolicy(o, g, ip('250.0.1.10'), ip('250.0.2.20'), { proto: 'udp', port: 53 }).rule,
+      'deny web -> db udp/53',
+    );
   });
 });
 
@@ -154,7 +209,10 @@ const policyArb: fc.Arbitrary<Policy> = fc
       }),
       { maxLength: 8 },
     ),
-    pairs: fc.array(fc.record({ on: fc.boolean(), a: fc.integer({ min: 0, max: 3 }), b: fc.integer({ min: 0, max: 3 }) }), { maxLength: 4 }),
+    pairs: fc.array(
+      fc.record({ on: fc.boolean(), a: fc.integer({ min: 0, max: 3 }), b: fc.integer({ min: 0, max: 3 }) }),
+      { maxLength: 4 },
+    ),
   })
   .map((r) => {
     const c = [...r.cuts].sort((x, y) => x - y);
@@ -167,9 +225,13 @@ const policyArb: fc.Arbitrary<Policy> = fc
       `  c: { index: ${c[4]}-${c[5]} }`,
       '  ops: { cidr: [10.9.0.0/16] }',
       'allow:',
-      ...r.rules.filter((x) => !x.deny).map((x) => `  - { from: ${x.from}, to: ${x.to}${x.ports.length ? `, ports: [${x.ports.join(', ')}]` : ''} }`),
+      ...r.rules
+        .filter((x) => !x.deny)
+        .map((x) => `  - { from: ${x.from}, to: ${x.to}${x.ports.length ? `, ports: [${x.ports.join(', ')}]` : ''} }`),
       'deny:',
-      ...r.rules.filter((x) => x.deny).map((x) => `  - { from: ${x.from}, to: ${x.to}${x.ports.length ? `, ports: [${x.ports.join(', ')}]` : ''} }`),
+      ...r.rules
+        .filter((x) => x.deny)
+        .map((x) => `  - { from: ${x.from}, to: ${x.to}${x.ports.length ? `, ports: [${x.ports.join(', ')}]` : ''} }`),
       'connect:',
       ...r.pairs.filter((x) => x.on).map((x) => `  - [${addr[x.a]}, ${addr[x.b]}]`),
       'disconnect:',
@@ -179,14 +241,19 @@ const policyArb: fc.Arbitrary<Policy> = fc
   });
 
 const addressArb: fc.Arbitrary<Ipv4> = fc.oneof(
-  fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 255 })).map(([s, i]) => u32(ip('250.0.0.0') + s * 256 + i)),
+  fc
+    .tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 255 }))
+    .map(([s, i]) => u32(ip('250.0.0.0') + s * 256 + i)),
   fc.integer({ min: 0, max: 0xffff }).map((x) => u32(ip('10.9.0.0') + x)),
   fc.integer({ min: 0, max: 0xffffffff }),
   fc.constantFrom(ip('250.0.1.12'), ip('250.0.2.40'), ip('250.1.3.12'), ip('10.9.0.1')),
 );
 
 const l4Arb = fc.oneof(
-  fc.record({ proto: fc.constantFrom('tcp' as const, 'udp' as const), port: fc.constantFrom(53, 80, 1500, 5432, 9999) }),
+  fc.record({
+    proto: fc.constantFrom('tcp' as const, 'udp' as const),
+    port: fc.constantFrom(53, 80, 1500, 5432, 9999),
+  }),
   fc.constant({ proto: 'icmp' as const }),
   fc.constant({ proto: 'other' as const }),
 );
@@ -195,26 +262,43 @@ describe('compilePolicy', () => {
   it('the compiled nft structure gives the verdict of policy check, for random policies and packets', () => {
     const host = hostOf('172.16.0.27');
     fc.assert(
-      fc.property(policyArb, fc.array(fc.tuple(addressArb, addressArb, l4Arb), { minLength: 20, maxLength: 20 }), (policy, packets) => {
-        const compiled = compilePolicy(policy, host);
-        for (const [s, d, l4] of packets) {
-          const want = checkPolicy(policy, host, s, d, l4);
-          const got = evaluateCompiled(compiled, { saddr: s, daddr: d, proto: l4.proto, ...('port' in l4 ? { dport: l4.port } : {}) });
-          assert.equal(got.verdict, want.allowed ? 'accept' : 'drop', `${want.rule} vs ${got.chain}`);
-          // The counted chain names the same rule as check.
-          assert.ok(got.comment?.startsWith(want.rule.replace(/ \(.*$/, '').replace(/^within group .*/, 'within group')), `${got.comment ?? ''} / ${want.rule}`);
-        }
-      }),
+      fc.property(
+        policyArb,
+        fc.array(fc.tuple(addressArb, addressArb, l4Arb), { minLength: 20, maxLength: 20 }),
+        (policy, packets) => {
+          const compiled = compilePolicy(policy, host);
+          for (const [s, d, l4] of packets) {
+            const want = checkPolicy(policy, host, s, d, l4);
+            const got = evaluateCompiled(compiled, {
+              saddr: s,
+              daddr: d,
+              proto: l4.proto,
+              ...('port' in l4 ? { dport: l4.port } : {}),
+            });
+            assert.equal(got.verdict, want.allowed ? 'accept' : 'drop', `${want.rule} vs ${got.chain}`);
+            // The counted chain names the same rule as check.
+            assert.ok(
+              got.comment?.startsWith(want.rule.replace(/ \(.*$/, '').replace(/^within group .*/, 'within group')),
+              `${got.comment ?? ''} / ${want.rule}`,
+            );
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   });
 
   it('has the same rule count with 2 or 250 containers and on any host of a 3- or 100-host underlay', () => {
     const policy = parsePolicy(EXAMPLE);
-    const bindings = (n: number): PortBinding[] => Array.from({ length: n }, (_, i) => ({ port: `fan${String(i).padStart(8, '0')}`, address: u32(ip('250.0.27.2') + i) }));
+    const bindings = (n: number): PortBinding[] =>
+      Array.from({ length: n }, (_, i) => ({
+        port: `fan${String(i).padStart(8, '0')}`,
+        address: u32(ip('250.0.27.2') + i),
+      }));
     const counts = new Set<number>();
     for (const host of ['172.16.0.27', '172.16.0.3', '172.16.0.100', '172.16.99.1']) {
-      for (const n of [2, 250]) counts.add(countRules(renderPolicyReplace(compilePolicy(policy, hostOf(host), bindings(n)))));
+      for (const n of [2, 250])
+        counts.add(countRules(renderPolicyReplace(compilePolicy(policy, hostOf(host), bindings(n)))));
     }
     assert.equal(counts.size, 1, `rule counts: ${[...counts].join(', ')}`);
     const script = renderPolicyReplace(compilePolicy(policy, hostOf('172.16.0.27'), bindings(250)));
@@ -237,17 +321,30 @@ describe('compilePolicy', () => {
   });
 
   it('renders one transaction that replaces both tables', () => {
-    const s = renderPolicyReplace(compilePolicy(parsePolicy(EXAMPLE), hostOf('172.16.0.27'), [{ port: 'fanabcdef01', address: ip('250.0.27.12') }]));
-    assert.ok(s.startsWith('table ip fan-policy\ndelete table ip fan-policy\ntable bridge fan-policy\ndelete table bridge fan-policy\n'));
+    const s = renderPolicyReplace(
+      compilePolicy(parsePolicy(EXAMPLE), hostOf('172.16.0.27'), [{ port: 'fanabcdef01', address: ip('250.0.27.12') }]),
+    );
+    assert.ok(
+      s.startsWith(
+        'table ip fan-policy\ndelete table ip fan-policy\ntable bridge fan-policy\ndelete table bridge fan-policy\n',
+      ),
+    );
     assert.match(s, /elements = \{ "fanabcdef01" \. 250\.0\.27\.12 \}/);
     assert.match(s, /ct state established,related counter accept/);
-    assert.match(s, /ip daddr & 0\.0\.0\.255 vmap \{ 0\.0\.0\.0-0\.0\.0\.1 : jump v_host, 0\.0\.0\.2-0\.0\.0\.9 : jump v_default, 0\.0\.0\.10-0\.0\.0\.19 : jump v_within/);
+    assert.match(
+      s,
+      /ip daddr & 0\.0\.0\.255 vmap \{ 0\.0\.0\.0-0\.0\.0\.1 : jump v_host, 0\.0\.0\.2-0\.0\.0\.9 : jump v_default, 0\.0\.0\.10-0\.0\.0\.19 : jump v_within/,
+    );
   });
 });
 
 describe('group pools', () => {
   const policy = parsePolicy(EXAMPLE);
-  const pool = makePool({ label: 'fan 250.0.0.0/8 (bridge fan-250)', slice: parseCidr('250.0.27.0/24'), hostReserve: 1 });
+  const pool = makePool({
+    label: 'fan 250.0.0.0/8 (bridge fan-250)',
+    slice: parseCidr('250.0.27.0/24'),
+    hostReserve: 1,
+  });
   it('allocates only inside the group range', () => {
     const web = groupPool(pool, policy, 'web');
     assert.equal(poolSize(web), 10);
@@ -258,7 +355,10 @@ describe('group pools', () => {
       taken.set(a, 'x');
     }
     assert.throws(() => allocateAddress({ pool: web, taken }), /group web/);
-    assert.throws(() => allocateAddress({ pool: web, taken: new Map(), request: ip('250.0.27.25') }), /outside group web/);
+    assert.throws(
+      () => allocateAddress({ pool: web, taken: new Map(), request: ip('250.0.27.25') }),
+      /outside group web/,
+    );
   });
   it('refuses unknown and CIDR groups and maps Kubernetes namespaces', () => {
     assert.throws(() => groupPool(pool, policy, 'nope'), ConfigError);
@@ -278,7 +378,10 @@ describe('editPolicy', () => {
     assert.match(t, /cache: \{ index: 30-39 \}/);
     t = editPolicy(t, { kind: 'group-delete', name: 'web' });
     const p = parsePolicy(t);
-    assert.deepEqual(p.groups.map((g) => g.name), ['db', 'admin', 'cache']);
+    assert.deepEqual(
+      p.groups.map((g) => g.name),
+      ['db', 'admin', 'cache'],
+    );
     assert.equal(p.allow.length, 0); // both rules named web
     assert.throws(() => editPolicy(EXAMPLE, { kind: 'group-create', name: 'x', index: '15-25' }), PolicyError);
   });

@@ -10,13 +10,27 @@ import { parseProto } from './proto.js';
 
 // eth0 172.16.3.4/16: slice 250.3.4.0/24 of 250.0.0.0/8 and 251.3.4.0/24 of 251.0.0.0/8 (MTU 9000 → fan 8950).
 const host = typicalHost();
-const fans = resolveFans([parseFanWords(['-o', '250.0.0.0/8', '-u', '172.16.0.0/16']), parseFanWords(['-o', '251.0.0.0/8', '-u', '172.16.0.0/16'])], host);
-const hostGwFans = resolveFans([parseFanWords(['-o', '250.0.0.0/8', '-u', '172.16.0.0/16', '--type', 'host-gw'])], host);
+const fans = resolveFans(
+  [
+    parseFanWords(['-o', '250.0.0.0/8', '-u', '172.16.0.0/16']),
+    parseFanWords(['-o', '251.0.0.0/8', '-u', '172.16.0.0/16']),
+  ],
+  host,
+);
+const hostGwFans = resolveFans(
+  [parseFanWords(['-o', '250.0.0.0/8', '-u', '172.16.0.0/16', '--type', 'host-gw'])],
+  host,
+);
 const ip = parseIpv4;
 const facts = (extra: Partial<TraceFacts> = {}): TraceFacts => ({
   fans,
   routes: host.routes,
-  interfaces: [...host.interfaces, iface('fan-250', ['250.3.4.1/24'], { mtu: 8950 }), iface('fan-251', ['251.3.4.1/24'], { mtu: 8950 }), iface('fan-vxlan', [], { mtu: 8950 })],
+  interfaces: [
+    ...host.interfaces,
+    iface('fan-250', ['250.3.4.1/24'], { mtu: 8950 }),
+    iface('fan-251', ['251.3.4.1/24'], { mtu: 8950 }),
+    iface('fan-vxlan', [], { mtu: 8950 }),
+  ],
   endpoints: [
     { address: ip('250.3.4.2'), bridge: 'fan-250', hostIf: 'veth1', mtu: 8950, netns: 'c1', ifname: 'eth0' },
     { address: ip('250.3.4.3'), bridge: 'fan-250', hostIf: 'veth2', mtu: 8950, netns: 'c2', ifname: 'eth0' },
@@ -26,7 +40,8 @@ const facts = (extra: Partial<TraceFacts> = {}): TraceFacts => ({
   ...extra,
 });
 const icmp = parseProto(undefined);
-const trace = (src: string, dst: string, f: TraceFacts = facts()) => tracePath(f, { src: ip(src), dst: ip(dst), proto: icmp });
+const trace = (src: string, dst: string, f: TraceFacts = facts()) =>
+  tracePath(f, { src: ip(src), dst: ip(dst), proto: icmp });
 
 describe('tracePath', () => {
   it('same host, same slice: bridged, delivered, no counter', () => {
@@ -73,7 +88,11 @@ describe('tracePath', () => {
   it('cross host to an absent host: dropped at the underlay ARP, after the eBPF program counted it', () => {
     const t = trace('250.3.4.2', '250.99.1.7', facts({ underlayAnswers: new Map([[ip('172.16.99.1'), false]]) }));
     assert.equal(t.outcome, 'dropped');
-    assert.deepEqual(t.stop, { kind: 'underlay-arp', at: 'eth0', reason: 'no host answers ARP for 172.16.99.1 on eth0' });
+    assert.deepEqual(t.stop, {
+      kind: 'underlay-arp',
+      at: 'eth0',
+      reason: 'no host answers ARP for 172.16.99.1 on eth0',
+    });
     assert.equal(t.expect.ebpfTx, true);
   });
 
@@ -90,7 +109,11 @@ describe('tracePath', () => {
   });
 
   it('host-gw: no tunnel, the eBPF program on the underlay device', () => {
-    const t = trace('250.3.4.2', '250.3.5.9', facts({ fans: hostGwFans, underlayAnswers: new Map([[ip('172.16.3.5'), true]]) }));
+    const t = trace(
+      '250.3.4.2',
+      '250.3.5.9',
+      facts({ fans: hostGwFans, underlayAnswers: new Map([[ip('172.16.3.5'), true]]) }),
+    );
     assert.equal(t.dataplane, 'host-gw');
     assert.ok(t.hops.some((h) => h.at === 'eBPF fan_hostgw on eth0' && h.mtu === 9000));
     assert.ok(!t.hops.some((h) => /fan-vxlan/.test(h.at)));
@@ -109,13 +132,13 @@ describe('tracePath', () => {
     assert.equal(t.stop?.kind, 'no-route');
   });
 
-  it('from the host\'s bridge address', () => {
+  it("from the host's bridge address", () => {
     const t = trace('250.3.4.1', '250.3.5.1');
     assert.match(t.hops[0]?.at ?? '', /host address 250\.3\.4\.1/);
     assert.equal(t.kind, 'cross-host');
   });
 
-  it('to this host\'s own address', () => assert.equal(trace('250.3.4.2', '172.16.3.4').kind, 'to-host'));
+  it("to this host's own address", () => assert.equal(trace('250.3.4.2', '172.16.3.4').kind, 'to-host'));
 
   it('asks the policy function at both ends, and stops where it denies', () => {
     const asked: string[] = [];
@@ -135,14 +158,22 @@ describe('tracePath', () => {
   });
 
   it('refuses a source of another host, naming that host', () => {
-    assertConfigError(() => trace('250.3.5.2', '250.3.4.2'), '250.3.5.2 is not on this host: it is in the slice of 172.16.3.5', 'run fanctl trace on 172.16.3.5');
+    assertConfigError(
+      () => trace('250.3.5.2', '250.3.4.2'),
+      '250.3.5.2 is not on this host: it is in the slice of 172.16.3.5',
+      'run fanctl trace on 172.16.3.5',
+    );
     assertConfigError(() => trace('10.0.0.1', '250.3.4.2'), /in no overlay/);
   });
 });
 
 describe('lookupRoute', () => {
-  it('takes the longest prefix and ignores fan\'s own routes', () => {
-    const routes = [route('default', 'eth0'), route('203.0.113.0/24', 'eth1'), route('203.0.113.0/25', 'eth2', { protocol: '250' })];
+  it("takes the longest prefix and ignores fan's own routes", () => {
+    const routes = [
+      route('default', 'eth0'),
+      route('203.0.113.0/24', 'eth1'),
+      route('203.0.113.0/25', 'eth2', { protocol: '250' }),
+    ];
     assert.equal(lookupRoute(routes, ip('203.0.113.7'))?.dev, 'eth1');
     assert.equal(lookupRoute(routes, ip('9.9.9.9'))?.dev, 'eth0');
   });

@@ -112,7 +112,10 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
       const host = formatIpv4(underlayHostOf(owner.map, req.src));
       throw new ConfigError(`${S} is not on this host: it is in the slice of ${host}`, `run fanctl trace on ${host}`);
     }
-    throw new ConfigError(`${S} is in no overlay of a fan up on this host`, 'give a container address (or bridge address) of one of this host\'s slices: fanctl show');
+    throw new ConfigError(
+      `${S} is in no overlay of a fan up on this host`,
+      "give a container address (or bridge address) of one of this host's slices: fanctl show",
+    );
   }
   const mtuOf = (dev: string): number | undefined => facts.interfaces.find((i) => i.name === dev)?.mtu;
   const hops: Hop[] = [];
@@ -120,7 +123,12 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
   const srcEndpoint = facts.endpoints.find((e) => e.address === req.src);
   const egress = policy({ src: req.src, dst: req.dst, proto: req.proto, at: 'egress', host: srcFan.host.host });
   if (srcIsHost) {
-    hops.push({ host: 'this host', at: `host address ${S} on ${srcFan.bridge}`, action: `sent by this host (${formatProto(req.proto)})`, policy: policyText(egress) });
+    hops.push({
+      host: 'this host',
+      at: `host address ${S} on ${srcFan.bridge}`,
+      action: `sent by this host (${formatProto(req.proto)})`,
+      policy: policyText(egress),
+    });
   } else {
     const mtu = srcEndpoint?.mtu;
     hops.push({
@@ -130,47 +138,120 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
       action: `sends ${formatProto(req.proto)} to ${D} via its gateway ${formatIpv4(srcFan.host.gateway)}`,
       policy: policyText(egress),
     });
-    hops.push({ host: 'this host', at: `bridge ${srcFan.bridge}`, ...(mtuOf(srcFan.bridge) !== undefined ? { mtu: mtuOf(srcFan.bridge) as number } : {}), action: 'hands it to the host\'s routing (the bridge address is the gateway)' });
+    hops.push({
+      host: 'this host',
+      at: `bridge ${srcFan.bridge}`,
+      ...(mtuOf(srcFan.bridge) !== undefined ? { mtu: mtuOf(srcFan.bridge) as number } : {}),
+      action: "hands it to the host's routing (the bridge address is the gateway)",
+    });
   }
   const finish = (rest: Omit<Trace, 'src' | 'dst' | 'proto' | 'hops' | 'pathMtu'>): Trace => {
     const mtus = hops.map((h) => h.mtu).filter((m): m is number => m !== undefined);
-    return { src: S, dst: D, proto: formatProto(req.proto), ...rest, hops, ...(mtus.length > 0 ? { pathMtu: Math.min(...mtus) } : {}) };
+    return {
+      src: S,
+      dst: D,
+      proto: formatProto(req.proto),
+      ...rest,
+      hops,
+      ...(mtus.length > 0 ? { pathMtu: Math.min(...mtus) } : {}),
+    };
   };
   if (egress.verdict === 'deny') {
-    return finish({ kind: 'same-host', crossOverlay: false, outcome: 'dropped', stop: { kind: 'policy', at: `leaving ${S}`, reason: `policy denies ${S} → ${D}` }, expect: { ebpfTx: false, masquerade: false } });
+    return finish({
+      kind: 'same-host',
+      crossOverlay: false,
+      outcome: 'dropped',
+      stop: { kind: 'policy', at: `leaving ${S}`, reason: `policy denies ${S} → ${D}` },
+      expect: { ebpfTx: false, masquerade: false },
+    });
   }
 
   // To this host itself: one of its own addresses.
   const ownDevice = facts.interfaces.find((i) => i.addresses.some((a) => a.address === req.dst));
   if (ownDevice && !srcIsHost) {
-    hops.push({ host: 'this host', at: `${D} on ${ownDevice.name}`, action: 'delivered to this host itself (an address of its own)' });
-    return finish({ kind: 'to-host', crossOverlay: false, outcome: 'delivered', expect: { ebpfTx: false, masquerade: false } });
+    hops.push({
+      host: 'this host',
+      at: `${D} on ${ownDevice.name}`,
+      action: 'delivered to this host itself (an address of its own)',
+    });
+    return finish({
+      kind: 'to-host',
+      crossOverlay: false,
+      outcome: 'delivered',
+      expect: { ebpfTx: false, masquerade: false },
+    });
   }
 
   const dstLocal = localSliceFan(facts.fans, req.dst);
   if (dstLocal) {
     const crossOverlay = dstLocal !== srcFan;
     const ingress = policy({ src: req.src, dst: req.dst, proto: req.proto, at: 'ingress', host: dstLocal.host.host });
-    if (crossOverlay) hops.push({ host: 'this host', at: `bridge ${dstLocal.bridge}`, ...(mtuOf(dstLocal.bridge) !== undefined ? { mtu: mtuOf(dstLocal.bridge) as number } : {}), action: `routed from ${srcFan.bridge} to ${dstLocal.bridge} (another overlay's slice on this host)` });
-    else if (!srcIsHost) hops[hops.length - 1] = { ...(hops[hops.length - 1] as Hop), action: `bridges it to ${D} (same slice ${formatCidr(srcFan.host.slice)})` };
+    if (crossOverlay)
+      hops.push({
+        host: 'this host',
+        at: `bridge ${dstLocal.bridge}`,
+        ...(mtuOf(dstLocal.bridge) !== undefined ? { mtu: mtuOf(dstLocal.bridge) as number } : {}),
+        action: `routed from ${srcFan.bridge} to ${dstLocal.bridge} (another overlay's slice on this host)`,
+      });
+    else if (!srcIsHost)
+      hops[hops.length - 1] = {
+        ...(hops[hops.length - 1] as Hop),
+        action: `bridges it to ${D} (same slice ${formatCidr(srcFan.host.slice)})`,
+      };
     const expect = { ebpfTx: false, masquerade: false };
     if (isBridgeAddress(dstLocal, req.dst)) {
-      hops.push({ host: 'this host', at: `host address ${D} on ${dstLocal.bridge}`, action: 'delivered to this host (its bridge address)', policy: policyText(ingress) });
+      hops.push({
+        host: 'this host',
+        at: `host address ${D} on ${dstLocal.bridge}`,
+        action: 'delivered to this host (its bridge address)',
+        policy: policyText(ingress),
+      });
       return finish({ kind: 'to-host', crossOverlay, outcome: 'delivered', expect });
     }
     if (ingress.verdict === 'deny') {
-      return finish({ kind: 'same-host', crossOverlay, outcome: 'dropped', stop: { kind: 'policy', at: `entering ${D}`, reason: `policy denies ${S} → ${D}` }, expect });
+      return finish({
+        kind: 'same-host',
+        crossOverlay,
+        outcome: 'dropped',
+        stop: { kind: 'policy', at: `entering ${D}`, reason: `policy denies ${S} → ${D}` },
+        expect,
+      });
     }
     const dstEndpoint = facts.endpoints.find((e) => e.address === req.dst);
     if (dstEndpoint) {
-      hops.push({ host: 'this host', at: `container ${D} (${dstEndpoint.ifname ?? 'eth0'}${dstEndpoint.netns ? ` in ${dstEndpoint.netns}` : ''}, host end ${dstEndpoint.hostIf})`, mtu: dstEndpoint.mtu, action: 'delivered', policy: policyText(ingress) });
+      hops.push({
+        host: 'this host',
+        at: `container ${D} (${dstEndpoint.ifname ?? 'eth0'}${dstEndpoint.netns ? ` in ${dstEndpoint.netns}` : ''}, host end ${dstEndpoint.hostIf})`,
+        mtu: dstEndpoint.mtu,
+        action: 'delivered',
+        policy: policyText(ingress),
+      });
       return finish({ kind: 'same-host', crossOverlay, outcome: 'delivered', expect });
     }
     if (facts.unresolvedPorts === 0) {
-      hops.push({ host: 'this host', at: `bridge ${dstLocal.bridge}`, action: `dropped: no container on ${dstLocal.bridge} has ${D}, so nobody answers ARP for it` });
-      return finish({ kind: 'same-host', crossOverlay, outcome: 'dropped', stop: { kind: 'bridge-arp', at: dstLocal.bridge, reason: `no container on ${dstLocal.bridge} answers ARP for ${D}` }, expect });
+      hops.push({
+        host: 'this host',
+        at: `bridge ${dstLocal.bridge}`,
+        action: `dropped: no container on ${dstLocal.bridge} has ${D}, so nobody answers ARP for it`,
+      });
+      return finish({
+        kind: 'same-host',
+        crossOverlay,
+        outcome: 'dropped',
+        stop: {
+          kind: 'bridge-arp',
+          at: dstLocal.bridge,
+          reason: `no container on ${dstLocal.bridge} answers ARP for ${D}`,
+        },
+        expect,
+      });
     }
-    hops.push({ host: 'this host', at: `container ${D}?`, action: `delivered if one of the ${facts.unresolvedPorts} port(s) of ${dstLocal.bridge} whose container could not be inspected has ${D}`, policy: policyText(ingress) });
+    hops.push({
+      host: 'this host',
+      at: `container ${D}?`,
+      action: `delivered if one of the ${facts.unresolvedPorts} port(s) of ${dstLocal.bridge} whose container could not be inspected has ${D}`,
+      policy: policyText(ingress),
+    });
     return finish({ kind: 'same-host', crossOverlay, outcome: 'unverified', expect });
   }
 
@@ -183,43 +264,110 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
     const dataplane = dstFan.type;
     const base = { kind: 'cross-host' as const, crossOverlay, dataplane, underlayHost: R };
     const peerDev = dataplane === 'vxlan' ? TUNNEL_DEVICE : dstFan.device;
-    hops.push({ host: 'this host', at: `route ${formatCidr(dstFan.map.overlay)} dev ${peerDev}`, mtu: fanMtu(dstFan), action: `the overlay route of ${dstFan.bridge} takes it${crossOverlay ? ' (the destination is in another overlay)' : ''}` });
+    hops.push({
+      host: 'this host',
+      at: `route ${formatCidr(dstFan.map.overlay)} dev ${peerDev}`,
+      mtu: fanMtu(dstFan),
+      action: `the overlay route of ${dstFan.bridge} takes it${crossOverlay ? ' (the destination is in another overlay)' : ''}`,
+    });
     if (bits === 0 || bits === hostMask(dstFan.map.underlay.prefix)) {
-      hops.push({ host: 'this host', at: `eBPF on ${peerDev}`, action: `${D} maps to ${R}, the underlay's ${bits === 0 ? 'network' : 'broadcast'} address: no host can own it` });
-      return finish({ ...base, outcome: 'dropped', stop: { kind: 'invalid-host', at: peerDev, reason: `${D} maps to ${R}, which no host can own` }, expect: { ebpfTx: false, masquerade: false } });
+      hops.push({
+        host: 'this host',
+        at: `eBPF on ${peerDev}`,
+        action: `${D} maps to ${R}, the underlay's ${bits === 0 ? 'network' : 'broadcast'} address: no host can own it`,
+      });
+      return finish({
+        ...base,
+        outcome: 'dropped',
+        stop: { kind: 'invalid-host', at: peerDev, reason: `${D} maps to ${R}, which no host can own` },
+        expect: { ebpfTx: false, masquerade: false },
+      });
     }
     const underlayMtu = mtuOf(dstFan.device) ?? dstFan.deviceMtu;
     if (dataplane === 'vxlan') {
-      hops.push({ host: 'this host', at: `eBPF fan_egress on ${TUNNEL_DEVICE}`, ...(mtuOf(TUNNEL_DEVICE) !== undefined ? { mtu: mtuOf(TUNNEL_DEVICE) as number } : {}), action: `computes ${D} → underlay host ${R}; VXLAN VNI ${dstFan.host.vni}` });
-      hops.push({ host: 'this host', at: `underlay ${dstFan.device}`, mtu: underlayMtu, action: `UDP ${formatIpv4(dstFan.host.host)} → ${R}:${VXLAN_PORT}` });
+      hops.push({
+        host: 'this host',
+        at: `eBPF fan_egress on ${TUNNEL_DEVICE}`,
+        ...(mtuOf(TUNNEL_DEVICE) !== undefined ? { mtu: mtuOf(TUNNEL_DEVICE) as number } : {}),
+        action: `computes ${D} → underlay host ${R}; VXLAN VNI ${dstFan.host.vni}`,
+      });
+      hops.push({
+        host: 'this host',
+        at: `underlay ${dstFan.device}`,
+        mtu: underlayMtu,
+        action: `UDP ${formatIpv4(dstFan.host.host)} → ${R}:${VXLAN_PORT}`,
+      });
     } else {
-      hops.push({ host: 'this host', at: `eBPF fan_hostgw on ${dstFan.device}`, mtu: underlayMtu, action: `computes ${D} → underlay host ${R}; sent unencapsulated to its MAC` });
+      hops.push({
+        host: 'this host',
+        at: `eBPF fan_hostgw on ${dstFan.device}`,
+        mtu: underlayMtu,
+        action: `computes ${D} → underlay host ${R}; sent unencapsulated to its MAC`,
+      });
     }
     if (facts.underlayAnswers?.get(remote) === false) {
       hops.push({ host: 'this host', at: `ARP on ${dstFan.device}`, action: `dropped: no host answers ARP for ${R}` });
-      return finish({ ...base, outcome: 'dropped', stop: { kind: 'underlay-arp', at: dstFan.device, reason: `no host answers ARP for ${R} on ${dstFan.device}` }, expect: { ebpfTx: true, masquerade: false } });
+      return finish({
+        ...base,
+        outcome: 'dropped',
+        stop: { kind: 'underlay-arp', at: dstFan.device, reason: `no host answers ARP for ${R} on ${dstFan.device}` },
+        expect: { ebpfTx: true, masquerade: false },
+      });
     }
     const ingress = policy({ src: req.src, dst: req.dst, proto: req.proto, at: 'ingress', host: remote });
     const remoteSlice = describeHost(dstFan.map, remote);
     const remoteBridge = bridgeNameOf(dstFan.map.overlay);
-    if (dataplane === 'vxlan') hops.push({ host: 'remote host', at: `${R} eBPF fan_ingress`, action: `accepts: ${S} maps to ${formatIpv4(srcFan.host.host)}, the outer source` });
-    hops.push({ host: 'remote host', at: `${R} bridge ${remoteBridge} (slice ${formatCidr(remoteSlice.slice)})`, mtu: fanMtu(dstFan), action: 'routes it onto the bridge (MTU as here, assuming the same underlay MTU)' });
+    if (dataplane === 'vxlan')
+      hops.push({
+        host: 'remote host',
+        at: `${R} eBPF fan_ingress`,
+        action: `accepts: ${S} maps to ${formatIpv4(srcFan.host.host)}, the outer source`,
+      });
+    hops.push({
+      host: 'remote host',
+      at: `${R} bridge ${remoteBridge} (slice ${formatCidr(remoteSlice.slice)})`,
+      mtu: fanMtu(dstFan),
+      action: 'routes it onto the bridge (MTU as here, assuming the same underlay MTU)',
+    });
     if (ingress.verdict === 'deny') {
-      return finish({ ...base, outcome: 'dropped', stop: { kind: 'policy', at: `entering ${D} on ${R}`, reason: `policy denies ${S} → ${D}` }, expect: { ebpfTx: true, masquerade: false } });
+      return finish({
+        ...base,
+        outcome: 'dropped',
+        stop: { kind: 'policy', at: `entering ${D} on ${R}`, reason: `policy denies ${S} → ${D}` },
+        expect: { ebpfTx: true, masquerade: false },
+      });
     }
     const toHost = remoteSlice.gateway === req.dst;
-    hops.push({ host: 'remote host', at: toHost ? `${R} host address ${D}` : `container ${D} on ${R}`, action: 'delivered (if it exists there)', policy: policyText(ingress) });
-    return finish({ ...base, outcome: facts.underlayAnswers?.get(remote) === true ? 'delivered' : 'unverified', expect: { ebpfTx: true, masquerade: false } });
+    hops.push({
+      host: 'remote host',
+      at: toHost ? `${R} host address ${D}` : `container ${D} on ${R}`,
+      action: 'delivered (if it exists there)',
+      policy: policyText(ingress),
+    });
+    return finish({
+      ...base,
+      outcome: facts.underlayAnswers?.get(remote) === true ? 'delivered' : 'unverified',
+      expect: { ebpfTx: true, masquerade: false },
+    });
   }
 
   // Outside every overlay of this host.
   const route = lookupRoute(facts.routes, req.dst);
   if (!route || route.dev === undefined) {
     hops.push({ host: 'this host', at: 'routing table', action: `dropped: no route to ${D}` });
-    return finish({ kind: 'outside', crossOverlay: false, outcome: 'dropped', stop: { kind: 'no-route', at: 'this host', reason: `this host has no route to ${D}` }, expect: { ebpfTx: false, masquerade: false } });
+    return finish({
+      kind: 'outside',
+      crossOverlay: false,
+      outcome: 'dropped',
+      stop: { kind: 'no-route', at: 'this host', reason: `this host has no route to ${D}` },
+      expect: { ebpfTx: false, masquerade: false },
+    });
   }
   const out = facts.interfaces.find((i) => i.name === route.dev);
-  const natAddress = route.src ?? out?.addresses.find((a) => route.gateway === undefined || contains(a as Cidr, route.gateway))?.address ?? out?.addresses[0]?.address;
+  const natAddress =
+    route.src ??
+    out?.addresses.find((a) => route.gateway === undefined || contains(a as Cidr, route.gateway))?.address ??
+    out?.addresses[0]?.address;
   hops.push({
     host: 'this host',
     at: `route ${route.dst.prefix === 0 ? 'default' : formatCidr(route.dst)}${route.gateway !== undefined ? ` via ${formatIpv4(route.gateway)}` : ''} dev ${route.dev}`,
@@ -227,5 +375,10 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
     action: `nft masquerade: source ${S} becomes ${natAddress !== undefined ? formatIpv4(natAddress) : `${route.dev}'s address`}`,
   });
   hops.push({ host: 'outside', at: D, action: 'leaves the fan (the answer comes back through conntrack)' });
-  return finish({ kind: 'outside', crossOverlay: false, outcome: 'unverified', expect: { ebpfTx: false, masquerade: true } });
+  return finish({
+    kind: 'outside',
+    crossOverlay: false,
+    outcome: 'unverified',
+    expect: { ebpfTx: false, masquerade: true },
+  });
 }

@@ -26,7 +26,8 @@ export function parseDhcpListeners(text: string): { device: string; pid: number 
   const out: { device: string; pid: number }[] = [];
   for (const line of text.split('\n')) {
     const device = /%([^:\s]+):67\s/.exec(line)?.[1];
-    for (const m of line.matchAll(/\("dnsmasq",pid=(\d+)/g)) if (device !== undefined) out.push({ device, pid: Number(m[1]) });
+    for (const m of line.matchAll(/\("dnsmasq",pid=(\d+)/g))
+      if (device !== undefined) out.push({ device, pid: Number(m[1]) });
   }
   return out;
 }
@@ -36,7 +37,10 @@ export const dnsmasqCheck: Check<DnsmasqObservation> = {
   title: 'dnsmasq for DHCP fans',
   async gather(ctx) {
     const dhcpFans = ctx.fans.filter((f) => f.dhcp);
-    const ss = dhcpFans.length === 0 ? undefined : await ctx.runner.run(['ss', '-H', '-ulnp', 'sport = :67'], { allowFailure: true });
+    const ss =
+      dhcpFans.length === 0
+        ? undefined
+        : await ctx.runner.run(['ss', '-H', '-ulnp', 'sport = :67'], { allowFailure: true });
     const listeners = parseDhcpListeners(ss?.stdout ?? '');
     const fans: DnsmasqFan[] = [];
     for (const f of dhcpFans) {
@@ -49,7 +53,10 @@ export const dnsmasqCheck: Check<DnsmasqObservation> = {
         ...(running ? { pid: running.pid } : {}),
         listeners: listeners.filter((l) => l.device === f.bridge).map((l) => l.pid),
         slice: `${formatIpv4(f.host.slice.address)}/${f.host.slice.prefix}`,
-        answer: 'offer' in probe ? { offered: probe.offer.yiaddr, ...(probe.offer.server ? { server: probe.offer.server } : {}) } : { error: probe.error },
+        answer:
+          'offer' in probe
+            ? { offered: probe.offer.yiaddr, ...(probe.offer.server ? { server: probe.offer.server } : {}) }
+            : { error: probe.error },
       });
     }
     return { fans, reup: ctx.reup };
@@ -57,12 +64,27 @@ export const dnsmasqCheck: Check<DnsmasqObservation> = {
   judge(o) {
     if (o.fans.length === 0) return skip('no fan with --dhcp');
     const findings = o.fans.map((f): Finding => {
-      if (f.pid === undefined) return fail(`the dnsmasq fan started for ${f.bridge} is not running: containers asking for DHCP get no address`, `${o.reup} (restarts it)`);
-      if (!f.listeners.includes(f.pid)) return fail(`dnsmasq ${f.pid} for ${f.bridge} runs but holds no DHCP socket (UDP 67) on ${f.bridge}`, `kill ${f.pid}; ${o.reup}`);
-      if ('error' in f.answer) return fail(`dnsmasq ${f.pid} for ${f.bridge} does not answer a DHCPDISCOVER: ${f.answer.error}`, `kill ${f.pid}; ${o.reup}`);
+      if (f.pid === undefined)
+        return fail(
+          `the dnsmasq fan started for ${f.bridge} is not running: containers asking for DHCP get no address`,
+          `${o.reup} (restarts it)`,
+        );
+      if (!f.listeners.includes(f.pid))
+        return fail(
+          `dnsmasq ${f.pid} for ${f.bridge} runs but holds no DHCP socket (UDP 67) on ${f.bridge}`,
+          `kill ${f.pid}; ${o.reup}`,
+        );
+      if ('error' in f.answer)
+        return fail(
+          `dnsmasq ${f.pid} for ${f.bridge} does not answer a DHCPDISCOVER: ${f.answer.error}`,
+          `kill ${f.pid}; ${o.reup}`,
+        );
       const [net, len] = f.slice.split('/');
       if (!contains({ address: parseIpv4(net ?? '0.0.0.0'), prefix: Number(len) }, parseIpv4(f.answer.offered))) {
-        return fail(`a DHCP server answered on ${f.bridge} with ${f.answer.offered}, outside the slice ${f.slice}`, `find the other DHCP server${f.answer.server ? ` (${f.answer.server})` : ''} and keep it off fan bridges`);
+        return fail(
+          `a DHCP server answered on ${f.bridge} with ${f.answer.offered}, outside the slice ${f.slice}`,
+          `find the other DHCP server${f.answer.server ? ` (${f.answer.server})` : ''} and keep it off fan bridges`,
+        );
       }
       return ok(`${f.bridge}: dnsmasq ${f.pid} listening on UDP 67, offered ${f.answer.offered}`);
     });

@@ -21,7 +21,9 @@ export interface DuplicateObservation {
 }
 
 export function parseArpingReplies(text: string): string[] {
-  return [...new Set([...text.matchAll(/reply from [\d.]+ \[([0-9A-Fa-f:]{17})\]/g)].map((m) => (m[1] ?? '').toLowerCase()))];
+  return [
+    ...new Set([...text.matchAll(/reply from [\d.]+ \[([0-9A-Fa-f:]{17})\]/g)].map((m) => (m[1] ?? '').toLowerCase())),
+  ];
 }
 
 export const duplicateAddressCheck: Check<DuplicateObservation> = {
@@ -36,10 +38,14 @@ export const duplicateAddressCheck: Check<DuplicateObservation> = {
       seen.add(`${fan.device} ${address}`);
       const ownMac = ctx.facts.interfaces.find((i) => i.name === fan.device)?.mac;
       const out = await ctx.runner
-        .run(['arping', '-D', '-I', fan.device, '-c', '2', '-w', '3', address], { allowFailure: true, timeoutMs: 10_000 })
+        .run(['arping', '-D', '-I', fan.device, '-c', '2', '-w', '3', address], {
+          allowFailure: true,
+          timeoutMs: 10_000,
+        })
         .catch((error: unknown) => ({ exitCode: 127, stdout: '', stderr: String(error) }));
       const base = { dev: fan.device, address, ...(ownMac ? { ownMac } : {}) };
-      if (out.exitCode !== 0 && out.exitCode !== 1) probes.push({ ...base, replies: [], error: out.stderr.trim() || `arping exited ${out.exitCode}` });
+      if (out.exitCode !== 0 && out.exitCode !== 1)
+        probes.push({ ...base, replies: [], error: out.stderr.trim() || `arping exited ${out.exitCode}` });
       else probes.push({ ...base, replies: parseArpingReplies(out.stdout) });
     }
     return { probes };
@@ -47,7 +53,11 @@ export const duplicateAddressCheck: Check<DuplicateObservation> = {
   judge(o) {
     if (o.probes.length === 0) return skip('no fan is up');
     const findings = o.probes.map((p): Finding => {
-      if (p.error !== undefined) return warn(`duplicate address detection on ${p.dev} could not run: ${p.error}`, 'apt-get install iputils-arping');
+      if (p.error !== undefined)
+        return warn(
+          `duplicate address detection on ${p.dev} could not run: ${p.error}`,
+          'apt-get install iputils-arping',
+        );
       const others = p.replies.filter((mac) => mac !== p.ownMac?.toLowerCase());
       if (others.length > 0) {
         return fail(

@@ -21,7 +21,8 @@ export interface EbpfObservation {
   readonly reup: string;
 }
 
-const row = (e: OverlayEntry): string => `${formatIpv4(e.overlay)}/${formatIpv4(e.overlayMask)} over ${formatIpv4(e.underlay)}/${formatIpv4(e.underlayMask)} shift ${e.shift} vni ${e.vni} local ${formatIpv4(e.local)}`;
+const row = (e: OverlayEntry): string =>
+  `${formatIpv4(e.overlay)}/${formatIpv4(e.overlayMask)} over ${formatIpv4(e.underlay)}/${formatIpv4(e.underlayMask)} shift ${e.shift} vni ${e.vni} local ${formatIpv4(e.local)}`;
 
 export const ebpfCheck: Check<EbpfObservation> = {
   id: 'ebpf',
@@ -44,7 +45,10 @@ export const ebpfCheck: Check<EbpfObservation> = {
     const findings = o.sites.map((s): Finding => {
       const missing = s.directions.filter((d) => !s.attached.includes(d));
       if (missing.length > 0) {
-        return fail(`fan's eBPF ${missing.join(' and ')} program${missing.length > 1 ? 's are' : ' is'} not attached to ${s.dev}: ${missing.includes('egress') ? 'nothing is sent to other hosts' : 'nothing from other hosts is accepted'}`, `${o.reup} (re-attaches them)`);
+        return fail(
+          `fan's eBPF ${missing.join(' and ')} program${missing.length > 1 ? 's are' : ' is'} not attached to ${s.dev}: ${missing.includes('egress') ? 'nothing is sent to other hosts' : 'nothing from other hosts is accepted'}`,
+          `${o.reup} (re-attaches them)`,
+        );
       }
       const want = s.expected.map(row);
       const have = (s.table ?? []).map(row);

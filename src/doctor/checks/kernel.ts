@@ -30,10 +30,15 @@ export const kernelCheck: Check<KernelObservation> = {
   },
   judge(o) {
     if (o.missing.length > 0) return fail(o.missing.join('; '), 'install or enable the pieces named above');
-    const absent = Object.entries(o.doctorTools).filter(([, present]) => !present).map(([name]) => name);
+    const absent = Object.entries(o.doctorTools)
+      .filter(([, present]) => !present)
+      .map(([name]) => name);
     if (absent.length > 0) {
       const pkgs = absent.map((name) => DOCTOR_TOOLS[name]?.pkg ?? name);
-      return warn(`fan can run, but doctor cannot use ${absent.join(', ')} (not installed)`, `apt-get install ${[...new Set(pkgs)].join(' ')}`);
+      return warn(
+        `fan can run, but doctor cannot use ${absent.join(', ')} (not installed)`,
+        `apt-get install ${[...new Set(pkgs)].join(' ')}`,
+      );
     }
     return ok('iproute2, tc, nft, bpftool, the BPF syscall, the VXLAN driver and the eBPF object are all there');
   },

@@ -32,16 +32,22 @@ export const nftCheck: Check<NftObservation> = {
   },
   judge(o) {
     if (o.expected === undefined) {
-      return o.live === undefined ? skip('no fan is up and no table') : ok(`no fan is up; a table ip ${FAN_NFT_TABLE} is left (fanctl down removes fan's)`);
+      return o.live === undefined
+        ? skip('no fan is up and no table')
+        : ok(`no fan is up; a table ip ${FAN_NFT_TABLE} is left (fanctl down removes fan's)`);
     }
     if (o.live === undefined) {
-      return fail(`table ip ${FAN_NFT_TABLE} is missing: no egress NAT, no anti-spoofing on the bridges, no MSS clamping`, `${o.reup} (reloads it)`);
+      return fail(
+        `table ip ${FAN_NFT_TABLE} is missing: no egress NAT, no anti-spoofing on the bridges, no MSS clamping`,
+        `${o.reup} (reloads it)`,
+      );
     }
     const want = normalizeRuleset(o.expected);
     const have = normalizeRuleset(o.live);
     const missing = want.filter((l) => !have.includes(l));
     const extra = have.filter((l) => !want.includes(l));
-    if (missing.length === 0 && extra.length === 0 && want.join('\n') === have.join('\n')) return ok(`table ip ${FAN_NFT_TABLE} is exactly what fan renders (${want.length} lines)`);
+    if (missing.length === 0 && extra.length === 0 && want.join('\n') === have.join('\n'))
+      return ok(`table ip ${FAN_NFT_TABLE} is exactly what fan renders (${want.length} lines)`);
     const parts = [...missing.map((l) => `missing: ${l}`), ...extra.map((l) => `unexpected: ${l}`)];
     return fail(
       `table ip ${FAN_NFT_TABLE} differs from what fan renders: ${parts.slice(0, 4).join('; ')}${parts.length > 4 ? `; and ${parts.length - 4} more` : ''}${parts.length === 0 ? 'same lines, other order' : ''}`,

@@ -53,7 +53,9 @@ export const offloadCheck: Check<OffloadObservation> = {
     let ethtool = true;
     const out: OffloadDevice[] = [];
     for (const d of devices) {
-      const result = await ctx.runner.run(['ethtool', '-k', d.dev], { allowFailure: true }).catch(() => ({ exitCode: 127, stdout: '' }));
+      const result = await ctx.runner
+        .run(['ethtool', '-k', d.dev], { allowFailure: true })
+        .catch(() => ({ exitCode: 127, stdout: '' }));
       if (result.exitCode === 127) ethtool = false;
       out.push(result.exitCode === 0 ? { ...d, features: parseFeatures(result.stdout) } : d);
     }
@@ -79,9 +81,18 @@ export const offloadCheck: Check<OffloadObservation> = {
         }
       } else {
         const off = UNDERLAY_WANTED.filter((name) => features[name] && !features[name]?.on && !features[name]?.fixed);
-        if (off.length > 0) findings.push(warn(`${off.join(', ')} off on the underlay device ${d.dev}: slower encapsulated traffic`, `ethtool -K ${d.dev} ${off.map((n) => `${n === 'tx-checksumming' ? 'tx' : n === 'rx-checksumming' ? 'rx' : 'gso'} on`).join(' ')}`));
+        if (off.length > 0)
+          findings.push(
+            warn(
+              `${off.join(', ')} off on the underlay device ${d.dev}: slower encapsulated traffic`,
+              `ethtool -K ${d.dev} ${off.map((n) => `${n === 'tx-checksumming' ? 'tx' : n === 'rx-checksumming' ? 'rx' : 'gso'} on`).join(' ')}`,
+            ),
+          );
       }
     }
-    return combine(findings, ok(`${o.devices.map((d) => d.dev).join(', ')}: checksum and segmentation offloads at the kernel's defaults`));
+    return combine(
+      findings,
+      ok(`${o.devices.map((d) => d.dev).join(', ')}: checksum and segmentation offloads at the kernel's defaults`),
+    );
   },
 };

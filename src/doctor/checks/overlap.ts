@@ -23,8 +23,14 @@ export const overlapCheck: Check<OverlapObservation> = {
       overlays: ctx.fans.map((f) => f.map.overlay),
       routes: ctx.facts.routes
         .filter((r) => r.protocol !== String(FAN_ROUTE_PROTO) && !(r.dev !== undefined && fanDevices.has(r.dev)))
-        .map((r) => ({ dst: r.dst, ...(r.dev ? { dev: r.dev } : {}), ...(r.protocol ? { protocol: r.protocol } : {}) })),
-      addresses: ctx.facts.interfaces.filter((i) => !fanDevices.has(i.name)).flatMap((i) => i.addresses.map((cidr) => ({ dev: i.name, cidr }))),
+        .map((r) => ({
+          dst: r.dst,
+          ...(r.dev ? { dev: r.dev } : {}),
+          ...(r.protocol ? { protocol: r.protocol } : {}),
+        })),
+      addresses: ctx.facts.interfaces
+        .filter((i) => !fanDevices.has(i.name))
+        .flatMap((i) => i.addresses.map((cidr) => ({ dev: i.name, cidr }))),
     };
   },
   judge(o) {
@@ -34,7 +40,9 @@ export const overlapCheck: Check<OverlapObservation> = {
     for (const overlay of o.overlays) {
       for (const r of o.routes) {
         if (r.dst.prefix === 0 || !overlapsCidr(overlay, r.dst)) continue;
-        problems.push(`route ${formatCidr(r.dst)}${r.dev ? ` dev ${r.dev}` : ''}${r.protocol ? ` proto ${r.protocol}` : ''} overlaps overlay ${formatCidr(overlay)}`);
+        problems.push(
+          `route ${formatCidr(r.dst)}${r.dev ? ` dev ${r.dev}` : ''}${r.protocol ? ` proto ${r.protocol}` : ''} overlaps overlay ${formatCidr(overlay)}`,
+        );
         fixes.push(`ip route del ${formatCidr(r.dst)}${r.dev ? ` dev ${r.dev}` : ''}`);
       }
       for (const a of o.addresses) {
@@ -43,7 +51,11 @@ export const overlapCheck: Check<OverlapObservation> = {
         fixes.push(`ip address del ${formatCidr(a.cidr)} dev ${a.dev}`);
       }
     }
-    if (problems.length > 0) return fail(`${problems.join('; ')}: that part of the overlay does not go through fan`, `${fixes.join('; ')} (or move the fan to an overlay nothing else uses)`);
+    if (problems.length > 0)
+      return fail(
+        `${problems.join('; ')}: that part of the overlay does not go through fan`,
+        `${fixes.join('; ')} (or move the fan to an overlay nothing else uses)`,
+      );
     return ok(`nothing but fan routes ${o.overlays.map(formatCidr).join(', ')}`);
   },
 };

@@ -44,8 +44,16 @@ export const rpFilterCheck: Check<RpFilterObservation> = {
       const peerDev = fan.type === 'vxlan' ? TUNNEL_DEVICE : fan.device;
       const remote = formatIpv4(u32(sliceOf(fan.map, otherHost(fan)).address + 2));
       const local = formatIpv4(firstContainerAddress(fan));
-      for (const [dev, sample] of [[fan.bridge, local], [peerDev, remote]] as const) {
-        paths.push({ dev, value: await num(`net.ipv4.conf.${dev}.rp_filter`), sample, routeDev: await routeDevice(ctx.runner, sample) });
+      for (const [dev, sample] of [
+        [fan.bridge, local],
+        [peerDev, remote],
+      ] as const) {
+        paths.push({
+          dev,
+          value: await num(`net.ipv4.conf.${dev}.rp_filter`),
+          sample,
+          routeDev: await routeDevice(ctx.runner, sample),
+        });
       }
     }
     return { all: await num('net.ipv4.conf.all.rp_filter'), paths };
@@ -62,7 +70,10 @@ export const rpFilterCheck: Check<RpFilterObservation> = {
         );
       }
       if (effective === 2 && p.routeDev === undefined) {
-        return fail(`rp_filter is loose on ${p.dev} but there is no route at all back to ${p.sample}`, `bring the fan up again so its routes exist`);
+        return fail(
+          `rp_filter is loose on ${p.dev} but there is no route at all back to ${p.sample}`,
+          `bring the fan up again so its routes exist`,
+        );
       }
       return ok(`${p.dev}: ${mode}`);
     });

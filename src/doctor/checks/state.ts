@@ -29,11 +29,21 @@ export const stateCheck: Check<StateObservation> = {
   },
   judge(o) {
     if (o.resolveError !== undefined) {
-      return fail(`the fans in ${o.stateFile} no longer fit this host: ${o.resolveError}`, 'fix what the message names, or take the fan down (fanctl down -o OVERLAY)');
+      return fail(
+        `the fans in ${o.stateFile} no longer fit this host: ${o.resolveError}`,
+        'fix what the message names, or take the fan down (fanctl down -o OVERLAY)',
+      );
     }
     if (o.pending.length > 0) {
-      return fail(`the kernel does not match ${o.stateFile} (${o.fans.length} fan(s)); fanctl up would: ${o.pending.join('; ')}`, o.reup);
+      return fail(
+        `the kernel does not match ${o.stateFile} (${o.fans.length} fan(s)); fanctl up would: ${o.pending.join('; ')}`,
+        o.reup,
+      );
     }
-    return ok(o.fans.length === 0 ? `no fan recorded in ${o.stateFile}, and none of fan's objects left` : `${o.fans.length} fan(s) in ${o.stateFile}, the kernel matches them`);
+    return ok(
+      o.fans.length === 0
+        ? `no fan recorded in ${o.stateFile}, and none of fan's objects left`
+        : `${o.fans.length} fan(s) in ${o.stateFile}, the kernel matches them`,
+    );
   },
 };

@@ -42,18 +42,24 @@ export const vxlanPortCheck: Check<VxlanPortObservation> = {
   title: `VXLAN UDP ${VXLAN_PORT} between hosts`,
   async gather(ctx) {
     const vxlan = ctx.fans.filter((f) => f.type === 'vxlan');
-    const run = (argv: string[]): Promise<{ exitCode: number }> => ctx.runner.run(argv, { allowFailure: true, timeoutMs: 10_000 });
-    const peers: { peer: Ipv4; origin: 'given' | 'seen' }[] = ctx.peers.map((p) => ({ peer: parseIpv4(p), origin: 'given' as const }));
+    const run = (argv: string[]): Promise<{ exitCode: number }> =>
+      ctx.runner.run(argv, { allowFailure: true, timeoutMs: 10_000 });
+    const peers: { peer: Ipv4; origin: 'given' | 'seen' }[] = ctx.peers.map((p) => ({
+      peer: parseIpv4(p),
+      origin: 'given' as const,
+    }));
     if (peers.length === 0 && vxlan.length > 0) {
       const own = new Set(vxlan.map((f) => f.host.host));
       for (const dev of new Set(vxlan.map((f) => f.device))) {
         const out = await ctx.runner.run(['ip', '-json', '-4', 'neigh', 'show', 'dev', dev], { allowFailure: true });
         const entries = JSON.parse(out.stdout || '[]') as { dst?: string; state?: string[] }[];
         for (const e of entries) {
-          if (e.dst === undefined || !(e.state ?? []).some((s) => ['REACHABLE', 'STALE', 'DELAY', 'PROBE'].includes(s))) continue;
+          if (e.dst === undefined || !(e.state ?? []).some((s) => ['REACHABLE', 'STALE', 'DELAY', 'PROBE'].includes(s)))
+            continue;
           const address = parseIpv4(e.dst);
           if (own.has(address) || !vxlan.some((f) => contains(f.map.underlay, address))) continue;
-          if (!peers.some((p) => p.peer === address) && peers.length < MAX_SEEN_PEERS) peers.push({ peer: address, origin: 'seen' });
+          if (!peers.some((p) => p.peer === address) && peers.length < MAX_SEEN_PEERS)
+            peers.push({ peer: address, origin: 'seen' });
         }
       }
     }
@@ -71,12 +77,16 @@ export const vxlanPortCheck: Check<VxlanPortObservation> = {
   },
   judge(o) {
     if (o.vxlanFans === 0) return skip('no vxlan fan is up');
-    if (o.peers.length === 0) return skip('no peer to probe: give one with --peer ADDRESS (no underlay neighbour seen recently)');
+    if (o.peers.length === 0)
+      return skip('no peer to probe: give one with --peer ADDRESS (no underlay neighbour seen recently)');
     const findings = o.peers.map((p): Finding => {
-      const bad = (seen: string, fix: string): Finding => (p.origin === 'given' ? fail(seen, fix) : warn(`${seen} (peer seen on the underlay, maybe not a fan host)`, fix));
-      if (p.tunnel.length === 0) return bad(`${p.peer} is in no vxlan fan's underlay`, 'give the underlay address of a host on the same fan');
+      const bad = (seen: string, fix: string): Finding =>
+        p.origin === 'given' ? fail(seen, fix) : warn(`${seen} (peer seen on the underlay, maybe not a fan host)`, fix);
+      if (p.tunnel.length === 0)
+        return bad(`${p.peer} is in no vxlan fan's underlay`, 'give the underlay address of a host on the same fan');
       const broken = p.tunnel.filter((t) => !t.ok);
-      if (broken.length === 0) return ok(`${p.peer}: ${p.tunnel.map((t) => `${t.from} → ${t.to}`).join(', ')} answered through the tunnel`);
+      if (broken.length === 0)
+        return ok(`${p.peer}: ${p.tunnel.map((t) => `${t.from} → ${t.to}`).join(', ')} answered through the tunnel`);
       const pairs = broken.map((t) => `${t.from} → ${t.to} (${t.bridge})`).join(', ');
       if (p.underlayOk) {
         return bad(
@@ -84,7 +94,10 @@ export const vxlanPortCheck: Check<VxlanPortObservation> = {
           `allow UDP ${VXLAN_PORT} between the hosts (on ${p.peer}: nft/iptables input, cloud security groups), and check fanctl doctor on ${p.peer}`,
         );
       }
-      return bad(`${p.peer} answers neither on the underlay nor through the tunnel (${pairs})`, `check that ${p.peer} is up and reachable on the underlay (ping ${p.peer})`);
+      return bad(
+        `${p.peer} answers neither on the underlay nor through the tunnel (${pairs})`,
+        `check that ${p.peer} is up and reachable on the underlay (ping ${p.peer})`,
+      );
     });
     return combine(findings, skip('no peer'));
   },
