@@ -16,6 +16,7 @@ import { describeOp } from '../core/plan/ops.js';
 import { NOMATCH_INDEX, type Stats, emptyStats } from '../codec/bpf-map.js';
 import type { Dataplane } from '../kernel/dataplane.js';
 import { requireHost } from '../kernel/probes.js';
+import { reapplyPolicy } from './policy.js';
 import type { HostReader, TextFiles } from '../ports/host.js';
 import type { AttachmentRow } from '../core/attach/attachments.js';
 import { readBridgeAttachments } from './attachments.js';
@@ -87,7 +88,9 @@ async function converge(entries: readonly Entry[], deps: HostDeps, store: FanSta
   });
   const before = await store.read();
   if (JSON.stringify(before) !== JSON.stringify(records)) await store.write(records);
-  return ops.map(describeOp);
+  // The isolation policy follows the fans: applied again for the fans now up, removed with the last one.
+  const policy = await reapplyPolicy({ runner: deps.runner, host: deps.host, paths: deps.paths, log: deps.log });
+  return [...ops.map(describeOp), ...(policy?.changed ? [`apply the isolation policy again (${policy.hash})`] : [])];
 }
 
 async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise<T>): Promise<T> {

@@ -136,7 +136,7 @@ async function readPolicyFile(path: string): Promise<string> {
 }
 
 /** For `fanctl up`: applies the last applied policy again (the fans may have changed). No policy: nothing to do. */
-export async function reapplyPolicy(deps: PolicyDeps): Promise<ApplyReport | undefined> {
+export async function reapplyPolicy(deps: PolicyDeps): Promise<(ApplyReport & { changed: boolean }) | undefined> {
   const store = new PolicyStateStore(deps.paths.stateDir);
   const text = await store.readText();
   if (text === undefined) return undefined;
@@ -145,7 +145,9 @@ export async function reapplyPolicy(deps: PolicyDeps): Promise<ApplyReport | und
     await removePolicy(deps);
     return undefined;
   }
-  return applyPolicyText(deps, text, (await store.readRecord())?.source ?? 'applied policy');
+  const kernelBefore = (await readPolicyTables(deps.runner)).hash;
+  const report = await applyPolicyText(deps, text, (await store.readRecord())?.source ?? 'applied policy');
+  return { ...report, changed: report.hash !== kernelBefore };
 }
 
 /** For `fanctl down`: removes fan's policy tables (the stored policy stays, for the next `up`). */

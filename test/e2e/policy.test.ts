@@ -328,4 +328,18 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
     // CPU time (user + system, the kernel's commit included): the machine is shared, wall time measures the load.
     assert.ok(Math.min(...times) < 100, `nft took ${times.map((t) => t.toFixed(1)).join(', ')} ms of CPU`);
   });
+  it('fanctl down removes the policy with the fans, and fanctl up applies the last policy again', async () => {
+    const h2 = topo.hosts[1] ?? assert.fail();
+    const show = async (): Promise<{ hash?: string; kernelHash?: string }> =>
+      JSON.parse((await fanctl(h2, ['policy', 'show', '--json'])).stdout) as { hash?: string; kernelHash?: string };
+    const before = await show();
+    assert.ok(before.kernelHash !== undefined);
+    const fans = JSON.parse((await fanctl(h2, ['show', '--json'])).stdout) as {
+      fans: { overlay: string; underlay: string }[];
+    };
+    await fanctl(h2, ['down', '-e', '--force']);
+    assert.equal((await show()).kernelHash, undefined, 'no policy table without a fan');
+    for (const fan of fans.fans) await fanctl(h2, ['up', '-o', fan.overlay, '-u', fan.underlay]);
+    assert.equal((await show()).kernelHash, before.kernelHash);
+  });
 });
