@@ -137,6 +137,14 @@ describe('isRenderedTable', () => {
     assert.ok(isRenderedTable(listing, three, 'k1'));
   });
 
+  it('accepts the elements of an interval set in the address order nft lists them', () => {
+    const listing = rendered.replace(
+      '250.0.12.0/24, 251.0.12.0/24, 252.0.12.0/24',
+      '252.0.12.0/24, 250.0.12.0/24, 251.0.12.0/24',
+    );
+    assert.ok(isRenderedTable(listing, three, 'k1'));
+  });
+
   it('refuses a flushed table that still carries the key', () => {
     const flushed = rendered
       .split('\n')

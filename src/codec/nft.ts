@@ -60,18 +60,31 @@ export function decodeNftKey(listing: string): string | undefined {
   return /^\s*comment "managed by fanctl; key ([0-9a-f]+)"$/m.exec(listing)?.[1];
 }
 
+function sortedElements(list: string): string {
+  return list
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')
+    .sort()
+    .join(', ');
+}
+
 /** Lines that carry meaning: trimmed, no blank lines, wrapped element lists joined, counter values dropped. */
 export function normalizeRuleset(text: string): string[] {
-  return text
-    .replace(/,\s*\n\s*/g, ', ') // nft wraps long element lists: one logical line each
-    .split('\n')
-    .map((l) =>
-      l
-        .trim()
-        .replace(/\bcounter packets \d+ bytes \d+/g, 'counter')
-        .replace(/\s+/g, ' '),
-    )
-    .filter((l) => l !== '');
+  return (
+    text
+      .replace(/,\s*\n\s*/g, ', ') // nft wraps long element lists: one logical line each
+      // …and lists interval sets in address order: compare the elements as a set.
+      .replace(/elements = \{([^}]*)\}/g, (_, list: string) => `elements = { ${sortedElements(list)} }`)
+      .split('\n')
+      .map((l) =>
+        l
+          .trim()
+          .replace(/\bcounter packets \d+ bytes \d+/g, 'counter')
+          .replace(/\s+/g, ' '),
+      )
+      .filter((l) => l !== '')
+  );
 }
 
 /**
