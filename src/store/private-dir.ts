@@ -75,10 +75,14 @@ export async function stateFsError(error: unknown, path: string, action: string)
 /** Creates `path` (and missing parents) as 0700 directories; a directory that exists is left as it is. */
 export async function ensurePrivateDir(path: string): Promise<void> {
   let first: string | undefined;
+  // A umask that takes the owner's write bit (0277) would leave parents no one but root can fill: create under 077.
+  const umask = process.umask(0o077);
   try {
     first = await mkdir(path, { recursive: true, mode: PRIVATE_DIR_MODE });
   } catch (error) {
     throw await stateFsError(error, path, 'create the state directory');
+  } finally {
+    process.umask(umask);
   }
   if (first === undefined) {
     // mkdir -p succeeds on an existing path only when it is a directory; a file there is EEXIST (above).
