@@ -67,7 +67,14 @@ import { DEFAULT_CNI_BENCH } from '../lab/cni-bench.js';
 import { bindPort, groupLeaseStore, unbindPort } from '../app/policy.js';
 import type { CniDeps } from '../cni/plugin.js';
 import { runAgent } from '../agent/agent.js';
-import { type AgentDeps, type AgentOptions, agentServices, metricsService } from './commands/agent.js';
+import {
+  type AgentDeps,
+  type AgentOptions,
+  DEFAULT_DOCTOR_INTERVAL_SECONDS,
+  agentServices,
+  metricsService,
+  parseDoctorInterval,
+} from './commands/agent.js';
 import { installServiceCommand, renderInstallService } from './commands/service.js';
 import { DEFAULT_METRICS_LISTEN } from '../metrics/server.js';
 
@@ -655,13 +662,18 @@ export function buildProgram(deps: CliDeps): Command {
     if (!deps.untilStopped) throw new InternalError('untilStopped is missing from the composition root');
     return deps.untilStopped();
   };
+  const doctorIntervalOption = (): Option =>
+    new Option('--doctor-interval <seconds>', "seconds between the metrics' background doctor runs (0: none)")
+      .default(DEFAULT_DOCTOR_INTERVAL_SECONDS)
+      .argParser(parseDoctorInterval);
   program
     .command('metrics')
     .description('serve Prometheus metrics (eBPF and nft counters, containers, IPAM, DHCP, fan up) until SIGTERM')
     .option('--listen <address>', 'HOST:PORT to listen on', DEFAULT_METRICS_LISTEN)
-    .action(async (opts: { listen: string }) => {
+    .addOption(doctorIntervalOption())
+    .action(async (opts: { listen: string; doctorInterval: number }) => {
       const ad = agentDeps('metrics');
-      await runAgent([metricsService(opts.listen, ad)], untilStopped, ad.log);
+      await runAgent([metricsService(opts.listen, ad, opts.doctorInterval)], untilStopped, ad.log);
     });
   program
     .command('agent')
@@ -676,6 +688,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--no-cni', 'do not serve CNI calls')
     .option('--metrics-listen <address>', 'HOST:PORT of the metrics endpoint', DEFAULT_METRICS_LISTEN)
     .option('--no-metrics', 'do not serve metrics')
+    .addOption(doctorIntervalOption())
     .option('--docker', 'serve the Docker network and IPAM drivers from this process too')
     .option('--docker-socket <path>', 'unix socket Docker finds the plugin by (with --docker)', DEFAULT_DOCKER_SOCKET)
     .option('-v, --verbose', 'log every call')
