@@ -11,7 +11,11 @@ const until = async (cond: () => boolean): Promise<void> => {
 describe('runPeriodically', () => {
   it('runs again and again, keeps the latest result, and runs no more after stop', async () => {
     let runs = 0;
-    const job = runPeriodically(async () => ++runs, 1, (error) => assert.fail(String(error)));
+    const job = runPeriodically(
+      async () => ++runs,
+      1,
+      (error) => assert.fail(String(error)),
+    );
     assert.equal(job.latest(), undefined, 'nothing before the first run finished');
     await until(() => runs >= 3);
     await job.stop();
