@@ -354,20 +354,17 @@ export function buildProgram(deps: CliDeps): Command {
         type: 'vxlan' | 'host-gw';
         group?: string[];
       }) => {
-        const topo = await labUpCommand(
-          {
-            name: opts.name,
-            hosts: Number(opts.hosts),
-            containers: Number(opts.containers),
-            overlays: opts.overlay ?? DEFAULT_LAB.overlays,
-            underlay: opts.underlay,
-            dhcp: opts.dhcp ?? false,
-            underlayMtu: Number(opts.mtu),
-            type: opts.type,
-            ...(opts.group ? { groups: opts.group } : {}),
-          },
-          output,
-        );
+        const topo = await labUpCommand({
+          name: opts.name,
+          hosts: Number(opts.hosts),
+          containers: Number(opts.containers),
+          overlays: opts.overlay ?? DEFAULT_LAB.overlays,
+          underlay: opts.underlay,
+          dhcp: opts.dhcp ?? false,
+          underlayMtu: Number(opts.mtu),
+          type: opts.type,
+          ...(opts.group ? { groups: opts.group } : {}),
+        });
         output.out(renderTopology(topo));
       },
     );
@@ -377,7 +374,7 @@ export function buildProgram(deps: CliDeps): Command {
     .addOption(labName())
     .option('--json', 'results as JSON')
     .action(async (opts: { name: string } & JsonOption) => {
-      const report = await labCheckCommand(opts.name);
+      const report = await labCheckCommand(opts.name, opts.json);
       if (opts.json) printJson(output, report);
       else output.out(renderCheck(report));
       if (report.failed > 0) throw new FanError(`${report.failed} of ${report.results.length} pings failed`);

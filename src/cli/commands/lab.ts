@@ -7,7 +7,7 @@ import { DEFAULT_LAB, type LabOptions, type LabTopology, describeContainer } fro
 import { FanError } from '../../core/errors.js';
 import { formatCidr } from '../../core/address/ipv4.js';
 import type { Output } from '../output.js';
-import { progressBar } from '../progress.js';
+import { progressBar, progressLine } from '../progress.js';
 
 export function renderCheck(report: CheckReport): string {
   const sources = [...new Set(report.results.map((r) => r.from))];
@@ -62,12 +62,18 @@ export function renderTopology(topo: LabTopology): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function labUpCommand(options: LabOptions, output: Output): Promise<LabTopology> {
-  return labUp(options, (m) => output.err(`lab: ${m}\n`));
+/** Each step on one overwritten status line on a terminal; nothing otherwise (the topology is the output). */
+export async function labUpCommand(options: LabOptions): Promise<LabTopology> {
+  const line = progressLine('lab up');
+  try {
+    return await labUp(options, (m) => line.step(m));
+  } finally {
+    line.done();
+  }
 }
 
-export async function labCheckCommand(name: string): Promise<CheckReport> {
-  return labCheck(await loadLab(name), progressBar('pinging'));
+export async function labCheckCommand(name: string, json = false): Promise<CheckReport> {
+  return labCheck(await loadLab(name), json ? undefined : progressBar('pinging'));
 }
 
 /** Benches a running lab, or with `create` a fresh 2-host lab that is removed afterwards. */
