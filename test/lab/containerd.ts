@@ -45,6 +45,9 @@ import {
   stopProcess,
   tail,
   waitFor,
+  freshDir,
+  removeDaemonDirs,
+  sweepDaemon,
 } from './private-ns.js';
 
 export const CONTAINERD = '/usr/bin/containerd';
@@ -297,15 +300,7 @@ async function startDaemon(
 export async function startLabContainerd(host: LabHost, options: ContainerdOptions): Promise<LabContainerd> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const dir = `${options.root}/${host.ns}`;
-  if (existsSync(dir)) {
-    if (!(await noMountsUnder(dir)))
-      throw new FanError(
-        `${dir} has mounts under it`,
-        'a containerd of an earlier run may still be running: stop it first',
-      );
-    await rm(dir, { recursive: true, force: true });
-  }
-  await mkdir(dir, { recursive: true });
+  await freshDir(dir);
   await writeFile(`${dir}/holder.sh`, HOLDER_SCRIPT, { mode: 0o755 });
   await writeFile(`${dir}/containerd.sh`, CONTAINERD_SCRIPT, { mode: 0o755 });
   await writeFile(`${dir}/config.toml`, renderContainerdConfig(dir, options.cniBinDir, options.cniConfDir));
@@ -401,23 +396,10 @@ export async function stopLabContainerd(d: LabContainerd): Promise<string[]> {
   }
   d.cri.close();
   if (d.process !== d.holder) await stopProcess(d.process, 15_000);
-  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
-  for (let attempt = 0; attempt < 30; attempt++) {
-    const left = [
-      ...(ownMountNs ? await pidsInMountNs(d.mountNs) : []),
-      ...(await pidsInCgroups(d.cgroupParent)),
-    ].filter((p) => p !== d.holder.pid);
-    if (left.length === 0) break;
-    if (attempt > 0) forced.push(`killed ${left.join(' ')}`);
-    killPids(left); // shims and pause processes: containerd leaves them running by design
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // Shims and pause processes: containerd leaves them running by design.
+  forced.push(...(await sweepDaemon(d, { spare: d.holder.pid, expectLeftovers: true, attempts: 30 })));
   await stopProcess(d.holder, 5_000);
-  for (const dir of await cgroupDirs(d.cgroupParent)) {
-    await rmdir(dir).catch((error: unknown) => forced.push(`cgroup ${dir}: ${errorMessage(error)}`));
-  }
-  if (await noMountsUnder(d.dir)) await rm(d.dir, { recursive: true, force: true });
-  else forced.push(`${d.dir} still has mounts; not removed`);
+  forced.push(...(await removeDaemonDirs(d)));
   return forced;
 }
 
