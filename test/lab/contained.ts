@@ -28,6 +28,7 @@ import {
   stopProcess,
   removeDaemonDirs,
   sweepDaemon,
+  inPrivateMountNs,
 } from './private-ns.js';
 
 /** Refusal exit codes of the inner script (90–93): the guard fired and the daemon was never started. */
@@ -102,23 +103,7 @@ export async function startContained(spec: ContainedSpec): Promise<Contained> {
   const cgroups = await cgroupMountArgs();
   const log = `${spec.dir}/${spec.logName}`;
   const daemon = startProcess(
-    [
-      'ip',
-      'netns',
-      'exec',
-      spec.host.ns,
-      'unshare',
-      '-m',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      script,
-      spec.host.ns,
-      spec.cgroupParent,
-      ...cgroups,
-      '--',
-      ...spec.argv,
-    ],
+    inPrivateMountNs(spec.host.ns, script, [spec.host.ns, spec.cgroupParent, ...cgroups, '--', ...spec.argv]),
     {
       env: {
         ...spec.env,

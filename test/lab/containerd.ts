@@ -48,6 +48,7 @@ import {
   freshDir,
   removeDaemonDirs,
   sweepDaemon,
+  inPrivateMountNs,
 } from './private-ns.js';
 
 export const CONTAINERD = '/usr/bin/containerd';
@@ -308,23 +309,13 @@ export async function startLabContainerd(host: LabHost, options: ContainerdOptio
   const launcher = launcherNamespaces();
   const log = `${dir}/containerd.log`;
   const holder = startProcess(
-    [
-      'ip',
-      'netns',
-      'exec',
-      host.ns,
-      'unshare',
-      '-m',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      `${dir}/holder.sh`,
+    inPrivateMountNs(host.ns, `${dir}/holder.sh`, [
       host.ns,
       dir,
       String(options.keep.length),
       ...options.keep,
       ...(await cgroupMountArgs()),
-    ],
+    ]),
     { env: { HOST_MNTNS: String(launcher.mnt), HOST_NETNS: String(launcher.net) }, logFile: `${dir}/holder.log` },
   );
   const base = { host, dir, socket: `${dir}/containerd.sock`, cgroupParent: `/${host.ns}`, holder, log };

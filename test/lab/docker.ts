@@ -38,6 +38,7 @@ import {
   waitFor,
   removeDaemonDirs,
   sweepDaemon,
+  inPrivateMountNs,
 } from './private-ns.js';
 
 /** Shared with the other lab daemons; re-exported for the tests that import them from here. */
@@ -129,28 +130,10 @@ export async function startDockerd(
   const cgroupParent = `/${host.ns}`;
   const cgroups = (await cgroupV1Mounts()).map((m) => `${m.name}=${m.options}`);
   const log = `${dir}/dockerd.log`;
-  const daemon = startProcess(
-    [
-      'ip',
-      'netns',
-      'exec',
-      host.ns,
-      'unshare',
-      '-m',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      script,
-      host.ns,
-      dir,
-      cgroupParent,
-      ...cgroups,
-    ],
-    {
-      env: { HOST_MNTNS: String(hostMnt), HOST_NETNS: String(hostNet) },
-      logFile: log,
-    },
-  );
+  const daemon = startProcess(inPrivateMountNs(host.ns, script, [host.ns, dir, cgroupParent, ...cgroups]), {
+    env: { HOST_MNTNS: String(hostMnt), HOST_NETNS: String(hostNet) },
+    logFile: log,
+  });
   const socket = `${dir}/docker.sock`;
   const partial = { host, dir, socket, pluginDir, cgroupParent, process: daemon, log };
   try {

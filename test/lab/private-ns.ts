@@ -241,3 +241,8 @@ export async function freshDir(dir: string): Promise<void> {
   }
   await mkdir(dir, { recursive: true });
 }
+
+/** argv that runs `script ARGS…` with /bin/sh in lab namespace `ns` and a private mount namespace of its own. */
+export function inPrivateMountNs(ns: string, script: string, args: readonly string[]): string[] {
+  return ['ip', 'netns', 'exec', ns, 'unshare', '-m', '--propagation', 'private', '/bin/sh', script, ...args];
+}
