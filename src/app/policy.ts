@@ -37,6 +37,7 @@ import { poolOf } from '../core/ipam/pool.js';
 import type { LeaseStore } from '../ports/leases.js';
 import { FileLeaseStore, leaseFilePath } from '../store/lease-file.js';
 import type { FanPaths } from './paths.js';
+import { type PolicyWatchFile, readPolicyWatchFile } from '../store/policy-watch-state.js';
 
 export interface PolicyDeps {
   readonly runner: CommandRunner;
@@ -175,6 +176,8 @@ export interface PolicyShow {
   readonly rules?: number;
   readonly boundPorts: number;
   readonly counters: readonly RuleCounter[];
+  /** The watcher of this host (`fanctl policy watch`), when one ran here; `alive` tells whether it still runs. */
+  readonly watch?: PolicyWatchFile & { readonly alive: boolean };
 }
 
 export async function showPolicy(deps: PolicyDeps): Promise<PolicyShow> {
@@ -184,7 +187,9 @@ export async function showPolicy(deps: PolicyDeps): Promise<PolicyShow> {
     store.readRecord(),
     readPolicyTables(deps.runner),
   ]);
+  const watch = await policyWatchOf(deps.paths.stateDir);
   const base = {
+    ...(watch ? { watch } : {}),
     boundPorts: tables.boundCount,
     counters: tables.counters,
     ...(tables.hash !== undefined ? { kernelHash: tables.hash } : {}),
@@ -207,6 +212,20 @@ export async function showPolicy(deps: PolicyDeps): Promise<PolicyShow> {
     ...(rules !== undefined ? { rules } : {}),
     ...base,
   };
+}
+
+async function policyWatchOf(stateDir: string): Promise<(PolicyWatchFile & { alive: boolean }) | undefined> {
+  const file = await readPolicyWatchFile(stateDir).catch(() => undefined);
+  if (!file) return undefined;
+  let alive = file.running;
+  if (alive) {
+    try {
+      process.kill(file.pid, 0);
+    } catch (error) {
+      alive = (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  return { ...file, alive };
 }
 
 function describePolicy(policy: Policy): unknown {
