@@ -28,6 +28,8 @@ export interface PolicyWatchOptions {
   /** Applies one document; default: `applyPolicyText` (tests replace it). */
   readonly apply?: (text: string, source: string) => Promise<Pick<ApplyReport, 'hash'>>;
   readonly now?: () => number;
+  /** Where the watcher's own lines go (default: `deps.log`); a service logs always, not only when verbose. */
+  readonly log?: (line: string) => void;
 }
 
 export interface RunningPolicyWatch {
@@ -47,7 +49,8 @@ export function startPolicyWatch(
   const now = options.now ?? Date.now;
   const apply = options.apply ?? ((text: string, label: string) => applyPolicyText(deps, text, label));
   const startedAt = new Date(now()).toISOString();
-  const log = (line: string): void => deps.log(`policy watch: ${line}`);
+  const sink = options.log ?? deps.log;
+  const log = (line: string): void => sink(`policy watch: ${line}`);
   let state = INITIAL_WATCH_STATE;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
@@ -86,13 +89,17 @@ export function startPolicyWatch(
 
   const runApply = async (revision: bigint, text: string): Promise<void> => {
     const label = `${source.description} revision ${revision}`;
+    const started = now();
     try {
       const report = await apply(text, label);
+      log(
+        `revision ${revision}: applied in ${now() - started} ms, ${now() - (state.lastChangeAt ?? started)} ms after it arrived`,
+      );
       dispatch({ kind: 'applied', at: now(), revision, hash: report.hash });
     } catch (error) {
       const message = errorMessage(error);
       if (error instanceof ConfigError) {
-        await recordRefusal(deps, label, message);
+        await recordRefusal(deps, label, message, log);
         dispatch({ kind: 'refused', at: now(), revision, error: message });
       } else {
         dispatch({ kind: 'failed', at: now(), revision, error: message });
@@ -153,13 +160,18 @@ export function startPolicyWatch(
 }
 
 /** Notes the refused document in the applied record too (`policy show` prints it with the applied policy). */
-async function recordRefusal(deps: PolicyDeps, source: string, error: string): Promise<void> {
+async function recordRefusal(
+  deps: PolicyDeps,
+  source: string,
+  error: string,
+  log: (line: string) => void,
+): Promise<void> {
   const store = new PolicyStateStore(deps.paths.stateDir);
   try {
     const record = await store.readRecord();
     if (record) await store.writeRecord({ ...record, refused: { at: new Date().toISOString(), source, error } });
   } catch (e) {
-    deps.log(`policy watch: cannot record the refusal: ${errorMessage(e)}`);
+    log(`cannot record the refusal: ${errorMessage(e)}`);
   }
 }
 

@@ -64,7 +64,14 @@ export function etcdPolicySource(endpoints: string, key: string, options: EtcdPo
       // etcd3 takes the first step of a backoff and restarts from that step after each successful connect.
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }).next(),
     },
-    defaultCallOptions: () => ({ deadline: Date.now() + callTimeoutMs }),
+    // A deadline for reads and writes, none for the watch stream (it lives as long as the watcher); HTTP/2 pings
+    // find a stream whose peer vanished without closing it (etcd allows pings every 5 s by default).
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    grpcOptions: {
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    },
   });
   const description = `etcd ${hosts.join(',')} key ${key}`;
   const unreachable = (what: string, error: unknown): FanError =>

@@ -133,10 +133,15 @@ export function agentServices(opts: AgentOptions, deps: AgentDeps): AgentService
     ...(opts.metrics ? [metricsService(opts.metricsListen, deps)] : []),
     ...(opts.policyEtcd !== undefined
       ? [
-          policyWatchService(opts.policyEtcd, opts.policyKey ?? DEFAULT_POLICY_KEY, () => {
-            const h = deps.hostDeps();
-            return { runner: h.runner, host: h.host, paths: h.paths, log: h.log };
-          }),
+          policyWatchService(
+            opts.policyEtcd,
+            opts.policyKey ?? DEFAULT_POLICY_KEY,
+            () => {
+              const h = deps.hostDeps();
+              return { runner: h.runner, host: h.host, paths: h.paths, log: h.log };
+            },
+            deps.log,
+          ),
         ]
       : []),
   ];

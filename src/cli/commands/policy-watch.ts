@@ -15,12 +15,17 @@ import { type Output, printJson } from '../output.js';
 export { DEFAULT_POLICY_KEY };
 
 /** The watcher as an agent service (`fanctl agent --policy-etcd URL`, and `fanctl policy watch`). */
-export function policyWatchService(etcd: string, key: string, deps: () => PolicyDeps): AgentService {
+export function policyWatchService(
+  etcd: string,
+  key: string,
+  deps: () => PolicyDeps,
+  log: (line: string) => void,
+): AgentService {
   const source = etcdPolicySource(etcd, key); // a bad URL or key fails before anything starts
   return {
     name: 'policy-watch',
     async start() {
-      const watch = startPolicyWatch(deps(), source);
+      const watch = startPolicyWatch(deps(), source, { log });
       return { description: watch.description, stop: () => watch.stop() };
     },
   };
@@ -43,9 +48,8 @@ export function registerPolicyWatchCommands(
     .action(async (opts: { etcd: string; key: string }) => {
       requireRoot('fanctl policy watch');
       const deps = policyDeps();
-      await runAgent([policyWatchService(opts.etcd, opts.key, () => deps)], untilStopped, (line) =>
-        output.err(`fanctl policy watch: ${line}\n`),
-      );
+      const log = (line: string): void => output.err(`fanctl: ${line}\n`);
+      await runAgent([policyWatchService(opts.etcd, opts.key, () => deps, log)], untilStopped, log);
     });
   policy
     .command('publish')
