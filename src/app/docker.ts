@@ -63,6 +63,8 @@ export interface DockerDeps {
    * in the applied policy; throws ConfigError for an unknown group or when no policy is applied.
    */
   readonly groupPool?: (fan: Fan, group: string) => Promise<IpamPool>;
+  /** The pool of a network of no group: the fan's pool without the policy's group ranges (default: the pool). */
+  readonly ungroupedPool?: (fan: Fan) => Promise<IpamPool>;
 }
 
 /** Join or DeleteEndpoint for an endpoint whose veth is not there. */
@@ -129,7 +131,12 @@ export async function requestAddress(deps: DockerDeps, req: AddressRequest): Pro
     return { address: fan.host.gateway, prefix };
   }
   const { range, group } = parsePoolId(req.poolId);
-  const base = group === undefined ? poolOf(fan) : await groupPoolOf(deps, fan, group);
+  const base =
+    group !== undefined
+      ? await groupPoolOf(deps, fan, group)
+      : deps.ungroupedPool
+        ? await deps.ungroupedPool(fan)
+        : poolOf(fan);
   const store = deps.leases(fan, range === undefined ? base : restrictPool(base, range));
   const allocate = (): Promise<Lease> =>
     store.allocate(dockerOwner(req.poolId, deps.newId()), DOCKER_LEASE_IFNAME, req.address);

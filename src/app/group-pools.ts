@@ -6,7 +6,7 @@
 import type { Fan } from '../core/config/resolve.js';
 import { ConfigError } from '../core/errors.js';
 import { type IpamPool, poolOf } from '../core/ipam/pool.js';
-import { groupPool } from '../core/policy/group-pool.js';
+import { groupPool, ungroupedPool } from '../core/policy/group-pool.js';
 import { parsePolicy } from '../core/policy/parse.js';
 import { PolicyStateStore } from '../store/policy-state.js';
 
@@ -20,4 +20,13 @@ export async function appliedGroupPool(stateDir: string, fan: Fan, group: string
     );
   const policy = parsePolicy(text, (await store.readRecord())?.source ?? 'applied policy');
   return groupPool(poolOf(fan), policy, group);
+}
+
+/** The pool of a network that names no group: the fan's pool without the applied policy's group ranges. */
+export async function appliedUngroupedPool(stateDir: string, fan: Fan): Promise<IpamPool> {
+  const store = new PolicyStateStore(stateDir);
+  const text = await store.readText();
+  if (text === undefined) return poolOf(fan);
+  const policy = parsePolicy(text, (await store.readRecord())?.source ?? 'applied policy');
+  return ungroupedPool(poolOf(fan), policy) ?? poolOf(fan);
 }

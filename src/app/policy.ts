@@ -32,7 +32,7 @@ import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { PolicyStateStore } from '../store/policy-state.js';
 import { readFanView } from './fans.js';
-import { groupPool, requestedGroup } from '../core/policy/group-pool.js';
+import { groupPool, requestedGroup, ungroupedPool } from '../core/policy/group-pool.js';
 import { poolOf } from '../core/ipam/pool.js';
 import type { LeaseStore } from '../ports/leases.js';
 import { FileLeaseStore, leaseFilePath } from '../store/lease-file.js';
@@ -369,15 +369,15 @@ export async function unbindPort(deps: BindingDeps, port: string): Promise<void>
 }
 
 /**
- * The IPAM of a group: the fan's lease table, allocating only inside the group's index range. Undefined when the
- * call asks for no group (a Kubernetes namespace the applied policy does not map is no request).
+ * The IPAM of a group: the fan's lease table, allocating only inside the group's index range. A call that asks for
+ * no group (a Kubernetes namespace the applied policy does not map is no request) allocates outside every group's
+ * range. Undefined when no policy is applied, or it has no index groups: the fan's plain pool.
  */
 export async function groupLeaseStore(
   deps: Pick<PolicyDeps, 'paths'>,
   fan: Fan,
   request: { readonly group?: string; readonly k8sNamespace?: string },
 ): Promise<LeaseStore | undefined> {
-  if (request.group === undefined && request.k8sNamespace === undefined) return undefined;
   const store = new PolicyStateStore(deps.paths.stateDir);
   const text = await store.readText();
   if (text === undefined) {
@@ -389,6 +389,8 @@ export async function groupLeaseStore(
   }
   const policy = parsePolicy(text, (await store.readRecord())?.source ?? 'applied policy');
   const name = requestedGroup(policy, request);
-  if (name === undefined) return undefined;
-  return new FileLeaseStore(leaseFilePath(deps.paths.stateDir, fan.bridge), groupPool(poolOf(fan), policy, name));
+  // No group asked for: an address outside every group's range, so that no container joins a group unasked.
+  const pool = name === undefined ? ungroupedPool(poolOf(fan), policy) : groupPool(poolOf(fan), policy, name);
+  if (pool === undefined) return undefined;
+  return new FileLeaseStore(leaseFilePath(deps.paths.stateDir, fan.bridge), pool);
 }

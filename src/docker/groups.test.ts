@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../core/errors.js';
 import { poolOf } from '../core/ipam/pool.js';
-import { groupPool } from '../core/policy/group-pool.js';
+import { groupPool, ungroupedPool } from '../core/policy/group-pool.js';
 import { parsePolicy } from '../core/policy/parse.js';
 import { parsePoolId } from '../core/attach/pools.js';
 import { NET, POOL_ID, SLICE, harness } from '../testing/docker-plugin.js';
@@ -11,7 +11,11 @@ const POLICY = parsePolicy(
   'default: isolate\ngroups:\n  web: { index: 10-12 }\n  admin: { cidr: [172.30.255.0/24] }\n',
   'policy.yaml',
 );
-const withGroups = () => harness({ groupPool: (fan, group) => Promise.resolve(groupPool(poolOf(fan), POLICY, group)) });
+const withGroups = () =>
+  harness({
+    groupPool: (fan, group) => Promise.resolve(groupPool(poolOf(fan), POLICY, group)),
+    ungroupedPool: (fan) => Promise.resolve(ungroupedPool(poolOf(fan), POLICY) ?? poolOf(fan)),
+  });
 const noPolicy = () =>
   harness({
     groupPool: (_fan, group) =>
@@ -55,6 +59,18 @@ describe('Docker networks of a policy group (fan.group)', () => {
     assert.equal(rel.status, 200);
     const again = await h.call('/IpamDriver.RequestAddress', { PoolID: `${POOL_ID}@web`, Address: '', Options: {} });
     assert.equal(again.body.Address, '250.3.4.11/24');
+  });
+
+  it('a network of no group hands out no address of a group range', async () => {
+    const h = withGroups();
+    const pool = await h.call('/IpamDriver.RequestPool', requestPool({}));
+    assert.equal(pool.body.PoolID, POOL_ID);
+    const got: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await h.call('/IpamDriver.RequestAddress', { PoolID: POOL_ID, Address: '', Options: {} });
+      got.push(String(r.body.Address).split('/')[0]?.split('.')[3] ?? '');
+    }
+    assert.deepEqual(got, ['2', '3', '4', '5', '6', '7', '8', '9', '13', '14', '15', '16']);
   });
 
   it('an unknown group, a CIDR group, no policy and a bad name fail network create with a clear error', async () => {

@@ -82,6 +82,7 @@ describe('Docker networks of a policy group (fan.group)', { timeout: 300_000 }, 
     const create = ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', slice];
     await docker(d, [...create, '--ipam-opt', 'fan.group=web', '-o', 'fan.group=web', 'web']);
     await docker(d, [...create, '--ipam-opt', 'fan.group=db', 'db']);
+    await docker(d, [...create, 'plain']);
     const base = parseCidr(slice).address;
     for (const [name, net, first, last] of [
       ['w1', 'web', 10, 19],
@@ -94,8 +95,12 @@ describe('Docker networks of a policy group (fan.group)', { timeout: 300_000 }, 
       assert.ok(index >= first && index <= last, `${name} on ${net}: ${ip} (index ${index}) is in ${first}-${last}`);
       assert.ok(ip.endsWith('/24'), 'with the slice prefix');
     }
-    for (const name of ['w1', 'w2', 'd1']) await docker(d, ['rm', '-f', name]);
-    await docker(d, ['network', 'rm', 'web', 'db']);
+    // a network of no group: an address outside every group's range (else it would join one unasked)
+    await docker(d, ['run', '-d', '--name', 'p1', '--network', 'plain', LAB_IMAGE, 'sleep', '300']);
+    const plain = parseIpv4((await eth0Of(d, 'p1')).split('/')[0] ?? '') - base;
+    assert.ok(plain < 10 || plain > 29, `the plain network's container is in no group (index ${plain})`);
+    for (const name of ['w1', 'w2', 'd1', 'p1']) await docker(d, ['rm', '-f', name]);
+    await docker(d, ['network', 'rm', 'web', 'db', 'plain']);
   });
 
   it('an unknown group fails network create, naming the groups there are', async () => {
