@@ -56,7 +56,7 @@ async function ping(ns: string, target: string): Promise<boolean> {
   return out.exitCode === 0;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < end) {
@@ -198,10 +198,14 @@ describe('fan policy from etcd on a 3-host lab', { timeout: 600_000 }, () => {
       child.stderr?.on('data', (chunk: Buffer) => log.push(chunk.toString()));
       watchers.push({ host, child, log });
     }
-    await until('every watcher to connect', async () => {
-      const all = await Promise.all(topo.hosts.map(show));
-      return all.every((s) => s.watch?.connected === true && s.watch.alive) ? true : undefined;
-    });
+    await until(
+      'every watcher to connect',
+      async () => {
+        const all = await Promise.all(topo.hosts.map(show));
+        return all.every((s) => s.watch?.connected === true && s.watch.alive) ? true : undefined;
+      },
+      120_000,
+    ); // three Node.js start-ups: slow on a loaded machine
   });
 
   after(async () => {
