@@ -15,6 +15,7 @@ APT_PACKAGES=(
   lxd lxd-client lxc                                         # LXD 5.0 and plain LXC, real runtimes for tests
   prometheus curl                                            # metrics tests: promtool, a real Prometheus, scrapes
   debootstrap dpkg-repack systemd                            # package tests: a clean Debian 12 root, systemd-analyze
+  etcd-server etcd-client                                    # policy watch tests: a real etcd (v3 API), etcdctl
 )
 
 if [ "$(id -u)" -ne 0 ]; then

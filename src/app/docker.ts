@@ -58,6 +58,13 @@ export interface DockerDeps {
   /** Port binding (optional, see src/app/policy.ts): the host veth may send only from the endpoint's address. */
   readonly bindPort?: (hostIf: string, address: Ipv4) => Promise<void>;
   readonly unbindPort?: (hostIf: string) => Promise<void>;
+  /**
+   * The pool of a policy group (`--ipam-opt fan.group=NAME`): the fan's pool narrowed to the group's index range
+   * in the applied policy; throws ConfigError for an unknown group or when no policy is applied.
+   */
+  readonly groupPool?: (fan: Fan, group: string) => Promise<IpamPool>;
+  /** The pool of a network of no group: the fan's pool without the policy's group ranges (default: the pool). */
+  readonly ungroupedPool?: (fan: Fan) => Promise<IpamPool>;
 }
 
 /** Join or DeleteEndpoint for an endpoint whose veth is not there. */
@@ -71,6 +78,8 @@ export interface PoolRequest {
   readonly subnet?: Cidr;
   /** `--ip-range`. */
   readonly range?: Cidr;
+  /** `--ipam-opt fan.group=NAME`. */
+  readonly group?: string;
   readonly v6: boolean;
 }
 
@@ -87,7 +96,18 @@ export async function requestPool(deps: DockerDeps, req: PoolRequest): Promise<P
     throw new ConfigError('the fan IPAM has no IPv6 pools', 'create the network without --ipv6 (the Fan is IPv4)');
   const fan = fanForSubnet((await deps.fans()).fans, req.subnet);
   const range = ipRangeOf(fan, req.range);
-  return { id: poolIdOf(fan, range), pool: fan.host.slice, fan };
+  if (req.group !== undefined) await groupPoolOf(deps, fan, req.group); // an unknown group fails network create
+  return { id: poolIdOf(fan, range, req.group), pool: fan.host.slice, fan };
+}
+
+/** The pool a group's addresses come from; the error names the group and how to define it. */
+export async function groupPoolOf(deps: DockerDeps, fan: Fan, group: string): Promise<IpamPool> {
+  if (!deps.groupPool)
+    throw new ConfigError(
+      `fan.group=${group} was asked for, but this Docker plugin has no policy groups`,
+      'run the plugin with fanctl docker-plugin or fanctl agent --docker',
+    );
+  return deps.groupPool(fan, group);
 }
 
 export interface AddressRequest {
@@ -110,8 +130,14 @@ export async function requestAddress(deps: DockerDeps, req: AddressRequest): Pro
     }
     return { address: fan.host.gateway, prefix };
   }
-  const { range } = parsePoolId(req.poolId);
-  const store = deps.leases(fan, range === undefined ? poolOf(fan) : restrictPool(poolOf(fan), range));
+  const { range, group } = parsePoolId(req.poolId);
+  const base =
+    group !== undefined
+      ? await groupPoolOf(deps, fan, group)
+      : deps.ungroupedPool
+        ? await deps.ungroupedPool(fan)
+        : poolOf(fan);
+  const store = deps.leases(fan, range === undefined ? base : restrictPool(base, range));
   const allocate = (): Promise<Lease> =>
     store.allocate(dockerOwner(req.poolId, deps.newId()), DOCKER_LEASE_IFNAME, req.address);
   try {

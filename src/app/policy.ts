@@ -32,11 +32,12 @@ import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { PolicyStateStore } from '../store/policy-state.js';
 import { readFanView } from './fans.js';
-import { groupPool, requestedGroup } from '../core/policy/group-pool.js';
+import { groupPool, requestedGroup, ungroupedPool } from '../core/policy/group-pool.js';
 import { poolOf } from '../core/ipam/pool.js';
 import type { LeaseStore } from '../ports/leases.js';
 import { FileLeaseStore, leaseFilePath } from '../store/lease-file.js';
 import type { FanPaths } from './paths.js';
+import { type PolicyWatchFile, readPolicyWatchFile } from '../store/policy-watch-state.js';
 
 export interface PolicyDeps {
   readonly runner: CommandRunner;
@@ -175,6 +176,8 @@ export interface PolicyShow {
   readonly rules?: number;
   readonly boundPorts: number;
   readonly counters: readonly RuleCounter[];
+  /** The watcher of this host (`fanctl policy watch`), when one ran here; `alive` tells whether it still runs. */
+  readonly watch?: PolicyWatchFile & { readonly alive: boolean };
 }
 
 export async function showPolicy(deps: PolicyDeps): Promise<PolicyShow> {
@@ -184,7 +187,9 @@ export async function showPolicy(deps: PolicyDeps): Promise<PolicyShow> {
     store.readRecord(),
     readPolicyTables(deps.runner),
   ]);
+  const watch = await policyWatchOf(deps.paths.stateDir);
   const base = {
+    ...(watch ? { watch } : {}),
     boundPorts: tables.boundCount,
     counters: tables.counters,
     ...(tables.hash !== undefined ? { kernelHash: tables.hash } : {}),
@@ -207,6 +212,20 @@ export async function showPolicy(deps: PolicyDeps): Promise<PolicyShow> {
     ...(rules !== undefined ? { rules } : {}),
     ...base,
   };
+}
+
+async function policyWatchOf(stateDir: string): Promise<(PolicyWatchFile & { alive: boolean }) | undefined> {
+  const file = await readPolicyWatchFile(stateDir).catch(() => undefined);
+  if (!file) return undefined;
+  let alive = file.running;
+  if (alive) {
+    try {
+      process.kill(file.pid, 0);
+    } catch (error) {
+      alive = (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  return { ...file, alive };
 }
 
 function describePolicy(policy: Policy): unknown {
@@ -350,15 +369,15 @@ export async function unbindPort(deps: BindingDeps, port: string): Promise<void>
 }
 
 /**
- * The IPAM of a group: the fan's lease table, allocating only inside the group's index range. Undefined when the
- * call asks for no group (a Kubernetes namespace the applied policy does not map is no request).
+ * The IPAM of a group: the fan's lease table, allocating only inside the group's index range. A call that asks for
+ * no group (a Kubernetes namespace the applied policy does not map is no request) allocates outside every group's
+ * range. Undefined when no policy is applied, or it has no index groups: the fan's plain pool.
  */
 export async function groupLeaseStore(
   deps: Pick<PolicyDeps, 'paths'>,
   fan: Fan,
   request: { readonly group?: string; readonly k8sNamespace?: string },
 ): Promise<LeaseStore | undefined> {
-  if (request.group === undefined && request.k8sNamespace === undefined) return undefined;
   const store = new PolicyStateStore(deps.paths.stateDir);
   const text = await store.readText();
   if (text === undefined) {
@@ -370,6 +389,8 @@ export async function groupLeaseStore(
   }
   const policy = parsePolicy(text, (await store.readRecord())?.source ?? 'applied policy');
   const name = requestedGroup(policy, request);
-  if (name === undefined) return undefined;
-  return new FileLeaseStore(leaseFilePath(deps.paths.stateDir, fan.bridge), groupPool(poolOf(fan), policy, name));
+  // No group asked for: an address outside every group's range, so that no container joins a group unasked.
+  const pool = name === undefined ? ungroupedPool(poolOf(fan), policy) : groupPool(poolOf(fan), policy, name);
+  if (pool === undefined) return undefined;
+  return new FileLeaseStore(leaseFilePath(deps.paths.stateDir, fan.bridge), pool);
 }

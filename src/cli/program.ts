@@ -630,10 +630,18 @@ export function buildProgram(deps: CliDeps): Command {
     });
 
   // fanctl policy … (isolation by groups carried in the address)
-  registerPolicyCommands(program, output, () => {
-    const h = deps.hostDeps();
-    return { runner: h.runner, host: h.host, paths: h.paths, log: h.log };
-  });
+  registerPolicyCommands(
+    program,
+    output,
+    () => {
+      const h = deps.hostDeps();
+      return { runner: h.runner, host: h.host, paths: h.paths, log: h.log };
+    },
+    () => {
+      if (!deps.untilStopped) throw new InternalError('policy watch needs untilStopped from the composition root');
+      return deps.untilStopped();
+    },
+  );
 
   // Boot integration and the long-running agent: fanctl metrics, fanctl agent, fanctl install-service.
   const agentDeps = (name: string): AgentDeps => {
@@ -689,11 +697,16 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--docker', 'serve the Docker network and IPAM drivers from this process too')
     .option('--docker-socket <path>', 'unix socket Docker finds the plugin by (with --docker)', DEFAULT_DOCKER_SOCKET)
     .option('-v, --verbose', 'log every call')
+    .option('--policy-etcd <urls>', "keep this host's policy equal to the document in etcd (fanctl policy watch)")
+    .option('--policy-key <key>', 'the etcd key of the policy document (with --policy-etcd)', '/fan/policy')
     .action(async (opts: AgentOptions) => {
       const ad = agentDeps('agent');
       const services = agentServices(opts, ad);
       if (services.length === 0) {
-        throw new ConfigError('the agent has nothing to run', 'drop --no-cni or --no-metrics, or add --docker');
+        throw new ConfigError(
+          'the agent has nothing to run',
+          'drop --no-cni or --no-metrics, or add --docker or --policy-etcd',
+        );
       }
       await runAgent(services, untilStopped, ad.log);
     });

@@ -19,11 +19,13 @@
  */
 import { type Cidr, equalCidr, formatCidr, formatIpv4, network, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
 import { ConfigError } from '../core/errors.js';
+import { GROUP_NAME } from '../core/policy/parse.js';
 import {
   type DockerDeps,
   checkNetwork,
   createEndpoint,
   deleteEndpoint,
+  groupPoolOf,
   joinEndpoint,
   publishPorts,
   releaseAddress,
@@ -48,6 +50,20 @@ import {
   requestAddressSchema,
   requestPoolSchema,
 } from './protocol.js';
+
+/** The option naming a network's policy group: `--ipam-opt fan.group=web` (IPAM) or `-o fan.group=web` (driver). */
+export const GROUP_OPTION = 'fan.group';
+
+function fanGroupOption(options: Readonly<Record<string, unknown>>, flag: string): string | undefined {
+  const value = options[GROUP_OPTION];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || !GROUP_NAME.test(value))
+    throw new ConfigError(
+      `${flag} ${GROUP_OPTION}=${String(value)} is not a group name`,
+      `name a group of the applied policy, e.g. ${flag} ${GROUP_OPTION}=web`,
+    );
+  return value;
+}
 
 /** Handles one call: the decoded JSON body in, the JSON answer out (errors are thrown). */
 export type DockerHandler = (body: unknown) => Promise<object>;
@@ -129,7 +145,14 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
       const subnet: Cidr | undefined = r.Pool === '' ? undefined : network(parseField('--subnet', r.Pool, parseCidr));
       const range: Cidr | undefined =
         r.SubPool === '' ? undefined : network(parseField('--ip-range', r.SubPool, parseCidr));
-      const pool = await requestPool(deps, { ...(subnet ? { subnet } : {}), ...(range ? { range } : {}), v6: r.V6 });
+      const group = fanGroupOption(r.Options, '--ipam-opt');
+      const pool = await requestPool(deps, {
+        ...(subnet ? { subnet } : {}),
+        ...(range ? { range } : {}),
+        ...(group !== undefined ? { group } : {}),
+        v6: r.V6,
+      });
+      if (group !== undefined) deps.log(`pool ${pool.id}: addresses of group ${group}`);
       if (subnet && !equalCidr(subnet, pool.pool))
         deps.log(`pool ${formatCidr(subnet)} is fan ${pool.fan.bridge}: this host's slice ${formatCidr(pool.pool)}`);
       return { PoolID: pool.id, Pool: formatCidr(pool.pool), Data: {} };
@@ -167,7 +190,17 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
         })),
         ipv6: r.IPv6Data.length > 0,
       });
-      deps.log(`network ${r.NetworkID.slice(0, 12)}: slice ${formatCidr(fan.host.slice)} on ${fan.bridge}`);
+      // `-o fan.group=web` reaches only the network driver (Docker gives the IPAM driver --ipam-opt): checked
+      // here, so a typo fails `network create`; the addresses follow --ipam-opt fan.group.
+      const generic = r.Options['com.docker.network.generic'];
+      const group =
+        generic !== null && typeof generic === 'object'
+          ? fanGroupOption(generic as Record<string, unknown>, '-o')
+          : undefined;
+      if (group !== undefined) await groupPoolOf(deps, fan, group);
+      deps.log(
+        `network ${r.NetworkID.slice(0, 12)}: slice ${formatCidr(fan.host.slice)} on ${fan.bridge}${group !== undefined ? `, group ${group}` : ''}`,
+      );
       return {};
     },
     '/NetworkDriver.DeleteNetwork': (body) => {

@@ -36,7 +36,8 @@ const DOCKER_ID = /^[0-9a-f]{64}$/;
 const BRIDGE = '(?!\\.\\.?:)[A-Za-z0-9_.-]{1,15}';
 const CIDR = '\\d{1,3}(?:\\.\\d{1,3}){3}/\\d{1,2}';
 /** `<bridge>:<slice>` or `<bridge>:<slice>:<ip range>` (src/core/attach/pools.ts). */
-const POOL_ID = new RegExp(`^${BRIDGE}:${CIDR}(?::${CIDR})?$`);
+/** A pool of a policy group (`--ipam-opt fan.group=web`) ends in `@web`. */
+const POOL_ID = new RegExp(`^${BRIDGE}:${CIDR}(?::${CIDR})?(?:@[a-z][a-z0-9_-]{0,30})?$`);
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const IPV4_PREFIX = /^\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?$/;
 const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
@@ -60,7 +61,7 @@ function validAddress(value: string): boolean {
 
 function validPoolId(value: string): boolean {
   if (!POOL_ID.test(value)) return false;
-  const [, ...cidrs] = value.split(':');
+  const [, ...cidrs] = (value.split('@')[0] ?? '').split(':');
   return cidrs.every(validAddress);
 }
 

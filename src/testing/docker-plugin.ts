@@ -94,6 +94,9 @@ export interface HarnessOptions {
   /** What dockerd's networks hold; absent: no reclaiming. */
   readonly dockerAddresses?: () => Promise<ReadonlySet<Ipv4>>;
   readonly graceMs?: number;
+  /** Policy groups (`fan.group`); absent: the plugin has none. */
+  readonly groupPool?: DockerDeps['groupPool'];
+  readonly ungroupedPool?: DockerDeps['ungroupedPool'];
 }
 
 export function harness(options: HarnessOptions = {}) {
@@ -125,6 +128,8 @@ export function harness(options: HarnessOptions = {}) {
     portTable: ports,
     ...(options.dockerAddresses ? { dockerAddresses: options.dockerAddresses } : {}),
     reclaimGraceMs: options.graceMs ?? 0,
+    ...(options.groupPool ? { groupPool: options.groupPool } : {}),
+    ...(options.ungroupedPool ? { ungroupedPool: options.ungroupedPool } : {}),
     now: () => new Date('2025-01-01T01:00:00.000Z'),
   };
   // A fresh handler table per call, as after a plugin restart: nothing may live in memory.

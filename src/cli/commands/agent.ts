@@ -10,6 +10,7 @@
  * - docker-plugin (`--docker`): Docker's network and IPAM drivers (docker.ts).
  * - metrics: the Prometheus endpoint (src/metrics), with the verdicts of a doctor run in the background every
  *   `--doctor-interval` seconds (the checks read the whole host; a scrape must not wait for them).
+ * - policy-watch (`--policy-etcd URL`): keeps this host's policy equal to the document in etcd (policy-watch.ts).
  */
 import type { AgentService } from '../../agent/agent.js';
 import { agentSocketPath } from '../../agent/client.js';
@@ -34,6 +35,7 @@ import { fanStateStamp } from '../../store/fan-state-stamp.js';
 import { leaseBridges, openLeaseStore, openLeaseStoreByBridge } from '../../store/lease-file.js';
 import { SerialLeaseQueues } from '../../store/serial-leases.js';
 import { startDockerPlugin } from './docker.js';
+import { DEFAULT_POLICY_KEY, policyWatchService } from './policy-watch.js';
 
 export interface AgentDeps {
   readonly hostDeps: () => HostDeps;
@@ -60,6 +62,9 @@ export interface AgentOptions {
   readonly docker?: boolean;
   readonly dockerSocket: string;
   readonly verbose?: boolean;
+  /** `--policy-etcd URL`: keep the policy equal to the document in etcd (src/app/policy-watch.ts). */
+  readonly policyEtcd?: string;
+  readonly policyKey?: string;
 }
 
 export function cniService(opts: Pick<AgentOptions, 'socket' | 'verbose'>, deps: AgentDeps): AgentService {
@@ -177,5 +182,18 @@ export function agentServices(opts: AgentOptions, deps: AgentDeps): AgentService
     ...(opts.cni ? [cniService(opts, deps)] : []),
     ...(opts.docker ? [dockerService(opts.dockerSocket, opts.verbose ?? false, deps)] : []),
     ...(opts.metrics ? [metricsService(opts.metricsListen, deps, opts.doctorInterval)] : []),
+    ...(opts.policyEtcd !== undefined
+      ? [
+          policyWatchService(
+            opts.policyEtcd,
+            opts.policyKey ?? DEFAULT_POLICY_KEY,
+            () => {
+              const h = deps.hostDeps();
+              return { runner: h.runner, host: h.host, paths: h.paths, log: h.log };
+            },
+            deps.log,
+          ),
+        ]
+      : []),
   ];
 }

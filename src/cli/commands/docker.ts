@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DockerDeps } from '../../app/docker.js';
 import { bindPort, unbindPort } from '../../app/policy.js';
+import { appliedGroupPool, appliedUngroupedPool } from '../../app/group-pools.js';
 import { ExecRunner } from '../../kernel/exec.js';
 import { readFanView } from '../../app/fans.js';
 import { selectFan } from '../../core/attach/plan.js';
@@ -125,6 +126,9 @@ export async function startDockerPlugin(
     // policy (issue 9): port binding of the endpoints' veths
     bindPort: (hostIf, address) => bindPort({ runner: new ExecRunner(), stateDir: deps.stateDir }, hostIf, address),
     unbindPort: (hostIf) => unbindPort({ runner: new ExecRunner(), stateDir: deps.stateDir }, hostIf),
+    // policy groups: fan.group=NAME networks take their addresses from the group's index range
+    groupPool: (fan, group) => appliedGroupPool(deps.stateDir, fan, group),
+    ungroupedPool: (fan) => appliedUngroupedPool(deps.stateDir, fan),
   };
   let calls = 0;
   let failed = 0;

@@ -15,6 +15,7 @@ import {
 } from '../../app/policy.js';
 import { requireRoot } from '../../kernel/probes.js';
 import { type Output, printJson } from '../output.js';
+import { registerPolicyWatchCommands } from './policy-watch.js';
 
 export const DEFAULT_POLICY_FILE = '/etc/fan/policy.yaml';
 
@@ -37,6 +38,7 @@ export function renderPolicyShow(s: PolicyShow): string {
     `policy ${s.hash} from ${s.source ?? '?'} (applied ${s.appliedAt ?? '?'})${s.applied ? '' : `: NOT in the kernel (kernel: ${s.kernelHash ?? 'none'}); run fanctl policy apply or fanctl up`}`,
     ...(s.refused ? [`last refused document: ${s.refused.source} at ${s.refused.at}: ${s.refused.error}`] : []),
     ...(s.rules !== undefined ? [`nft rules: ${s.rules}; bound ports: ${s.boundPorts}`] : []),
+    ...(s.watch ? renderWatch(s.watch) : []),
   ];
   const p = s.policy as
     | {
@@ -60,6 +62,20 @@ export function renderPolicyShow(s: PolicyShow): string {
   return `${lines.join('\n')}\n`;
 }
 
+function renderWatch(w: NonNullable<PolicyShow['watch']>): string[] {
+  const state = !w.alive
+    ? `not running (pid ${w.pid}, last update ${w.updatedAt})`
+    : w.connected
+      ? 'connected'
+      : `disconnected${w.connectionError !== undefined ? `: ${w.connectionError}` : ''}`;
+  return [
+    `watch: ${w.source}: ${state}`,
+    `  revision ${w.revision ?? '-'}${w.deleted ? ' (key deleted)' : ''}${w.pending ? ' (pending)' : ''}; applied revision ${w.appliedRevision ?? '-'}${w.appliedHash !== undefined ? ` (policy ${w.appliedHash})` : ''}`,
+    ...(w.refused ? [`  refused revision ${w.refused.revision} at ${w.refused.at}: ${w.refused.error}`] : []),
+    ...(w.lastFailure !== undefined ? [`  last failure: ${w.lastFailure}`] : []),
+  ];
+}
+
 interface EditOptions {
   file: string;
   apply?: boolean;
@@ -68,7 +84,12 @@ interface EditOptions {
   port?: string[];
 }
 
-export function registerPolicyCommands(program: Command, output: Output, policyDeps: () => PolicyDeps): void {
+export function registerPolicyCommands(
+  program: Command,
+  output: Output,
+  policyDeps: () => PolicyDeps,
+  untilStopped?: () => Promise<string>,
+): void {
   const policy = program
     .command('policy')
     .description('isolation by groups carried in the address: apply, show, check and edit the policy');
@@ -215,4 +236,6 @@ export function registerPolicyCommands(program: Command, output: Output, policyD
     },
     2,
   );
+  // fleet distribution through etcd: watch, publish
+  if (untilStopped) registerPolicyWatchCommands(policy, output, policyDeps, untilStopped);
 }

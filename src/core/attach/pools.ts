@@ -3,16 +3,18 @@
  * requested subnet means, the pool id that names it, and finding the fan again from a pool id or an address.
  * A pool is always this host's slice of one fan: the address alone must tell which host owns a container.
  * Pool ids are `<bridge>:<slice>` (`fan-250:250.3.4.0/24`), or `<bridge>:<slice>:<range>` for a network created
- * with `--ip-range` (addresses come only from that part of the slice), so nothing about a pool needs to be
- * remembered. Pure.
+ * with `--ip-range` (addresses come only from that part of the slice), either followed by `@<group>` for a network
+ * of a policy group (`--ipam-opt fan.group=web`), so nothing about a pool needs to be remembered. Pure.
  */
 import { type Cidr, type Ipv4, contains, equalCidr, formatCidr, parseCidr } from '../address/ipv4.js';
 import type { Fan } from '../config/resolve.js';
 import { ConfigError } from '../errors.js';
+import { GROUP_NAME } from '../policy/parse.js';
 import { FanNotUpError } from './plan.js';
 
-export function poolIdOf(fan: Fan, range?: Cidr): string {
-  return `${fan.bridge}:${formatCidr(fan.host.slice)}${range === undefined ? '' : `:${formatCidr(range)}`}`;
+export function poolIdOf(fan: Fan, range?: Cidr, group?: string): string {
+  const base = `${fan.bridge}:${formatCidr(fan.host.slice)}${range === undefined ? '' : `:${formatCidr(range)}`}`;
+  return group === undefined ? base : `${base}@${group}`;
 }
 
 export interface PoolRef {
@@ -20,6 +22,8 @@ export interface PoolRef {
   readonly slice: Cidr;
   /** `--ip-range`: the part of the slice the pool hands out. */
   readonly range?: Cidr;
+  /** `--ipam-opt fan.group=NAME`: addresses come from the policy group's index range (`…@NAME`). */
+  readonly group?: string;
 }
 
 function cidrOrUndefined(text: string | undefined): Cidr | undefined {
@@ -32,16 +36,18 @@ function cidrOrUndefined(text: string | undefined): Cidr | undefined {
 }
 
 export function parsePoolId(id: string): PoolRef {
-  const [bridge = '', sliceText, rangeText, ...rest] = id.split(':');
+  const [pool = '', group, ...more] = id.split('@');
+  const [bridge = '', sliceText, rangeText, ...rest] = pool.split(':');
   const slice = cidrOrUndefined(sliceText);
   const range = cidrOrUndefined(rangeText);
-  if (!slice || bridge === '' || rest.length > 0 || (rangeText !== undefined && !range)) {
+  const badGroup = more.length > 0 || (group !== undefined && !GROUP_NAME.test(group));
+  if (!slice || bridge === '' || rest.length > 0 || (rangeText !== undefined && !range) || badGroup) {
     throw new ConfigError(
       `pool id "${id}" is not a fan pool (expected <bridge>:<slice>)`,
       'create the network with --ipam-driver fan',
     );
   }
-  return { bridge, slice, ...(range ? { range } : {}) };
+  return { bridge, slice, ...(range ? { range } : {}), ...(group !== undefined ? { group } : {}) };
 }
 
 /**

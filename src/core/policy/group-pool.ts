@@ -53,3 +53,30 @@ export function groupPool(pool: IpamPool, policy: Policy, name: string): IpamPoo
     reserved: [...pool.reserved, ...outside].sort((a, b) => a.start - b.start),
   };
 }
+
+/**
+ * The pool of a container that asks for no group, while a policy is applied: the fan's pool without any index
+ * group's range. Otherwise the next free address could lie in a group's range and make the container a member of
+ * that group without asking. Undefined when the policy has no index groups (the plain pool is right).
+ */
+export function ungroupedPool(pool: IpamPool, policy: Policy): IpamPool | undefined {
+  const groups = policy.groups.filter((g) => g.kind === 'index');
+  if (groups.length === 0) return undefined;
+  const base = pool.slice.address;
+  const end = broadcast(pool.slice);
+  const inGroups: ReservedRange[] = [];
+  for (const g of groups) {
+    const start = u32(base + g.first);
+    if (start > end) continue;
+    inGroups.push({
+      start,
+      end: u32(Math.min(base + g.last, end)),
+      reason: `group ${g.name} (indexes ${g.first}-${g.last}): ask for it with the group, or use another address`,
+    });
+  }
+  return {
+    ...pool,
+    label: `${pool.label} outside the policy's groups`,
+    reserved: [...pool.reserved, ...inGroups].sort((a, b) => a.start - b.start),
+  };
+}
