@@ -4,10 +4,11 @@
  * leave nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { hostVethName } from '../core/attach/names.js';
 import { parseFanWords } from '../core/config/fan-spec.js';
 import { Dataplane } from '../kernel/dataplane.js';
 import { IpHostReader } from '../kernel/host-reader.js';
@@ -67,5 +68,73 @@ describe('a run killed after dnsmasq started, before fan recorded it', () => {
       [],
       'no dnsmasq pid file, record or lease file',
     );
+  });
+});
+
+describe('a fan bridge deleted by hand, with containers on it', () => {
+  const CNI_VETH = hostVethName('c1', 'eth0');
+  const DOCKER_VETH = 'fan0badcafe';
+  const leaseFile = (): string => join(dir, 'ipam', 'fan-250.json');
+
+  /** A fan with a CNI and a Docker container (their veths and leases), then `ip link del fan-250`. */
+  const cutOff = async (): Promise<{ kernel: FakeKernel; deps: HostDeps }> => {
+    const kernel = fakeFanHost();
+    const deps = depsOn(kernel);
+    await upFans([VXLAN], 'cli', deps);
+    kernel.addLink({ name: CNI_VETH, kind: 'veth', group: '250', alias: 'fan: cni net c1 eth0', master: 'fan-250' });
+    kernel.addLink({ name: DOCKER_VETH, kind: 'veth', group: '250', alias: 'fan: docker n1 e1 250.3.4.3' });
+    kernel.links.get(DOCKER_VETH)!.master = 'fan-250';
+    await mkdir(join(dir, 'ipam'), { recursive: true });
+    const since = new Date(0).toISOString();
+    await writeFile(
+      leaseFile(),
+      JSON.stringify({
+        version: 1,
+        leases: [
+          { address: '250.3.4.2', owner: 'cni:net:c1', ifname: 'eth0', since },
+          { address: '250.3.4.3', owner: 'docker:fan-250:250.3.4.0/24:r1', ifname: 'docker', since },
+        ],
+      }),
+    );
+    await kernel.run(['ip', 'link', 'del', 'fan-250']);
+    assert.equal(kernel.links.get(CNI_VETH)?.master, undefined, 'deleting the bridge leaves its ports on no bridge');
+    return { kernel, deps };
+  };
+
+  it('up makes the bridge again and puts both veths back on it; a second up changes nothing', async () => {
+    const { kernel, deps } = await cutOff();
+    const report = await upFans([VXLAN], 'cli', deps);
+    assert.ok(report.changes.includes('create bridge fan-250 (mtu 1450)'), report.changes.join('\n'));
+    assert.ok(report.changes.includes(`put container veth ${CNI_VETH} back on fan-250`), report.changes.join('\n'));
+    assert.ok(report.changes.includes(`put container veth ${DOCKER_VETH} back on fan-250`), report.changes.join('\n'));
+    assert.equal(kernel.links.get(CNI_VETH)?.master, 'fan-250');
+    assert.equal(kernel.links.get(DOCKER_VETH)?.master, 'fan-250');
+    assert.deepEqual((await upFans([VXLAN], 'cli', deps)).changes, []);
+  });
+
+  it('down refuses while they are cut off; down --force deletes them and forgets their leases', async () => {
+    const { kernel, deps } = await cutOff();
+    await assert.rejects(
+      downFans({ select: { all: true }, force: false }, deps),
+      new RegExp(`containers are still attached: .*${CNI_VETH} \\(of fan-250, on no bridge\\)`),
+    );
+    const report = await downFans({ select: { all: true }, force: true }, deps);
+    assert.ok(report.changes.includes(`detach container veth ${CNI_VETH} from fan-250 (delete it)`));
+    assert.equal(kernel.links.has(CNI_VETH), false);
+    assert.equal(kernel.links.has(DOCKER_VETH), false);
+    await assert.rejects(readFile(leaseFile()), /ENOENT/, 'the lease table is gone');
+  });
+
+  it('down --force with the bridge in place deletes the veths on it too', async () => {
+    const kernel = fakeFanHost();
+    const deps = depsOn(kernel);
+    await upFans([VXLAN], 'cli', deps);
+    kernel.addLink({ name: CNI_VETH, kind: 'veth', group: '250', alias: 'fan: cni net c1 eth0' });
+    kernel.links.get(CNI_VETH)!.master = 'fan-250';
+    kernel.addLink({ name: 'lxdveth0', kind: 'veth' }); // not fan's: left alone
+    kernel.links.get('lxdveth0')!.master = 'fan-250';
+    await downFans({ select: { all: true }, force: true }, deps);
+    assert.equal(kernel.links.has(CNI_VETH), false);
+    assert.equal(kernel.links.get('lxdveth0')?.master, undefined);
   });
 });

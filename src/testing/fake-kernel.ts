@@ -287,6 +287,7 @@ export class FakeKernel implements CommandRunner, System {
         else if (word === 'mtu') link.mtu = Number(words[++i]);
         else if (word === 'alias') link.alias = words[++i] ?? '';
         else if (word === 'master') link.master = words[++i] ?? '';
+        else if (word === 'nomaster') delete link.master;
         else if (word === 'arp') i++;
         else return fail(`ip link set: unsupported ${word ?? ''}`);
       }
