@@ -216,6 +216,43 @@ describe('kill -9 at every step, then the next run repairs', { timeout: 900_000 
     await assertClean('after the ADD crashes');
   });
 
+  it('a fan bridge deleted by hand: up puts the container back on it; down --force leaves nothing', async () => {
+    ok('up', await fanctl(UP));
+    const added = JSON.parse(ok('ADD', await cni('ADD')).stdout) as {
+      interfaces: { name: string }[];
+      ips: { gateway: string }[];
+    };
+    const veth = added.interfaces[0]?.name ?? '';
+    const gateway = added.ips[0]?.gateway ?? '';
+    const ping = () =>
+      root.run(['ip', 'netns', 'exec', BOX, 'ping', '-c', '1', '-W', '2', gateway], {
+        allowFailure: true,
+        timeoutMs: 10_000,
+      });
+    ok('the container reaches its gateway', await ping());
+    const master = async (): Promise<string | undefined> =>
+      (
+        JSON.parse((await root.run(['ip', '-n', host.ns, '-json', 'link', 'show', 'dev', veth])).stdout) as {
+          master?: string;
+        }[]
+      )[0]?.master;
+
+    await root.run(['ip', '-n', host.ns, 'link', 'del', 'fan-250']);
+    assert.equal(await master(), undefined, 'deleting the bridge leaves the veth on no bridge');
+    const repaired = ok('up after the bridge was deleted', await fanctl(UP));
+    assert.match(repaired.stdout, new RegExp(`put container veth ${veth} back on fan-250`));
+    assert.equal(await master(), 'fan-250');
+    ok('the container reaches its gateway again', await ping());
+    assert.match(ok('second up', await fanctl(UP)).stdout, /no changes/);
+
+    await root.run(['ip', '-n', host.ns, 'link', 'del', 'fan-250']);
+    const refused = await fanctl(DOWN);
+    assert.notEqual(refused.exitCode, 0, 'down refuses while a container is cut off from the bridge');
+    assert.match(refused.stderr, new RegExp(`${veth} \\(of fan-250, on no bridge\\)`));
+    ok('down --force', await fanctl([...DOWN, '--force']));
+    await assertClean('down --force after the bridge was deleted');
+  });
+
   it('CNI DEL killed at every step: DEL again removes it all', async (t) => {
     ok('up', await fanctl(UP));
     ok('ADD', await cni('ADD'));

@@ -35,7 +35,10 @@ echo "$n $name $*" >> "$dir/log"
 if [ "$n" != "\${FAN_CRASH_AT:-0}" ]; then exec "$real" "$@"; fi
 parent=$PPID
 case "\${FAN_CRASH_MODE:-after}" in
-  before) kill -9 "$parent"; exit 137 ;;
+  before)
+    echo "$n killed parent $parent (before running)" >> "$dir/log"
+    kill -9 "$parent"
+    exit 137 ;;
   first-line)
     batch=0
     for word in "$@"; do [ "$word" = -batch ] && batch=1; done
