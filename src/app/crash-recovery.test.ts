@@ -112,6 +112,24 @@ describe('a fan bridge deleted by hand, with containers on it', () => {
     assert.deepEqual((await upFans([VXLAN], 'cli', deps)).changes, []);
   });
 
+  it('the dnsmasq that outlived the bridge is started again on the new one, and down stops it', async () => {
+    const { kernel, deps } = await cutOff();
+    const report = await upFans([VXLAN], 'cli', deps);
+    assert.ok(
+      report.changes.some((c) => /^stop dnsmasq on fan-250/.test(c)),
+      report.changes.join('\n'),
+    );
+    assert.ok(report.changes.includes('start dnsmasq on fan-250'), report.changes.join('\n'));
+    assert.deepEqual([...kernel.processes.values()], ['dnsmasq']);
+    await kernel.run(['ip', 'link', 'del', 'fan-250']);
+    await downFans({ select: { all: true }, force: true }, deps);
+    assert.deepEqual([...kernel.processes.values()], [], 'down found the dnsmasq of the deleted bridge');
+    assert.deepEqual(
+      [...kernel.files.keys()].filter((f) => f.startsWith(dir)),
+      [],
+    );
+  });
+
   it('down refuses while they are cut off; down --force deletes them and forgets their leases', async () => {
     const { kernel, deps } = await cutOff();
     await assert.rejects(

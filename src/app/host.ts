@@ -26,7 +26,7 @@ import { type FanRecord, FanStateStore } from '../store/fan-state.js';
 import { withLock } from '../store/lock.js';
 import { ensurePrivateDir } from '../store/private-dir.js';
 import type { FanPaths } from './paths.js';
-import { forgetLeaseTable, readVethHomes } from './ports.js';
+import { forgetLeaseTable, readVethHomes, unbindPort } from './ports.js';
 
 export interface HostDeps {
   readonly runner: CommandRunner;
@@ -102,6 +102,8 @@ async function converge(
       );
     }
   }
+  // What the deleted veths held: their port bindings and (with the fan) its lease table.
+  for (const op of ops) if (op.kind === 'port-del') await unbindPort(deps.paths.stateDir, deps.runner, op.dev);
   for (const bridge of leaving.bridges) await forgetLeaseTable(deps.paths.stateDir, bridge, leaving.force);
   const records = entries.map((e, i) => {
     const fan = fans[i];

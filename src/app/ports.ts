@@ -9,6 +9,13 @@ import type { Lease } from '../ports/leases.js';
 import { RELEASE_LOCK_WAIT_MS, leaseBridges, openLeaseStoreByBridge } from '../store/lease-file.js';
 import { withLock } from '../store/lock.js';
 import { rm } from 'node:fs/promises';
+import type { CommandRunner } from '../ports/runner.js';
+import { unbindPort as unbindPolicyPort } from './policy.js';
+
+/** A deleted veth's port binding (the anti-spoofing list) goes with it. */
+export function unbindPort(stateDir: string, runner: CommandRunner, dev: string): Promise<void> {
+  return unbindPolicyPort({ runner, stateDir }, dev);
+}
 
 export async function readVethHomes(stateDir: string, links: readonly LinkState[]): Promise<VethHome[]> {
   const tables = await Promise.all(

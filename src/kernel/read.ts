@@ -75,10 +75,22 @@ function decodeNeighbours(json: string): NeighbourState[] {
     );
 }
 
-/** dnsmasq processes fan started (recorded in the state dir) that are still alive. */
+/**
+ * dnsmasq processes fan started (recorded in the state dir) that are still alive: on fan's bridges, and on any
+ * bridge with a record or pid file (a bridge deleted by hand leaves its dnsmasq running).
+ */
 async function readDhcp(links: readonly LinkState[], system: System, stateDir: string): Promise<DhcpState[]> {
   const out: DhcpState[] = [];
-  for (const link of links.filter((l) => l.kind === 'bridge' && isFanOwned(l))) {
+  const recorded = ((await system.list?.(stateDir)) ?? []).flatMap((name) => {
+    const m = /^(.+)\.dnsmasq\.(json|pid)$/.exec(name);
+    return m?.[1] !== undefined ? [m[1]] : [];
+  });
+  const bridges = new Set([
+    ...links.filter((l) => l.kind === 'bridge' && isFanOwned(l)).map((l) => l.name),
+    ...recorded,
+  ]);
+  for (const name of bridges) {
+    const link = { name };
     const text = await system.read(dhcpRecordPath(stateDir, link.name));
     if (text === undefined) {
       // An unknown key: the diff stops it and starts dnsmasq again with a record.

@@ -140,6 +140,12 @@ export class FakeKernel implements CommandRunner, System {
   async remove(path: string): Promise<void> {
     this.files.delete(path);
   }
+  async list(dir: string): Promise<string[]> {
+    const prefix = `${dir}/`;
+    return [...this.files.keys()]
+      .filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/'))
+      .map((p) => p.slice(prefix.length));
+  }
   async command(pid: number): Promise<string | undefined> {
     return this.processes.get(pid);
   }
