@@ -8,7 +8,7 @@ import { formatCidr } from '../core/address/ipv4.js';
 import { parseFanWords } from '../core/config/fan-spec.js';
 import { type Fan, resolveFans } from '../core/config/resolve.js';
 import { InterfaceExistsError } from '../core/attach/errors.js';
-import { hostVethName } from '../core/attach/names.js';
+import { dockerVethNames, hostVethName } from '../core/attach/names.js';
 import { poolOf } from '../core/ipam/pool.js';
 import type { InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
 import { createAttachedVeth } from '../kernel/veth-attach.js';
@@ -16,7 +16,9 @@ import type { RunOptions, RunResult } from '../ports/runner.js';
 import type { AttachedVethRequest, SandboxLinks } from '../ports/sandbox.js';
 import { MemoryLeaseStore } from '../store/memory-leases.js';
 import { iface, typicalHost } from '../testing/builders.js';
+import { FakeVeths } from '../testing/docker-plugin.js';
 import { attach, detach } from './attach.js';
+import { type DockerDeps, deleteEndpoint } from './docker.js';
 
 const NETNS = '/var/run/netns/c1';
 
@@ -127,5 +129,20 @@ describe('createAttachedVeth', () => {
     });
     const create = calls[0]?.input?.split('\n')[0] ?? '';
     assert.match(create, /^link add fan12345678 group 250 .*type veth peer name eth0 /);
+  });
+});
+
+describe('a Docker CreateEndpoint killed before its veth was labelled', () => {
+  const ENDPOINT = 'e'.repeat(64);
+  it('DeleteEndpoint deletes the unlabelled veth of its name; a foreign link of that name stays', async () => {
+    const veths = new FakeVeths();
+    const { hostIf } = dockerVethNames(ENDPOINT);
+    veths.links.set(hostIf, iface(hostIf, [], { group: '250' }));
+    const deps = { veths } as unknown as DockerDeps; // deleteEndpoint uses only the veths
+    assert.equal(await deleteEndpoint(deps, { endpointId: ENDPOINT }), true);
+    assert.equal(veths.links.has(hostIf), false);
+    veths.links.set(hostIf, iface(hostIf));
+    assert.equal(await deleteEndpoint(deps, { endpointId: ENDPOINT }), false);
+    assert.ok(veths.links.has(hostIf));
   });
 });
