@@ -6,7 +6,14 @@
 import { type Ipv4, formatIpv4 } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
 import { FanError, errorMessage } from '../core/errors.js';
-import { HOST_VETH, cniOwner, containerIdOfOwner, hostVethName, parseCniAlias } from '../core/attach/names.js';
+import {
+  HOST_VETH,
+  cniOwner,
+  containerIdOfOwner,
+  hostVethName,
+  isUnlabelledHostVeth,
+  parseCniAlias,
+} from '../core/attach/names.js';
 import {
   type AttachmentPlan,
   type AttachmentRequest,
@@ -104,7 +111,7 @@ export async function attach(
 async function clearLeftover(plan: AttachmentPlan, deps: AttachDeps): Promise<void> {
   const stale = await deps.links.hostLink(plan.hostIf);
   if (stale) {
-    if (!parseCniAlias(stale.alias)) {
+    if (!parseCniAlias(stale.alias) && !isUnlabelledHostVeth(stale)) {
       throw new FanError(
         `host interface ${plan.hostIf} exists and is not fan's`,
         `remove it (ip link del ${plan.hostIf}) if it is not in use`,
@@ -134,7 +141,8 @@ export interface DetachRequest {
 export async function detach(stores: readonly LeaseStore[], req: DetachRequest, deps: AttachDeps): Promise<Lease[]> {
   const hostIf = hostVethName(req.containerId, req.ifname);
   const link = await deps.links.hostLink(hostIf);
-  if (link && parseCniAlias(link.alias)) await deps.links.deleteHostLink(hostIf);
+  // Unlabelled: an ADD killed between creating the veth and labelling it; its name says it is this attachment's.
+  if (link && (parseCniAlias(link.alias) || isUnlabelledHostVeth(link))) await deps.links.deleteHostLink(hostIf);
   const owner = cniOwner(req.network, req.containerId);
   const released: Lease[] = [];
   for (const store of stores) {

@@ -25,6 +25,7 @@ import {
   dockerVethNames,
   isDockerOwner,
   isDockerOwnerOf,
+  isUnlabelledHostVeth,
   parseDockerAlias,
 } from '../core/attach/names.js';
 import { FanNotUpError, attachmentMtu, requireBridge } from '../core/attach/plan.js';
@@ -340,7 +341,7 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
   const stale = await deps.veths.hostLink(hostIf);
   if (stale) {
     // The same endpoint id gives the same name: a leftover of an earlier attempt for this endpoint.
-    if (!parseDockerAlias(stale.alias)) {
+    if (!parseDockerAlias(stale.alias) && !isUnlabelledHostVeth(stale)) {
       throw new FanError(
         `host interface ${hostIf} exists and is not fan's`,
         `remove it (ip link del ${hostIf}) if it is not in use`,
@@ -395,6 +396,8 @@ export async function deleteEndpoint(deps: DockerDeps, req: { readonly endpointI
   const { hostIf } = dockerVethNames(req.endpointId);
   const link = await deps.veths.hostLink(hostIf);
   await deps.unbindPort?.(hostIf);
-  if (!link || parseDockerAlias(link.alias)?.endpointId !== req.endpointId) return false;
+  // Unlabelled (fan's group, no alias): a CreateEndpoint killed before labelling it; its name is this endpoint's.
+  if (!link || (parseDockerAlias(link.alias)?.endpointId !== req.endpointId && !isUnlabelledHostVeth(link)))
+    return false;
   return deps.veths.deleteHostLink(hostIf);
 }

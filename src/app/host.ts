@@ -10,6 +10,7 @@ import { ConfigError, FanError, StateError } from '../core/errors.js';
 import type { HostFacts } from '../core/model/host-facts.js';
 import { type CurrentHost, type OverlayEntry, isFanOwned } from '../core/model/host-state.js';
 import { diffHost } from '../core/plan/diff.js';
+import { diffPorts } from '../core/plan/ports.js';
 import { fanMtu, planHost } from '../core/plan/host-plan.js';
 import { backendOf } from '../backends/registry.js';
 import { describeOp } from '../core/plan/ops.js';
@@ -26,6 +27,7 @@ import { type FanRecord, FanStateStore } from '../store/fan-state.js';
 import { withLock } from '../store/lock.js';
 import { ensurePrivateDir } from '../store/private-dir.js';
 import type { FanPaths } from './paths.js';
+import { forgetLeaseTable, readVethHomes, unbindPort } from './ports.js';
 
 export interface HostDeps {
   readonly runner: CommandRunner;
@@ -66,16 +68,34 @@ function resolveEntries(entries: readonly Entry[], facts: HostFacts, current: Cu
   );
 }
 
+/** What `down` does to the containers of the fans that leave (src/app/ports.ts). */
+interface Leaving {
+  readonly bridges: ReadonlySet<string>;
+  /** --force: their veths are deleted and their leases released. */
+  readonly force: boolean;
+}
+
 /** Reconciles the host to `entries`, verifies it converged, then saves them with what they resolved to. */
-async function converge(entries: readonly Entry[], deps: HostDeps, store: FanStateStore): Promise<string[]> {
+async function converge(
+  entries: readonly Entry[],
+  deps: HostDeps,
+  store: FanStateStore,
+  leaving: Leaving = { bridges: new Set(), force: false },
+): Promise<string[]> {
   const { facts, current } = await deps.dataplane.readHost();
   const fans = resolveEntries(entries, facts, current);
   const desired = planHost(fans, { stateDir: deps.paths.stateDir });
-  const ops = diffHost(current, desired);
+  // Containers' veths: back on a bridge made again, or (down --force) deleted with their fan.
+  const detach = leaving.force ? leaving.bridges : new Set<string>();
+  const plan = async (now: CurrentHost) => [
+    ...diffHost(now, desired),
+    ...diffPorts(now, desired, await readVethHomes(deps.paths.stateDir, now.links), detach),
+  ];
+  const ops = await plan(current);
   if (ops.length > 0) {
     await requireHost(deps.runner, { bpfObject: deps.paths.bpfObject, dhcp: fans.some((f) => f.dhcp) });
     await deps.dataplane.apply(ops, deps.log);
-    const left = diffHost((await deps.dataplane.readHost()).current, desired);
+    const left = await plan((await deps.dataplane.readHost()).current);
     if (left.length > 0) {
       throw new FanError(
         `the host did not converge; still to do:\n  ${left.map(describeOp).join('\n  ')}`,
@@ -83,6 +103,9 @@ async function converge(entries: readonly Entry[], deps: HostDeps, store: FanSta
       );
     }
   }
+  // What the deleted veths held: their port bindings and (with the fan) its lease table.
+  for (const op of ops) if (op.kind === 'port-del') await unbindPort(deps.paths.stateDir, deps.runner, op.dev);
+  for (const bridge of leaving.bridges) await forgetLeaseTable(deps.paths.stateDir, bridge, leaving.force);
   const records = entries.map((e, i) => {
     const fan = fans[i];
     return fan ? { ...e.record, resolved: recordedUnderlay(fan) } : e.record;
@@ -177,16 +200,24 @@ export async function downFans(request: DownRequest, deps: HostDeps): Promise<Ch
     // Leaving fans need no resolution: their bridges are named in the records and everything else of fan's that no
     // remaining fan wants is removed by the diff.
     const current = await deps.dataplane.readCurrent();
-    const bridges = new Set(leaving.map((e) => e.spec.bridge ?? bridgeNameOf(e.spec.overlay)));
+    const bridges = new Set(leaving.map(bridgeOfEntry));
     const attached = current.links.filter((l) => l.master !== undefined && bridges.has(l.master));
-    if (attached.length > 0 && !request.force) {
+    // Containers cut off from a bridge deleted by hand are still attached to its fan.
+    const homeless = (await readVethHomes(deps.paths.stateDir, current.links)).filter(
+      (h) => !h.attached && bridges.has(h.bridge),
+    );
+    if ((attached.length > 0 || homeless.length > 0) && !request.force) {
+      const names = [
+        ...attached.map((l) => `${l.name} on ${l.master ?? '?'}`),
+        ...homeless.map((h) => `${h.dev} (of ${h.bridge}, on no bridge)`),
+      ];
       throw new StateError(
-        `containers are still attached: ${attached.map((l) => `${l.name} on ${l.master ?? '?'}`).join(', ')}`,
+        `containers are still attached: ${names.join(', ')}`,
         'stop those containers first, or pass --force to detach them',
       );
     }
     const next = entries.filter((e) => !leaving.includes(e));
-    const changes = await counted(deps, 'down', () => converge(next, deps, store));
+    const changes = await counted(deps, 'down', () => converge(next, deps, store, { bridges, force: request.force }));
     await new EventLog(deps.paths.stateDir).add(leaving.map((e) => ({ bridge: bridgeOfEntry(e), event: 'down' })));
     return { changes, fans: next.map((e) => e.record.words.join(' ')) };
   });

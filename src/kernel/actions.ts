@@ -10,7 +10,7 @@ import type { CommandRunner } from '../ports/runner.js';
 import type { System } from '../ports/system.js';
 import type { BpfTables } from './bpf.js';
 import { KernelCommandError } from './exec.js';
-import { type DhcpRecord, dhcpRecord, dhcpRecordPath } from './read.js';
+import { type DhcpRecord, dhcpRecord, dhcpRecordPath, dnsmasqPidPath, unrecordedDnsmasq } from './read.js';
 
 export interface ActionContext {
   readonly runner: CommandRunner;
@@ -84,11 +84,12 @@ async function stopDnsmasq(bridge: string, forget: boolean, context: ActionConte
   const path = dhcpRecordPath(stateDir, bridge);
   const text = await system.read(path);
   const record = text === undefined ? undefined : dhcpRecord.safeParse(JSON.parse(text)).data;
-  if (record && (await system.command(record.pid)) === 'dnsmasq') {
-    system.signal(record.pid, 'SIGTERM');
-    for (let i = 0; i < 100 && (await system.command(record.pid)) === 'dnsmasq'; i++) await system.sleep(20);
+  const pid = record ? record.pid : await unrecordedDnsmasq(system, stateDir, bridge);
+  if (pid !== undefined && (await system.command(pid)) === 'dnsmasq') {
+    system.signal(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && (await system.command(pid)) === 'dnsmasq'; i++) await system.sleep(20);
   }
   await system.remove(path);
-  if (record?.spec) await system.remove(record.spec.pidFile);
+  await system.remove(record?.spec?.pidFile ?? dnsmasqPidPath(stateDir, bridge));
   if (forget) await system.remove(record?.spec?.leaseFile ?? `${stateDir}/${bridge}.leases`);
 }

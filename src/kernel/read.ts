@@ -52,6 +52,18 @@ export const dhcpRecord = z.object({
 export type DhcpRecord = z.infer<typeof dhcpRecord>;
 
 export const dhcpRecordPath = (stateDir: string, bridge: string): string => `${stateDir}/${bridge}.dnsmasq.json`;
+/** Where dnsmasq writes its own pid (the same path planHost gives it in DhcpSpec.pidFile). */
+export const dnsmasqPidPath = (stateDir: string, bridge: string): string => `${stateDir}/${bridge}.dnsmasq.pid`;
+
+/**
+ * The pid of a live dnsmasq that fan started on `bridge` but did not record: the run that started it was killed
+ * between dnsmasq writing its pid file and fan writing its record. Such a daemon is fan's (its pid file is in fan's
+ * state directory); without this, the next run would start a second one that cannot bind, and down would leave it.
+ */
+export async function unrecordedDnsmasq(system: System, stateDir: string, bridge: string): Promise<number | undefined> {
+  const pid = Number((await system.read(dnsmasqPidPath(stateDir, bridge)))?.trim() ?? '');
+  return Number.isInteger(pid) && pid > 0 && (await system.command(pid)) === 'dnsmasq' ? pid : undefined;
+}
 
 function decodeNeighbours(json: string): NeighbourState[] {
   return neighbourList
@@ -63,12 +75,29 @@ function decodeNeighbours(json: string): NeighbourState[] {
     );
 }
 
-/** dnsmasq processes fan started (recorded in the state dir) that are still alive. */
+/**
+ * dnsmasq processes fan started (recorded in the state dir) that are still alive: on fan's bridges, and on any
+ * bridge with a record or pid file (a bridge deleted by hand leaves its dnsmasq running).
+ */
 async function readDhcp(links: readonly LinkState[], system: System, stateDir: string): Promise<DhcpState[]> {
   const out: DhcpState[] = [];
-  for (const link of links.filter((l) => l.kind === 'bridge' && isFanOwned(l))) {
+  const recorded = ((await system.list?.(stateDir)) ?? []).flatMap((name) => {
+    const m = /^(.+)\.dnsmasq\.(json|pid)$/.exec(name);
+    return m?.[1] !== undefined ? [m[1]] : [];
+  });
+  const bridges = new Set([
+    ...links.filter((l) => l.kind === 'bridge' && isFanOwned(l)).map((l) => l.name),
+    ...recorded,
+  ]);
+  for (const name of bridges) {
+    const link = { name };
     const text = await system.read(dhcpRecordPath(stateDir, link.name));
-    if (text === undefined) continue;
+    if (text === undefined) {
+      // An unknown key: the diff stops it and starts dnsmasq again with a record.
+      const pid = await unrecordedDnsmasq(system, stateDir, link.name);
+      if (pid !== undefined) out.push({ bridge: link.name, pid, key: 'unrecorded' });
+      continue;
+    }
     let record: DhcpRecord;
     try {
       record = dhcpRecord.parse(JSON.parse(text));

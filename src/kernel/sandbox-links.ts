@@ -6,6 +6,7 @@
 import { access } from 'node:fs/promises';
 import { decodeAddressShow, decodeRouteShow } from '../codec/ip-json.js';
 import type { InterfaceFacts, RouteFacts } from '../core/model/host-facts.js';
+import { FAN_LINK_GROUP } from '../core/model/host-state.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { InternalError } from '../core/errors.js';
 import { KernelCommandError } from './exec.js';
@@ -47,6 +48,8 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
       'link',
       'add',
       req.hostIf,
+      'group', // fan's from the moment it exists, before the alias labels it
+      FAN_LINK_GROUP,
       'mtu',
       mtu,
       'type',

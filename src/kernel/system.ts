@@ -1,5 +1,5 @@
 /** The real SystemFiles and Processes: node:fs and /proc. */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { System } from '../ports/system.js';
@@ -22,6 +22,15 @@ export const nodeSystem: System = {
   },
   async remove(path) {
     await rm(path, { force: true });
+  },
+  async list(dir) {
+    try {
+      return await readdir(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+      throw error;
+    }
   },
   async command(pid) {
     const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => undefined);

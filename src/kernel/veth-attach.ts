@@ -5,15 +5,18 @@
  * exists next to the host's own interfaces), labels the host end, and prints it; one `nsenter --net=PATH ip
  * -batch` inside the container brings its end up with the address and the default route, and prints it.
  *
- * The kernel ignores an alias in the creating message, so the label is a second line of the same batch: the
- * `ip` process applies it right after the create even if its parent dies. When either name is taken, the create
- * fails with EEXIST before anything changed: reported as InterfaceExistsError for the caller to sort out.
+ * The host end carries fan's device group from the creating message itself, so it is recognisable as fan's from
+ * the moment it exists. The kernel ignores an alias in that message, so the label is a second line of the same
+ * batch: if the `ip` process is killed between the two lines, the group alone marks the veth as fan's, and DEL (or
+ * the next ADD) removes it (src/app/attach.ts). When either name is taken, the create fails with EEXIST before
+ * anything changed: reported as InterfaceExistsError for the caller to sort out.
  */
 import { decodeAddressShow } from '../codec/ip-json.js';
 import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
 import { InterfaceExistsError } from '../core/attach/errors.js';
 import { InternalError } from '../core/errors.js';
 import type { InterfaceFacts } from '../core/model/host-facts.js';
+import { FAN_LINK_GROUP } from '../core/model/host-state.js';
 import type { CommandRunner } from '../ports/runner.js';
 import type { AttachedVethRequest } from '../ports/sandbox.js';
 import { KernelCommandError } from './exec.js';
@@ -51,7 +54,7 @@ export async function createAttachedVeth(
       runner,
       [],
       [
-        `link add ${req.hostIf} mtu ${mtu} master ${req.bridge} up type veth peer name ${req.ifname} mtu ${mtu} netns ${netns}`,
+        `link add ${req.hostIf} group ${FAN_LINK_GROUP} mtu ${mtu} master ${req.bridge} up type veth peer name ${req.ifname} mtu ${mtu} netns ${netns}`,
         `link set dev ${req.hostIf} alias ${quoted('alias', req.alias)}`,
       ],
       req.hostIf,

@@ -10,6 +10,8 @@ export interface SystemFiles {
   write(path: string, text: string): Promise<void>;
   /** Removes the file; absent is fine. */
   remove(path: string): Promise<void>;
+  /** Names of the entries of a directory ([] when it does not exist). Optional: readers fall back to what they know. */
+  list?(dir: string): Promise<string[]>;
 }
 
 export interface Processes {

@@ -140,6 +140,12 @@ export class FakeKernel implements CommandRunner, System {
   async remove(path: string): Promise<void> {
     this.files.delete(path);
   }
+  async list(dir: string): Promise<string[]> {
+    const prefix = `${dir}/`;
+    return [...this.files.keys()]
+      .filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/'))
+      .map((p) => p.slice(prefix.length));
+  }
   async command(pid: number): Promise<string | undefined> {
     return this.processes.get(pid);
   }
@@ -287,6 +293,7 @@ export class FakeKernel implements CommandRunner, System {
         else if (word === 'mtu') link.mtu = Number(words[++i]);
         else if (word === 'alias') link.alias = words[++i] ?? '';
         else if (word === 'master') link.master = words[++i] ?? '';
+        else if (word === 'nomaster') delete link.master;
         else if (word === 'arp') i++;
         else return fail(`ip link set: unsupported ${word ?? ''}`);
       }

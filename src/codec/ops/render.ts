@@ -9,6 +9,7 @@ import { renderDhcpStart, renderDhcpStop } from './dnsmasq.js';
 import { renderForwardAcceptAdd, renderForwardAcceptDel } from './iptables.js';
 import { renderLinkAdd, renderLinkAlias, renderLinkDel, renderLinkMtu, renderLinkUp } from './links.js';
 import { renderNftDelete, renderNftReplaceOp } from './nft.js';
+import { renderPortAttach, renderPortDel } from './ports.js';
 import { renderNeighDel, renderNeighReplace, renderRouteDel, renderRouteReplace } from './routes.js';
 import { renderSysctl } from './sysctl.js';
 import { renderOverlayTable, renderTcAttach, renderTcDetach } from './tc.js';
@@ -42,6 +43,8 @@ const RENDERERS: Renderers = {
   'forward-accept-del': renderForwardAcceptDel,
   'dhcp-start': renderDhcpStart,
   'dhcp-stop': renderDhcpStop,
+  'port-attach': renderPortAttach,
+  'port-del': renderPortDel,
 };
 
 export function renderOp(op: Op, context: RenderContext): Change[] {

@@ -4,7 +4,7 @@
  * (container id, interface name), and carries an alias that names its owner (`ip link show` shows who it is for).
  */
 import { createHash } from 'node:crypto';
-import { FAN_ALIAS_PREFIX } from '../model/host-state.js';
+import { FAN_ALIAS_PREFIX, FAN_LINK_GROUP } from '../model/host-state.js';
 
 /** `fan` + 8 hex: 11 characters (IFNAMSIZ allows 15), distinct from fan's own `fan-…` devices. */
 export function hostVethName(containerId: string, ifname: string): string {
@@ -12,6 +12,18 @@ export function hostVethName(containerId: string, ifname: string): string {
 }
 
 export const HOST_VETH = /^fan[0-9a-f]{8}$/;
+
+/**
+ * True for a host veth of fan's that is not labelled (yet): created with fan's device group in the creating call,
+ * but the run that made it died before it set the alias. Its name still says which attachment it was for.
+ */
+export function isUnlabelledHostVeth(link: {
+  readonly name: string;
+  readonly alias?: string;
+  readonly group?: string;
+}): boolean {
+  return HOST_VETH.test(link.name) && link.group === FAN_LINK_GROUP && (link.alias ?? '') === '';
+}
 
 /** The IPAM owner of a CNI attachment: network name + container id (the interface name is the lease's ifname). */
 export function cniOwner(network: string, containerId: string): string {

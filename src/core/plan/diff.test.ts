@@ -144,6 +144,9 @@ function brief(op: Op): string {
       return op.kind;
     case 'sysctl':
       return `${op.kind} ${op.key}`;
+    case 'port-attach':
+    case 'port-del':
+      return `${op.kind} ${op.dev} ${op.bridge}`;
   }
 }
 

@@ -209,7 +209,8 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
   ops.push(...diffNft(current, desired), ...diffForward(current, desired));
   for (const dhcp of desired.dhcp) {
     const running = current.dhcp.find((d) => d.bridge === dhcp.bridge);
-    if (running && running.key === dhcpKey(dhcp)) continue;
+    // A dnsmasq that outlived its bridge (deleted by hand) is bound to the old device: started again on the new one.
+    if (running && running.key === dhcpKey(dhcp) && links.has(dhcp.bridge)) continue;
     if (running)
       ops.push({ kind: 'dhcp-stop', bridge: running.bridge, pid: running.pid, ...spec(running.spec), forget: false });
     ops.push({ kind: 'dhcp-start', dhcp });

@@ -81,7 +81,10 @@ export type Op =
       readonly spec?: DhcpSpec;
       /** The fan leaves: its lease file goes too. */
       readonly forget: boolean;
-    };
+    }
+  // Containers' host veths (src/core/plan/ports.ts): put back on their bridge, or removed by `down --force`.
+  | { readonly kind: 'port-attach'; readonly dev: string; readonly bridge: string }
+  | { readonly kind: 'port-del'; readonly dev: string; readonly bridge: string };
 
 export type OpKind = Op['kind'];
 
@@ -132,5 +135,9 @@ export function describeOp(op: Op): string {
       return `start dnsmasq on ${op.dhcp.bridge}`;
     case 'dhcp-stop':
       return `stop dnsmasq on ${op.bridge} (pid ${op.pid})`;
+    case 'port-attach':
+      return `put container veth ${op.dev} back on ${op.bridge}`;
+    case 'port-del':
+      return `detach container veth ${op.dev} from ${op.bridge} (delete it)`;
   }
 }
