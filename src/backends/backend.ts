@@ -16,4 +16,9 @@ export interface DataplaneBackend {
   peerDevice(fan: Fan): string;
   /** Devices, programs and tables for all fans of this type on the host, in table order (first match wins). */
   devices(fans: readonly Fan[]): DataplaneDevice[];
+  /**
+   * Devices whose programs count this fan's packets (summed per overlay row); the peer device alone when absent.
+   * A fast path counts on the devices it runs on as well as on the fallback tunnel.
+   */
+  counterDevices?(fan: Fan): readonly string[];
 }

@@ -4,10 +4,12 @@ import type { DataplaneType } from '../core/config/fan-spec.js';
 import type { DataplaneBackend } from './backend.js';
 import { hostGwBackend } from './host-gw/backend.js';
 import { vxlanBackend } from './vxlan/backend.js';
+import { vxlanFastBackend } from './vxlan-fast/backend.js';
 
 const BACKENDS: Readonly<Record<DataplaneType, DataplaneBackend>> = {
   vxlan: vxlanBackend,
   'host-gw': hostGwBackend,
+  'vxlan-fast': vxlanFastBackend,
 };
 
 export const ALL_BACKENDS: readonly DataplaneBackend[] = Object.values(BACKENDS);
