@@ -24,9 +24,13 @@
  *   fan_fp_ctl    ARRAY, 1 entry, __u32 mode: 1 = fast path on, 0 = off
  *                 (everything takes the kernel path). Zero after attach:
  *                 fanctl switches it on when no isolation policy is loaded.
- *   fan_fp_peers  HASH container address (host order) -> host-side veth
- *                 ifindex. An accelerator only: a missing entry means
- *                 "deliver onto the bridge".
+ *   fan_fp_peers  LRU_HASH container address (__u32 host order) -> struct
+ *                 fan_fp_peer (host-side veth ifindex, container MAC; 12
+ *                 bytes). An accelerator only, kept by the attach paths: a
+ *                 hit whose MAC is the neighbour entry's is delivered with
+ *                 bpf_redirect_peer straight into the container; a miss (or a
+ *                 stale entry) means a large (GSO) packet takes the kernel
+ *                 path and a small one is delivered onto the bridge.
  */
 
 #define FP_VXLAN_PORT   8472
@@ -47,12 +51,24 @@ struct {
 	__type(value, struct fan_fp_ctl);
 } fan_fp_ctl SEC(".maps");
 
+struct fan_fp_peer {
+	__u32 ifindex;          /* the container's veth, host side */
+	__u8 mac[ETH_ALEN];     /* the container's MAC */
+	__u16 pad;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	/* LRU: entries of containers gone (no detach hook removes them) age out. */
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct fan_fp_peer);
 } fan_fp_peers SEC(".maps");
+
+static __always_inline int fp_same_mac(const __u8 *a, const __u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
+}
 
 struct fp_iphdr {
 	__u8 ver_ihl;
@@ -245,7 +261,8 @@ int fan_fp_rx(struct __sk_buff *skb)
 	struct fp_encap h;
 	struct fp_iphdr inner;
 	struct fan_overlay *o, *src;
-	__u32 idx, j, sremote, d, *peer;
+	__u32 idx, j, sremote, d;
+	struct fan_fp_peer *peer;
 	long rc;
 
 	if (!fp_on() || skb->protocol != bpf_htons(ETH_P_IP))
@@ -279,6 +296,17 @@ int fan_fp_rx(struct __sk_buff *skb)
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return TC_ACT_OK;   /* the host's own address, unreachable, ...: the kernel path */
+	peer = rc == BPF_FIB_LKUP_RET_SUCCESS ? bpf_map_lookup_elem(&fan_fp_peers, &d) : NULL;
+	if (peer && !fp_same_mac(peer->mac, fib.dmac))
+		peer = NULL;        /* stale: the address has another owner now */
+	/*
+	 * Decapsulated GSO packets keep skb->encapsulation (6.18 has no
+	 * BPF_F_ADJ_ROOM_DECAP_L4_UDP), and the bridge device has no tunnel
+	 * offloads, so sent onto the bridge they would be segmented in software:
+	 * slower than the kernel path. Only the direct delivery takes them.
+	 */
+	if (!peer && skb->gso_size)
+		return TC_ACT_OK;
 
 	if (bpf_skb_adjust_room(skb, -FP_ENCAP_LEN, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO))
 		return TC_ACT_OK;
@@ -290,8 +318,7 @@ int fan_fp_rx(struct __sk_buff *skb)
 	if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
 		return TC_ACT_SHOT;
-	peer = bpf_map_lookup_elem(&fan_fp_peers, &d);
 	if (peer)
-		return bpf_redirect_peer(*peer, 0);
+		return bpf_redirect_peer(peer->ifindex, 0);
 	return bpf_redirect(fib.ifindex, 0);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CommandRunner, RunOptions, RunResult } from '../ports/runner.js';
-import { fastPathSwitches, switchLine, withFastPathOff } from './fastpath.js';
+import { fastPathSwitches, peerLine, switchLine, withFastPathOff } from './fastpath.js';
 
 /** Answers bpftool and nft like a host with one fast-path program (ctl map 12) and one vxlan program. */
 class Host implements CommandRunner {
@@ -67,5 +67,15 @@ describe('fast path switch', () => {
   });
   it('writes the mode as a little-endian __u32', () => {
     assert.equal(switchLine(3, true), 'map update id 3 key hex 00 00 00 00 value hex 01 00 00 00');
+  });
+});
+
+describe('fast path peer map', () => {
+  it('keys by the address as a little-endian __u32, values ifindex then MAC then padding', () => {
+    assert.equal(
+      peerLine(9, 0xfa000c02, { ifindex: 0x105, mac: '86:11:61:0a:bd:47' }),
+      'map update id 9 key hex 02 0c 00 fa value hex 05 01 00 00 86 11 61 0a bd 47 00 00',
+    );
+    assert.equal(peerLine(9, 0xfa000c02), 'map delete id 9 key hex 02 0c 00 fa');
   });
 });

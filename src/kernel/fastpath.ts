@@ -84,3 +84,79 @@ export async function withFastPathOff<T>(runner: CommandRunner, change: () => Pr
     await syncFastPath(runner);
   }
 }
+
+export const FAST_PEERS_MAP = 'fan_fp_peers';
+/** The tc attachment name of the decapsulating program, which reads the peer map. */
+const FAST_RX = /\[tc\/fp_rx\]/;
+
+const le32 = (n: number): string[] => [0, 8, 16, 24].map((s) => ((n >>> s) & 0xff).toString(16).padStart(2, '0'));
+const linkShow = z.array(z.object({ ifindex: z.number() }).passthrough());
+
+/** The fan_fp_peers maps of the decapsulating programs in this namespace (none: no vxlan-fast fan here). */
+async function peerMaps(runner: CommandRunner): Promise<number[]> {
+  const net = await runner.run(['bpftool', '-j', 'net', 'show'], { allowFailure: true });
+  if (net.exitCode !== 0) return [];
+  const ids = new Set(
+    parse(netShow, net.stdout)
+      .flatMap((e) => e.tc ?? [])
+      .filter((t) => FAST_RX.test(t.name ?? ''))
+      .map((t) => t.id),
+  );
+  if (ids.size === 0) return [];
+  const [progs, maps] = await Promise.all([
+    runner.run(['bpftool', '-j', 'prog', 'show']),
+    runner.run(['bpftool', '-j', 'map', 'show']),
+  ]);
+  const peers = new Set(
+    parse(mapList, maps.stdout)
+      .filter((m) => m.name === FAST_PEERS_MAP)
+      .map((m) => m.id),
+  );
+  return [
+    ...new Set(
+      parse(progList, progs.stdout)
+        .filter((p) => ids.has(p.id))
+        .flatMap((p) => (p.map_ids ?? []).filter((m) => peers.has(m))),
+    ),
+  ];
+}
+
+/** The `bpftool batch` line for one entry of the peer map: set (with host veth ifindex and MAC) or delete. */
+export function peerLine(mapId: number, address: number, to?: { ifindex: number; mac: string }): string {
+  const key = ['key', 'hex', ...le32(address)];
+  if (to === undefined) return ['map', 'delete', 'id', String(mapId), ...key].join(' ');
+  const mac = to.mac.split(':').map((b) => b.padStart(2, '0'));
+  if (mac.length !== 6) throw new Error(`not a MAC address: ${to.mac}`);
+  return ['map', 'update', 'id', String(mapId), ...key, 'value', 'hex', ...le32(to.ifindex), ...mac, '00', '00'].join(
+    ' ',
+  );
+}
+
+/**
+ * THE one place that keeps the fast path's accelerator map (address → the container's host veth, for delivery
+ * straight into the container): attach paths call it with the host veth and the container's MAC, detach paths
+ * with neither. Best effort by design: a missing or stale entry only means the slower delivery (the programs check
+ * the MAC against the neighbour entry), so a failure here never fails an attach. Without a vxlan-fast fan on the
+ * host this costs one `bpftool net show`.
+ */
+export async function fastPathPeer(
+  runner: CommandRunner,
+  address: number,
+  to?: { readonly hostIf: string; readonly mac: string },
+): Promise<void> {
+  try {
+    const maps = await peerMaps(runner);
+    if (maps.length === 0) return;
+    let value: { ifindex: number; mac: string } | undefined;
+    if (to !== undefined) {
+      const link = await runner.run(['ip', '-j', 'link', 'show', 'dev', to.hostIf]);
+      const ifindex = parse(linkShow, link.stdout)[0]?.ifindex;
+      if (ifindex === undefined) return;
+      value = { ifindex, mac: to.mac };
+    }
+    const lines = maps.map((id) => peerLine(id, address, value));
+    await runner.run(['bpftool', 'batch', 'file', '-'], { input: `${lines.join('\n')}\n`, allowFailure: true });
+  } catch {
+    // An accelerator only: the fast path delivers without it.
+  }
+}
