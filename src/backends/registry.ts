@@ -22,3 +22,8 @@ export function backendOf(fan: Pick<Fan, 'type'>): DataplaneBackend {
 export function fanMtu(fan: Pick<Fan, 'type' | 'deviceMtu'>): number {
   return fan.deviceMtu - backendOf(fan).overhead;
 }
+
+/** Fans whose packets cross hosts in fan's VXLAN (the fan-vxlan device, or a fast path with the same frames). */
+export function carriesVxlan(fan: { readonly type: string }): boolean {
+  return fan.type === vxlanBackend.type || fan.type === vxlanFastBackend.type;
+}
