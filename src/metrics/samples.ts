@@ -10,7 +10,6 @@
 import { type Ipv4, contains } from '../core/address/ipv4.js';
 import { type IpamPool, poolSize, reservedRangeOf } from '../core/ipam/pool.js';
 import type { HostStatus } from '../app/host.js';
-import { carriesVxlan } from '../backends/registry.js';
 
 export type MetricType = 'counter' | 'gauge';
 
@@ -219,7 +218,7 @@ export function metricSamples(input: MetricsInput): Sample[] {
   const tunnelHealthy = tunnel !== undefined && tunnel.up && tunnel.programs.length > 0;
   for (const f of status.fans) {
     const fan = { fan: f.bridge };
-    add(METRICS.up, fan, bool(f.bridgeUp && (!carriesVxlan(f) || tunnelHealthy)));
+    add(METRICS.up, fan, bool(f.bridgeUp && (f.type !== 'vxlan' || tunnelHealthy)));
     add(
       METRICS.info,
       {
