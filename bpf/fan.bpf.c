@@ -287,4 +287,7 @@ int fan_hostgw(struct __sk_buff *skb)
 	return bpf_redirect_neigh(skb->ifindex, &nh, sizeof(nh), 0);
 }
 
+/* The eBPF-native VXLAN fast path (--type vxlan-fast): its own file, same maps. */
+#include "vxlan-fast.c"
+
 char _license[] SEC("license") = "GPL";

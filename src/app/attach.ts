@@ -25,6 +25,7 @@ import type { InterfaceFacts } from '../core/model/host-facts.js';
 import type { Lease, LeaseStore, PodRef } from '../ports/leases.js';
 import type { SandboxLinks } from '../ports/sandbox.js';
 import { InterfaceExistsError } from '../core/attach/errors.js';
+import { backendOf } from '../backends/registry.js';
 
 export interface AttachDeps {
   readonly links: SandboxLinks;
@@ -87,6 +88,7 @@ export async function attach(
       alias: plan.alias,
       address: plan.address,
       gateway: plan.gateway,
+      ...(backendOf(fan).deliversThroughPeerMap === true ? { peerMap: true } : {}),
     };
     // Optimistic: the names are free on almost every call, and finding out costs two more processes.
     const made = await links.createAttachedVeth(veth).catch(async (error: unknown) => {

@@ -264,6 +264,22 @@ export function flagsOf(fan: Fan): string {
     .join(' ');
 }
 
+/** A fan's counters: its row in each program that counts it (the peer device's, and a fast path's). */
+function fanCounters(
+  fan: Fan,
+  tables: ReadonlyMap<string, { table: readonly OverlayEntry[]; stats: Map<number, Stats> }>,
+): Stats {
+  const backend = backendOf(fan);
+  const total = emptyStats();
+  for (const dev of backend.counterDevices?.(fan) ?? [backend.peerDevice(fan)]) {
+    const program = tables.get(dev);
+    const index = program?.table.findIndex((e) => e.overlay === fan.map.overlay.address && e.local === fan.host.host);
+    const stats = index !== undefined && index >= 0 ? program?.stats.get(index) : undefined;
+    if (stats) for (const key of Object.keys(stats) as (keyof Stats)[]) total[key] += stats[key];
+  }
+  return total;
+}
+
 export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
   const store = new FanStateStore(deps.paths.stateDir);
   const entries = (await store.read()).map(entryOf);
@@ -273,7 +289,8 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
   // Counters live in the programs' maps: the tunnel's for vxlan fans, the underlay device's for host-gw fans.
   const tables = new Map<string, { table: readonly OverlayEntry[]; stats: Map<number, Stats> }>();
   for (const dev of new Set(programs.map((p) => p.dev))) {
-    const table = programs.find((p) => p.dev === dev && p.direction === 'egress')?.overlays ?? [];
+    const onDev = programs.filter((p) => p.dev === dev);
+    const table = (onDev.find((p) => p.direction === 'egress') ?? onDev[0])?.overlays ?? [];
     tables.set(dev, { table, stats: await deps.dataplane.bpf.readStats(dev, programs) });
   }
   const containers = new Map<string, AttachmentRow[]>();
@@ -289,9 +306,6 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
     fans: fans.map((fan, i) => {
       const link = current.links.find((l) => l.name === fan.bridge);
       const dhcp = current.dhcp.find((d) => d.bridge === fan.bridge);
-      const program = tables.get(backendOf(fan).peerDevice(fan));
-      const index =
-        program?.table.findIndex((e) => e.overlay === fan.map.overlay.address && e.local === fan.host.host) ?? -1;
       return {
         bridge: fan.bridge,
         overlay: formatCidr(fan.map.overlay),
@@ -313,7 +327,7 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
         bridgeUp: link?.up ?? false,
         attached: current.links.filter((l) => l.master === fan.bridge).map((l) => l.name),
         containers: containers.get(fan.bridge) ?? [],
-        counters: (index >= 0 ? program?.stats.get(index) : undefined) ?? emptyStats(),
+        counters: fanCounters(fan, tables),
       };
     }),
     ...(tunnelLink

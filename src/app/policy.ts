@@ -38,6 +38,7 @@ import type { LeaseStore } from '../ports/leases.js';
 import { FileLeaseStore, leaseFilePath } from '../store/lease-file.js';
 import type { FanPaths } from './paths.js';
 import { type PolicyWatchFile, readPolicyWatchFile } from '../store/policy-watch-state.js';
+import { withFastPathOff } from '../kernel/fastpath.js';
 
 export interface PolicyDeps {
   readonly runner: CommandRunner;
@@ -106,7 +107,7 @@ export async function applyPolicyText(deps: PolicyDeps, text: string, source: st
     await requireOwnTables(deps.runner);
     const script = renderPolicyReplace(compiled);
     for (const f of fans) await enableBridgeFiltering(deps.runner, f.bridge);
-    const timing = await loadNftScript(deps.runner, script);
+    const timing = await withFastPathOff(deps.runner, () => loadNftScript(deps.runner, script));
     const previous = await store.readRecord();
     await store.writeApplied(text, { version: 1, hash: compiled.hash, source, appliedAt: new Date().toISOString() });
     if (previous?.hash !== compiled.hash) deps.log(`policy ${compiled.hash} applied from ${source}`);
@@ -155,7 +156,7 @@ export async function reapplyPolicy(deps: PolicyDeps): Promise<(ApplyReport & { 
 export async function removePolicy(deps: PolicyDeps): Promise<void> {
   const state = await readPolicyTables(deps.runner);
   if (state.foreign) return; // not ours
-  await loadNftScript(deps.runner, renderPolicyRemove());
+  await withFastPathOff(deps.runner, () => loadNftScript(deps.runner, renderPolicyRemove()));
 }
 
 /** `fanctl policy remove`: tables gone and the stored policy forgotten. */

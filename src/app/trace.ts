@@ -14,6 +14,7 @@ import { answersArp, movedCounters, neighbourState, pingFrom, readCounters } fro
 import { readBridgePorts } from '../kernel/veth-peers.js';
 import { readFanView } from './fans.js';
 import type { HostDeps } from './host.js';
+import { carriesVxlan } from '../backends/registry.js';
 
 export interface TraceOptions {
   readonly src: string;
@@ -114,7 +115,7 @@ export async function traceCommand(opts: TraceOptions, deps: HostDeps): Promise<
       'pass --netns NAME|PATH (e.g. /proc/PID/ns/net of the container), or trace from the bridge address',
     );
   }
-  const devices = [...new Set(view.fans.map((f) => (f.type === 'vxlan' ? TUNNEL_DEVICE : f.device)))];
+  const devices = [...new Set(view.fans.map((f) => (carriesVxlan(f) ? TUNNEL_DEVICE : f.device)))];
   const before = await readCounters(deps.runner, deps.dataplane.bpf, devices);
   const ping = await pingFrom(deps.runner, prefix, opts.dst, prefix.length === 0 ? opts.src : undefined);
   const after = await readCounters(deps.runner, deps.dataplane.bpf, devices);

@@ -16,4 +16,14 @@ export interface DataplaneBackend {
   peerDevice(fan: Fan): string;
   /** Devices, programs and tables for all fans of this type on the host, in table order (first match wins). */
   devices(fans: readonly Fan[]): DataplaneDevice[];
+  /**
+   * Devices whose programs count this fan's packets (summed per overlay row); the peer device alone when absent.
+   * A fast path counts on the devices it runs on as well as on the fallback tunnel.
+   */
+  counterDevices?(fan: Fan): readonly string[];
+  /**
+   * True when the backend delivers to local containers through the accelerator map the attach paths keep
+   * (address → the container's host veth): only then do attach paths spend the processes to fill it.
+   */
+  readonly deliversThroughPeerMap?: boolean;
 }

@@ -4,10 +4,12 @@ import type { DataplaneType } from '../core/config/fan-spec.js';
 import type { DataplaneBackend } from './backend.js';
 import { hostGwBackend } from './host-gw/backend.js';
 import { vxlanBackend } from './vxlan/backend.js';
+import { vxlanFastBackend } from './vxlan-fast/backend.js';
 
 const BACKENDS: Readonly<Record<DataplaneType, DataplaneBackend>> = {
   vxlan: vxlanBackend,
   'host-gw': hostGwBackend,
+  'vxlan-fast': vxlanFastBackend,
 };
 
 export const ALL_BACKENDS: readonly DataplaneBackend[] = Object.values(BACKENDS);
@@ -19,4 +21,9 @@ export function backendOf(fan: Pick<Fan, 'type'>): DataplaneBackend {
 /** Bridge and container MTU: the underlay device's, less the backend's encapsulation. */
 export function fanMtu(fan: Pick<Fan, 'type' | 'deviceMtu'>): number {
   return fan.deviceMtu - backendOf(fan).overhead;
+}
+
+/** Fans whose packets cross hosts in fan's VXLAN (the fan-vxlan device, or a fast path with the same frames). */
+export function carriesVxlan(fan: { readonly type: string }): boolean {
+  return fan.type === vxlanBackend.type || fan.type === vxlanFastBackend.type;
 }

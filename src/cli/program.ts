@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { formatCidr } from '../core/address/ipv4.js';
 import { DEFAULT_FAN_CONFIG } from '../core/config/fan-file.js';
-import { toFanWords } from '../core/config/fan-spec.js';
+import { DATAPLANE_TYPES, type DataplaneType, toFanWords } from '../core/config/fan-spec.js';
 import { ConfigError, FanError, InternalError } from '../core/errors.js';
 import { DEFAULT_LAB } from '../lab/topology.js';
 import {
@@ -206,7 +206,7 @@ export function buildProgram(deps: CliDeps): Command {
       .addOption(
         once(new Option('--host-reserve <n>', 'addresses kept for the host at the start of the slice (default 1)')),
       )
-      .addOption(once(new Option('--type <type>', 'data plane').choices(['vxlan', 'host-gw'])))
+      .addOption(once(new Option('--type <type>', 'data plane').choices([...DATAPLANE_TYPES])))
       .option('-c, --config <path>', 'config file for -a', deps.env.FAN_CONFIG ?? DEFAULT_FAN_CONFIG)
       .option('--json', 'print the result as JSON');
 
@@ -339,7 +339,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--dhcp', "containers get their address from the fan's dnsmasq")
     .option('--mtu <n>', 'underlay MTU', String(DEFAULT_LAB.underlayMtu))
     .addOption(
-      new Option('--type <type>', "data plane of the lab's fans").choices(['vxlan', 'host-gw']).default('vxlan'),
+      new Option('--type <type>', "data plane of the lab's fans").choices([...DATAPLANE_TYPES]).default('vxlan'),
     )
     .option('--group <name=range>', 'policy group NAME=FIRST-LAST; containers take turns (repeat for several)', collect)
     .action(
@@ -351,7 +351,7 @@ export function buildProgram(deps: CliDeps): Command {
         underlay: string;
         dhcp?: boolean;
         mtu: string;
-        type: 'vxlan' | 'host-gw';
+        type: DataplaneType;
         group?: string[];
       }) => {
         const topo = await labUpCommand({

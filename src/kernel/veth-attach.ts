@@ -20,6 +20,7 @@ import { FAN_LINK_GROUP } from '../core/model/host-state.js';
 import type { CommandRunner } from '../ports/runner.js';
 import type { AttachedVethRequest } from '../ports/sandbox.js';
 import { KernelCommandError } from './exec.js';
+import { fastPathPeer } from './fastpath.js';
 
 /** `ip -batch` splits lines on white space and takes "…" as one word. */
 function quoted(what: string, text: string): string {
@@ -80,6 +81,9 @@ export async function createAttachedVeth(
       ],
       req.ifname,
     );
+    if (req.peerMap === true && container.mac !== undefined) {
+      await fastPathPeer(runner, req.address.address, { hostIf: req.hostIf, mac: container.mac });
+    }
     return { host, container };
   } catch (error) {
     await deleteLink(runner, req.hostIf); // its peer in the container goes with it

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { formatIpv4 } from '../core/address/ipv4.js';
 import { FanError } from '../core/errors.js';
+import type { DataplaneType } from '../core/config/fan-spec.js';
 import { containerAddress } from './lab.js';
 import { inNs } from './shell.js';
 import type { LabTopology } from './topology.js';
@@ -18,6 +19,7 @@ export interface PathMeasure {
     | 'underlay host→host'
     | 'fan vxlan container→container, cross-host'
     | 'fan host-gw container→container, cross-host'
+    | 'fan vxlan-fast container→container, cross-host'
     | 'reference (flannel-style vxlan, per-peer fdb) container→container, cross-host'
     | 'fan container→container, same host';
   readonly from: string;
@@ -116,7 +118,7 @@ export async function labBench(
       client: { ns: h1.ns, name: h1.name, address: formatIpv4(h1.underlay.address) },
     },
   ];
-  const crossHost = (type: 'vxlan' | 'host-gw'): PathMeasure['path'] => `fan ${type} container→container, cross-host`;
+  const crossHost = (type: DataplaneType): PathMeasure['path'] => `fan ${type} container→container, cross-host`;
   if (b) pairs.push({ path: crossHost(topo.options.type), server: await endpoint(b), client: await endpoint(a) });
   progress('building the reference network (flannel-style vxlan with per-peer route, neighbour and fdb entries)');
   const [refA, refB] = await buildReference(topo, [h1, h2]);

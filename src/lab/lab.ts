@@ -6,9 +6,12 @@
 import { createLabVeth, root } from './shell.js';
 import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { formatCidr, formatIpv4, network } from '../core/address/ipv4.js';
+import { formatCidr, formatIpv4, network, parseIpv4 } from '../core/address/ipv4.js';
 import { FanError, ConfigError, errorMessage } from '../core/errors.js';
 import { requireRoot } from '../kernel/probes.js';
+import { ExecRunner } from '../kernel/exec.js';
+import { fastPathPeer } from '../kernel/fastpath.js';
+import { backendOf } from '../backends/registry.js';
 import type { CommandRunner } from '../ports/runner.js';
 import {
   type LabContainer,
@@ -171,6 +174,7 @@ export async function attachContainer(topo: LabTopology, host: LabHost, c: LabCo
     await root.run(['ip', '-n', c.ns, 'address', 'add', `${formatIpv4(c.address)}/${c.prefix}`, 'dev', 'eth0']);
     await root.run(['ip', '-n', c.ns, 'route', 'add', 'default', 'via', formatIpv4(c.gateway), 'dev', 'eth0']);
   }
+  await rememberFastPathPeer(topo, host, c);
 }
 
 /** The address a container really has (with DHCP it is the lease's). */
@@ -207,4 +211,13 @@ export async function loadLab(name: string): Promise<LabTopology> {
   const text = await readFile(`/run/fanlab/${name}/lab.json`, 'utf8').catch(() => undefined);
   if (text === undefined) throw new ConfigError(`no lab named ${name} is up`, 'start one with fanctl lab up');
   return labTopology(JSON.parse(text) as LabOptions);
+}
+
+/** vxlan-fast's accelerator entry for a lab container (its address is static, or the lease DHCP gave it). */
+async function rememberFastPathPeer(topo: LabTopology, host: LabHost, c: LabContainer): Promise<void> {
+  if (backendOf({ type: topo.options.type }).deliversThroughPeerMap !== true) return;
+  const link = await root.run(['ip', '-n', c.ns, '-j', 'link', 'show', 'eth0']);
+  const mac = (JSON.parse(link.stdout) as { address?: string }[])[0]?.address;
+  if (mac === undefined) return;
+  await fastPathPeer(new ExecRunner(host.ns), parseIpv4(await containerAddress(c)), { hostIf: c.hostIf, mac });
 }

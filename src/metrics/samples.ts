@@ -10,6 +10,7 @@
 import { type Ipv4, contains } from '../core/address/ipv4.js';
 import { type IpamPool, poolSize, reservedRangeOf } from '../core/ipam/pool.js';
 import type { HostStatus } from '../app/host.js';
+import { carriesVxlan } from '../backends/registry.js';
 import type { Verdict } from '../doctor/check.js';
 import { FAN_COMMANDS, FAN_EVENTS, type EventCounts } from '../store/event-log.js';
 
@@ -273,7 +274,7 @@ export function metricSamples(input: MetricsInput): Sample[] {
   const tunnelHealthy = tunnel !== undefined && tunnel.up && tunnel.programs.length > 0;
   for (const f of status.fans) {
     const fan = { fan: f.bridge };
-    add(METRICS.up, fan, bool(f.bridgeUp && (f.type !== 'vxlan' || tunnelHealthy)));
+    add(METRICS.up, fan, bool(f.bridgeUp && (!carriesVxlan(f) || tunnelHealthy)));
     add(
       METRICS.info,
       {

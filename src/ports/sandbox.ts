@@ -24,8 +24,12 @@ export interface ContainerAddressing {
   readonly gateway: Ipv4;
 }
 
-/** A container's veth with its addressing: `createAttachedVeth` makes it in one go. */
-export type AttachedVethRequest = VethRequest & Omit<ContainerAddressing, 'netns' | 'ifname'>;
+/**
+ * A container's veth with its addressing: `createAttachedVeth` makes it in one go. `peerMap`: also enter the
+ * container in the fast path's accelerator map (fans whose backend delivers through it).
+ */
+export type AttachedVethRequest = VethRequest &
+  Omit<ContainerAddressing, 'netns' | 'ifname'> & { readonly peerMap?: boolean };
 
 export interface SandboxLinks {
   netnsExists(netns: string): Promise<boolean>;

@@ -130,7 +130,7 @@ describe('requireValidConfig', () => {
       () => requireValidConfig(config),
       `${PATH} has 2 errors:\n` +
         `  ${PATH}:1: no underlay given (add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16)\n` +
-        `  ${PATH}:3: unknown fan type "ipip" (use one of: vxlan, host-gw)`,
+        `  ${PATH}:3: unknown fan type "ipip" (use one of: vxlan, host-gw, vxlan-fast)`,
       'fix the lines above; nothing was changed',
     );
   });

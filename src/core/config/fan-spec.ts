@@ -20,7 +20,7 @@ import { ConfigError } from '../errors.js';
 import { checkOverlay, defineFan } from '../mapping/fan.js';
 import { bridgeNameProblem } from '../names/ifname.js';
 
-export const DATAPLANE_TYPES = ['vxlan', 'host-gw'] as const;
+export const DATAPLANE_TYPES = ['vxlan', 'host-gw', 'vxlan-fast'] as const;
 export type DataplaneType = (typeof DATAPLANE_TYPES)[number];
 
 /** How the user named the underlay; resolved against the host's interfaces by `resolveUnderlay`. */

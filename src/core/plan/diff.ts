@@ -92,16 +92,24 @@ function diffBridges(current: CurrentHost, desired: DesiredHost, links: Readonly
 const was = <T>(value: T | undefined): { was?: T } => (value === undefined ? {} : { was: value });
 
 /** One data-plane device: its link (when fan makes it), neighbour, programs and table. */
-function diffDevice(current: CurrentHost, device: DataplaneDevice, links: ReadonlyMap<string, LinkState>): Op[] {
+function diffDevice(
+  current: CurrentHost,
+  device: DataplaneDevice,
+  links: ReadonlyMap<string, LinkState>,
+  bridges: readonly string[],
+): Op[] {
   const ops: Op[] = [];
   const link = links.get(device.dev);
-  const qdisc = device.link ? 'own' : 'shared';
+  // A fan bridge (a fast path's programs) is fan's like its tunnel: its clsact goes with it.
+  const fanBridge = bridges.includes(device.dev);
+  const qdisc = device.link || fanBridge ? 'own' : 'shared';
   const attach: Op = { kind: 'tc-attach', dev: device.dev, programs: device.programs, qdisc };
   const table: Op = { kind: 'overlay-table', dev: device.dev, overlays: device.overlays };
   if (device.link && !link) {
     ops.push({ kind: 'link-add', link: device.link }, attach, table, { kind: 'link-up', name: device.dev });
     return ops;
   }
+  if (!link && fanBridge) return [attach, table]; // created earlier in this plan
   if (!link) {
     throw new ConfigError(
       `underlay device ${device.dev} does not exist`,
@@ -201,7 +209,8 @@ export function diffHost(current: CurrentHost, desired: DesiredHost): Op[] {
     ops.push({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1', was: '0' });
   }
   ops.push(...diffBridges(current, desired, links));
-  for (const device of desired.devices) ops.push(...diffDevice(current, device, links));
+  const bridgeNames = desired.bridges.map((b) => b.name);
+  for (const device of desired.devices) ops.push(...diffDevice(current, device, links, bridgeNames));
   for (const route of desired.routes) {
     if (current.routes.some((r) => sameRoute(r, route))) continue;
     ops.push({ kind: 'route-replace', route, ...was(current.routes.find((r) => equalCidr(r.dst, route.dst))) });

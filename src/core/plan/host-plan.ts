@@ -55,7 +55,9 @@ export function dhcpSpec(fan: Fan, options: PlanOptions): DhcpSpec {
 
 /** Each backend's devices for its fans; one eBPF table holds at most MAX_OVERLAYS rows. */
 function dataplaneDevices(fans: readonly Fan[]): DataplaneDevice[] {
-  const devices = ALL_BACKENDS.flatMap((backend) => backend.devices(fans.filter((f) => f.type === backend.type)));
+  const devices = mergeShared(
+    ALL_BACKENDS.flatMap((backend) => backend.devices(fans.filter((f) => f.type === backend.type))),
+  );
   for (const device of devices) {
     if (device.overlays.length > MAX_OVERLAYS) {
       throw new ConfigError(
@@ -65,6 +67,35 @@ function dataplaneDevices(fans: readonly Fan[]): DataplaneDevice[] {
     }
   }
   return devices;
+}
+
+/**
+ * Backends that share a device (vxlan and vxlan-fast both use the fan-vxlan tunnel) get ONE entry with both
+ * tables; two backends wanting different programs on one device cannot share it.
+ */
+function mergeShared(devices: readonly DataplaneDevice[]): DataplaneDevice[] {
+  const out: DataplaneDevice[] = [];
+  for (const device of devices) {
+    const i = out.findIndex((d) => d.dev === device.dev);
+    const first = out[i];
+    if (first === undefined) {
+      out.push(device);
+      continue;
+    }
+    const programs = (d: DataplaneDevice): string => d.programs.map((p) => `${p.direction} ${p.section}`).join(',');
+    if (programs(first) !== programs(device)) {
+      throw new ConfigError(
+        `the ${first.backend} and ${device.backend} fans both need ${device.dev} for their eBPF programs`,
+        `give both fans the same --type, or put them on different underlay devices`,
+      );
+    }
+    const link =
+      first.link && device.link && first.link.type === 'vxlan' && device.link.type === 'vxlan'
+        ? { ...first.link, mtu: Math.max(first.link.mtu, device.link.mtu) }
+        : first.link;
+    out[i] = { ...first, ...(link ? { link } : {}), overlays: [...first.overlays, ...device.overlays] };
+  }
+  return out;
 }
 
 export function planHost(fans: readonly Fan[], options: PlanOptions): DesiredHost {

@@ -261,7 +261,8 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
     const R = formatIpv4(remote);
     const crossOverlay = dstFan !== srcFan;
     const bits = remote & hostMask(dstFan.map.underlay.prefix);
-    const dataplane = dstFan.type;
+    // vxlan-fast carries vxlan's frames: where its fast path does not apply, its packets take vxlan's path.
+    const dataplane = dstFan.type === 'vxlan-fast' ? 'vxlan' : dstFan.type;
     const base = { kind: 'cross-host' as const, crossOverlay, dataplane, underlayHost: R };
     const peerDev = dataplane === 'vxlan' ? TUNNEL_DEVICE : dstFan.device;
     hops.push({

@@ -30,7 +30,8 @@ export const ebpfCheck: Check<EbpfObservation> = {
   async gather(ctx) {
     const sites = ctx.desired.devices.map((d): ProgramSite => {
       const programs = ctx.current.tcPrograms.filter((p) => p.dev === d.dev);
-      const table = programs.find((p) => p.direction === 'egress')?.overlays;
+      // The egress program's table, or the only program's (a fast path's programs sit on ingress).
+      const table = (programs.find((p) => p.direction === 'egress') ?? programs[0])?.overlays;
       return {
         dev: d.dev,
         directions: d.programs.map((p) => p.direction),

@@ -8,6 +8,7 @@ import { type Check, type Finding, combine, fail, ok, skip, warn } from '../chec
 import { TUNNEL_DEVICE, VXLAN_OVERHEAD } from '../../backends/vxlan/backend.js';
 import { fanMtu } from '../../backends/registry.js';
 import { readBridgePorts } from '../../kernel/veth-peers.js';
+import { carriesVxlan } from '../../backends/registry.js';
 
 export interface MtuPort {
   readonly hostIf: string;
@@ -71,7 +72,7 @@ export const mtuCheck: Check<MtuObservation> = {
   judge(o) {
     if (o.fans.length === 0) return skip('no fan is up');
     const findings: Finding[] = [];
-    const vxlan = o.fans.filter((f) => f.type === 'vxlan');
+    const vxlan = o.fans.filter((f) => carriesVxlan(f));
     if (vxlan.length > 0 && o.tunnelMtu !== undefined) {
       const limit = Math.max(...vxlan.map((f) => f.underlayMtu)) - VXLAN_OVERHEAD;
       if (o.tunnelMtu > limit) {
@@ -88,7 +89,7 @@ export const mtuCheck: Check<MtuObservation> = {
       if (f.bridgeMtu !== undefined && f.bridgeMtu > f.expected) {
         findings.push(
           fail(
-            `${f.bridge} has MTU ${f.bridgeMtu}, above the fan MTU ${f.expected} (${f.underlayDevice} ${f.underlayMtu}${f.type === 'vxlan' ? ` − ${VXLAN_OVERHEAD}` : ''})`,
+            `${f.bridge} has MTU ${f.bridgeMtu}, above the fan MTU ${f.expected} (${f.underlayDevice} ${f.underlayMtu}${carriesVxlan(f) ? ` − ${VXLAN_OVERHEAD}` : ''})`,
             fixBridge,
           ),
         );
@@ -116,7 +117,7 @@ export const mtuCheck: Check<MtuObservation> = {
         if (containerMtu > f.expected) {
           findings.push(
             fail(
-              `container port ${where} on ${f.bridge} has MTU ${containerMtu} behind a fan MTU of ${f.expected}: its full-size packets cannot cross the ${f.type === 'vxlan' ? 'tunnel' : 'underlay'} (UDP and ICMP are lost; only TCP is saved by MSS clamping)`,
+              `container port ${where} on ${f.bridge} has MTU ${containerMtu} behind a fan MTU of ${f.expected}: its full-size packets cannot cross the ${carriesVxlan(f) ? 'tunnel' : 'underlay'} (UDP and ICMP are lost; only TCP is saved by MSS clamping)`,
               `set both ends of the veth to ${f.expected} (ip link set dev ${p.hostIf} mtu ${f.expected}; inside the container: ip link set dev ${p.peer?.ifname ?? 'eth0'} mtu ${f.expected}), or attach containers with fan's CNI/Docker drivers, which use the fan MTU`,
             ),
           );
@@ -133,7 +134,7 @@ export const mtuCheck: Check<MtuObservation> = {
     const summary = o.fans
       .map(
         (f) =>
-          `${f.bridge} ${f.bridgeMtu ?? '?'} (${f.underlayDevice} ${f.underlayMtu}${f.type === 'vxlan' ? `, ${TUNNEL_DEVICE} ${o.tunnelMtu ?? '?'}` : ''}), ${f.ports.length} port(s) at ${f.expected}`,
+          `${f.bridge} ${f.bridgeMtu ?? '?'} (${f.underlayDevice} ${f.underlayMtu}${carriesVxlan(f) ? `, ${TUNNEL_DEVICE} ${o.tunnelMtu ?? '?'}` : ''}), ${f.ports.length} port(s) at ${f.expected}`,
       )
       .join('; ');
     return combine(findings, ok(summary));

@@ -11,6 +11,7 @@ import { TUNNEL_DEVICE } from '../../backends/vxlan/backend.js';
 import { firstContainerAddress } from '../../core/plan/host-plan.js';
 import { type Check, type Finding, combine, fail, ok, skip } from '../check.js';
 import { readSysctl, routeDevice } from '../gather.js';
+import { carriesVxlan } from '../../backends/registry.js';
 
 export interface RpPath {
   readonly dev: string;
@@ -41,7 +42,7 @@ export const rpFilterCheck: Check<RpFilterObservation> = {
     const num = async (key: string): Promise<number> => Number((await readSysctl(ctx.runner, key)) ?? '0');
     const paths: RpPath[] = [];
     for (const fan of ctx.fans) {
-      const peerDev = fan.type === 'vxlan' ? TUNNEL_DEVICE : fan.device;
+      const peerDev = carriesVxlan(fan) ? TUNNEL_DEVICE : fan.device;
       const remote = formatIpv4(u32(sliceOf(fan.map, otherHost(fan)).address + 2));
       const local = formatIpv4(firstContainerAddress(fan));
       for (const [dev, sample] of [

@@ -10,6 +10,7 @@ import { type Ipv4, contains, formatIpv4, parseIpv4 } from '../../core/address/i
 import { describeHost } from '../../core/mapping/fan.js';
 import { VXLAN_PORT } from '../../backends/vxlan/backend.js';
 import { type Check, type Finding, combine, fail, ok, skip, warn } from '../check.js';
+import { carriesVxlan } from '../../backends/registry.js';
 
 export interface TunnelProbe {
   readonly bridge: string;
@@ -41,7 +42,7 @@ export const vxlanPortCheck: Check<VxlanPortObservation> = {
   id: 'vxlan-port',
   title: `VXLAN UDP ${VXLAN_PORT} between hosts`,
   async gather(ctx) {
-    const vxlan = ctx.fans.filter((f) => f.type === 'vxlan');
+    const vxlan = ctx.fans.filter((f) => carriesVxlan(f));
     const run = (argv: string[]): Promise<{ exitCode: number }> =>
       ctx.runner.run(argv, { allowFailure: true, timeoutMs: 10_000 });
     const peers: { peer: Ipv4; origin: 'given' | 'seen' }[] = ctx.peers.map((p) => ({

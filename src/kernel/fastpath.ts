@@ -1,0 +1,162 @@
+/**
+ * The switch of the vxlan-fast programs (bpf/vxlan-fast.c): each program's fan_fp_ctl map holds 1 (fast path on)
+ * or 0 (every packet takes the kernel path). A freshly attached program reads 0, so the fast path only runs once
+ * fanctl has looked: it is on exactly when no isolation policy (nftables table `ip fan-policy`) is loaded, since
+ * the fast path skips the forward hook the policy filters in. See docs/fast-path.md.
+ */
+import { z } from 'zod';
+import { POLICY_TABLE } from '../codec/policy-nft.js';
+import type { CommandRunner } from '../ports/runner.js';
+
+export const FAST_CTL_MAP = 'fan_fp_ctl';
+/** The tc attachment names of the fast path's programs (`fan.bpf.o:[tc/fp_tx]`). */
+const FAST_SECTION = /\[tc\/fp_/;
+
+const netShow = z.array(
+  z
+    .object({ tc: z.array(z.object({ name: z.string().optional(), id: z.number() }).passthrough()).optional() })
+    .passthrough(),
+);
+const progList = z.array(z.object({ id: z.number(), map_ids: z.array(z.number()).optional() }).passthrough());
+const mapList = z.array(z.object({ id: z.number(), name: z.string().optional() }).passthrough());
+const parse = <T>(schema: z.ZodType<T>, text: string): T => schema.parse(JSON.parse(text.trim() === '' ? '[]' : text));
+
+/** The fan_fp_ctl maps of every fast-path program attached in this namespace. */
+export async function fastPathSwitches(runner: CommandRunner): Promise<number[]> {
+  const net = await runner.run(['bpftool', '-j', 'net', 'show'], { allowFailure: true });
+  if (net.exitCode !== 0) return [];
+  const ids = new Set(
+    parse(netShow, net.stdout)
+      .flatMap((e) => e.tc ?? [])
+      .filter((t) => FAST_SECTION.test(t.name ?? ''))
+      .map((t) => t.id),
+  );
+  if (ids.size === 0) return [];
+  const [progs, maps] = await Promise.all([
+    runner.run(['bpftool', '-j', 'prog', 'show']),
+    runner.run(['bpftool', '-j', 'map', 'show']),
+  ]);
+  const ctl = new Set(
+    parse(mapList, maps.stdout)
+      .filter((m) => m.name === FAST_CTL_MAP)
+      .map((m) => m.id),
+  );
+  return [
+    ...new Set(
+      parse(progList, progs.stdout)
+        .filter((p) => ids.has(p.id))
+        .flatMap((p) => (p.map_ids ?? []).filter((m) => ctl.has(m))),
+    ),
+  ];
+}
+
+/** One `bpftool batch` line setting the switch in map `id`. */
+export function switchLine(id: number, on: boolean): string {
+  return `map update id ${id} key hex 00 00 00 00 value hex 0${on ? 1 : 0} 00 00 00`;
+}
+
+export async function setFastPath(runner: CommandRunner, on: boolean): Promise<void> {
+  const ids = await fastPathSwitches(runner);
+  if (ids.length === 0) return;
+  const lines = ids.map((id) => switchLine(id, on));
+  await runner.run(['bpftool', 'batch', 'file', '-'], { input: `${lines.join('\n')}\n` });
+}
+
+export async function policyLoaded(runner: CommandRunner): Promise<boolean> {
+  return (await runner.run(['nft', 'list', 'table', 'ip', POLICY_TABLE], { allowFailure: true })).exitCode === 0;
+}
+
+/** On when no isolation policy is loaded, off otherwise. Called after fan attaches programs or loads a policy. */
+export async function syncFastPath(runner: CommandRunner): Promise<void> {
+  if ((await fastPathSwitches(runner)).length === 0) return;
+  await setFastPath(runner, !(await policyLoaded(runner)));
+}
+
+/**
+ * Runs a change of the policy tables with the fast path off (it skips the forward hook the policy filters in),
+ * then switches it back on only if no policy is loaded afterwards, also when the change failed.
+ */
+export async function withFastPathOff<T>(runner: CommandRunner, change: () => Promise<T>): Promise<T> {
+  await setFastPath(runner, false);
+  try {
+    return await change();
+  } finally {
+    await syncFastPath(runner);
+  }
+}
+
+export const FAST_PEERS_MAP = 'fan_fp_peers';
+/** The tc attachment name of the decapsulating program, which reads the peer map. */
+const FAST_RX = /\[tc\/fp_rx\]/;
+
+const le32 = (n: number): string[] => [0, 8, 16, 24].map((s) => ((n >>> s) & 0xff).toString(16).padStart(2, '0'));
+const linkShow = z.array(z.object({ ifindex: z.number() }).passthrough());
+
+/** The fan_fp_peers maps of the decapsulating programs in this namespace (none: no vxlan-fast fan here). */
+async function peerMaps(runner: CommandRunner): Promise<number[]> {
+  const net = await runner.run(['bpftool', '-j', 'net', 'show'], { allowFailure: true });
+  if (net.exitCode !== 0) return [];
+  const ids = new Set(
+    parse(netShow, net.stdout)
+      .flatMap((e) => e.tc ?? [])
+      .filter((t) => FAST_RX.test(t.name ?? ''))
+      .map((t) => t.id),
+  );
+  if (ids.size === 0) return [];
+  const [progs, maps] = await Promise.all([
+    runner.run(['bpftool', '-j', 'prog', 'show']),
+    runner.run(['bpftool', '-j', 'map', 'show']),
+  ]);
+  const peers = new Set(
+    parse(mapList, maps.stdout)
+      .filter((m) => m.name === FAST_PEERS_MAP)
+      .map((m) => m.id),
+  );
+  return [
+    ...new Set(
+      parse(progList, progs.stdout)
+        .filter((p) => ids.has(p.id))
+        .flatMap((p) => (p.map_ids ?? []).filter((m) => peers.has(m))),
+    ),
+  ];
+}
+
+/** The `bpftool batch` line for one entry of the peer map: set (with host veth ifindex and MAC) or delete. */
+export function peerLine(mapId: number, address: number, to?: { ifindex: number; mac: string }): string {
+  const key = ['key', 'hex', ...le32(address)];
+  if (to === undefined) return ['map', 'delete', 'id', String(mapId), ...key].join(' ');
+  const mac = to.mac.split(':').map((b) => b.padStart(2, '0'));
+  if (mac.length !== 6) throw new Error(`not a MAC address: ${to.mac}`);
+  return ['map', 'update', 'id', String(mapId), ...key, 'value', 'hex', ...le32(to.ifindex), ...mac, '00', '00'].join(
+    ' ',
+  );
+}
+
+/**
+ * THE one place that keeps the fast path's accelerator map (address → the container's host veth, for delivery
+ * straight into the container): attach paths call it with the host veth and the container's MAC, detach paths
+ * with neither. Best effort by design: a missing or stale entry only means the slower delivery (the programs check
+ * the MAC against the neighbour entry), so a failure here never fails an attach. Without a vxlan-fast fan on the
+ * host this costs one `bpftool net show`.
+ */
+export async function fastPathPeer(
+  runner: CommandRunner,
+  address: number,
+  to?: { readonly hostIf: string; readonly mac: string },
+): Promise<void> {
+  try {
+    const maps = await peerMaps(runner);
+    if (maps.length === 0) return;
+    let value: { ifindex: number; mac: string } | undefined;
+    if (to !== undefined) {
+      const link = await runner.run(['ip', '-j', 'link', 'show', 'dev', to.hostIf]);
+      const ifindex = parse(linkShow, link.stdout)[0]?.ifindex;
+      if (ifindex === undefined) return;
+      value = { ifindex, mac: to.mac };
+    }
+    const lines = maps.map((id) => peerLine(id, address, value));
+    await runner.run(['bpftool', 'batch', 'file', '-'], { input: `${lines.join('\n')}\n`, allowFailure: true });
+  } catch {
+    // An accelerator only: the fast path delivers without it.
+  }
+}
