@@ -64,7 +64,8 @@ import { attachmentsCommand, renderAttachments } from './commands/attachments.js
 import { registerPolicyCommands } from './commands/policy.js';
 import { labCniBenchCommand, renderCniBench } from './commands/cni-bench.js';
 import { DEFAULT_CNI_BENCH } from '../lab/cni-bench.js';
-import { bindPort, groupLeaseStore, unbindPort } from '../app/policy.js';
+import { groupLeaseStore } from '../app/policy.js';
+import { NftPortBinder } from '../app/port-bindings.js';
 import type { CniDeps } from '../cni/plugin.js';
 import { runAgent } from '../agent/agent.js';
 import { type AgentDeps, type AgentOptions, agentServices, metricsService } from './commands/agent.js';
@@ -130,14 +131,9 @@ function refuseStrayWords(command: Command, path: readonly string[] = []): void 
 
 const collectValues = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-/** The policy's hooks into the CNI plugin (address groups, port binding), for the agent as for fan-cni. */
-function policyCniDeps(h: HostDeps): Pick<CniDeps, 'groupLeases' | 'bindPort' | 'unbindPort'> {
-  const binding = { runner: h.runner, stateDir: h.paths.stateDir };
-  return {
-    groupLeases: (fan, request) => groupLeaseStore({ paths: h.paths }, fan, request),
-    bindPort: (hostIf, address) => bindPort(binding, hostIf, address),
-    unbindPort: (hostIf) => unbindPort(binding, hostIf),
-  };
+/** The policy's hook into the CNI plugin (address groups), for the agent as for fan-cni. */
+function policyCniDeps(h: HostDeps): Pick<CniDeps, 'groupLeases'> {
+  return { groupLeases: (fan, request) => groupLeaseStore({ paths: h.paths }, fan, request) };
 }
 
 export function buildProgram(deps: CliDeps): Command {
@@ -649,6 +645,10 @@ export function buildProgram(deps: CliDeps): Command {
       portTable: () => portTable(),
       log: (line) => output.err(`fanctl ${name}: ${line}\n`),
       policy: () => policyCniDeps(deps.hostDeps()),
+      bindings: () => {
+        const h = deps.hostDeps();
+        return new NftPortBinder(h.runner, h.paths.stateDir);
+      },
     };
   };
   const untilStopped = (): Promise<string> => {

@@ -24,8 +24,12 @@ export interface ContainerAddressing {
   readonly gateway: Ipv4;
 }
 
-/** A container's veth with its addressing: `createAttachedVeth` makes it in one go. */
-export type AttachedVethRequest = VethRequest & Omit<ContainerAddressing, 'netns' | 'ifname'>;
+/**
+ * A container's veth with its addressing: `createAttachedVeth` makes it in one go. `mac` is the container end's
+ * address, set when it is created (the port binding names it before the veth exists).
+ */
+export type AttachedVethRequest = VethRequest &
+  Omit<ContainerAddressing, 'netns' | 'ifname'> & { readonly mac?: string };
 
 export interface SandboxLinks {
   netnsExists(netns: string): Promise<boolean>;
