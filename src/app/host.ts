@@ -17,6 +17,7 @@ import { NOMATCH_INDEX, type Stats, emptyStats } from '../codec/bpf-map.js';
 import type { Dataplane } from '../kernel/dataplane.js';
 import { requireHost } from '../kernel/probes.js';
 import { reapplyPolicy } from './policy.js';
+import { reconcileBindings } from './port-bindings.js';
 import type { HostReader, TextFiles } from '../ports/host.js';
 import type { AttachmentRow } from '../core/attach/attachments.js';
 import { readBridgeAttachments } from './attachments.js';
@@ -71,6 +72,9 @@ async function converge(entries: readonly Entry[], deps: HostDeps, store: FanSta
   const fans = resolveEntries(entries, facts, current);
   const desired = planHost(fans, { stateDir: deps.paths.stateDir });
   const ops = diffHost(current, desired);
+  // Port binding follows the fans: its table rebuilt from fan's record of the ports it bound, before any bridge
+  // exists (nothing else has changed yet if this fails).
+  const bound = await reconcileBindings({ runner: deps.runner, host: deps.host, stateDir: deps.paths.stateDir }, fans);
   if (ops.length > 0) {
     await requireHost(deps.runner, { bpfObject: deps.paths.bpfObject, dhcp: fans.some((f) => f.dhcp) });
     await deps.dataplane.apply(ops, deps.log);
@@ -90,7 +94,11 @@ async function converge(entries: readonly Entry[], deps: HostDeps, store: FanSta
   if (JSON.stringify(before) !== JSON.stringify(records)) await store.write(records);
   // The isolation policy follows the fans: applied again for the fans now up, removed with the last one.
   const policy = await reapplyPolicy({ runner: deps.runner, host: deps.host, paths: deps.paths, log: deps.log });
-  return [...ops.map(describeOp), ...(policy?.changed ? [`apply the isolation policy again (${policy.hash})`] : [])];
+  return [
+    ...ops.map(describeOp),
+    ...(policy?.changed ? [`apply the isolation policy again (${policy.hash})`] : []),
+    ...bound,
+  ];
 }
 
 async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise<T>): Promise<T> {
