@@ -314,7 +314,10 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
   const { hostIf, peer } = dockerVethNames(req.endpointId);
   const mac = req.mac !== undefined ? normalizeMac(req.mac) : containerMac(req.address.address);
   if (mac === undefined) {
-    throw new ConfigError(`MAC address ${JSON.stringify(req.mac)} is not unicast xx:xx:xx:xx:xx:xx`, 'pass a valid --mac-address');
+    throw new ConfigError(
+      `MAC address ${JSON.stringify(req.mac)} is not unicast xx:xx:xx:xx:xx:xx`,
+      'pass a valid --mac-address',
+    );
   }
   const stale = await deps.veths.hostLink(hostIf);
   if (stale) {
@@ -332,15 +335,15 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
   await deps.bindings.bind({ port: hostIf, mac, addresses: [req.address.address] });
   const created = await deps.veths
     .createVethPair({
-    hostIf,
-    peer,
-    mtu: attachmentMtu(fan, undefined),
-    bridge: fan.bridge,
-    alias: dockerAlias({
-      networkId: req.networkId,
-      endpointId: req.endpointId,
-      address: formatIpv4(req.address.address),
-    }),
+      hostIf,
+      peer,
+      mtu: attachmentMtu(fan, undefined),
+      bridge: fan.bridge,
+      alias: dockerAlias({
+        networkId: req.networkId,
+        endpointId: req.endpointId,
+        address: formatIpv4(req.address.address),
+      }),
       peerMac: mac,
     })
     .catch(async (error: unknown) => {

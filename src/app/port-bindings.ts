@@ -15,13 +15,7 @@ import {
   withBinding,
 } from '../core/bind/binding.js';
 import { contentKey } from '../core/plan/diff.js';
-import {
-  BIND_RULES,
-  isBindContent,
-  renderBindDiff,
-  renderBindRemove,
-  renderBindReplace,
-} from '../codec/bind-nft.js';
+import { BIND_RULES, isBindContent, renderBindDiff, renderBindRemove, renderBindReplace } from '../codec/bind-nft.js';
 import { changeBindElements, loadBindScript, readBindTable } from '../kernel/bind-table.js';
 import type { PortBinder } from '../ports/bindings.js';
 import type { HostReader } from '../ports/host.js';

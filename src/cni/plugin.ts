@@ -12,7 +12,6 @@
 import { type Cidr, type Ipv4, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
 import { FanNotUpError, requireBridge, selectFan } from '../core/attach/plan.js';
-import { hostVethName } from '../core/attach/names.js';
 import { errorMessage } from '../core/errors.js';
 import { poolOf, poolSize } from '../core/ipam/pool.js';
 import { type Attachment, attach, collect, detach, verify } from '../app/attach.js';

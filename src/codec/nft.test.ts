@@ -74,7 +74,11 @@ describe('renderNftTable', () => {
 describe('renderNftTable: what containers may send to and through the host', () => {
   const chain = (text: string, name: string): string[] => {
     const start = text.indexOf(`\tchain ${name} {`);
-    return text.slice(start, text.indexOf('\t}', start)).split('\n').slice(2).map((l) => l.trim());
+    return text
+      .slice(start, text.indexOf('\t}', start))
+      .split('\n')
+      .slice(2)
+      .map((l) => l.trim());
   };
 
   it('an input chain: tunnel port from a bridge dropped, DHCP accepted, then any source outside the slice dropped', () => {
@@ -88,15 +92,26 @@ describe('renderNftTable: what containers may send to and through the host', () 
 
   it('forwarded UDP to the tunnel port from a bridge is dropped too, for every bridge', () => {
     const forward = chain(renderNftTable(TWO_FANS, '1'), 'forward');
-    assert.ok(forward.includes('iifname "fan-240" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-240 (forwarded)"'));
-    assert.ok(forward.includes('iifname "fan-250" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-250 (forwarded)"'));
+    assert.ok(
+      forward.includes(
+        'iifname "fan-240" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-240 (forwarded)"',
+      ),
+    );
+    assert.ok(
+      forward.includes(
+        'iifname "fan-250" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-250 (forwarded)"',
+      ),
+    );
   });
 
   it('no tunnel (host-gw only): no tunnel-port rule, the input anti-spoofing stays', () => {
     const { tunnel: _t, tunnelPort: _p, ...hostGw } = ONE_FAN;
     const text = renderNftTable(hostGw, '1');
     assert.doesNotMatch(text, /udp dport 8472/);
-    assert.match(text, /iifname "fan-250" ip saddr != 250\.3\.4\.0\/24 counter drop comment "fan: anti-spoofing into the host/);
+    assert.match(
+      text,
+      /iifname "fan-250" ip saddr != 250\.3\.4\.0\/24 counter drop comment "fan: anti-spoofing into the host/,
+    );
   });
 
   it('every counted rule has its own comment (metrics label the counters by it)', () => {
