@@ -17,7 +17,7 @@ import { NOMATCH_INDEX, type Stats, emptyStats } from '../codec/bpf-map.js';
 import type { Dataplane } from '../kernel/dataplane.js';
 import { requireHost } from '../kernel/probes.js';
 import { reapplyPolicy } from './policy.js';
-import { reconcileBindings } from './port-bindings.js';
+import { antiSpoofingDrops, reconcileBindings } from './port-bindings.js';
 import type { HostReader, TextFiles } from '../ports/host.js';
 import type { AttachmentRow } from '../core/attach/attachments.js';
 import { readBridgeAttachments } from './attachments.js';
@@ -207,6 +207,8 @@ export interface HostStatus {
   };
   nftTable: boolean;
   forwardRules: string[];
+  /** Packets dropped by each anti-spoofing layer: the port binding, and fan's ip table (docs/anti-spoofing.md). */
+  antiSpoofing?: { binding: number; forward: number; input: number };
 }
 
 export function flagsOf(fan: Fan): string {
@@ -282,5 +284,6 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
       : {}),
     nftTable: current.nftKey !== undefined,
     forwardRules: current.forwardAccept.map((a) => `${a.bridge} (from ${a.from || '?'})`),
+    ...(fans.length > 0 ? { antiSpoofing: await antiSpoofingDrops(deps.runner) } : {}),
   };
 }

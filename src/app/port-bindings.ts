@@ -17,6 +17,7 @@ import {
 import { contentKey } from '../core/plan/diff.js';
 import { BIND_RULES, isBindContent, renderBindDiff, renderBindRemove, renderBindReplace } from '../codec/bind-nft.js';
 import { changeBindElements, loadBindScript, readBindTable } from '../kernel/bind-table.js';
+import { readNftCounters } from '../kernel/nft-rule-counters.js';
 import type { PortBinder } from '../ports/bindings.js';
 import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
@@ -138,6 +139,20 @@ export async function reconcileBindings(deps: ReconcileDeps, fans: readonly Fan[
     await loadBindScript(deps.runner, renderBindReplace(spec, key));
     return [`load nftables table bridge fan-bind (${spec.bindings.length} bound port(s))`];
   });
+}
+
+/** Drops of each anti-spoofing layer, for `fanctl status`. */
+export async function antiSpoofingDrops(
+  runner: CommandRunner,
+): Promise<{ binding: number; forward: number; input: number }> {
+  const sum = (list: readonly { rule: string; packets: number }[], re: RegExp): number =>
+    list.filter((c) => re.test(c.rule)).reduce((n, c) => n + c.packets, 0);
+  const main = (await readNftCounters(runner)) ?? [];
+  return {
+    binding: sum(await bindCounters(runner), /./),
+    forward: sum(main, /^anti-spoofing on |\(forwarded\)$/),
+    input: sum(main, /^anti-spoofing into the host |\(to this host\)$/),
+  };
 }
 
 /** The drop counters of the binding table, by rule comment (empty when the table is not there). */

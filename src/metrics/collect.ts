@@ -8,6 +8,7 @@ import { type HostDeps, hostStatus } from '../app/host.js';
 import { poolOf } from '../core/ipam/pool.js';
 import { dhcpSpec } from '../core/plan/host-plan.js';
 import { readNftCounters } from '../kernel/nft-rule-counters.js';
+import { bindCounters } from '../app/port-bindings.js';
 import { openLeaseStore } from '../store/lease-file.js';
 import { type DhcpInput, type IpamInput, type MetricsInput, countDnsmasqLeases } from './samples.js';
 
@@ -29,6 +30,8 @@ export async function collectMetricsInput(deps: HostDeps): Promise<MetricsInput>
       });
     }
   }
-  const nft = status.nftTable ? await readNftCounters(deps.runner) : undefined;
+  const main = status.nftTable ? await readNftCounters(deps.runner) : undefined;
+  // The port-binding table's drops are labelled by rule comment like the main table's.
+  const nft = main ? [...main, ...(await bindCounters(deps.runner))] : undefined;
   return { status, ipam, dhcp, ...(nft ? { nft } : {}) };
 }
