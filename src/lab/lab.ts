@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { formatCidr, formatIpv4, network } from '../core/address/ipv4.js';
 import { FanError, ConfigError, errorMessage } from '../core/errors.js';
 import { requireRoot } from '../kernel/probes.js';
+import { containerMac } from '../core/bind/binding.js';
 import type { CommandRunner } from '../ports/runner.js';
 import {
   type LabContainer,
@@ -158,6 +159,10 @@ async function buildUnderlay(topo: LabTopology, progress: LabProgress): Promise<
 
 export async function attachContainer(topo: LabTopology, host: LabHost, c: LabContainer): Promise<void> {
   const mtu = String(c.mtu);
+  // A static container is bound (MAC and address) before its veth exists, as fan's own attach paths do; a DHCP one
+  // takes whatever dnsmasq gives it, so it stays an unbound port (docs/anti-spoofing.md).
+  const mac = topo.options.dhcp ? undefined : containerMac(c.address);
+  if (mac !== undefined) await fanctl(host, ['port', 'bind', c.hostIf, mac, formatIpv4(c.address)]);
   await root.run([
     'ip',
     'link',
@@ -167,6 +172,7 @@ export async function attachContainer(topo: LabTopology, host: LabHost, c: LabCo
     c.ns,
     'mtu',
     mtu,
+    ...(mac !== undefined ? ['address', mac] : []),
     'type',
     'veth',
     'peer',

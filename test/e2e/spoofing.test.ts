@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { formatIpv4 } from '../../src/core/address/ipv4.js';
+import { formatIpv4, u32 } from '../../src/core/address/ipv4.js';
 import { TUNNEL_MAC, VXLAN_PORT } from '../../src/backends/vxlan/backend.js';
 import { decodeNftRuleCounters } from '../../src/codec/nft-rule-counters.js';
 import { decodeBindJson } from '../../src/codec/bind-nft.js';
 import { ExecRunner } from '../../src/kernel/exec.js';
-import { labDown, labUp } from '../../src/lab/lab.js';
+import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 import { execFanCni } from '../lab/cni-runtime.js';
 
@@ -146,11 +146,12 @@ describe('anti-spoofing on a 2-host lab', { timeout: 300_000 }, () => {
   let target: Ctr; // on h1
   let attacker: Ctr; // on h1
   let remote: Ctr; // on h2
-  /** A container the lab attached by hand (no port binding): only fan's ip table stands in its way. */
+  /** A container plugged into the bridge by hand (no port binding): only fan's ip table stands in its way. */
   let unbound: Ctr; // on h1
   let seq = 0;
 
-  async function container(host: LabHost): Promise<Ctr> {
+  /** A CNI container at SLICE.LAST (the lab's own containers take the first addresses, outside fan's IPAM). */
+  async function container(host: LabHost, last: number): Promise<Ctr> {
     const n = ++seq;
     const ns = `${NAME}-${host.name}-k${n}`;
     await root.run(['ip', 'netns', 'add', ns]);
@@ -162,12 +163,43 @@ describe('anti-spoofing on a 2-host lab', { timeout: 300_000 }, () => {
         containerId: `fnsf${n}x${Date.now().toString(16)}`,
         netns: `/var/run/netns/${ns}`,
         ifname: 'eth0',
+        args: `IP=${formatIpv4(u32(250 * 2 ** 24 + (host.underlay.address & 0xffff) * 256 + last))}`,
       },
       { cniVersion: '1.0.0', name: NAME, type: 'fan' },
     );
     assert.equal(out.exitCode, 0, out.stdout + out.stderr);
     const address = ((out.json?.ips as { address: string }[] | undefined)?.[0]?.address ?? '').split('/')[0] ?? '';
     return { host, ns, address };
+  }
+
+  /** A veth on the fan bridge made with ip alone, addressed SLICE.LAST: a port fan never bound. */
+  async function handMade(host: LabHost, last: string): Promise<Ctr> {
+    const ns = `${NAME}-${host.name}-raw`;
+    const base = target.address.split('.').slice(0, 3).join('.');
+    await root.run(['ip', 'netns', 'add', ns]);
+    await root.run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    await root.run([
+      'ip',
+      'link',
+      'add',
+      'eth0',
+      'netns',
+      ns,
+      'mtu',
+      '1450',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'fnsfraw',
+      'netns',
+      host.ns,
+    ]);
+    await root.run(['ip', '-n', host.ns, 'link', 'set', 'fnsfraw', 'master', 'fan-250', 'up']);
+    await root.run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+    await root.run(['ip', '-n', ns, 'address', 'add', `${base}.${last}/24`, 'dev', 'eth0']);
+    await root.run(['ip', '-n', ns, 'route', 'add', 'default', 'via', `${base}.1`, 'dev', 'eth0']);
+    return { host, ns, address: `${base}.${last}` };
   }
 
   const listen = async (ns: string, port: number): Promise<Listener> => {
@@ -180,16 +212,36 @@ describe('anti-spoofing on a 2-host lab', { timeout: 300_000 }, () => {
     await labDown(NAME);
     topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 2, containers: 1 });
     [h1, h2] = [topo.hosts[0] ?? assert.fail(), topo.hosts[1] ?? assert.fail()];
-    const lab = h1.containers[0] ?? assert.fail();
-    unbound = { host: h1, ns: lab.ns, address: formatIpv4(lab.address) };
-    target = await container(h1);
-    attacker = await container(h1);
-    remote = await container(h2);
+    target = await container(h1, 20);
+    attacker = await container(h1, 21);
+    remote = await container(h2, 20);
+    unbound = await handMade(h1, '200');
   });
 
   after(async () => {
     for (const l of listeners) l.stop();
     await labDown(NAME);
+  });
+
+  it("binds every attached port: the lab's own containers and the CNI plugin's, with their MAC", async () => {
+    const out = await fanctl(h1, ['port', 'list', '--json']);
+    const list = JSON.parse(out.stdout) as { port: string; mac: string; addresses: string[] }[];
+    const lab = h1.containers[0] ?? assert.fail();
+    assert.ok(
+      list.some((b) => b.port === lab.hostIf && b.addresses.includes(formatIpv4(lab.address))),
+      out.stdout,
+    );
+    for (const c of [target, attacker])
+      assert.ok(
+        list.some((b) => b.addresses.includes(c.address)),
+        out.stdout,
+      );
+    assert.ok(!list.some((b) => b.port === 'fnsfraw'), 'the hand-made port is not bound');
+    const mac = (await root.run(['ip', '-n', lab.ns, '-json', 'link', 'show', 'dev', 'eth0'])).stdout;
+    assert.ok(
+      list.some((b) => b.port === lab.hostIf && mac.includes(b.mac)),
+      `container MAC is the bound one: ${mac}`,
+    );
   });
 
   it('a raw VXLAN packet from a container to its own host, forged as from host 2, is not delivered', async () => {
