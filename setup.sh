@@ -10,6 +10,7 @@ APT_PACKAGES=(
   dnsmasq-base                                               # DHCP on fan bridges
   ethtool iputils-arping                                     # fanctl doctor: offloads, duplicate underlay addresses
   iperf3 tcpdump busybox-static                              # lab: throughput, captures, DHCP client
+  python3                                                    # e2e spoofing: raw packets (SOCK_RAW) from containers
   containernetworking-plugins podman docker.io               # CNI reference plugins, real runtimes for tests
   containerd runc                                            # Kubernetes' runtime path (CRI) for tests
   lxd lxd-client lxc                                         # LXD 5.0 and plain LXC, real runtimes for tests

@@ -2,6 +2,7 @@
  * A CNI ADD killed between creating the veth and labelling it (docs/crash-recovery.md): the host end exists with
  * fan's device group (set in the creating call) but without its alias. DEL must remove it, and ADD must work again.
  */
+import { FakeBinder } from '../testing/port-binder.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatCidr } from '../core/address/ipv4.js';
@@ -64,7 +65,7 @@ const [resolved] = resolveFans([parseFanWords('-o 250.0.0.0/8 -u 172.16.0.0/16'.
 if (!resolved) throw new Error('no fan');
 const fan: Fan = resolved;
 const request = { network: 'net', containerId: 'c1', netns: NETNS, ifname: 'eth0' };
-const deps = (links: Links) => ({ links, log: () => {} });
+const deps = (links: Links) => ({ links, log: () => {}, bindings: new FakeBinder() });
 
 /** A host after an ADD killed right after the create: the unlabelled veth and the lease. */
 async function afterKilledAdd(): Promise<{ links: Links; leases: MemoryLeaseStore }> {
@@ -138,11 +139,14 @@ describe('a Docker CreateEndpoint killed before its veth was labelled', () => {
     const veths = new FakeVeths();
     const { hostIf } = dockerVethNames(ENDPOINT);
     veths.links.set(hostIf, iface(hostIf, [], { group: '250' }));
-    const deps = { veths } as unknown as DockerDeps; // deleteEndpoint uses only the veths
+    const bindings = new FakeBinder();
+    const deps = { veths, bindings } as unknown as DockerDeps; // deleteEndpoint uses only these two
     assert.equal(await deleteEndpoint(deps, { endpointId: ENDPOINT }), true);
     assert.equal(veths.links.has(hostIf), false);
+    assert.deepEqual(bindings.calls, [`unbind ${hostIf}`], 'unbound after the veth is gone');
     veths.links.set(hostIf, iface(hostIf));
     assert.equal(await deleteEndpoint(deps, { endpointId: ENDPOINT }), false);
     assert.ok(veths.links.has(hostIf));
+    assert.equal(bindings.calls.length, 1, "a foreign link's binding is not touched");
   });
 });

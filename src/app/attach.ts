@@ -26,9 +26,13 @@ import type { Lease, LeaseStore, PodRef } from '../ports/leases.js';
 import type { SandboxLinks } from '../ports/sandbox.js';
 import { InterfaceExistsError } from '../core/attach/errors.js';
 import { backendOf } from '../backends/registry.js';
+import { containerMac } from '../core/bind/binding.js';
+import type { PortBinder } from '../ports/bindings.js';
 
 export interface AttachDeps {
   readonly links: SandboxLinks;
+  /** Binds each host veth to its container's MAC and address before the veth exists (src/app/port-bindings.ts). */
+  readonly bindings: PortBinder;
   readonly log: (line: string) => void;
 }
 
@@ -89,7 +93,11 @@ export async function attach(
       address: plan.address,
       gateway: plan.gateway,
       ...(backendOf(fan).deliversThroughPeerMap === true ? { peerMap: true } : {}),
+      mac: containerMac(plan.address.address),
     };
+    // Bound before the veth exists: a crash at any later point leaves no attached port unbound.
+    await deps.bindings.bind({ port: plan.hostIf, mac: veth.mac, addresses: [plan.address.address] });
+    undo.push({ what: `unbind ${plan.hostIf}`, run: () => deps.bindings.unbind(plan.hostIf) });
     // Optimistic: the names are free on almost every call, and finding out costs two more processes.
     const made = await links.createAttachedVeth(veth).catch(async (error: unknown) => {
       if (!(error instanceof InterfaceExistsError)) throw error;
@@ -144,7 +152,9 @@ export async function detach(stores: readonly LeaseStore[], req: DetachRequest, 
   const hostIf = hostVethName(req.containerId, req.ifname);
   const link = await deps.links.hostLink(hostIf);
   // Unlabelled: an ADD killed between creating the veth and labelling it; its name says it is this attachment's.
-  if (link && (parseCniAlias(link.alias) || isUnlabelledHostVeth(link))) await deps.links.deleteHostLink(hostIf);
+  const ours = link !== undefined && (parseCniAlias(link.alias) !== undefined || isUnlabelledHostVeth(link));
+  if (link && ours) await deps.links.deleteHostLink(hostIf);
+  if (!link || ours) await deps.bindings.unbind(hostIf); // after the veth is gone
   const owner = cniOwner(req.network, req.containerId);
   const released: Lease[] = [];
   for (const store of stores) {
@@ -229,6 +239,7 @@ export async function collect(
     const link = await deps.links.hostLink(name);
     if (parseCniAlias(link?.alias)?.network !== network) continue; // gone already, or not this network's
     if (await deps.links.deleteHostLink(name)) deletedLinks.push(name);
+    await deps.bindings.unbind(name);
   }
   return { releasedLeases, deletedLinks };
 }

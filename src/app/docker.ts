@@ -36,6 +36,8 @@ import { type IpamPool, poolOf, restrictPool } from '../core/ipam/pool.js';
 import type { Lease, LeaseStore } from '../ports/leases.js';
 import type { PortTable, PublishedPortsRecord } from '../ports/published-ports.js';
 import type { HostVeths } from '../ports/sandbox.js';
+import type { PortBinder } from '../ports/bindings.js';
+import { containerMac, normalizeMac } from '../core/bind/binding.js';
 import type { FanView } from './fans.js';
 
 export interface DockerDeps {
@@ -56,9 +58,8 @@ export interface DockerDeps {
   /** A lease younger than this is never reclaimed: dockerd may be between RequestAddress and CreateEndpoint. */
   readonly reclaimGraceMs: number;
   readonly now: () => Date;
-  /** Port binding (optional, see src/app/policy.ts): the host veth may send only from the endpoint's address. */
-  readonly bindPort?: (hostIf: string, address: Ipv4) => Promise<void>;
-  readonly unbindPort?: (hostIf: string) => Promise<void>;
+  /** Port binding (always on): the host veth may send only with the endpoint's MAC and address. */
+  readonly bindings: PortBinder;
   /**
    * The pool of a policy group (`--ipam-opt fan.group=NAME`): the fan's pool narrowed to the group's index range
    * in the applied policy; throws ConfigError for an unknown group or when no policy is applied.
@@ -338,6 +339,13 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
   }
   requireBridge(fan, view.facts);
   const { hostIf, peer } = dockerVethNames(req.endpointId);
+  const mac = req.mac !== undefined ? normalizeMac(req.mac) : containerMac(req.address.address);
+  if (mac === undefined) {
+    throw new ConfigError(
+      `MAC address ${JSON.stringify(req.mac)} is not unicast xx:xx:xx:xx:xx:xx`,
+      'pass a valid --mac-address',
+    );
+  }
   const stale = await deps.veths.hostLink(hostIf);
   if (stale) {
     // The same endpoint id gives the same name: a leftover of an earlier attempt for this endpoint.
@@ -350,19 +358,25 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
     deps.log(`removing leftover host interface ${hostIf}`);
     await deps.veths.deleteHostLink(hostIf);
   }
-  const created = await deps.veths.createVethPair({
-    hostIf,
-    peer,
-    mtu: attachmentMtu(fan, undefined),
-    bridge: fan.bridge,
-    alias: dockerAlias({
-      networkId: req.networkId,
-      endpointId: req.endpointId,
-      address: formatIpv4(req.address.address),
-    }),
-    ...(req.mac !== undefined ? { peerMac: req.mac } : {}),
-  });
-  await deps.bindPort?.(hostIf, req.address.address);
+  // Bound before the veth exists: a crash at any later point leaves no attached port unbound.
+  await deps.bindings.bind({ port: hostIf, mac, addresses: [req.address.address] });
+  const created = await deps.veths
+    .createVethPair({
+      hostIf,
+      peer,
+      mtu: attachmentMtu(fan, undefined),
+      bridge: fan.bridge,
+      alias: dockerAlias({
+        networkId: req.networkId,
+        endpointId: req.endpointId,
+        address: formatIpv4(req.address.address),
+      }),
+      peerMac: mac,
+    })
+    .catch(async (error: unknown) => {
+      await deps.bindings.unbind(hostIf);
+      throw error;
+    });
   return { fan, hostIf, peer, ...(created.peer.mac !== undefined ? { mac: created.peer.mac } : {}) };
 }
 
@@ -395,9 +409,12 @@ export async function joinEndpoint(
 export async function deleteEndpoint(deps: DockerDeps, req: { readonly endpointId: string }): Promise<boolean> {
   const { hostIf } = dockerVethNames(req.endpointId);
   const link = await deps.veths.hostLink(hostIf);
-  await deps.unbindPort?.(hostIf);
   // Unlabelled (fan's group, no alias): a CreateEndpoint killed before labelling it; its name is this endpoint's.
-  if (!link || (parseDockerAlias(link.alias)?.endpointId !== req.endpointId && !isUnlabelledHostVeth(link)))
+  if (!link || (parseDockerAlias(link.alias)?.endpointId !== req.endpointId && !isUnlabelledHostVeth(link))) {
+    if (!link) await deps.bindings.unbind(hostIf); // a DeleteEndpoint that died after deleting the veth
     return false;
-  return deps.veths.deleteHostLink(hostIf);
+  }
+  const deleted = await deps.veths.deleteHostLink(hostIf);
+  await deps.bindings.unbind(hostIf); // after the veth is gone
+  return deleted;
 }

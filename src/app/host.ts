@@ -18,6 +18,7 @@ import { NOMATCH_INDEX, type Stats, emptyStats } from '../codec/bpf-map.js';
 import type { Dataplane } from '../kernel/dataplane.js';
 import { requireHost } from '../kernel/probes.js';
 import { reapplyPolicy } from './policy.js';
+import { antiSpoofingDrops, reconcileBindings } from './port-bindings.js';
 import type { HostReader, TextFiles } from '../ports/host.js';
 import type { AttachmentRow } from '../core/attach/attachments.js';
 import { readBridgeAttachments } from './attachments.js';
@@ -92,6 +93,9 @@ async function converge(
     ...diffPorts(now, desired, await readVethHomes(deps.paths.stateDir, now.links), detach),
   ];
   const ops = await plan(current);
+  // Port binding follows the fans: its table rebuilt from fan's record of the ports it bound, before any bridge
+  // exists (nothing else has changed yet if this fails).
+  const bound = await reconcileBindings({ runner: deps.runner, host: deps.host, stateDir: deps.paths.stateDir }, fans);
   if (ops.length > 0) {
     await requireHost(deps.runner, { bpfObject: deps.paths.bpfObject, dhcp: fans.some((f) => f.dhcp) });
     await deps.dataplane.apply(ops, deps.log);
@@ -114,7 +118,11 @@ async function converge(
   if (JSON.stringify(before) !== JSON.stringify(records)) await store.write(records);
   // The isolation policy follows the fans: applied again for the fans now up, removed with the last one.
   const policy = await reapplyPolicy({ runner: deps.runner, host: deps.host, paths: deps.paths, log: deps.log });
-  return [...ops.map(describeOp), ...(policy?.changed ? [`apply the isolation policy again (${policy.hash})`] : [])];
+  return [
+    ...ops.map(describeOp),
+    ...(policy?.changed ? [`apply the isolation policy again (${policy.hash})`] : []),
+    ...bound,
+  ];
 }
 
 async function locked<T>(deps: HostDeps, work: (store: FanStateStore) => Promise<T>): Promise<T> {
@@ -256,6 +264,8 @@ export interface HostStatus {
   };
   nftTable: boolean;
   forwardRules: string[];
+  /** Packets dropped by each anti-spoofing layer: the port binding, and fan's ip table (docs/anti-spoofing.md). */
+  antiSpoofing?: { binding: number; forward: number; input: number };
 }
 
 export function flagsOf(fan: Fan): string {
@@ -345,5 +355,6 @@ export async function hostStatus(deps: HostDeps): Promise<HostStatus> {
       : {}),
     nftTable: current.nftKey !== undefined,
     forwardRules: current.forwardAccept.map((a) => `${a.bridge} (from ${a.from || '?'})`),
+    ...(fans.length > 0 ? { antiSpoofing: await antiSpoofingDrops(deps.runner) } : {}),
   };
 }

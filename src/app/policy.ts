@@ -4,25 +4,18 @@
  * A policy that does not parse or does not fit this host's geometry changes nothing.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { type Ipv4, formatIpv4, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
+import { formatIpv4, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
-import {
-  type CompiledPolicy,
-  type PolicyHost,
-  type PortBinding,
-  compilePolicy,
-  policyHash,
-} from '../core/policy/compile.js';
+import { type CompiledPolicy, type PolicyHost, compilePolicy, policyHash } from '../core/policy/compile.js';
 import { type PolicyEdit, editPolicy } from '../core/policy/edit.js';
 import { type CheckResult, type L4, type PolicyGeometry, checkGeometry, checkPolicy } from '../core/policy/evaluate.js';
 import { defineFan } from '../core/mapping/fan.js';
 import type { Policy } from '../core/policy/model.js';
 import { parsePolicy, parsePortSpec } from '../core/policy/parse.js';
-import { countRules, renderBindingChange, renderPolicyRemove, renderPolicyReplace } from '../codec/policy-nft.js';
+import { countRules, renderPolicyRemove, renderPolicyReplace } from '../codec/policy-nft.js';
 import {
   type RuleCounter,
-  changeBindings,
   enableBridgeFiltering,
   loadNftScript,
   readPolicyTables,
@@ -32,6 +25,8 @@ import type { HostReader } from '../ports/host.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { PolicyStateStore } from '../store/policy-state.js';
 import { readFanView } from './fans.js';
+import { NftPortBinder } from './port-bindings.js';
+import { readBindTable } from '../kernel/bind-table.js';
 import { groupPool, requestedGroup, ungroupedPool } from '../core/policy/group-pool.js';
 import { poolOf } from '../core/ipam/pool.js';
 import type { LeaseStore } from '../ports/leases.js';
@@ -71,22 +66,10 @@ export interface ApplyReport {
   readonly nftWallMs: number;
 }
 
-/** Bindings whose port is still on a fan bridge of this host. */
-async function liveBindings(deps: PolicyDeps, store: PolicyStateStore, fans: readonly Fan[]): Promise<PortBinding[]> {
-  const facts = await deps.host.readFacts();
-  const bridges = new Set(fans.map((f) => f.bridge));
-  const ports = new Set(
-    facts.interfaces.filter((i) => i.master !== undefined && bridges.has(i.master)).map((i) => i.name),
-  );
-  return (await store.readBindings())
-    .filter((b) => ports.has(b.port))
-    .map((b) => ({ port: b.port, address: parseIpv4(b.address) }));
-}
-
 async function compileForHost(
   deps: PolicyDeps,
   policy: Policy,
-  store: PolicyStateStore,
+  _store: PolicyStateStore,
 ): Promise<{ compiled: CompiledPolicy; fans: readonly Fan[] }> {
   const view = await readFanView({ host: deps.host, stateDir: deps.paths.stateDir });
   if (view.fans.length === 0)
@@ -94,7 +77,7 @@ async function compileForHost(
       'no fan is up on this host: a policy applies to the fans of this host',
       'bring a fan up first (fanctl up -o OVERLAY -u UNDERLAY)',
     );
-  const compiled = compilePolicy(policy, policyHostOf(view.fans), await liveBindings(deps, store, view.fans));
+  const compiled = compilePolicy(policy, policyHostOf(view.fans));
   return { compiled, fans: view.fans };
 }
 
@@ -115,7 +98,7 @@ export async function applyPolicyText(deps: PolicyDeps, text: string, source: st
       hash: compiled.hash,
       source,
       rules: countRules(script),
-      bindings: compiled.bindings.length,
+      bindings: (await new NftPortBinder(deps.runner, deps.paths.stateDir).list()).length,
       nftMs: timing.cpuMs,
       nftWallMs: timing.wallMs,
     };
@@ -189,10 +172,23 @@ export async function showPolicy(deps: PolicyDeps): Promise<PolicyShow> {
     readPolicyTables(deps.runner),
   ]);
   const watch = await policyWatchOf(deps.paths.stateDir);
+  // The policy's groups rest on port binding (table bridge fan-bind): its bound ports and drops are shown here too.
+  const bind = (await readBindTable(deps.runner)).content;
   const base = {
     ...(watch ? { watch } : {}),
-    boundPorts: tables.boundCount,
-    counters: tables.counters,
+    boundPorts: bind?.elements.ports.length ?? 0,
+    counters: [
+      ...tables.counters,
+      ...(bind?.counters ?? []).map(
+        (c): RuleCounter => ({
+          family: 'bridge',
+          chain: 'prerouting',
+          comment: `fan: ${c.rule}`,
+          packets: c.packets,
+          bytes: c.bytes,
+        }),
+      ),
+    ],
     ...(tables.hash !== undefined ? { kernelHash: tables.hash } : {}),
   };
   if (text === undefined || record === undefined) return { applied: false, ...base };
@@ -334,39 +330,6 @@ export async function editPolicyFile(
   }
   await writeFile(path, next);
   return { path };
-}
-
-export interface BindingDeps {
-  readonly runner: CommandRunner;
-  readonly stateDir: string;
-}
-
-/** Records that `port` was given `address` and adds it to the live set, when a policy is applied. */
-export async function bindPort(deps: BindingDeps, port: string, address: Ipv4): Promise<void> {
-  const store = new PolicyStateStore(deps.stateDir);
-  await store.withBindingsLock(async () => {
-    const list = await store.readBindings();
-    await store.writeBindings([
-      ...list.filter((b) => !(b.port === port && b.address === formatIpv4(address))),
-      { port, address: formatIpv4(address) },
-    ]);
-    // No policy applied: no table to update (apply builds the set from the file).
-    if ((await store.readRecord()) !== undefined)
-      await changeBindings(deps.runner, renderBindingChange('add', [{ port, address }]), 'add');
-  });
-}
-
-/** Forgets every address of `port` (the container left). */
-export async function unbindPort(deps: BindingDeps, port: string): Promise<void> {
-  const store = new PolicyStateStore(deps.stateDir);
-  await store.withBindingsLock(async () => {
-    const list = await store.readBindings();
-    const gone = list.filter((b) => b.port === port).map((b) => ({ port, address: parseIpv4(b.address) }));
-    if (gone.length === 0) return;
-    await store.writeBindings(list.filter((b) => b.port !== port));
-    if ((await store.readRecord()) !== undefined)
-      await changeBindings(deps.runner, renderBindingChange('delete', gone), 'delete');
-  });
 }
 
 /**

@@ -10,11 +10,11 @@ import { RELEASE_LOCK_WAIT_MS, leaseBridges, openLeaseStoreByBridge } from '../s
 import { withLock } from '../store/lock.js';
 import { rm } from 'node:fs/promises';
 import type { CommandRunner } from '../ports/runner.js';
-import { unbindPort as unbindPolicyPort } from './policy.js';
+import { NftPortBinder } from './port-bindings.js';
 
 /** A deleted veth's port binding (the anti-spoofing list) goes with it. */
 export function unbindPort(stateDir: string, runner: CommandRunner, dev: string): Promise<void> {
-  return unbindPolicyPort({ runner, stateDir }, dev);
+  return new NftPortBinder(runner, stateDir).unbind(dev);
 }
 
 export async function readVethHomes(stateDir: string, links: readonly LinkState[]): Promise<VethHome[]> {

@@ -5,7 +5,8 @@
  */
 import { fanPaths } from '../app/paths.js';
 import { readFanView } from '../app/fans.js';
-import { bindPort, groupLeaseStore, unbindPort } from '../app/policy.js';
+import { groupLeaseStore } from '../app/policy.js';
+import { NftPortBinder } from '../app/port-bindings.js';
 import { runCni } from '../cni/dispatcher.js';
 import { fanCniPlugin } from '../cni/plugin.js';
 import { ExecRunner } from '../kernel/exec.js';
@@ -26,10 +27,9 @@ export function runInProcess(env: Readonly<Record<string, string | undefined>>, 
         (await leaseBridges(paths.stateDir)).map((bridge) => openLeaseStoreByBridge(paths.stateDir, bridge)),
       links: new IpSandboxLinks(runner, process.pid),
       log: (line) => stderr(`fan-cni: ${line}\n`),
-      // policy: groups from the applied policy, and port binding
+      // policy: groups from the applied policy
       groupLeases: (fan, request) => groupLeaseStore({ paths }, fan, request),
-      bindPort: (hostIf, address) => bindPort({ runner, stateDir: paths.stateDir }, hostIf, address),
-      unbindPort: (hostIf) => unbindPort({ runner, stateDir: paths.stateDir }, hostIf),
+      bindings: new NftPortBinder(runner, paths.stateDir),
     }),
   );
 }

@@ -3,7 +3,7 @@
  * printing is separate, and every read command takes --json. Commands throw; src/bin decides the exit code.
  */
 import { Command, Option } from 'commander';
-import { formatCidr } from '../core/address/ipv4.js';
+import { formatCidr, formatIpv4, isIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import { DEFAULT_FAN_CONFIG } from '../core/config/fan-file.js';
 import { DATAPLANE_TYPES, type DataplaneType, toFanWords } from '../core/config/fan-spec.js';
 import { ConfigError, FanError, InternalError } from '../core/errors.js';
@@ -64,7 +64,8 @@ import { attachmentsCommand, renderAttachments } from './commands/attachments.js
 import { registerPolicyCommands } from './commands/policy.js';
 import { labCniBenchCommand, renderCniBench } from './commands/cni-bench.js';
 import { DEFAULT_CNI_BENCH } from '../lab/cni-bench.js';
-import { bindPort, groupLeaseStore, unbindPort } from '../app/policy.js';
+import { groupLeaseStore } from '../app/policy.js';
+import { NftPortBinder } from '../app/port-bindings.js';
 import type { CniDeps } from '../cni/plugin.js';
 import { runAgent } from '../agent/agent.js';
 import {
@@ -137,14 +138,9 @@ function refuseStrayWords(command: Command, path: readonly string[] = []): void 
 
 const collectValues = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-/** The policy's hooks into the CNI plugin (address groups, port binding), for the agent as for fan-cni. */
-function policyCniDeps(h: HostDeps): Pick<CniDeps, 'groupLeases' | 'bindPort' | 'unbindPort'> {
-  const binding = { runner: h.runner, stateDir: h.paths.stateDir };
-  return {
-    groupLeases: (fan, request) => groupLeaseStore({ paths: h.paths }, fan, request),
-    bindPort: (hostIf, address) => bindPort(binding, hostIf, address),
-    unbindPort: (hostIf) => unbindPort(binding, hostIf),
-  };
+/** The policy's hook into the CNI plugin (address groups), for the agent as for fan-cni. */
+function policyCniDeps(h: HostDeps): Pick<CniDeps, 'groupLeases'> {
+  return { groupLeases: (fan, request) => groupLeaseStore({ paths: h.paths }, fan, request) };
 }
 
 export function buildProgram(deps: CliDeps): Command {
@@ -661,6 +657,10 @@ export function buildProgram(deps: CliDeps): Command {
       portTable: () => portTable(),
       log: (line) => output.err(`fanctl ${name}: ${line}\n`),
       policy: () => policyCniDeps(deps.hostDeps()),
+      bindings: () => {
+        const h = deps.hostDeps();
+        return new NftPortBinder(h.runner, h.paths.stateDir);
+      },
     };
   };
   const untilStopped = (): Promise<string> => {
@@ -722,6 +722,42 @@ export function buildProgram(deps: CliDeps): Command {
       const report = await installServiceCommand(opts, fanPaths(deps.env).packageRoot);
       if (opts.json) printJson(output, report);
       else output.out(renderInstallService(report));
+    });
+
+  // fanctl port: the port binding (table bridge fan-bind) by hand, for veths fan's attach paths did not make.
+  const port = program.command('port').description('bind bridge ports to the MAC and addresses they may send from');
+  port
+    .command('bind')
+    .description('bind PORT (a host veth, existing or about to be created) to MAC and ADDRESS…')
+    .argument('<port>', 'host-side interface name')
+    .argument('<mac>', 'MAC of the container end, xx:xx:xx:xx:xx:xx')
+    .argument('<address...>', 'IPv4 addresses the container may send from')
+    .action(async (name: string, mac: string, addresses: string[]) => {
+      const h = deps.hostDeps();
+      const list = addresses.map((a) => {
+        if (!isIpv4(a)) throw new ConfigError(`"${a}" is not an IPv4 address`, 'write addresses as A.B.C.D');
+        return parseIpv4(a);
+      });
+      await new NftPortBinder(h.runner, h.paths.stateDir).bind({ port: name, mac, addresses: list });
+    });
+  port
+    .command('unbind')
+    .description("forget PORT's binding (after its veth is gone)")
+    .argument('<port>', 'host-side interface name')
+    .action(async (name: string) => {
+      const h = deps.hostDeps();
+      await new NftPortBinder(h.runner, h.paths.stateDir).unbind(name);
+    });
+  port
+    .command('list')
+    .description('the bound ports, as fan recorded them')
+    .option('--json', 'as JSON')
+    .action(async (opts: JsonOption) => {
+      const h = deps.hostDeps();
+      const list = await new NftPortBinder(h.runner, h.paths.stateDir).list();
+      const rows = list.map((b) => ({ port: b.port, mac: b.mac, addresses: b.addresses.map(formatIpv4) }));
+      if (opts.json) printJson(output, rows);
+      else output.out(rows.map((r) => `${r.port} ${r.mac} ${r.addresses.join(' ')}\n`).join(''));
     });
 
   refuseStrayWords(program);

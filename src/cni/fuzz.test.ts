@@ -4,6 +4,7 @@
  * specific one (never 999, the "unknown" code), whose `msg` names the problem and whose `details` give the fix,
  * without a stack trace, and must leave nothing behind: no link created or deleted, the lease table as it was.
  */
+import { FakeBinder } from '../testing/port-binder.js';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -318,6 +319,7 @@ describe('CNI fuzz corpus: bad environments and configurations', () => {
       leases: (fan) => (wait ? new FileLeaseStore(leaseFile, poolOf(fan), undefined, wait) : openLeaseStore(dir, fan)),
       allLeaseStores: () => Promise.resolve([new FileLeaseStore(leaseFile, undefined, undefined, wait)]),
       links,
+      bindings: new FakeBinder(),
       log: (line) => void err.push(`${line}\n`),
     });
     const exit = await runCni({ env, stdin, stdout: (t) => void out.push(t), stderr: (t) => void err.push(t) }, plugin);

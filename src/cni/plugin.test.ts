@@ -1,3 +1,4 @@
+import { FakeBinder } from '../testing/port-binder.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseFanWords } from '../core/config/fan-spec.js';
@@ -87,6 +88,7 @@ function harness(options: { fans?: string[]; facts?: HostFacts } = {}) {
     typicalHost(),
   );
   const links = new FakeLinks();
+  const bindings = new FakeBinder();
   const stores = new Map<string, LeaseStore>();
   const storeOf = (fan: Fan): LeaseStore => {
     const existing = stores.get(fan.bridge);
@@ -101,6 +103,7 @@ function harness(options: { fans?: string[]; facts?: HostFacts } = {}) {
     leases: storeOf,
     allLeaseStores: () => Promise.resolve([...stores.values()]),
     links,
+    bindings,
     log: (line) => void logs.push(line),
   };
   const plugin = fanCniPlugin(deps);

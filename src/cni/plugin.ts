@@ -12,13 +12,13 @@
 import { type Cidr, type Ipv4, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../core/address/ipv4.js';
 import type { Fan } from '../core/config/resolve.js';
 import { FanNotUpError, requireBridge, selectFan } from '../core/attach/plan.js';
-import { hostVethName } from '../core/attach/names.js';
 import { errorMessage } from '../core/errors.js';
 import { poolOf, poolSize } from '../core/ipam/pool.js';
 import { type Attachment, attach, collect, detach, verify } from '../app/attach.js';
 import type { FanView } from '../app/fans.js';
 import type { LeaseStore } from '../ports/leases.js';
 import type { SandboxLinks } from '../ports/sandbox.js';
+import type { PortBinder } from '../ports/bindings.js';
 import type { AttachmentContext, CniPlugin, SandboxContext } from './dispatcher.js';
 import type { NetConf, PrevResult } from './netconf.js';
 import { CNI_CODES, CniError, type CniInterface, type CniResult } from './protocol.js';
@@ -37,9 +37,8 @@ export interface CniDeps {
     fan: Fan,
     request: { readonly group?: string; readonly k8sNamespace?: string },
   ) => Promise<LeaseStore | undefined>;
-  /** Port binding (optional): the host veth may send only from the address it was given. */
-  readonly bindPort?: (hostIf: string, address: Ipv4) => Promise<void>;
-  readonly unbindPort?: (hostIf: string) => Promise<void>;
+  /** Port binding: the host veth may send only with the MAC and address it was given (always on). */
+  readonly bindings: PortBinder;
 }
 
 async function chooseFan(deps: CniDeps, conf: NetConf): Promise<Fan> {
@@ -129,7 +128,6 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
         },
         deps,
       );
-      await deps.bindPort?.(a.plan.hostIf, a.plan.address.address);
       return addResult(ctx, a, ctx.conf.prevResult);
     },
 
@@ -141,7 +139,6 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
         { network: ctx.conf.name, containerId: ctx.containerId, ifname: ctx.ifname },
         deps,
       );
-      await deps.unbindPort?.(hostVethName(ctx.containerId, ctx.ifname));
     },
 
     async check(ctx: SandboxContext): Promise<void> {

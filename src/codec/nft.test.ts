@@ -20,6 +20,7 @@ const ONE_FAN: NatSpec = {
   overlays: [parseCidr('250.0.0.0/8')],
   bridges: ['fan-250'],
   tunnel: 'fan-vxlan',
+  tunnelPort: 8472,
 };
 
 /** Two fans sharing the tunnel: the one above and 240.0.0.0/8 over 10.99.0.0/16 (host 10.99.238.5). */
@@ -28,6 +29,7 @@ const TWO_FANS: NatSpec = {
   overlays: [parseCidr('250.0.0.0/8'), parseCidr('240.0.0.0/8')],
   bridges: ['fan-250', 'fan-240'],
   tunnel: 'fan-vxlan',
+  tunnelPort: 8472,
 };
 
 const HINT = 'if the change is intended, render the script again and update the golden file after reading the diff';
@@ -49,7 +51,7 @@ describe('renderNftTable', () => {
   });
 
   it('no tunnel (host-gw only): no MSS clamp, anti-spoofing still there', () => {
-    const { tunnel: _t, ...hostGw } = ONE_FAN;
+    const { tunnel: _t, tunnelPort: _p, ...hostGw } = ONE_FAN;
     const text = renderNftTable(hostGw, '1');
     assert.doesNotMatch(text, /maxseg/);
     assert.match(
@@ -61,11 +63,63 @@ describe('renderNftTable', () => {
   it('one anti-spoofing rule per bridge, each with its own slice', () => {
     const rules = renderNftTable(TWO_FANS, '1')
       .split('\n')
-      .filter((l) => l.includes('anti-spoofing'));
+      .filter((l) => l.includes('anti-spoofing on'));
     assert.deepEqual(
       rules.map((l) => l.trim().split(' ').slice(0, 6).join(' ')),
       ['iifname "fan-250" ip saddr != 250.3.4.0/24', 'iifname "fan-240" ip saddr != 240.238.5.0/24'],
     );
+  });
+});
+
+describe('renderNftTable: what containers may send to and through the host', () => {
+  const chain = (text: string, name: string): string[] => {
+    const start = text.indexOf(`\tchain ${name} {`);
+    return text
+      .slice(start, text.indexOf('\t}', start))
+      .split('\n')
+      .slice(2)
+      .map((l) => l.trim());
+  };
+
+  it('an input chain: tunnel port from a bridge dropped, DHCP accepted, then any source outside the slice dropped', () => {
+    assert.deepEqual(chain(renderNftTable(ONE_FAN, '1'), 'input'), [
+      'iifname "fan-250" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-250 (to this host)"',
+      'iifname "fan-250" ip saddr 0.0.0.0 udp dport 67 accept comment "fan: DHCP request on fan-250"',
+      'iifname "fan-250" ip saddr != 250.3.4.0/24 counter drop comment "fan: anti-spoofing into the host on fan-250"',
+      '',
+    ]);
+  });
+
+  it('forwarded UDP to the tunnel port from a bridge is dropped too, for every bridge', () => {
+    const forward = chain(renderNftTable(TWO_FANS, '1'), 'forward');
+    assert.ok(
+      forward.includes(
+        'iifname "fan-240" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-240 (forwarded)"',
+      ),
+    );
+    assert.ok(
+      forward.includes(
+        'iifname "fan-250" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-250 (forwarded)"',
+      ),
+    );
+  });
+
+  it('no tunnel (host-gw only): no tunnel-port rule, the input anti-spoofing stays', () => {
+    const { tunnel: _t, tunnelPort: _p, ...hostGw } = ONE_FAN;
+    const text = renderNftTable(hostGw, '1');
+    assert.doesNotMatch(text, /udp dport 8472/);
+    assert.match(
+      text,
+      /iifname "fan-250" ip saddr != 250\.3\.4\.0\/24 counter drop comment "fan: anti-spoofing into the host/,
+    );
+  });
+
+  it('every counted rule has its own comment (metrics label the counters by it)', () => {
+    const comments = renderNftTable(TWO_FANS, '1')
+      .split('\n')
+      .filter((l) => l.includes(' counter '))
+      .map((l) => /comment "([^"]*)"/.exec(l)?.[1]);
+    assert.equal(new Set(comments).size, comments.length);
   });
 });
 

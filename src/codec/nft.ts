@@ -36,15 +36,53 @@ export function renderNftTable(nat: NatSpec, key: string): string {
           : `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: anti-spoofing on ${bridge}"`;
       })
       .filter((l) => l !== ''),
+    ...tunnelPortRules(nat, 'forwarded'),
     ...(nat.tunnel === undefined
       ? []
       : [
           `\t\toifname "${nat.tunnel}" tcp flags syn tcp option maxseg size set rt mtu comment "fan: clamp MSS to the tunnel MTU"`,
         ]),
     '\t}',
+    ...inputChain(nat),
     '}',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Tunnel packets come from the underlay, never from a container: UDP to the tunnel port arriving on a fan bridge is
+ * dropped, whether it is for this host (input) or another one (forward: the masquerade would give it this host's
+ * underlay address, which the peer's eBPF check trusts for this host's slice).
+ */
+function tunnelPortRules(nat: NatSpec, where: 'forwarded' | 'to this host'): string[] {
+  if (nat.tunnelPort === undefined) return [];
+  return nat.bridges.map(
+    (bridge) =>
+      `\t\tiifname "${bridge}" udp dport ${nat.tunnelPort} counter drop comment "fan: tunnel port from a container on ${bridge} (${where})"`,
+  );
+}
+
+/**
+ * Packets from containers to the host itself: the forward chain never sees them, so without these a container
+ * could reach the host with any source (a forged underlay address, another host's container). DHCP requests
+ * (source 0.0.0.0, to dnsmasq) are the one exception to "source inside the slice".
+ */
+function inputChain(nat: NatSpec): string[] {
+  const perBridge = nat.bridges.flatMap((bridge, i) => {
+    const slice = nat.slices[i];
+    if (slice === undefined) return [];
+    return [
+      `\t\tiifname "${bridge}" ip saddr 0.0.0.0 udp dport 67 accept comment "fan: DHCP request on ${bridge}"`,
+      `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: anti-spoofing into the host on ${bridge}"`,
+    ];
+  });
+  return [
+    '\tchain input {',
+    '\t\ttype filter hook input priority filter; policy accept;',
+    ...tunnelPortRules(nat, 'to this host'),
+    ...perBridge,
+    '\t}',
+  ];
 }
 
 /** Creates-if-absent, deletes, and defines the table in one transaction. */

@@ -1,8 +1,9 @@
 /**
- * fan's policy tables as ONE `nft -f` script: `table ip fan-policy` (the group filter on the forward hook and the
- * DNAT of exposed ports) and `table bridge fan-policy` (bridge ports bound to their addresses). The script
- * creates-if-absent, deletes and redefines both tables in one transaction, so traffic never sees a moment without
- * a policy or with half of one. Separate from fan's main table `ip fan`: either can be replaced on its own.
+ * fan's policy table as ONE `nft -f` script: `table ip fan-policy` (the group filter on the forward hook and the
+ * DNAT of exposed ports). The script creates-if-absent, deletes and redefines it in one transaction, so traffic never
+ * sees a moment without a policy or with half of one. It also deletes `table bridge fan-policy`, where older versions
+ * bound ports to their addresses: that is table `bridge fan-bind` now (src/codec/bind-nft.ts), always on, which the
+ * policy relies on (a group is an address range, so a container must not pick its source address).
  * Each table's comment marks it fan's and carries the policy's content hash.
  */
 import { formatCidr, formatIpv4 } from '../core/address/ipv4.js';
@@ -99,26 +100,7 @@ export function renderPolicyTables(compiled: CompiledPolicy): string {
     ]),
     '}',
   ];
-  const ports = [...new Set(compiled.bindings.map((b) => b.port))].sort();
-  const bridge = [
-    `table bridge ${POLICY_TABLE} {`,
-    `\tcomment "${COMMENT_PREFIX} ${compiled.hash}"`,
-    '\tset ports {',
-    '\t\ttype ifname',
-    ...elements(ports.map(quote)),
-    '\t}',
-    '\tset bound {',
-    '\t\ttype ifname . ipv4_addr',
-    ...elements(compiled.bindings.map((b) => `${quote(b.port)} . ${formatIpv4(b.address)}`)),
-    '\t}',
-    ...chain({ name: 'prerouting', rules: [] }, [
-      'type filter hook prerouting priority -200; policy accept;',
-      'iifname @ports ether type ip iifname . ip saddr != @bound counter drop comment "fan: source address not given to this port"',
-      'iifname @ports ether type arp arp saddr ip != 0.0.0.0 iifname . arp saddr ip != @bound counter drop comment "fan: ARP for an address not given to this port"',
-    ]),
-    '}',
-  ];
-  return `${[...ip, ...bridge].join('\n')}\n`;
+  return `${ip.join('\n')}\n`;
 }
 
 /** Replaces both tables in one transaction (creating them first makes the delete safe when they are absent). */
@@ -138,19 +120,6 @@ function removeLines(): string[] {
 /** Removes both tables, whether or not they exist, in one transaction. */
 export function renderPolicyRemove(): string {
   return `${removeLines().join('\n')}\n`;
-}
-
-/** Adds or deletes one port binding in the live bridge table. */
-export function renderBindingChange(
-  op: 'add' | 'delete',
-  bindings: readonly { port: string; address: number }[],
-): string {
-  if (bindings.length === 0) return '';
-  const ports = [...new Set(bindings.map((b) => b.port))].map(quote);
-  const bound = bindings.map((b) => `${quote(b.port)} . ${formatIpv4(b.address)}`);
-  return op === 'add'
-    ? `add element bridge ${POLICY_TABLE} ports { ${ports.join(', ')} }\nadd element bridge ${POLICY_TABLE} bound { ${bound.join(', ')} }\n`
-    : `delete element bridge ${POLICY_TABLE} bound { ${bound.join(', ')} }\ndelete element bridge ${POLICY_TABLE} ports { ${ports.join(', ')} }\n`;
 }
 
 /** The hash in a table's comment (`nft list table ip fan-policy`), or undefined when it is not fan's. */

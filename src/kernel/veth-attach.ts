@@ -49,13 +49,14 @@ export async function createAttachedVeth(
 ): Promise<{ host: InterfaceFacts; container: InterfaceFacts }> {
   const mtu = String(req.mtu);
   const netns = quoted('namespace path', req.netns);
+  const mac = req.mac !== undefined ? ` address ${req.mac}` : '';
   let host: InterfaceFacts;
   try {
     host = await batchShow(
       runner,
       [],
       [
-        `link add ${req.hostIf} group ${FAN_LINK_GROUP} mtu ${mtu} master ${req.bridge} up type veth peer name ${req.ifname} mtu ${mtu} netns ${netns}`,
+        `link add ${req.hostIf} group ${FAN_LINK_GROUP} mtu ${mtu} master ${req.bridge} up type veth peer name ${req.ifname}${mac} mtu ${mtu} netns ${netns}`,
         `link set dev ${req.hostIf} alias ${quoted('alias', req.alias)}`,
       ],
       req.hostIf,

@@ -12,6 +12,7 @@ import { requireRoot } from '../kernel/probes.js';
 import { ExecRunner } from '../kernel/exec.js';
 import { fastPathPeer } from '../kernel/fastpath.js';
 import { backendOf } from '../backends/registry.js';
+import { containerMac } from '../core/bind/binding.js';
 import type { CommandRunner } from '../ports/runner.js';
 import {
   type LabContainer,
@@ -142,7 +143,15 @@ async function buildUnderlay(topo: LabTopology, progress: LabProgress): Promise<
 }
 
 export async function attachContainer(topo: LabTopology, host: LabHost, c: LabContainer): Promise<void> {
-  await createLabVeth({ name: 'eth0', ns: c.ns }, { name: c.hostIf, ns: host.ns }, c.mtu);
+  // A static container is bound (MAC and address) before its veth exists, as fan's own attach paths do; a DHCP one
+  // takes whatever dnsmasq gives it, so it stays an unbound port (docs/anti-spoofing.md).
+  const mac = topo.options.dhcp ? undefined : containerMac(c.address);
+  if (mac !== undefined) await fanctl(host, ['port', 'bind', c.hostIf, mac, formatIpv4(c.address)]);
+  await createLabVeth(
+    { name: 'eth0', ns: c.ns, ...(mac !== undefined ? { mac } : {}) },
+    { name: c.hostIf, ns: host.ns },
+    c.mtu,
+  );
   await root.run(['ip', '-n', host.ns, 'link', 'set', c.hostIf, 'master', c.bridge, 'up']);
   await root.run(['ip', '-n', c.ns, 'link', 'set', 'eth0', 'up']);
   if (topo.options.dhcp) {

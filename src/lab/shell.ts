@@ -28,20 +28,13 @@ export async function outputIn(ns: string, argv: readonly string[]): Promise<str
 export interface VethEnd {
   readonly name: string;
   readonly ns: string;
+  /** Its MAC address (default: the kernel's random one). */
+  readonly mac?: string;
 }
 
 /** Creates a veth pair with both ends already in their namespaces and with the same MTU (one `ip` call). */
 export async function createLabVeth(a: VethEnd, b: VethEnd, mtu: number): Promise<void> {
-  const m = String(mtu);
-  await root.run(
-    ['ip', 'link', 'add', a.name, 'netns', a.ns, 'mtu', m, 'type', 'veth'].concat([
-      'peer',
-      'name',
-      b.name,
-      'netns',
-      b.ns,
-      'mtu',
-      m,
-    ]),
-  );
+  const end = (e: VethEnd): string[] =>
+    [e.name, 'netns', e.ns, 'mtu', String(mtu)].concat(e.mac ? ['address', e.mac] : []);
+  await root.run(['ip', 'link', 'add', ...end(a), 'type', 'veth', 'peer', 'name', ...end(b)]);
 }

@@ -9,6 +9,7 @@ import { type HostDeps, hostStatus } from '../app/host.js';
 import { poolOf } from '../core/ipam/pool.js';
 import { dhcpSpec } from '../core/plan/host-plan.js';
 import { readNftCounters } from '../kernel/nft-rule-counters.js';
+import { bindCounters } from '../app/port-bindings.js';
 import { openLeaseStore } from '../store/lease-file.js';
 import { EventLog } from '../store/event-log.js';
 import { type DhcpInput, type DoctorInput, type IpamInput, type MetricsInput, countDnsmasqLeases } from './samples.js';
@@ -35,7 +36,9 @@ export async function collectMetricsInput(
       });
     }
   }
-  const nft = status.nftTable ? await readNftCounters(deps.runner) : undefined;
+  const main = status.nftTable ? await readNftCounters(deps.runner) : undefined;
+  // The port-binding table's drops are labelled by rule comment like the main table's.
+  const nft = main ? [...main, ...(await bindCounters(deps.runner))] : undefined;
   const events = await new EventLog(deps.paths.stateDir).read();
   const last = doctor?.();
   return { status, ipam, dhcp, events, ...(nft ? { nft } : {}), ...(last ? { doctor: last } : {}) };

@@ -25,11 +25,12 @@ export interface ContainerAddressing {
 }
 
 /**
- * A container's veth with its addressing: `createAttachedVeth` makes it in one go. `peerMap`: also enter the
+ * A container's veth with its addressing: `createAttachedVeth` makes it in one go. `mac` is the container end's
+ * address, set when it is created (the port binding names it before the veth exists). `peerMap`: also enter the
  * container in the fast path's accelerator map (fans whose backend delivers through it).
  */
 export type AttachedVethRequest = VethRequest &
-  Omit<ContainerAddressing, 'netns' | 'ifname'> & { readonly peerMap?: boolean };
+  Omit<ContainerAddressing, 'netns' | 'ifname'> & { readonly mac?: string; readonly peerMap?: boolean };
 
 export interface SandboxLinks {
   netnsExists(netns: string): Promise<boolean>;

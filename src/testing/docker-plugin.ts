@@ -2,6 +2,7 @@
  * Test support for the Docker plugin's unit tests: the handlers over fakes (veths, memory IPAM, a recorded port
  * table) with a fresh handler table per call, as after a plugin restart. Not used by production code.
  */
+import { FakeBinder } from './port-binder.js';
 import type { DockerDeps } from '../app/docker.js';
 import type { Ipv4 } from '../core/address/ipv4.js';
 import type { PublishedEndpoint } from '../core/attach/published-ports.js';
@@ -106,6 +107,7 @@ export function harness(options: HarnessOptions = {}) {
     typicalHost(),
   );
   const veths = new FakeVeths();
+  const bindings = new FakeBinder();
   const stores = new Map<string, MemoryLeaseStore>();
   const storeOf = (bridge: string, fan?: Fan): MemoryLeaseStore => {
     const existing = stores.get(bridge);
@@ -126,6 +128,7 @@ export function harness(options: HarnessOptions = {}) {
     log: (line) => void logs.push(line),
     ports,
     portTable: ports,
+    bindings,
     ...(options.dockerAddresses ? { dockerAddresses: options.dockerAddresses } : {}),
     reclaimGraceMs: options.graceMs ?? 0,
     ...(options.groupPool ? { groupPool: options.groupPool } : {}),
@@ -142,5 +145,5 @@ export function harness(options: HarnessOptions = {}) {
     return { status: answer.status, body: answer.body as Record<string, unknown> };
   };
   const leases = () => storeOf('fan-250', fans[0]).list();
-  return { call, veths, leases, logs, fans, storeOf, ports, deps };
+  return { call, veths, leases, logs, fans, storeOf, ports, deps, bindings };
 }

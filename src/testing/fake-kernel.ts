@@ -45,7 +45,7 @@ function isRead(argv: readonly string[]): boolean {
   return (
     /^ip (-json|-j)\b/.test(text) ||
     /^bpftool -j (net|prog|map) (show|dump)/.test(text) ||
-    /^nft list /.test(text) ||
+    /^nft (-j )?list /.test(text) ||
     /^iptables -w -S/.test(text) ||
     /^(ip -V|tc -V|bpftool version|nft --version|dnsmasq --version)$/.test(text)
   );
@@ -62,6 +62,8 @@ export class FakeKernel implements CommandRunner, System {
   programs: FakeProgram[] = [];
   maps = new Map<number, Map<string, string>>();
   nftTable: string | undefined;
+  /** Table bridge fan-bind as loaded (the element changes of attachments are accepted, not applied). */
+  bindTable: string | undefined;
   iptables: { chain: string; words: string[] }[] = [];
   chains = new Set(['INPUT', 'FORWARD', 'OUTPUT']);
   sysctls = new Map<string, string>([['net.ipv4.ip_forward', '0']]);
@@ -437,8 +439,41 @@ export class FakeKernel implements CommandRunner, System {
     return fail(`bpftool: unsupported ${text}`);
   }
 
+  private bindNft(text: string, input: string): RunResult | undefined {
+    if (text === 'list table bridge fan-bind')
+      return this.bindTable ? ok(this.bindTable) : fail('Error: No such file or directory');
+    if (text === '-j list table bridge fan-bind') {
+      if (!this.bindTable) return fail('Error: No such file or directory');
+      const items: unknown[] = [];
+      for (const m of this.bindTable.matchAll(/\tset (\w+) \{\n[^}]*?(?:elements = \{ ([^}]*) \}\n)?\t\}/g)) {
+        const elem = (m[2] ?? '')
+          .split(', ')
+          .filter(Boolean)
+          .map((e) => {
+            const [a, b] = e.split(' . ');
+            const name = (a ?? '').replace(/"/g, '');
+            return b === undefined ? name : { concat: [name, b] };
+          });
+        items.push({ set: { name: m[1], elem } });
+      }
+      for (const m of this.bindTable.matchAll(/counter drop comment "([^"]*)"/g)) {
+        items.push({ rule: { comment: m[1], expr: [{ counter: { packets: 0, bytes: 0 } }] } });
+      }
+      return ok(JSON.stringify({ nftables: items }));
+    }
+    if (text !== '-f -' || !/^(table|add element|delete element) bridge fan-bind/.test(input)) return undefined;
+    if (input.startsWith('table bridge fan-bind\ndelete table bridge fan-bind\n')) {
+      const rest = input.slice('table bridge fan-bind\ndelete table bridge fan-bind\n'.length);
+      this.bindTable = rest === '' ? undefined : rest;
+      return ok();
+    }
+    return this.bindTable ? ok() : fail('Error: No such file or directory');
+  }
+
   private nft(args: readonly string[], input: string): RunResult {
     const text = args.join(' ');
+    const bind = this.bindNft(text, input);
+    if (bind) return bind;
     if (text === '--version') return ok('nftables v1.0.6');
     if (text === 'list tables') return ok(this.nftTable ? 'table ip fan\n' : '');
     if (text === 'list table ip fan')

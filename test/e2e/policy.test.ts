@@ -82,8 +82,12 @@ async function counters(host: LabHost): Promise<Counter[]> {
 
 async function kernelRuleCount(host: LabHost): Promise<number> {
   let n = 0;
-  for (const family of ['ip', 'bridge']) {
-    const out = await new ExecRunner(host.ns).run(['nft', '-a', 'list', 'table', family, 'fan-policy']);
+  // The policy's table, and the port binding it relies on (table bridge fan-bind, always on).
+  for (const [family, table] of [
+    ['ip', 'fan-policy'],
+    ['bridge', 'fan-bind'],
+  ] as const) {
+    const out = await new ExecRunner(host.ns).run(['nft', '-a', 'list', 'table', family, table]);
     n += out.stdout.split('\n').filter((l) => /# handle \d+$/.test(l) && !/^\s*(table|chain|set|map) /.test(l)).length;
   }
   return n;

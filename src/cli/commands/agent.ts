@@ -31,6 +31,7 @@ import { parseListen, serveMetrics } from '../../metrics/server.js';
 import type { HostReader } from '../../ports/host.js';
 import type { PortTable } from '../../ports/published-ports.js';
 import type { HostVeths, SandboxLinks } from '../../ports/sandbox.js';
+import type { PortBinder } from '../../ports/bindings.js';
 import { fanStateStamp } from '../../store/fan-state-stamp.js';
 import { leaseBridges, openLeaseStore, openLeaseStoreByBridge } from '../../store/lease-file.js';
 import { SerialLeaseQueues } from '../../store/serial-leases.js';
@@ -44,8 +45,10 @@ export interface AgentDeps {
   readonly links: () => SandboxLinks & HostVeths;
   readonly portTable: () => PortTable;
   readonly log: (line: string) => void;
-  /** Groups from the applied policy, and port binding (as the in-process plugin has them). */
-  readonly policy?: () => Pick<CniDeps, 'groupLeases' | 'bindPort' | 'unbindPort'>;
+  /** Groups from the applied policy (as the in-process plugin has them). */
+  readonly policy?: () => Pick<CniDeps, 'groupLeases'>;
+  /** Port binding of every attached veth (always on). */
+  readonly bindings: () => PortBinder;
 }
 
 export interface AgentOptions {
@@ -84,6 +87,7 @@ export function cniService(opts: Pick<AgentOptions, 'socket' | 'verbose'>, deps:
         allLeaseStores: async () =>
           (await leaseBridges(stateDir)).map((bridge) => queues.wrap(openLeaseStoreByBridge(stateDir, bridge))),
         links: deps.links(),
+        bindings: deps.bindings(),
         log: (line) => log(`cni: ${line}`),
         ...deps.policy?.(),
       });

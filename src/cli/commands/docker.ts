@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DockerDeps } from '../../app/docker.js';
-import { bindPort, unbindPort } from '../../app/policy.js';
 import { appliedGroupPool, appliedUngroupedPool } from '../../app/group-pools.js';
+import { NftPortBinder } from '../../app/port-bindings.js';
 import { ExecRunner } from '../../kernel/exec.js';
 import { readFanView } from '../../app/fans.js';
 import { selectFan } from '../../core/attach/plan.js';
@@ -123,9 +123,8 @@ export async function startDockerPlugin(
     ...(dockerSocket !== undefined ? { dockerAddresses: () => dockerFanAddresses(dockerSocket) } : {}),
     reclaimGraceMs: graceS * 1000,
     now: () => new Date(),
-    // policy (issue 9): port binding of the endpoints' veths
-    bindPort: (hostIf, address) => bindPort({ runner: new ExecRunner(), stateDir: deps.stateDir }, hostIf, address),
-    unbindPort: (hostIf) => unbindPort({ runner: new ExecRunner(), stateDir: deps.stateDir }, hostIf),
+    // every endpoint's veth is bound to its MAC and address (always on)
+    bindings: new NftPortBinder(new ExecRunner(), deps.stateDir),
     // policy groups: fan.group=NAME networks take their addresses from the group's index range
     groupPool: (fan, group) => appliedGroupPool(deps.stateDir, fan, group),
     ungroupedPool: (fan) => appliedUngroupedPool(deps.stateDir, fan),

@@ -169,6 +169,12 @@ export function renderStatus(status: HostStatus): string {
   lines.push(
     `nftables table ip fan: ${status.nftTable ? 'loaded' : 'MISSING'}; iptables ACCEPT rules: ${status.forwardRules.join(', ') || 'none'}`,
   );
+  if (status.antiSpoofing) {
+    const a = status.antiSpoofing;
+    lines.push(
+      `anti-spoofing drops: port binding ${a.binding}, forwarded ${a.forward}, into the host ${a.input} (docs/anti-spoofing.md)`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 

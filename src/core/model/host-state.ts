@@ -100,6 +100,8 @@ export interface NatSpec {
   readonly overlays: readonly Cidr[];
   readonly bridges: readonly string[];
   readonly tunnel?: string;
+  /** UDP port of fan's tunnel: never accepted from a fan bridge (only the underlay carries tunnel packets). */
+  readonly tunnelPort?: number;
 }
 
 export interface DhcpSpec {

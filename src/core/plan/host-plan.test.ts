@@ -123,12 +123,13 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
     ]);
   });
 
-  it('NAT spec names the slice, the overlay, the bridge and the tunnel', () => {
+  it('NAT spec names the slice, the overlay, the bridge, the tunnel and its port', () => {
     assert.deepEqual(plan.nat, {
       slices: [cidrOf('250.3.4.0/24')],
       overlays: [cidrOf('250.0.0.0/8')],
       bridges: ['fan-250'],
       tunnel: 'fan-vxlan',
+      tunnelPort: 8472,
     });
   });
 
@@ -198,6 +199,7 @@ describe('planHost: several fans', () => {
       overlays: [cidrOf('251.0.0.0/8'), cidrOf('250.0.0.0/8')],
       bridges: ['fan-251', 'fan-250'],
       tunnel: 'fan-vxlan',
+      tunnelPort: 8472,
     });
     assert.deepEqual(plan.forwardAccept, [
       { bridge: 'fan-251', from: 'fan-vxlan' },

@@ -102,7 +102,9 @@ export function planHost(fans: readonly Fan[], options: PlanOptions): DesiredHos
   const devices = dataplaneDevices(fans);
   const peerDevice = (fan: Fan): string => backendOf(fan).peerDevice(fan);
   // MSS clamping applies where packets get smaller than the bridge's MTU: into a tunnel fan created.
-  const tunnel = devices.find((d) => d.link?.type === 'vxlan')?.dev;
+  const tunnelLink = devices.find((d) => d.link?.type === 'vxlan')?.link;
+  const tunnel = tunnelLink?.name;
+  const tunnelPort = tunnelLink?.type === 'vxlan' ? tunnelLink.port : undefined;
   return {
     bridges: fans.map((fan) => ({
       name: fan.bridge,
@@ -126,6 +128,7 @@ export function planHost(fans: readonly Fan[], options: PlanOptions): DesiredHos
             overlays: fans.map((f) => f.map.overlay),
             bridges: fans.map((f) => f.bridge),
             ...(tunnel !== undefined ? { tunnel } : {}),
+            ...(tunnelPort !== undefined ? { tunnelPort } : {}),
           },
         }),
     forwardAccept: fans.map((f) => ({ bridge: f.bridge, from: peerDevice(f) })),

@@ -103,12 +103,6 @@ export interface DnatRule {
   readonly comment: string;
 }
 
-/** Bridge ports bound to the addresses they were given (anti-spoofing inside the slice). */
-export interface PortBinding {
-  readonly port: string;
-  readonly address: Ipv4;
-}
-
 export interface CompiledPolicy {
   /** Same policy, same hash, on every host: operators compare it across the fleet. */
   readonly hash: string;
@@ -117,7 +111,6 @@ export interface CompiledPolicy {
   readonly entry: string;
   readonly chains: readonly NftChain[];
   readonly dnat: readonly DnatRule[];
-  readonly bindings: readonly PortBinding[];
 }
 
 const accept: NftVerdict = { kind: 'accept' };
@@ -172,7 +165,7 @@ function l4Matches(rule: GroupRule): NftMatch[] {
   );
 }
 
-export function compilePolicy(policy: Policy, host: PolicyHost, bindings: readonly PortBinding[] = []): CompiledPolicy {
+export function compilePolicy(policy: Policy, host: PolicyHost): CompiledPolicy {
   const geometry: PolicyGeometry = { fans: host.fans };
   checkGeometry(policy, geometry);
   const chains: NftChain[] = [];
@@ -318,7 +311,6 @@ export function compilePolicy(policy: Policy, host: PolicyHost, bindings: readon
     entry: ENTRY_CHAIN,
     chains,
     dnat,
-    bindings: [...bindings],
   };
 }
 
