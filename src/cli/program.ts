@@ -3,73 +3,34 @@
  * printing is separate, and every read command takes --json. Commands throw; src/bin decides the exit code.
  */
 import { Command, Option } from 'commander';
-import { formatCidr } from '../core/address/ipv4.js';
 import { DEFAULT_FAN_CONFIG } from '../core/config/fan-file.js';
-import { toFanWords } from '../core/config/fan-spec.js';
 import { ConfigError, FanError, InternalError } from '../core/errors.js';
 import { DEFAULT_LAB } from '../lab/topology.js';
-import {
-  labBenchCommand,
-  labCheckCommand,
-  labDemoCommand,
-  labDownCommand,
-  labUpCommand,
-  renderBench,
-  renderCheck,
-  renderTopology,
-} from './commands/lab.js';
+import type { BenchCliOptions } from '../lab/bench/presets.js';
 import type { HostReader, TextFiles } from '../ports/host.js';
-import { type CalcOptions, mapCommand, sliceCommand } from './commands/calc.js';
-import { readFanConfig } from './commands/config-check.js';
+import type { CalcOptions } from './commands/calc.js';
 import { type Output, printJson } from './output.js';
-import {
-  type LxcConfigOptions,
-  type LxdCommandOptions,
-  lxcConfigCommand,
-  lxdDisableCommand,
-  lxdEnableCommand,
-  lxdProfileCommand,
-  renderLxdDisable,
-  renderLxdEnable,
-} from './commands/lxd.js';
+import type { LxcConfigOptions, LxdCommandOptions } from './commands/lxd.js';
 import { fanPaths } from '../app/paths.js';
 import type { HostDeps } from '../app/host.js';
-import {
-  type FanWordOptions,
-  downCommand,
-  renderChanges,
-  renderShow,
-  renderStatus,
-  showCommand,
-  upCommand,
-} from './commands/host.js';
-import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
+import type * as PolicyApp from '../app/policy.js';
+import type { FanWordOptions } from './commands/host.js';
 import {
   DEFAULT_DOCKERD_SOCKET,
   DEFAULT_DOCKER_SOCKET,
+  DEFAULT_METRICS_LISTEN,
   DEFAULT_RECLAIM_GRACE_S,
   DEFAULT_RECLAIM_INTERVAL_S,
   DEFAULT_SOCKET_MODE,
-  dockerConfigCommand,
-  dockerPluginCommand,
-} from './commands/docker.js';
+} from '../core/defaults.js';
 import type { PortTable } from '../ports/published-ports.js';
-import { renderDockerConfig } from '../docker/config.js';
 import type { HostVeths, SandboxLinks } from '../ports/sandbox.js';
-import { doctorCommand } from './commands/doctor.js';
-import { renderDoctor } from '../doctor/render.js';
-import { traceCommand } from '../app/trace.js';
-import { renderTrace } from './commands/trace.js';
-import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
 import { registerPolicyCommands } from './commands/policy.js';
-import { labCniBenchCommand, renderCniBench } from './commands/cni-bench.js';
-import { DEFAULT_CNI_BENCH } from '../lab/cni-bench.js';
-import { bindPort, groupLeaseStore, unbindPort } from '../app/policy.js';
 import type { CniDeps } from '../cni/plugin.js';
-import { runAgent } from '../agent/agent.js';
-import { type AgentDeps, type AgentOptions, agentServices, metricsService } from './commands/agent.js';
-import { installServiceCommand, renderInstallService } from './commands/service.js';
-import { DEFAULT_METRICS_LISTEN } from '../metrics/server.js';
+import type { AgentDeps, AgentOptions } from './commands/agent.js';
+
+// Command modules are imported inside their actions: `fanctl --version` or `fanctl up` then loads only what it
+// runs (loading every command's modules cost ~0.3 s of each call).
 
 export interface CliDeps {
   readonly output: Output;
@@ -131,7 +92,10 @@ function refuseStrayWords(command: Command, path: readonly string[] = []): void 
 const collectValues = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** The policy's hooks into the CNI plugin (address groups, port binding), for the agent as for fan-cni. */
-function policyCniDeps(h: HostDeps): Pick<CniDeps, 'groupLeases' | 'bindPort' | 'unbindPort'> {
+function policyCniDeps(
+  h: HostDeps,
+  { bindPort, groupLeaseStore, unbindPort }: typeof PolicyApp,
+): Pick<CniDeps, 'groupLeases' | 'bindPort' | 'unbindPort'> {
   const binding = { runner: h.runner, stateDir: h.paths.stateDir };
   return {
     groupLeases: (fan, request) => groupLeaseStore({ paths: h.paths }, fan, request),
@@ -159,6 +123,7 @@ export function buildProgram(deps: CliDeps): Command {
     .addOption(bridgeOption('bridge name to report instead of the derived one'))
     .option('--json', 'print every derived field as JSON')
     .action(async (opts: CalcOptions & JsonOption) => {
+      const { sliceCommand } = await import('./commands/calc.js');
       const report = await sliceCommand(opts, deps.host);
       if (opts.json) printJson(output, report);
       else output.out(`${report.slice}\n`);
@@ -172,7 +137,8 @@ export function buildProgram(deps: CliDeps): Command {
     .addOption(underlayOption().makeOptionMandatory())
     .addOption(bridgeOption('bridge name to report instead of the derived one'))
     .option('--json', 'print every derived field as JSON')
-    .action((address: string, opts: CalcOptions & JsonOption) => {
+    .action(async (address: string, opts: CalcOptions & JsonOption) => {
+      const { mapCommand } = await import('./commands/calc.js');
       const report = mapCommand(address, opts);
       if (opts.json) printJson(output, report);
       else output.out(`${report.underlayHost}\n`);
@@ -206,6 +172,7 @@ export function buildProgram(deps: CliDeps): Command {
   fanOptions(program.command('up').description('bring a fan up on this host (or every fan of the config file with -a)'))
     .option('-a, --all', 'bring up every fan in the config file')
     .action(async (words: string[], opts: FanWordOptions & JsonOption & { all?: boolean; config: string }) => {
+      const { renderChanges, upCommand } = await import('./commands/host.js');
       const report = await upCommand(words, opts, deps.hostDeps(), deps.files);
       if (opts.json) printJson(output, report);
       else output.out(renderChanges(report));
@@ -220,6 +187,7 @@ export function buildProgram(deps: CliDeps): Command {
         words: string[],
         opts: FanWordOptions & JsonOption & { all?: boolean; every?: boolean; force?: boolean; config: string },
       ) => {
+        const { downCommand, renderChanges } = await import('./commands/host.js');
         const report = await downCommand(words, opts, deps.hostDeps());
         if (opts.json) printJson(output, report);
         else output.out(renderChanges(report));
@@ -231,6 +199,7 @@ export function buildProgram(deps: CliDeps): Command {
     .description("list this host's fans (Ubuntu's table), or the full state with --json")
     .option('--json', 'devices, MTU, eBPF counters, dnsmasq, firewall state')
     .action(async (opts: JsonOption) => {
+      const { renderShow, showCommand } = await import('./commands/host.js');
       const status = await showCommand(deps.hostDeps());
       if (opts.json) printJson(output, status);
       else output.out(renderShow(status));
@@ -243,6 +212,7 @@ export function buildProgram(deps: CliDeps): Command {
     )
     .option('--json', 'the same state as show --json')
     .action(async (opts: JsonOption) => {
+      const { renderStatus, showCommand } = await import('./commands/host.js');
       const status = await showCommand(deps.hostDeps());
       if (opts.json) printJson(output, status);
       else output.out(renderStatus(status));
@@ -258,6 +228,10 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--check <id>', 'run only this check (repeatable)', collectValues)
     .option('--json', "the report, with each check's observation, as JSON")
     .action(async (opts: { peer?: string[]; check?: string[] } & JsonOption) => {
+      const [{ doctorCommand }, { renderDoctor }] = await Promise.all([
+        import('./commands/doctor.js'),
+        import('../doctor/render.js'),
+      ]);
       const report = await doctorCommand(opts, deps.hostDeps());
       if (opts.json) printJson(output, report);
       else output.out(renderDoctor(report, deps.env.COLUMNS ? Number(deps.env.COLUMNS) : 120));
@@ -283,6 +257,10 @@ export function buildProgram(deps: CliDeps): Command {
         proto: string | undefined,
         opts: { probe?: boolean; netns?: string } & JsonOption,
       ) => {
+        const [{ traceCommand }, { renderTrace }] = await Promise.all([
+          import('../app/trace.js'),
+          import('./commands/trace.js'),
+        ]);
         const report = await traceCommand(
           {
             src,
@@ -308,6 +286,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--bridge <name>', 'only this fan bridge')
     .option('--json', 'the attachments as JSON, per bridge')
     .action(async (opts: { bridge?: string } & JsonOption) => {
+      const { attachmentsCommand, renderAttachments } = await import('./commands/attachments.js');
       const list = await attachmentsCommand(opts, {
         host: deps.host,
         files: deps.files,
@@ -347,6 +326,7 @@ export function buildProgram(deps: CliDeps): Command {
         type: 'vxlan' | 'host-gw';
         group?: string[];
       }) => {
+        const { labUpCommand, renderTopology } = await import('./commands/lab.js');
         const topo = await labUpCommand(
           {
             name: opts.name,
@@ -370,67 +350,73 @@ export function buildProgram(deps: CliDeps): Command {
     .addOption(labName())
     .option('--json', 'results as JSON')
     .action(async (opts: { name: string } & JsonOption) => {
+      const { labCheckCommand, renderCheck } = await import('./commands/lab.js');
       const report = await labCheckCommand(opts.name);
       if (opts.json) printJson(output, report);
       else output.out(renderCheck(report));
       if (report.failed > 0) throw new FanError(`${report.failed} of ${report.results.length} pings failed`);
     });
+  // fanctl lab bench: the benchmark suite (src/lab/bench.ts); presets in src/lab/bench/presets.ts.
   lab
     .command('bench')
-    .description('iperf3 throughput and ping RTT: underlay vs fan cross-host vs fan same-host, with ratios')
+    .description(
+      'the benchmark suite: underlay vs every fan backend, the flannel-style reference, same host and fan with a ' +
+        'policy (iperf3, 1 and 4 streams, RTT); fanctl up and kernel objects per underlay size; CNI ADD/DEL; targets',
+    )
     .addOption(labName())
-    .option('--seconds <s>', 'iperf3 duration per path', '5')
-    .option('--create', 'create a 2-host lab for the bench and remove it afterwards')
-    .option('--json', 'results as JSON')
-    .option(
-      '--cni',
-      'also measure container attach: CNI ADD/DEL of fan (agent) against the reference bridge + host-local',
-    )
+    .option('--create', 'run the whole suite in fresh labs (named after --name, default fanbench) and remove them')
+    .option('--quick', 'short CI run: every row once for 1 s (implies --create)')
+    .option('--full', 'everything: MTU 1500 and 9000, both CPU modes, 5 runs (implies --create)')
+    .option('--runs <n>', 'runs per row (medians are reported)')
+    .option('--seconds <s>', 'iperf3 duration per run')
+    .option('--mtu <list>', 'underlay MTUs, comma-separated (a lab each), e.g. 1500,9000')
+    .option('--streams <list>', 'iperf3 parallel streams per column, e.g. 1,4')
+    .addOption(new Option('--cpu <modes>', 'iperf3 pinning: one (client and server on CPU 0), split, or one,split'))
+    .option('--underlays <list>', 'underlay prefixes of the control-plane rows, e.g. 24,20,16 (none: skip)')
+    .option('--no-policy', 'leave out the row with the isolation policy')
+    .option('--cni', 'with a running lab: also measure CNI ADD/DEL against bridge + host-local')
+    .option('--no-cni', 'with --create: leave out the CNI section')
     .option('--cni-only', 'measure container attach only')
-    .option('--cni-runs <n>', 'CNI runs (medians are reported)', String(DEFAULT_CNI_BENCH.runs))
-    .option('--cni-calls <n>', 'sequential ADDs and DELs per plugin and run', String(DEFAULT_CNI_BENCH.sequential))
-    .option('--cni-concurrent <n>', 'concurrent ADDs per plugin and run', String(DEFAULT_CNI_BENCH.concurrent))
-    .option(
-      '--cni-in-process <n>',
-      'sequential calls of the plugin without its agent per run (0: none)',
-      String(DEFAULT_CNI_BENCH.inProcess),
-    )
-    .action(
-      async (
-        opts: {
-          name: string;
-          seconds: string;
-          create?: boolean;
-          cni?: boolean;
-          cniOnly?: boolean;
-          cniRuns: string;
-          cniCalls: string;
-          cniConcurrent: string;
-          cniInProcess: string;
-        } & JsonOption,
-      ) => {
-        const cniOptions = {
-          runs: Number(opts.cniRuns),
-          sequential: Number(opts.cniCalls),
-          concurrent: Number(opts.cniConcurrent),
-          inProcess: Number(opts.cniInProcess),
-        };
-        const cniLab = opts.create ? (opts.name === DEFAULT_LAB.name ? 'fanbench' : opts.name) : opts.name;
-        const report = opts.cniOnly
-          ? undefined
-          : await labBenchCommand(opts.create ? 'fanbench' : opts.name, Number(opts.seconds), output, opts.create);
-        if (report && !opts.json) output.out(renderBench(report));
-        const cni =
-          opts.cni || opts.cniOnly ? await labCniBenchCommand(cniLab, cniOptions, output, opts.create) : undefined;
-        if (cni && !opts.json) output.out(renderCniBench(cni));
-        if (opts.json) printJson(output, cni ? { ...(report ?? {}), cni } : report);
-      },
-    );
+    .option('--cni-runs <n>', 'CNI runs (medians are reported)')
+    .option('--cni-calls <n>', 'sequential ADDs and DELs per plugin and run')
+    .option('--cni-concurrent <n>', 'concurrent ADDs per plugin and run')
+    .option('--cni-in-process <n>', 'sequential calls of the plugin without its agent per run (0: none)')
+    .option('--json [file]', 'write the report as JSON to FILE (or print it instead of the tables)')
+    .option('--svg <file>', 'write an SVG chart of the ratios to FILE')
+    .action(async (opts: BenchCliOptions) => {
+      const [{ labBenchCommand, renderBench }, { labCniBenchCommand, renderCniBench }, { suiteOptions }] =
+        await Promise.all([
+          import('./commands/lab.js'),
+          import('./commands/cni-bench.js'),
+          import('../lab/bench/presets.js'),
+        ]);
+      const { writeFile: writeTextFile } = await import('node:fs/promises');
+      const create = opts.create === true || opts.quick === true || opts.full === true;
+      const name = create && opts.name === DEFAULT_LAB.name ? 'fanbench' : opts.name;
+      const options = suiteOptions(opts, create);
+      if (opts.cniOnly) {
+        if (!options.cni) throw new ConfigError('--cni-only with --no-cni measures nothing', 'drop --no-cni');
+        const cni = await labCniBenchCommand(create ? `${name}c` : name, options.cni, output, create);
+        if (opts.json === true) printJson(output, { cni });
+        else output.out(renderCniBench(cni));
+        if (typeof opts.json === 'string') await writeTextFile(opts.json, `${JSON.stringify({ cni }, null, 2)}\n`);
+        return;
+      }
+      const report = await labBenchCommand(name, options, output, create);
+      if (opts.json === true) printJson(output, report);
+      else output.out(renderBench(report));
+      if (typeof opts.json === 'string') await writeTextFile(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+      if (opts.svg !== undefined) {
+        const { renderSvg } = await import('../lab/bench/svg.js');
+        await writeTextFile(opts.svg, renderSvg(report));
+      }
+    });
   lab
     .command('down')
     .description('remove everything the lab created (found by name prefix, also after a crash)')
     .addOption(labName())
     .action(async (opts: { name: string }) => {
+      const { labDownCommand } = await import('./commands/lab.js');
       const removed = await labDownCommand(opts.name);
       output.out(`removed ${removed.length} namespaces of lab ${opts.name}\n`);
     });
@@ -439,6 +425,7 @@ export function buildProgram(deps: CliDeps): Command {
     .description('up (3 hosts × 2 containers), check, bench, down')
     .option('--seconds <s>', 'iperf3 duration per path', '3')
     .action(async (opts: { seconds: string }) => {
+      const { labDemoCommand } = await import('./commands/lab.js');
       await labDemoCommand(output, Number(opts.seconds));
     });
 
@@ -452,6 +439,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--cni-version <version>', "cniVersion of the conflists (Debian 12's plugins speak up to 1.0.0)", '1.0.0')
     .option('--json', 'print what was written as JSON')
     .action(async (opts: { dir: string; confDir: string; overlay?: string; cniVersion: string } & JsonOption) => {
+      const { cniInstallCommand, renderCniInstall } = await import('./commands/cni.js');
       const paths = deps.hostDeps().paths;
       const report = await cniInstallCommand(opts, {
         host: deps.host,
@@ -473,6 +461,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--name <name>', 'profile name (default: the bridge name)')
     .option('--json', 'the profile and its warnings as JSON')
     .action(async (opts: { overlay?: string; name?: string } & JsonOption) => {
+      const { lxdProfileCommand } = await import('./commands/lxd.js');
       const profile = await lxdProfileCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir });
       if (opts.json) printJson(output, profile);
       else output.out(profile.yaml);
@@ -492,6 +481,7 @@ export function buildProgram(deps: CliDeps): Command {
       .command('enable')
       .description('create the LXD profile (or bring it up to date): lxc launch IMAGE NAME -p default -p fan-250'),
   ).action(async (opts: LxdCommandOptions & JsonOption) => {
+    const { lxdEnableCommand, renderLxdEnable } = await import('./commands/lxd.js');
     const report = await lxdEnableCommand(opts, {
       host: deps.host,
       stateDir: fanPaths(deps.env).stateDir,
@@ -504,6 +494,7 @@ export function buildProgram(deps: CliDeps): Command {
   lxdOptions(lxd.command('disable').description('remove the LXD profile; refuses while instances use it'))
     .option('--force', 'take the profile off the instances using it first (their fan NIC goes away)')
     .action(async (opts: LxdCommandOptions & JsonOption) => {
+      const { lxdDisableCommand, renderLxdDisable } = await import('./commands/lxd.js');
       const report = await lxdDisableCommand(opts, {
         host: deps.host,
         stateDir: fanPaths(deps.env).stateDir,
@@ -525,6 +516,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--release <container>', 'free the static address of this container (after lxc-destroy)')
     .option('--json', 'the lines and settings as JSON')
     .action(async (opts: LxcConfigOptions & JsonOption) => {
+      const { lxcConfigCommand } = await import('./commands/lxd.js');
       const result = await lxcConfigCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir });
       if (opts.json) printJson(output, result.config ?? { released: result.released ?? null });
       else output.out(result.text);
@@ -565,6 +557,7 @@ export function buildProgram(deps: CliDeps): Command {
           throw new InternalError(
             'docker-plugin needs untilStopped, hostVeths and portTable from the composition root',
           );
+        const { dockerPluginCommand } = await import('./commands/docker.js');
         await dockerPluginCommand(
           { ...opts, dockerSocket: opts.reclaim ? opts.dockerSocket : false },
           {
@@ -588,6 +581,10 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--name <name>', 'Docker network name', 'fan')
     .option('--json', 'the command (argv and text), its settings and notes as JSON')
     .action(async (opts: { overlay?: string; name: string } & JsonOption) => {
+      const [{ dockerConfigCommand }, { renderDockerConfig }] = await Promise.all([
+        import('./commands/docker.js'),
+        import('../docker/config.js'),
+      ]);
       const config = await dockerConfigCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir });
       if (opts.json) printJson(output, config);
       else output.out(renderDockerConfig(config));
@@ -600,6 +597,11 @@ export function buildProgram(deps: CliDeps): Command {
     .option('-c, --config <path>', 'config file', deps.env.FAN_CONFIG ?? DEFAULT_FAN_CONFIG)
     .option('--json', 'print the parsed fans and problems as JSON')
     .action(async (opts: { config: string } & JsonOption) => {
+      const [{ readFanConfig }, { formatCidr }, { toFanWords }] = await Promise.all([
+        import('./commands/config-check.js'),
+        import('../core/address/ipv4.js'),
+        import('../core/config/fan-spec.js'),
+      ]);
       const parsed = await readFanConfig(deps.files, opts.config);
       if (opts.json) {
         printJson(output, {
@@ -632,7 +634,7 @@ export function buildProgram(deps: CliDeps): Command {
   });
 
   // Boot integration and the long-running agent: fanctl metrics, fanctl agent, fanctl install-service.
-  const agentDeps = (name: string): AgentDeps => {
+  const agentDeps = (name: string, policy: typeof PolicyApp): AgentDeps => {
     const { hostVeths, portTable } = deps;
     if (!deps.untilStopped || !hostVeths || !portTable) {
       throw new InternalError(`${name} needs untilStopped, hostVeths and portTable from the composition root`);
@@ -648,7 +650,7 @@ export function buildProgram(deps: CliDeps): Command {
       },
       portTable: () => portTable(),
       log: (line) => output.err(`fanctl ${name}: ${line}\n`),
-      policy: () => policyCniDeps(deps.hostDeps()),
+      policy: () => policyCniDeps(deps.hostDeps(), policy),
     };
   };
   const untilStopped = (): Promise<string> => {
@@ -660,7 +662,12 @@ export function buildProgram(deps: CliDeps): Command {
     .description('serve Prometheus metrics (eBPF and nft counters, containers, IPAM, DHCP, fan up) until SIGTERM')
     .option('--listen <address>', 'HOST:PORT to listen on', DEFAULT_METRICS_LISTEN)
     .action(async (opts: { listen: string }) => {
-      const ad = agentDeps('metrics');
+      const [{ runAgent }, { metricsService }, policy] = await Promise.all([
+        import('../agent/agent.js'),
+        import('./commands/agent.js'),
+        import('../app/policy.js'),
+      ]);
+      const ad = agentDeps('metrics', policy);
       await runAgent([metricsService(opts.listen, ad)], untilStopped, ad.log);
     });
   program
@@ -680,7 +687,12 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--docker-socket <path>', 'unix socket Docker finds the plugin by (with --docker)', DEFAULT_DOCKER_SOCKET)
     .option('-v, --verbose', 'log every call')
     .action(async (opts: AgentOptions) => {
-      const ad = agentDeps('agent');
+      const [{ runAgent }, { agentServices }, policy] = await Promise.all([
+        import('../agent/agent.js'),
+        import('./commands/agent.js'),
+        import('../app/policy.js'),
+      ]);
+      const ad = agentDeps('agent', policy);
       const services = agentServices(opts, ad);
       if (services.length === 0) {
         throw new ConfigError('the agent has nothing to run', 'drop --no-cni or --no-metrics, or add --docker');
@@ -696,6 +708,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--unit-dir <dir>', 'where the units go', '/etc/systemd/system')
     .option('--json', 'print what was written as JSON')
     .action(async (opts: { root: string; fanctl?: string; config: string; unitDir: string } & JsonOption) => {
+      const { installServiceCommand, renderInstallService } = await import('./commands/service.js');
       const report = await installServiceCommand(opts, fanPaths(deps.env).packageRoot);
       if (opts.json) printJson(output, report);
       else output.out(renderInstallService(report));
