@@ -14,6 +14,7 @@ import type { LxcConfigOptions, LxdCommandOptions } from './commands/lxd.js';
 import { fanPaths } from '../app/paths.js';
 import type { HostDeps } from '../app/host.js';
 import type * as PolicyApp from '../app/policy.js';
+import type * as BindingBatch from '../app/binding-batch.js';
 import type { FanWordOptions } from './commands/host.js';
 import {
   DEFAULT_DOCKERD_SOCKET,
@@ -91,17 +92,17 @@ function refuseStrayWords(command: Command, path: readonly string[] = []): void 
 
 const collectValues = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-/** The policy's hooks into the CNI plugin (address groups, port binding), for the agent as for fan-cni. */
+/**
+ * The policy's hooks into the CNI plugin (address groups, port binding) for the agent: its many concurrent calls
+ * bind ports in batches (one lock cycle for the calls that arrive together).
+ */
 function policyCniDeps(
   h: HostDeps,
-  { bindPort, groupLeaseStore, unbindPort }: typeof PolicyApp,
+  { groupLeaseStore }: typeof PolicyApp,
+  { batchedBindings }: typeof BindingBatch,
 ): Pick<CniDeps, 'groupLeases' | 'bindPort' | 'unbindPort'> {
-  const binding = { runner: h.runner, stateDir: h.paths.stateDir };
-  return {
-    groupLeases: (fan, request) => groupLeaseStore({ paths: h.paths }, fan, request),
-    bindPort: (hostIf, address) => bindPort(binding, hostIf, address),
-    unbindPort: (hostIf) => unbindPort(binding, hostIf),
-  };
+  const { bindPort, unbindPort } = batchedBindings({ runner: h.runner, stateDir: h.paths.stateDir });
+  return { groupLeases: (fan, request) => groupLeaseStore({ paths: h.paths }, fan, request), bindPort, unbindPort };
 }
 
 export function buildProgram(deps: CliDeps): Command {
@@ -634,7 +635,7 @@ export function buildProgram(deps: CliDeps): Command {
   });
 
   // Boot integration and the long-running agent: fanctl metrics, fanctl agent, fanctl install-service.
-  const agentDeps = (name: string, policy: typeof PolicyApp): AgentDeps => {
+  const agentDeps = (name: string, policy: typeof PolicyApp, bindings: typeof BindingBatch): AgentDeps => {
     const { hostVeths, portTable } = deps;
     if (!deps.untilStopped || !hostVeths || !portTable) {
       throw new InternalError(`${name} needs untilStopped, hostVeths and portTable from the composition root`);
@@ -650,7 +651,7 @@ export function buildProgram(deps: CliDeps): Command {
       },
       portTable: () => portTable(),
       log: (line) => output.err(`fanctl ${name}: ${line}\n`),
-      policy: () => policyCniDeps(deps.hostDeps(), policy),
+      policy: () => policyCniDeps(deps.hostDeps(), policy, bindings),
     };
   };
   const untilStopped = (): Promise<string> => {
@@ -662,12 +663,13 @@ export function buildProgram(deps: CliDeps): Command {
     .description('serve Prometheus metrics (eBPF and nft counters, containers, IPAM, DHCP, fan up) until SIGTERM')
     .option('--listen <address>', 'HOST:PORT to listen on', DEFAULT_METRICS_LISTEN)
     .action(async (opts: { listen: string }) => {
-      const [{ runAgent }, { metricsService }, policy] = await Promise.all([
+      const [{ runAgent }, { metricsService }, policy, bindings] = await Promise.all([
         import('../agent/agent.js'),
         import('./commands/agent.js'),
         import('../app/policy.js'),
+        import('../app/binding-batch.js'),
       ]);
-      const ad = agentDeps('metrics', policy);
+      const ad = agentDeps('metrics', policy, bindings);
       await runAgent([metricsService(opts.listen, ad)], untilStopped, ad.log);
     });
   program
@@ -687,12 +689,13 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--docker-socket <path>', 'unix socket Docker finds the plugin by (with --docker)', DEFAULT_DOCKER_SOCKET)
     .option('-v, --verbose', 'log every call')
     .action(async (opts: AgentOptions) => {
-      const [{ runAgent }, { agentServices }, policy] = await Promise.all([
+      const [{ runAgent }, { agentServices }, policy, bindings] = await Promise.all([
         import('../agent/agent.js'),
         import('./commands/agent.js'),
         import('../app/policy.js'),
+        import('../app/binding-batch.js'),
       ]);
-      const ad = agentDeps('agent', policy);
+      const ad = agentDeps('agent', policy, bindings);
       const services = agentServices(opts, ad);
       if (services.length === 0) {
         throw new ConfigError('the agent has nothing to run', 'drop --no-cni or --no-metrics, or add --docker');
