@@ -13,17 +13,19 @@ export function progressBar(
 }
 
 /**
- * A line per step of a long run (the bench), with the seconds since the first: on a terminal the steps overwrite
- * one another's line, so the table that follows stays readable; in a log every step stays.
+ * A line per step of a long run (the bench) on stderr, with the seconds since the first; on a terminal each line
+ * is cut to its width, so the steps stay one line each above the tables that follow.
  */
 export function stepProgress(
   label: string,
   write: (text: string) => void,
-  isTTY: boolean = process.stderr.isTTY === true,
+  columns: number | undefined = process.stderr.isTTY ? process.stderr.columns : undefined,
 ): (line: string) => void {
   const started = Date.now();
   return (line) => {
-    const elapsed = `${Math.round((Date.now() - started) / 1000)}s`.padStart(5);
-    write(isTTY ? `\r\x1b[K${label} [${elapsed}] ${line.slice(0, 150)}\n` : `${label} [${elapsed}] ${line}\n`);
+    const text = `${label} [${`${Math.round((Date.now() - started) / 1000)}s`.padStart(5)}] ${line}`;
+    write(
+      `${columns !== undefined && text.length > columns ? `${text.slice(0, Math.max(columns - 1, 10))}…` : text}\n`,
+    );
   };
 }
