@@ -1,9 +1,13 @@
 // Builds the Debian package build/fan_VERSION_all.deb with dpkg-deb from the built tree (npm run build first;
-// `npm run package` does both). Layout on the target host:
+// `npm run package` does both) and, when the C CNI forwarder was built (clang), the companion package
+// build/fan-cni-forward_VERSION_ARCH.deb: the forwarder is machine code, so it cannot live in an `all` package.
+// Layout on the target host:
 //   /usr/lib/fan/             package.json, dist/src (no tests, no source maps), build/bpf/fan.bpf.o, node_modules
 //                             (production dependencies only, `npm ci --omit=dev` into the staging tree)
 //   /usr/bin/fanctl           sh wrapper: /usr/bin/node /usr/lib/fan/dist/src/bin/fanctl.js
-//   /usr/lib/cni/fan          the CNI plugin wrapper, next to Debian's containernetworking-plugins
+//   /usr/lib/cni/fan          the CNI plugin wrapper, next to Debian's containernetworking-plugins; it execs the
+//                             forwarder when fan-cni-forward is installed, else the Node entry
+//   /usr/lib/fan/build/bin/fan-cni-forward   (fan-cni-forward) where `fanctl cni install` finds it too
 //   /lib/systemd/system/      fan.service, fan-agent.service (rendered by dist/src/service/units.js)
 //   /etc/network/fan          conffile, every line commented; /etc/default/fan (conffile, the agent's options)
 // Usage: node scripts/package.mjs [--out DIR]
@@ -71,7 +75,12 @@ rmSync(at(`${LIB}/node_modules/.package-lock.json`), { force: true });
 
 // Entry points on PATH and in the CNI plugin directory.
 write('/usr/bin/fanctl', units.renderFanctlWrapper({ node: NODE, entry: `${LIB}/dist/src/bin/fanctl.js` }), 0o755);
-write(`${CNI_DIR}/fan`, cni.renderWrapper({ node: NODE, entry: `${LIB}/dist/src/bin/fan-cni.js` }), 0o755);
+const FORWARDER = `${LIB}/build/bin/fan-cni-forward`;
+write(
+  `${CNI_DIR}/fan`,
+  cni.renderWrapper({ node: NODE, entry: `${LIB}/dist/src/bin/fan-cni.js`, forwarder: FORWARDER }),
+  0o755,
+);
 
 // systemd units and the default config files, from the same renderer as `fanctl install-service`.
 const conffiles = [];
@@ -112,9 +121,13 @@ const walk = (dir) => {
 };
 walk(stage);
 
-const installedKiB = Number(
-  execFileSync('du', ['-sk', '--apparent-size', stage], { encoding: 'utf8' }).split(/\s+/)[0],
-);
+const installedSize = (root) =>
+  Number(execFileSync('du', ['-sk', '--apparent-size', root], { encoding: 'utf8' }).split(/\s+/)[0]);
+const controlText = (fields) =>
+  `${Object.entries(fields)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\n')}\n`;
+const installedKiB = installedSize(stage);
 const control = {
   Package: 'fan',
   Version: pkg.version,
@@ -126,7 +139,7 @@ const control = {
     'nodejs (>= 20), iproute2, nftables, iptables, bpftool, dnsmasq-base, procps, util-linux, ' +
     'init-system-helpers (>= 1.54~)',
   Recommends: 'containernetworking-plugins',
-  Suggests: 'docker.io | podman, prometheus',
+  Suggests: 'fan-cni-forward, docker.io | podman, prometheus',
   // Ubuntu's Fan owns /etc/network/fan and a fanctl too.
   Conflicts: 'ubuntu-fan',
   Section: 'net',
@@ -139,12 +152,7 @@ const control = {
     ' Prometheus metrics endpoint.',
   ].join('\n'),
 };
-write(
-  '/DEBIAN/control',
-  `${Object.entries(control)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join('\n')}\n`,
-);
+write('/DEBIAN/control', controlText(control));
 write('/DEBIAN/conffiles', `${conffiles.join('\n')}\n`);
 for (const script of ['postinst', 'prerm', 'postrm']) {
   write(`/DEBIAN/${script}`, readFileSync(join(repo, 'packaging/debian', script), 'utf8'), 0o755);
@@ -156,3 +164,44 @@ execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, deb], 
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 console.log(`package: ${relative(process.cwd(), deb) || deb} (${installedKiB} KiB installed)`);
+
+// The companion package with the C forwarder, for the architecture it was compiled for.
+const built = join(repo, 'build/bin/fan-cni-forward');
+if (!existsSync(built)) {
+  console.log('package: no build/bin/fan-cni-forward (clang missing?): fan-cni-forward not built');
+} else {
+  const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
+  const fwdStage = join(repo, 'build/deb/forward');
+  const fwdAt = (path) => join(fwdStage, path);
+  mkdirSync(dirname(fwdAt(FORWARDER)), { recursive: true });
+  copyFileSync(built, fwdAt(FORWARDER));
+  chmodSync(fwdAt(FORWARDER), 0o755);
+  mkdirSync(fwdAt('/usr/share/doc/fan-cni-forward'), { recursive: true });
+  copyFileSync(at('/usr/share/doc/fan/copyright'), fwdAt('/usr/share/doc/fan-cni-forward/copyright'));
+  walk(fwdStage);
+  mkdirSync(fwdAt('/DEBIAN'), { recursive: true });
+  writeFileSync(
+    fwdAt('/DEBIAN/control'),
+    controlText({
+      Package: 'fan-cni-forward',
+      Version: pkg.version,
+      Architecture: arch,
+      Maintainer: control.Maintainer,
+      'Installed-Size': String(installedSize(fwdStage)),
+      Depends: `fan (= ${pkg.version}), libc6`,
+      Section: 'net',
+      Priority: 'optional',
+      Description: [
+        "fast CNI entry point for fan's agent",
+        ' A small C program that hands each CNI call to the fan agent (fanctl agent) over its unix socket, so a',
+        ' container attach costs a millisecond of process start-up instead of a Node.js start. The CNI plugin',
+        ' of the fan package uses it when it is installed; without a running agent it runs the Node.js plugin.',
+      ].join('\n'),
+    }),
+  );
+  const fwdDeb = join(outDir, `fan-cni-forward_${pkg.version}_${arch}.deb`);
+  execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', fwdStage, fwdDeb], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  console.log(`package: ${relative(process.cwd(), fwdDeb) || fwdDeb} (the C CNI forwarder, ${arch})`);
+}

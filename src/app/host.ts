@@ -21,6 +21,7 @@ import type { HostReader, TextFiles } from '../ports/host.js';
 import type { AttachmentRow } from '../core/attach/attachments.js';
 import { readBridgeAttachments } from './attachments.js';
 import type { CommandRunner } from '../ports/runner.js';
+import { EventLog, type FanCommand, type FanEventRecord } from '../store/event-log.js';
 import { type FanRecord, FanStateStore } from '../store/fan-state.js';
 import { withLock } from '../store/lock.js';
 import { ensurePrivateDir } from '../store/private-dir.js';
@@ -105,7 +106,8 @@ export async function upFans(specs: readonly FanSpec[], source: string, deps: Ho
     const wanted = specs
       .filter((s) => s.enabled)
       .map((spec) => ({ spec, record: { words: toFanWords(spec), source } }));
-    const kept: Entry[] = (await store.read()).map(entryOf).flatMap((entry) => {
+    const before = (await store.read()).map(entryOf);
+    const kept: Entry[] = before.flatMap((entry) => {
       const replacement = wanted.find((w) => sameOverlay(w.spec, entry.spec));
       // The same words again keep what they resolved to; new words resolve afresh.
       if (replacement) return [sameWords(replacement.record, entry.record) ? entry : replacement];
@@ -113,9 +115,32 @@ export async function upFans(specs: readonly FanSpec[], source: string, deps: Ho
     });
     const added = wanted.filter((w) => !kept.some((k) => sameOverlay(k.spec, w.spec)));
     const next = [...kept, ...added];
-    const changes = await converge(next, deps, store);
+    const changes = await counted(deps, 'up', () => converge(next, deps, store));
+    await new EventLog(deps.paths.stateDir).add(upEvents(before, next, changes.length > 0));
     return { changes, fans: next.map((e) => e.record.words.join(' ')) };
   });
+}
+
+const bridgeOfEntry = (e: Entry): string => e.spec.bridge ?? bridgeNameOf(e.spec.overlay);
+
+/** Runs `work`, counting a failure of `command` in the event log (for the metrics endpoint) when it throws. */
+async function counted<T>(deps: HostDeps, command: FanCommand, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    await new EventLog(deps.paths.stateDir).add([], command).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * The events of one successful `up`: each fan that was not up (or came with new words) came up; when the run only
+ * had fans that were up already and still changed the kernel, each of them was repaired.
+ */
+function upEvents(before: readonly Entry[], after: readonly Entry[], changed: boolean): FanEventRecord[] {
+  const fresh = after.filter((a) => !before.some((b) => sameOverlay(a.spec, b.spec) && sameWords(a.record, b.record)));
+  if (fresh.length > 0) return fresh.map((e) => ({ bridge: bridgeOfEntry(e), event: 'up' }));
+  return changed ? after.map((e) => ({ bridge: bridgeOfEntry(e), event: 'repair' })) : [];
 }
 
 function sameWords(a: FanRecord, b: FanRecord): boolean {
@@ -161,7 +186,8 @@ export async function downFans(request: DownRequest, deps: HostDeps): Promise<Ch
       );
     }
     const next = entries.filter((e) => !leaving.includes(e));
-    const changes = await converge(next, deps, store);
+    const changes = await counted(deps, 'down', () => converge(next, deps, store));
+    await new EventLog(deps.paths.stateDir).add(leaving.map((e) => ({ bridge: bridgeOfEntry(e), event: 'down' })));
     return { changes, fans: next.map((e) => e.record.words.join(' ')) };
   });
 }

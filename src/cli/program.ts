@@ -22,7 +22,9 @@ import {
   DEFAULT_METRICS_LISTEN,
   DEFAULT_RECLAIM_GRACE_S,
   DEFAULT_RECLAIM_INTERVAL_S,
+  DEFAULT_DOCTOR_INTERVAL_SECONDS,
   DEFAULT_SOCKET_MODE,
+  parseDoctorInterval,
 } from '../core/defaults.js';
 import type { PortTable } from '../ports/published-ports.js';
 import type { HostVeths, SandboxLinks } from '../ports/sandbox.js';
@@ -328,20 +330,17 @@ export function buildProgram(deps: CliDeps): Command {
         group?: string[];
       }) => {
         const { labUpCommand, renderTopology } = await import('./commands/lab.js');
-        const topo = await labUpCommand(
-          {
-            name: opts.name,
-            hosts: Number(opts.hosts),
-            containers: Number(opts.containers),
-            overlays: opts.overlay ?? DEFAULT_LAB.overlays,
-            underlay: opts.underlay,
-            dhcp: opts.dhcp ?? false,
-            underlayMtu: Number(opts.mtu),
-            type: opts.type,
-            ...(opts.group ? { groups: opts.group } : {}),
-          },
-          output,
-        );
+        const topo = await labUpCommand({
+          name: opts.name,
+          hosts: Number(opts.hosts),
+          containers: Number(opts.containers),
+          overlays: opts.overlay ?? DEFAULT_LAB.overlays,
+          underlay: opts.underlay,
+          dhcp: opts.dhcp ?? false,
+          underlayMtu: Number(opts.mtu),
+          type: opts.type,
+          ...(opts.group ? { groups: opts.group } : {}),
+        });
         output.out(renderTopology(topo));
       },
     );
@@ -352,7 +351,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--json', 'results as JSON')
     .action(async (opts: { name: string } & JsonOption) => {
       const { labCheckCommand, renderCheck } = await import('./commands/lab.js');
-      const report = await labCheckCommand(opts.name);
+      const report = await labCheckCommand(opts.name, opts.json);
       if (opts.json) printJson(output, report);
       else output.out(renderCheck(report));
       if (report.failed > 0) throw new FanError(`${report.failed} of ${report.results.length} pings failed`);
@@ -658,11 +657,16 @@ export function buildProgram(deps: CliDeps): Command {
     if (!deps.untilStopped) throw new InternalError('untilStopped is missing from the composition root');
     return deps.untilStopped();
   };
+  const doctorIntervalOption = (): Option =>
+    new Option('--doctor-interval <seconds>', "seconds between the metrics' background doctor runs (0: none)")
+      .default(DEFAULT_DOCTOR_INTERVAL_SECONDS)
+      .argParser(parseDoctorInterval);
   program
     .command('metrics')
     .description('serve Prometheus metrics (eBPF and nft counters, containers, IPAM, DHCP, fan up) until SIGTERM')
     .option('--listen <address>', 'HOST:PORT to listen on', DEFAULT_METRICS_LISTEN)
-    .action(async (opts: { listen: string }) => {
+    .addOption(doctorIntervalOption())
+    .action(async (opts: { listen: string; doctorInterval: number }) => {
       const [{ runAgent }, { metricsService }, policy, bindings] = await Promise.all([
         import('../agent/agent.js'),
         import('./commands/agent.js'),
@@ -670,7 +674,7 @@ export function buildProgram(deps: CliDeps): Command {
         import('../app/binding-batch.js'),
       ]);
       const ad = agentDeps('metrics', policy, bindings);
-      await runAgent([metricsService(opts.listen, ad)], untilStopped, ad.log);
+      await runAgent([metricsService(opts.listen, ad, opts.doctorInterval)], untilStopped, ad.log);
     });
   program
     .command('agent')
@@ -685,6 +689,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--no-cni', 'do not serve CNI calls')
     .option('--metrics-listen <address>', 'HOST:PORT of the metrics endpoint', DEFAULT_METRICS_LISTEN)
     .option('--no-metrics', 'do not serve metrics')
+    .addOption(doctorIntervalOption())
     .option('--docker', 'serve the Docker network and IPAM drivers from this process too')
     .option('--docker-socket <path>', 'unix socket Docker finds the plugin by (with --docker)', DEFAULT_DOCKER_SOCKET)
     .option('-v, --verbose', 'log every call')

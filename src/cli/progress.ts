@@ -29,3 +29,29 @@ export function stepProgress(
     );
   };
 }
+
+export interface ProgressLine {
+  step(message: string): void;
+  /** Clears the line (the command's own output follows). */
+  done(): void;
+}
+
+/**
+ * One status line on a terminal (stderr) that each step overwrites, for commands made of many steps; silent when
+ * stderr is not a terminal or the caller asked for JSON, so logs and machine output stay clean.
+ */
+export function progressLine(label: string, quiet = false, stream: NodeJS.WriteStream = process.stderr): ProgressLine {
+  if (quiet || !stream.isTTY) return { step: () => {}, done: () => {} };
+  const width = Math.max(20, (stream.columns || 80) - 1);
+  let shown = false;
+  return {
+    step(message) {
+      stream.write(`\r\x1b[K${`${label}: ${message}`.slice(0, width)}`);
+      shown = true;
+    },
+    done() {
+      if (shown) stream.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}

@@ -26,6 +26,11 @@ export interface WrapperOptions {
   readonly entry: string;
   /** Baked in as the default FAN_STATE_DIR (for hosts whose fanctl uses another state dir, e.g. lab hosts). */
   readonly stateDir?: string;
+  /**
+   * A C forwarder that may be installed next to the package (Debian: the fan-cni-forward package): when it is
+   * executable the wrapper hands the call to it, with the Node entry as its fallback.
+   */
+  readonly forwarder?: string;
 }
 
 export function renderWrapper(options: WrapperOptions): string {
@@ -37,7 +42,12 @@ export function renderWrapper(options: WrapperOptions): string {
   if (options.stateDir !== undefined) {
     lines.push(`: "\${FAN_STATE_DIR:=${options.stateDir.replace(/["\\$`]/g, '\\$&')}}"`, 'export FAN_STATE_DIR');
   }
-  lines.push(`exec ${shellQuote(options.node)} ${shellQuote(options.entry)} "$@"`, '');
+  const node = `${shellQuote(options.node)} ${shellQuote(options.entry)}`;
+  if (options.forwarder !== undefined) {
+    const forwarder = shellQuote(options.forwarder);
+    lines.push(`if [ -x ${forwarder} ]; then exec ${forwarder} ${node}; fi`);
+  }
+  lines.push(`exec ${node} "$@"`, '');
   return lines.join('\n');
 }
 

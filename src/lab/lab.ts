@@ -3,7 +3,7 @@
  * underlay switch (a bridge in its own namespace); each runs the real `fanctl up`; containers are namespaces
  * with a veth on the fan bridge. Everything is named `<lab>-…`; nothing is added to the root namespace.
  */
-import { root } from './shell.js';
+import { createLabVeth, root } from './shell.js';
 import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { formatCidr, formatIpv4, network } from '../core/address/ipv4.js';
@@ -108,7 +108,7 @@ export async function labUp(options: LabOptions, progress: LabProgress = () => {
 }
 
 async function buildUnderlay(topo: LabTopology, progress: LabProgress): Promise<void> {
-  const mtu = String(topo.options.underlayMtu);
+  const mtu = topo.options.underlayMtu;
   const namespaces = [
     topo.switchNs,
     topo.outsideNs,
@@ -122,25 +122,7 @@ async function buildUnderlay(topo: LabTopology, progress: LabProgress): Promise<
   await root.run(['ip', '-n', topo.switchNs, 'link', 'add', 'br0', 'type', 'bridge']);
   await root.run(['ip', '-n', topo.switchNs, 'link', 'set', 'br0', 'up']);
   const plug = async (ns: string, switchIf: string): Promise<void> => {
-    await root.run([
-      'ip',
-      'link',
-      'add',
-      'eth0',
-      'netns',
-      ns,
-      'mtu',
-      mtu,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      switchIf,
-      'netns',
-      topo.switchNs,
-      'mtu',
-      mtu,
-    ]);
+    await createLabVeth({ name: 'eth0', ns }, { name: switchIf, ns: topo.switchNs }, mtu);
     await root.run(['ip', '-n', topo.switchNs, 'link', 'set', switchIf, 'master', 'br0', 'up']);
     await root.run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
   };
@@ -157,26 +139,7 @@ async function buildUnderlay(topo: LabTopology, progress: LabProgress): Promise<
 }
 
 export async function attachContainer(topo: LabTopology, host: LabHost, c: LabContainer): Promise<void> {
-  const mtu = String(c.mtu);
-  await root.run([
-    'ip',
-    'link',
-    'add',
-    'eth0',
-    'netns',
-    c.ns,
-    'mtu',
-    mtu,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    c.hostIf,
-    'netns',
-    host.ns,
-    'mtu',
-    mtu,
-  ]);
+  await createLabVeth({ name: 'eth0', ns: c.ns }, { name: c.hostIf, ns: host.ns }, c.mtu);
   await root.run(['ip', '-n', host.ns, 'link', 'set', c.hostIf, 'master', c.bridge, 'up']);
   await root.run(['ip', '-n', c.ns, 'link', 'set', 'eth0', 'up']);
   if (topo.options.dhcp) {

@@ -3,7 +3,7 @@
  * hosts. Per peer it keeps a route, a neighbour entry and an fdb entry (the state fan avoids); its containers sit
  * on their own bridge with their own /24 per host. All objects are named `ref*` inside lab namespaces.
  */
-import { root } from './shell.js';
+import { createLabVeth, root } from './shell.js';
 import { type Ipv4, formatIpv4 } from '../core/address/ipv4.js';
 import { VXLAN_OVERHEAD } from '../backends/vxlan/backend.js';
 import type { LabHost, LabTopology } from './topology.js';
@@ -52,25 +52,7 @@ export async function buildReference(topo: LabTopology, hosts: readonly LabHost[
     await ip(['link', 'set', 'refbr', 'up']);
     const ns = `${topo.prefix}-${host.name}-ref`;
     await root.run(['ip', 'netns', 'add', ns]);
-    await root.run([
-      'ip',
-      'link',
-      'add',
-      'eth0',
-      'netns',
-      ns,
-      'mtu',
-      mtu,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'refc',
-      'netns',
-      host.ns,
-      'mtu',
-      mtu,
-    ]);
+    await createLabVeth({ name: 'eth0', ns }, { name: 'refc', ns: host.ns }, Number(mtu));
     await ip(['link', 'set', 'refc', 'master', 'refbr', 'up']);
     await root.run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     await root.run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);

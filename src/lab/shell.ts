@@ -23,3 +23,25 @@ export function inNs(ns: string): CommandRunner {
 export async function outputIn(ns: string, argv: readonly string[]): Promise<string> {
   return (await inNs(ns).run(argv)).stdout;
 }
+
+/** One end of a veth pair the lab creates: its name and the namespace it goes to. */
+export interface VethEnd {
+  readonly name: string;
+  readonly ns: string;
+}
+
+/** Creates a veth pair with both ends already in their namespaces and with the same MTU (one `ip` call). */
+export async function createLabVeth(a: VethEnd, b: VethEnd, mtu: number): Promise<void> {
+  const m = String(mtu);
+  await root.run(
+    ['ip', 'link', 'add', a.name, 'netns', a.ns, 'mtu', m, 'type', 'veth'].concat([
+      'peer',
+      'name',
+      b.name,
+      'netns',
+      b.ns,
+      'mtu',
+      m,
+    ]),
+  );
+}

@@ -1,6 +1,7 @@
 /**
  * One scrape's worth of facts, read fresh each time from the paths `fanctl status` uses: the host status (links,
- * eBPF maps, nft, iptables), the IPAM lease tables, dnsmasq's lease files and the counters of fan's nft table.
+ * eBPF maps, nft, iptables), the IPAM lease tables, dnsmasq's lease files, the counters of fan's nft table and the
+ * event log; the doctor's verdicts come from its last background run.
  */
 import { readFile } from 'node:fs/promises';
 import { readFanView } from '../app/fans.js';
@@ -9,9 +10,14 @@ import { poolOf } from '../core/ipam/pool.js';
 import { dhcpSpec } from '../core/plan/host-plan.js';
 import { readNftCounters } from '../kernel/nft-rule-counters.js';
 import { openLeaseStore } from '../store/lease-file.js';
-import { type DhcpInput, type IpamInput, type MetricsInput, countDnsmasqLeases } from './samples.js';
+import { EventLog } from '../store/event-log.js';
+import { type DhcpInput, type DoctorInput, type IpamInput, type MetricsInput, countDnsmasqLeases } from './samples.js';
 
-export async function collectMetricsInput(deps: HostDeps): Promise<MetricsInput> {
+/** `doctor`: the latest background doctor run, if there is one. */
+export async function collectMetricsInput(
+  deps: HostDeps,
+  doctor?: () => DoctorInput | undefined,
+): Promise<MetricsInput> {
   const status = await hostStatus(deps);
   const view = await readFanView({ host: deps.host, stateDir: deps.paths.stateDir });
   const ipam: IpamInput[] = [];
@@ -30,5 +36,7 @@ export async function collectMetricsInput(deps: HostDeps): Promise<MetricsInput>
     }
   }
   const nft = status.nftTable ? await readNftCounters(deps.runner) : undefined;
-  return { status, ipam, dhcp, ...(nft ? { nft } : {}) };
+  const events = await new EventLog(deps.paths.stateDir).read();
+  const last = doctor?.();
+  return { status, ipam, dhcp, events, ...(nft ? { nft } : {}), ...(last ? { doctor: last } : {}) };
 }

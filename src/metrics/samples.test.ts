@@ -135,6 +135,53 @@ describe('metricSamples', () => {
   });
 });
 
+describe('metricSamples: events and doctor verdicts', () => {
+  const base = { status, ipam: [], dhcp: [] };
+
+  it('gives every fan that is up its event series at 0, and counts recorded events and failures', () => {
+    const none = metricSamples(base);
+    assert.equal(value(none, METRICS.events.name, { fan: 'fan-251', event: 'repair' }), 0);
+    assert.equal(value(none, METRICS.commandFailures.name, { command: 'up' }), 0);
+    const some = metricSamples({
+      ...base,
+      events: { version: 1, fans: { 'fan-250': { up: 2, repair: 1 }, 'fan-9': { down: 1 } }, failures: { down: 3 } },
+    });
+    assert.equal(value(some, METRICS.events.name, { fan: 'fan-250', event: 'up' }), 2);
+    assert.equal(value(some, METRICS.events.name, { fan: 'fan-250', event: 'repair' }), 1);
+    assert.equal(value(some, METRICS.events.name, { fan: 'fan-9', event: 'down' }), 1, 'a fan taken down keeps its');
+    assert.equal(value(some, METRICS.commandFailures.name, { command: 'down' }), 3);
+  });
+
+  it('exports the doctor verdicts as a state set, with the failed count and when it ran', () => {
+    assert.equal(value(metricSamples(base), METRICS.doctorFailed.name), undefined, 'nothing before the first run');
+    const samples = metricSamples({
+      ...base,
+      doctor: {
+        checks: [
+          { id: 'ip-forward', verdict: 'fail' },
+          { id: 'mtu', verdict: 'ok' },
+        ],
+        finishedAt: 1_800_000_000,
+        durationSeconds: 1.5,
+      },
+    });
+    const forward = samples.filter((s) => s.name === METRICS.doctorCheck.name && s.labels.check === 'ip-forward');
+    assert.deepEqual(
+      forward.map((s) => [s.labels.verdict, s.value]),
+      [
+        ['ok', 0],
+        ['warn', 0],
+        ['fail', 1],
+        ['skip', 0],
+      ],
+    );
+    assert.equal(value(samples, METRICS.doctorCheck.name, { check: 'mtu', verdict: 'ok' }), 1);
+    assert.equal(value(samples, METRICS.doctorFailed.name), 1);
+    assert.equal(value(samples, METRICS.doctorLastRun.name), 1_800_000_000);
+    assert.equal(value(samples, METRICS.doctorDuration.name), 1.5);
+  });
+});
+
 describe('the metric catalogue', () => {
   it('follows the Prometheus naming conventions', () => {
     for (const m of METRIC_LIST) {

@@ -10,6 +10,11 @@
 import { type Ipv4, contains } from '../core/address/ipv4.js';
 import { type IpamPool, poolSize, reservedRangeOf } from '../core/ipam/pool.js';
 import type { HostStatus } from '../app/host.js';
+import type { Verdict } from '../doctor/check.js';
+import { FAN_COMMANDS, FAN_EVENTS, type EventCounts } from '../store/event-log.js';
+
+/** The verdicts a doctor check can have, each a series of the state set `fan_doctor_check_status`. */
+export const VERDICTS: readonly Verdict[] = ['ok', 'warn', 'fail', 'skip'];
 
 export type MetricType = 'counter' | 'gauge';
 
@@ -48,12 +53,24 @@ export interface NftCounter {
   readonly bytes: number;
 }
 
+/** The last `fanctl doctor` run of the metrics endpoint (it runs in the background, every few minutes). */
+export interface DoctorInput {
+  readonly checks: readonly { readonly id: string; readonly verdict: Verdict }[];
+  /** Unix time, seconds, when the run finished. */
+  readonly finishedAt: number;
+  readonly durationSeconds: number;
+}
+
 export interface MetricsInput {
   readonly status: HostStatus;
   readonly ipam: readonly IpamInput[];
   readonly dhcp: readonly DhcpInput[];
   /** Undefined when fan's table could not be read (not up, or nft missing). */
   readonly nft?: readonly NftCounter[];
+  /** Up/down/repair events and failed runs, from the state directory's event log. */
+  readonly events?: EventCounts;
+  /** Undefined until the first doctor run finished (or when the doctor is off). */
+  readonly doctor?: DoctorInput;
 }
 
 /** Why the eBPF programs dropped a packet, as the `reason` label. */
@@ -196,6 +213,44 @@ export const METRICS = {
     labelNames: [],
     help: "fan's ACCEPT rules in iptables' FORWARD (or DOCKER-USER) chain (one per fan bridge when healthy).",
   },
+  events: {
+    name: 'fan_events_total',
+    type: 'counter',
+    labelNames: ['fan', 'event'],
+    help:
+      'Times the fan came up, went down, or was repaired (an up that found the kernel different from what it ' +
+      'should be), since the state directory was created.',
+  },
+  commandFailures: {
+    name: 'fan_command_failures_total',
+    type: 'counter',
+    labelNames: ['command'],
+    help: 'fanctl up or down runs that failed (and rolled back), since the state directory was created.',
+  },
+  doctorCheck: {
+    name: 'fan_doctor_check_status',
+    type: 'gauge',
+    labelNames: ['check', 'verdict'],
+    help: "The last doctor run's verdict of each check: 1 for the check's verdict, 0 for the others.",
+  },
+  doctorFailed: {
+    name: 'fan_doctor_checks_failed',
+    type: 'gauge',
+    labelNames: [],
+    help: 'Doctor checks whose last verdict was fail (fanctl doctor names them and the fix).',
+  },
+  doctorLastRun: {
+    name: 'fan_doctor_last_run_timestamp_seconds',
+    type: 'gauge',
+    labelNames: [],
+    help: 'When the last doctor run finished (Unix time).',
+  },
+  doctorDuration: {
+    name: 'fan_doctor_run_duration_seconds',
+    type: 'gauge',
+    labelNames: [],
+    help: 'How long the last doctor run took.',
+  },
 } as const satisfies Record<string, MetricDescriptor>;
 
 export const METRIC_LIST: readonly MetricDescriptor[] = Object.values(METRICS);
@@ -264,6 +319,22 @@ export function metricSamples(input: MetricsInput): Sample[] {
     add(METRICS.nftBytes, { rule: rule.rule }, rule.bytes);
   }
   add(METRICS.forwardRules, {}, status.forwardRules.length);
+  // Every fan that is up has its event series, at 0 before its first event, so rate() sees the first one.
+  const eventFans = new Set([...status.fans.map((f) => f.bridge), ...Object.keys(input.events?.fans ?? {})]);
+  for (const bridge of [...eventFans].sort()) {
+    for (const event of FAN_EVENTS)
+      add(METRICS.events, { fan: bridge, event }, input.events?.fans[bridge]?.[event] ?? 0);
+  }
+  for (const command of FAN_COMMANDS) add(METRICS.commandFailures, { command }, input.events?.failures[command] ?? 0);
+  if (input.doctor) {
+    for (const check of input.doctor.checks) {
+      for (const verdict of VERDICTS)
+        add(METRICS.doctorCheck, { check: check.id, verdict }, bool(check.verdict === verdict));
+    }
+    add(METRICS.doctorFailed, {}, input.doctor.checks.filter((c) => c.verdict === 'fail').length);
+    add(METRICS.doctorLastRun, {}, input.doctor.finishedAt);
+    add(METRICS.doctorDuration, {}, input.doctor.durationSeconds);
+  }
   return out;
 }
 

@@ -87,7 +87,19 @@ describe('fanctl metrics scraped by Prometheus in a lab', { timeout: 300_000 }, 
     assert.ok(host);
     ns = host.ns;
     metrics = startProcess(
-      ['ip', 'netns', 'exec', ns, process.execPath, FANCTL, 'metrics', '--listen', METRICS_ADDRESS],
+      [
+        'ip',
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        FANCTL,
+        'metrics',
+        '--listen',
+        METRICS_ADDRESS,
+        '--doctor-interval',
+        '2',
+      ],
       {
         env: { FAN_STATE_DIR: host.stateDir },
         logFile: `${topo.stateDir}/metrics.log`,
@@ -111,6 +123,36 @@ describe('fanctl metrics scraped by Prometheus in a lab', { timeout: 300_000 }, 
     assert.match(text, /^fan_nftables_rule_packets_total\{rule="egress NAT to the underlay address"\} \d+$/m);
     const lint = await root.run(['promtool', 'check', 'metrics'], { input: text, allowFailure: true });
     assert.equal(lint.exitCode, 0, `promtool: ${lint.stdout}${lint.stderr}`);
+  });
+
+  it("counts the fan's up event and exports the doctor's verdicts, which follow a break and its fix", async () => {
+    const text = await scrape();
+    assert.equal(sampleValue(text, 'fan_events_total', 'fan="fan-250",event="up"'), 1);
+    assert.equal(sampleValue(text, 'fan_events_total', 'fan="fan-250",event="repair"'), 0);
+    assert.equal(sampleValue(text, 'fan_command_failures_total', 'command="up"'), 0);
+    const verdict = async (want: string): Promise<string> =>
+      poll(
+        `the doctor's ip-forward verdict ${want}`,
+        async () => {
+          const t = await scrape();
+          return sampleValue(t, 'fan_doctor_check_status', `check="ip-forward",verdict="${want}"`) === 1
+            ? t
+            : undefined;
+        },
+        60_000,
+        () => metrics?.running() ?? false,
+      );
+    const healthy = await verdict('ok');
+    assert.equal(sampleValue(healthy, 'fan_doctor_check_status', 'check="ip-forward",verdict="fail"'), 0);
+    assert.match(healthy, /^fan_doctor_last_run_timestamp_seconds \d/m);
+    await root.run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+    try {
+      const broken = await verdict('fail');
+      assert.ok(Number(/^fan_doctor_checks_failed (\d+)$/m.exec(broken)?.[1] ?? 0) >= 1, broken);
+    } finally {
+      await root.run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    }
+    await verdict('ok');
   });
 
   it('is scraped by a real Prometheus server, and its counters move with traffic', async () => {

@@ -61,6 +61,7 @@ describe('the Debian package on a clean Debian 12 root', { timeout: 1_800_000 },
   let work: string;
   let chroot: string;
   let deb: string;
+  let forwardDeb: string;
   let listed: string[] = [];
   let beforeInstall: Set<string>;
 
@@ -72,6 +73,13 @@ describe('the Debian package on a clean Debian 12 root', { timeout: 1_800_000 },
     deb = /package: (\S+\.deb)/.exec(built.stdout)?.[1] ?? '';
     assert.match(deb, /fan_\d+\.\d+\.\d+_all\.deb$/, built.stdout);
     deb = deb.startsWith('/') ? deb : `${process.cwd()}/${deb}`;
+    forwardDeb = /package: (\S+\/fan-cni-forward_\S+\.deb)/.exec(built.stdout)?.[1] ?? '';
+    assert.match(
+      forwardDeb,
+      /fan-cni-forward_\d+\.\d+\.\d+_[a-z0-9]+\.deb$/,
+      `setup.sh installs clang: ${built.stdout}`,
+    );
+    forwardDeb = forwardDeb.startsWith('/') ? forwardDeb : `${process.cwd()}/${forwardDeb}`;
     const depends = (await root.run(['dpkg-deb', '-f', deb, 'Depends'])).stdout.trim();
     const prepared = await preparedRoot(depends, ['systemd', 'ifupdown'], (line) => console.log(`# ${line}`));
     chroot = `${work}/root`;
@@ -139,6 +147,29 @@ describe('the Debian package on a clean Debian 12 root', { timeout: 1_800_000 },
     assert.ok(JSON.parse(cniVersion.stdout).supportedVersions.includes('1.0.0'), cniVersion.stdout);
     for (const link of ENABLED)
       assert.match(await readlink(`${chroot}${link}`), /fan(-agent)?\.service$/, `${link}: enabled on install`);
+  });
+
+  it('installs fan-cni-forward next to it: the CNI plugin runs through the C forwarder; dpkg -r takes it back', async () => {
+    const fields = (await root.run(['dpkg-deb', '-f', forwardDeb, 'Architecture', 'Depends'])).stdout;
+    const arch = (await root.run(['dpkg', '--print-architecture'])).stdout.trim();
+    assert.match(fields, new RegExp(`^Architecture: ${arch}$`, 'm'));
+    assert.match(fields, /^Depends: fan \(= \d+\.\d+\.\d+\)/m);
+    const without = await fileList(chroot);
+    await root.run(['cp', forwardDeb, `${chroot}/tmp/fan-cni-forward.deb`]);
+    const installed = await inRoot(chroot, ['dpkg', '-i', '/tmp/fan-cni-forward.deb'], { allowFailure: true });
+    assert.equal(installed.exitCode, 0, installed.stdout + installed.stderr);
+    // No agent runs in the chroot: the forwarder finds no socket and execs the Node plugin, which answers.
+    const traced = await inRoot(chroot, ['env', 'CNI_COMMAND=VERSION', 'sh', '-x', '/usr/lib/cni/fan'], {
+      input: '{"cniVersion":"1.0.0"}',
+    });
+    assert.match(traced.stderr, /exec \/usr\/lib\/fan\/build\/bin\/fan-cni-forward \/usr\/bin\/node /, traced.stderr);
+    assert.ok(JSON.parse(traced.stdout).supportedVersions.includes('1.0.0'), traced.stdout);
+    const removed = await inRoot(chroot, ['dpkg', '--purge', 'fan-cni-forward'], { allowFailure: true });
+    assert.equal(removed.exitCode, 0, removed.stdout + removed.stderr);
+    await rm(`${chroot}/tmp/fan-cni-forward.deb`);
+    const now = await fileList(chroot);
+    assert.deepEqual(difference(now, without), [], 'nothing of fan-cni-forward left');
+    assert.deepEqual(difference(without, now), [], 'nothing of fan removed');
   });
 
   it("runs Ubuntu's ifupdown lines with the installed fanctl (ifup/ifdown in a namespace of its own)", async () => {

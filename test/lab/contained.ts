@@ -16,22 +16,19 @@
  * `stopContained` stops the daemon by its pid, kills whatever is left in its mount namespace or cgroups (only ever
  * processes started under them), removes the cgroups and the daemon's directory.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { errorMessage, FanError } from '../../src/core/errors.js';
+import { writeFile } from 'node:fs/promises';
+import { FanError } from '../../src/core/errors.js';
 import { type BackgroundProcess, startProcess } from '../../src/kernel/exec.js';
 import type { LabHost } from '../../src/lab/topology.js';
 import {
   GUARD_SH,
-  cgroupDirs,
   cgroupMountArgs,
-  killPids,
   launcherNamespaces,
-  noMountsUnder,
   nsInode,
-  pidsInCgroups,
-  pidsInMountNs,
   stopProcess,
+  removeDaemonDirs,
+  sweepDaemon,
+  inPrivateMountNs,
 } from './private-ns.js';
 
 /** Refusal exit codes of the inner script (90–93): the guard fired and the daemon was never started. */
@@ -98,19 +95,6 @@ export interface Contained {
   readonly log: string;
 }
 
-/** Makes `dir` empty and fresh; refuses when a mount lies under it (a daemon of an earlier run may still hold it). */
-export async function freshDir(dir: string): Promise<void> {
-  if (existsSync(dir)) {
-    if (!(await noMountsUnder(dir)))
-      throw new FanError(
-        `${dir} has mounts under it`,
-        'a daemon of an earlier run may still be running: stop it first',
-      );
-    await rm(dir, { recursive: true, force: true });
-  }
-  await mkdir(dir, { recursive: true });
-}
-
 /** Starts the daemon (see the file comment); the caller waits for it to be ready. `dir` must exist (freshDir). */
 export async function startContained(spec: ContainedSpec): Promise<Contained> {
   const script = `${spec.dir}/contained-ns.sh`;
@@ -119,23 +103,7 @@ export async function startContained(spec: ContainedSpec): Promise<Contained> {
   const cgroups = await cgroupMountArgs();
   const log = `${spec.dir}/${spec.logName}`;
   const daemon = startProcess(
-    [
-      'ip',
-      'netns',
-      'exec',
-      spec.host.ns,
-      'unshare',
-      '-m',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      script,
-      spec.host.ns,
-      spec.cgroupParent,
-      ...cgroups,
-      '--',
-      ...spec.argv,
-    ],
+    inPrivateMountNs(spec.host.ns, script, [spec.host.ns, spec.cgroupParent, ...cgroups, '--', ...spec.argv]),
     {
       env: {
         ...spec.env,
@@ -165,21 +133,6 @@ export function ownMountNs(c: Contained): Contained {
  * daemon cleaned up after itself).
  */
 export async function stopContained(c: Contained, graceMs = 15_000): Promise<string[]> {
-  const forced: string[] = [];
   await stopProcess(c.process, graceMs);
-  // Never sweep the launcher's own mount namespace (that would be every process of the machine).
-  const ownNs = c.mountNs > 0 && c.mountNs !== nsInode('self', 'mnt');
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const left = [...(ownNs ? await pidsInMountNs(c.mountNs) : []), ...(await pidsInCgroups(c.cgroupParent))];
-    if (left.length === 0) break;
-    forced.push(`killed ${left.join(' ')}`);
-    killPids(left);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  for (const dir of await cgroupDirs(c.cgroupParent)) {
-    await rmdir(dir).catch((error: unknown) => forced.push(`cgroup ${dir}: ${errorMessage(error)}`));
-  }
-  if (await noMountsUnder(c.dir)) await rm(c.dir, { recursive: true, force: true });
-  else forced.push(`${c.dir} still has mounts; not removed`);
-  return forced;
+  return [...(await sweepDaemon(c)), ...(await removeDaemonDirs(c))];
 }

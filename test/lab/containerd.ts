@@ -45,6 +45,10 @@ import {
   stopProcess,
   tail,
   waitFor,
+  freshDir,
+  removeDaemonDirs,
+  sweepDaemon,
+  inPrivateMountNs,
 } from './private-ns.js';
 
 export const CONTAINERD = '/usr/bin/containerd';
@@ -297,15 +301,7 @@ async function startDaemon(
 export async function startLabContainerd(host: LabHost, options: ContainerdOptions): Promise<LabContainerd> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const dir = `${options.root}/${host.ns}`;
-  if (existsSync(dir)) {
-    if (!(await noMountsUnder(dir)))
-      throw new FanError(
-        `${dir} has mounts under it`,
-        'a containerd of an earlier run may still be running: stop it first',
-      );
-    await rm(dir, { recursive: true, force: true });
-  }
-  await mkdir(dir, { recursive: true });
+  await freshDir(dir);
   await writeFile(`${dir}/holder.sh`, HOLDER_SCRIPT, { mode: 0o755 });
   await writeFile(`${dir}/containerd.sh`, CONTAINERD_SCRIPT, { mode: 0o755 });
   await writeFile(`${dir}/config.toml`, renderContainerdConfig(dir, options.cniBinDir, options.cniConfDir));
@@ -313,23 +309,13 @@ export async function startLabContainerd(host: LabHost, options: ContainerdOptio
   const launcher = launcherNamespaces();
   const log = `${dir}/containerd.log`;
   const holder = startProcess(
-    [
-      'ip',
-      'netns',
-      'exec',
-      host.ns,
-      'unshare',
-      '-m',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      `${dir}/holder.sh`,
+    inPrivateMountNs(host.ns, `${dir}/holder.sh`, [
       host.ns,
       dir,
       String(options.keep.length),
       ...options.keep,
       ...(await cgroupMountArgs()),
-    ],
+    ]),
     { env: { HOST_MNTNS: String(launcher.mnt), HOST_NETNS: String(launcher.net) }, logFile: `${dir}/holder.log` },
   );
   const base = { host, dir, socket: `${dir}/containerd.sock`, cgroupParent: `/${host.ns}`, holder, log };
@@ -401,23 +387,10 @@ export async function stopLabContainerd(d: LabContainerd): Promise<string[]> {
   }
   d.cri.close();
   if (d.process !== d.holder) await stopProcess(d.process, 15_000);
-  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
-  for (let attempt = 0; attempt < 30; attempt++) {
-    const left = [
-      ...(ownMountNs ? await pidsInMountNs(d.mountNs) : []),
-      ...(await pidsInCgroups(d.cgroupParent)),
-    ].filter((p) => p !== d.holder.pid);
-    if (left.length === 0) break;
-    if (attempt > 0) forced.push(`killed ${left.join(' ')}`);
-    killPids(left); // shims and pause processes: containerd leaves them running by design
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // Shims and pause processes: containerd leaves them running by design.
+  forced.push(...(await sweepDaemon(d, { spare: d.holder.pid, expectLeftovers: true, attempts: 30 })));
   await stopProcess(d.holder, 5_000);
-  for (const dir of await cgroupDirs(d.cgroupParent)) {
-    await rmdir(dir).catch((error: unknown) => forced.push(`cgroup ${dir}: ${errorMessage(error)}`));
-  }
-  if (await noMountsUnder(d.dir)) await rm(d.dir, { recursive: true, force: true });
-  else forced.push(`${d.dir} still has mounts; not removed`);
+  forced.push(...(await removeDaemonDirs(d)));
   return forced;
 }
 

@@ -36,6 +36,9 @@ import {
   pidsInMountNs,
   stopProcess,
   waitFor,
+  removeDaemonDirs,
+  sweepDaemon,
+  inPrivateMountNs,
 } from './private-ns.js';
 
 /** Shared with the other lab daemons; re-exported for the tests that import them from here. */
@@ -127,28 +130,10 @@ export async function startDockerd(
   const cgroupParent = `/${host.ns}`;
   const cgroups = (await cgroupV1Mounts()).map((m) => `${m.name}=${m.options}`);
   const log = `${dir}/dockerd.log`;
-  const daemon = startProcess(
-    [
-      'ip',
-      'netns',
-      'exec',
-      host.ns,
-      'unshare',
-      '-m',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      script,
-      host.ns,
-      dir,
-      cgroupParent,
-      ...cgroups,
-    ],
-    {
-      env: { HOST_MNTNS: String(hostMnt), HOST_NETNS: String(hostNet) },
-      logFile: log,
-    },
-  );
+  const daemon = startProcess(inPrivateMountNs(host.ns, script, [host.ns, dir, cgroupParent, ...cgroups]), {
+    env: { HOST_MNTNS: String(hostMnt), HOST_NETNS: String(hostNet) },
+    logFile: log,
+  });
   const socket = `${dir}/docker.sock`;
   const partial = { host, dir, socket, pluginDir, cgroupParent, process: daemon, log };
   try {
@@ -178,7 +163,6 @@ export async function startDockerd(
  * had to be forced (empty when dockerd cleaned up after itself).
  */
 export async function stopDockerd(d: LabDockerd): Promise<string[]> {
-  const forced: string[] = [];
   if (d.process.running()) {
     const ids = (await docker(d, ['ps', '-aq'], { allowFailure: true, timeoutMs: 15_000 })).stdout
       .split('\n')
@@ -186,20 +170,7 @@ export async function stopDockerd(d: LabDockerd): Promise<string[]> {
     if (ids.length > 0) await docker(d, ['rm', '-f', ...ids], { allowFailure: true, timeoutMs: 30_000 });
   }
   await stopProcess(d.process, 15_000);
-  // Never sweep the launcher's own mount namespace (that would be every process of the machine).
-  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))];
-    if (left.length === 0) break;
-    forced.push(`killed ${left.join(' ')}`);
-    killPids(left);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  for (const dir of await cgroupDirs(d.cgroupParent)) {
-    await rmdir(dir).catch((error: unknown) => forced.push(`cgroup ${dir}: ${errorMessage(error)}`));
-  }
-  if (await noMountsUnder(d.dir)) await rm(d.dir, { recursive: true, force: true });
-  else forced.push(`${d.dir} still has mounts; not removed`);
+  const forced = [...(await sweepDaemon(d)), ...(await removeDaemonDirs(d))];
   await rmdir(LAB_DOCKER_ROOT).catch(() => undefined); // only when empty: another host's dockerd may still run
   return forced;
 }

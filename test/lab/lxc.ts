@@ -10,8 +10,8 @@ import { FanError } from '../../src/core/errors.js';
 import { ExecRunner } from '../../src/kernel/exec.js';
 import type { LabHost } from '../../src/lab/topology.js';
 import type { RunOptions, RunResult } from '../../src/ports/runner.js';
-import { type Contained, freshDir, ownMountNs, startContained, stopContained } from './contained.js';
-import { waitFor } from './private-ns.js';
+import { type Contained, ownMountNs, startContained, stopContained } from './contained.js';
+import { freshDir, waitFor } from './private-ns.js';
 
 export const LAB_LXC_ROOT = '/var/tmp/fanlx-lxc';
 const root = new ExecRunner();

@@ -17,8 +17,8 @@ import { FANCTL } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/topology.js';
 import type { RunOptions, RunResult } from '../../src/ports/runner.js';
 import { buildBusyboxTree } from './busybox.js';
-import { type Contained, freshDir, ownMountNs, startContained, stopContained } from './contained.js';
-import { waitFor } from './private-ns.js';
+import { type Contained, ownMountNs, startContained, stopContained } from './contained.js';
+import { freshDir, waitFor } from './private-ns.js';
 
 export const LAB_LXD_ROOT = '/var/tmp/fanlx-lxd';
 export const LXD_IMAGE = 'fanbusybox';

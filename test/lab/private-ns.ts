@@ -4,9 +4,9 @@
  * go on outside the lab host's namespaces, and the clean-up that finds what the daemon left (processes in its mount
  * namespace or its cgroups, the cgroups themselves). Only ever touches processes and cgroups under names the lab owns.
  */
-import { statSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
-import { FanError } from '../../src/core/errors.js';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, rmdir } from 'node:fs/promises';
+import { FanError, errorMessage } from '../../src/core/errors.js';
 import type { BackgroundProcess } from '../../src/kernel/exec.js';
 
 export function nsInode(pid: number | 'self', kind: 'mnt' | 'net'): number | undefined {
@@ -185,4 +185,64 @@ export function killPids(pids: readonly number[]): void {
       // gone
     }
   }
+}
+
+/** What a stopped daemon may have left: its private mount namespace, its cgroups and its directory. */
+export interface DaemonRemains {
+  /** Inode of the daemon's own mount namespace; ≤ 0 when unknown (then only the cgroups are swept). */
+  readonly mountNs: number;
+  readonly cgroupParent: string;
+  readonly dir: string;
+}
+
+/**
+ * After the daemon stopped: kills what is left in its mount namespace or cgroups (only ever processes started under
+ * them; never the launcher's own mount namespace, which would be every process of the machine), removes the cgroups
+ * and the directory. Returns what had to be forced. `spare`: a pid to leave alone (a holder stopped afterwards);
+ * `expectLeftovers`: the first round's kills are by design (containerd leaves shims running) and not reported.
+ */
+export async function sweepDaemon(
+  d: DaemonRemains,
+  options: { readonly spare?: number; readonly expectLeftovers?: boolean; readonly attempts?: number } = {},
+): Promise<string[]> {
+  const forced: string[] = [];
+  const ownMountNs = d.mountNs > 0 && d.mountNs !== nsInode('self', 'mnt');
+  for (let attempt = 0; attempt < (options.attempts ?? 20); attempt++) {
+    const left = [...(ownMountNs ? await pidsInMountNs(d.mountNs) : []), ...(await pidsInCgroups(d.cgroupParent))];
+    const kill = left.filter((p) => p !== options.spare);
+    if (kill.length === 0) break;
+    if (attempt > 0 || !options.expectLeftovers) forced.push(`killed ${kill.join(' ')}`);
+    killPids(kill);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return forced;
+}
+
+/** Removes the daemon's cgroups and directory (after sweepDaemon and after any holder stopped). */
+export async function removeDaemonDirs(d: DaemonRemains): Promise<string[]> {
+  const forced: string[] = [];
+  for (const dir of await cgroupDirs(d.cgroupParent)) {
+    await rmdir(dir).catch((error: unknown) => forced.push(`cgroup ${dir}: ${errorMessage(error)}`));
+  }
+  if (await noMountsUnder(d.dir)) await rm(d.dir, { recursive: true, force: true });
+  else forced.push(`${d.dir} still has mounts; not removed`);
+  return forced;
+}
+
+/** Makes `dir` empty and fresh; refuses when a mount lies under it (a daemon of an earlier run may still hold it). */
+export async function freshDir(dir: string): Promise<void> {
+  if (existsSync(dir)) {
+    if (!(await noMountsUnder(dir)))
+      throw new FanError(
+        `${dir} has mounts under it`,
+        'a daemon of an earlier run may still be running: stop it first',
+      );
+    await rm(dir, { recursive: true, force: true });
+  }
+  await mkdir(dir, { recursive: true });
+}
+
+/** argv that runs `script ARGS…` with /bin/sh in lab namespace `ns` and a private mount namespace of its own. */
+export function inPrivateMountNs(ns: string, script: string, args: readonly string[]): string[] {
+  return ['ip', 'netns', 'exec', ns, 'unshare', '-m', '--propagation', 'private', '/bin/sh', script, ...args];
 }

@@ -8,7 +8,8 @@
  *   (src/cni/plugin.ts) with two things a long-running process can keep: the fan view (re-read when the fans file
  *   changes, at least every 2 s, and after a failed call) and an in-memory queue per lease file in front of the lock.
  * - docker-plugin (`--docker`): Docker's network and IPAM drivers (docker.ts).
- * - metrics: the Prometheus endpoint (src/metrics).
+ * - metrics: the Prometheus endpoint (src/metrics), with the verdicts of a doctor run in the background every
+ *   `--doctor-interval` seconds (the checks read the whole host; a scrape must not wait for them).
  */
 import type { AgentService } from '../../agent/agent.js';
 import { agentSocketPath } from '../../agent/client.js';
@@ -18,7 +19,13 @@ import { cachedFanView } from '../../app/fan-view-cache.js';
 import { readFanView } from '../../app/fans.js';
 import type { HostDeps } from '../../app/host.js';
 import { type CniDeps, fanCniPlugin } from '../../cni/plugin.js';
+import { errorMessage } from '../../core/errors.js';
+import { CHECKS } from '../../doctor/checks/index.js';
+import { gatherContext } from '../../doctor/context.js';
+import { runChecks } from '../../doctor/run.js';
 import { collectMetricsInput } from '../../metrics/collect.js';
+import { runPeriodically } from '../../metrics/periodic.js';
+import type { DoctorInput } from '../../metrics/samples.js';
 import { parseListen, serveMetrics } from '../../metrics/server.js';
 import type { HostReader } from '../../ports/host.js';
 import type { PortTable } from '../../ports/published-ports.js';
@@ -47,6 +54,8 @@ export interface AgentOptions {
   /** false with --no-metrics. */
   readonly metrics: boolean;
   readonly metricsListen: string;
+  /** Seconds between background doctor runs for the metrics; 0: none. */
+  readonly doctorInterval: number;
   /** true with --docker. */
   readonly docker?: boolean;
   readonly dockerSocket: string;
@@ -95,14 +104,45 @@ export function cniService(opts: Pick<AgentOptions, 'socket' | 'verbose'>, deps:
   };
 }
 
-export function metricsService(listen: string, deps: AgentDeps): AgentService {
+/** Runs every doctor check (no peer probes) and keeps what the metrics need. */
+async function doctorVerdicts(hostDeps: HostDeps): Promise<DoctorInput> {
+  const started = Date.now();
+  const report = await runChecks(CHECKS, await gatherContext(hostDeps, []));
+  return {
+    checks: report.checks.map((c) => ({ id: c.id, verdict: c.verdict })),
+    finishedAt: Date.now() / 1000,
+    durationSeconds: (Date.now() - started) / 1000,
+  };
+}
+
+/** The background doctor's period (--doctor-interval), and its parser: kept in core/defaults.ts for the table. */
+export { DEFAULT_DOCTOR_INTERVAL_SECONDS, parseDoctorInterval } from '../../core/defaults.js';
+
+export function metricsService(listen: string, deps: AgentDeps, doctorIntervalSeconds: number): AgentService {
   const address = parseListen(listen); // a bad address fails before anything starts
   return {
     name: 'metrics',
     async start() {
       const hostDeps = deps.hostDeps();
-      const server = await serveMetrics(address, () => collectMetricsInput(hostDeps), { log: deps.log });
-      return { description: `Prometheus metrics on ${server.url}`, stop: () => server.close() };
+      const doctor =
+        doctorIntervalSeconds > 0
+          ? runPeriodically(
+              () => doctorVerdicts(hostDeps),
+              doctorIntervalSeconds * 1000,
+              (error) => deps.log(`doctor run failed: ${errorMessage(error)}`),
+            )
+          : undefined;
+      const server = await serveMetrics(address, () => collectMetricsInput(hostDeps, () => doctor?.latest()), {
+        log: deps.log,
+      });
+      const every = doctor ? `, doctor verdicts every ${doctorIntervalSeconds} s` : '';
+      return {
+        description: `Prometheus metrics on ${server.url}${every}`,
+        async stop() {
+          await server.close();
+          await doctor?.stop();
+        },
+      };
     },
   };
 }
@@ -125,6 +165,6 @@ export function agentServices(opts: AgentOptions, deps: AgentDeps): AgentService
   return [
     ...(opts.cni ? [cniService(opts, deps)] : []),
     ...(opts.docker ? [dockerService(opts.dockerSocket, opts.verbose ?? false, deps)] : []),
-    ...(opts.metrics ? [metricsService(opts.metricsListen, deps)] : []),
+    ...(opts.metrics ? [metricsService(opts.metricsListen, deps, opts.doctorInterval)] : []),
   ];
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -115,6 +116,24 @@ describe('fanctl cni install', () => {
     const text = renderWrapper({ node: "/opt/it's/node", entry: '/x y/fan-cni.js', stateDir: '/run/$odd' });
     assert.match(text, /exec '\/opt\/it'\\''s\/node' '\/x y\/fan-cni\.js' "\$@"/);
     assert.match(text, /FAN_STATE_DIR:=\/run\/\\\$odd/);
+  });
+
+  it('hands the call to an installed forwarder when it is executable, else to node', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fan-wrapper-'));
+    try {
+      const forwarder = join(dir, 'fan-cni-forward');
+      const wrapper = join(dir, 'fan');
+      const text = renderWrapper({ node: '/bin/echo', entry: 'node-plugin', forwarder });
+      await writeFile(wrapper, text, { mode: 0o755 });
+      const run = (): string => execFileSync(wrapper, [], { encoding: 'utf8' }).trim();
+      assert.equal(run(), 'node-plugin', 'no forwarder installed: the Node entry');
+      await writeFile(forwarder, '#!/bin/sh\necho "forwarder, fallback: $*"\n', { mode: 0o755 });
+      assert.equal(run(), 'forwarder, fallback: /bin/echo node-plugin');
+      await chmod(forwarder, 0o644);
+      assert.equal(run(), 'node-plugin', 'a forwarder that is not executable is not used');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("writes the forwarder's settings into its settings area, and refuses a binary without one", () => {

@@ -14,7 +14,7 @@ import { DEFAULT_LAB, type LabOptions, type LabTopology, describeContainer } fro
 import { FanError } from '../../core/errors.js';
 import { formatCidr } from '../../core/address/ipv4.js';
 import type { Output } from '../output.js';
-import { progressBar, stepProgress } from '../progress.js';
+import { progressBar, progressLine, stepProgress } from '../progress.js';
 
 export function renderCheck(report: CheckReport): string {
   const sources = [...new Set(report.results.map((r) => r.from))];
@@ -81,12 +81,18 @@ export function renderTopology(topo: LabTopology): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function labUpCommand(options: LabOptions, output: Output): Promise<LabTopology> {
-  return labUp(options, (m) => output.err(`lab: ${m}\n`));
+/** Each step on one overwritten status line on a terminal; nothing otherwise (the topology is the output). */
+export async function labUpCommand(options: LabOptions): Promise<LabTopology> {
+  const line = progressLine('lab up');
+  try {
+    return await labUp(options, (m) => line.step(m));
+  } finally {
+    line.done();
+  }
 }
 
-export async function labCheckCommand(name: string): Promise<CheckReport> {
-  return labCheck(await loadLab(name), progressBar('pinging'));
+export async function labCheckCommand(name: string, json = false): Promise<CheckReport> {
+  return labCheck(await loadLab(name), json ? undefined : progressBar('pinging'));
 }
 
 /**
@@ -99,9 +105,28 @@ export async function labBenchCommand(
   output: Output,
   create: boolean,
 ): Promise<BenchReport> {
-  const progress = stepProgress('bench', (line) => output.err(line));
-  if (create) return runSuite(name, options, progress);
+  // On a terminal one status line that each step overwrites; in a log a line per step, with the elapsed time.
+  const line = progressLine('bench');
   const started = Date.now();
+  const logged = stepProgress('bench', (text) => output.err(text), undefined);
+  const progress = process.stderr.isTTY
+    ? (m: string): void => line.step(`[${Math.round((Date.now() - started) / 1000)}s] ${m}`)
+    : logged;
+  try {
+    return await benchReport(name, options, create, progress, started);
+  } finally {
+    line.done();
+  }
+}
+
+async function benchReport(
+  name: string,
+  options: SuiteOptions,
+  create: boolean,
+  progress: (line: string) => void,
+  started: number,
+): Promise<BenchReport> {
+  if (create) return runSuite(name, options, progress);
   const topo = await loadLab(name);
   const paths = await measurePaths(topo, options, progress);
   const cni = options.cni ? await cniBench(topo, options.cni, progress) : undefined;
