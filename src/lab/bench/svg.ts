@@ -11,6 +11,7 @@ const LABEL_W = 330;
 const BAR_H = 14;
 const GAP = 4;
 const PLOT_W = WIDTH - LABEL_W - 90;
+const SCALE_CAP = 2;
 
 const COLORS = ['#2b6cb0', '#63b3ed', '#2f855a', '#68d391', '#b7791f', '#f6ad55', '#6b46c1', '#b794f4'];
 const RTT_COLOR = '#c53030';
@@ -78,8 +79,9 @@ function cniGroup(report: BenchReport): Group | undefined {
 export function renderSvg(report: BenchReport): string {
   const groups = [...pathGroups(report), ...[cniGroup(report)].filter((g): g is Group => g !== undefined)];
   const values = groups.flatMap((g) => g.bars.flatMap((b) => [b.value.max, b.target ?? 0]));
-  const scaleMax = Math.max(1.2, Math.ceil(Math.max(0, ...values) * 5) / 5);
-  const x = (v: number): number => LABEL_W + (Math.max(0, v) / scaleMax) * PLOT_W;
+  // Capped at 2: a ratio past it (a slow CNI run) is drawn to the edge with its value, not squeezing the rest.
+  const scaleMax = Math.min(SCALE_CAP, Math.max(1.2, Math.ceil(Math.max(0, ...values) * 5) / 5));
+  const x = (v: number): number => LABEL_W + (Math.min(Math.max(0, v), scaleMax) / scaleMax) * PLOT_W;
   const parts: string[] = [];
   let y = 58;
   for (const g of groups) {
@@ -100,7 +102,7 @@ export function renderSvg(report: BenchReport): string {
           `<line x1="${x(b.target).toFixed(1)}" x2="${x(b.target).toFixed(1)}" y1="${y - 2}" y2="${y + BAR_H + 2}" class="target"/>`,
         );
       parts.push(
-        `<text x="${(x(b.value.median) + 6).toFixed(1)}" y="${y + 11}" class="value">${b.value.median.toFixed(2)}</text>`,
+        `<text x="${(x(b.value.median) + 6).toFixed(1)}" y="${y + 11}" class="value">${b.value.median.toFixed(2)}${b.value.median > scaleMax ? ' ▶' : ''}</text>`,
       );
       y += BAR_H + GAP;
     }
