@@ -49,8 +49,33 @@ function checked(b: PortBinding): PortBinding {
   return { ...b, mac };
 }
 
+type BindingOp = { readonly bind: PortBinding } | { readonly unbind: string };
+
+/** The bindings after `ops` in order (a bind replaces every binding it clashes with): the pure part of a cycle. */
+export function applyBindingOps(initial: readonly PortBinding[], ops: readonly BindingOp[]): PortBinding[] {
+  let list = [...initial];
+  for (const op of ops) {
+    list = 'bind' in op ? withBinding(list, op.bind).list : list.filter((b) => b.port !== op.unbind);
+  }
+  return list;
+}
+
+interface Pending {
+  readonly op: BindingOp;
+  readonly done: (error?: unknown) => void;
+}
+
+/**
+ * The record and the table change in cycles: the calls that arrive while a cycle runs are done together in the
+ * next one (one lock, one read, two writes and at most one nft run for all of them), so an agent serving many
+ * concurrent ADDs does not queue them on the lock one by one. A one-shot process makes one cycle of one call.
+ * Crash order: the record first holds the bindings before and after (so the table never holds an unrecorded
+ * element), then the table changes, then the record is cut to the bindings after.
+ */
 export class NftPortBinder implements PortBinder {
   private readonly store: PortBindingStore;
+  private pending: Pending[] = [];
+  private running: Promise<void> | undefined;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -60,34 +85,68 @@ export class NftPortBinder implements PortBinder {
     this.store = new PortBindingStore(stateDir);
   }
 
-  async bind(binding: PortBinding): Promise<void> {
-    const next = checked(binding);
-    await this.store.locked(async () => {
-      const stored = await this.store.read();
-      const { replaced } = withBinding(stored.map(fromStored), next);
-      const keep = stored.filter((s) => !replaced.some((r) => r.port === s.port));
-      // Recorded first: a crash between the two leaves a record that `up` loads, never an unrecorded element.
-      await this.store.write([...keep, toStored(next, this.now().toISOString())]);
-      const { remove, add } = renderBindDiff(replaced, [next]);
-      await changeBindElements(this.runner, remove, add);
-    });
+  bind(binding: PortBinding): Promise<void> {
+    const next = checked(binding); // refused before it joins a cycle
+    return this.enqueue({ bind: next });
   }
 
-  async unbind(port: string): Promise<void> {
-    await this.store.locked(async () => {
-      const stored = await this.store.read();
-      const gone = stored.filter((s) => s.port === port);
-      if (gone.length === 0) return;
-      const { remove } = renderBindDiff(gone.map(fromStored), []);
-      await changeBindElements(this.runner, remove, []);
-      await this.store.write(stored.filter((s) => s.port !== port));
-    });
+  unbind(port: string): Promise<void> {
+    return this.enqueue({ unbind: port });
   }
 
   async list(): Promise<PortBinding[]> {
     return (await this.store.read()).map(fromStored);
   }
+
+  private enqueue(op: BindingOp): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ op, done: (error) => (error === undefined ? resolve() : reject(error)) });
+      this.running ??= this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.cycle(batch.map((p) => p.op));
+        for (const p of batch) p.done();
+      } catch (error) {
+        for (const p of batch) p.done(error);
+      }
+    }
+    this.running = undefined;
+  }
+
+  private async cycle(ops: readonly BindingOp[]): Promise<void> {
+    await this.store.locked(async () => {
+      const stored = await this.store.read();
+      const before = stored.map(fromStored);
+      const after = applyBindingOps(before, ops);
+      const since = new Map(stored.map((s) => [s.port, s.since]));
+      const stamp = this.now().toISOString();
+      const record = (list: readonly PortBinding[]): StoredPortBinding[] =>
+        list.map((b) => {
+          const old = since.get(b.port);
+          const same = before.some((x) => x.port === b.port && sameBinding(x, b));
+          return toStored(b, same && old !== undefined ? old : stamp);
+        });
+      const { remove, add } = renderBindDiff(before, after);
+      if (remove.length === 0 && add.length === 0) {
+        if (JSON.stringify(record(after)) !== JSON.stringify(stored)) await this.store.write(record(after));
+        return;
+      }
+      const kept = before.filter((b) => !after.some((a) => a.port === b.port));
+      await this.store.write(record([...kept, ...after])); // before and after: no unrecorded element on a crash
+      await changeBindElements(this.runner, remove, add);
+      await this.store.write(record(after));
+    });
+  }
 }
+
+const sameBinding = (a: PortBinding, b: PortBinding): boolean =>
+  a.mac === b.mac && a.addresses.length === b.addresses.length && a.addresses.every((x, i) => b.addresses[i] === x);
 
 export interface ReconcileDeps {
   readonly runner: CommandRunner;

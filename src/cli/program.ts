@@ -3,81 +3,38 @@
  * printing is separate, and every read command takes --json. Commands throw; src/bin decides the exit code.
  */
 import { Command, Option } from 'commander';
-import { formatCidr, formatIpv4, isIpv4, parseIpv4 } from '../core/address/ipv4.js';
 import { DEFAULT_FAN_CONFIG } from '../core/config/fan-file.js';
-import { DATAPLANE_TYPES, type DataplaneType, toFanWords } from '../core/config/fan-spec.js';
+import { DATAPLANE_TYPES, type DataplaneType } from '../core/config/fan-spec.js';
 import { ConfigError, FanError, InternalError } from '../core/errors.js';
 import { DEFAULT_LAB } from '../lab/topology.js';
-import {
-  labBenchCommand,
-  labCheckCommand,
-  labDemoCommand,
-  labDownCommand,
-  labUpCommand,
-  renderBench,
-  renderCheck,
-  renderTopology,
-} from './commands/lab.js';
+import type { BenchCliOptions } from '../lab/bench/presets.js';
 import type { HostReader, TextFiles } from '../ports/host.js';
-import { type CalcOptions, mapCommand, sliceCommand } from './commands/calc.js';
-import { readFanConfig } from './commands/config-check.js';
+import type { CalcOptions } from './commands/calc.js';
 import { type Output, printJson } from './output.js';
-import {
-  type LxcConfigOptions,
-  type LxdCommandOptions,
-  lxcConfigCommand,
-  lxdDisableCommand,
-  lxdEnableCommand,
-  lxdProfileCommand,
-  renderLxdDisable,
-  renderLxdEnable,
-} from './commands/lxd.js';
+import type { LxcConfigOptions, LxdCommandOptions } from './commands/lxd.js';
 import { fanPaths } from '../app/paths.js';
 import type { HostDeps } from '../app/host.js';
-import {
-  type FanWordOptions,
-  downCommand,
-  renderChanges,
-  renderShow,
-  renderStatus,
-  showCommand,
-  upCommand,
-} from './commands/host.js';
-import { cniInstallCommand, renderCniInstall } from './commands/cni.js';
+import type * as PolicyApp from '../app/policy.js';
+import type * as PortBindings from '../app/port-bindings.js';
+import type { FanWordOptions } from './commands/host.js';
 import {
   DEFAULT_DOCKERD_SOCKET,
   DEFAULT_DOCKER_SOCKET,
+  DEFAULT_METRICS_LISTEN,
   DEFAULT_RECLAIM_GRACE_S,
   DEFAULT_RECLAIM_INTERVAL_S,
-  DEFAULT_SOCKET_MODE,
-  dockerConfigCommand,
-  dockerPluginCommand,
-} from './commands/docker.js';
-import type { PortTable } from '../ports/published-ports.js';
-import { renderDockerConfig } from '../docker/config.js';
-import type { HostVeths, SandboxLinks } from '../ports/sandbox.js';
-import { doctorCommand } from './commands/doctor.js';
-import { renderDoctor } from '../doctor/render.js';
-import { traceCommand } from '../app/trace.js';
-import { renderTrace } from './commands/trace.js';
-import { attachmentsCommand, renderAttachments } from './commands/attachments.js';
-import { registerPolicyCommands } from './commands/policy.js';
-import { labCniBenchCommand, renderCniBench } from './commands/cni-bench.js';
-import { DEFAULT_CNI_BENCH } from '../lab/cni-bench.js';
-import { groupLeaseStore } from '../app/policy.js';
-import { NftPortBinder } from '../app/port-bindings.js';
-import type { CniDeps } from '../cni/plugin.js';
-import { runAgent } from '../agent/agent.js';
-import {
-  type AgentDeps,
-  type AgentOptions,
   DEFAULT_DOCTOR_INTERVAL_SECONDS,
-  agentServices,
-  metricsService,
+  DEFAULT_SOCKET_MODE,
   parseDoctorInterval,
-} from './commands/agent.js';
-import { installServiceCommand, renderInstallService } from './commands/service.js';
-import { DEFAULT_METRICS_LISTEN } from '../metrics/server.js';
+} from '../core/defaults.js';
+import type { PortTable } from '../ports/published-ports.js';
+import type { HostVeths, SandboxLinks } from '../ports/sandbox.js';
+import { registerPolicyCommands } from './commands/policy.js';
+import type { CniDeps } from '../cni/plugin.js';
+import type { AgentDeps, AgentOptions } from './commands/agent.js';
+
+// Command modules are imported inside their actions: `fanctl --version` or `fanctl up` then loads only what it
+// runs (loading every command's modules cost ~0.3 s of each call).
 
 export interface CliDeps {
   readonly output: Output;
@@ -139,7 +96,7 @@ function refuseStrayWords(command: Command, path: readonly string[] = []): void 
 const collectValues = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** The policy's hook into the CNI plugin (address groups), for the agent as for fan-cni. */
-function policyCniDeps(h: HostDeps): Pick<CniDeps, 'groupLeases'> {
+function policyCniDeps(h: HostDeps, { groupLeaseStore }: typeof PolicyApp): Pick<CniDeps, 'groupLeases'> {
   return { groupLeases: (fan, request) => groupLeaseStore({ paths: h.paths }, fan, request) };
 }
 
@@ -162,6 +119,7 @@ export function buildProgram(deps: CliDeps): Command {
     .addOption(bridgeOption('bridge name to report instead of the derived one'))
     .option('--json', 'print every derived field as JSON')
     .action(async (opts: CalcOptions & JsonOption) => {
+      const { sliceCommand } = await import('./commands/calc.js');
       const report = await sliceCommand(opts, deps.host);
       if (opts.json) printJson(output, report);
       else output.out(`${report.slice}\n`);
@@ -175,7 +133,8 @@ export function buildProgram(deps: CliDeps): Command {
     .addOption(underlayOption().makeOptionMandatory())
     .addOption(bridgeOption('bridge name to report instead of the derived one'))
     .option('--json', 'print every derived field as JSON')
-    .action((address: string, opts: CalcOptions & JsonOption) => {
+    .action(async (address: string, opts: CalcOptions & JsonOption) => {
+      const { mapCommand } = await import('./commands/calc.js');
       const report = mapCommand(address, opts);
       if (opts.json) printJson(output, report);
       else output.out(`${report.underlayHost}\n`);
@@ -209,6 +168,7 @@ export function buildProgram(deps: CliDeps): Command {
   fanOptions(program.command('up').description('bring a fan up on this host (or every fan of the config file with -a)'))
     .option('-a, --all', 'bring up every fan in the config file')
     .action(async (words: string[], opts: FanWordOptions & JsonOption & { all?: boolean; config: string }) => {
+      const { renderChanges, upCommand } = await import('./commands/host.js');
       const report = await upCommand(words, opts, deps.hostDeps(), deps.files);
       if (opts.json) printJson(output, report);
       else output.out(renderChanges(report));
@@ -223,6 +183,7 @@ export function buildProgram(deps: CliDeps): Command {
         words: string[],
         opts: FanWordOptions & JsonOption & { all?: boolean; every?: boolean; force?: boolean; config: string },
       ) => {
+        const { downCommand, renderChanges } = await import('./commands/host.js');
         const report = await downCommand(words, opts, deps.hostDeps());
         if (opts.json) printJson(output, report);
         else output.out(renderChanges(report));
@@ -234,6 +195,7 @@ export function buildProgram(deps: CliDeps): Command {
     .description("list this host's fans (Ubuntu's table), or the full state with --json")
     .option('--json', 'devices, MTU, eBPF counters, dnsmasq, firewall state')
     .action(async (opts: JsonOption) => {
+      const { renderShow, showCommand } = await import('./commands/host.js');
       const status = await showCommand(deps.hostDeps());
       if (opts.json) printJson(output, status);
       else output.out(renderShow(status));
@@ -246,6 +208,7 @@ export function buildProgram(deps: CliDeps): Command {
     )
     .option('--json', 'the same state as show --json')
     .action(async (opts: JsonOption) => {
+      const { renderStatus, showCommand } = await import('./commands/host.js');
       const status = await showCommand(deps.hostDeps());
       if (opts.json) printJson(output, status);
       else output.out(renderStatus(status));
@@ -261,6 +224,10 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--check <id>', 'run only this check (repeatable)', collectValues)
     .option('--json', "the report, with each check's observation, as JSON")
     .action(async (opts: { peer?: string[]; check?: string[] } & JsonOption) => {
+      const [{ doctorCommand }, { renderDoctor }] = await Promise.all([
+        import('./commands/doctor.js'),
+        import('../doctor/render.js'),
+      ]);
       const report = await doctorCommand(opts, deps.hostDeps());
       if (opts.json) printJson(output, report);
       else output.out(renderDoctor(report, deps.env.COLUMNS ? Number(deps.env.COLUMNS) : 120));
@@ -286,6 +253,10 @@ export function buildProgram(deps: CliDeps): Command {
         proto: string | undefined,
         opts: { probe?: boolean; netns?: string } & JsonOption,
       ) => {
+        const [{ traceCommand }, { renderTrace }] = await Promise.all([
+          import('../app/trace.js'),
+          import('./commands/trace.js'),
+        ]);
         const report = await traceCommand(
           {
             src,
@@ -311,6 +282,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--bridge <name>', 'only this fan bridge')
     .option('--json', 'the attachments as JSON, per bridge')
     .action(async (opts: { bridge?: string } & JsonOption) => {
+      const { attachmentsCommand, renderAttachments } = await import('./commands/attachments.js');
       const list = await attachmentsCommand(opts, {
         host: deps.host,
         files: deps.files,
@@ -350,6 +322,7 @@ export function buildProgram(deps: CliDeps): Command {
         type: DataplaneType;
         group?: string[];
       }) => {
+        const { labUpCommand, renderTopology } = await import('./commands/lab.js');
         const topo = await labUpCommand({
           name: opts.name,
           hosts: Number(opts.hosts),
@@ -370,67 +343,73 @@ export function buildProgram(deps: CliDeps): Command {
     .addOption(labName())
     .option('--json', 'results as JSON')
     .action(async (opts: { name: string } & JsonOption) => {
+      const { labCheckCommand, renderCheck } = await import('./commands/lab.js');
       const report = await labCheckCommand(opts.name, opts.json);
       if (opts.json) printJson(output, report);
       else output.out(renderCheck(report));
       if (report.failed > 0) throw new FanError(`${report.failed} of ${report.results.length} pings failed`);
     });
+  // fanctl lab bench: the benchmark suite (src/lab/bench.ts); presets in src/lab/bench/presets.ts.
   lab
     .command('bench')
-    .description('iperf3 throughput and ping RTT: underlay vs fan cross-host vs fan same-host, with ratios')
+    .description(
+      'the benchmark suite: underlay vs every fan backend, the flannel-style reference, same host and fan with a ' +
+        'policy (iperf3, 1 and 4 streams, RTT); fanctl up and kernel objects per underlay size; CNI ADD/DEL; targets',
+    )
     .addOption(labName())
-    .option('--seconds <s>', 'iperf3 duration per path', '5')
-    .option('--create', 'create a 2-host lab for the bench and remove it afterwards')
-    .option('--json', 'results as JSON')
-    .option(
-      '--cni',
-      'also measure container attach: CNI ADD/DEL of fan (agent) against the reference bridge + host-local',
-    )
+    .option('--create', 'run the whole suite in fresh labs (named after --name, default fanbench) and remove them')
+    .option('--quick', 'short CI run: every row once for 1 s (implies --create)')
+    .option('--full', 'everything: MTU 1500 and 9000, both CPU modes, 5 runs (implies --create)')
+    .option('--runs <n>', 'runs per row (medians are reported)')
+    .option('--seconds <s>', 'iperf3 duration per run')
+    .option('--mtu <list>', 'underlay MTUs, comma-separated (a lab each), e.g. 1500,9000')
+    .option('--streams <list>', 'iperf3 parallel streams per column, e.g. 1,4')
+    .addOption(new Option('--cpu <modes>', 'iperf3 pinning: one (client and server on CPU 0), split, or one,split'))
+    .option('--underlays <list>', 'underlay prefixes of the control-plane rows, e.g. 24,20,16 (none: skip)')
+    .option('--no-policy', 'leave out the row with the isolation policy')
+    .option('--cni', 'with a running lab: also measure CNI ADD/DEL against bridge + host-local')
+    .option('--no-cni', 'with --create: leave out the CNI section')
     .option('--cni-only', 'measure container attach only')
-    .option('--cni-runs <n>', 'CNI runs (medians are reported)', String(DEFAULT_CNI_BENCH.runs))
-    .option('--cni-calls <n>', 'sequential ADDs and DELs per plugin and run', String(DEFAULT_CNI_BENCH.sequential))
-    .option('--cni-concurrent <n>', 'concurrent ADDs per plugin and run', String(DEFAULT_CNI_BENCH.concurrent))
-    .option(
-      '--cni-in-process <n>',
-      'sequential calls of the plugin without its agent per run (0: none)',
-      String(DEFAULT_CNI_BENCH.inProcess),
-    )
-    .action(
-      async (
-        opts: {
-          name: string;
-          seconds: string;
-          create?: boolean;
-          cni?: boolean;
-          cniOnly?: boolean;
-          cniRuns: string;
-          cniCalls: string;
-          cniConcurrent: string;
-          cniInProcess: string;
-        } & JsonOption,
-      ) => {
-        const cniOptions = {
-          runs: Number(opts.cniRuns),
-          sequential: Number(opts.cniCalls),
-          concurrent: Number(opts.cniConcurrent),
-          inProcess: Number(opts.cniInProcess),
-        };
-        const cniLab = opts.create ? (opts.name === DEFAULT_LAB.name ? 'fanbench' : opts.name) : opts.name;
-        const report = opts.cniOnly
-          ? undefined
-          : await labBenchCommand(opts.create ? 'fanbench' : opts.name, Number(opts.seconds), output, opts.create);
-        if (report && !opts.json) output.out(renderBench(report));
-        const cni =
-          opts.cni || opts.cniOnly ? await labCniBenchCommand(cniLab, cniOptions, output, opts.create) : undefined;
-        if (cni && !opts.json) output.out(renderCniBench(cni));
-        if (opts.json) printJson(output, cni ? { ...(report ?? {}), cni } : report);
-      },
-    );
+    .option('--cni-runs <n>', 'CNI runs (medians are reported)')
+    .option('--cni-calls <n>', 'sequential ADDs and DELs per plugin and run')
+    .option('--cni-concurrent <n>', 'concurrent ADDs per plugin and run')
+    .option('--cni-in-process <n>', 'sequential calls of the plugin without its agent per run (0: none)')
+    .option('--json [file]', 'write the report as JSON to FILE (or print it instead of the tables)')
+    .option('--svg <file>', 'write an SVG chart of the ratios to FILE')
+    .action(async (opts: BenchCliOptions) => {
+      const [{ labBenchCommand, renderBench }, { labCniBenchCommand, renderCniBench }, { suiteOptions }] =
+        await Promise.all([
+          import('./commands/lab.js'),
+          import('./commands/cni-bench.js'),
+          import('../lab/bench/presets.js'),
+        ]);
+      const { writeFile: writeTextFile } = await import('node:fs/promises');
+      const create = opts.create === true || opts.quick === true || opts.full === true;
+      const name = create && opts.name === DEFAULT_LAB.name ? 'fanbench' : opts.name;
+      const options = suiteOptions(opts, create);
+      if (opts.cniOnly) {
+        if (!options.cni) throw new ConfigError('--cni-only with --no-cni measures nothing', 'drop --no-cni');
+        const cni = await labCniBenchCommand(create ? `${name}c` : name, options.cni, output, create);
+        if (opts.json === true) printJson(output, { cni });
+        else output.out(renderCniBench(cni));
+        if (typeof opts.json === 'string') await writeTextFile(opts.json, `${JSON.stringify({ cni }, null, 2)}\n`);
+        return;
+      }
+      const report = await labBenchCommand(name, options, output, create);
+      if (opts.json === true) printJson(output, report);
+      else output.out(renderBench(report));
+      if (typeof opts.json === 'string') await writeTextFile(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+      if (opts.svg !== undefined) {
+        const { renderSvg } = await import('../lab/bench/svg.js');
+        await writeTextFile(opts.svg, renderSvg(report));
+      }
+    });
   lab
     .command('down')
     .description('remove everything the lab created (found by name prefix, also after a crash)')
     .addOption(labName())
     .action(async (opts: { name: string }) => {
+      const { labDownCommand } = await import('./commands/lab.js');
       const removed = await labDownCommand(opts.name);
       output.out(`removed ${removed.length} namespaces of lab ${opts.name}\n`);
     });
@@ -439,6 +418,7 @@ export function buildProgram(deps: CliDeps): Command {
     .description('up (3 hosts × 2 containers), check, bench, down')
     .option('--seconds <s>', 'iperf3 duration per path', '3')
     .action(async (opts: { seconds: string }) => {
+      const { labDemoCommand } = await import('./commands/lab.js');
       await labDemoCommand(output, Number(opts.seconds));
     });
 
@@ -452,6 +432,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--cni-version <version>', "cniVersion of the conflists (Debian 12's plugins speak up to 1.0.0)", '1.0.0')
     .option('--json', 'print what was written as JSON')
     .action(async (opts: { dir: string; confDir: string; overlay?: string; cniVersion: string } & JsonOption) => {
+      const { cniInstallCommand, renderCniInstall } = await import('./commands/cni.js');
       const paths = deps.hostDeps().paths;
       const report = await cniInstallCommand(opts, {
         host: deps.host,
@@ -473,6 +454,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--name <name>', 'profile name (default: the bridge name)')
     .option('--json', 'the profile and its warnings as JSON')
     .action(async (opts: { overlay?: string; name?: string } & JsonOption) => {
+      const { lxdProfileCommand } = await import('./commands/lxd.js');
       const profile = await lxdProfileCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir });
       if (opts.json) printJson(output, profile);
       else output.out(profile.yaml);
@@ -492,6 +474,7 @@ export function buildProgram(deps: CliDeps): Command {
       .command('enable')
       .description('create the LXD profile (or bring it up to date): lxc launch IMAGE NAME -p default -p fan-250'),
   ).action(async (opts: LxdCommandOptions & JsonOption) => {
+    const { lxdEnableCommand, renderLxdEnable } = await import('./commands/lxd.js');
     const report = await lxdEnableCommand(opts, {
       host: deps.host,
       stateDir: fanPaths(deps.env).stateDir,
@@ -504,6 +487,7 @@ export function buildProgram(deps: CliDeps): Command {
   lxdOptions(lxd.command('disable').description('remove the LXD profile; refuses while instances use it'))
     .option('--force', 'take the profile off the instances using it first (their fan NIC goes away)')
     .action(async (opts: LxdCommandOptions & JsonOption) => {
+      const { lxdDisableCommand, renderLxdDisable } = await import('./commands/lxd.js');
       const report = await lxdDisableCommand(opts, {
         host: deps.host,
         stateDir: fanPaths(deps.env).stateDir,
@@ -525,6 +509,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--release <container>', 'free the static address of this container (after lxc-destroy)')
     .option('--json', 'the lines and settings as JSON')
     .action(async (opts: LxcConfigOptions & JsonOption) => {
+      const { lxcConfigCommand } = await import('./commands/lxd.js');
       const result = await lxcConfigCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir });
       if (opts.json) printJson(output, result.config ?? { released: result.released ?? null });
       else output.out(result.text);
@@ -565,6 +550,7 @@ export function buildProgram(deps: CliDeps): Command {
           throw new InternalError(
             'docker-plugin needs untilStopped, hostVeths and portTable from the composition root',
           );
+        const { dockerPluginCommand } = await import('./commands/docker.js');
         await dockerPluginCommand(
           { ...opts, dockerSocket: opts.reclaim ? opts.dockerSocket : false },
           {
@@ -588,6 +574,10 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--name <name>', 'Docker network name', 'fan')
     .option('--json', 'the command (argv and text), its settings and notes as JSON')
     .action(async (opts: { overlay?: string; name: string } & JsonOption) => {
+      const [{ dockerConfigCommand }, { renderDockerConfig }] = await Promise.all([
+        import('./commands/docker.js'),
+        import('../docker/config.js'),
+      ]);
       const config = await dockerConfigCommand(opts, { host: deps.host, stateDir: fanPaths(deps.env).stateDir });
       if (opts.json) printJson(output, config);
       else output.out(renderDockerConfig(config));
@@ -600,6 +590,11 @@ export function buildProgram(deps: CliDeps): Command {
     .option('-c, --config <path>', 'config file', deps.env.FAN_CONFIG ?? DEFAULT_FAN_CONFIG)
     .option('--json', 'print the parsed fans and problems as JSON')
     .action(async (opts: { config: string } & JsonOption) => {
+      const [{ readFanConfig }, { formatCidr }, { toFanWords }] = await Promise.all([
+        import('./commands/config-check.js'),
+        import('../core/address/ipv4.js'),
+        import('../core/config/fan-spec.js'),
+      ]);
       const parsed = await readFanConfig(deps.files, opts.config);
       if (opts.json) {
         printJson(output, {
@@ -640,7 +635,7 @@ export function buildProgram(deps: CliDeps): Command {
   );
 
   // Boot integration and the long-running agent: fanctl metrics, fanctl agent, fanctl install-service.
-  const agentDeps = (name: string): AgentDeps => {
+  const agentDeps = (name: string, policy: typeof PolicyApp, bindings: typeof PortBindings): AgentDeps => {
     const { hostVeths, portTable } = deps;
     if (!deps.untilStopped || !hostVeths || !portTable) {
       throw new InternalError(`${name} needs untilStopped, hostVeths and portTable from the composition root`);
@@ -656,10 +651,10 @@ export function buildProgram(deps: CliDeps): Command {
       },
       portTable: () => portTable(),
       log: (line) => output.err(`fanctl ${name}: ${line}\n`),
-      policy: () => policyCniDeps(deps.hostDeps()),
+      policy: () => policyCniDeps(deps.hostDeps(), policy),
       bindings: () => {
         const h = deps.hostDeps();
-        return new NftPortBinder(h.runner, h.paths.stateDir);
+        return new bindings.NftPortBinder(h.runner, h.paths.stateDir);
       },
     };
   };
@@ -677,7 +672,13 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--listen <address>', 'HOST:PORT to listen on', DEFAULT_METRICS_LISTEN)
     .addOption(doctorIntervalOption())
     .action(async (opts: { listen: string; doctorInterval: number }) => {
-      const ad = agentDeps('metrics');
+      const [{ runAgent }, { metricsService }, policy, bindings] = await Promise.all([
+        import('../agent/agent.js'),
+        import('./commands/agent.js'),
+        import('../app/policy.js'),
+        import('../app/port-bindings.js'),
+      ]);
+      const ad = agentDeps('metrics', policy, bindings);
       await runAgent([metricsService(opts.listen, ad, opts.doctorInterval)], untilStopped, ad.log);
     });
   program
@@ -700,7 +701,13 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--policy-etcd <urls>', "keep this host's policy equal to the document in etcd (fanctl policy watch)")
     .option('--policy-key <key>', 'the etcd key of the policy document (with --policy-etcd)', '/fan/policy')
     .action(async (opts: AgentOptions) => {
-      const ad = agentDeps('agent');
+      const [{ runAgent }, { agentServices }, policy, bindings] = await Promise.all([
+        import('../agent/agent.js'),
+        import('./commands/agent.js'),
+        import('../app/policy.js'),
+        import('../app/port-bindings.js'),
+      ]);
+      const ad = agentDeps('agent', policy, bindings);
       const services = agentServices(opts, ad);
       if (services.length === 0) {
         throw new ConfigError(
@@ -719,6 +726,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--unit-dir <dir>', 'where the units go', '/etc/systemd/system')
     .option('--json', 'print what was written as JSON')
     .action(async (opts: { root: string; fanctl?: string; config: string; unitDir: string } & JsonOption) => {
+      const { installServiceCommand, renderInstallService } = await import('./commands/service.js');
       const report = await installServiceCommand(opts, fanPaths(deps.env).packageRoot);
       if (opts.json) printJson(output, report);
       else output.out(renderInstallService(report));
@@ -733,6 +741,10 @@ export function buildProgram(deps: CliDeps): Command {
     .argument('<mac>', 'MAC of the container end, xx:xx:xx:xx:xx:xx')
     .argument('<address...>', 'IPv4 addresses the container may send from')
     .action(async (name: string, mac: string, addresses: string[]) => {
+      const [{ NftPortBinder }, { isIpv4, parseIpv4 }] = await Promise.all([
+        import('../app/port-bindings.js'),
+        import('../core/address/ipv4.js'),
+      ]);
       const h = deps.hostDeps();
       const list = addresses.map((a) => {
         if (!isIpv4(a)) throw new ConfigError(`"${a}" is not an IPv4 address`, 'write addresses as A.B.C.D');
@@ -745,6 +757,7 @@ export function buildProgram(deps: CliDeps): Command {
     .description("forget PORT's binding (after its veth is gone)")
     .argument('<port>', 'host-side interface name')
     .action(async (name: string) => {
+      const { NftPortBinder } = await import('../app/port-bindings.js');
       const h = deps.hostDeps();
       await new NftPortBinder(h.runner, h.paths.stateDir).unbind(name);
     });
@@ -753,6 +766,10 @@ export function buildProgram(deps: CliDeps): Command {
     .description('the bound ports, as fan recorded them')
     .option('--json', 'as JSON')
     .action(async (opts: JsonOption) => {
+      const [{ NftPortBinder }, { formatIpv4 }] = await Promise.all([
+        import('../app/port-bindings.js'),
+        import('../core/address/ipv4.js'),
+      ]);
       const h = deps.hostDeps();
       const list = await new NftPortBinder(h.runner, h.paths.stateDir).list();
       const rows = list.map((b) => ({ port: b.port, mac: b.mac, addresses: b.addresses.map(formatIpv4) }));

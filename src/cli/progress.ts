@@ -12,6 +12,24 @@ export function progressBar(
   };
 }
 
+/**
+ * A line per step of a long run (the bench) on stderr, with the seconds since the first; on a terminal each line
+ * is cut to its width, so the steps stay one line each above the tables that follow.
+ */
+export function stepProgress(
+  label: string,
+  write: (text: string) => void,
+  columns: number | undefined = process.stderr.isTTY ? process.stderr.columns : undefined,
+): (line: string) => void {
+  const started = Date.now();
+  return (line) => {
+    const text = `${label} [${`${Math.round((Date.now() - started) / 1000)}s`.padStart(5)}] ${line}`;
+    write(
+      `${columns !== undefined && text.length > columns ? `${text.slice(0, Math.max(columns - 1, 10))}…` : text}\n`,
+    );
+  };
+}
+
 export interface ProgressLine {
   step(message: string): void;
   /** Clears the line (the command's own output follows). */

@@ -50,13 +50,20 @@ export class BpfTables {
 
   /** fan's programs (function names fan_*) attached with tc in this namespace, on any device. */
   async programs(): Promise<FanProgram[]> {
-    const net = await this.runner.run(['bpftool', '-j', 'net', 'show'], { allowFailure: true });
+    // The three listings at once (one round of processes, not two, for every fanctl up); the program and map
+    // listings are wasted only on a host without any tc program.
+    const [net, progsFirst, mapsFirst] = await Promise.all([
+      this.runner.run(['bpftool', '-j', 'net', 'show'], { allowFailure: true }),
+      this.runner.run(['bpftool', '-j', 'prog', 'show'], { allowFailure: true }),
+      this.runner.run(['bpftool', '-j', 'map', 'show'], { allowFailure: true }),
+    ]);
     if (net.exitCode !== 0) return [];
     const attached = parse(netShow, net.stdout).flatMap((entry) => entry.tc ?? []);
     if (attached.length === 0) return [];
+    // A failed listing is run again without allowFailure, so it fails with its command and stderr.
     const [progsOut, mapsOut] = await Promise.all([
-      this.runner.run(['bpftool', '-j', 'prog', 'show']),
-      this.runner.run(['bpftool', '-j', 'map', 'show']),
+      progsFirst.exitCode === 0 ? progsFirst : this.runner.run(['bpftool', '-j', 'prog', 'show']),
+      mapsFirst.exitCode === 0 ? mapsFirst : this.runner.run(['bpftool', '-j', 'map', 'show']),
     ]);
     const progs = new Map(parse(progList, progsOut.stdout).map((p) => [p.id, p]));
     const mapNames = new Map(parse(mapList, mapsOut.stdout).map((m) => [m.id, m.name]));

@@ -9,36 +9,41 @@ export interface Requirements {
 }
 
 export async function probeHost(runner: CommandRunner, req: Requirements): Promise<string[]> {
-  const missing: string[] = [];
   const works = async (argv: string[]): Promise<boolean> =>
     (await runner.run(argv, { allowFailure: true }).catch(() => ({ exitCode: 127 }))).exitCode === 0;
-  if (!(await works(['ip', '-V']))) missing.push('iproute2 (`ip`) is not installed: apt-get install iproute2');
-  if (!(await works(['tc', '-V']))) missing.push('tc is not installed: apt-get install iproute2');
-  if (!(await works(['bpftool', 'version']))) missing.push('bpftool is not installed: apt-get install bpftool');
-  if (!(await works(['nft', '--version']))) missing.push('nft is not installed: apt-get install nftables');
-  else if (!(await works(['nft', 'list', 'tables'])))
-    missing.push('nftables is not usable here (kernel without nf_tables, or not root)');
-  if (!(await works(['bpftool', '-j', 'prog', 'show'])))
-    missing.push('the BPF syscall is not available (kernel without CONFIG_BPF_SYSCALL, or not root)');
-  try {
-    const head = await readFile(req.bpfObject);
-    if (head.subarray(0, 4).toString('latin1') !== '\x7fELF')
-      missing.push(`${req.bpfObject} is not an ELF object: rebuild with npm run build`);
-  } catch {
+  // Every probe at once: run one after the other they cost `fanctl up` ~0.1 s on a fresh host.
+  const [ip, tc, bpftool, nft, nftTables, bpfSyscall, object, vxlan, dnsmasq] = await Promise.all([
+    works(['ip', '-V']),
+    works(['tc', '-V']),
+    works(['bpftool', 'version']),
+    works(['nft', '--version']),
+    works(['nft', 'list', 'tables']),
+    works(['bpftool', '-j', 'prog', 'show']),
+    readFile(req.bpfObject).then(
+      (head) => (head.subarray(0, 4).toString('latin1') === '\x7fELF' ? 'elf' : 'other'),
+      () => 'missing' as const,
+    ),
+    // The vxlan driver registers /sys/module/vxlan whether built in or loaded.
+    access('/sys/module/vxlan').then(
+      () => true,
+      () => false,
+    ),
+    req.dhcp ? works(['dnsmasq', '--version']) : Promise.resolve(true),
+  ]);
+  const missing: string[] = [];
+  if (!ip) missing.push('iproute2 (`ip`) is not installed: apt-get install iproute2');
+  if (!tc) missing.push('tc is not installed: apt-get install iproute2');
+  if (!bpftool) missing.push('bpftool is not installed: apt-get install bpftool');
+  if (!nft) missing.push('nft is not installed: apt-get install nftables');
+  else if (!nftTables) missing.push('nftables is not usable here (kernel without nf_tables, or not root)');
+  if (!bpfSyscall) missing.push('the BPF syscall is not available (kernel without CONFIG_BPF_SYSCALL, or not root)');
+  if (object === 'other') missing.push(`${req.bpfObject} is not an ELF object: rebuild with npm run build`);
+  if (object === 'missing')
     missing.push(
       `eBPF object ${req.bpfObject} is missing: install clang llvm libbpf-dev and run npm run build (or set FAN_BPF_OBJECT)`,
     );
-  }
-  // The vxlan driver registers /sys/module/vxlan whether built in or loaded.
-  if (
-    !(await access('/sys/module/vxlan').then(
-      () => true,
-      () => false,
-    ))
-  )
-    missing.push('the kernel has no VXLAN driver (CONFIG_VXLAN) loaded');
-  if (req.dhcp && !(await works(['dnsmasq', '--version'])))
-    missing.push('dnsmasq is not installed (needed by dhcp): apt-get install dnsmasq-base');
+  if (!vxlan) missing.push('the kernel has no VXLAN driver (CONFIG_VXLAN) loaded');
+  if (!dnsmasq) missing.push('dnsmasq is not installed (needed by dhcp): apt-get install dnsmasq-base');
   return missing;
 }
 

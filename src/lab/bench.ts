@@ -1,42 +1,46 @@
 /**
- * `fanctl lab bench`: throughput (iperf3, TCP, one stream) and RTT (ping) measured side by side in one run for
- * the plain underlay (host to host), fan across hosts in both data planes (container to container through the eBPF
- * VXLAN tunnel, and host-gw without encapsulation), the reference approach (flannel's vxlan backend with per-peer
- * state) and fan on one host (through the bridge), reported with ratios against the underlay and the reference.
+ * `fanctl lab bench`: the data plane measured side by side in one run. Rows: the plain underlay (host to host, the
+ * limit), fan across hosts with every backend of the registry (the lab's vxlan fan, and one extra fan per other
+ * type), the flannel-style reference with per-peer state, fan on one host, and fan vxlan with a 20-group isolation
+ * policy applied. Columns: iperf3 TCP with 1 and 4 streams, and ping RTT. iperf3's client and server are pinned
+ * (both on CPU 0, or split over CPUs 0 and 1 as a second figure), and every run of a row sits between two underlay
+ * runs, its ratio taken against their mean: this machine's speed drifts from run to run.
+ * `runSuite` builds the labs (one per MTU), adds the control-plane rows (src/lab/control-bench.ts) and the CNI
+ * section (src/lab/cni-bench.ts), and judges the issue's targets (src/lab/bench/targets.ts).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release } from 'node:os';
 import { formatIpv4 } from '../core/address/ipv4.js';
 import { FanError } from '../core/errors.js';
-import type { DataplaneType } from '../core/config/fan-spec.js';
-import { containerAddress } from './lab.js';
+import { ALL_BACKENDS } from '../backends/registry.js';
+import { containerAddress, fanctl, labDown, labUp } from './lab.js';
 import { inNs } from './shell.js';
-import type { LabTopology } from './topology.js';
+import { DEFAULT_LAB, type LabTopology } from './topology.js';
 import { buildReference, removeReference } from './reference.js';
-import { addExtraFan, removeExtraFan } from './extra-fan.js';
+import { addExtraFan, extraTypes, removeExtraFan } from './extra-fan.js';
+import { benchPolicyText } from './bench/policy-gen.js';
+import {
+  type BenchReport,
+  type CpuMode,
+  type PathId,
+  type PathRow,
+  type SuiteOptions,
+  type Throughput,
+  pathLabel,
+} from './bench/model.js';
+import { bracketedRatios, median, summarize } from './bench/stats.js';
+import { evaluateTargets } from './bench/targets.js';
+import { controlBench } from './control-bench.js';
+import { cniBench } from './cni-bench.js';
 
-export interface PathMeasure {
-  readonly path:
-    | 'underlay host→host'
-    | 'fan vxlan container→container, cross-host'
-    | 'fan host-gw container→container, cross-host'
-    | 'fan vxlan-fast container→container, cross-host'
-    | 'reference (flannel-style vxlan, per-peer fdb) container→container, cross-host'
-    | 'fan container→container, same host';
-  readonly from: string;
-  readonly to: string;
-  readonly gbitPerSec: number;
-  readonly retransmits: number;
-  readonly rttMs: number;
-  /** gbitPerSec / underlay gbitPerSec. */
-  readonly throughputRatio: number;
-  readonly rttRatio: number;
-}
+export type Progress = (line: string) => void;
 
-export interface BenchReport {
+export interface PathBenchOptions {
+  readonly runs: number;
   readonly seconds: number;
-  readonly paths: readonly PathMeasure[];
-  /** fan vxlan cross-host throughput / reference cross-host throughput (1.0 = the same). */
-  readonly fanVsReference?: number;
+  readonly streams: readonly number[];
+  readonly cpuModes: readonly CpuMode[];
+  readonly policy: boolean;
 }
 
 interface Endpoint {
@@ -45,19 +49,70 @@ interface Endpoint {
   readonly address: string;
 }
 
+interface Pair extends PathId {
+  readonly server: Endpoint;
+  readonly client: Endpoint;
+}
+
+/** One measurement of a path: Gbit/s per stream count, retransmits, RTT. */
+interface Sample {
+  readonly gbit: Readonly<Record<string, number>>;
+  readonly retransmits: Readonly<Record<string, number>>;
+  readonly rttMs: number;
+}
+
+const CPUS: Readonly<Record<CpuMode, { client: number; server: number }>> = {
+  'one-cpu': { client: 0, server: 0 },
+  'split-cpu': { client: 0, server: 1 },
+};
+
+let nextPort = 5201;
+
 async function iperf(
-  topo: LabTopology,
-  server: Endpoint,
-  client: Endpoint,
+  stateDir: string,
+  pair: Pair,
   seconds: number,
-  port: number,
+  streams: number,
+  cpu: CpuMode,
 ): Promise<{ gbit: number; retransmits: number }> {
-  const pidFile = `${topo.stateDir}/iperf3-${port}.pid`;
-  await inNs(server.ns).run(['iperf3', '-s', '-1', '-D', '-B', server.address, '-p', String(port), '-I', pidFile]);
+  const port = nextPort;
+  nextPort = nextPort >= 5900 ? 5201 : nextPort + 1;
+  const { client, server } = pair;
+  const pin = CPUS[cpu];
+  const pidFile = `${stateDir}/iperf3-${port}.pid`;
+  await inNs(server.ns).run([
+    'taskset',
+    '-c',
+    String(pin.server),
+    'iperf3',
+    '-s',
+    '-1',
+    '-D',
+    '-B',
+    server.address,
+    '-p',
+    String(port),
+    '-I',
+    pidFile,
+  ]);
   try {
     for (let attempt = 0; ; attempt++) {
       const out = await inNs(client.ns).run(
-        ['iperf3', '-c', server.address, '-p', String(port), '-t', String(seconds), '-J'],
+        [
+          'taskset',
+          '-c',
+          String(pin.client),
+          'iperf3',
+          '-c',
+          server.address,
+          '-p',
+          String(port),
+          '-t',
+          String(seconds),
+          '-P',
+          String(streams),
+          '-J',
+        ],
         { allowFailure: true, timeoutMs: (seconds + 20) * 1000 },
       );
       if (out.exitCode === 0) {
@@ -85,89 +140,225 @@ async function iperf(
   }
 }
 
-async function rtt(client: Endpoint, target: string): Promise<number> {
-  const out = await inNs(client.ns).run(['ping', '-n', '-q', '-c', '50', '-i', '0.01', target]);
+async function rtt(client: Endpoint, target: string, count: number): Promise<number> {
+  const out = await inNs(client.ns).run(['ping', '-n', '-q', '-c', String(count), '-i', '0.01', target]);
   const match = /= [\d.]+\/([\d.]+)\//.exec(out.stdout);
   if (!match) throw new FanError(`no RTT from ping ${client.name} → ${target}: ${out.stdout}`);
   return Number(match[1]);
 }
 
-export async function labBench(
+async function sample(stateDir: string, pair: Pair, o: PathBenchOptions, cpu: CpuMode): Promise<Sample> {
+  const gbit: Record<string, number> = {};
+  const retransmits: Record<string, number> = {};
+  for (const s of o.streams) {
+    const t = await iperf(stateDir, pair, o.seconds, s, cpu);
+    gbit[String(s)] = t.gbit;
+    retransmits[String(s)] = t.retransmits;
+  }
+  return { gbit, retransmits, rttMs: await rtt(pair.client, pair.server.address, o.runs > 1 ? 50 : 20) };
+}
+
+/**
+ * Measures `pairs` (never the underlay itself) `o.runs` times each on `cpu`, every measurement between two
+ * underlay measurements: U X1 U X2 U … . Returns a row per pair, and the underlay's row.
+ */
+async function measureBlock(
   topo: LabTopology,
-  seconds: number,
-  progress: (line: string) => void = () => {},
-): Promise<BenchReport> {
+  underlay: Pair,
+  pairs: readonly Pair[],
+  o: PathBenchOptions,
+  cpu: CpuMode,
+  progress: Progress,
+): Promise<PathRow[]> {
+  const u: Sample[] = [await sample(topo.stateDir, underlay, o, cpu)];
+  const x = new Map<Pair, Sample[]>(pairs.map((p) => [p, []]));
+  for (let run = 0; run < o.runs; run++) {
+    for (const pair of pairs) {
+      progress(
+        `MTU ${topo.options.underlayMtu}, ${cpu}, run ${run + 1}/${o.runs}: ${pathLabel(pair)} ` +
+          `(${o.streams.join(' and ')} streams, ${o.seconds}s each), then the underlay`,
+      );
+      x.get(pair)?.push(await sample(topo.stateDir, pair, o, cpu));
+      u.push(await sample(topo.stateDir, underlay, o, cpu));
+    }
+  }
+  const n = pairs.length;
+  const row = (
+    id: PathId,
+    samples: readonly Sample[],
+    brackets: (s: readonly Sample[], pick: (s: Sample) => number) => number[],
+  ): PathRow => {
+    const streams: Record<string, Throughput> = {};
+    for (const s of o.streams.map(String)) {
+      const gbit = samples.map((v) => v.gbit[s] ?? 0);
+      streams[s] = {
+        gbit: summarize(gbit),
+        ratio: summarize(brackets(samples, (v) => v.gbit[s] ?? 0)),
+        retransmits: samples.reduce((sum, v) => sum + (v.retransmits[s] ?? 0), 0),
+      };
+    }
+    return {
+      ...id,
+      label: pathLabel(id),
+      mtu: topo.options.underlayMtu,
+      cpu,
+      streams,
+      rtt: { ms: summarize(samples.map((v) => v.rttMs)), ratio: summarize(brackets(samples, (v) => v.rttMs)) },
+    };
+  };
+  // The underlay against its own median: the spread shows the drift of the run.
+  const underlayRow = row({ kind: 'underlay' }, u, (s, pick) => {
+    const m = median(s.map(pick));
+    return s.map((v) => (m > 0 ? pick(v) / m : 0));
+  });
+  return [
+    underlayRow,
+    ...pairs.map((pair, i) =>
+      row(pair, x.get(pair) ?? [], (s, pick) =>
+        // run r of pair i sat between underlay samples r*n+i and r*n+i+1
+        bracketedRatios(
+          s.map(pick),
+          s.map((_, r): [number, number] => {
+            const before = u[r * n + i];
+            const after = u[r * n + i + 1];
+            return [before ? pick(before) : 0, after ? pick(after) : 0];
+          }),
+        ),
+      ),
+    ),
+  ];
+}
+
+/** The path rows of a running lab of 2 or more hosts (its fans must be vxlan for the policy row). */
+export async function measurePaths(
+  topo: LabTopology,
+  o: PathBenchOptions,
+  progress: Progress = () => {},
+): Promise<PathRow[]> {
   const [h1, h2] = topo.hosts;
   const a = h1?.containers[0];
   if (!h1 || !h2 || !a)
     throw new FanError(
       'the bench needs at least 2 hosts with a container each',
-      'fanctl lab up --hosts 2 --containers 1 (or more)',
+      'fanctl lab up --hosts 2 --containers 2 (or more)',
     );
   const b = h2.containers.find((c) => c.overlay === a.overlay);
   const c = h1.containers.find((x) => x !== a && x.overlay === a.overlay);
-  const endpoint = async (x: { ns: string; name: string }): Promise<Endpoint> => ({
+  const endpoint = async (x: Parameters<typeof containerAddress>[0]): Promise<Endpoint> => ({
     ns: x.ns,
     name: x.name,
-    address: await containerAddress(x as Parameters<typeof containerAddress>[0]),
+    address: await containerAddress(x),
   });
-  const pairs: { path: PathMeasure['path']; server: Endpoint; client: Endpoint }[] = [
-    {
-      path: 'underlay host→host',
-      server: { ns: h2.ns, name: h2.name, address: formatIpv4(h2.underlay.address) },
-      client: { ns: h1.ns, name: h1.name, address: formatIpv4(h1.underlay.address) },
-    },
-  ];
-  const crossHost = (type: DataplaneType): PathMeasure['path'] => `fan ${type} container→container, cross-host`;
-  if (b) pairs.push({ path: crossHost(topo.options.type), server: await endpoint(b), client: await endpoint(a) });
-  progress('building the reference network (flannel-style vxlan with per-peer route, neighbour and fdb entries)');
-  const [refA, refB] = await buildReference(topo, [h1, h2]);
+  const underlay: Pair = {
+    kind: 'underlay',
+    server: { ns: h2.ns, name: h2.name, address: formatIpv4(h2.underlay.address) },
+    client: { ns: h1.ns, name: h1.name, address: formatIpv4(h1.underlay.address) },
+  };
+  const pairs: Pair[] = [];
+  if (b)
+    pairs.push({ kind: 'backend', backend: topo.options.type, server: await endpoint(b), client: await endpoint(a) });
+  const types = extraTypes(topo);
+  const modes = o.cpuModes.filter((m) => m === 'one-cpu' || cpus().length > 1);
+  const rows: PathRow[] = [];
   try {
-    progress(
-      `bringing up a ${topo.options.type === 'vxlan' ? 'host-gw' : 'vxlan'} fan (249.0.0.0/8) on ${h1.name} and ${h2.name} with one container each`,
-    );
-    const extra = await addExtraFan(topo, [h1, h2]);
-    const [xA, xB] = extra.containers;
-    if (xA && xB) pairs.push({ path: crossHost(extra.type), server: await endpoint(xB), client: await endpoint(xA) });
-    if (refA && refB)
-      pairs.push({
-        path: 'reference (flannel-style vxlan, per-peer fdb) container→container, cross-host',
-        server: refB,
-        client: refA,
-      });
+    progress('building the reference network (flannel-style vxlan with per-peer route, neighbour and fdb entries)');
+    const [refA, refB] = await buildReference(topo, [h1, h2]);
+    if (refA && refB) pairs.push({ kind: 'reference', server: refB, client: refA });
     if (c)
-      pairs.push({ path: 'fan container→container, same host', server: await endpoint(c), client: await endpoint(a) });
-    const measured: Omit<PathMeasure, 'throughputRatio' | 'rttRatio'>[] = [];
-    let port = 5201;
-    for (const pair of pairs) {
-      progress(`${pair.path}: iperf3 ${pair.client.name} → ${pair.server.name} for ${seconds}s`);
-      const t = await iperf(topo, pair.server, pair.client, seconds, port++);
-      const r = await rtt(pair.client, pair.server.address);
-      measured.push({
-        path: pair.path,
-        from: pair.client.name,
-        to: pair.server.name,
-        gbitPerSec: t.gbit,
-        retransmits: t.retransmits,
-        rttMs: r,
+      pairs.push({
+        kind: 'same-host',
+        backend: topo.options.type,
+        server: await endpoint(c),
+        client: await endpoint(a),
       });
+    for (const cpu of modes) rows.push(...(await measureBlock(topo, underlay, pairs, o, cpu, progress)));
+    // One extra fan at a time: some backends cannot share an underlay device (host-gw and vxlan-fast both put a
+    // program on its ingress), and each is measured against the same underlay brackets anyway.
+    for (const [n, type] of types.entries()) {
+      progress(`bringing up a ${type} fan on ${h1.name} and ${h2.name} with one container each`);
+      try {
+        const extra = await addExtraFan(topo, [h1, h2], type, n);
+        const [xA, xB] = extra.containers;
+        if (!xA || !xB) continue;
+        const pair: Pair = { kind: 'backend', backend: type, server: await endpoint(xB), client: await endpoint(xA) };
+        pairs.push(pair);
+        for (const cpu of modes) {
+          const block = await measureBlock(topo, underlay, [pair], o, cpu, progress);
+          rows.push(...block.filter((r) => r.kind === 'backend'));
+        }
+      } finally {
+        await removeExtraFan(topo, [h1, h2], n);
+      }
     }
-    const base = measured[0];
-    const fan = measured.find((m) => m.path === crossHost('vxlan'));
-    const reference = measured.find((m) => m.path.startsWith('reference'));
-    return {
-      seconds,
-      paths: measured.map((m) => ({
-        ...m,
-        throughputRatio: base && base.gbitPerSec > 0 ? m.gbitPerSec / base.gbitPerSec : 0,
-        rttRatio: base && base.rttMs > 0 ? m.rttMs / base.rttMs : 0,
-      })),
-      ...(fan && reference && reference.gbitPerSec > 0
-        ? { fanVsReference: fan.gbitPerSec / reference.gbitPerSec }
-        : {}),
-    };
+    const fanPair = pairs.find((p) => p.kind === 'backend' && p.backend === 'vxlan');
+    if (o.policy && fanPair) {
+      progress('applying a 20-group / 200-rule isolation policy on both hosts (fanctl policy apply)');
+      const file = `${topo.stateDir}/bench-policy.yaml`;
+      await writeFile(file, benchPolicyText());
+      try {
+        for (const h of [h1, h2]) await fanctl(h, ['policy', 'apply', file]);
+        const policyPair: Pair = { ...fanPair, kind: 'policy' };
+        for (const cpu of modes) {
+          const block = await measureBlock(topo, underlay, [policyPair], o, cpu, progress);
+          rows.push(...block.filter((r) => r.kind === 'policy'));
+        }
+      } finally {
+        for (const h of [h1, h2]) await fanctl(h, ['policy', 'remove'], { allowFailure: true });
+      }
+    }
+    return rows;
   } finally {
-    await removeExtraFan(topo, [h1, h2]);
     await removeReference(topo, [h1, h2]);
   }
+}
+
+/** The whole suite: a 2-host lab per MTU (named `<name><mtu>`), the control-plane labs, the CNI lab. */
+export async function runSuite(
+  name: string,
+  options: SuiteOptions,
+  progress: Progress = () => {},
+): Promise<BenchReport> {
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  const paths: PathRow[] = [];
+  for (const mtu of options.mtus) {
+    const lab = `${name}${mtu}`;
+    progress(`lab ${lab}: 2 hosts × 2 containers, underlay MTU ${mtu}`);
+    await labDown(lab);
+    const topo = await labUp(
+      { ...DEFAULT_LAB, name: lab, hosts: 2, containers: 2, underlayMtu: mtu, type: 'vxlan' },
+      progress,
+    );
+    try {
+      paths.push(...(await measurePaths(topo, options, progress)));
+    } finally {
+      await labDown(lab);
+    }
+  }
+  const control = options.underlays.length
+    ? await controlBench(`${name}u`, options.underlays, options.upSamples, progress)
+    : [];
+  let cni: BenchReport['cni'];
+  if (options.cni) {
+    const lab = `${name}c`;
+    await labDown(lab);
+    const topo = await labUp({ ...DEFAULT_LAB, name: lab, hosts: 1, containers: 0 }, progress);
+    try {
+      cni = await cniBench(topo, options.cni, progress);
+    } finally {
+      await labDown(lab);
+    }
+  }
+  return {
+    version: 1,
+    startedAt,
+    durationS: (Date.now() - started) / 1000,
+    options,
+    machine: { cpus: cpus().length, loadAverage: loadavg(), kernel: release() },
+    backends: ALL_BACKENDS.map((b) => b.type),
+    paths,
+    control,
+    ...(cni ? { cni } : {}),
+    targets: evaluateTargets({ paths, control, ...(cni ? { cni } : {}) }),
+  };
 }

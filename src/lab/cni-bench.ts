@@ -16,17 +16,10 @@ import { ExecRunner, startProcess } from '../kernel/exec.js';
 import { socketAnswers } from '../agent/server.js';
 import { pooled } from './check.js';
 import { FANCTL, fanctl } from './lab.js';
+import type { CniBenchOptions } from './bench/options.js';
 import type { LabHost, LabTopology } from './topology.js';
 
-export interface CniBenchOptions {
-  readonly runs: number;
-  readonly sequential: number;
-  readonly concurrent: number;
-  /** Sequential ADD/DELs of the plugin without its agent (slow: a Node.js start each). */
-  readonly inProcess: number;
-}
-
-export const DEFAULT_CNI_BENCH: CniBenchOptions = { runs: 3, sequential: 100, concurrent: 200, inProcess: 10 };
+export { type CniBenchOptions, DEFAULT_CNI_BENCH } from './bench/options.js';
 
 export interface CallStats {
   readonly p50: number;

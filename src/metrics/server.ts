@@ -8,7 +8,7 @@ import { coalesce } from './coalesce.js';
 import { FanMetricsRegistry } from './registry.js';
 import { type MetricsInput, metricSamples } from './samples.js';
 
-export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9474';
+export { DEFAULT_METRICS_LISTEN } from '../core/defaults.js';
 
 export interface ListenAddress {
   readonly host: string;

@@ -20,7 +20,7 @@ import { cachedFanView } from '../../app/fan-view-cache.js';
 import { readFanView } from '../../app/fans.js';
 import type { HostDeps } from '../../app/host.js';
 import { type CniDeps, fanCniPlugin } from '../../cni/plugin.js';
-import { ConfigError, errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { CHECKS } from '../../doctor/checks/index.js';
 import { gatherContext } from '../../doctor/context.js';
 import { runChecks } from '../../doctor/run.js';
@@ -124,19 +124,8 @@ async function doctorVerdicts(hostDeps: HostDeps): Promise<DoctorInput> {
   };
 }
 
-export const DEFAULT_DOCTOR_INTERVAL_SECONDS = 300;
-
-/** Parses --doctor-interval: whole seconds, 0 turns the background doctor off. */
-export function parseDoctorInterval(text: string): number {
-  const seconds = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(seconds)) {
-    throw new ConfigError(
-      `--doctor-interval ${text} is not a whole number of seconds`,
-      `write e.g. --doctor-interval ${DEFAULT_DOCTOR_INTERVAL_SECONDS}, or 0 to leave the doctor's verdicts out`,
-    );
-  }
-  return seconds;
-}
+/** The background doctor's period (--doctor-interval), and its parser: kept in core/defaults.ts for the table. */
+export { DEFAULT_DOCTOR_INTERVAL_SECONDS, parseDoctorInterval } from '../../core/defaults.js';
 
 export function metricsService(listen: string, deps: AgentDeps, doctorIntervalSeconds: number): AgentService {
   const address = parseListen(listen); // a bad address fails before anything starts

@@ -21,13 +21,21 @@ import type { HostVeths } from '../../ports/sandbox.js';
 import { FilePublishedPorts, dockerPortsPath } from '../../store/docker-ports.js';
 import { openLeaseStore, openLeaseStoreByBridge } from '../../store/lease-file.js';
 
-/** Where Docker looks for a plugin named `fan`. */
-export const DEFAULT_DOCKER_SOCKET = '/run/docker/plugins/fan.sock';
-/** dockerd's API socket, asked which addresses its networks hold. */
-export const DEFAULT_DOCKERD_SOCKET = '/run/docker.sock';
-export const DEFAULT_SOCKET_MODE = '0660';
-export const DEFAULT_RECLAIM_GRACE_S = 300;
-export const DEFAULT_RECLAIM_INTERVAL_S = 300;
+import {
+  DEFAULT_DOCKERD_SOCKET,
+  DEFAULT_RECLAIM_GRACE_S,
+  DEFAULT_RECLAIM_INTERVAL_S,
+  DEFAULT_SOCKET_MODE,
+} from '../../core/defaults.js';
+
+/** Where Docker looks for a plugin named `fan`, dockerd's API socket, and the reclaimer's timing. */
+export {
+  DEFAULT_DOCKER_SOCKET,
+  DEFAULT_DOCKERD_SOCKET,
+  DEFAULT_RECLAIM_GRACE_S,
+  DEFAULT_RECLAIM_INTERVAL_S,
+  DEFAULT_SOCKET_MODE,
+} from '../../core/defaults.js';
 
 export async function dockerConfigCommand(
   opts: { overlay?: string; name?: string },

@@ -3,21 +3,16 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import type { PolicyEdit } from '../../core/policy/edit.js';
 import type { CheckResult } from '../../core/policy/evaluate.js';
-import {
-  type ApplyReport,
-  type PolicyDeps,
-  type PolicyShow,
-  applyPolicyFile,
-  checkCommand,
-  editPolicyFile,
-  forgetPolicy,
-  showPolicy,
-} from '../../app/policy.js';
+import type * as PolicyApp from '../../app/policy.js';
+import type { ApplyReport, PolicyDeps, PolicyShow } from '../../app/policy.js';
 import { requireRoot } from '../../kernel/probes.js';
 import { type Output, printJson } from '../output.js';
 import { registerPolicyWatchCommands } from './policy-watch.js';
 
 export const DEFAULT_POLICY_FILE = '/etc/fan/policy.yaml';
+
+/** Loaded when a policy command runs, not when the command table is built. */
+const app = (): Promise<typeof PolicyApp> => import('../../app/policy.js');
 
 export function renderApply(r: ApplyReport): string {
   return `policy ${r.hash} applied from ${r.source}: ${r.rules} nft rules, ${r.bindings} bound ports, one nft transaction (${r.nftMs.toFixed(0)} ms CPU, ${r.nftWallMs.toFixed(0)} ms wall)\n`;
@@ -102,7 +97,7 @@ export function registerPolicyCommands(
     .option('--json', 'print the report as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
       requireRoot('fanctl policy apply');
-      const r = await applyPolicyFile(policyDeps(), file);
+      const r = await (await app()).applyPolicyFile(policyDeps(), file);
       if (opts.json) printJson(output, r);
       else output.out(renderApply(r));
     });
@@ -111,7 +106,7 @@ export function registerPolicyCommands(
     .description('the applied policy, its content hash and per-rule packet counters')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
-      const s = await showPolicy(policyDeps());
+      const s = await (await app()).showPolicy(policyDeps());
       if (opts.json) printJson(output, s);
       else output.out(renderPolicyShow(s));
     });
@@ -133,7 +128,9 @@ export function registerPolicyCommands(
         port: string | undefined,
         opts: { file?: string; json?: boolean; overlay?: string; underlay?: string; hostReserve: string },
       ) => {
-        const r = await checkCommand(policyDeps(), src, dst, port, opts.file, {
+        const r = await (
+          await app()
+        ).checkCommand(policyDeps(), src, dst, port, opts.file, {
           ...(opts.overlay !== undefined ? { overlay: opts.overlay } : {}),
           ...(opts.underlay !== undefined ? { underlay: opts.underlay } : {}),
           hostReserve: Number(opts.hostReserve),
@@ -147,7 +144,7 @@ export function registerPolicyCommands(
     .description('remove the policy tables and forget the applied policy')
     .action(async () => {
       requireRoot('fanctl policy remove');
-      await forgetPolicy(policyDeps());
+      await (await app()).forgetPolicy(policyDeps());
       output.out('policy removed\n');
     });
 
@@ -162,7 +159,9 @@ export function registerPolicyCommands(
       .action(async (...args: unknown[]) => {
         const opts = args[argCount] as EditOptions;
         if (opts.apply) requireRoot('fanctl policy … --apply');
-        const r = await editPolicyFile(
+        const r = await (
+          await app()
+        ).editPolicyFile(
           policyDeps(),
           opts.file,
           build(args.slice(0, argCount) as string[], opts),
