@@ -4,36 +4,25 @@
  * leave nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { hostVethName } from '../core/attach/names.js';
 import { parseFanWords } from '../core/config/fan-spec.js';
-import { Dataplane } from '../kernel/dataplane.js';
-import { IpHostReader } from '../kernel/host-reader.js';
 import { type FakeKernel, fakeFanHost } from '../testing/fake-kernel.js';
+import { fakeHostDeps, fakeStateDir } from '../testing/host-deps.js';
 import { type HostDeps, downFans, upFans } from './host.js';
 
 let dir: string;
 let elf: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'fan-crash-'));
-  elf = join(dir, 'fan.bpf.o');
-  await writeFile(elf, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
+  ({ dir, elf } = await fakeStateDir('fan-crash-'));
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 function depsOn(kernel: FakeKernel): HostDeps {
-  return {
-    runner: kernel,
-    host: new IpHostReader(kernel),
-    files: kernel,
-    dataplane: new Dataplane(kernel, { bpfObject: elf, stateDir: dir }, kernel),
-    paths: { stateDir: dir, bpfObject: elf, packageRoot: '' },
-    log: () => {},
-  };
+  return fakeHostDeps(kernel, { dir, elf });
 }
 
 const VXLAN = parseFanWords('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'.split(' '));

@@ -1,34 +1,23 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseCidr } from '../core/address/ipv4.js';
 import { parseFanWords } from '../core/config/fan-spec.js';
-import { Dataplane } from '../kernel/dataplane.js';
-import { IpHostReader } from '../kernel/host-reader.js';
 import { type FakeKernel, fakeFanHost } from '../testing/fake-kernel.js';
+import { fakeHostDeps, fakeStateDir } from '../testing/host-deps.js';
 import { type HostDeps, downFans, hostStatus, upFans } from './host.js';
 
 let dir: string;
 let elf: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'fan-app-'));
-  elf = join(dir, 'fan.bpf.o');
-  await writeFile(elf, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
+  ({ dir, elf } = await fakeStateDir('fan-app-'));
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 function depsOn(kernel: FakeKernel): HostDeps {
-  return {
-    runner: kernel,
-    host: new IpHostReader(kernel),
-    files: kernel,
-    dataplane: new Dataplane(kernel, { bpfObject: elf, stateDir: dir }, kernel),
-    paths: { stateDir: dir, bpfObject: elf, packageRoot: '' },
-    log: () => {},
-  };
+  return fakeHostDeps(kernel, { dir, elf });
 }
 
 const spec = (line: string) => parseFanWords(line.split(' '));
