@@ -10,7 +10,6 @@ import type { CommandRunner } from '../ports/runner.js';
 import type { System } from '../ports/system.js';
 import type { BpfTables } from './bpf.js';
 import { KernelCommandError } from './exec.js';
-import { syncFastPath } from './fastpath.js';
 import { type DhcpRecord, dhcpRecord, dhcpRecordPath, dnsmasqPidPath, unrecordedDnsmasq } from './read.js';
 
 export interface ActionContext {
@@ -33,9 +32,7 @@ export async function runAction(action: Action, context: ActionContext): Promise
       throw new KernelCommandError(action.argv, result.exitCode, result.stderr);
     }
     case 'overlay-table':
-      await context.bpf.writeOverlays(action.dev, action.overlays);
-      // A fast path's programs start switched off: switch them on unless a policy is loaded.
-      return syncFastPath(runner);
+      return context.bpf.writeOverlays(action.dev, action.overlays);
     case 'clsact-add': {
       const added = await runner.run(['tc', 'qdisc', 'add', 'dev', action.dev, 'clsact'], { allowFailure: true });
       if (added.exitCode === 0) return system.write(clsactMarker(stateDir, action.dev), 'fan added the clsact qdisc\n');

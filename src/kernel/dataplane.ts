@@ -7,6 +7,7 @@ import type { Op } from '../core/plan/ops.js';
 import type { CommandRunner } from '../ports/runner.js';
 import type { System } from '../ports/system.js';
 import { applyOps } from './apply.js';
+import { syncFastPath } from './fastpath.js';
 import { BpfTables } from './bpf.js';
 import { type HostSnapshot, readHost } from './read.js';
 import { nodeSystem } from './system.js';
@@ -39,8 +40,11 @@ export class Dataplane {
     return (await this.readHost()).current;
   }
 
-  apply(ops: readonly Op[], log: (line: string) => void = () => {}): Promise<void> {
+  async apply(ops: readonly Op[], log: (line: string) => void = () => {}): Promise<void> {
     const context = { runner: this.runner, bpf: this.bpf, system: this.system, ...this.options };
-    return applyOps(ops, context, log);
+    await applyOps(ops, context, log);
+    // A fast path's programs start switched off: once their tables are written, switch them on unless a policy is
+    // loaded (one look for the whole apply, not one per table written).
+    if (ops.some((op) => op.kind === 'overlay-table' || op.kind === 'tc-attach')) await syncFastPath(this.runner);
   }
 }

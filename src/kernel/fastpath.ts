@@ -21,14 +21,14 @@ const progList = z.array(z.object({ id: z.number(), map_ids: z.array(z.number())
 const mapList = z.array(z.object({ id: z.number(), name: z.string().optional() }).passthrough());
 const parse = <T>(schema: z.ZodType<T>, text: string): T => schema.parse(JSON.parse(text.trim() === '' ? '[]' : text));
 
-/** The fan_fp_ctl maps of every fast-path program attached in this namespace. */
-export async function fastPathSwitches(runner: CommandRunner): Promise<number[]> {
+/** The ids of maps named `mapName` used by tc programs attached here whose attachment name matches `section`. */
+async function mapsOfAttached(runner: CommandRunner, section: RegExp, mapName: string): Promise<number[]> {
   const net = await runner.run(['bpftool', '-j', 'net', 'show'], { allowFailure: true });
   if (net.exitCode !== 0) return [];
   const ids = new Set(
     parse(netShow, net.stdout)
       .flatMap((e) => e.tc ?? [])
-      .filter((t) => FAST_SECTION.test(t.name ?? ''))
+      .filter((t) => section.test(t.name ?? ''))
       .map((t) => t.id),
   );
   if (ids.size === 0) return [];
@@ -36,18 +36,23 @@ export async function fastPathSwitches(runner: CommandRunner): Promise<number[]>
     runner.run(['bpftool', '-j', 'prog', 'show']),
     runner.run(['bpftool', '-j', 'map', 'show']),
   ]);
-  const ctl = new Set(
+  const named = new Set(
     parse(mapList, maps.stdout)
-      .filter((m) => m.name === FAST_CTL_MAP)
+      .filter((m) => m.name === mapName)
       .map((m) => m.id),
   );
   return [
     ...new Set(
       parse(progList, progs.stdout)
         .filter((p) => ids.has(p.id))
-        .flatMap((p) => (p.map_ids ?? []).filter((m) => ctl.has(m))),
+        .flatMap((p) => (p.map_ids ?? []).filter((m) => named.has(m))),
     ),
   ];
+}
+
+/** The fan_fp_ctl maps of every fast-path program attached in this namespace. */
+export function fastPathSwitches(runner: CommandRunner): Promise<number[]> {
+  return mapsOfAttached(runner, FAST_SECTION, FAST_CTL_MAP);
 }
 
 /** One `bpftool batch` line setting the switch in map `id`. */
@@ -93,32 +98,8 @@ const le32 = (n: number): string[] => [0, 8, 16, 24].map((s) => ((n >>> s) & 0xf
 const linkShow = z.array(z.object({ ifindex: z.number() }).passthrough());
 
 /** The fan_fp_peers maps of the decapsulating programs in this namespace (none: no vxlan-fast fan here). */
-async function peerMaps(runner: CommandRunner): Promise<number[]> {
-  const net = await runner.run(['bpftool', '-j', 'net', 'show'], { allowFailure: true });
-  if (net.exitCode !== 0) return [];
-  const ids = new Set(
-    parse(netShow, net.stdout)
-      .flatMap((e) => e.tc ?? [])
-      .filter((t) => FAST_RX.test(t.name ?? ''))
-      .map((t) => t.id),
-  );
-  if (ids.size === 0) return [];
-  const [progs, maps] = await Promise.all([
-    runner.run(['bpftool', '-j', 'prog', 'show']),
-    runner.run(['bpftool', '-j', 'map', 'show']),
-  ]);
-  const peers = new Set(
-    parse(mapList, maps.stdout)
-      .filter((m) => m.name === FAST_PEERS_MAP)
-      .map((m) => m.id),
-  );
-  return [
-    ...new Set(
-      parse(progList, progs.stdout)
-        .filter((p) => ids.has(p.id))
-        .flatMap((p) => (p.map_ids ?? []).filter((m) => peers.has(m))),
-    ),
-  ];
+function peerMaps(runner: CommandRunner): Promise<number[]> {
+  return mapsOfAttached(runner, FAST_RX, FAST_PEERS_MAP);
 }
 
 /** The `bpftool batch` line for one entry of the peer map: set (with host veth ifindex and MAC) or delete. */
