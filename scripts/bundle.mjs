@@ -4,7 +4,7 @@
 // entries, at the same depth, so paths computed from import.meta.url (the package root, fanctl.js) stay right.
 // Every other file of dist/ stays as tsc wrote it (the tests import those). Without esbuild (a production
 // install without dev dependencies) the entries stay unbundled and work the same, only slower to start.
-import { readdirSync, rmSync, renameSync, mkdtempSync, existsSync } from 'node:fs';
+import { readdirSync, rmSync, renameSync, mkdtempSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const BIN = 'dist/src/bin';
@@ -24,6 +24,7 @@ for (const entry of ENTRIES) {
     process.exit(1);
   }
 }
+mkdirSync('build', { recursive: true }); // a fresh clone has none yet
 const out = mkdtempSync('build/bundle-');
 try {
   await esbuild.build({
