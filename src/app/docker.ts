@@ -39,6 +39,8 @@ import type { HostVeths } from '../ports/sandbox.js';
 import type { PortBinder } from '../ports/bindings.js';
 import { containerMac, normalizeMac } from '../core/bind/binding.js';
 import type { FanView } from './fans.js';
+import { backendOf } from '../backends/registry.js';
+import type { InterfaceFacts } from '../core/model/host-facts.js';
 
 export interface DockerDeps {
   /** The fans configured on this host and the host snapshot. */
@@ -372,6 +374,7 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
         address: formatIpv4(req.address.address),
       }),
       peerMac: mac,
+      ...(backendOf(fan).deliversThroughPeerMap === true ? { peerMapAddress: req.address.address } : {}),
     })
     .catch(async (error: unknown) => {
       await deps.bindings.unbind(hostIf);
@@ -405,6 +408,17 @@ export async function joinEndpoint(
   return { peer, gateway: fan.host.gateway, fan };
 }
 
+/**
+ * A fast-path fan's accelerator map still points the endpoint's address at the deleted veth: the next attach of
+ * the address overwrites it, but an address left unused would keep an entry until the map's LRU evicts it.
+ */
+async function forgetPeerMapEntry(deps: DockerDeps, link: InterfaceFacts): Promise<void> {
+  const address = parseDockerAlias(link.alias)?.address;
+  if (address === undefined || link.master === undefined) return;
+  const fan = (await deps.fans()).fans.find((f) => f.bridge === link.master);
+  if (fan && backendOf(fan).deliversThroughPeerMap === true) await deps.veths.forgetPeerMapAddress(parseIpv4(address));
+}
+
 /** Deletes the endpoint's veth (both ends go); false when it was gone already. */
 export async function deleteEndpoint(deps: DockerDeps, req: { readonly endpointId: string }): Promise<boolean> {
   const { hostIf } = dockerVethNames(req.endpointId);
@@ -416,5 +430,6 @@ export async function deleteEndpoint(deps: DockerDeps, req: { readonly endpointI
   }
   const deleted = await deps.veths.deleteHostLink(hostIf);
   await deps.bindings.unbind(hostIf); // after the veth is gone
+  await forgetPeerMapEntry(deps, link);
   return deleted;
 }

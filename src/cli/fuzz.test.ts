@@ -82,6 +82,7 @@ async function fanctl(argv: readonly string[], env: Record<string, string> = {})
       hostLink: () => Promise.reject(new Error('no kernel in the fuzz corpus')),
       deleteHostLink: () => Promise.reject(new Error('no kernel in the fuzz corpus')),
       createVethPair: () => Promise.reject(new Error('no kernel in the fuzz corpus')),
+      forgetPeerMapAddress: () => Promise.reject(new Error('no kernel in the fuzz corpus')),
     }),
     untilStopped: () => Promise.resolve('SIGTERM'),
   });

@@ -510,4 +510,21 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     assert.equal(full.status, 409);
     assert.match(err(full), /is full: all 4 container addresses/);
   });
+  it('a vxlan-fast fan gets the endpoint in the accelerator map at CreateEndpoint and out at DeleteEndpoint', async () => {
+    for (const [type, expected] of [
+      ['vxlan-fast', true],
+      ['vxlan', false],
+    ] as const) {
+      const h = harness({ fans: [`-o 250.0.0.0/8 -u 172.16.0.0/16 --type ${type}`] });
+      const body = { NetworkID: NET, EndpointID: EP, Interface: { Address: '250.3.4.9/24', MacAddress: '' }, Options: {} };
+      assert.equal((await h.call('/NetworkDriver.CreateEndpoint', body)).status, 200);
+      assert.equal((await h.call('/NetworkDriver.DeleteEndpoint', { NetworkID: NET, EndpointID: EP })).status, 200);
+      const { hostIf } = dockerVethNames(EP);
+      assert.deepEqual(
+        h.veths.peerMap,
+        expected ? [{ address: parseIpv4('250.3.4.9'), hostIf }, { address: parseIpv4('250.3.4.9') }] : [],
+        `${type}: entered at create, removed at delete`,
+      );
+    }
+  });
 });

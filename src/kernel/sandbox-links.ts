@@ -12,6 +12,8 @@ import { InternalError } from '../core/errors.js';
 import { KernelCommandError } from './exec.js';
 import type { AttachedVethRequest, HostVeths, SandboxLinks, VethPairRequest } from '../ports/sandbox.js';
 import { createAttachedVeth } from './veth-attach.js';
+import { fastPathPeer } from './fastpath.js';
+import type { Ipv4 } from '../core/address/ipv4.js';
 
 /** iproute2's answer for a device that does not exist. */
 const NO_DEVICE = /does not exist|Cannot find device/;
@@ -74,6 +76,10 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
           1,
           `${req.peer} vanished right after it was created`,
         );
+      if (req.peerMapAddress !== undefined && peer.mac !== undefined) {
+        // Delivery goes to the host end's peer, wherever the runtime moves it.
+        await fastPathPeer(this.runner, req.peerMapAddress, { hostIf: req.hostIf, mac: peer.mac });
+      }
       return { host, peer };
     } catch (error) {
       await this.deleteHostLink(req.hostIf).catch(() => false);
@@ -110,6 +116,10 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
   async containerRoutes(netns: string): Promise<RouteFacts[]> {
     const out = await this.runner.run(this.inside(netns, ['-json', '-4', 'route', 'show']));
     return decodeRouteShow(out.stdout);
+  }
+
+  forgetPeerMapAddress(address: Ipv4): Promise<void> {
+    return fastPathPeer(this.runner, address);
   }
 
   hostLink(name: string): Promise<InterfaceFacts | undefined> {

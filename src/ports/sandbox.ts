@@ -62,10 +62,14 @@ export interface VethPairRequest {
   readonly alias: string;
   /** MAC address of `peer`; the kernel picks one when absent. */
   readonly peerMac?: string;
+  /** Also enter `peer` under this address in the fast path's accelerator map (fans that deliver through it). */
+  readonly peerMapAddress?: Ipv4;
 }
 
 /** The part of the link operations the Docker driver uses (the smallest port that serves it). */
 export interface HostVeths extends Pick<SandboxLinks, 'hostLink' | 'deleteHostLink'> {
   /** Creates the pair; returns both ends. Leaves nothing behind when it fails. */
   createVethPair(req: VethPairRequest): Promise<{ readonly host: InterfaceFacts; readonly peer: InterfaceFacts }>;
+  /** Removes an address from the fast path's accelerator map (best effort; nothing to do without such a fan). */
+  forgetPeerMapAddress(address: Ipv4): Promise<void>;
 }

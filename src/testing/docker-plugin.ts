@@ -63,11 +63,20 @@ export class FakeVeths implements HostVeths {
     this.links.set(req.hostIf, host);
     this.links.set(req.peer, peer);
     this.peers.set(req.hostIf, req.peer);
+    if (req.peerMapAddress !== undefined) this.peerMap.push({ address: req.peerMapAddress, hostIf: req.hostIf });
     return Promise.resolve({ host, peer });
   }
 
   hostLink(name: string): Promise<InterfaceFacts | undefined> {
     return Promise.resolve(this.links.get(name));
+  }
+
+  /** Addresses the driver entered in / removed from the fast path's accelerator map, in order. */
+  readonly peerMap: { readonly address: Ipv4; readonly hostIf?: string }[] = [];
+
+  forgetPeerMapAddress(address: Ipv4): Promise<void> {
+    this.peerMap.push({ address });
+    return Promise.resolve();
   }
 
   deleteHostLink(name: string): Promise<boolean> {
