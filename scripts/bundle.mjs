@@ -36,10 +36,9 @@ try {
     platform: 'node',
     target: 'node20',
     chunkNames: 'chunk-[hash]',
-    // CommonJS dependencies (commander, cli-table3, prom-client) call require() for Node's built-ins.
-    banner: {
-      js: "import { createRequire as __fanRequire } from 'node:module'; const require = __fanRequire(import.meta.url);",
-    },
+    // Dependencies stay in node_modules, loaded by Node as usual: some read files next to their own code
+    // (etcd3 and gRPC's proto files through __dirname), which a bundle would move away from them.
+    packages: 'external',
     logLevel: 'warning',
     legalComments: 'none',
     minifyWhitespace: true,

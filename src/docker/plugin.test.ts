@@ -516,7 +516,12 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
       ['vxlan', false],
     ] as const) {
       const h = harness({ fans: [`-o 250.0.0.0/8 -u 172.16.0.0/16 --type ${type}`] });
-      const body = { NetworkID: NET, EndpointID: EP, Interface: { Address: '250.3.4.9/24', MacAddress: '' }, Options: {} };
+      const body = {
+        NetworkID: NET,
+        EndpointID: EP,
+        Interface: { Address: '250.3.4.9/24', MacAddress: '' },
+        Options: {},
+      };
       assert.equal((await h.call('/NetworkDriver.CreateEndpoint', body)).status, 200);
       assert.equal((await h.call('/NetworkDriver.DeleteEndpoint', { NetworkID: NET, EndpointID: EP })).status, 200);
       const { hostIf } = dockerVethNames(EP);

@@ -6,34 +6,10 @@
  */
 import { ExponentialBackoff, handleWhen, noop, retry } from 'cockatiel';
 import { Etcd3, type IKeyValue, isRecoverableError } from 'etcd3';
-import { ConfigError, FanError, errorMessage } from '../core/errors.js';
+import { FanError, errorMessage } from '../core/errors.js';
 import type { WatchedDocument } from '../core/policy/watch.js';
 import type { PolicySource, PolicySourceEvents, PolicySourceWatch } from '../ports/policy-source.js';
-
-export const DEFAULT_POLICY_KEY = '/fan/policy';
-
-/** `http://host:2379`, several separated by commas. */
-export function parseEtcdEndpoints(text: string): string[] {
-  const hosts = text
-    .split(',')
-    .map((h) => h.trim())
-    .filter((h) => h !== '');
-  for (const h of hosts) {
-    let url: URL | undefined;
-    try {
-      url = new URL(h);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '')
-      throw new ConfigError(
-        `etcd endpoint "${h}" is not an http(s) URL`,
-        'e.g. --etcd http://10.0.0.5:2379 (several: separated by commas)',
-      );
-  }
-  if (hosts.length === 0) throw new ConfigError('no etcd endpoint given', 'e.g. --etcd http://10.0.0.5:2379');
-  return hosts;
-}
+import { checkEtcdTarget } from './endpoints.js';
 
 function documentOf(kv: IKeyValue | undefined, headerRevision: string): WatchedDocument {
   if (!kv) return { revision: BigInt(headerRevision), text: undefined };
@@ -46,9 +22,7 @@ export interface EtcdPolicySourceOptions {
 }
 
 export function etcdPolicySource(endpoints: string, key: string, options: EtcdPolicySourceOptions = {}): PolicySource {
-  const hosts = parseEtcdEndpoints(endpoints);
-  if (!key.startsWith('/'))
-    throw new ConfigError(`etcd key "${key}" does not start with /`, `e.g. --key ${DEFAULT_POLICY_KEY}`);
+  const hosts = checkEtcdTarget(endpoints, key);
   const callTimeoutMs = options.callTimeoutMs ?? 5000;
   const client = new Etcd3({
     hosts,

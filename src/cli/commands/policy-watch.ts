@@ -8,11 +8,18 @@ import { type AgentService, runAgent } from '../../agent/agent.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { PolicyDeps } from '../../app/policy.js';
 import { publishPolicy, startPolicyWatch } from '../../app/policy-watch.js';
-import { DEFAULT_POLICY_KEY, etcdPolicySource } from '../../etcd/policy-source.js';
+import { DEFAULT_POLICY_KEY, checkEtcdTarget } from '../../etcd/endpoints.js';
+import type { PolicySource } from '../../ports/policy-source.js';
 import { requireRoot } from '../../kernel/probes.js';
 import { type Output, printJson } from '../output.js';
 
 export { DEFAULT_POLICY_KEY };
+
+/** The etcd client is loaded only by the commands that talk to etcd. */
+async function etcdSource(etcd: string, key: string): Promise<PolicySource> {
+  const { etcdPolicySource } = await import('../../etcd/policy-source.js');
+  return etcdPolicySource(etcd, key);
+}
 
 /** The watcher as an agent service (`fanctl agent --policy-etcd URL`, and `fanctl policy watch`). */
 export function policyWatchService(
@@ -21,11 +28,11 @@ export function policyWatchService(
   deps: () => PolicyDeps,
   log: (line: string) => void,
 ): AgentService {
-  const source = etcdPolicySource(etcd, key); // a bad URL or key fails before anything starts
+  checkEtcdTarget(etcd, key); // a bad URL or key fails before anything starts
   return {
     name: 'policy-watch',
     async start() {
-      const watch = startPolicyWatch(deps(), source, { log });
+      const watch = startPolicyWatch(deps(), await etcdSource(etcd, key), { log });
       return { description: watch.description, stop: () => watch.stop() };
     },
   };
@@ -65,7 +72,7 @@ export function registerPolicyWatchCommands(
       } catch (error) {
         throw new ConfigError(`cannot read policy file ${file}: ${errorMessage(error)}`, 'pass a YAML policy file');
       }
-      const r = await publishPolicy(etcdPolicySource(opts.etcd, opts.key), text, file);
+      const r = await publishPolicy(await etcdSource(opts.etcd, opts.key), text, file);
       if (opts.json) printJson(output, r);
       else output.out(`${file} published to ${r.source} at revision ${r.revision}\n`);
     });
