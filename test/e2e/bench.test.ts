@@ -13,9 +13,11 @@ import { ALL_BACKENDS } from '../../src/backends/registry.js';
 import type { BenchReport } from '../../src/lab/bench/model.js';
 import { FANCTL, labDown, labNamespaces } from '../../src/lab/lab.js';
 import { root } from '../../src/lab/shell.js';
+import { measureDockerConnect, renderDockerConnect } from '../bench/docker-connect.js';
+import { sweepLabDocker } from '../lab/docker.js';
 
 const NAME = 'fnspq';
-const LABS = [`${NAME}1500`, `${NAME}u24`, `${NAME}c`];
+const LABS = [`${NAME}1500`, `${NAME}u24`, `${NAME}c`, `${NAME}d`];
 
 describe('fanctl lab bench --quick', { timeout: 900_000 }, () => {
   const dir = mkdtemp(join(tmpdir(), 'fnsp-bench-'));
@@ -80,5 +82,18 @@ describe('fanctl lab bench --quick', { timeout: 900_000 }, () => {
     assert.equal(opened, closed, 'every element of the SVG is closed');
 
     for (const lab of LABS) assert.deepEqual(await labNamespaces(lab), [], `lab ${lab} left namespaces`);
+  });
+  it("the Docker row: connect and disconnect through fan's driver and Docker's bridge driver, nothing left", async () => {
+    const r = await measureDockerConnect({ name: `${NAME}d`, samples: 2 });
+    assert.deepEqual(
+      r.rows.map((row) => row.driver),
+      ['fan', 'bridge'],
+    );
+    for (const row of r.rows)
+      for (const f of [row.connectMs, row.disconnectMs]) assert.ok(f.p50 > 0 && f.p95 >= f.p50, JSON.stringify(row));
+    assert.ok(r.ratio.connect > 0 && r.ratio.disconnect > 0);
+    assert.match(renderDockerConnect(r), /fan \/ bridge driver \(p50\): connect \d+\.\d\d×/);
+    assert.deepEqual(await labNamespaces(`${NAME}d`), []);
+    assert.deepEqual(await sweepLabDocker(`${NAME}d`), [], 'dockerd left nothing to sweep');
   });
 });
