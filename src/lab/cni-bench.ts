@@ -17,6 +17,7 @@ import { socketAnswers } from '../agent/server.js';
 import { pooled } from './check.js';
 import { FANCTL, fanctl } from './lab.js';
 import type { CniBenchOptions } from './bench/options.js';
+import { median, percentile } from './bench/stats.js';
 import type { LabHost, LabTopology } from './topology.js';
 
 export { type CniBenchOptions, DEFAULT_CNI_BENCH } from './bench/options.js';
@@ -59,17 +60,6 @@ export interface CniBenchReport {
 
 const root = new ExecRunner();
 const REFERENCE_DIR = '/usr/lib/cni';
-
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] ?? 0;
-}
-
-export function median(values: readonly number[]): number {
-  return percentile(values, 50);
-}
 
 const stats = (ms: readonly number[]): CallStats => ({ p50: percentile(ms, 50), p95: percentile(ms, 95) });
 

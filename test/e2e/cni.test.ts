@@ -22,7 +22,8 @@ import {
 } from '../lab/cni-runtime.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { type PodmanHost, IMAGE, inPodmanHost, podmanHost, removeLabCgroups, runOptions } from '../lab/podman.js';
-import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
+import { e2eLab } from './helpers.js';
+import { type LabHost, type LabTopology } from '../../src/lab/topology.js';
 
 const NAME = 'fancni';
 const SLICE_PREFIX = 24;
@@ -90,7 +91,7 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
 
   before(async () => {
     await labDown(NAME);
-    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 2, containers: 0 });
+    topo = await labUp({ ...e2eLab(), name: NAME, hosts: 2, containers: 0 });
     for (const h of topo.hosts) {
       const dir = `${topo.stateDir}/cni-${h.name}`;
       const out = await fanctl(h, ['cni', 'install', '--dir', `${dir}/bin`, '--conf-dir', `${dir}/net.d`, '--json']);

@@ -27,7 +27,8 @@ import {
   sweepLabDocker,
 } from '../lab/docker.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
-import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
+import { e2eLab } from './helpers.js';
+import { type LabHost, type LabTopology } from '../../src/lab/topology.js';
 
 const NAME = 'fandock';
 
@@ -125,7 +126,7 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     await labDown(NAME);
     const swept = await sweepLabDocker(NAME); // what a crashed earlier run left
     if (swept.length > 0) process.stderr.write(`# swept: ${swept.join('; ')}\n`);
-    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 2, containers: 0 });
+    topo = await labUp({ ...e2eLab(), name: NAME, hosts: 2, containers: 0 });
     const tarball = await buildBusyboxTarball(topo.stateDir);
     for (const h of topo.hosts) {
       const started = Date.now();

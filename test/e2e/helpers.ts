@@ -1,6 +1,8 @@
 /** Shared helpers for the root-only end-to-end tests: commands in namespaces, captures, state counts. */
 import { spawn } from 'node:child_process';
 import { inNs as runnerIn, outputIn, root } from '../../src/lab/shell.js';
+import { DATAPLANE_TYPES } from '../../src/core/config/fan-spec.js';
+import { DEFAULT_LAB, type LabOptions } from '../../src/lab/topology.js';
 
 export { root };
 
@@ -107,4 +109,16 @@ export async function fanObjects(
     dnsmasq,
     forwardRules: rules.split('\n').filter((l) => l.includes('--comment')).length,
   };
+}
+
+/**
+ * The lab defaults of the tests that must hold on every data plane (isolation, anti-spoofing, CNI, Docker):
+ * `FAN_E2E_TYPE=vxlan-fast npm run test:fast` runs them again with the fast path (vxlan by default).
+ */
+export function e2eLab(): LabOptions {
+  const wanted = process.env.FAN_E2E_TYPE;
+  if (wanted === undefined || wanted === '') return DEFAULT_LAB;
+  const type = DATAPLANE_TYPES.find((t) => t === wanted);
+  if (type === undefined) throw new Error(`FAN_E2E_TYPE=${wanted} is not one of ${DATAPLANE_TYPES.join(', ')}`);
+  return { ...DEFAULT_LAB, type };
 }

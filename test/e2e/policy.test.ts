@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { contains, formatIpv4, parseCidr, parseIpv4 } from '../../src/core/address/ipv4.js';
 import { ExecRunner } from '../../src/kernel/exec.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
-import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
+import { e2eLab } from './helpers.js';
+import { type LabHost, type LabTopology } from '../../src/lab/topology.js';
 import { execFanCni } from '../lab/cni-runtime.js';
 
 const NAME = 'fanpl';
@@ -132,7 +133,7 @@ describe('fan policy on a 3-host lab', { timeout: 600_000 }, () => {
 
   before(async () => {
     await labDown(NAME);
-    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 3, containers: 0 });
+    topo = await labUp({ ...e2eLab(), name: NAME, hosts: 3, containers: 0 });
     file = `${topo.stateDir}/policy.yaml`;
     await applyAll(POLICY());
     for (const h of topo.hosts) {

@@ -16,7 +16,8 @@ import { decodeNftRuleCounters } from '../../src/codec/nft-rule-counters.js';
 import { decodeBindJson } from '../../src/codec/bind-nft.js';
 import { ExecRunner } from '../../src/kernel/exec.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
-import { DEFAULT_LAB, type LabHost, type LabTopology } from '../../src/lab/topology.js';
+import { e2eLab } from './helpers.js';
+import { type LabHost, type LabTopology } from '../../src/lab/topology.js';
 import { execFanCni } from '../lab/cni-runtime.js';
 
 const NAME = 'fnsf';
@@ -210,7 +211,7 @@ describe('anti-spoofing on a 2-host lab', { timeout: 300_000 }, () => {
 
   before(async () => {
     await labDown(NAME);
-    topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 2, containers: 1 });
+    topo = await labUp({ ...e2eLab(), name: NAME, hosts: 2, containers: 1 });
     [h1, h2] = [topo.hosts[0] ?? assert.fail(), topo.hosts[1] ?? assert.fail()];
     target = await container(h1, 20);
     attacker = await container(h1, 21);
