@@ -120,7 +120,10 @@ export class NftPortBinder implements PortBinder {
   }
 
   private async cycle(ops: readonly BindingOp[]): Promise<void> {
-    await this.store.locked(async () => {
+    // The lock covers the record only: nft runs outside it, so concurrent processes (one-shot CNI plugins) do not
+    // queue behind one another's nft start-up. The record holds the bindings before and after while the table
+    // changes, so the table never holds an unrecorded element, whatever runs or crashes meanwhile.
+    const change = await this.store.locked(async () => {
       const stored = await this.store.read();
       const before = stored.map(fromStored);
       const after = applyBindingOps(before, ops);
@@ -135,12 +138,20 @@ export class NftPortBinder implements PortBinder {
       const { remove, add } = renderBindDiff(before, after);
       if (remove.length === 0 && add.length === 0) {
         if (JSON.stringify(record(after)) !== JSON.stringify(stored)) await this.store.write(record(after));
-        return;
+        return undefined;
       }
-      const kept = before.filter((b) => !after.some((a) => a.port === b.port));
-      await this.store.write(record([...kept, ...after])); // before and after: no unrecorded element on a crash
-      await changeBindElements(this.runner, remove, add);
-      await this.store.write(record(after));
+      const gone = before.filter((b) => !after.some((a) => a.port === b.port));
+      await this.store.write(record([...gone, ...after]));
+      return { remove, add, gone };
+    });
+    if (change === undefined) return;
+    await changeBindElements(this.runner, change.remove, change.add);
+    if (change.gone.length === 0) return;
+    // Cut the record to the bindings after: only the entries this cycle removed, unless bound again meanwhile.
+    await this.store.locked(async () => {
+      const stored = await this.store.read();
+      const left = stored.filter((s) => !change.gone.some((g) => g.port === s.port && sameBinding(g, fromStored(s))));
+      if (left.length !== stored.length) await this.store.write(left);
     });
   }
 }
