@@ -208,7 +208,8 @@ describe('decodeAddressShow', () => {
     });
   });
 
-  it('decodes a fan host: secondary addresses in order, bridge alias, vxlan kind, bridge ports, missing addr_info', () => {
+  it(`decodes a fan host: secondary addresses in order, bridge alias, vxlan kind, bridge ports, \
+missing addr_info`, () => {
     assert.deepEqual(decodeAddressShow(FAN_ADDRESS_SHOW).map(row), [
       'ens3 9001 up 172.16.3.4/16,172.16.9.9/16 - - 0a:1b:2c:3d:4e:5f -',
       'fan-250 8951 up 250.3.4.1/24 bridge - 4a:7e:11:22:33:44 fan:250.0.0.0/8',

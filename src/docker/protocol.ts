@@ -111,7 +111,8 @@ const optionalMac = text.pipe(
     if (value !== '' && !validMac(value)) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
-        message: `MacAddress ${show(value)} is not a unicast MAC address (six hex pairs, first octet even, not all zero)`,
+        message:
+          `MacAddress ${show(value)} is not a unicast MAC address ` + `(six hex pairs, first octet even, not all zero)`,
       });
     }
   }),

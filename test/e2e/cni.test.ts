@@ -413,7 +413,8 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     assert.equal((await execFanCni(h1, call('DEL', keep), conf({ name: 'gcnet' }))).exitCode, 0);
   });
 
-  it('exhaustion answers code 11; a fan whose DHCP range covers the slice is not ready (50) and refuses ADD (7)', async () => {
+  it(`exhaustion answers code 11; a fan whose DHCP range covers the slice is not ready (50) and refuses ADD \
+(7)`, async () => {
     const h2 = host(1);
     // A second fan with 4 container addresses (host-reserve 250 of a /24), and a third whose DHCP range takes all.
     await fanctl(h2, ['up', '-o', '251.0.0.0/8', '-u', '172.16.0.0/16', '--host-reserve', '250']);

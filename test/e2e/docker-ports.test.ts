@@ -165,7 +165,8 @@ describe(
       assert.equal(local.body.trim(), 'hello-from-fan', 'from the host to its own address');
     });
 
-    it('a second container asking for the same host port is refused with a clear error and leaves nothing', async () => {
+    it(`a second container asking for the same host port is refused with a clear error and leaves \
+nothing`, async () => {
       assert.ok(d);
       const before = await leases(h);
       const out = await docker(
@@ -188,7 +189,8 @@ describe(
       );
     });
 
-    it('-p HOSTIP:PORT:PORT binds only that address; -p PORT without a host port is refused naming the fix', async () => {
+    it(`-p HOSTIP:PORT:PORT binds only that address; -p PORT without a host port is refused naming the \
+fix`, async () => {
       assert.ok(d);
       await docker(d, [
         'run',

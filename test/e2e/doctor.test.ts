@@ -160,7 +160,8 @@ describe('fanctl doctor', { timeout: 900_000 }, () => {
       () => set('1500'),
       () => set('1450'),
       new RegExp(
-        `container port ${c.hostIf} \\(container end eth0 in ${c.ns}: 1500\\) on fan-250 has MTU 1500 behind a fan MTU of 1450`,
+        `container port ${c.hostIf} \\(container end eth0 in ${c.ns}: ` +
+          `1500\\) on fan-250 has MTU 1500 behind a fan MTU of 1450`,
       ),
     );
   });
@@ -171,7 +172,8 @@ describe('fanctl doctor', { timeout: 900_000 }, () => {
       () =>
         root.run(['ip', 'netns', 'exec', h2.ns, 'nft', '-f', '-'], {
           input:
-            'table ip fandrblock {\n\tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\t\tudp dport 8472 drop\n\t}\n}\n',
+            'table ip fandrblock {\n\tchain input {\n' +
+            '\t\ttype filter hook input priority -10; policy accept;\n\t\tudp dport 8472 drop\n\t}\n}\n',
         }),
       () => inNs(h2.ns, ['nft', 'delete', 'table', 'ip', 'fandrblock']),
       new RegExp(
@@ -236,7 +238,8 @@ describe('fanctl doctor', { timeout: 900_000 }, () => {
       },
       () => root.run(['ip', 'netns', 'del', dup], { allowFailure: true }),
       new RegExp(
-        `another machine \\([0-9a-f:]{17}\\) answers ARP for ${formatIpv4(h1.underlay.address).replace(/\./g, '\\.')} on eth0`,
+        `another machine \\([0-9a-f:]{17}\\) answers ARP for ` +
+          `${formatIpv4(h1.underlay.address).replace(/\./g, '\\.')} on eth0`,
       ),
     );
   });

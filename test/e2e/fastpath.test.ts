@@ -200,7 +200,8 @@ describe('vxlan-fast on a 3-host lab', { timeout: 600_000 }, () => {
     await fanctl(h3, ['up', '-o', '250.0.0.0/8', '-u', underlay, '--type', 'vxlan-fast']);
   });
 
-  it('with a policy loaded the fast path is off, the kernel path carries traffic with the policy’s verdicts', async () => {
+  it(`with a policy loaded the fast path is off, the kernel path carries traffic with the policy’s \
+verdicts`, async () => {
     // Containers' first address is slice+2, the second slice+3: groups by index.
     const policy = `default: isolate
 groups:

@@ -122,7 +122,9 @@ async function sendRaw(
 /** A plain datagram from the namespace's own stack, from `from` when given. */
 async function sendUdp(ns: string, to: string, port: number, payload: string, from?: string): Promise<void> {
   const bind = from !== undefined ? `s.bind(("${from}", 0)); ` : '';
-  const code = `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); ${bind}s.sendto(b"${payload}", ("${to}", ${port}))`;
+  const code =
+    `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); ` +
+    `${bind}s.sendto(b"${payload}", ("${to}", ${port}))`;
   await root.run(['ip', 'netns', 'exec', ns, 'python3', '-c', code]);
 }
 
