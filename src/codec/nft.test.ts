@@ -1,4 +1,5 @@
-// eslint-disable-next-line no-restricted-imports -- a golden test reads its expected text; nothing else here does I/O (docs/architecture.md, tests)
+// A golden test reads its expected text; nothing else here does I/O (docs/architecture.md, tests).
+// eslint-disable-next-line no-restricted-imports -- the golden file
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

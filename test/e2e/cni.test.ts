@@ -549,7 +549,8 @@ $P rm -f -t 0 fan-c2 >/dev/null`,
       const client = await inPodmanHost(
         p1,
         `${importImage}
-$P run --rm ${runOptions(p1)} --network fan-250 ${IMAGE} sh -c 'ip -4 -o address show dev eth0; ping -c 3 -W 2 ${target}'`,
+$P run --rm ${runOptions(p1)} --network fan-250 ${IMAGE} sh -c 'ip -4 -o address show dev eth0; \
+ping -c 3 -W 2 ${target}'`,
         120_000,
       );
       assert.equal(client.exitCode, 0, client.stdout + client.stderr);

@@ -192,7 +192,8 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     const sliceA = await sliceOf(a.h);
     const sliceB = await sliceOf(b.h);
     await docker(a.d, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', sliceA, 'fan']);
-    await docker(b.d, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', '250.0.0.0/8', 'fan']); // the overlay form
+    // the overlay form
+    await docker(b.d, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', '250.0.0.0/8', 'fan']);
     await docker(a.d, ['run', '-d', '--name', 'c1', '--network', 'fan', LAB_IMAGE, 'sleep', '120']);
     await docker(b.d, ['run', '-d', '--name', 'c2', '--network', 'fan', LAB_IMAGE, 'sleep', '120']);
     const ipA = await containerIp(a.d, 'c1');

@@ -50,7 +50,8 @@ def ip_udp(src, dst, sport, dport, payload):
                       socket.inet_aton(src), socket.inet_aton(dst))
     hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
     return hdr + udp
-src, dst, sport, dport, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), bytes.fromhex(sys.argv[5])
+src, dst, sport, dport, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
+bytes.fromhex(sys.argv[5])
 vx = os.environ.get("VXLAN")
 if vx:
     vni, mac, isrc, idst, idport = vx.split(",")

@@ -205,7 +205,8 @@ export function parseFanWords(words: readonly string[]): FanSpec {
   const assign = (field: keyof typeof set, value: string | undefined, option: string): void => {
     if (value === undefined || value === '') throw new ConfigError(`${option} needs a value`, `write ${option} VALUE`);
     if (set[field] !== undefined) {
-      // Even the same value twice: a repeated option is usually an edit gone wrong, and later ones must not win silently.
+      // Even the same value twice: a repeated option is usually an edit gone wrong, and later ones must not win
+      // silently.
       throw new ConfigError(
         `${FIELD_WORD[field]} is given twice ("${set[field]}" and "${value}")`,
         `give ${FIELD_OPTIONS[field]} once (remove one of the two)`,
