@@ -48,7 +48,8 @@ try {
   for (const file of readdirSync(out)) renameSync(join(out, file), join(BIN, file));
   for (const entry of ENTRIES) rmSync(join(BIN, `${entry}.map`), { force: true }); // tsc's, now wrong
   console.log(
-    `bundle: ${ENTRIES.map((e) => join(BIN, e)).join(', ')} (+ ${readdirSync(BIN).filter((f) => CHUNK.test(f)).length} chunks)`,
+    `bundle: ${ENTRIES.map((e) => join(BIN, e)).join(', ')} ` +
+      `(+ ${readdirSync(BIN).filter((f) => CHUNK.test(f)).length} chunks)`,
   );
 } finally {
   rmSync(out, { recursive: true, force: true });

@@ -121,7 +121,8 @@ describe('CNI forwarding to the agent', () => {
     await rm(`${dir}/agent.sock`);
   });
 
-  it("an agent that accepts the call and vanishes gives CNI error 11 in the config's version, never a fallback", async () => {
+  it(`an agent that accepts the call and vanishes gives CNI error 11 in the config's version, \
+never a fallback`, async () => {
     const socket = `${dir}/broken.sock`;
     const server = createServer((conn) => conn.once('data', () => conn.destroy()));
     await new Promise<void>((resolve) => server.listen(socket, () => resolve()));

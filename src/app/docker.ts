@@ -128,7 +128,8 @@ export async function requestAddress(deps: DockerDeps, req: AddressRequest): Pro
   if (req.gateway) {
     if (req.address !== undefined && req.address !== fan.host.gateway) {
       throw new ConfigError(
-        `gateway ${formatIpv4(req.address)} is not the fan's: containers route through the bridge ${fan.bridge} at ${formatIpv4(fan.host.gateway)}`,
+        `gateway ${formatIpv4(req.address)} is not the fan's: ` +
+          `containers route through the bridge ${fan.bridge} at ${formatIpv4(fan.host.gateway)}`,
         `leave --gateway out, or pass --gateway ${formatIpv4(fan.host.gateway)}`,
       );
     }
@@ -279,8 +280,10 @@ export async function checkNetwork(deps: DockerDeps, req: NetworkRequest): Promi
     );
     if (overlay) {
       throw new ConfigError(
-        `pool ${formatCidr(first.pool)} is not this host's slice of fan ${formatCidr(overlay.map.overlay)} (${formatCidr(overlay.host.slice)}): containers would get other hosts' addresses`,
-        `create the network with --ipam-driver fan --subnet ${formatCidr(overlay.host.slice)} (the fan IPAM also takes --subnet ${formatCidr(overlay.map.overlay)})`,
+        `pool ${formatCidr(first.pool)} is not this host's slice of fan ${formatCidr(overlay.map.overlay)} ` +
+          `(${formatCidr(overlay.host.slice)}): containers would get other hosts' addresses`,
+        `create the network with --ipam-driver fan --subnet ${formatCidr(overlay.host.slice)} ` +
+          `(the fan IPAM also takes --subnet ${formatCidr(overlay.map.overlay)})`,
       );
     }
     if (view.fans.length === 0)
@@ -291,12 +294,14 @@ export async function checkNetwork(deps: DockerDeps, req: NetworkRequest): Promi
       );
     throw new ConfigError(
       `pool ${formatCidr(first.pool)} is not a fan slice of this host`,
-      `create the network with --ipam-driver fan and one of: ${view.fans.map((f) => `--subnet ${formatCidr(f.host.slice)} (${f.bridge})`).join(', ')}`,
+      `create the network with --ipam-driver fan and one of: ` +
+        `${view.fans.map((f) => `--subnet ${formatCidr(f.host.slice)} (${f.bridge})`).join(', ')}`,
     );
   }
   if (first.gateway !== undefined && first.gateway.address !== fan.host.gateway) {
     throw new ConfigError(
-      `gateway ${formatIpv4(first.gateway.address)} is not the fan's: containers route through the bridge ${fan.bridge} at ${formatIpv4(fan.host.gateway)}`,
+      `gateway ${formatIpv4(first.gateway.address)} is not the fan's: ` +
+        `containers route through the bridge ${fan.bridge} at ${formatIpv4(fan.host.gateway)}`,
       `leave --gateway out with --ipam-driver fan, or pass --gateway ${formatIpv4(fan.host.gateway)}`,
     );
   }
@@ -336,7 +341,9 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
   if (!fan) {
     throw new ConfigError(
       `address ${formatCidr(req.address)} is not in this host's slice of any fan that is up`,
-      `fans up here: ${view.fans.map((f) => `${formatCidr(f.host.slice)} on ${f.bridge}`).join(', ') || 'none'}; create the network with --ipam-driver fan`,
+      `fans up here: ` +
+        `${view.fans.map((f) => `${formatCidr(f.host.slice)} on ${f.bridge}`).join(', ') || 'none'}; ` +
+        `create the network with --ipam-driver fan`,
     );
   }
   requireBridge(fan, view.facts);
@@ -391,8 +398,13 @@ export async function joinEndpoint(
   const { hostIf, peer } = dockerVethNames(req.endpointId);
   const [host, inside] = await Promise.all([deps.veths.hostLink(hostIf), deps.veths.hostLink(peer)]);
   if (!host || parseDockerAlias(host.alias)?.endpointId !== req.endpointId || !inside) {
+    const why = !host
+      ? `${hostIf} is missing`
+      : !inside
+        ? `${peer} is missing`
+        : `${hostIf} belongs to another endpoint`;
     throw new EndpointMissingError(
-      `endpoint ${req.endpointId} has no veth here (${!host ? `${hostIf} is missing` : !inside ? `${peer} is missing` : `${hostIf} belongs to another endpoint`})`,
+      `endpoint ${req.endpointId} has no veth here (${why})`,
       'remove the container and start it again (its endpoint is created anew)',
     );
   }
@@ -400,7 +412,8 @@ export async function joinEndpoint(
   const fan = view.fans.find((f) => f.bridge === host.master);
   if (!fan) {
     throw new FanNotUpError(
-      `the veth ${hostIf} of endpoint ${req.endpointId} is not on a fan bridge that is up (master: ${host.master ?? 'none'})`,
+      `the veth ${hostIf} of endpoint ${req.endpointId} is not on a fan bridge that is up ` +
+        `(master: ${host.master ?? 'none'})`,
       'run fanctl up again to repair the fan, then start the container again',
       true,
     );

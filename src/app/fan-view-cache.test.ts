@@ -9,7 +9,8 @@ describe('cachedFanView', () => {
     facts: { interfaces: [], routes: Array.from({ length: n }, () => ({ dst: { address: 0, prefix: 0 } })) },
   });
 
-  it('reads once for concurrent callers, again when the fans file changes, when it is old, and after invalidate', async () => {
+  it(`reads once for concurrent callers, again when the fans file changes, when it is old, \
+and after invalidate`, async () => {
     let reads = 0;
     let stamp = 'a';
     let now = 0;

@@ -43,7 +43,8 @@ describe('upFans on a fake host', () => {
     assert.equal(kernel.sysctls.get('net.ipv4.ip_forward'), '1');
   });
 
-  it('a second up on the converged host only reads, in at most 14 processes (2 for the port-binding table)', async () => {
+  it(`a second up on the converged host only reads, in at most 14 processes (2 for the port-binding \
+table)`, async () => {
     const kernel = fakeFanHost();
     const deps = depsOn(kernel);
     await upFans([spec(VXLAN)], 'cli', deps);
@@ -95,7 +96,11 @@ for (const [name, line] of [
         assert.match(
           outcome,
           // The port-binding table is loaded before any other change: its failure has nothing to roll back.
-          /^step \d+ of \d+ failed [\s\S]*injected failure[\s\S]*rolled back the \d+ change|^nft refused fan's port-binding table \(exit 2\): injected failure/,
+          new RegExp(
+            /^step \d+ of \d+ failed [\s\S]*injected failure[\s\S]*rolled back the \d+ change/.source +
+              '|' +
+              /^nft refused fan's port-binding table \(exit 2\): injected failure/.source,
+          ),
         );
         assert.deepEqual(kernel.snapshot(), before, `failure at change ${n} of ${steps}: ${kernel.failed?.join(' ')}`);
         assert.equal(await fansFile(), undefined);

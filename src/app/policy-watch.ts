@@ -93,7 +93,8 @@ export function startPolicyWatch(
     try {
       const report = await apply(text, label);
       log(
-        `revision ${revision}: applied in ${now() - started} ms, ${now() - (state.lastChangeAt ?? started)} ms after it arrived`,
+        `revision ${revision}: applied in ${now() - started} ms, ` +
+          `${now() - (state.lastChangeAt ?? started)} ms after it arrived`,
       );
       dispatch({ kind: 'applied', at: now(), revision, hash: report.hash });
     } catch (error) {

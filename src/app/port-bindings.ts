@@ -42,7 +42,8 @@ function checked(b: PortBinding): PortBinding {
   const mac = normalizeMac(b.mac);
   if (mac === undefined || b.addresses.length === 0 || !/^[^\s"\\]{1,15}$/.test(b.port)) {
     throw new ConfigError(
-      `cannot bind port ${JSON.stringify(b.port)} to MAC ${JSON.stringify(b.mac)} and ${b.addresses.length} address(es)`,
+      `cannot bind port ${JSON.stringify(b.port)} to MAC ` +
+        `${JSON.stringify(b.mac)} and ${b.addresses.length} address(es)`,
       'give an interface name (at most 15 bytes), a unicast MAC xx:xx:xx:xx:xx:xx and at least one address',
     );
   }

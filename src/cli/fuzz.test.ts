@@ -324,7 +324,10 @@ describe('fanctl fuzz corpus: bad command lines and config files', () => {
     );
     await writeFile(
       join(stateDir, 'ipam', 'fan-250.json'),
-      `${JSON.stringify({ version: 1, leases: [{ address: '250.3.4.2', owner: 'cni:n:a', ifname: 'eth0', since: 'x' }] })}\n`,
+      `${JSON.stringify({
+        version: 1,
+        leases: [{ address: '250.3.4.2', owner: 'cni:n:a', ifname: 'eth0', since: 'x' }],
+      })}\n`,
       { mode: 0o600 },
     );
     notADir = join(temp, 'not-a-dir');
@@ -340,7 +343,8 @@ describe('fanctl fuzz corpus: bad command lines and config files', () => {
     await rm(temp, { recursive: true, force: true });
   });
 
-  it(`holds at least 150 bad inputs across the CLI and config files (${CLI.length} command lines, ${CONFIG_FILES.length * 2} config runs)`, () => {
+  it(`holds at least 150 bad inputs across the CLI and config files (${CLI.length} command lines, \
+${CONFIG_FILES.length * 2} config runs)`, () => {
     assert.ok(CLI.length + CONFIG_FILES.length * 2 >= 150);
   });
 
@@ -378,7 +382,8 @@ describe('fanctl fuzz corpus: bad command lines and config files', () => {
     }
   }
 
-  it("config check passes the config the corpus is a variation of, so the failures above are the lines' fault", async () => {
+  it(`config check passes the config the corpus is a variation of, so the failures above are the lines' \
+fault`, async () => {
     CONFIGS['/cfg/good'] = '# fans\n250.0.0.0/8 eth0/16 dhcp\n251.0.0.0/8 eth0/16 bridge fan-251b host-reserve 2\n';
     const out = await fanctl(['config', 'check', '-c', '/cfg/good']);
     assert.equal(out.code, 0, out.stderr);

@@ -250,7 +250,8 @@ describe('fanctl config check', () => {
     assert.equal(h.stdout(), '/f:1: ok -o 250.0.0.0/8 -u eth0/16\n');
     assert.equal(
       h.stderr(),
-      '/f:2: unexpected word "bogus" (flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw)\n' +
+      '/f:2: unexpected word "bogus" (flags are: dhcp, dhcp-range START-END|N, ' +
+        'off, host-reserve N, bridge NAME, type vxlan|host-gw)\n' +
         '/f:3: no underlay given (add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16)\n',
     );
   });
@@ -327,7 +328,8 @@ describe('bin/fanctl (spawned)', () => {
     assert.equal(r.stdout, '');
     assert.equal(
       r.stderr,
-      'fanctl: overlay 250.0.0.0/16 must be wider than underlay 172.16.0.0/16 (overlay prefix 16 >= underlay prefix 16)\n' +
+      'fanctl: overlay 250.0.0.0/16 must be wider than underlay 172.16.0.0/16 ' +
+        '(overlay prefix 16 >= underlay prefix 16)\n' +
         '  fix: use a shorter overlay prefix or a longer underlay prefix, e.g. -o 250.0.0.0/8 -u 172.16.0.0/16\n',
     );
   });

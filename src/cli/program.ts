@@ -153,7 +153,8 @@ export function buildProgram(deps: CliDeps): Command {
         once(
           new Option(
             '--dhcp-range <range>',
-            "the DHCP share: START-END (addresses of this host's slice) or N (the last N container addresses); implies --dhcp",
+            "the DHCP share: START-END (addresses of this host's slice) or N " +
+              '(the last N container addresses); implies --dhcp',
           ),
         ),
       )
@@ -218,7 +219,8 @@ export function buildProgram(deps: CliDeps): Command {
   program
     .command('doctor')
     .description(
-      'check everything fan depends on (kernel, forwarding, firewall, MTU, offloads, peers, eBPF, nft, state); exit 1 when a check fails',
+      'check everything fan depends on (kernel, forwarding, firewall, ' +
+        'MTU, offloads, peers, eBPF, nft, state); exit 1 when a check fails',
     )
     .option('--peer <address>', 'underlay address of a peer host to probe VXLAN with (repeatable)', collectValues)
     .option('--check <id>', 'run only this check (repeatable)', collectValues)
@@ -277,7 +279,8 @@ export function buildProgram(deps: CliDeps): Command {
   program
     .command('attachments')
     .description(
-      'what is attached to each fan bridge: address, runtime (cni/docker/dhcp), interfaces, container id, Kubernetes pod',
+      'what is attached to each fan bridge: address, runtime ' +
+        '(cni/docker/dhcp), interfaces, container id, Kubernetes pod',
     )
     .option('--bridge <name>', 'only this fan bridge')
     .option('--json', 'the attachments as JSON, per bridge')
@@ -448,7 +451,8 @@ export function buildProgram(deps: CliDeps): Command {
   program
     .command('lxd-profile')
     .description(
-      'print an LXD profile (YAML) that puts instances on a fan bridge: lxc profile create fan-250 && fanctl lxd-profile | lxc profile edit fan-250 (or fanctl lxd enable)',
+      'print an LXD profile (YAML) that puts instances on a fan bridge: ' +
+        'lxc profile create fan-250 && fanctl lxd-profile | lxc profile edit fan-250 (or fanctl lxd enable)',
     )
     .option('-o, --overlay <cidr>', 'which fan (default: the first that is up)')
     .option('--name <name>', 'profile name (default: the bridge name)')
@@ -519,7 +523,8 @@ export function buildProgram(deps: CliDeps): Command {
   program
     .command('docker-plugin')
     .description(
-      'serve the fan network and IPAM drivers for Docker (foreground; SIGTERM stops it and removes the socket): docker network create -d fan --ipam-driver fan --subnet <slice> fan',
+      'serve the fan network and IPAM drivers for Docker (foreground; SIGTERM stops it and ' +
+        'removes the socket): docker network create -d fan --ipam-driver fan --subnet <slice> fan',
     )
     .option('--socket <path>', 'unix socket Docker finds the plugin by', DEFAULT_DOCKER_SOCKET)
     .option('-v, --verbose', 'log every call with its request and answer')
@@ -685,7 +690,8 @@ export function buildProgram(deps: CliDeps): Command {
     .command('agent')
     .description(
       "fan's long-running services in one process (fan-agent.service; SIGTERM stops it): CNI calls forwarded by " +
-        'the fan plugin (attach without a Node.js start per call), the metrics endpoint, and with --docker the Docker plugin',
+        'the fan plugin (attach without a Node.js start per call), ' +
+        'the metrics endpoint, and with --docker the Docker plugin',
     )
     .option(
       '--socket <path>',

@@ -29,7 +29,8 @@ export function reportError(error: unknown, output: Output, debug = false): numb
     `fanctl: unexpected error${typeof code === 'string' ? ` (${code})` : ''}: ${oneLine(errorMessage(error))}\n`,
   );
   output.err(
-    `  fix: this is likely a bug in fanctl: report it with the command line; FAN_DEBUG=1 prints the stack trace\n${stack}`,
+    `  fix: this is likely a bug in fanctl: report it with the command line; ` +
+      `FAN_DEBUG=1 prints the stack trace\n${stack}`,
   );
   return 1;
 }

@@ -90,7 +90,8 @@ export function reportCniError(
   const doc = toCniError(error, version);
   io.stdout(`${JSON.stringify(doc)}\n`);
   io.stderr(
-    `fan-cni: ${io.env.CNI_COMMAND ?? '?'} failed (code ${doc.code}): ${doc.msg}${doc.details ? `\n  fix: ${doc.details}` : ''}\n`,
+    `fan-cni: ${io.env.CNI_COMMAND ?? '?'} failed (code ${doc.code}): ` +
+      `${doc.msg}${doc.details ? `\n  fix: ${doc.details}` : ''}\n`,
   );
   if (io.env.FAN_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
   return 1;

@@ -306,7 +306,8 @@ export function parseNetConf(stdin: string, args: ReadonlyMap<string, string> = 
   if (c.ipam !== undefined && !(typeof c.ipam === 'object' && c.ipam !== null && Object.keys(c.ipam).length === 0)) {
     throw invalidConfig(
       'the fan plugin does not take an "ipam" section',
-      'remove "ipam": fan allocates each container an address of this host\'s slice itself (ask for a fixed one with CNI_ARGS IP=…)',
+      'remove "ipam": fan allocates each container an address of this host\'s slice itself ' +
+        '(ask for a fixed one with CNI_ARGS IP=…)',
     );
   }
   const requests: Ipv4[] = [];

@@ -38,7 +38,8 @@ class FakeLinks implements SandboxLinks {
     if (this.host.has(req.hostIf) || this.containers.get(req.netns)?.has(req.ifname)) {
       return Promise.reject(new InterfaceExistsError(`${req.hostIf} or ${req.ifname} exists`));
     }
-    if (this.failConfigure) return Promise.reject(new Error('RTNETLINK answers: Operation not permitted')); // nothing left behind
+    // nothing left behind
+    if (this.failConfigure) return Promise.reject(new Error('RTNETLINK answers: Operation not permitted'));
     const inside = this.containers.get(req.netns) ?? new Map<string, InterfaceFacts>();
     this.containers.set(req.netns, inside);
     const container = iface(req.ifname, [formatCidr(req.address)], { mtu: req.mtu, up: true, mac: this.nextMac() });
@@ -215,7 +216,8 @@ describe('fan CNI plugin (fake kernel)', () => {
     assert.match(String(full.json?.details), /without dhcp/);
   });
 
-  it("on a fan with the default DHCP split, allocates from the lower half, never from dnsmasq's upper half", async () => {
+  it(`on a fan with the default DHCP split, allocates from the lower half, \
+never from dnsmasq's upper half`, async () => {
     const h = harness({ fans: ['-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp'] });
     assert.equal((await h.run('STATUS', {})).code, 0);
     const r = await h.add('c1');

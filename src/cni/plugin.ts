@@ -177,7 +177,8 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
         throw new CniError(
           CNI_CODES.notAvailable,
           `fan ${formatCidr(fan.map.overlay)} has no addresses for containers: its DHCP range covers the whole slice`,
-          'give DHCP only a share of the slice (fanctl up … --dhcp, or --dhcp-range N for the last N addresses), or bring the fan up without dhcp',
+          'give DHCP only a share of the slice (fanctl up … --dhcp, ' +
+            'or --dhcp-range N for the last N addresses), or bring the fan up without dhcp',
         );
       }
     },

@@ -1,6 +1,7 @@
 /**
- * The CNI wire protocol (CNI spec 1.1, digested in docs/protocols.md): versions, error codes, the result document per version, and the
- * mapping from fan's errors to CNI error codes. Protocol codes exist only here (docs/architecture.md, errors).
+ * The CNI wire protocol (CNI spec 1.1, digested in docs/protocols.md): versions, error codes, the result document
+ * per version, and the mapping from fan's errors to CNI error codes. Protocol codes exist only here
+ * (docs/architecture.md, errors).
  */
 import { BusyError, ConfigError, FanError, errorMessage } from '../core/errors.js';
 import { FanNotUpError } from '../core/attach/plan.js';

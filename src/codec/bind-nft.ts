@@ -14,9 +14,12 @@ const COMMENT = 'managed by fanctl; bind key';
 /** Rule comments, in chain order: each counts its drops (status and metrics show them by comment). */
 export const BIND_RULES = [
   'iifname @ports iifname . ether saddr != @macs counter drop comment "fan: MAC address not given to this port"',
-  'iifname @ports ether type ip iifname . ip saddr != @bound counter drop comment "fan: source address not given to this port"',
-  'iifname @ports ether type arp iifname . arp saddr ether != @macs counter drop comment "fan: ARP from a MAC address not given to this port"',
-  'iifname @ports ether type arp arp saddr ip != 0.0.0.0 iifname . arp saddr ip != @bound counter drop comment "fan: ARP for an address not given to this port"',
+  'iifname @ports ether type ip iifname . ' +
+    'ip saddr != @bound counter drop comment "fan: source address not given to this port"',
+  'iifname @ports ether type arp iifname . arp saddr ether != @macs counter drop comment "fan: ' +
+    'ARP from a MAC address not given to this port"',
+  'iifname @ports ether type arp arp saddr ip != 0.0.0.0 iifname . ' +
+    'arp saddr ip != @bound counter drop comment "fan: ARP for an address not given to this port"',
   'ether type ip ip saddr @reserved counter drop comment "fan: reserved source address"',
   'ether type arp arp saddr ip @reserved counter drop comment "fan: ARP for a reserved address"',
   'iifname != @ports ether type ip ip saddr @addrs counter drop comment "fan: source address of another port"',

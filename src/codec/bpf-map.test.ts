@@ -59,8 +59,15 @@ describe('overlayValueHex / keyHex: struct fan_overlay, byte for byte', () => {
  * verbatim: one fan (250.0.0.0/8 over 172.16.0.0/16, local 172.16.0.11), then the first unused slot.
  */
 const REAL_OVERLAY_HEAD =
-  '{"key":["0x00","0x00","0x00","0x00"],"value":["0x00","0x00","0x00","0xfa","0x00","0x00","0x00","0xff","0x00","0x00","0x10","0xac","0x00","0x00","0xff","0xff","0x08","0x00","0x00","0x00","0x00","0x00","0xfa","0x00","0x0b","0x00","0x10","0xac","0x01","0x00","0x00","0x00"],"formatted":{"key":0,"value":{"overlay":4194304000,"overlay_mask":4278190080,"underlay":2886729728,"underlay_mask":4294901760,"shift":8,"vni":16384000,"local":2886729739,"enabled":1}}},' +
-  '{"key":["0x01","0x00","0x00","0x00"],"value":["0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00"],"formatted":{"key":1,"value":{"overlay":0,"overlay_mask":0,"underlay":0,"underlay_mask":0,"shift":0,"vni":0,"local":0,"enabled":0}}}';
+  '{"key":["0x00","0x00","0x00","0x00"],"value":["0x00","0x00","0x00","0xfa","0x00","0x00","0x00","0xff","0x00",' +
+  '"0x00","0x10","0xac","0x00","0x00","0xff","0xff","0x08","0x00","0x00","0x00","0x00","0x00","0xfa","0x00","0x0b",' +
+  '"0x00","0x10","0xac","0x01","0x00","0x00","0x00"],"formatted":{"key":0,"value":{"overlay":4194304000,' +
+  '"overlay_mask":4278190080,"underlay":2886729728,"underlay_mask":4294901760,"shift":8,"vni":16384000,' +
+  '"local":2886729739,"enabled":1}}},' +
+  '{"key":["0x01","0x00","0x00","0x00"],"value":["0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00",' +
+  '"0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00",' +
+  '"0x00","0x00","0x00","0x00","0x00","0x00","0x00"],"formatted":{"key":1,"value":{"overlay":0,"overlay_mask":0,' +
+  '"underlay":0,"underlay_mask":0,"shift":0,"vni":0,"local":0,"enabled":0}}}';
 
 const REAL_ENTRY: OverlayEntry = { ...ENTRY, local: parseIpv4('172.16.0.11') };
 
@@ -166,11 +173,14 @@ describe('decodeOverlayDump', () => {
 describe('decodeStatsDump (PERCPU_ARRAY fan_stats)', () => {
   /** struct fan_stats as 48 bytes: six little-endian __u64 given as 8-byte groups. */
   const CPU0_KEY0 =
-    '90 2b 02 00 00 00 00 00  58 01 f1 aa 01 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00';
+    '90 2b 02 00 00 00 00 00  58 01 f1 aa 01 00 00 00  00 00 00 00 00 00 00 00  ' +
+    '00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00';
   const CPU1_KEY0 =
-    '0a 00 00 00 00 00 00 00  e8 03 00 00 00 00 00 00  02 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  07 00 00 00 00 00 00 00  01 00 00 00 00 00 00 00';
+    '0a 00 00 00 00 00 00 00  e8 03 00 00 00 00 00 00  02 00 00 00 00 00 00 00  ' +
+    '00 00 00 00 00 00 00 00  07 00 00 00 00 00 00 00  01 00 00 00 00 00 00 00';
   const CPU0_KEY16 =
-    '00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  05 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  03 00 00 00 00 00 00 00';
+    '00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  ' +
+    '05 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  03 00 00 00 00 00 00 00';
   const ZERO = Array.from({ length: 48 }, () => '00').join(' ');
   const zeroStats = {
     tx_packets: 0,

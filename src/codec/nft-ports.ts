@@ -16,7 +16,10 @@ export const FAN_PORTS_MARK = 'managed by fanctl docker-plugin: published Docker
 function rule(e: PublishedEndpoint, p: PublishedPort, output: boolean): string {
   const to = p.hostIp === undefined ? 'fib daddr type local' : `ip daddr ${formatIpv4(p.hostIp)}`;
   const local = output && p.hostIp === undefined ? 'ip daddr != 127.0.0.0/8 ' : '';
-  return `\t\t${local}${to} ${p.proto} dport ${p.hostPort} counter dnat to ${formatIpv4(e.address)}:${p.port} comment "fan: docker ${e.endpointId.slice(0, 12)}"`;
+  return (
+    `\t\t${local}${to} ${p.proto} dport ${p.hostPort} counter dnat to ` +
+    `${formatIpv4(e.address)}:${p.port} comment "fan: docker ${e.endpointId.slice(0, 12)}"`
+  );
 }
 
 export function renderPortTable(entries: readonly PublishedEndpoint[]): string {

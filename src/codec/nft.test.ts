@@ -1,4 +1,5 @@
-// eslint-disable-next-line no-restricted-imports -- a golden test reads its expected text; nothing else here does I/O (docs/architecture.md, tests)
+// A golden test reads its expected text; nothing else here does I/O (docs/architecture.md, tests).
+// eslint-disable-next-line no-restricted-imports -- the golden file
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -81,9 +82,11 @@ describe('renderNftTable: what containers may send to and through the host', () 
       .map((l) => l.trim());
   };
 
-  it('an input chain: tunnel port from a bridge dropped, DHCP accepted, then any source outside the slice dropped', () => {
+  it(`an input chain: tunnel port from a bridge dropped, DHCP accepted, \
+then any source outside the slice dropped`, () => {
     assert.deepEqual(chain(renderNftTable(ONE_FAN, '1'), 'input'), [
-      'iifname "fan-250" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-250 (to this host)"',
+      'iifname "fan-250" udp dport 8472 counter drop comment "fan: ' +
+        'tunnel port from a container on fan-250 (to this host)"',
       'iifname "fan-250" ip saddr 0.0.0.0 udp dport 67 accept comment "fan: DHCP request on fan-250"',
       'iifname "fan-250" ip saddr != 250.3.4.0/24 counter drop comment "fan: anti-spoofing into the host on fan-250"',
       '',
@@ -94,12 +97,14 @@ describe('renderNftTable: what containers may send to and through the host', () 
     const forward = chain(renderNftTable(TWO_FANS, '1'), 'forward');
     assert.ok(
       forward.includes(
-        'iifname "fan-240" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-240 (forwarded)"',
+        'iifname "fan-240" udp dport 8472 counter drop comment "fan: ' +
+          'tunnel port from a container on fan-240 (forwarded)"',
       ),
     );
     assert.ok(
       forward.includes(
-        'iifname "fan-250" udp dport 8472 counter drop comment "fan: tunnel port from a container on fan-250 (forwarded)"',
+        'iifname "fan-250" udp dport 8472 counter drop comment "fan: ' +
+          'tunnel port from a container on fan-250 (forwarded)"',
       ),
     );
   });
@@ -148,13 +153,16 @@ describe('decodeNftKey', () => {
       '',
       '\tchain postrouting {',
       '\t\ttype nat hook postrouting priority srcnat; policy accept;',
-      '\t\tip saddr @slices ip daddr != @overlays counter packets 12 bytes 1008 masquerade comment "fan: egress NAT to the underlay address"',
+      '\t\tip saddr @slices ip daddr != @overlays counter packets 12 bytes 1008 masquerade comment "fan: ' +
+        'egress NAT to the underlay address"',
       '\t}',
       '',
       '\tchain forward {',
       '\t\ttype filter hook forward priority filter; policy accept;',
-      '\t\tiifname "fan-250" ip saddr != 250.3.4.0/24 counter packets 0 bytes 0 drop comment "fan: anti-spoofing on fan-250"',
-      '\t\toifname "fan-vxlan" tcp flags syn tcp option maxseg size set rt mtu comment "fan: clamp MSS to the tunnel MTU"',
+      '\t\tiifname "fan-250" ip saddr != 250.3.4.0/24 counter packets 0 bytes 0 drop comment "fan: ' +
+        'anti-spoofing on fan-250"',
+      '\t\toifname "fan-vxlan" tcp flags syn tcp option maxseg size set rt mtu comment "fan: ' +
+        'clamp MSS to the tunnel MTU"',
       '\t}',
       '}',
       '',
@@ -164,7 +172,8 @@ describe('decodeNftKey', () => {
 
   it('undefined without the table comment (a table made by hand, or an older fan)', () => {
     const listing =
-      'table ip fan {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tcounter comment "fan: x"\n\t}\n}\n';
+      'table ip fan {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n' +
+      '\t\tcounter comment "fan: x"\n\t}\n}\n';
     assert.equal(decodeNftKey(listing), undefined);
     assert.equal(decodeNftKey(''), undefined);
   });

@@ -33,14 +33,16 @@ export function renderNftTable(nat: NatSpec, key: string): string {
         const slice = nat.slices[i];
         return slice === undefined
           ? ''
-          : `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: anti-spoofing on ${bridge}"`;
+          : `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: ` +
+              `anti-spoofing on ${bridge}"`;
       })
       .filter((l) => l !== ''),
     ...tunnelPortRules(nat, 'forwarded'),
     ...(nat.tunnel === undefined
       ? []
       : [
-          `\t\toifname "${nat.tunnel}" tcp flags syn tcp option maxseg size set rt mtu comment "fan: clamp MSS to the tunnel MTU"`,
+          `\t\toifname "${nat.tunnel}" tcp flags syn tcp option maxseg size set rt mtu comment "fan: ` +
+            `clamp MSS to the tunnel MTU"`,
         ]),
     '\t}',
     ...inputChain(nat),
@@ -58,7 +60,8 @@ function tunnelPortRules(nat: NatSpec, where: 'forwarded' | 'to this host'): str
   if (nat.tunnelPort === undefined) return [];
   return nat.bridges.map(
     (bridge) =>
-      `\t\tiifname "${bridge}" udp dport ${nat.tunnelPort} counter drop comment "fan: tunnel port from a container on ${bridge} (${where})"`,
+      `\t\tiifname "${bridge}" udp dport ${nat.tunnelPort} counter drop comment "fan: ` +
+      `tunnel port from a container on ${bridge} (${where})"`,
   );
 }
 
@@ -73,7 +76,8 @@ function inputChain(nat: NatSpec): string[] {
     if (slice === undefined) return [];
     return [
       `\t\tiifname "${bridge}" ip saddr 0.0.0.0 udp dport 67 accept comment "fan: DHCP request on ${bridge}"`,
-      `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: anti-spoofing into the host on ${bridge}"`,
+      `\t\tiifname "${bridge}" ip saddr != ${formatCidr(slice)} counter drop comment "fan: ` +
+        `anti-spoofing into the host on ${bridge}"`,
     ];
   });
   return [

@@ -572,7 +572,8 @@ describe('Docker plugin: the PoolID path traversal against the real lease files'
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('ReleaseAddress and RequestAddress with "../../../../some/dir/x:…" are refused and write nothing anywhere', async () => {
+  it(`ReleaseAddress and RequestAddress with "../../../../some/dir/x:…" are refused and write nothing \
+anywhere`, async () => {
     const base = await mkdtemp(`${tmpdir()}/fan-traversal-`);
     dirs.push(base);
     const stateDir = `${base}/a/b/c/d/state`;

@@ -56,8 +56,12 @@ export function dockerBridgeConfig(fan: Fan, name = 'fan'): DockerBridgeConfig {
   const block = largestIpamBlock(layout);
   if (block === undefined) {
     throw new ConfigError(
-      `fan ${overlay} leaves no addresses to static allocation on this host: ${layout.dhcp ? `its DHCP range ${formatRange(layout.dhcp)} holds every container address` : 'the slice has no container addresses'}`,
-      `give DHCP a share only (fanctl up … --dhcp-range N, or --dhcp for the default half), or bring the fan up without --dhcp`,
+      `fan ${overlay} leaves no addresses to static allocation on this host: ` +
+        (layout.dhcp
+          ? `its DHCP range ${formatRange(layout.dhcp)} holds every container address`
+          : 'the slice has no container addresses'),
+      `give DHCP a share only (fanctl up … --dhcp-range N, ` +
+        `or --dhcp for the default half), or bring the fan up without --dhcp`,
     );
   }
   const ipRange = formatCidr(block);
@@ -105,20 +109,34 @@ export function dockerBridgeConfig(fan: Fan, name = 'fan'): DockerBridgeConfig {
     0,
   );
   const notes = [
-    `Containers on network ${name} get ${firstAddress} onwards from slice ${slice} of fan ${overlay}, gateway ${gateway} (${fan.bridge}), MTU ${mtu}.`,
-    `Docker's bridge driver keeps its own address book: do not also attach containers to ${fan.bridge} with the fan CNI plugin or the fan Docker plugin on this host (their IPAM, ${pool.label}, is one Docker does not read).`,
+    `Containers on network ${name} get ${firstAddress} onwards from slice ${slice} of fan ${overlay}, ` +
+      `gateway ${gateway} (${fan.bridge}), MTU ${mtu}.`,
+    `Docker's bridge driver keeps its own address book: do not also attach containers to ` +
+      `${fan.bridge} with the fan CNI plugin or the fan Docker plugin on this host ` +
+      `(their IPAM, ${pool.label}, is one Docker does not read).`,
     `--gateway is ${fan.bridge}'s own address and inhibit_ipv4 keeps Docker from re-addressing the bridge.`,
     ...(layout.dhcp
       ? [
-          `--ip-range ${ipRange} keeps Docker inside the static share of the slice: dnsmasq hands out ${formatRange(layout.dhcp)}${dockerSize < ipamSize ? ` (Docker uses ${dockerSize} of the ${ipamSize} static addresses: ${layout.ipam.map(formatRange).join(', ')})` : ''}.`,
+          `--ip-range ${ipRange} keeps Docker inside the static share of the slice: ` +
+            `dnsmasq hands out ${formatRange(layout.dhcp)}` +
+            (dockerSize < ipamSize
+              ? ` (Docker uses ${dockerSize} of the ${ipamSize} static addresses: ` +
+                `${layout.ipam.map(formatRange).join(', ')})`
+              : '') +
+            '.',
         ]
       : []),
     ...(fan.hostReserve > 1
       ? [
-          `--aux-address keeps the host reserve (${rangeText(u32(fan.host.slice.address + 2), u32(fan.host.slice.address + fan.hostReserve))}) away from containers.`,
+          `--aux-address keeps the host reserve ` +
+            `(${rangeText(u32(fan.host.slice.address + 2), u32(fan.host.slice.address + fan.hostReserve))}) ` +
+            `away from containers.`,
         ]
       : []),
-    `With Docker's iptables on: Docker's FORWARD policy DROP is met by fan's FORWARD rules for ${fan.bridge} (fanctl up checks them again); enable_ip_masquerade=false keeps Docker's "-s ${slice} ! -o ${fan.bridge} -j MASQUERADE" from NATing traffic to other fan hosts (fan's own nftables table NATs traffic leaving the overlay).`,
+    `With Docker's iptables on: Docker's FORWARD policy DROP is met by fan's FORWARD rules for ${fan.bridge} ` +
+      `(fanctl up checks them again); enable_ip_masquerade=false keeps Docker's "-s ` +
+      `${slice} ! -o ${fan.bridge} -j MASQUERADE" from NATing traffic to other fan hosts ` +
+      `(fan's own nftables table NATs traffic leaving the overlay).`,
     `docker network rm ${name} leaves ${fan.bridge} in place (Docker did not create it).`,
   ];
   return {

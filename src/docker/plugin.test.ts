@@ -220,7 +220,8 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     assert.match(err(notUp), /no fan is up on this host.*fix: bring one up first/);
   });
 
-  it('RequestAddress: static addresses honoured, refused outside the slice (naming it), taken and exhausted are 409', async () => {
+  it(`RequestAddress: static addresses honoured, refused outside the slice (naming it), \
+taken and exhausted are 409`, async () => {
     const h = harness();
     const fixed = await h.call('/IpamDriver.RequestAddress', { PoolID: POOL_ID, Address: '250.3.4.77', Options: {} });
     assert.deepEqual(fixed.body, { Address: '250.3.4.77/24', Data: {} });
@@ -331,7 +332,8 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     assert.match(err(damaged), /bridge fan-250 is missing.*run fanctl up again/);
   });
 
-  it('CreateEndpoint keeps a MAC Docker chose (answering an empty Interface) and replaces a leftover veth of the same endpoint', async () => {
+  it(`CreateEndpoint keeps a MAC Docker chose (answering an empty Interface) and replaces a leftover veth of the same \
+endpoint`, async () => {
     const h = harness();
     const body = {
       NetworkID: NET,
@@ -392,7 +394,8 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     assert.equal((await h.call('/constructor', {})).status, 404);
   });
 
-  it('--ip-range: the pool id names the range, addresses come from it, the lease is released by its exact pool', async () => {
+  it(`--ip-range: the pool id names the range, addresses come from it, \
+the lease is released by its exact pool`, async () => {
     const h = harness();
     const pool = await h.call('/IpamDriver.RequestPool', {
       AddressSpace: 'fan-local',
@@ -418,7 +421,8 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     assert.deepEqual(await h.leases(), []);
   });
 
-  it("published ports: ProgramExternalConnectivity loads DNAT to the endpoint's address; Revoke and Leave remove it", async () => {
+  it(`published ports: ProgramExternalConnectivity loads DNAT to the endpoint's address; \
+Revoke and Leave remove it`, async () => {
     const h = harness();
     await h.call('/NetworkDriver.CreateEndpoint', {
       NetworkID: NET,
@@ -476,7 +480,8 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     assert.equal(h.ports.applied.length, 2);
   });
 
-  it('reclaims Docker leases dockerd does not hold (after the grace period); CNI leases and held ones stay', async () => {
+  it(`reclaims Docker leases dockerd does not hold (after the grace period); \
+CNI leases and held ones stay`, async () => {
     const held = new Set([parseIpv4('250.3.4.2')]);
     const h = harness({ dockerAddresses: () => Promise.resolve(held) });
     const store = h.storeOf('fan-250', h.fans[0]);
@@ -510,7 +515,8 @@ describe('fan Docker plugin (fake kernel, memory IPAM)', () => {
     assert.equal(full.status, 409);
     assert.match(err(full), /is full: all 4 container addresses/);
   });
-  it('a vxlan-fast fan gets the endpoint in the accelerator map at CreateEndpoint and out at DeleteEndpoint', async () => {
+  it(`a vxlan-fast fan gets the endpoint in the accelerator map at CreateEndpoint and out at \
+DeleteEndpoint`, async () => {
     for (const [type, expected] of [
       ['vxlan-fast', true],
       ['vxlan', false],

@@ -108,7 +108,8 @@ export function publishedPorts(bindings: readonly PortBindingWire[], log: (line:
       throw new DockerProtocolError(400, `container port ${b.Port} is not between 1 and 65535`, 'publish a valid port');
     if (b.HostPort === 0) {
       throw new ConfigError(
-        `-p ${b.Port}/${proto} asks for a host port Docker leaves to the driver to choose, which a remote driver cannot report back`,
+        `-p ${b.Port}/${proto} asks for a host port Docker leaves to the driver to choose, ` +
+          `which a remote driver cannot report back`,
         `name the host port: -p HOSTPORT:${b.Port}/${proto}`,
       );
     }
@@ -199,7 +200,8 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
           : undefined;
       if (group !== undefined) await groupPoolOf(deps, fan, group);
       deps.log(
-        `network ${r.NetworkID.slice(0, 12)}: slice ${formatCidr(fan.host.slice)} on ${fan.bridge}${group !== undefined ? `, group ${group}` : ''}`,
+        `network ${r.NetworkID.slice(0, 12)}: ` +
+          `slice ${formatCidr(fan.host.slice)} on ${fan.bridge}${group !== undefined ? `, group ${group}` : ''}`,
       );
       return {};
     },
@@ -257,7 +259,8 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
       const entry = await publishPorts(deps, { networkId: r.NetworkID, endpointId: r.EndpointID, ports });
       if (entry)
         deps.log(
-          `endpoint ${r.EndpointID.slice(0, 12)}: published ${ports.map((p) => `${p.hostPort}/${p.proto}->${formatIpv4(entry.address)}:${p.port}`).join(', ')}`,
+          `endpoint ${r.EndpointID.slice(0, 12)}: published ` +
+            `${ports.map((p) => `${p.hostPort}/${p.proto}->${formatIpv4(entry.address)}:${p.port}`).join(', ')}`,
         );
       return {};
     },

@@ -1,6 +1,7 @@
 /**
  * Docker's plugin protocol for libnetwork remote drivers (docs/protocols.md): request bodies as zod schemas, response
- * shapes, and the mapping from fan's errors to HTTP statuses. HTTP statuses exist only in src/docker (docs/architecture.md, errors).
+ * shapes, and the mapping from fan's errors to HTTP statuses. HTTP statuses exist only in src/docker
+ * (docs/architecture.md, errors).
  *
  * Docker 20.10 treats any non-2xx answer as a failure and shows `Err` to the user; an `Err` sent with status 200
  * is ignored by its IPAM client, so every error here goes out with a 4xx/5xx status.
@@ -111,7 +112,8 @@ const optionalMac = text.pipe(
     if (value !== '' && !validMac(value)) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
-        message: `MacAddress ${show(value)} is not a unicast MAC address (six hex pairs, first octet even, not all zero)`,
+        message:
+          `MacAddress ${show(value)} is not a unicast MAC address ` + `(six hex pairs, first octet even, not all zero)`,
       });
     }
   }),

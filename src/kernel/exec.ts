@@ -24,7 +24,8 @@ export class KernelCommandError extends FanError {
     readonly netns?: string,
   ) {
     super(
-      `command failed (exit ${commandExitCode}): ${shellQuote(argv)}${stderr.trim() ? `\n  ${stderr.trim().split('\n').join('\n  ')}` : ''}`,
+      `command failed (exit ${commandExitCode}): ` +
+        `${shellQuote(argv)}${stderr.trim() ? `\n  ${stderr.trim().split('\n').join('\n  ')}` : ''}`,
     );
   }
 }

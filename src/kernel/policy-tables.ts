@@ -56,7 +56,8 @@ export async function loadNftScript(runner: CommandRunner, script: string): Prom
   const nftErr = timesAt > 0 ? out.stderr.slice(0, timesAt) : '';
   if (out.exitCode !== 0) {
     throw new FanError(
-      `nft refused the policy transaction (exit ${out.exitCode}); nothing was changed:\n  ${nftErr.trim().split('\n').join('\n  ')}`,
+      `nft refused the policy transaction (exit ${out.exitCode}); nothing was changed:\n` +
+        `  ${nftErr.trim().split('\n').join('\n  ')}`,
       'report a bug with the output of fanctl policy show and the policy file',
     );
   }

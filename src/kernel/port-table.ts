@@ -17,7 +17,8 @@ export class NftPortTable implements PortTable {
     if (exists && !isFanPortTable(current.stdout)) {
       throw new FanError(
         `nftables table ip ${FAN_PORTS_TABLE} exists and is not fan's`,
-        `rename or delete it (nft delete table ip ${FAN_PORTS_TABLE}) if nothing else uses it; fan keeps published Docker ports there`,
+        `rename or delete it (nft delete table ip ${FAN_PORTS_TABLE}) if nothing else uses it; ` +
+          `fan keeps published Docker ports there`,
       );
     }
     if (entries.length === 0) {

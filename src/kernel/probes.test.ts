@@ -40,7 +40,8 @@ describe('probeHost', () => {
       'bpftool is not installed: apt-get install bpftool',
       'nft is not installed: apt-get install nftables',
       'the BPF syscall is not available (kernel without CONFIG_BPF_SYSCALL, or not root)',
-      `eBPF object ${join(dir, 'absent.o')} is missing: install clang llvm libbpf-dev and run npm run build (or set FAN_BPF_OBJECT)`,
+      `eBPF object ${join(dir, 'absent.o')} is missing: ` +
+        `install clang llvm libbpf-dev and run npm run build (or set FAN_BPF_OBJECT)`,
       'dnsmasq is not installed (needed by dhcp): apt-get install dnsmasq-base',
     ]);
   });

@@ -40,7 +40,8 @@ export async function probeHost(runner: CommandRunner, req: Requirements): Promi
   if (object === 'other') missing.push(`${req.bpfObject} is not an ELF object: rebuild with npm run build`);
   if (object === 'missing')
     missing.push(
-      `eBPF object ${req.bpfObject} is missing: install clang llvm libbpf-dev and run npm run build (or set FAN_BPF_OBJECT)`,
+      `eBPF object ${req.bpfObject} is missing: ` +
+        `install clang llvm libbpf-dev and run npm run build (or set FAN_BPF_OBJECT)`,
     );
   if (!vxlan) missing.push('the kernel has no VXLAN driver (CONFIG_VXLAN) loaded');
   if (!dnsmasq) missing.push('dnsmasq is not installed (needed by dhcp): apt-get install dnsmasq-base');

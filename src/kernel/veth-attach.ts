@@ -56,7 +56,8 @@ export async function createAttachedVeth(
       runner,
       [],
       [
-        `link add ${req.hostIf} group ${FAN_LINK_GROUP} mtu ${mtu} master ${req.bridge} up type veth peer name ${req.ifname}${mac} mtu ${mtu} netns ${netns}`,
+        `link add ${req.hostIf} group ${FAN_LINK_GROUP} mtu ${mtu} master ` +
+          `${req.bridge} up type veth peer name ${req.ifname}${mac} mtu ${mtu} netns ${netns}`,
         `link set dev ${req.hostIf} alias ${quoted('alias', req.alias)}`,
       ],
       req.hostIf,

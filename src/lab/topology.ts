@@ -173,5 +173,9 @@ export function parseLabGroup(text: string): { readonly name: string; readonly f
 export function labPolicy(options: LabOptions): string | undefined {
   const groups = (options.groups ?? []).map(parseLabGroup);
   if (groups.length === 0) return undefined;
-  return `default: isolate\ngroups:\n${groups.map((g) => `  ${g.name}: { index: ${g.first}-${g.last} }`).join('\n')}\nallow:\n  - { from: any, to: outside }\n`;
+  return (
+    `default: isolate\ngroups:\n` +
+    `${groups.map((g) => `  ${g.name}: { index: ${g.first}-${g.last} }`).join('\n')}\n` +
+    `allow:\n  - { from: any, to: outside }\n`
+  );
 }

@@ -108,7 +108,8 @@ export async function withLock<T>(path: string, work: () => Promise<T>, timeoutM
       }
       if (Date.now() > deadline) {
         throw new BusyError(
-          `lock ${path} is busy: still held by pid ${owner ?? 'unknown'} after waiting ${((Date.now() - started) / 1000).toFixed(1)} s (${attempt + 1} attempts)`,
+          `lock ${path} is busy: still held by pid ${owner ?? 'unknown'} after waiting ` +
+            `${((Date.now() - started) / 1000).toFixed(1)} s (${attempt + 1} attempts)`,
           'try again later: another fan process is working on the same state (a runtime retries CNI code 11 by itself)',
         );
       }

@@ -17,7 +17,8 @@ after(async () => {
 });
 
 describe("SerialLeaseQueues (the agent's lease stores)", () => {
-  it('batches concurrent allocations into few lock cycles, with distinct addresses and per-request errors', async () => {
+  it(`batches concurrent allocations into few lock cycles, with distinct addresses and per-request \
+errors`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fanag-serial-'));
     dirs.push(dir);
     const file = new FileLeaseStore(leaseFilePath(dir, 'fan-250'), pool);

@@ -128,7 +128,8 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
     assert.deepEqual(left, [], 'labDown removed every namespace of the lab');
   });
 
-  it('serves ADD, CHECK and DEL forwarded by the installed plugin, and Docker with --docker; root-only socket, removed when stopped by pid', async () => {
+  it(`serves ADD, CHECK and DEL forwarded by the installed plugin, and Docker with --docker; root-only socket, \
+removed when stopped by pid`, async () => {
     const dockerSocket = `${topo.stateDir}/docker/fan.sock`;
     const p = await startAgent(['--docker', '--docker-socket', dockerSocket]);
     assert.equal((await stat(socket())).mode & 0o777, 0o600, 'socket mode 0600');
@@ -186,7 +187,8 @@ describe('fan agent on a lab host', { timeout: 600_000 }, () => {
     assert.equal(again.exitCode, 0, again.stdout + again.stderr);
   });
 
-  it('killed in the middle of a burst of ADDs: the next calls (in-process, then a restarted agent) converge, nothing leaks', async (t) => {
+  it(`killed in the middle of a burst of ADDs: the next calls (in-process, then a restarted agent) converge, \
+nothing leaks`, async (t) => {
     const network = 'burst';
     const boxes = [];
     for (let i = 0; i < BURST; i++) boxes.push(await sandbox());

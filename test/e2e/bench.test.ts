@@ -83,7 +83,8 @@ describe('fanctl lab bench --quick', { timeout: 900_000 }, () => {
 
     for (const lab of LABS) assert.deepEqual(await labNamespaces(lab), [], `lab ${lab} left namespaces`);
   });
-  it("the Docker row: connect and disconnect through fan's driver and Docker's bridge driver, nothing left", async () => {
+  it(`the Docker row: connect and disconnect through fan's driver and Docker's bridge driver, \
+nothing left`, async () => {
     const r = await measureDockerConnect({ name: `${NAME}d`, samples: 2 });
     assert.deepEqual(
       r.rows.map((row) => row.driver),

@@ -104,7 +104,8 @@ describe('500 concurrent CNI ADDs and DELs on one host', { timeout: 3_600_000 },
       .filter((l) => l.ifalias?.startsWith(`fan: cni ${NETWORK} `))
       .map((l) => l.ifname);
 
-  it(`${CONTAINERS} ADDs (${IN_FLIGHT} at a time) get distinct addresses; ${CONTAINERS} DELs leave nothing; no code 999`, async (t) => {
+  it(`${CONTAINERS} ADDs (${IN_FLIGHT} at a time) get distinct addresses; ${CONTAINERS} DELs leave nothing; \
+no code 999`, async (t) => {
     const mySlice = await slice();
     assert.ok(
       2 ** (32 - mySlice.prefix) > CONTAINERS + 2,
@@ -125,7 +126,8 @@ describe('500 concurrent CNI ADDs and DELs on one host', { timeout: 3_600_000 },
     );
     const addMs = Date.now() - addStarted;
     t.diagnostic(
-      `ADD: ${CONTAINERS} in ${addMs} ms; code 11 retried ${addTally.retried11} times; failures by code ${JSON.stringify([...addTally.codes])}`,
+      `ADD: ${CONTAINERS} in ${addMs} ms; code 11 retried ${addTally.retried11} times; ` +
+        `failures by code ${JSON.stringify([...addTally.codes])}`,
     );
     assert.equal(addTally.codes.get(999) ?? 0, 0, 'no ADD answered code 999');
     const failedAdds = adds.filter((r) => r.exitCode !== 0);
@@ -169,7 +171,8 @@ describe('500 concurrent CNI ADDs and DELs on one host', { timeout: 3_600_000 },
     );
     const delMs = Date.now() - delStarted;
     t.diagnostic(
-      `DEL: ${CONTAINERS} in ${delMs} ms; code 11 retried ${delTally.retried11} times; failures by code ${JSON.stringify([...delTally.codes])}`,
+      `DEL: ${CONTAINERS} in ${delMs} ms; code 11 retried ${delTally.retried11} times; ` +
+        `failures by code ${JSON.stringify([...delTally.codes])}`,
     );
     assert.equal(delTally.codes.get(999) ?? 0, 0, 'no DEL answered code 999');
     assert.deepEqual(

@@ -414,7 +414,8 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
     assert.equal((await execFanCni(h1, call('DEL', keep), conf({ name: 'gcnet' }))).exitCode, 0);
   });
 
-  it('exhaustion answers code 11; a fan whose DHCP range covers the slice is not ready (50) and refuses ADD (7)', async () => {
+  it(`exhaustion answers code 11; a fan whose DHCP range covers the slice is not ready (50) and refuses ADD \
+(7)`, async () => {
     const h2 = host(1);
     // A second fan with 4 container addresses (host-reserve 250 of a /24), and a third whose DHCP range takes all.
     await fanctl(h2, ['up', '-o', '251.0.0.0/8', '-u', '172.16.0.0/16', '--host-reserve', '250']);
@@ -549,7 +550,8 @@ $P rm -f -t 0 fan-c2 >/dev/null`,
       const client = await inPodmanHost(
         p1,
         `${importImage}
-$P run --rm ${runOptions(p1)} --network fan-250 ${IMAGE} sh -c 'ip -4 -o address show dev eth0; ping -c 3 -W 2 ${target}'`,
+$P run --rm ${runOptions(p1)} --network fan-250 ${IMAGE} sh -c 'ip -4 -o address show dev eth0; \
+ping -c 3 -W 2 ${target}'`,
         120_000,
       );
       assert.equal(client.exitCode, 0, client.stdout + client.stderr);

@@ -195,7 +195,8 @@ describe('kill -9 at every step, then the next run repairs', { timeout: 900_000 
     await assertClean('after the down crashes');
   });
 
-  it('CNI ADD killed at every step (and between the lines of its batch): DEL removes it all, ADD works again', async (t) => {
+  it(`CNI ADD killed at every step (and between the lines of its batch): DEL removes it all, \
+ADD works again`, async (t) => {
     ok('up', await fanctl(UP));
     const total = await steps(() => cni('ADD'));
     ok('DEL', await cni('DEL'));

@@ -147,7 +147,8 @@ describe(
       assert.deepEqual(await sweepLabDocker(NAME), [], 'stopDockerd left nothing to sweep');
     });
 
-    it('--ip-range: containers get addresses of the range only; --ip outside it is refused naming the range', async () => {
+    it(`--ip-range: containers get addresses of the range only; --ip outside it is refused naming the \
+range`, async () => {
       assert.ok(d);
       await docker(d, [
         'network',
@@ -207,7 +208,8 @@ describe(
       assert.match(
         wide.stderr,
         new RegExp(
-          `fan: --ip-range ${other.replace(/\./g, '\\.')} is not inside this host's slice ${slice250.replace(/\./g, '\\.')}`,
+          `fan: --ip-range ${other.replace(/\./g, '\\.')} is not inside this host's slice ` +
+            `${slice250.replace(/\./g, '\\.')}`,
         ),
       );
     });
@@ -251,7 +253,8 @@ describe(
       assert.equal((await portsOn(h, 'fan-250')).length, 2);
     });
 
-    it('a full range reclaims leases nobody holds: raw RequestAddress calls fill it, docker run still gets an address', async () => {
+    it(`a full range reclaims leases nobody holds: raw RequestAddress calls fill it, \
+docker run still gets an address`, async () => {
       assert.ok(d);
       const poolId = `fan-250:${slice250}:${range}`;
       const held = new Set((await leases(h, 'fan-250')).map((l) => l.address));
@@ -272,7 +275,8 @@ describe(
       await waitForLog(d, /reclaimed \S+ \(docker:fan-250:.*\): no endpoint of dockerd holds it/);
     });
 
-    it('dockerd killed between RequestAddress and its bookkeeping: the restarted plugin reclaims the lease', async () => {
+    it(`dockerd killed between RequestAddress and its bookkeeping: the restarted plugin reclaims the \
+lease`, async () => {
       assert.ok(d && plugin);
       await docker(d, ['rm', '-f', 'r1', 'r2', 'r4']);
       const poolId = `fan-250:${slice250}`;
@@ -314,7 +318,8 @@ describe(
       assert.deepEqual(await leases(h, 'fan-250'), []);
     });
 
-    it('bad requests straight to the real plugin: 400 with a clear error, no veth, no file outside the state dir', async () => {
+    it(`bad requests straight to the real plugin: 400 with a clear error, no veth, \
+no file outside the state dir`, async () => {
       assert.ok(d);
       const linksBefore = (await root.run(['ip', '-n', h.ns, '-br', 'link'])).stdout;
       const ep = 'c'.repeat(64);

@@ -56,9 +56,11 @@ async function leases(h: LabHost): Promise<string[]> {
 }
 
 /** An HTTP GET (node, 3 s timeout) from inside network namespace `ns`. */
-const GET = `const r = require('http').get(process.argv[1], { timeout: 3000 }, (res) => { let b = ''; res.on('data', (c) => (b += c));
+const GET = `const r = require('http').get(process.argv[1], { timeout: 3000 }, (res) => { \
+let b = ''; res.on('data', (c) => (b += c));
   res.on('end', () => { process.stdout.write(b); process.exit(res.statusCode === 200 ? 0 : 1); }); });
-r.on('timeout', () => r.destroy(new Error('timeout'))); r.on('error', (e) => { process.stderr.write(String(e)); process.exit(1); });`;
+r.on('timeout', () => r.destroy(new Error('timeout'))); \
+r.on('error', (e) => { process.stderr.write(String(e)); process.exit(1); });`;
 
 async function httpGet(ns: string, url: string): Promise<{ ok: boolean; body: string }> {
   const out = await root.run(['ip', 'netns', 'exec', ns, process.execPath, '-e', GET, url], {
@@ -165,7 +167,8 @@ describe(
       assert.equal(local.body.trim(), 'hello-from-fan', 'from the host to its own address');
     });
 
-    it('a second container asking for the same host port is refused with a clear error and leaves nothing', async () => {
+    it(`a second container asking for the same host port is refused with a clear error and leaves \
+nothing`, async () => {
       assert.ok(d);
       const before = await leases(h);
       const out = await docker(
@@ -176,7 +179,10 @@ describe(
       assert.notEqual(out.exitCode, 0);
       assert.match(
         out.stderr,
-        /fan: host port 8080\/tcp is already published for 250\.\S+ \(endpoint [0-9a-f]{12}\) \(fix: publish another host port/,
+        new RegExp(
+          /fan: host port 8080\/tcp is already published for 250\.\S+ \(endpoint [0-9a-f]{12}\) /.source +
+            /\(fix: publish another host port/.source,
+        ),
       );
       await docker(d, ['rm', '-f', 'web2']);
       assert.deepEqual(await leases(h), before, 'its lease was released');
@@ -188,7 +194,8 @@ describe(
       );
     });
 
-    it('-p HOSTIP:PORT:PORT binds only that address; -p PORT without a host port is refused naming the fix', async () => {
+    it(`-p HOSTIP:PORT:PORT binds only that address; -p PORT without a host port is refused naming the \
+fix`, async () => {
       assert.ok(d);
       await docker(d, [
         'run',

@@ -193,7 +193,8 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     const sliceA = await sliceOf(a.h);
     const sliceB = await sliceOf(b.h);
     await docker(a.d, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', sliceA, 'fan']);
-    await docker(b.d, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', '250.0.0.0/8', 'fan']); // the overlay form
+    // the overlay form
+    await docker(b.d, ['network', 'create', '-d', 'fan', '--ipam-driver', 'fan', '--subnet', '250.0.0.0/8', 'fan']);
     await docker(a.d, ['run', '-d', '--name', 'c1', '--network', 'fan', LAB_IMAGE, 'sleep', '120']);
     await docker(b.d, ['run', '-d', '--name', 'c2', '--network', 'fan', LAB_IMAGE, 'sleep', '120']);
     const ipA = await containerIp(a.d, 'c1');
@@ -239,7 +240,8 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     assert.deepEqual((await leasesOf(a.h)).map((l) => l.address).sort(), [ipA, fixed].sort());
   });
 
-  it('plugin: removing containers and the network releases every lease and veth; the bridge keeps its address', async () => {
+  it(`plugin: removing containers and the network releases every lease and veth; \
+the bridge keeps its address`, async () => {
     const { h, d } = host(0);
     await docker(d, ['rm', '-f', 'c1', 'c1s']);
     await docker(d, ['network', 'rm', 'fan']);
@@ -257,7 +259,8 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     );
   });
 
-  it("docker-config: its command gives Docker's bridge driver the fan bridge; containers reach the plugin's on the other host", async () => {
+  it(`docker-config: its command gives Docker's bridge driver the fan bridge; \
+containers reach the plugin's on the other host`, async () => {
     const a = host(0);
     const b = host(1);
     const config = JSON.parse((await fanctl(a.h, ['docker-config', '--json', '--name', 'fanbr'])).stdout) as {
@@ -294,7 +297,8 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     assert.ok(link[0]?.flags.includes('UP'));
   });
 
-  it('plugin: a restarted plugin (no memory) still tears down what the previous one set up; SIGTERM removes its socket', async () => {
+  it(`plugin: a restarted plugin (no memory) still tears down what the previous one set up; \
+SIGTERM removes its socket`, async () => {
     const { h, d } = host(1);
     const old = plugins.get(h.name);
     assert.ok(old);

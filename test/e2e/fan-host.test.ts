@@ -39,7 +39,8 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
     return x;
   };
 
-  it('connects every container to every other, across hosts, on one host and across overlays, and to the outside', async () => {
+  it(`connects every container to every other, across hosts, on one host and across overlays, \
+and to the outside`, async () => {
     const report = await labCheck(topo);
     assert.equal(
       report.failed,
@@ -106,7 +107,9 @@ describe('a 3-host lab with two overlays', { timeout: 240_000 }, () => {
       assert.match(
         seen,
         new RegExp(
-          `IP ${formatIpv4(host(0).underlay.address).replace(/\./g, '\\.')}\\.\\d+ > ${formatIpv4(host(2).underlay.address).replace(/\./g, '\\.')}\\.8472: VXLAN, flags \\[I\\] \\(0x08\\), vni ${vni}`,
+          `IP ${formatIpv4(host(0).underlay.address).replace(/\./g, '\\.')}\\.\\d+ > ` +
+            `${formatIpv4(host(2).underlay.address).replace(/\./g, '\\.')}\\.8472: ` +
+            `VXLAN, flags \\[I\\] \\(0x08\\), vni ${vni}`,
         ),
       );
     }
@@ -290,7 +293,8 @@ describe('host-gw: no encapsulation, hosts on one L2 segment', { timeout: 120_00
     assert.match(
       seen,
       new RegExp(
-        `> ${h2Mac}, ethertype IPv4 .* ${formatIpv4(from.address).replace(/\./g, '\\.')} > ${formatIpv4(to.address).replace(/\./g, '\\.')}: ICMP echo request`,
+        `> ${h2Mac}, ethertype IPv4 .* ${formatIpv4(from.address).replace(/\./g, '\\.')} > ` +
+          `${formatIpv4(to.address).replace(/\./g, '\\.')}: ICMP echo request`,
       ),
     );
   });

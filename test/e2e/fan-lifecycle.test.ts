@@ -61,7 +61,8 @@ describe('FORWARD policy DROP (as Docker leaves it)', { timeout: 120_000 }, () =
   after(async () => {
     await labDown(NAME);
   });
-  it('keeps forwarding when a DROP policy comes after up, through comment-marked rules (in DOCKER-USER when Docker made it) removed on down', async () => {
+  it(`keeps forwarding when a DROP policy comes after up, through comment-marked rules (in DOCKER-USER when Docker \
+made it) removed on down`, async () => {
     await labDown(NAME);
     const topo = await labUp({ ...DEFAULT_LAB, name: NAME, hosts: 2, containers: 1 });
     const [h1, h2] = topo.hosts;
@@ -164,7 +165,8 @@ describe('fans from /etc/network/fan and the old positional syntax', { timeout: 
   after(async () => {
     await labDown(NAME);
   });
-  it("brings up the enabled lines with up -a, takes exactly those down with down -a, and accepts Ubuntu's old syntax", async () => {
+  it(`brings up the enabled lines with up -a, takes exactly those down with down -a, \
+and accepts Ubuntu's old syntax`, async () => {
     const host = topo.hosts[0];
     assert.ok(host);
     await fanctl(host, ['down', '-e']);
@@ -172,7 +174,8 @@ describe('fans from /etc/network/fan and the old positional syntax', { timeout: 
     await root.run([
       'sh',
       '-c',
-      `printf '%s\\n' '# fans of this host' '' '-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp' '251.0.0.0/8 eth0/16 off' > ${config}`,
+      `printf '%s\\n' '# fans of this host' '' '-o 250.0.0.0/8 -u ` +
+        `172.16.0.0/16 --dhcp' '251.0.0.0/8 eth0/16 off' > ${config}`,
     ]);
     await fanctl(host, ['up', '-a', '-c', config]);
     // Old positional form, on the command line.
@@ -212,7 +215,8 @@ describe('fans from /etc/network/fan and the old positional syntax', { timeout: 
     await root.run([
       'sh',
       '-c',
-      `printf '%s\\n' '-o 250.0.0.0/8 -u 172.16.0.0/8' 'up 127.0.0.0/8 eth0/16' '-o 251.0.0.0/8 -u eth0/16 --bogus' > ${config}`,
+      `printf '%s\\n' '-o 250.0.0.0/8 -u 172.16.0.0/8' 'up 127.0.0.0/8 ` +
+        `eth0/16' '-o 251.0.0.0/8 -u eth0/16 --bogus' > ${config}`,
     ]);
     const result = await fanctl(host, ['up', '-a', '-c', config], { allowFailure: true });
     assert.equal(result.exitCode, 2);

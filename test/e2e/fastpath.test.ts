@@ -2,7 +2,8 @@
  * The vxlan-fast data plane on a 3-host lab (prefix `fnfp`): traffic across hosts takes the eBPF fast path (the
  * kernel tunnel's counters stay still), a plain vxlan host interoperates with fast-path hosts both ways, the
  * kernel path still carries traffic while a policy is loaded (the fast path is off then) with the policy's
- * verdicts, and a VXLAN packet with a spoofed inner source is dropped. Needs iperf3 (bulk TCP: GSO packets). labDown removes everything, also on failure.
+ * verdicts, and a VXLAN packet with a spoofed inner source is dropped. Needs iperf3 (bulk TCP: GSO packets).
+ * labDown removes everything, also on failure.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
@@ -82,7 +83,8 @@ const eth = Buffer.concat([Buffer.from('0efa000000010efa', 'hex'), ip4('${format
   Buffer.from([8, 0])]);
 const vxlan = Buffer.alloc(8); vxlan.writeUInt32BE(0x08000000, 0); vxlan.writeUInt32BE(0xfa0000 << 8 >>> 0, 4);
 const s = dgram.createSocket('udp4');
-s.send(Buffer.concat([vxlan, eth, ip, icmp]), 8472, '${formatIpv4(to.underlay.address)}', (e) => { s.close(); if (e) throw e; });
+s.send(Buffer.concat([vxlan, eth, ip, icmp]), 8472, '${formatIpv4(to.underlay.address)}', \
+(e) => { s.close(); if (e) throw e; });
 `;
   await new ExecRunner(from.ns).run([process.execPath, '-e', script], { timeoutMs: 10_000 });
 }
@@ -200,7 +202,8 @@ describe('vxlan-fast on a 3-host lab', { timeout: 600_000 }, () => {
     await fanctl(h3, ['up', '-o', '250.0.0.0/8', '-u', underlay, '--type', 'vxlan-fast']);
   });
 
-  it('with a policy loaded the fast path is off, the kernel path carries traffic with the policy’s verdicts', async () => {
+  it(`with a policy loaded the fast path is off, the kernel path carries traffic with the policy’s \
+verdicts`, async () => {
     // Containers' first address is slice+2, the second slice+3: groups by index.
     const policy = `default: isolate
 groups:

@@ -149,7 +149,8 @@ describe('the Debian package on a clean Debian 12 root', { timeout: 1_800_000 },
       assert.match(await readlink(`${chroot}${link}`), /fan(-agent)?\.service$/, `${link}: enabled on install`);
   });
 
-  it('installs fan-cni-forward next to it: the CNI plugin runs through the C forwarder; dpkg -r takes it back', async () => {
+  it(`installs fan-cni-forward next to it: the CNI plugin runs through the C forwarder; \
+dpkg -r takes it back`, async () => {
     const fields = (await root.run(['dpkg-deb', '-f', forwardDeb, 'Architecture', 'Depends'])).stdout;
     const arch = (await root.run(['dpkg', '--print-architecture'])).stdout.trim();
     assert.match(fields, new RegExp(`^Architecture: ${arch}$`, 'm'));

@@ -51,7 +51,8 @@ def ip_udp(src, dst, sport, dport, payload):
                       socket.inet_aton(src), socket.inet_aton(dst))
     hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
     return hdr + udp
-src, dst, sport, dport, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), bytes.fromhex(sys.argv[5])
+src, dst, sport, dport, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
+bytes.fromhex(sys.argv[5])
 vx = os.environ.get("VXLAN")
 if vx:
     vni, mac, isrc, idst, idport = vx.split(",")
@@ -123,7 +124,9 @@ async function sendRaw(
 /** A plain datagram from the namespace's own stack, from `from` when given. */
 async function sendUdp(ns: string, to: string, port: number, payload: string, from?: string): Promise<void> {
   const bind = from !== undefined ? `s.bind(("${from}", 0)); ` : '';
-  const code = `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); ${bind}s.sendto(b"${payload}", ("${to}", ${port}))`;
+  const code =
+    `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); ` +
+    `${bind}s.sendto(b"${payload}", ("${to}", ${port}))`;
   await root.run(['ip', 'netns', 'exec', ns, 'python3', '-c', code]);
 }
 

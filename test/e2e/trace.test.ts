@@ -129,7 +129,8 @@ describe('fanctl trace', { timeout: 600_000 }, () => {
     assert.ok(moved(t, /egress NAT/));
   });
 
-  it('a host that does not exist: dropped at the underlay, no host answers ARP, after the eBPF program sent it', async () => {
+  it(`a host that does not exist: dropped at the underlay, no host answers ARP, \
+after the eBPF program sent it`, async () => {
     const t = await traced(ip(c(h1, 0)), '250.0.99.7');
     assert.equal(t.outcome, 'dropped');
     assert.deepEqual(t.stop, {
@@ -161,7 +162,8 @@ describe('fanctl trace', { timeout: 600_000 }, () => {
   it('disagrees, and exits non-zero, when the peer drops UDP 8472: the packet left but never came back', async () => {
     await root.run(['ip', 'netns', 'exec', h2.ns, 'nft', '-f', '-'], {
       input:
-        'table ip fandrblock {\n\tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\t\tudp dport 8472 drop\n\t}\n}\n',
+        'table ip fandrblock {\n\tchain input {\n' +
+        '\t\ttype filter hook input priority -10; policy accept;\n\t\tudp dport 8472 drop\n\t}\n}\n',
     });
     try {
       const t = await trace([ip(c(h1, 0)), ip(c(h2, 0)), '--probe'], false);

@@ -30,7 +30,8 @@ for word in "$@"; do
 done
 dir=$FAN_CRASH_DIR
 if [ "$changing" = 0 ] || [ -z "$dir" ]; then exec "$real" "$@"; fi
-n=$(flock "$dir/lock" sh -c 'n=$(cat "$1/count" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$1/count"; echo "$n"' _ "$dir")
+n=$(flock "$dir/lock" sh -c 'n=$(cat "$1/count" 2>/dev/null || echo 0); n=$((n + 1)); \
+echo "$n" > "$1/count"; echo "$n"' _ "$dir")
 echo "$n $name $*" >> "$dir/log"
 if [ "$n" != "\${FAN_CRASH_AT:-0}" ]; then exec "$real" "$@"; fi
 parent=$PPID

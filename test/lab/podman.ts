@@ -55,8 +55,10 @@ export async function podmanHost(
 /** The shell prologue: refuse the machine's namespaces, privatise /run and /var/lib, define $P (podman). */
 function prologue(p: PodmanHost, labRoot: string): string {
   return `set -e
-[ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] || { echo "refusing: the machine's mount namespace" >&2; exit 1; }
-[ "$(readlink /proc/self/ns/net)" != "$(readlink /proc/1/ns/net)" ] || { echo "refusing: the machine's network namespace" >&2; exit 1; }
+[ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] || \
+{ echo "refusing: the machine's mount namespace" >&2; exit 1; }
+[ "$(readlink /proc/self/ns/net)" != "$(readlink /proc/1/ns/net)" ] || \
+{ echo "refusing: the machine's network namespace" >&2; exit 1; }
 mount --rbind ${labRoot} /var/lib
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p ${labRoot} /run/netns

@@ -52,7 +52,8 @@ export function renderCniBench(report: CniBenchReport): string {
     table.toString(),
     runs.toString(),
     targets.toString(),
-    `(${report.runs.length} runs; each call is the plugin executable run in the lab host's namespace; ratios net of entering it, ${ms(m.floorMs)} ms; "raw" includes it)`,
+    `(${report.runs.length} runs; each call is the plugin executable run in the lab host's namespace; ` +
+      `ratios net of entering it, ${ms(m.floorMs)} ms; "raw" includes it)`,
     '',
   ].join('\n');
 }

@@ -163,16 +163,20 @@ export function renderStatus(status: HostStatus): string {
   if (status.tunnel) {
     const programs = status.tunnel.programs.map((p) => `${p.direction} #${p.progId}`).join(', ') || 'NONE ATTACHED';
     lines.push(
-      `tunnel ${status.tunnel.name}: ${status.tunnel.up ? 'up' : 'DOWN'}, mtu ${status.tunnel.mtu}, eBPF ${programs}, unmatched drops ${status.tunnel.unmatched.txDropNomatch} sent, ${status.tunnel.unmatched.rxDropSpoof} received (unknown VNI, not IPv4)`,
+      `tunnel ${status.tunnel.name}: ${status.tunnel.up ? 'up' : 'DOWN'}, mtu ${status.tunnel.mtu}, ` +
+        `eBPF ${programs}, unmatched drops ${status.tunnel.unmatched.txDropNomatch} sent, ` +
+        `${status.tunnel.unmatched.rxDropSpoof} received (unknown VNI, not IPv4)`,
     );
   }
   lines.push(
-    `nftables table ip fan: ${status.nftTable ? 'loaded' : 'MISSING'}; iptables ACCEPT rules: ${status.forwardRules.join(', ') || 'none'}`,
+    `nftables table ip fan: ${status.nftTable ? 'loaded' : 'MISSING'}; ` +
+      `iptables ACCEPT rules: ${status.forwardRules.join(', ') || 'none'}`,
   );
   if (status.antiSpoofing) {
     const a = status.antiSpoofing;
     lines.push(
-      `anti-spoofing drops: port binding ${a.binding}, forwarded ${a.forward}, into the host ${a.input} (docs/anti-spoofing.md)`,
+      `anti-spoofing drops: port binding ${a.binding}, ` +
+        `forwarded ${a.forward}, into the host ${a.input} (docs/anti-spoofing.md)`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -32,7 +32,10 @@ export function renderCheck(report: CheckReport): string {
   const failures = report.results
     .filter((r) => !r.ok)
     .map((r) => `  FAIL ${r.from} → ${r.to} (${r.target}, ${r.kind})`);
-  return `${table.toString()}\n${failures.join('\n')}${failures.length ? '\n' : ''}${report.passed} passed, ${report.failed} failed\n`;
+  return (
+    `${table.toString()}\n` +
+    `${failures.join('\n')}${failures.length ? '\n' : ''}${report.passed} passed, ${report.failed} failed\n`
+  );
 }
 
 const table = (t: { head: string[]; rows: string[][] }): string =>
@@ -44,7 +47,10 @@ const table = (t: { head: string[]; rows: string[][] }): string =>
 
 /** The data-plane rows alone (the demo's table). */
 export function renderPaths(paths: BenchReport['paths'], seconds: number): string {
-  return `${table(pathTable({ paths } as BenchReport))}\n(iperf3 TCP, ${seconds}s each; ratios against the underlay runs next to each run)\n`;
+  return (
+    `${table(pathTable({ paths } as BenchReport))}\n` +
+    `(iperf3 TCP, ${seconds}s each; ratios against the underlay runs next to each run)\n`
+  );
 }
 
 export function renderBench(report: BenchReport): string {
@@ -65,14 +71,16 @@ export function renderBench(report: BenchReport): string {
   if (report.cni) parts.push('== container attach (CNI)', renderCniBench(report.cni).trimEnd());
   parts.push('== targets', table(targetTable(report.targets)), targetSummary(report.targets));
   parts.push(
-    `(${report.durationS.toFixed(0)} s on ${report.machine.cpus} CPUs, load ${report.machine.loadAverage.map((l) => l.toFixed(1)).join(' ')}, kernel ${report.machine.kernel})`,
+    `(${report.durationS.toFixed(0)} s on ${report.machine.cpus} CPUs, ` +
+      `load ${report.machine.loadAverage.map((l) => l.toFixed(1)).join(' ')}, kernel ${report.machine.kernel})`,
   );
   return `${parts.join('\n')}\n`;
 }
 
 export function renderTopology(topo: LabTopology): string {
   const lines = [
-    `lab ${topo.prefix}: ${topo.hosts.length} hosts, underlay ${topo.options.underlay}, overlays ${topo.options.overlays.join(', ')}${topo.options.dhcp ? ', DHCP' : ''}`,
+    `lab ${topo.prefix}: ${topo.hosts.length} hosts, underlay ${topo.options.underlay}, ` +
+      `overlays ${topo.options.overlays.join(', ')}${topo.options.dhcp ? ', DHCP' : ''}`,
   ];
   for (const host of topo.hosts) {
     lines.push(`  ${host.name} (netns ${host.ns}) underlay ${formatCidr(host.underlay)}`);
@@ -155,7 +163,8 @@ export async function labDemoCommand(
 ): Promise<{ check: CheckReport; bench: BenchReport['paths'] }> {
   const options: LabOptions = { ...DEFAULT_LAB, name: 'fandemo' };
   output.out(
-    `== fan lab demo: ${options.hosts} hosts × ${options.containers} containers, overlay ${options.overlays.join(', ')} over ${options.underlay}\n`,
+    `== fan lab demo: ${options.hosts} hosts × ${options.containers} containers, ` +
+      `overlay ${options.overlays.join(', ')} over ${options.underlay}\n`,
   );
   await labDown(options.name); // a crashed earlier demo
   const topo = await labUp(options, (m) => output.out(`   ${m}\n`));

@@ -15,7 +15,10 @@ export const DEFAULT_POLICY_FILE = '/etc/fan/policy.yaml';
 const app = (): Promise<typeof PolicyApp> => import('../../app/policy.js');
 
 export function renderApply(r: ApplyReport): string {
-  return `policy ${r.hash} applied from ${r.source}: ${r.rules} nft rules, ${r.bindings} bound ports, one nft transaction (${r.nftMs.toFixed(0)} ms CPU, ${r.nftWallMs.toFixed(0)} ms wall)\n`;
+  return (
+    `policy ${r.hash} applied from ${r.source}: ${r.rules} nft rules, ${r.bindings} bound ports, ` +
+    `one nft transaction (${r.nftMs.toFixed(0)} ms CPU, ${r.nftWallMs.toFixed(0)} ms wall)\n`
+  );
 }
 
 function describeClass(c: CheckResult['from']): string {
@@ -23,14 +26,18 @@ function describeClass(c: CheckResult['from']): string {
 }
 
 export function renderCheck(r: CheckResult): string {
-  return `${r.allowed ? 'allowed' : 'denied'} by ${r.rule}${r.line !== undefined ? ` (line ${r.line})` : ''}: from ${describeClass(r.from)} to ${describeClass(r.to)}\n`;
+  return (
+    `${r.allowed ? 'allowed' : 'denied'} by ${r.rule}${r.line !== undefined ? ` (line ${r.line})` : ''}: ` +
+    `from ${describeClass(r.from)} to ${describeClass(r.to)}\n`
+  );
 }
 
 export function renderPolicyShow(s: PolicyShow): string {
   if (s.hash === undefined)
     return `no policy applied${s.kernelHash ? ` (but the kernel holds policy ${s.kernelHash})` : ''}\n`;
+  const notApplied = `: NOT in the kernel (kernel: ${s.kernelHash ?? 'none'}); run fanctl policy apply or fanctl up`;
   const lines = [
-    `policy ${s.hash} from ${s.source ?? '?'} (applied ${s.appliedAt ?? '?'})${s.applied ? '' : `: NOT in the kernel (kernel: ${s.kernelHash ?? 'none'}); run fanctl policy apply or fanctl up`}`,
+    `policy ${s.hash} from ${s.source ?? '?'} (applied ${s.appliedAt ?? '?'})${s.applied ? '' : notApplied}`,
     ...(s.refused ? [`last refused document: ${s.refused.source} at ${s.refused.at}: ${s.refused.error}`] : []),
     ...(s.rules !== undefined ? [`nft rules: ${s.rules}; bound ports: ${s.boundPorts}`] : []),
     ...(s.watch ? renderWatch(s.watch) : []),
@@ -52,7 +59,8 @@ export function renderPolicyShow(s: PolicyShow): string {
   lines.push('counters (packets, bytes, rule):');
   for (const c of s.counters)
     lines.push(
-      `  ${String(c.packets).padStart(10)} ${String(c.bytes).padStart(12)}  ${c.family === 'bridge' ? '[port binding] ' : ''}${c.comment ?? c.chain}`,
+      `  ${String(c.packets).padStart(10)} ${String(c.bytes).padStart(12)}  ` +
+        `${c.family === 'bridge' ? '[port binding] ' : ''}${c.comment ?? c.chain}`,
     );
   return `${lines.join('\n')}\n`;
 }
@@ -63,9 +71,11 @@ function renderWatch(w: NonNullable<PolicyShow['watch']>): string[] {
     : w.connected
       ? 'connected'
       : `disconnected${w.connectionError !== undefined ? `: ${w.connectionError}` : ''}`;
+  const applied = `${w.appliedRevision ?? '-'}${w.appliedHash !== undefined ? ` (policy ${w.appliedHash})` : ''}`;
   return [
     `watch: ${w.source}: ${state}`,
-    `  revision ${w.revision ?? '-'}${w.deleted ? ' (key deleted)' : ''}${w.pending ? ' (pending)' : ''}; applied revision ${w.appliedRevision ?? '-'}${w.appliedHash !== undefined ? ` (policy ${w.appliedHash})` : ''}`,
+    `  revision ${w.revision ?? '-'}${w.deleted ? ' (key deleted)' : ''}${w.pending ? ' (pending)' : ''}; ` +
+      `applied revision ${applied}`,
     ...(w.refused ? [`  refused revision ${w.refused.revision} at ${w.refused.at}: ${w.refused.error}`] : []),
     ...(w.lastFailure !== undefined ? [`  last failure: ${w.lastFailure}`] : []),
   ];

@@ -4,7 +4,9 @@ import type { TraceReport } from '../../app/trace.js';
 
 export function renderTrace(t: TraceReport): string {
   const lines: string[] = [];
-  const kind = `${t.kind}${t.crossOverlay ? ', cross-overlay' : ''}${t.dataplane ? `, ${t.dataplane}` : ''}${t.underlayHost ? `, underlay host ${t.underlayHost}` : ''}`;
+  const kind =
+    `${t.kind}${t.crossOverlay ? ', cross-overlay' : ''}${t.dataplane ? `, ${t.dataplane}` : ''}` +
+    `${t.underlayHost ? `, underlay host ${t.underlayHost}` : ''}`;
   lines.push(`${t.src} → ${t.dst} (${t.proto}): ${kind}`);
   const table = new Table({
     head: ['#', 'host', 'at', 'mtu', 'what happens', 'policy'],
@@ -26,7 +28,8 @@ export function renderTrace(t: TraceReport): string {
   const p = t.probe;
   if (p) {
     lines.push(
-      `probe from ${p.from}: ${p.transmitted} sent, ${p.received} answered: ${p.outcome}${p.stoppedAt ? ` (stopped: ${p.stoppedAt})` : ''}; ${p.detail}`,
+      `probe from ${p.from}: ${p.transmitted} sent, ${p.received} answered: ` +
+        `${p.outcome}${p.stoppedAt ? ` (stopped: ${p.stoppedAt})` : ''}; ${p.detail}`,
     );
     lines.push(
       p.moved.length === 0

@@ -79,7 +79,10 @@ export interface DockerAliasFields {
 
 /** `fan: docker <network id> <endpoint id> [<address>]`: marks the host end of a Docker endpoint's veth. */
 export function dockerAlias(fields: DockerAliasFields): string {
-  return `${DOCKER_ALIAS}${fields.networkId} ${fields.endpointId}${fields.address === undefined ? '' : ` ${fields.address}`}`;
+  return (
+    `${DOCKER_ALIAS}${fields.networkId} ` +
+    `${fields.endpointId}${fields.address === undefined ? '' : ` ${fields.address}`}`
+  );
 }
 
 export function parseDockerAlias(alias: string | undefined): DockerAliasFields | undefined {

@@ -134,7 +134,8 @@ export function planAttachment(fan: Fan, lease: Pick<Lease, 'address'>, req: Att
   const alias = cniAlias(fields);
   if (alias.length > MAX_ALIAS) {
     throw new ConfigError(
-      `network name and container id are too long to label the host interface (${alias.length} > ${MAX_ALIAS} characters)`,
+      `network name and container id are too long to label the host interface ` +
+        `(${alias.length} > ${MAX_ALIAS} characters)`,
       'use a shorter network name',
     );
   }
@@ -180,7 +181,8 @@ export function attachmentProblems(expected: ExpectedAttachment, observed: Obser
     for (const a of expected.addresses) {
       if (!c.addresses.some((x) => equalCidr(x, a)))
         problems.push(
-          `address ${formatCidr(a)} is missing on ${expected.ifname} (has ${c.addresses.map(formatCidr).join(', ') || 'none'})`,
+          `address ${formatCidr(a)} is missing on ${expected.ifname} ` +
+            `(has ${c.addresses.map(formatCidr).join(', ') || 'none'})`,
         );
     }
     if (expected.mtu !== undefined && c.mtu !== expected.mtu)
@@ -201,7 +203,8 @@ export function attachmentProblems(expected: ExpectedAttachment, observed: Obser
   else {
     if (h.master !== expected.bridge)
       problems.push(
-        `host interface ${expected.hostIf} is ${h.master ? `on ${h.master}` : 'on no bridge'}, expected ${expected.bridge}`,
+        `host interface ${expected.hostIf} is ${h.master ? `on ${h.master}` : 'on no bridge'}, ` +
+          `expected ${expected.bridge}`,
       );
     if (!h.up) problems.push(`host interface ${expected.hostIf} is down`);
   }
@@ -209,7 +212,8 @@ export function attachmentProblems(expected: ExpectedAttachment, observed: Obser
   if (!lease) problems.push('the IPAM holds no lease for this attachment');
   else if (!expected.addresses.some((a) => a.address === lease.address)) {
     problems.push(
-      `the IPAM leased ${formatIpv4(lease.address)}, but the attachment has ${expected.addresses.map(formatCidr).join(', ')}`,
+      `the IPAM leased ${formatIpv4(lease.address)}, ` +
+        `but the attachment has ${expected.addresses.map(formatCidr).join(', ')}`,
     );
   }
   return problems;

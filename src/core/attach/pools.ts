@@ -59,8 +59,11 @@ export function ipRangeOf(fan: Fan, range: Cidr | undefined): Cidr | undefined {
   const slice = fan.host.slice;
   if (range.prefix < slice.prefix || !contains(slice, range.address)) {
     throw new ConfigError(
-      `--ip-range ${formatCidr(range)} is not inside this host's slice ${formatCidr(slice)} of fan ${formatCidr(fan.map.overlay)}`,
-      `pass an --ip-range inside ${formatCidr(slice)}, e.g. ${formatCidr({ address: slice.address + 2 ** (32 - slice.prefix - 1), prefix: slice.prefix + 1 })}, or leave it out`,
+      `--ip-range ${formatCidr(range)} is not inside this host's slice ` +
+        `${formatCidr(slice)} of fan ${formatCidr(fan.map.overlay)}`,
+      `pass an --ip-range inside ${formatCidr(slice)}, e.g. ` +
+        `${formatCidr({ address: slice.address + 2 ** (32 - slice.prefix - 1), prefix: slice.prefix + 1 })}, ` +
+        `or leave it out`,
     );
   }
   return range;
@@ -97,8 +100,10 @@ export function fanForSubnet(fans: readonly Fan[], requested: Cidr | undefined):
   const within = fans.find((f) => contains(f.map.overlay, requested.address));
   if (within) {
     throw new ConfigError(
-      `subnet ${formatCidr(requested)} is not this host's slice of fan ${formatCidr(within.map.overlay)}: this host's slice is ${formatCidr(within.host.slice)}`,
-      `pass --subnet ${formatCidr(within.host.slice)} (or the overlay ${formatCidr(within.map.overlay)}); every host's network uses that host's own slice`,
+      `subnet ${formatCidr(requested)} is not this host's slice of fan ${formatCidr(within.map.overlay)}: ` +
+        `this host's slice is ${formatCidr(within.host.slice)}`,
+      `pass --subnet ${formatCidr(within.host.slice)} ` +
+        `(or the overlay ${formatCidr(within.map.overlay)}); every host's network uses that host's own slice`,
     );
   }
   throw new ConfigError(`subnet ${formatCidr(requested)} is not a fan of this host`, `pass ${usage(fans)}`);
@@ -124,7 +129,8 @@ export function fanOfPool(fans: readonly Fan[], id: string): Fan {
   }
   if (!equalCidr(fan.host.slice, ref.slice)) {
     throw new ConfigError(
-      `pool ${formatCidr(ref.slice)} is no longer this host's slice of fan ${formatCidr(fan.map.overlay)} (it is now ${formatCidr(fan.host.slice)})`,
+      `pool ${formatCidr(ref.slice)} is no longer this host's slice of fan ${formatCidr(fan.map.overlay)} ` +
+        `(it is now ${formatCidr(fan.host.slice)})`,
       `remove the Docker network and create it again with --subnet ${formatCidr(fan.host.slice)}`,
     );
   }

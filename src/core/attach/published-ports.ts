@@ -53,7 +53,8 @@ export function replacePublished(
     const holder = others.find((e) => e.ports.some((q) => overlaps(p, q)));
     if (holder) {
       throw new ConfigError(
-        `host port ${describePort(p)} is already published for ${formatIpv4(holder.address)} (endpoint ${holder.endpointId.slice(0, 12)})`,
+        `host port ${describePort(p)} is already published for ${formatIpv4(holder.address)} ` +
+          `(endpoint ${holder.endpointId.slice(0, 12)})`,
         'publish another host port (-p OTHER:PORT), or stop the container that holds it',
       );
     }

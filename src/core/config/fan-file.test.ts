@@ -119,7 +119,8 @@ describe('requireValidConfig', () => {
     const config = parseFanConfig('# x\n250.0.0.0/8 eth0/16 bogus\n', '/tmp/fan.conf');
     assertConfigError(
       () => requireValidConfig(config),
-      '/tmp/fan.conf has 1 error:\n  /tmp/fan.conf:2: unexpected word "bogus" (flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw)',
+      '/tmp/fan.conf has 1 error:\n  /tmp/fan.conf:2: unexpected word "bogus" (flags are: ' +
+        'dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw)',
       'fix the line above; nothing was changed',
     );
   });

@@ -64,7 +64,8 @@ export function requireValidConfig(config: FanConfig): readonly FanConfigLine[] 
   if (config.problems.length > 0) {
     const lines = config.problems.map((p) => `${config.path}:${p.line}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`);
     throw new ConfigError(
-      `${config.path} has ${config.problems.length} error${config.problems.length > 1 ? 's' : ''}:\n  ${lines.join('\n  ')}`,
+      `${config.path} has ${config.problems.length} error${config.problems.length > 1 ? 's' : ''}:\n` +
+        `  ${lines.join('\n  ')}`,
       `fix the line${config.problems.length > 1 ? 's' : ''} above; nothing was changed`,
     );
   }

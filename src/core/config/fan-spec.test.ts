@@ -199,7 +199,8 @@ describe('parseFanWords: errors', () => {
     ['250 eth0 host-reserve 1.5', 'host-reserve "1.5" is not a positive whole number'],
     [
       '250 eth0 bridge this-is-too-long',
-      'bridge name "this-is-too-long" is not a valid interface name: it is 16 bytes long; Linux allows at most 15 bytes',
+      'bridge name "this-is-too-long" is not a valid interface name: ' +
+        'it is 16 bytes long; Linux allows at most 15 bytes',
       /use 1-15 ASCII letters, digits/,
     ],
     ['250 eth0 bridge fan/1', /^bridge name "fan\/1" is not a valid interface name: /],

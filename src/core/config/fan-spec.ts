@@ -133,7 +133,8 @@ export function parseHostReserve(text: string): number {
 /** `250.3.4.128-250.3.4.254` (two addresses, the first not after the second) or `64` (a count of addresses). */
 export function parseDhcpRange(text: string): DhcpRangeSpec {
   const hint =
-    "write --dhcp-range START-END with two addresses of this host's slice (e.g. 250.3.4.128-250.3.4.254), or a count N for the last N container addresses (e.g. 64)";
+    "write --dhcp-range START-END with two addresses of this host's slice (e.g. " +
+    '250.3.4.128-250.3.4.254), or a count N for the last N container addresses (e.g. 64)';
   if (/^\d+$/.test(text)) {
     const count = Number(text);
     if (count < 1 || !Number.isSafeInteger(count))
@@ -204,7 +205,8 @@ export function parseFanWords(words: readonly string[]): FanSpec {
   const assign = (field: keyof typeof set, value: string | undefined, option: string): void => {
     if (value === undefined || value === '') throw new ConfigError(`${option} needs a value`, `write ${option} VALUE`);
     if (set[field] !== undefined) {
-      // Even the same value twice: a repeated option is usually an edit gone wrong, and later ones must not win silently.
+      // Even the same value twice: a repeated option is usually an edit gone wrong, and later ones must not win
+      // silently.
       throw new ConfigError(
         `${FIELD_WORD[field]} is given twice ("${set[field]}" and "${value}")`,
         `give ${FIELD_OPTIONS[field]} once (remove one of the two)`,
@@ -227,7 +229,8 @@ export function parseFanWords(words: readonly string[]): FanSpec {
     } else if (word.startsWith('-')) {
       throw new ConfigError(
         `unknown option "${word}"`,
-        'known: -o OVERLAY -u UNDERLAY --dhcp --dhcp-range START-END|N --bridge NAME --host-reserve N --type vxlan|host-gw',
+        'known: -o OVERLAY -u UNDERLAY --dhcp --dhcp-range START-END|N ' +
+          '--bridge NAME --host-reserve N --type vxlan|host-gw',
       );
     } else {
       positional.push(word);

@@ -73,7 +73,8 @@ export function resolveUnderlay(
       if (!owner) {
         throw new ConfigError(
           `${formatIpv4(u.cidr.address)} (underlay "${u.text}") is not an address of this host`,
-          `use one of this host's addresses (${describe()}) or the underlay network, e.g. ${formatCidr(network(u.cidr))}`,
+          `use one of this host's addresses (${describe()}) or the underlay network, ` +
+            `e.g. ${formatCidr(network(u.cidr))}`,
         );
       }
       return { underlay: network(u.cidr), host: u.cidr.address, device: owner.name, deviceMtu: owner.mtu };
@@ -148,9 +149,11 @@ function fanOf(spec: FanSpec, r: RecordedUnderlay, facts: HostFacts, ownedDevice
   const maxReserve = host.size - 3;
   if (spec.hostReserve > maxReserve) {
     throw new ConfigError(
-      `host-reserve ${spec.hostReserve} leaves no container addresses in slice ${formatCidr(host.slice)} (${host.size} addresses)`,
+      `host-reserve ${spec.hostReserve} leaves no container addresses in slice ${formatCidr(host.slice)} ` +
+        `(${host.size} addresses)`,
       maxReserve >= 1
-        ? `use a host-reserve of at most ${maxReserve}, or a wider slice (a shorter overlay prefix or a longer underlay prefix)`
+        ? `use a host-reserve of at most ${maxReserve}, or a wider slice ` +
+          `(a shorter overlay prefix or a longer underlay prefix)`
         : 'use a wider slice (a shorter overlay prefix or a longer underlay prefix)',
     );
   }
@@ -160,7 +163,8 @@ function fanOf(spec: FanSpec, r: RecordedUnderlay, facts: HostFacts, ownedDevice
     if (route.dst.prefix === 0) continue;
     if (contains(map.overlay, route.dst.address) || contains(route.dst, map.overlay.address)) {
       throw new ConfigError(
-        `overlay ${formatCidr(map.overlay)} overlaps route ${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`,
+        `overlay ${formatCidr(map.overlay)} overlaps route ` +
+          `${formatCidr(route.dst)}${route.dev ? ` on ${route.dev}` : ''} already used by this host`,
         'pick an overlay this host does not route, e.g. in 240.0.0.0/4',
       );
     }

@@ -52,7 +52,8 @@ export function checkRequest(pool: IpamPool, taken: ReadonlyMap<Ipv4, string>, r
     throw new IpamError(
       'outside',
       `requested address ${formatIpv4(request)} is outside this host's slice ${slice} of ${pool.label}`,
-      `request an address in ${describeFreeRanges(pool)}, or none to get the next free one; an address outside ${slice} would route to another host`,
+      `request an address in ${describeFreeRanges(pool)}, or none to get the next free one; ` +
+        `an address outside ${slice} would route to another host`,
       poolSize(pool),
     );
   }
@@ -60,9 +61,11 @@ export function checkRequest(pool: IpamPool, taken: ReadonlyMap<Ipv4, string>, r
   if (reserved) {
     throw new IpamError(
       'reserved',
-      `requested address ${formatIpv4(request)} is in ${reserved.reason}, ${rangeText(reserved.start, reserved.end)} of slice ${slice}`,
+      `requested address ${formatIpv4(request)} is in ${reserved.reason}, ` +
+        `${rangeText(reserved.start, reserved.end)} of slice ${slice}`,
       pool.dhcp && reserved.reason.includes('DHCP')
-        ? `request an address outside the DHCP range (free for static use: ${describeFreeRanges(pool)}), or give DHCP a smaller share (--dhcp-range)`
+        ? `request an address outside the DHCP range (free for static use: ` +
+          `${describeFreeRanges(pool)}), or give DHCP a smaller share (--dhcp-range)`
         : `request an address in ${describeFreeRanges(pool)}`,
       poolSize(pool),
     );
@@ -107,10 +110,12 @@ export function allocateAddress(input: AllocationInput): Ipv4 {
     throw new IpamError(
       'exhausted',
       pool.dhcp
-        ? `${pool.label} has no addresses to allocate: its DHCP range covers every container address of slice ${formatCidr(pool.slice)}`
+        ? `${pool.label} has no addresses to allocate: ` +
+          `its DHCP range covers every container address of slice ${formatCidr(pool.slice)}`
         : `${pool.label} has no addresses to allocate in slice ${formatCidr(pool.slice)}`,
       pool.dhcp
-        ? 'give DHCP only a share of the slice (fanctl up … --dhcp without --dhcp-range takes the upper half; --dhcp-range N the last N addresses), or bring the fan up without dhcp'
+        ? 'give DHCP only a share of the slice (fanctl up … --dhcp without --dhcp-range takes the upper half; ' +
+          '--dhcp-range N the last N addresses), or bring the fan up without dhcp'
         : 'lower the host reserve or use a wider slice',
       0,
     );
@@ -118,7 +123,8 @@ export function allocateAddress(input: AllocationInput): Ipv4 {
   throw new IpamError(
     'exhausted',
     `${pool.label} is full: all ${size} container addresses of slice ${formatCidr(pool.slice)} are allocated`,
-    'remove containers that are gone (CNI GC, or DEL), or use a wider slice (a shorter overlay prefix or a longer underlay prefix)',
+    'remove containers that are gone (CNI GC, or DEL), or use a wider slice ' +
+      '(a shorter overlay prefix or a longer underlay prefix)',
     size,
   );
 }

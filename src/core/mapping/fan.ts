@@ -52,7 +52,8 @@ export function defineFan(overlay: Cidr, underlay: Cidr): FanMap {
   const u = network(underlay);
   if (o.prefix >= u.prefix) {
     throw new ConfigError(
-      `overlay ${formatCidr(o)} must be wider than underlay ${formatCidr(u)} (overlay prefix ${o.prefix} >= underlay prefix ${u.prefix})`,
+      `overlay ${formatCidr(o)} must be wider than underlay ${formatCidr(u)} ` +
+        `(overlay prefix ${o.prefix} >= underlay prefix ${u.prefix})`,
       'use a shorter overlay prefix or a longer underlay prefix, e.g. -o 250.0.0.0/8 -u 172.16.0.0/16',
     );
   }
@@ -87,7 +88,8 @@ export function checkHost(map: FanMap, host: Ipv4): void {
   const h = hostBits(map, host);
   if (h === 0 || h === hostMask(map.underlay.prefix)) {
     throw new ConfigError(
-      `host address ${formatIpv4(host)} is the ${h === 0 ? 'network' : 'broadcast'} address of underlay ${formatCidr(map.underlay)}`,
+      `host address ${formatIpv4(host)} is the ` +
+        `${h === 0 ? 'network' : 'broadcast'} address of underlay ${formatCidr(map.underlay)}`,
       'a Fan host needs host bits that are neither all zero nor all one',
     );
   }

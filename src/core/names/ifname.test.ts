@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { bridgeNameProblem, ifnameProblem, iproute2Keyword, linuxIfnameProblem } from './ifname.js';
 
 describe('interface names', () => {
-  it('counts bytes, not characters: 15 ASCII or 7 two-byte characters pass, 16 bytes or 9 two-byte characters do not', () => {
+  it(`counts bytes, not characters: 15 ASCII or 7 two-byte characters pass, \
+16 bytes or 9 two-byte characters do not`, () => {
     assert.equal(ifnameProblem('abcdefghijklmno'), undefined);
     assert.equal(ifnameProblem('ééééééé'), undefined); // 14 bytes
     assert.match(ifnameProblem('abcdefghijklmnop') ?? '', /16 bytes long; Linux allows at most 15 bytes/);

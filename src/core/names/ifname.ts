@@ -121,4 +121,6 @@ export function bridgeNameProblem(name: string): string | undefined {
 }
 
 /** The rule, stated positively, for hints. */
-export const IFNAME_RULE = `1-${IFNAME_MAX_BYTES} bytes, no "/", ":", white space, quotes, "\\" or "#", not starting with "-", not an ip keyword such as "help"`;
+export const IFNAME_RULE =
+  `1-${IFNAME_MAX_BYTES} bytes, no "/", ":", white space, quotes, ` +
+  `"\\" or "#", not starting with "-", not an ip keyword such as "help"`;

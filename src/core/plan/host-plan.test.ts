@@ -61,7 +61,8 @@ const ONLINK = ip('169.254.250.1');
 
 /** Routes as text, `DST dev DEV via VIA src SRC mtu MTU`. */
 const routeText = (r: RouteSpec): string =>
-  `${formatCidr(r.dst)} dev ${r.dev} via ${r.via === undefined ? '-' : formatIpv4(r.via)} src ${r.src === undefined ? '-' : formatIpv4(r.src)} mtu ${r.mtu ?? '-'}`;
+  `${formatCidr(r.dst)} dev ${r.dev} via ${r.via === undefined ? '-' : formatIpv4(r.via)} src ` +
+  `${r.src === undefined ? '-' : formatIpv4(r.src)} mtu ${r.mtu ?? '-'}`;
 
 describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3.4, MTU 1500)', () => {
   const [fan] = fans(VXLAN_250) as [Fan];
@@ -207,7 +208,8 @@ describe('planHost: several fans', () => {
     ]);
   });
 
-  it('vxlan fans on underlays with different MTUs: each bridge and route keeps its own, the tunnel takes the largest', () => {
+  it(`vxlan fans on underlays with different MTUs: each bridge and route keeps its own, \
+the tunnel takes the largest`, () => {
     const plan = planHost(fans('-o 250.0.0.0/8 -u 172.16.0.0/16', '-o 240.0.0.0/8 -u 10.99.0.0/16'), OPTIONS);
     assert.deepEqual(
       plan.bridges.map((b) => `${b.name} ${b.mtu} ${b.addresses.map(formatCidr).join(',')}`),
@@ -220,7 +222,8 @@ describe('planHost: several fans', () => {
     );
   });
 
-  it('host-gw: no tunnel, the device MTU, routes and FORWARD on the underlay device, placeholder MAC = device MAC', () => {
+  it(`host-gw: no tunnel, the device MTU, routes and FORWARD on the underlay device, \
+placeholder MAC = device MAC`, () => {
     const [fan] = fans('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw') as [Fan];
     const plan = planHost([fan], OPTIONS);
     assert.equal(tunnelOf(plan), undefined);

@@ -131,9 +131,13 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
     });
   } else {
     const mtu = srcEndpoint?.mtu;
+    const where = srcEndpoint
+      ? ` (${srcEndpoint.ifname ?? 'eth0'}${srcEndpoint.netns ? ` in ${srcEndpoint.netns}` : ''}, ` +
+        `host end ${srcEndpoint.hostIf})`
+      : '';
     hops.push({
       host: 'this host',
-      at: `container ${S}${srcEndpoint ? ` (${srcEndpoint.ifname ?? 'eth0'}${srcEndpoint.netns ? ` in ${srcEndpoint.netns}` : ''}, host end ${srcEndpoint.hostIf})` : ''}`,
+      at: `container ${S}${where}`,
       ...(mtu !== undefined ? { mtu } : {}),
       action: `sends ${formatProto(req.proto)} to ${D} via its gateway ${formatIpv4(srcFan.host.gateway)}`,
       policy: policyText(egress),
@@ -221,7 +225,10 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
     if (dstEndpoint) {
       hops.push({
         host: 'this host',
-        at: `container ${D} (${dstEndpoint.ifname ?? 'eth0'}${dstEndpoint.netns ? ` in ${dstEndpoint.netns}` : ''}, host end ${dstEndpoint.hostIf})`,
+        at:
+          `container ${D} ` +
+          `(${dstEndpoint.ifname ?? 'eth0'}${dstEndpoint.netns ? ` in ${dstEndpoint.netns}` : ''}, ` +
+          `host end ${dstEndpoint.hostIf})`,
         mtu: dstEndpoint.mtu,
         action: 'delivered',
         policy: policyText(ingress),
@@ -249,7 +256,9 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
     hops.push({
       host: 'this host',
       at: `container ${D}?`,
-      action: `delivered if one of the ${facts.unresolvedPorts} port(s) of ${dstLocal.bridge} whose container could not be inspected has ${D}`,
+      action:
+        `delivered if one of the ${facts.unresolvedPorts} port(s) of ` +
+        `${dstLocal.bridge} whose container could not be inspected has ${D}`,
       policy: policyText(ingress),
     });
     return finish({ kind: 'same-host', crossOverlay, outcome: 'unverified', expect });
@@ -269,7 +278,9 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
       host: 'this host',
       at: `route ${formatCidr(dstFan.map.overlay)} dev ${peerDev}`,
       mtu: fanMtu(dstFan),
-      action: `the overlay route of ${dstFan.bridge} takes it${crossOverlay ? ' (the destination is in another overlay)' : ''}`,
+      action:
+        `the overlay route of ` +
+        `${dstFan.bridge} takes it${crossOverlay ? ' (the destination is in another overlay)' : ''}`,
     });
     if (bits === 0 || bits === hostMask(dstFan.map.underlay.prefix)) {
       hops.push({
@@ -371,9 +382,13 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
     out?.addresses[0]?.address;
   hops.push({
     host: 'this host',
-    at: `route ${route.dst.prefix === 0 ? 'default' : formatCidr(route.dst)}${route.gateway !== undefined ? ` via ${formatIpv4(route.gateway)}` : ''} dev ${route.dev}`,
+    at:
+      `route ${route.dst.prefix === 0 ? 'default' : formatCidr(route.dst)}` +
+      `${route.gateway !== undefined ? ` via ${formatIpv4(route.gateway)}` : ''} dev ${route.dev}`,
     ...(out ? { mtu: out.mtu } : {}),
-    action: `nft masquerade: source ${S} becomes ${natAddress !== undefined ? formatIpv4(natAddress) : `${route.dev}'s address`}`,
+    action:
+      `nft masquerade: ` +
+      `source ${S} becomes ${natAddress !== undefined ? formatIpv4(natAddress) : `${route.dev}'s address`}`,
   });
   hops.push({ host: 'outside', at: D, action: 'leaves the fan (the answer comes back through conntrack)' });
   return finish({

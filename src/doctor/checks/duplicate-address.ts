@@ -61,8 +61,10 @@ export const duplicateAddressCheck: Check<DuplicateObservation> = {
       const others = p.replies.filter((mac) => mac !== p.ownMac?.toLowerCase());
       if (others.length > 0) {
         return fail(
-          `another machine (${others.join(', ')}) answers ARP for ${p.address} on ${p.dev}: two hosts claim this underlay address, and with it the same overlay slices`,
-          `give one of them another address (ip neigh show ${p.address} dev ${p.dev}; arping -D -I ${p.dev} ${p.address} repeats the probe)`,
+          `another machine (${others.join(', ')}) answers ARP for ${p.address} on ${p.dev}: ` +
+            `two hosts claim this underlay address, and with it the same overlay slices`,
+          `give one of them another address (ip neigh show ${p.address} dev ${p.dev}; ` +
+            `arping -D -I ${p.dev} ${p.address} repeats the probe)`,
         );
       }
       return ok(`no other host answers for ${p.address} on ${p.dev}`);

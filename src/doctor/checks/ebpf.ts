@@ -22,7 +22,9 @@ export interface EbpfObservation {
 }
 
 const row = (e: OverlayEntry): string =>
-  `${formatIpv4(e.overlay)}/${formatIpv4(e.overlayMask)} over ${formatIpv4(e.underlay)}/${formatIpv4(e.underlayMask)} shift ${e.shift} vni ${e.vni} local ${formatIpv4(e.local)}`;
+  `${formatIpv4(e.overlay)}/${formatIpv4(e.overlayMask)} over ` +
+  `${formatIpv4(e.underlay)}/${formatIpv4(e.underlayMask)} shift ` +
+  `${e.shift} vni ${e.vni} local ${formatIpv4(e.local)}`;
 
 export const ebpfCheck: Check<EbpfObservation> = {
   id: 'ebpf',
@@ -46,8 +48,12 @@ export const ebpfCheck: Check<EbpfObservation> = {
     const findings = o.sites.map((s): Finding => {
       const missing = s.directions.filter((d) => !s.attached.includes(d));
       if (missing.length > 0) {
+        const lost = missing.includes('egress')
+          ? 'nothing is sent to other hosts'
+          : 'nothing from other hosts is accepted';
         return fail(
-          `fan's eBPF ${missing.join(' and ')} program${missing.length > 1 ? 's are' : ' is'} not attached to ${s.dev}: ${missing.includes('egress') ? 'nothing is sent to other hosts' : 'nothing from other hosts is accepted'}`,
+          `fan's eBPF ${missing.join(' and ')} program${missing.length > 1 ? 's are' : ' is'} ` +
+            `not attached to ${s.dev}: ${lost}`,
           `${o.reup} (re-attaches them)`,
         );
       }
@@ -56,8 +62,9 @@ export const ebpfCheck: Check<EbpfObservation> = {
       if (want.join('\n') !== have.join('\n')) {
         const absent = want.filter((r) => !have.includes(r));
         const extra = have.filter((r) => !want.includes(r));
+        const rows = [...absent.map((r) => `missing ${r}`), ...extra.map((r) => `unexpected ${r}`)];
         return fail(
-          `the overlay table of ${s.dev} is not the plan's: ${[...absent.map((r) => `missing ${r}`), ...extra.map((r) => `unexpected ${r}`)].join('; ') || 'rows out of order'}`,
+          `the overlay table of ${s.dev} is not the plan's: ${rows.join('; ') || 'rows out of order'}`,
           `${o.reup} (rewrites the table)`,
         );
       }

@@ -40,18 +40,21 @@ export const forwardCheck: Check<ForwardObservation> = {
     const missing = o.expected.filter((e) => !o.present.some((p) => p.bridge === e.bridge && p.from === e.from));
     if (missing.length === 0)
       return ok(
-        `FORWARD policy ${o.policy ?? '?'}; fan's ACCEPT rules in ${o.chain} for ${o.expected.map((e) => e.bridge).join(', ')}`,
+        `FORWARD policy ${o.policy ?? '?'}; ` +
+          `fan's ACCEPT rules in ${o.chain} for ${o.expected.map((e) => e.bridge).join(', ')}`,
       );
     const what = missing.map((m) => `${m.bridge} (from ${m.from})`).join(', ');
     const fix = `${o.reup} (fan re-adds its rules; docs/doctor.md lists them)`;
     if (o.policy === 'DROP') {
       return fail(
-        `FORWARD policy is DROP and fan's ACCEPT rules are missing in ${o.chain} for ${what}: forwarded fan traffic is dropped`,
+        `FORWARD policy is DROP and fan's ACCEPT rules are missing in ${o.chain} for ${what}: ` +
+          `forwarded fan traffic is dropped`,
         fix,
       );
     }
     return warn(
-      `FORWARD policy is ${o.policy ?? '?'} but fan's ACCEPT rules are missing in ${o.chain} for ${what}: a later DROP policy (Docker sets one) will cut the fan`,
+      `FORWARD policy is ${o.policy ?? '?'} but fan's ACCEPT rules are missing in ${o.chain} for ${what}: ` +
+        `a later DROP policy (Docker sets one) will cut the fan`,
       fix,
     );
   },

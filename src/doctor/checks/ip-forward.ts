@@ -18,8 +18,10 @@ export const ipForwardCheck: Check<IpForwardObservation> = {
     if (o.fans === 0) return skip(`no fan is up (net.ipv4.ip_forward = ${o.value ?? '?'})`);
     if (o.value === '1') return ok('net.ipv4.ip_forward = 1');
     return fail(
-      `net.ipv4.ip_forward = ${o.value ?? 'unreadable'}: the host drops every packet between containers and other hosts or the outside`,
-      'sysctl -w net.ipv4.ip_forward=1 (fanctl up sets it; something reset it later: make it permanent in /etc/sysctl.d/)',
+      `net.ipv4.ip_forward = ${o.value ?? 'unreadable'}: ` +
+        `the host drops every packet between containers and other hosts or the outside`,
+      'sysctl -w net.ipv4.ip_forward=1 (fanctl up sets it; ' +
+        'something reset it later: make it permanent in /etc/sysctl.d/)',
     );
   },
 };

@@ -198,7 +198,8 @@ describe('vxlan-port', () => {
 
 describe('offload', () => {
   const on = parseFeatures(
-    'Features for fan-vxlan:\nrx-checksumming: on\ntx-checksumming: on\n\ttx-checksum-ipv4: off [fixed]\nscatter-gather: on\ntcp-segmentation-offload: on\ngeneric-segmentation-offload: on\n',
+    'Features for fan-vxlan:\nrx-checksumming: on\ntx-checksumming: on\n\ttx-checksum-ipv4: off [fixed]\n' +
+      'scatter-gather: on\ntcp-segmentation-offload: on\ngeneric-segmentation-offload: on\n',
   );
   it('parses ethtool -k, with [fixed]', () => {
     assert.deepEqual(on['tx-checksumming'], { on: true, fixed: false });
@@ -281,7 +282,8 @@ describe('overlap', () => {
 
 describe('duplicate-address', () => {
   const out =
-    'ARPING 172.16.0.11 from 0.0.0.0 eth0\nUnicast reply from 172.16.0.11 [9A:0B:11:22:33:44]  0.610ms\nSent 2 probes (2 broadcast(s))\nReceived 1 response(s)\n';
+    'ARPING 172.16.0.11 from 0.0.0.0 eth0\nUnicast reply from 172.16.0.11 [9A:0B:11:22:33:44]  0.610ms\n' +
+    'Sent 2 probes (2 broadcast(s))\nReceived 1 response(s)\n';
   it('parses arping replies', () => assert.deepEqual(parseArpingReplies(out), ['9a:0b:11:22:33:44']));
   it('fails when another MAC answers for our address', () => {
     const f = duplicateAddressCheck.judge({
@@ -304,7 +306,8 @@ describe('duplicate-address', () => {
 
 describe('dnsmasq', () => {
   const ss =
-    'UNCONN 0      0      0.0.0.0%fan-251:67 0.0.0.0:* users:(("dnsmasq",pid=10992,fd=4))\nUNCONN 0      0      0.0.0.0%fan-250:67 0.0.0.0:* users:(("dnsmasq",pid=10911,fd=4))\n';
+    'UNCONN 0      0      0.0.0.0%fan-251:67 0.0.0.0:* users:(("dnsmasq",pid=10992,fd=4))\n' +
+    'UNCONN 0      0      0.0.0.0%fan-250:67 0.0.0.0:* users:(("dnsmasq",pid=10911,fd=4))\n';
   it('parses ss', () =>
     assert.deepEqual(parseDhcpListeners(ss), [
       { device: 'fan-251', pid: 10992 },
@@ -398,9 +401,13 @@ describe('ebpf', () => {
 
 describe('nft', () => {
   const expected =
-    'table ip fan {\n\tcomment "managed by fanctl; key 1"\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tiifname "fan-250" ip saddr != 250.0.11.0/24 counter drop comment "x"\n\t}\n}\n';
+    'table ip fan {\n\tcomment "managed by fanctl; key 1"\n\tchain forward {\n' +
+    '\t\ttype filter hook forward priority filter; policy accept;\n' +
+    '\t\tiifname "fan-250" ip saddr != 250.0.11.0/24 counter drop comment "x"\n\t}\n}\n';
   const live =
-    'table ip fan {\n\tcomment "managed by fanctl; key 1"\n\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tiifname "fan-250" ip saddr != 250.0.11.0/24 counter packets 3 bytes 252 drop comment "x"\n\t}\n}\n';
+    'table ip fan {\n\tcomment "managed by fanctl; key 1"\n\n\tchain forward {\n' +
+    '\t\ttype filter hook forward priority filter; policy accept;\n' +
+    '\t\tiifname "fan-250" ip saddr != 250.0.11.0/24 counter packets 3 bytes 252 drop comment "x"\n\t}\n}\n';
   it('ignores blank lines and counter values', () =>
     assert.deepEqual(normalizeRuleset(live), normalizeRuleset(expected)));
   it('passes when the live table is what fan renders', () =>
@@ -408,7 +415,8 @@ describe('nft', () => {
   it('fails when the table is missing', () => assert.match(nftCheck.judge({ expected, reup: REUP }).seen, /missing/));
   it('fails on a flushed table whose key is still there', () => {
     const flushed =
-      'table ip fan {\n\tcomment "managed by fanctl; key 1"\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t}\n}\n';
+      'table ip fan {\n\tcomment "managed by fanctl; key 1"\n\tchain forward {\n' +
+      '\t\ttype filter hook forward priority filter; policy accept;\n\t}\n}\n';
     const f = nftCheck.judge({ expected, live: flushed, reup: REUP });
     assert.equal(f.verdict, 'fail');
     assert.match(f.seen, /missing: iifname "fan-250"/);

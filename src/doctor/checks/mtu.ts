@@ -78,7 +78,8 @@ export const mtuCheck: Check<MtuObservation> = {
       if (o.tunnelMtu > limit) {
         findings.push(
           fail(
-            `${TUNNEL_DEVICE} has MTU ${o.tunnelMtu}, above underlay − ${VXLAN_OVERHEAD} = ${limit}: full-size packets become too big for the underlay once encapsulated`,
+            `${TUNNEL_DEVICE} has MTU ${o.tunnelMtu}, above underlay − ${VXLAN_OVERHEAD} = ${limit}: ` +
+              `full-size packets become too big for the underlay once encapsulated`,
             `ip link set dev ${TUNNEL_DEVICE} mtu ${limit}`,
           ),
         );
@@ -89,7 +90,8 @@ export const mtuCheck: Check<MtuObservation> = {
       if (f.bridgeMtu !== undefined && f.bridgeMtu > f.expected) {
         findings.push(
           fail(
-            `${f.bridge} has MTU ${f.bridgeMtu}, above the fan MTU ${f.expected} (${f.underlayDevice} ${f.underlayMtu}${carriesVxlan(f) ? ` − ${VXLAN_OVERHEAD}` : ''})`,
+            `${f.bridge} has MTU ${f.bridgeMtu}, above the fan MTU ${f.expected} ` +
+              `(${f.underlayDevice} ${f.underlayMtu}${carriesVxlan(f) ? ` − ${VXLAN_OVERHEAD}` : ''})`,
             fixBridge,
           ),
         );
@@ -117,8 +119,13 @@ export const mtuCheck: Check<MtuObservation> = {
         if (containerMtu > f.expected) {
           findings.push(
             fail(
-              `container port ${where} on ${f.bridge} has MTU ${containerMtu} behind a fan MTU of ${f.expected}: its full-size packets cannot cross the ${carriesVxlan(f) ? 'tunnel' : 'underlay'} (UDP and ICMP are lost; only TCP is saved by MSS clamping)`,
-              `set both ends of the veth to ${f.expected} (ip link set dev ${p.hostIf} mtu ${f.expected}; inside the container: ip link set dev ${p.peer?.ifname ?? 'eth0'} mtu ${f.expected}), or attach containers with fan's CNI/Docker drivers, which use the fan MTU`,
+              `container port ${where} on ${f.bridge} has MTU ` +
+                `${containerMtu} behind a fan MTU of ${f.expected}: ` +
+                `its full-size packets cannot cross the ${carriesVxlan(f) ? 'tunnel' : 'underlay'} ` +
+                `(UDP and ICMP are lost; only TCP is saved by MSS clamping)`,
+              `set both ends of the veth to ${f.expected} (ip link set dev ${p.hostIf} mtu ${f.expected}; ` +
+                `inside the container: ip link set dev ${p.peer?.ifname ?? 'eth0'} mtu ${f.expected}), ` +
+                `or attach containers with fan's CNI/Docker drivers, which use the fan MTU`,
             ),
           );
         } else if (p.mtu < f.expected) {
@@ -134,7 +141,9 @@ export const mtuCheck: Check<MtuObservation> = {
     const summary = o.fans
       .map(
         (f) =>
-          `${f.bridge} ${f.bridgeMtu ?? '?'} (${f.underlayDevice} ${f.underlayMtu}${carriesVxlan(f) ? `, ${TUNNEL_DEVICE} ${o.tunnelMtu ?? '?'}` : ''}), ${f.ports.length} port(s) at ${f.expected}`,
+          `${f.bridge} ${f.bridgeMtu ?? '?'} (${f.underlayDevice} ` +
+          `${f.underlayMtu}${carriesVxlan(f) ? `, ${TUNNEL_DEVICE} ${o.tunnelMtu ?? '?'}` : ''}), ` +
+          `${f.ports.length} port(s) at ${f.expected}`,
       )
       .join('; ');
     return combine(findings, ok(summary));

@@ -50,7 +50,9 @@ export const nftCheck: Check<NftObservation> = {
       return ok(`table ip ${FAN_NFT_TABLE} is exactly what fan renders (${want.length} lines)`);
     const parts = [...missing.map((l) => `missing: ${l}`), ...extra.map((l) => `unexpected: ${l}`)];
     return fail(
-      `table ip ${FAN_NFT_TABLE} differs from what fan renders: ${parts.slice(0, 4).join('; ')}${parts.length > 4 ? `; and ${parts.length - 4} more` : ''}${parts.length === 0 ? 'same lines, other order' : ''}`,
+      `table ip ${FAN_NFT_TABLE} differs from what fan renders: ${parts.slice(0, 4).join('; ')}` +
+        `${parts.length > 4 ? `; and ${parts.length - 4} more` : ''}` +
+        `${parts.length === 0 ? 'same lines, other order' : ''}`,
       `${o.reup} (reloads the table as fan renders it)`,
     );
   },

@@ -75,8 +75,21 @@ export const offloadCheck: Check<OffloadObservation> = {
         for (const [name, severity] of Object.entries(TUNNEL_REQUIRED)) {
           const f = features[name];
           if (!f || f.on || f.fixed) continue;
-          const seen = `${name} is off on ${d.dev}${name === 'tx-checksumming' ? ': the kernel then segments and checksums every packet in software before encapsulating it (TSO/GSO off), a workaround for an old VXLAN checksum bug that costs most of the throughput' : ''}`;
-          const fix = `ethtool -K ${d.dev} ${name === 'tx-checksumming' ? 'tx' : name === 'scatter-gather' ? 'sg' : name === 'generic-segmentation-offload' ? 'gso' : 'tso'} on`;
+          const why =
+            name === 'tx-checksumming'
+              ? ': the kernel then segments and checksums every packet in software before encapsulating it ' +
+                '(TSO/GSO off), a workaround for an old VXLAN checksum bug that costs most of the throughput'
+              : '';
+          const seen = `${name} is off on ${d.dev}${why}`;
+          const short =
+            name === 'tx-checksumming'
+              ? 'tx'
+              : name === 'scatter-gather'
+                ? 'sg'
+                : name === 'generic-segmentation-offload'
+                  ? 'gso'
+                  : 'tso';
+          const fix = `ethtool -K ${d.dev} ${short} on`;
           findings.push(severity === 'fail' ? fail(seen, fix) : warn(seen, fix));
         }
       } else {
@@ -85,7 +98,10 @@ export const offloadCheck: Check<OffloadObservation> = {
           findings.push(
             warn(
               `${off.join(', ')} off on the underlay device ${d.dev}: slower encapsulated traffic`,
-              `ethtool -K ${d.dev} ${off.map((n) => `${n === 'tx-checksumming' ? 'tx' : n === 'rx-checksumming' ? 'rx' : 'gso'} on`).join(' ')}`,
+              `ethtool -K ${d.dev} ` +
+                off
+                  .map((n) => `${n === 'tx-checksumming' ? 'tx' : n === 'rx-checksumming' ? 'rx' : 'gso'} on`)
+                  .join(' '),
             ),
           );
       }

@@ -41,7 +41,9 @@ export const overlapCheck: Check<OverlapObservation> = {
       for (const r of o.routes) {
         if (r.dst.prefix === 0 || !overlapsCidr(overlay, r.dst)) continue;
         problems.push(
-          `route ${formatCidr(r.dst)}${r.dev ? ` dev ${r.dev}` : ''}${r.protocol ? ` proto ${r.protocol}` : ''} overlaps overlay ${formatCidr(overlay)}`,
+          `route ` +
+            `${formatCidr(r.dst)}${r.dev ? ` dev ${r.dev}` : ''}${r.protocol ? ` proto ${r.protocol}` : ''} ` +
+            `overlaps overlay ${formatCidr(overlay)}`,
         );
         fixes.push(`ip route del ${formatCidr(r.dst)}${r.dev ? ` dev ${r.dev}` : ''}`);
       }

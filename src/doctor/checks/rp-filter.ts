@@ -66,8 +66,11 @@ export const rpFilterCheck: Check<RpFilterObservation> = {
       const mode = effective === 1 ? 'strict' : effective === 2 ? 'loose' : 'off';
       if (effective === 1 && p.routeDev !== p.dev) {
         return fail(
-          `rp_filter is strict on ${p.dev}, and the route back to ${p.sample} goes ${p.routeDev ? `via ${p.routeDev}` : 'nowhere'}: packets from there arriving on ${p.dev} are dropped`,
-          `remove the route that takes ${p.sample} away from ${p.dev} (ip route get ${p.sample}), or set loose mode: sysctl -w net.ipv4.conf.${p.dev}.rp_filter=2 net.ipv4.conf.all.rp_filter=2`,
+          `rp_filter is strict on ${p.dev}, ` +
+            `and the route back to ${p.sample} goes ${p.routeDev ? `via ${p.routeDev}` : 'nowhere'}: ` +
+            `packets from there arriving on ${p.dev} are dropped`,
+          `remove the route that takes ${p.sample} away from ${p.dev} (ip route get ${p.sample}), ` +
+            `or set loose mode: sysctl -w net.ipv4.conf.${p.dev}.rp_filter=2 net.ipv4.conf.all.rp_filter=2`,
         );
       }
       if (effective === 2 && p.routeDev === undefined) {

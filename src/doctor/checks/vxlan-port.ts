@@ -91,8 +91,10 @@ export const vxlanPortCheck: Check<VxlanPortObservation> = {
       const pairs = broken.map((t) => `${t.from} → ${t.to} (${t.bridge})`).join(', ');
       if (p.underlayOk) {
         return bad(
-          `${p.peer} answers on the underlay, but not through the tunnel: ${pairs}. UDP ${VXLAN_PORT} is blocked on the way or on ${p.peer}, or the fan is not up there`,
-          `allow UDP ${VXLAN_PORT} between the hosts (on ${p.peer}: nft/iptables input, cloud security groups), and check fanctl doctor on ${p.peer}`,
+          `${p.peer} answers on the underlay, but not through the tunnel: ${pairs}. ` +
+            `UDP ${VXLAN_PORT} is blocked on the way or on ${p.peer}, or the fan is not up there`,
+          `allow UDP ${VXLAN_PORT} between the hosts (on ${p.peer}: nft/iptables input, ` +
+            `cloud security groups), and check fanctl doctor on ${p.peer}`,
         );
       }
       return bad(
