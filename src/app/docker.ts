@@ -32,10 +32,11 @@ import { FanNotUpError, attachmentMtu, requireBridge } from '../core/attach/plan
 import { fanForSubnet, fanOfAddress, fanOfPool, ipRangeOf, parsePoolId, poolIdOf } from '../core/attach/pools.js';
 import { type PublishedEndpoint, type PublishedPort, replacePublished } from '../core/attach/published-ports.js';
 import { IpamError } from '../core/ipam/allocator.js';
-import { type IpamPool, poolOf, restrictPool } from '../core/ipam/pool.js';
+import { type IpamPool, poolOf, reservedRangeOf, restrictPool } from '../core/ipam/pool.js';
 import type { Lease, LeaseStore } from '../ports/leases.js';
 import type { PortTable, PublishedPortsRecord } from '../ports/published-ports.js';
 import type { HostVeths } from '../ports/sandbox.js';
+import type { NetworkGroups } from '../ports/docker-networks.js';
 import type { PortBinder } from '../ports/bindings.js';
 import { containerMac, normalizeMac } from '../core/bind/binding.js';
 import type { FanView } from './fans.js';
@@ -67,6 +68,8 @@ export interface DockerDeps {
    * in the applied policy; throws ConfigError for an unknown group or when no policy is applied.
    */
   readonly groupPool?: (fan: Fan, group: string) => Promise<IpamPool>;
+  /** The groups networks were created with (`-o fan.group=NAME`); absent: not checked at CreateEndpoint. */
+  readonly networkGroups?: NetworkGroups;
   /** The pool of a network of no group: the fan's pool without the policy's group ranges (default: the pool). */
   readonly ungroupedPool?: (fan: Fan) => Promise<IpamPool>;
 }
@@ -326,6 +329,27 @@ export interface Endpoint {
 }
 
 /**
+ * A network created with `-o fan.group=NAME` must get its addresses from the group's range, which only
+ * `--ipam-opt fan.group=NAME` asks the IPAM driver for: without it the container would silently be outside the
+ * group. Refused before anything is created.
+ */
+async function requireGroupAddress(deps: DockerDeps, fan: Fan, req: EndpointRequest): Promise<void> {
+  if (!deps.networkGroups || req.address === undefined) return;
+  const group = await deps.networkGroups.group(req.networkId);
+  if (group === undefined) return;
+  const pool = await groupPoolOf(deps, fan, group);
+  const address = req.address.address;
+  if (contains(pool.slice, address) && reservedRangeOf(pool, address) === undefined) return;
+  throw new ConfigError(
+    `network ${req.networkId.slice(0, 12)} was created with -o fan.group=${group}, but its address ` +
+      `${formatIpv4(address)} is outside group ${group}'s range: Docker passes -o options to the network driver ` +
+      'only, and the IPAM driver chose from the whole slice',
+    `create the network with --ipam-opt fan.group=${group} as well (docker network rm it, then ` +
+      `docker network create -d fan --ipam-driver fan --ipam-opt fan.group=${group} -o fan.group=${group} ...)`,
+  );
+}
+
+/**
  * Creates the endpoint's veth: the host end on the fan bridge (fan MTU, alias naming the endpoint), the other end
  * left here for Docker to move into the container at Join.
  */
@@ -347,6 +371,7 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
     );
   }
   requireBridge(fan, view.facts);
+  await requireGroupAddress(deps, fan, req);
   const { hostIf, peer } = dockerVethNames(req.endpointId);
   const mac = req.mac !== undefined ? normalizeMac(req.mac) : containerMac(req.address.address);
   if (mac === undefined) {

@@ -101,6 +101,33 @@ describe('Docker networks of a policy group (fan.group)', () => {
     assert.match(String(unknown.body.Err), /group "db" is not in the applied policy/);
   });
 
+  it('-o fan.group=web without --ipam-opt: an endpoint outside the range is refused naming the fix; inside passes', async () => {
+    const h = withGroups();
+    const network = {
+      NetworkID: NET,
+      Options: { 'com.docker.network.generic': { 'fan.group': 'web' } },
+      IPv4Data: [{ AddressSpace: 'fan-local', Gateway: '250.3.4.1/24', Pool: SLICE }],
+      IPv6Data: [],
+    };
+    assert.equal((await h.call('/NetworkDriver.CreateNetwork', network)).status, 200);
+    assert.equal(h.groupOfNetwork.get(NET), 'web');
+    const endpoint = (id: string, address: string) =>
+      h.call('/NetworkDriver.CreateEndpoint', {
+        NetworkID: NET,
+        EndpointID: id.repeat(64),
+        Interface: { Address: address, MacAddress: '' },
+        Options: {},
+      });
+    const outside = await endpoint('1', '250.3.4.40/24');
+    assert.notEqual(outside.status, 200);
+    assert.match(String(outside.body.Err), /created with -o fan\.group=web, but its address 250\.3\.4\.40 is outside/);
+    assert.match(String(outside.body.Err), /--ipam-opt fan\.group=web/);
+    assert.equal(h.veths.links.size, 0, 'nothing was created');
+    assert.equal((await endpoint('2', '250.3.4.11/24')).status, 200);
+    assert.equal((await h.call('/NetworkDriver.DeleteNetwork', { NetworkID: NET })).status, 200);
+    assert.equal(h.groupOfNetwork.has(NET), false, 'DeleteNetwork forgets the group');
+  });
+
   it('a pool id with a malformed group is not a fan pool', () => {
     assert.throws(() => parsePoolId(`${POOL_ID}@Web`), /not a fan pool/);
     assert.throws(() => parsePoolId(`${POOL_ID}@web@db`), /not a fan pool/);

@@ -199,15 +199,17 @@ export function fanDockerPlugin(deps: DockerDeps): Readonly<Record<string, Docke
           ? fanGroupOption(generic as Record<string, unknown>, '-o')
           : undefined;
       if (group !== undefined) await groupPoolOf(deps, fan, group);
+      await deps.networkGroups?.set(r.NetworkID, group);
       deps.log(
         `network ${r.NetworkID.slice(0, 12)}: ` +
           `slice ${formatCidr(fan.host.slice)} on ${fan.bridge}${group !== undefined ? `, group ${group}` : ''}`,
       );
       return {};
     },
-    '/NetworkDriver.DeleteNetwork': (body) => {
-      decode(networkSchema, 'DeleteNetwork', body);
-      return Promise.resolve({}); // the bridge is the fan's: it stays
+    '/NetworkDriver.DeleteNetwork': async (body) => {
+      const r = decode(networkSchema, 'DeleteNetwork', body);
+      await deps.networkGroups?.set(r.NetworkID, undefined);
+      return {}; // the bridge is the fan's: it stays
     },
     '/NetworkDriver.CreateEndpoint': async (body) => {
       const r = decode(createEndpointSchema, 'CreateEndpoint', body);

@@ -14,6 +14,7 @@ import { hostFacts, iface, typicalHost } from './builders.js';
 import type { LeaseStore } from '../ports/leases.js';
 import type { PortTable, PublishedPortsRecord } from '../ports/published-ports.js';
 import type { HostVeths, VethPairRequest } from '../ports/sandbox.js';
+import type { NetworkGroups } from '../ports/docker-networks.js';
 import { MemoryLeaseStore } from '../store/memory-leases.js';
 import { dispatchDockerCall } from '../docker/dispatcher.js';
 import { fanDockerPlugin } from '../docker/plugin.js';
@@ -127,6 +128,15 @@ export function harness(options: HarnessOptions = {}) {
   };
   const logs: string[] = [];
   const ports = new FakePorts();
+  const groupOfNetwork = new Map<string, string>();
+  const networkGroups: NetworkGroups = {
+    group: (id) => Promise.resolve(groupOfNetwork.get(id)),
+    set: (id, group) => {
+      if (group === undefined) groupOfNetwork.delete(id);
+      else groupOfNetwork.set(id, group);
+      return Promise.resolve();
+    },
+  };
   let ids = 0;
   const deps: DockerDeps = {
     fans: () => Promise.resolve({ fans, facts }),
@@ -138,6 +148,7 @@ export function harness(options: HarnessOptions = {}) {
     ports,
     portTable: ports,
     bindings,
+    networkGroups,
     ...(options.dockerAddresses ? { dockerAddresses: options.dockerAddresses } : {}),
     reclaimGraceMs: options.graceMs ?? 0,
     ...(options.groupPool ? { groupPool: options.groupPool } : {}),
@@ -154,5 +165,5 @@ export function harness(options: HarnessOptions = {}) {
     return { status: answer.status, body: answer.body as Record<string, unknown> };
   };
   const leases = () => storeOf('fan-250', fans[0]).list();
-  return { call, veths, leases, logs, fans, storeOf, ports, deps, bindings };
+  return { call, veths, leases, logs, fans, storeOf, ports, deps, bindings, groupOfNetwork };
 }

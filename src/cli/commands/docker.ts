@@ -18,6 +18,7 @@ import { serveDockerPlugin } from '../../docker/server.js';
 import type { HostReader } from '../../ports/host.js';
 import type { PortTable } from '../../ports/published-ports.js';
 import type { HostVeths } from '../../ports/sandbox.js';
+import { FileNetworkGroups, dockerNetworksPath } from '../../store/docker-networks.js';
 import { FilePublishedPorts, dockerPortsPath } from '../../store/docker-ports.js';
 import { openLeaseStore, openLeaseStoreByBridge } from '../../store/lease-file.js';
 
@@ -127,6 +128,7 @@ export async function startDockerPlugin(
     newId: () => randomUUID(),
     log: deps.log,
     ports: new FilePublishedPorts(dockerPortsPath(deps.stateDir)),
+    networkGroups: new FileNetworkGroups(dockerNetworksPath(deps.stateDir)),
     portTable: deps.portTable,
     ...(dockerSocket !== undefined ? { dockerAddresses: () => dockerFanAddresses(dockerSocket) } : {}),
     reclaimGraceMs: graceS * 1000,
