@@ -158,6 +158,71 @@ async function sample(stateDir: string, pair: Pair, o: PathBenchOptions, cpu: Cp
   return { gbit, retransmits, rttMs: await rtt(pair.client, pair.server.address, o.runs > 1 ? 50 : 20) };
 }
 
+/** A row from its samples; `brackets` turns the samples of one figure into ratios. */
+function rowOf(
+  topo: LabTopology,
+  o: PathBenchOptions,
+  cpu: CpuMode,
+  id: PathId,
+  samples: readonly Sample[],
+  brackets: (s: readonly Sample[], pick: (s: Sample) => number) => number[],
+): PathRow {
+  const streams: Record<string, Throughput> = {};
+  for (const s of o.streams.map(String)) {
+    const gbit = samples.map((v) => v.gbit[s] ?? 0);
+    streams[s] = {
+      gbit: summarize(gbit),
+      ratio: summarize(brackets(samples, (v) => v.gbit[s] ?? 0)),
+      retransmits: samples.reduce((sum, v) => sum + (v.retransmits[s] ?? 0), 0),
+    };
+  }
+  return {
+    ...id,
+    label: pathLabel(id),
+    mtu: topo.options.underlayMtu,
+    cpu,
+    streams,
+    rtt: { ms: summarize(samples.map((v) => v.rttMs)), ratio: summarize(brackets(samples, (v) => v.rttMs)) },
+  };
+}
+
+/**
+ * The policy's own cost, without the underlay's drift in between: the same pair alternately without and with
+ * the policy (X₀ P₁ X₁ … Pₙ Xₙ), each policed run over the mean of the two unpoliced runs around it. Leaves the
+ * policy removed.
+ */
+async function measurePolicyAb(
+  topo: LabTopology,
+  pair: Pair,
+  o: PathBenchOptions,
+  cpu: CpuMode,
+  policy: { apply: () => Promise<void>; remove: () => Promise<void> },
+  progress: Progress,
+): Promise<PathRow> {
+  await policy.remove();
+  const plain: Sample[] = [await sample(topo.stateDir, pair, o, cpu)];
+  const policed: Sample[] = [];
+  for (let run = 0; run < o.runs; run++) {
+    progress(
+      `MTU ${topo.options.underlayMtu}, ${cpu}, run ${run + 1}/${o.runs}: fan vxlan with, then without the policy`,
+    );
+    await policy.apply();
+    policed.push(await sample(topo.stateDir, pair, o, cpu));
+    await policy.remove();
+    plain.push(await sample(topo.stateDir, pair, o, cpu));
+  }
+  return rowOf(topo, o, cpu, { kind: 'policy-ab', backend: 'vxlan' }, policed, (s, pick) =>
+    bracketedRatios(
+      s.map(pick),
+      s.map((_, r): [number, number] => {
+        const before = plain[r];
+        const after = plain[r + 1];
+        return [before ? pick(before) : 0, after ? pick(after) : 0];
+      }),
+    ),
+  );
+}
+
 /**
  * Measures `pairs` (never the underlay itself) `o.runs` times each on `cpu`, every measurement between two
  * underlay measurements: U X1 U X2 U … . Returns a row per pair, and the underlay's row.
@@ -187,25 +252,7 @@ async function measureBlock(
     id: PathId,
     samples: readonly Sample[],
     brackets: (s: readonly Sample[], pick: (s: Sample) => number) => number[],
-  ): PathRow => {
-    const streams: Record<string, Throughput> = {};
-    for (const s of o.streams.map(String)) {
-      const gbit = samples.map((v) => v.gbit[s] ?? 0);
-      streams[s] = {
-        gbit: summarize(gbit),
-        ratio: summarize(brackets(samples, (v) => v.gbit[s] ?? 0)),
-        retransmits: samples.reduce((sum, v) => sum + (v.retransmits[s] ?? 0), 0),
-      };
-    }
-    return {
-      ...id,
-      label: pathLabel(id),
-      mtu: topo.options.underlayMtu,
-      cpu,
-      streams,
-      rtt: { ms: summarize(samples.map((v) => v.rttMs)), ratio: summarize(brackets(samples, (v) => v.rttMs)) },
-    };
-  };
+  ): PathRow => rowOf(topo, o, cpu, id, samples, brackets);
   // The underlay against its own median: the spread shows the drift of the run.
   const underlayRow = row({ kind: 'underlay' }, u, (s, pick) => {
     const m = median(s.map(pick));
@@ -296,12 +343,21 @@ export async function measurePaths(
       const file = `${topo.stateDir}/bench-policy.yaml`;
       await writeFile(file, benchPolicyText());
       try {
-        for (const h of [h1, h2]) await fanctl(h, ['policy', 'apply', file]);
+        const policy = {
+          apply: async () => {
+            for (const h of [h1, h2]) await fanctl(h, ['policy', 'apply', file]);
+          },
+          remove: async () => {
+            for (const h of [h1, h2]) await fanctl(h, ['policy', 'remove']);
+          },
+        };
+        await policy.apply();
         const policyPair: Pair = { ...fanPair, kind: 'policy' };
         for (const cpu of modes) {
           const block = await measureBlock(topo, underlay, [policyPair], o, cpu, progress);
           rows.push(...block.filter((r) => r.kind === 'policy'));
         }
+        rows.push(await measurePolicyAb(topo, fanPair, o, 'one-cpu', policy, progress));
       } finally {
         for (const h of [h1, h2]) await fanctl(h, ['policy', 'remove'], { allowFailure: true });
       }

@@ -46,7 +46,7 @@ describe('fanctl lab bench --quick', { timeout: 900_000 }, () => {
     const kinds = report.paths.map((p) => `${p.kind}:${p.backend ?? ''}`);
     for (const type of ALL_BACKENDS.map((b) => b.type))
       assert.ok(kinds.includes(`backend:${type}`), `no row for the ${type} backend: ${kinds.join(', ')}`);
-    for (const kind of ['underlay:', 'reference:', 'same-host:vxlan', 'policy:vxlan'])
+    for (const kind of ['underlay:', 'reference:', 'same-host:vxlan', 'policy:vxlan', 'policy-ab:vxlan'])
       assert.ok(kinds.includes(kind), `no ${kind} row: ${kinds.join(', ')}`);
     for (const p of report.paths) {
       for (const s of ['1', '4']) assert.ok((p.streams[s]?.gbit.median ?? 0) > 0, `${p.label}: no ${s}-stream figure`);

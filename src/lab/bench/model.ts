@@ -9,7 +9,11 @@ import type { Summary } from './stats.js';
 /** Where iperf3's client and server run: both on CPU 0, or client on CPU 0 and server on CPU 1. */
 export type CpuMode = 'one-cpu' | 'split-cpu';
 
-export type PathKind = 'underlay' | 'backend' | 'reference' | 'same-host' | 'policy';
+/**
+ * `policy-ab`: the policy row measured against the same path without the policy, alternately (X P X P … X), so
+ * its ratio columns are over fan vxlan without the policy, not over the underlay: the policy target's figure.
+ */
+export type PathKind = 'underlay' | 'backend' | 'reference' | 'same-host' | 'policy' | 'policy-ab';
 
 /** Which path a row measures. `backend` rows name the registry's backend type. */
 export interface PathId {
@@ -143,5 +147,7 @@ export function pathLabel(id: PathId): string {
       return 'fan same host (bridge)';
     case 'policy':
       return `fan ${id.backend ?? 'vxlan'} + 20-group policy cross-host`;
+    case 'policy-ab':
+      return `fan ${id.backend ?? 'vxlan'} + policy over the same without (alternating; not the underlay)`;
   }
 }

@@ -44,7 +44,7 @@ function targetFor(row: PathRow, streams: string, mtu: number): number | undefin
 }
 
 function pathGroups(report: BenchReport): Group[] {
-  const rows = report.paths.filter((p) => p.kind !== 'underlay');
+  const rows = report.paths.filter((p) => p.kind !== 'underlay' && p.kind !== 'policy-ab');
   const labels = [...new Set(rows.map((r) => r.label))];
   const series = [...new Set(rows.flatMap((r) => Object.keys(r.streams).map((s) => `${s}|${r.mtu}|${r.cpu}`)))].sort();
   return labels.map((label) => {

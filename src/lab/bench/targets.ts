@@ -89,7 +89,9 @@ export function evaluateTargets({ paths, control, cni }: Input): Target[] {
     ),
   );
   // Every fan path (every backend, same host, with policy), at every MTU measured.
-  const fanPaths = paths.filter((p) => p.kind !== 'underlay' && p.kind !== 'reference' && p.cpu === 'one-cpu');
+  const fanPaths = paths.filter(
+    (p) => p.kind !== 'underlay' && p.kind !== 'reference' && p.kind !== 'policy-ab' && p.cpu === 'one-cpu',
+  );
   const worstRtt = fanPaths.reduce<PathRow | undefined>(
     (worst, p) => ((p.rtt?.ratio.median ?? 0) > (worst?.rtt?.ratio.median ?? -1) ? p : worst),
     undefined,
@@ -104,13 +106,16 @@ export function evaluateTargets({ paths, control, cni }: Input): Target[] {
       'x',
     ),
   );
-  const policy = row(paths, (p) => p.kind === 'policy', 1500);
-  const policySingle = single(policy);
+  // Measured alternately with and without the policy when the run did so; else the two rows' underlay ratios.
+  const ab = single(row(paths, (p) => p.kind === 'policy-ab', 1500));
+  const policySingle = single(row(paths, (p) => p.kind === 'policy', 1500));
+  const viaUnderlay =
+    policySingle !== undefined && vxSingle !== undefined && vxSingle > 0 ? policySingle / vxSingle : undefined;
   targets.push(
     judge(
       'policy',
       'fan vxlan with a 20-group / 200-rule policy ≥ 0.95 of fan vxlan without (MTU 1500)',
-      policySingle !== undefined && vxSingle !== undefined && vxSingle > 0 ? policySingle / vxSingle : undefined,
+      ab ?? viaUnderlay,
       '>=',
       0.95,
     ),
