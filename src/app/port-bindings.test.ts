@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,8 +11,11 @@ import { NftPortBinder, applyBindingOps } from './port-bindings.js';
 class NftRecorder implements CommandRunner {
   readonly scripts: string[] = [];
   fail = false;
+  /** Called at every nft run (to look at the lock and the record at that moment). */
+  onRun: () => void = () => {};
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult> {
     assert.deepEqual(argv, ['nft', '-f', '-']);
+    this.onRun();
     this.scripts.push(options?.input ?? '');
     return Promise.resolve({
       stdout: '',
@@ -47,6 +51,28 @@ describe('NftPortBinder', () => {
     await Promise.all([binder.unbind('fan1'), binder.unbind('fan2'), binder.bind(binding(6))]);
     assert.deepEqual((await binder.list()).map((b) => b.port).sort(), ['fan3', 'fan4', 'fan5', 'fan6']);
     assert.match(runner.scripts.join(''), /delete element bridge fan-bind ports \{ "?fan1"?/);
+  });
+
+  it('runs nft without holding the lock; an unbind deletes the elements before it cuts the record', async () => {
+    const runner = new NftRecorder();
+    const dir = await stateDir();
+    const binder = new NftPortBinder(runner, dir);
+    const seen: { locked: boolean }[] = [];
+    runner.onRun = () => seen.push({ locked: existsSync(join(dir, 'bindings.lock')) });
+    await binder.bind(binding(1));
+    await binder.bind(binding(2));
+    await binder.unbind('fan1');
+    assert.deepEqual(
+      seen.map((s) => s.locked),
+      [false, false, false],
+      'no nft run holds the bindings lock',
+    );
+    assert.match(runner.scripts[2] ?? '', /delete element bridge fan-bind ports \{ "?fan1"?/);
+    assert.doesNotMatch(runner.scripts[2] ?? '', /fan2/);
+    assert.deepEqual(
+      (await binder.list()).map((b) => b.port),
+      ['fan2'],
+    );
   });
 
   it('changes nothing for a repeated bind or an unbind of an unknown port', async () => {

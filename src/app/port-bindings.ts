@@ -121,6 +121,8 @@ export class NftPortBinder implements PortBinder {
   }
 
   private async cycle(ops: readonly BindingOp[]): Promise<void> {
+    const unbinds = ops.flatMap((op) => ('unbind' in op ? [op.unbind] : []));
+    if (unbinds.length === ops.length) return this.unbindCycle(unbinds);
     // The lock covers the record only: nft runs outside it, so concurrent processes (one-shot CNI plugins) do not
     // queue behind one another's nft start-up. The record holds the bindings before and after while the table
     // changes, so the table never holds an unrecorded element, whatever runs or crashes meanwhile.
@@ -148,10 +150,31 @@ export class NftPortBinder implements PortBinder {
     if (change === undefined) return;
     await changeBindElements(this.runner, change.remove, change.add);
     if (change.gone.length === 0) return;
-    // Cut the record to the bindings after: only the entries this cycle removed, unless bound again meanwhile.
+    await this.cut(change.gone);
+  }
+
+  /**
+   * Unbinding only removes: the table loses the elements first, then the record its entries, so the lock is taken
+   * once (a burst of one-shot DELs queued twice as long on it otherwise). The record is read without the lock:
+   * it is only ever replaced whole, by rename.
+   */
+  private async unbindCycle(ports: readonly string[]): Promise<void> {
+    const before = (await this.store.read()).map(fromStored);
+    const gone = before.filter((b) => ports.includes(b.port));
+    if (gone.length === 0) return;
+    const { remove } = renderBindDiff(
+      before,
+      before.filter((b) => !ports.includes(b.port)),
+    );
+    await changeBindElements(this.runner, remove, []);
+    await this.cut(gone);
+  }
+
+  /** Drops from the record exactly the bindings a cycle removed, unless they were bound again meanwhile. */
+  private async cut(gone: readonly PortBinding[]): Promise<void> {
     await this.store.locked(async () => {
       const stored = await this.store.read();
-      const left = stored.filter((s) => !change.gone.some((g) => g.port === s.port && sameBinding(g, fromStored(s))));
+      const left = stored.filter((s) => !gone.some((g) => g.port === s.port && sameBinding(g, fromStored(s))));
       if (left.length !== stored.length) await this.store.write(left);
     });
   }
