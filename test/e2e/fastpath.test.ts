@@ -6,6 +6,7 @@
  * labDown removes everything, also on failure.
  */
 import assert from 'node:assert/strict';
+import { okServer as server, tcpOk as tcp } from './helpers.js';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,22 +47,6 @@ async function ping(ns: string, target: string, count = 1): Promise<boolean> {
     timeoutMs: 15_000,
   });
   return out.exitCode === 0;
-}
-
-/** `busybox nc -ll -p PORT` in `ns`, answering every connection with "ok". */
-function server(ns: string, port: number): ChildProcessWithoutNullStreams {
-  return spawn('ip', ['netns', 'exec', ns, 'busybox', 'nc', '-ll', '-p', String(port), '-e', '/bin/echo', 'ok'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-}
-
-async function tcp(ns: string, address: string, port: number): Promise<boolean> {
-  const out = await new ExecRunner(ns).run(['busybox', 'nc', '-w', '2', address, String(port)], {
-    input: '',
-    allowFailure: true,
-    timeoutMs: 10_000,
-  });
-  return out.stdout.includes('ok');
 }
 
 /**

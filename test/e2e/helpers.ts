@@ -1,5 +1,6 @@
 /** Shared helpers for the root-only end-to-end tests: commands in namespaces, captures, state counts. */
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { ExecRunner } from '../../src/kernel/exec.js';
 import { inNs as runnerIn, outputIn, root } from '../../src/lab/shell.js';
 import { DATAPLANE_TYPES } from '../../src/core/config/fan-spec.js';
 import { DEFAULT_LAB, type LabOptions } from '../../src/lab/topology.js';
@@ -121,4 +122,21 @@ export function e2eLab(): LabOptions {
   const type = DATAPLANE_TYPES.find((t) => t === wanted);
   if (type === undefined) throw new Error(`FAN_E2E_TYPE=${wanted} is not one of ${DATAPLANE_TYPES.join(', ')}`);
   return { ...DEFAULT_LAB, type };
+}
+
+/** Starts `busybox nc -ll -p PORT` in `ns`, answering every connection with "ok" (persistent server). */
+export function okServer(ns: string, port: number): ChildProcessWithoutNullStreams {
+  return spawn('ip', ['netns', 'exec', ns, 'busybox', 'nc', '-ll', '-p', String(port), '-e', '/bin/echo', 'ok'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** True when a TCP connection to ADDRESS:PORT from `ns` gets the server's "ok". */
+export async function tcpOk(ns: string, address: string, port: number): Promise<boolean> {
+  const out = await new ExecRunner(ns).run(['busybox', 'nc', '-w', '2', address, String(port)], {
+    input: '',
+    allowFailure: true,
+    timeoutMs: 10_000,
+  });
+  return out.stdout.includes('ok');
 }

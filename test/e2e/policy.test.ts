@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { contains, formatIpv4, parseCidr, parseIpv4 } from '../../src/core/address/ipv4.js';
 import { ExecRunner } from '../../src/kernel/exec.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
-import { e2eLab } from './helpers.js';
+import { e2eLab, okServer as server, tcpOk as tcp } from './helpers.js';
 import { type LabHost, type LabTopology } from '../../src/lab/topology.js';
 import { execFanCni } from '../lab/cni-runtime.js';
 
@@ -32,23 +32,6 @@ async function ping(ns: string, target: string, extra: readonly string[] = []): 
     timeoutMs: 10_000,
   });
   return out.exitCode === 0;
-}
-
-/** Starts `busybox nc -l -p PORT` in `ns`, answering every connection with "ok" (persistent server). */
-function server(ns: string, port: number): ChildProcessWithoutNullStreams {
-  return spawn('ip', ['netns', 'exec', ns, 'busybox', 'nc', '-ll', '-p', String(port), '-e', '/bin/echo', 'ok'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-}
-
-/** True when a TCP connection to ADDRESS:PORT from `ns` gets the server's "ok". */
-async function tcp(ns: string, address: string, port: number): Promise<boolean> {
-  const out = await new ExecRunner(ns).run(['busybox', 'nc', '-w', '2', address, String(port)], {
-    input: '',
-    allowFailure: true,
-    timeoutMs: 10_000,
-  });
-  return out.stdout.includes('ok');
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
