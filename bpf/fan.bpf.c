@@ -289,5 +289,7 @@ int fan_hostgw(struct __sk_buff *skb)
 
 /* The eBPF-native VXLAN fast path (--type vxlan-fast): its own file, same maps. */
 #include "vxlan-fast.c"
+/* The host-gw fast path (--type host-gw-fast): the same switch and accelerator map. */
+#include "host-gw-fast.c"
 
 char _license[] SEC("license") = "GPL";

@@ -3,6 +3,7 @@ import type { Fan } from '../core/config/resolve.js';
 import type { DataplaneType } from '../core/config/fan-spec.js';
 import type { DataplaneBackend } from './backend.js';
 import { hostGwBackend } from './host-gw/backend.js';
+import { hostGwFastBackend } from './host-gw-fast/backend.js';
 import { vxlanBackend } from './vxlan/backend.js';
 import { vxlanFastBackend } from './vxlan-fast/backend.js';
 
@@ -10,6 +11,7 @@ const BACKENDS: Readonly<Record<DataplaneType, DataplaneBackend>> = {
   vxlan: vxlanBackend,
   'host-gw': hostGwBackend,
   'vxlan-fast': vxlanFastBackend,
+  'host-gw-fast': hostGwFastBackend,
 };
 
 export const ALL_BACKENDS: readonly DataplaneBackend[] = Object.values(BACKENDS);

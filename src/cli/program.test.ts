@@ -251,7 +251,7 @@ describe('fanctl config check', () => {
     assert.equal(
       h.stderr(),
       '/f:2: unexpected word "bogus" (flags are: dhcp, dhcp-range START-END|N, ' +
-        'off, host-reserve N, bridge NAME, type vxlan|host-gw)\n' +
+        'off, host-reserve N, bridge NAME, type vxlan|host-gw|vxlan-fast|host-gw-fast)\n' +
         '/f:3: no underlay given (add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16)\n',
     );
   });

@@ -91,8 +91,8 @@ export async function withFastPathOff<T>(runner: CommandRunner, change: () => Pr
 }
 
 export const FAST_PEERS_MAP = 'fan_fp_peers';
-/** The tc attachment name of the decapsulating program, which reads the peer map. */
-const FAST_RX = /\[tc\/fp_rx\]/;
+/** The tc attachment names of the receiving programs (vxlan-fast's, host-gw-fast's), which read the peer map. */
+const FAST_RX = /\[tc\/fp_(gw_)?rx\]/;
 
 const le32 = (n: number): string[] => [0, 8, 16, 24].map((s) => ((n >>> s) & 0xff).toString(16).padStart(2, '0'));
 const linkShow = z.array(z.object({ ifindex: z.number() }).passthrough());

@@ -22,7 +22,7 @@ import {
 } from '../lab/cni-runtime.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { type PodmanHost, IMAGE, inPodmanHost, podmanHost, removeLabCgroups, runOptions } from '../lab/podman.js';
-import { e2eLab } from './helpers.js';
+import { e2eFanMtu, e2eLab } from './helpers.js';
 import { type LabHost, type LabTopology } from '../../src/lab/topology.js';
 
 const NAME = 'fancni';
@@ -165,7 +165,7 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
       mtu: number;
       addr_info: { local: string }[];
     }[];
-    assert.equal(link[0]?.mtu, 1450);
+    assert.equal(link[0]?.mtu, e2eFanMtu());
     assert.equal(link[0]?.addr_info.find((x) => x.local)?.local, formatIpv4(ipA.address));
     const routes = (await root.run(['ip', '-n', a.ns, 'route', 'show', 'default'])).stdout;
     assert.match(routes, /default via 250\.0\.11\.1 dev eth0/);
@@ -174,7 +174,7 @@ describe('fan CNI plugin on lab hosts', { timeout: 420_000 }, () => {
       (await root.run(['ip', '-n', host(0).ns, '-json', '-details', 'link', 'show', 'dev', hostIf])).stdout,
     ) as { master: string; mtu: number; ifalias: string }[];
     assert.equal(hostLink[0]?.master, 'fan-250');
-    assert.equal(hostLink[0]?.mtu, 1450);
+    assert.equal(hostLink[0]?.mtu, e2eFanMtu());
     assert.equal(hostLink[0]?.ifalias, `fan: cni fannet ${a.id} eth0`);
 
     assert.ok(await ping(a.ns, formatIpv4(ipB.address)), 'h1 container → h2 container');

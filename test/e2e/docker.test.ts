@@ -27,7 +27,7 @@ import {
   sweepLabDocker,
 } from '../lab/docker.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
-import { e2eLab } from './helpers.js';
+import { e2eFanMtu, e2eLab } from './helpers.js';
 import { type LabHost, type LabTopology } from '../../src/lab/topology.js';
 
 const NAME = 'fandock';
@@ -212,7 +212,10 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     // Inside the container: eth0 with the slice prefix and the fan MTU, default route via the bridge.
     const addr = (await docker(a.d, ['exec', 'c1', 'ip', '-4', '-o', 'addr', 'show', 'eth0'])).stdout;
     assert.ok(addr.includes(`${ipA}/24`), addr);
-    assert.equal((await docker(a.d, ['exec', 'c1', 'cat', '/sys/class/net/eth0/mtu'])).stdout.trim(), '1450');
+    assert.equal(
+      (await docker(a.d, ['exec', 'c1', 'cat', '/sys/class/net/eth0/mtu'])).stdout.trim(),
+      String(e2eFanMtu()),
+    );
     const gateway = formatIpv4(u32(parseCidr(sliceA).address + 1));
     assert.match(
       (await docker(a.d, ['exec', 'c1', 'ip', 'route'])).stdout,
@@ -224,7 +227,7 @@ describe('Docker on lab hosts: the fan plugin and the bridge-driver config', { t
     assert.equal(bridge.ports.length, 1, JSON.stringify(bridge.ports));
     assert.match(bridge.ports[0]?.ifname ?? '', /^fan[0-9a-f]{8}$/);
     assert.match(bridge.ports[0]?.ifalias ?? '', /^fan: docker [0-9a-f]{64} [0-9a-f]{64} 250(\.\d+){3}$/);
-    assert.equal(bridge.ports[0]?.mtu, 1450);
+    assert.equal(bridge.ports[0]?.mtu, e2eFanMtu());
     assert.deepEqual(
       (await leasesOf(a.h)).map((l) => [l.address, l.owner.replace(/:[0-9a-f-]{36}$/, ':<request>')]),
       [[ipA, `docker:fan-250:${sliceA}:<request>`]],
@@ -275,7 +278,10 @@ containers reach the plugin's on the other host`, async () => {
     await docker(a.d, config.argv.slice(1));
     await docker(a.d, ['run', '-d', '--name', 'br1', '--network', 'fanbr', LAB_IMAGE, 'sleep', '120']);
     assert.equal(await containerIp(a.d, 'br1'), config.firstAddress);
-    assert.equal((await docker(a.d, ['exec', 'br1', 'cat', '/sys/class/net/eth0/mtu'])).stdout.trim(), '1450');
+    assert.equal(
+      (await docker(a.d, ['exec', 'br1', 'cat', '/sys/class/net/eth0/mtu'])).stdout.trim(),
+      String(e2eFanMtu()),
+    );
     const bridge = await bridgeState(a.h);
     assert.deepEqual(bridge.addresses, [`${config.gateway}/24`], 'Docker left the bridge address alone');
     assert.ok(

@@ -4,6 +4,7 @@ import { ExecRunner } from '../../src/kernel/exec.js';
 import { inNs as runnerIn, outputIn, root } from '../../src/lab/shell.js';
 import { DATAPLANE_TYPES } from '../../src/core/config/fan-spec.js';
 import { DEFAULT_LAB, type LabOptions } from '../../src/lab/topology.js';
+import { fanMtu } from '../../src/backends/registry.js';
 
 export { root };
 
@@ -114,7 +115,7 @@ export async function fanObjects(
 
 /**
  * The lab defaults of the tests that must hold on every data plane (isolation, anti-spoofing, CNI, Docker):
- * `FAN_E2E_TYPE=vxlan-fast npm run test:fast` runs them again with the fast path (vxlan by default).
+ * `FAN_E2E_TYPE=vxlan-fast` (or `host-gw-fast`) runs them again on a fast path (`npm run test:fast-path` runs both).
  */
 export function e2eLab(): LabOptions {
   const wanted = process.env.FAN_E2E_TYPE;
@@ -122,6 +123,12 @@ export function e2eLab(): LabOptions {
   const type = DATAPLANE_TYPES.find((t) => t === wanted);
   if (type === undefined) throw new Error(`FAN_E2E_TYPE=${wanted} is not one of ${DATAPLANE_TYPES.join(', ')}`);
   return { ...DEFAULT_LAB, type };
+}
+
+/** The bridge and container MTU of the e2eLab() fans: the underlay's less the data plane's encapsulation. */
+export function e2eFanMtu(): number {
+  const lab = e2eLab();
+  return fanMtu({ type: lab.type, deviceMtu: lab.underlayMtu });
 }
 
 /** Starts `busybox nc -ll -p PORT` in `ns`, answering every connection with "ok" (persistent server). */

@@ -38,11 +38,10 @@ function attach(dev: string, programs: Programs, qdisc: 'own' | 'shared', bpfObj
   return changes;
 }
 
-function detach(dev: string, programs: Programs, qdisc: 'own' | 'shared'): Action[] {
-  return [
-    ...programs.map((p) => filterDel(dev, p.direction)),
-    qdisc === 'own' ? qdiscDel(dev) : { kind: 'clsact-release', dev },
-  ];
+function detach(dev: string, programs: Programs, qdisc: 'own' | 'shared' | 'keep'): Action[] {
+  const filters = programs.map((p) => filterDel(dev, p.direction));
+  if (qdisc === 'keep') return filters;
+  return [...filters, qdisc === 'own' ? qdiscDel(dev) : { kind: 'clsact-release', dev }];
 }
 
 export function renderTcAttach(op: OpOf<'tc-attach'>, bpfObject: string): Change[] {
@@ -50,9 +49,12 @@ export function renderTcAttach(op: OpOf<'tc-attach'>, bpfObject: string): Change
 }
 
 export function renderTcDetach(op: OpOf<'tc-detach'>, bpfObject: string): Change[] {
-  const again = attach(op.dev, op.programs, op.qdisc, bpfObject).map((c) => c.apply);
+  // With fan's other programs staying, the qdisc stays too: a rollback only puts the filters back.
+  const again = attach(op.dev, op.programs, op.qdisc, bpfObject)
+    .slice(op.keepQdisc ? 1 : 0)
+    .map((c) => c.apply);
   const table: Action[] = op.overlays ? [{ kind: 'overlay-table', dev: op.dev, overlays: op.overlays }] : [];
-  return detach(op.dev, op.programs, op.qdisc).map((apply, i) => ({
+  return detach(op.dev, op.programs, op.keepQdisc ? 'keep' : op.qdisc).map((apply, i) => ({
     apply,
     undo: i === 0 ? [...again, ...table] : [],
   }));

@@ -64,7 +64,7 @@ describe('parseFanConfig', () => {
       {
         line: 4,
         message: 'unexpected word "bogus"',
-        hint: 'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw',
+        hint: 'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw|vxlan-fast|host-gw-fast',
       },
     ]);
   });
@@ -120,7 +120,7 @@ describe('requireValidConfig', () => {
     assertConfigError(
       () => requireValidConfig(config),
       '/tmp/fan.conf has 1 error:\n  /tmp/fan.conf:2: unexpected word "bogus" (flags are: ' +
-        'dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw)',
+        'dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw|vxlan-fast|host-gw-fast)',
       'fix the line above; nothing was changed',
     );
   });
@@ -131,7 +131,7 @@ describe('requireValidConfig', () => {
       () => requireValidConfig(config),
       `${PATH} has 2 errors:\n` +
         `  ${PATH}:1: no underlay given (add -u UNDERLAY, e.g. -u 172.16.0.0/16 or -u eth0/16)\n` +
-        `  ${PATH}:3: unknown fan type "ipip" (use one of: vxlan, host-gw, vxlan-fast)`,
+        `  ${PATH}:3: unknown fan type "ipip" (use one of: vxlan, host-gw, vxlan-fast, host-gw-fast)`,
       'fix the lines above; nothing was changed',
     );
   });

@@ -229,7 +229,7 @@ describe('parseFanWords: errors', () => {
       'write the network address, 255.0.0.0/8 (an overlay names a whole range)',
     ],
     ['250.1.0.0/8 eth0/16', 'overlay "250.1.0.0/8" is not a network: it has host bits set', /250\.0\.0\.0\/8/],
-    ['250 eth0 type ipip', 'unknown fan type "ipip"', 'use one of: vxlan, host-gw, vxlan-fast'],
+    ['250 eth0 type ipip', 'unknown fan type "ipip"', 'use one of: vxlan, host-gw, vxlan-fast, host-gw-fast'],
     ['250 eth0 --type=VXLAN', 'unknown fan type "VXLAN"'],
     ['250.0.0.0 eth0/16', 'overlay "250.0.0.0" has no prefix length', /e\.g\. 250\.0\.0\.0\/8, or as one octet/],
     ['256 eth0/16', 'overlay shorthand "256" is not an octet', 'use 0-255, e.g. 250 for 250.0.0.0/8'],
@@ -250,7 +250,7 @@ describe('parseFanWords: errors', () => {
     [
       '250.0.0.0/8 eth0/16 bogus',
       'unexpected word "bogus"',
-      'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw',
+      'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw|vxlan-fast|host-gw-fast',
     ],
     ['-o 250 -u eth0 eth1', 'unexpected word "eth1"'],
   ];
@@ -287,8 +287,9 @@ describe('single-field parsers', () => {
     assert.equal(parseHostReserve('250'), 250);
     assertConfigError(() => parseHostReserve(''), 'host-reserve "" is not a positive whole number');
   });
-  it('parseType knows exactly vxlan, host-gw and vxlan-fast', () => {
-    assert.deepEqual([...DATAPLANE_TYPES], ['vxlan', 'host-gw', 'vxlan-fast']);
+  it('parseType knows exactly vxlan, host-gw and their fast paths', () => {
+    assert.deepEqual([...DATAPLANE_TYPES], ['vxlan', 'host-gw', 'vxlan-fast', 'host-gw-fast']);
+    assert.equal(parseType('host-gw-fast'), 'host-gw-fast');
     assert.equal(parseType('vxlan'), 'vxlan');
     assert.equal(parseType('host-gw'), 'host-gw');
   });

@@ -20,7 +20,7 @@ import { ConfigError } from '../errors.js';
 import { checkOverlay, defineFan } from '../mapping/fan.js';
 import { bridgeNameProblem } from '../names/ifname.js';
 
-export const DATAPLANE_TYPES = ['vxlan', 'host-gw', 'vxlan-fast'] as const;
+export const DATAPLANE_TYPES = ['vxlan', 'host-gw', 'vxlan-fast', 'host-gw-fast'] as const;
 export type DataplaneType = (typeof DATAPLANE_TYPES)[number];
 
 /** How the user named the underlay; resolved against the host's interfaces by `resolveUnderlay`. */
@@ -230,7 +230,8 @@ export function parseFanWords(words: readonly string[]): FanSpec {
       throw new ConfigError(
         `unknown option "${word}"`,
         'known: -o OVERLAY -u UNDERLAY --dhcp --dhcp-range START-END|N ' +
-          '--bridge NAME --host-reserve N --type vxlan|host-gw',
+          '--bridge NAME --host-reserve N --type ' +
+          DATAPLANE_TYPES.join('|'),
       );
     } else {
       positional.push(word);
@@ -243,7 +244,7 @@ export function parseFanWords(words: readonly string[]): FanSpec {
   if (positional.length > 0) {
     throw new ConfigError(
       `unexpected word "${positional[0]}"`,
-      'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type vxlan|host-gw',
+      'flags are: dhcp, dhcp-range START-END|N, off, host-reserve N, bridge NAME, type ' + DATAPLANE_TYPES.join('|'),
     );
   }
   if (set.overlay === undefined) throw new ConfigError('no overlay given', 'add -o OVERLAY, e.g. -o 250.0.0.0/8');

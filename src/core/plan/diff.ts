@@ -136,6 +136,18 @@ function diffDevice(
   const complete = device.programs.every((want) =>
     programs.some((p) => p.direction === want.direction && (p.section === undefined || p.section === want.section)),
   );
+  // A direction the plan leaves empty (the fast path's program after a switch back to the kernel path) is cleared.
+  const unwanted = programs.filter((p) => !device.programs.some((want) => want.direction === p.direction));
+  if (unwanted.length > 0) {
+    ops.push({
+      kind: 'tc-detach',
+      dev: device.dev,
+      programs: unwanted.map((p) => ({ direction: p.direction, section: p.section ?? `tc/${p.direction}` })),
+      qdisc,
+      keepQdisc: true,
+      ...(unwanted[0]?.overlays ? { overlays: unwanted[0].overlays } : {}),
+    });
+  }
   if (!complete) ops.push(attach, table);
   else if (programs.some((p) => !sameTable(p.overlays, device.overlays))) {
     ops.push({ ...table, ...was(programs.find((p) => p.direction === 'egress')?.overlays) });

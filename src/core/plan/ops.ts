@@ -46,6 +46,8 @@ export type Op =
       readonly qdisc: QdiscOwner;
       /** The table the programs held, written back when a rollback re-attaches them. */
       readonly overlays?: readonly OverlayEntry[];
+      /** Only these programs go: fan's others stay on the device, and so does its clsact qdisc. */
+      readonly keepQdisc?: true;
     }
   | {
       readonly kind: 'overlay-table';
@@ -112,7 +114,9 @@ export function describeOp(op: Op): string {
     case 'tc-attach':
       return `attach eBPF programs to ${op.dev} (tc clsact ${op.programs.map((p) => p.direction).join('+')})`;
     case 'tc-detach':
-      return `remove fan's eBPF programs from ${op.dev}`;
+      return `remove fan's eBPF programs from ${op.dev}${
+        op.keepQdisc ? ` (tc clsact ${op.programs.map((p) => p.direction).join('+')})` : ''
+      }`;
     case 'overlay-table':
       return `write ${op.overlays.length} overlay(s) into the eBPF table of ${op.dev}`;
     case 'neigh-replace':

@@ -13,6 +13,7 @@ import type { InterfaceFacts, RouteFacts } from '../model/host-facts.js';
 import { FAN_ROUTE_PROTO } from '../model/host-state.js';
 import { bridgeAddresses, fanMtu } from '../plan/host-plan.js';
 import { TUNNEL_DEVICE, VXLAN_PORT } from '../../backends/vxlan/backend.js';
+import { carriesVxlan } from '../../backends/registry.js';
 import { type PolicyDecision, type PolicyVerdict, openPolicy } from './policy.js';
 import { type TraceProto, formatProto } from './proto.js';
 
@@ -270,8 +271,8 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
     const R = formatIpv4(remote);
     const crossOverlay = dstFan !== srcFan;
     const bits = remote & hostMask(dstFan.map.underlay.prefix);
-    // vxlan-fast carries vxlan's frames: where its fast path does not apply, its packets take vxlan's path.
-    const dataplane = dstFan.type === 'vxlan-fast' ? 'vxlan' : dstFan.type;
+    // A fast path carries its kernel path's frames: where it does not apply, its packets take that path.
+    const dataplane: 'vxlan' | 'host-gw' = carriesVxlan(dstFan) ? 'vxlan' : 'host-gw';
     const base = { kind: 'cross-host' as const, crossOverlay, dataplane, underlayHost: R };
     const peerDev = dataplane === 'vxlan' ? TUNNEL_DEVICE : dstFan.device;
     hops.push({

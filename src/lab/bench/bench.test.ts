@@ -129,6 +129,27 @@ describe('bench targets', () => {
     assert.equal(t.get('objects')?.holds, true);
   });
 
+  it("judges a wire format's targets on the faster of its kernel and fast path, and names the row", () => {
+    const rows = [
+      path('underlay', 1),
+      path('backend', 0.8, { backend: 'vxlan' }),
+      path('backend', 0.91, { backend: 'vxlan-fast' }),
+      path('backend', 0.98, { backend: 'host-gw-fast' }),
+      path('backend', 0.85, { backend: 'host-gw' }),
+      path('reference', 0.78),
+      path('policy', 0.76, { backend: 'vxlan' }),
+    ];
+    const t = new Map(evaluateTargets({ paths: rows, control: [] }).map((x) => [x.id, x]));
+    assert.equal(t.get('vxlan-single-1500')?.value, 0.91);
+    assert.match(t.get('vxlan-single-1500')?.name ?? '', /fan vxlan \(vxlan-fast\)/);
+    assert.equal(t.get('host-gw-single')?.value, 0.98);
+    assert.equal(t.get('host-gw-single')?.holds, true);
+    assert.match(t.get('host-gw-single')?.name ?? '', /\(host-gw-fast\)/);
+    assert.ok(Math.abs((t.get('vxlan-vs-reference')?.value ?? 0) - 0.91 / 0.78) < 1e-9);
+    // The policy runs on the plain vxlan pair: compared with that pair, not with the fast path.
+    assert.ok(Math.abs((t.get('policy')?.value ?? 0) - 0.76 / 0.8) < 1e-9);
+  });
+
   it('misses the object target when the count differs between underlay sizes', () => {
     const t = evaluateTargets({ paths: [], control: [control(24, 17), control(16, 18, 600, 320)] });
     const objects = t.find((x) => x.id === 'objects');

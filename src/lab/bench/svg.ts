@@ -38,8 +38,10 @@ interface Group {
 
 function targetFor(row: PathRow, streams: string, mtu: number): number | undefined {
   if (row.kind !== 'backend' || row.cpu !== 'one-cpu') return undefined;
-  if (row.backend === 'vxlan') return streams === '4' ? 0.95 : mtu === 9000 ? 0.93 : 0.9;
-  if (row.backend === 'host-gw' && streams === '1') return 0.97;
+  // A wire format's targets apply to its kernel path and its fast path alike.
+  if (row.backend === 'vxlan' || row.backend === 'vxlan-fast')
+    return streams === '4' ? 0.95 : mtu === 9000 ? 0.93 : 0.9;
+  if ((row.backend === 'host-gw' || row.backend === 'host-gw-fast') && streams === '1') return 0.97;
   return undefined;
 }
 

@@ -39,6 +39,23 @@ function row(paths: readonly PathRow[], pick: (p: PathRow) => boolean, mtu: numb
 
 const isBackend = (type: string) => (p: PathRow) => p.kind === 'backend' && p.backend === type;
 
+/**
+ * A data plane's wire format is carried by its kernel path and its fast path alike (vxlan and vxlan-fast, host-gw
+ * and host-gw-fast): a target for the format is judged on the faster of the two rows at that MTU.
+ */
+const FAMILIES: Readonly<Record<string, readonly string[]>> = {
+  vxlan: ['vxlan', 'vxlan-fast'],
+  'host-gw': ['host-gw', 'host-gw-fast'],
+};
+
+function best(paths: readonly PathRow[], family: string, mtu: number): PathRow | undefined {
+  const rows = (FAMILIES[family] ?? [family]).flatMap((t) => row(paths, isBackend(t), mtu) ?? []);
+  const single = (p: PathRow): number => p.streams['1']?.ratio.median ?? -1;
+  return rows.reduce<PathRow | undefined>((a, p) => (a === undefined || single(p) > single(a) ? p : a), undefined);
+}
+
+const which = (p: PathRow | undefined): string => (p?.backend !== undefined ? ` (${p.backend})` : '');
+
 export function evaluateTargets({ paths, control, cni }: Input): Target[] {
   const targets: Target[] = [];
   const single = (p: PathRow | undefined): number | undefined => p?.streams['1']?.ratio.median;
@@ -46,24 +63,25 @@ export function evaluateTargets({ paths, control, cni }: Input): Target[] {
     [1500, 0.9],
     [9000, 0.93],
   ] as const) {
+    const vxAt = best(paths, 'vxlan', mtu);
     targets.push(
       judge(
         `vxlan-single-${mtu}`,
-        `fan vxlan single stream ≥ ${limit} of the underlay at MTU ${mtu}`,
-        single(row(paths, isBackend('vxlan'), mtu)),
+        `fan vxlan${which(vxAt)} single stream ≥ ${limit} of the underlay at MTU ${mtu}`,
+        single(vxAt),
         '>=',
         limit,
       ),
     );
   }
-  const vx = row(paths, isBackend('vxlan'), 1500);
+  const vx = best(paths, 'vxlan', 1500);
   const ref = row(paths, (p) => p.kind === 'reference', 1500);
   const vxSingle = single(vx);
   const refSingle = single(ref);
   targets.push(
     judge(
       'vxlan-vs-reference',
-      'fan vxlan single stream ≥ 1.15× the flannel-style reference (MTU 1500, same run)',
+      `fan vxlan${which(vx)} single stream ≥ 1.15× the flannel-style reference (MTU 1500, same run)`,
       vxSingle !== undefined && refSingle !== undefined && refSingle > 0 ? vxSingle / refSingle : undefined,
       '>=',
       1.15,
@@ -73,17 +91,18 @@ export function evaluateTargets({ paths, control, cni }: Input): Target[] {
   targets.push(
     judge(
       'vxlan-4-streams',
-      'fan vxlan 4 streams ≥ 0.95 of the underlay (MTU 1500)',
+      `fan vxlan${which(vx)} 4 streams ≥ 0.95 of the underlay (MTU 1500)`,
       vx?.streams['4']?.ratio.median,
       '>=',
       0.95,
     ),
   );
+  const gw = best(paths, 'host-gw', 1500);
   targets.push(
     judge(
       'host-gw-single',
-      'fan host-gw single stream ≥ 0.97 of the underlay (MTU 1500)',
-      single(row(paths, isBackend('host-gw'), 1500)),
+      `fan host-gw${which(gw)} single stream ≥ 0.97 of the underlay (MTU 1500)`,
+      single(gw),
       '>=',
       0.97,
     ),
@@ -109,8 +128,10 @@ export function evaluateTargets({ paths, control, cni }: Input): Target[] {
   // Measured alternately with and without the policy when the run did so; else the two rows' underlay ratios.
   const ab = single(row(paths, (p) => p.kind === 'policy-ab', 1500));
   const policySingle = single(row(paths, (p) => p.kind === 'policy', 1500));
+  // The policy is applied to the plain vxlan pair (the fast path is off while a policy is loaded).
+  const plainSingle = single(row(paths, isBackend('vxlan'), 1500));
   const viaUnderlay =
-    policySingle !== undefined && vxSingle !== undefined && vxSingle > 0 ? policySingle / vxSingle : undefined;
+    policySingle !== undefined && plainSingle !== undefined && plainSingle > 0 ? policySingle / plainSingle : undefined;
   targets.push(
     judge(
       'policy',
