@@ -61,17 +61,7 @@ int fan_fp_gw_tx(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	COUNT(i, tx_packets, 1);
 	COUNT(i, tx_bytes, skb->len);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
-		    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
-			return TC_ACT_SHOT;
-		return bpf_redirect(fib.ifindex, 0);
-	}
-	{
-		struct bpf_redir_neigh nh = { .nh_family = FP_AF_INET, .ipv4_nh = fib.ipv4_dst };
-
-		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
-	}
+	return fp_out(skb, rc, &fib, 0);
 }
 
 SEC("tc/fp_gw_rx")
@@ -103,18 +93,9 @@ int fan_fp_gw_rx(struct __sk_buff *skb)
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return TC_ACT_OK;       /* the host's own address, a broadcast, unreachable, ...: the kernel path */
-	peer = rc == BPF_FIB_LKUP_RET_SUCCESS ? bpf_map_lookup_elem(&fan_fp_peers, &d) : NULL;
-	if (peer && !fp_same_mac(peer->mac, fib.dmac))
-		peer = NULL;            /* stale: the address has another owner now */
+	peer = fp_peer(rc, d, &fib);
 	if (fp_dec_ttl(skb, ETH_HLEN, &ip))
 		return TC_ACT_SHOT;
 	COUNT(i, rx_packets, 1);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
-	    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
-		return TC_ACT_SHOT;
-	if (peer)
-		return bpf_redirect_peer(peer->ifindex, 0);
-	return bpf_redirect(fib.ifindex, 0);
+	return fp_out(skb, rc, &fib, peer ? peer->ifindex : 0);
 }

@@ -144,6 +144,40 @@ static __always_inline struct fan_overlay *fp_local(__u32 a)
 	return o && remote == o->local ? o : NULL;
 }
 
+/*
+ * The accelerator map's entry for local container d, when the FIB found its neighbour and the entry's MAC is that
+ * neighbour's (else NULL: stale, the address has another owner now).
+ */
+static __always_inline struct fan_fp_peer *fp_peer(long rc, __u32 d, const struct bpf_fib_lookup *fib)
+{
+	struct fan_fp_peer *peer;
+
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return NULL;
+	peer = bpf_map_lookup_elem(&fan_fp_peers, &d);
+	return peer && fp_same_mac(peer->mac, fib->dmac) ? peer : NULL;
+}
+
+/*
+ * Sends the packet on as the FIB lookup (rc) said: with the FIB's MACs out of its device, or into the container
+ * behind host veth peer_ifindex (non-zero) with bpf_redirect_peer; with an unresolved neighbour through the
+ * neighbour subsystem, which resolves the FIB's next hop by ordinary ARP.
+ */
+static __always_inline long fp_out(struct __sk_buff *skb, long rc, const struct bpf_fib_lookup *fib, __u32 peer_ifindex)
+{
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		if (bpf_skb_store_bytes(skb, 0, fib->dmac, ETH_ALEN, 0) ||
+		    bpf_skb_store_bytes(skb, ETH_ALEN, fib->smac, ETH_ALEN, 0))
+			return TC_ACT_SHOT;
+		return peer_ifindex ? bpf_redirect_peer(peer_ifindex, 0) : bpf_redirect(fib->ifindex, 0);
+	}
+	{
+		struct bpf_redir_neigh nh = { .nh_family = FP_AF_INET, .ipv4_nh = fib->ipv4_dst };
+
+		return bpf_redirect_neigh(fib->ifindex, &nh, sizeof(nh), 0);
+	}
+}
+
 SEC("tc/fp_tx")
 int fan_fp_tx(struct __sk_buff *skb)
 {
@@ -222,17 +256,7 @@ int fan_fp_tx(struct __sk_buff *skb)
 
 	COUNT(i, tx_packets, 1);
 	COUNT(i, tx_bytes, skb->len - FP_ENCAP_LEN);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
-		    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
-			return TC_ACT_SHOT;
-		return bpf_redirect(fib.ifindex, 0);
-	}
-	{
-		struct bpf_redir_neigh nh = { .nh_family = FP_AF_INET, .ipv4_nh = fib.ipv4_dst };
-
-		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
-	}
+	return fp_out(skb, rc, &fib, 0);
 }
 
 /* Index of the first enabled overlay on VNI vni, with the entry itself. */
@@ -296,9 +320,7 @@ int fan_fp_rx(struct __sk_buff *skb)
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return TC_ACT_OK;   /* the host's own address, unreachable, ...: the kernel path */
-	peer = rc == BPF_FIB_LKUP_RET_SUCCESS ? bpf_map_lookup_elem(&fan_fp_peers, &d) : NULL;
-	if (peer && !fp_same_mac(peer->mac, fib.dmac))
-		peer = NULL;        /* stale: the address has another owner now */
+	peer = fp_peer(rc, d, &fib);
 	/*
 	 * Decapsulated GSO packets keep skb->encapsulation (6.18 has no
 	 * BPF_F_ADJ_ROOM_DECAP_L4_UDP), and the bridge device has no tunnel
@@ -313,12 +335,5 @@ int fan_fp_rx(struct __sk_buff *skb)
 	if (fp_dec_ttl(skb, ETH_HLEN, &inner))
 		return TC_ACT_SHOT;
 	COUNT(idx, rx_packets, 1);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
-	    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
-		return TC_ACT_SHOT;
-	if (peer)
-		return bpf_redirect_peer(peer->ifindex, 0);
-	return bpf_redirect(fib.ifindex, 0);
+	return fp_out(skb, rc, &fib, peer ? peer->ifindex : 0);
 }

@@ -5,7 +5,7 @@
  * verdicts. Needs iperf3. labDown removes everything, also on failure.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import { formatCidr, formatIpv4, network } from '../../src/core/address/ipv4.js'
 import { ExecRunner } from '../../src/kernel/exec.js';
 import { fanctl, labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_LAB, type LabContainer, type LabHost, type LabTopology } from '../../src/lab/topology.js';
-import { okServer as server, tcpOk as tcp } from './helpers.js';
+import { iperfBytes, okServer as server, pingOk, tcpOk as tcp } from './helpers.js';
 
 const NAME = 'fnfg';
 
@@ -24,28 +24,6 @@ async function forwarded(host: LabHost): Promise<number> {
   const i = names?.split(/\s+/).indexOf('ForwDatagrams') ?? -1;
   const n = Number(values?.split(/\s+/)[i]);
   return i > 0 && Number.isFinite(n) ? n : assert.fail(`no Ip ForwDatagrams in ${host.ns}`);
-}
-
-async function ping(ns: string, target: string, count = 1): Promise<boolean> {
-  const out = await new ExecRunner(ns).run(['ping', '-n', '-c', String(count), '-i', '0.2', '-W', '1', target], {
-    allowFailure: true,
-    timeoutMs: 15_000,
-  });
-  return out.exitCode === 0;
-}
-
-/** Bytes one second of iperf3 moves from `client` to `address` (server in `serverNs`). */
-async function iperf(serverNs: string, client: string, address: string): Promise<number> {
-  const srv = spawn('ip', ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-p', '5392'], { stdio: 'ignore' });
-  try {
-    await sleep(300);
-    const out = await new ExecRunner(client).run(['iperf3', '-c', address, '-p', '5392', '-t', '1', '-J'], {
-      timeoutMs: 20_000,
-    });
-    return (JSON.parse(out.stdout) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
-  } finally {
-    srv.kill('SIGKILL');
-  }
 }
 
 describe('host-gw-fast on a 3-host lab', { timeout: 600_000 }, () => {
@@ -73,9 +51,9 @@ describe('host-gw-fast on a 3-host lab', { timeout: 600_000 }, () => {
 
   it('carries ping and TCP across hosts without the hosts forwarding a packet', async () => {
     // The first packet may wait for ARP on the underlay; then every packet of the flow is the fast path's.
-    assert.ok(await ping(ctr(0, 0).ns, addr(1, 0)), 'h1-c1 → h2-c1 ping');
+    assert.ok(await pingOk(ctr(0, 0).ns, addr(1, 0)), 'h1-c1 → h2-c1 ping');
     const [f1, f2] = [await forwarded(host(0)), await forwarded(host(1))];
-    assert.ok(await ping(ctr(0, 0).ns, addr(1, 0), 5), 'h1-c1 → h2-c1 ping ×5');
+    assert.ok(await pingOk(ctr(0, 0).ns, addr(1, 0), 5), 'h1-c1 → h2-c1 ping ×5');
     assert.ok(await tcp(ctr(0, 0).ns, addr(1, 0), 5432), 'h1-c1 → h2-c1 TCP');
     assert.ok(await tcp(ctr(1, 1).ns, addr(0, 1), 5433), 'h2-c2 → h1-c2 TCP');
     assert.equal(await forwarded(host(0)), f1, 'h1 forwarded nothing');
@@ -90,7 +68,7 @@ describe('host-gw-fast on a 3-host lab', { timeout: 600_000 }, () => {
 
   it('carries bulk TCP (GSO packets) on the fast path', async () => {
     const [f1, f2] = [await forwarded(host(0)), await forwarded(host(1))];
-    const bytes = await iperf(ctr(1, 0).ns, ctr(0, 0).ns, addr(1, 0));
+    const bytes = await iperfBytes(ctr(1, 0).ns, ctr(0, 0).ns, addr(1, 0), 5392);
     assert.ok(bytes > 10_000_000, `iperf3 moved ${bytes} bytes in one second`);
     // The control connection's first packets may race the neighbour entry: the bulk must not take the kernel.
     const kernel = (await forwarded(host(0))) - f1 + ((await forwarded(host(1))) - f2);
@@ -105,7 +83,7 @@ describe('host-gw-fast on a 3-host lab', { timeout: 600_000 }, () => {
       const programs = await new ExecRunner(h3.ns).run(['tc', 'filter', 'show', 'dev', 'eth0', 'ingress']);
       assert.doesNotMatch(programs.stdout, /fp_gw_rx/, 'h3 has no fast path any more');
       const [f1, f3] = [await forwarded(host(0)), await forwarded(h3)];
-      assert.ok(await ping(ctr(0, 0).ns, addr(2, 0), 3), 'fast h1 → host-gw h3 ping');
+      assert.ok(await pingOk(ctr(0, 0).ns, addr(2, 0), 3), 'fast h1 → host-gw h3 ping');
       assert.ok(await tcp(ctr(2, 0).ns, addr(0, 0), 5432), 'host-gw h3 → fast h1 TCP');
       assert.ok(await tcp(ctr(0, 1).ns, addr(2, 1), 5433), 'fast h1 → host-gw h3 TCP');
       assert.ok((await forwarded(h3)) >= f3 + 6, 'h3 forwarded in its kernel');
@@ -132,14 +110,14 @@ allow:
       const f1 = await forwarded(host(0));
       assert.ok(await tcp(ctr(0, 0).ns, addr(1, 1), 5432), 'a → b tcp/5432 is allowed');
       assert.equal(await tcp(ctr(0, 0).ns, addr(1, 1), 5433), false, 'a → b tcp/5433 is not');
-      assert.equal(await ping(ctr(1, 1).ns, addr(0, 0)), false, 'b → a is not');
+      assert.equal(await pingOk(ctr(1, 1).ns, addr(0, 0)), false, 'b → a is not');
       assert.equal(await tcp(ctr(1, 1).ns, addr(0, 0), 5432), false, 'b → a tcp is not');
       assert.ok((await forwarded(host(0))) > f1, 'the allowed connection was forwarded by the kernel');
     } finally {
       for (const h of topo.hosts) await fanctl(h, ['policy', 'remove']);
     }
     // Policy gone: the fast path is back on.
-    assert.ok(await ping(ctr(0, 0).ns, addr(1, 1)));
+    assert.ok(await pingOk(ctr(0, 0).ns, addr(1, 1)));
     const f1 = await forwarded(host(0));
     assert.ok(await tcp(ctr(0, 0).ns, addr(1, 1), 5433), 'a → b tcp/5433 without a policy');
     assert.equal(await forwarded(host(0)), f1, 'back on the fast path');

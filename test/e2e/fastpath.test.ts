@@ -6,8 +6,8 @@
  * labDown removes everything, also on failure.
  */
 import assert from 'node:assert/strict';
-import { okServer as server, tcpOk as tcp } from './helpers.js';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { iperfBytes, okServer as server, pingOk, tcpOk as tcp } from './helpers.js';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -41,14 +41,6 @@ async function tunnelTx(
   return (JSON.parse(out.stdout) as Stats[])[0]?.stats64[dir][what] ?? NaN;
 }
 
-async function ping(ns: string, target: string, count = 1): Promise<boolean> {
-  const out = await new ExecRunner(ns).run(['ping', '-n', '-c', String(count), '-i', '0.2', '-W', '1', target], {
-    allowFailure: true,
-    timeoutMs: 15_000,
-  });
-  return out.exitCode === 0;
-}
-
 /**
  * Sends one VXLAN datagram from `from` to `to`'s underlay address: an ICMP echo with inner source `src` to `dst`,
  * on the VNI of 250.0.0.0/8, from a Node.js process in `from`'s namespace.
@@ -72,20 +64,6 @@ s.send(Buffer.concat([vxlan, eth, ip, icmp]), 8472, '${formatIpv4(to.underlay.ad
 (e) => { s.close(); if (e) throw e; });
 `;
   await new ExecRunner(from.ns).run([process.execPath, '-e', script], { timeoutMs: 10_000 });
-}
-
-/** Bytes one second of iperf3 moves from `client` to `address` (server in `serverNs`). */
-async function iperf(serverNs: string, client: string, address: string): Promise<number> {
-  const srv = spawn('ip', ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-p', '5391'], { stdio: 'ignore' });
-  try {
-    await sleep(300);
-    const out = await new ExecRunner(client).run(['iperf3', '-c', address, '-p', '5391', '-t', '1', '-J'], {
-      timeoutMs: 20_000,
-    });
-    return (JSON.parse(out.stdout) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
-  } finally {
-    srv.kill('SIGKILL');
-  }
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -122,14 +100,14 @@ describe('vxlan-fast on a 3-host lab', { timeout: 600_000 }, () => {
 
   it('carries ping and TCP across hosts on the fast path: the kernel tunnel sends nothing', async () => {
     // The first packet may wait for ARP on the underlay; then every packet of the flow is the fast path's.
-    assert.ok(await ping(ctr(0, 0).ns, addr(1, 0)), 'h1-c1 → h2-c1 ping');
+    assert.ok(await pingOk(ctr(0, 0).ns, addr(1, 0)), 'h1-c1 → h2-c1 ping');
     const [tunnel1, tunnel2, before1, before2] = await Promise.all([
       tunnelTx(host(0)),
       tunnelTx(host(1)),
       counters(host(0)),
       counters(host(1)),
     ]);
-    assert.ok(await ping(ctr(0, 0).ns, addr(1, 0), 5), 'h1-c1 → h2-c1 ping ×5');
+    assert.ok(await pingOk(ctr(0, 0).ns, addr(1, 0), 5), 'h1-c1 → h2-c1 ping ×5');
     assert.ok(await tcp(ctr(0, 0).ns, addr(1, 0), 5432), 'h1-c1 → h2-c1 TCP');
     assert.ok(await tcp(ctr(1, 1).ns, addr(0, 1), 5433), 'h2-c2 → h1-c2 TCP');
     const [after1, after2] = [await counters(host(0)), await counters(host(1))];
@@ -142,7 +120,7 @@ describe('vxlan-fast on a 3-host lab', { timeout: 600_000 }, () => {
   it('carries bulk TCP (GSO packets) on the fast path, delivered straight into the container', async () => {
     const [tunnel1, tunnel2, before2] = [await tunnelTx(host(0)), await tunnelTx(host(1)), await counters(host(1))];
     const tunnelRx2 = await tunnelTx(host(1), 'rx', 'bytes');
-    const bytes = await iperf(ctr(1, 0).ns, ctr(0, 0).ns, addr(1, 0));
+    const bytes = await iperfBytes(ctr(1, 0).ns, ctr(0, 0).ns, addr(1, 0), 5391);
     assert.ok(bytes > 10_000_000, `iperf3 moved ${bytes} bytes in one second`);
     assert.equal(await tunnelTx(host(0)), tunnel1, 'h1 sent nothing through fan-vxlan');
     assert.equal(await tunnelTx(host(1)), tunnel2, 'h2 sent nothing through fan-vxlan');
@@ -177,7 +155,7 @@ describe('vxlan-fast on a 3-host lab', { timeout: 600_000 }, () => {
     assert.doesNotMatch(programs.stdout, /fp_rx/, 'h3 has no fast path any more');
     const before1 = await counters(host(0));
     const tunnel3 = await tunnelTx(h3);
-    assert.ok(await ping(ctr(0, 0).ns, addr(2, 0), 3), 'fast h1 → vxlan h3 ping');
+    assert.ok(await pingOk(ctr(0, 0).ns, addr(2, 0), 3), 'fast h1 → vxlan h3 ping');
     assert.ok(await tcp(ctr(2, 0).ns, addr(0, 0), 5432), 'vxlan h3 → fast h1 TCP');
     assert.ok(await tcp(ctr(0, 1).ns, addr(2, 1), 5433), 'fast h1 → vxlan h3 TCP');
     const after1 = await counters(host(0));
@@ -205,7 +183,7 @@ allow:
       const tunnel1 = await tunnelTx(host(0));
       assert.ok(await tcp(ctr(0, 0).ns, addr(1, 1), 5432), 'a → b tcp/5432 is allowed');
       assert.equal(await tcp(ctr(0, 0).ns, addr(1, 1), 5433), false, 'a → b tcp/5433 is not');
-      assert.equal(await ping(ctr(1, 1).ns, addr(0, 0)), false, 'b → a is not');
+      assert.equal(await pingOk(ctr(1, 1).ns, addr(0, 0)), false, 'b → a is not');
       assert.equal(await tcp(ctr(1, 1).ns, addr(0, 0), 5432), false, 'b → a tcp is not');
       assert.ok((await tunnelTx(host(0))) > tunnel1, 'the allowed connection went through fan-vxlan');
       assert.equal((await counters(host(0))).txPackets > before1.txPackets, true, 'the kernel path counts too');
@@ -215,7 +193,7 @@ allow:
       for (const h of topo.hosts) await fanctl(h, ['policy', 'remove']);
     }
     // Policy gone: the fast path is back on.
-    assert.ok(await ping(ctr(0, 0).ns, addr(1, 1)));
+    assert.ok(await pingOk(ctr(0, 0).ns, addr(1, 1)));
     const tunnel1 = await tunnelTx(host(0));
     assert.ok(await tcp(ctr(0, 0).ns, addr(1, 1), 5433), 'a → b tcp/5433 without a policy');
     assert.equal(await tunnelTx(host(0)), tunnel1, 'back on the fast path');

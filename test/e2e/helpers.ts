@@ -1,5 +1,6 @@
 /** Shared helpers for the root-only end-to-end tests: commands in namespaces, captures, state counts. */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ExecRunner } from '../../src/kernel/exec.js';
 import { inNs as runnerIn, outputIn, root } from '../../src/lab/shell.js';
 import { DATAPLANE_TYPES } from '../../src/core/config/fan-spec.js';
@@ -146,4 +147,27 @@ export async function tcpOk(ns: string, address: string, port: number): Promise<
     timeoutMs: 10_000,
   });
   return out.stdout.includes('ok');
+}
+
+/** True when `count` pings from `ns` to `target` (0.2 s apart, 1 s to answer each) all get their reply. */
+export async function pingOk(ns: string, target: string, count = 1): Promise<boolean> {
+  const out = await new ExecRunner(ns).run(['ping', '-n', '-c', String(count), '-i', '0.2', '-W', '1', target], {
+    allowFailure: true,
+    timeoutMs: 15_000,
+  });
+  return out.exitCode === 0;
+}
+
+/** Bytes one second of iperf3 moves from `clientNs` to `address`:`port` (a one-shot server in `serverNs`). */
+export async function iperfBytes(serverNs: string, clientNs: string, address: string, port: number): Promise<number> {
+  const srv = spawn('ip', ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-p', String(port)], { stdio: 'ignore' });
+  try {
+    await sleep(300);
+    const out = await new ExecRunner(clientNs).run(['iperf3', '-c', address, '-p', String(port), '-t', '1', '-J'], {
+      timeoutMs: 20_000,
+    });
+    return (JSON.parse(out.stdout) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
+  } finally {
+    srv.kill('SIGKILL');
+  }
 }
