@@ -4,12 +4,15 @@
 // entries, at the same depth, so paths computed from import.meta.url (the package root, fanctl.js) stay right.
 // Every other file of dist/ stays as tsc wrote it (the tests import those). Without esbuild (a production
 // install without dev dependencies) the entries stay unbundled and work the same, only slower to start.
-import { readdirSync, rmSync, renameSync, mkdtempSync, mkdirSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, renameSync, mkdtempSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const BIN = 'dist/src/bin';
 const ENTRIES = ['fanctl.js', 'fan-cni.js'];
 const CHUNK = /^chunk-[A-Z0-9]+\.js(\.map)?$/;
+// Bundled CommonJS dependencies (yaml, cli-table3) call require() for Node's modules: the banner gives them one.
+const BANNER =
+  "import { createRequire as __fanRequire } from 'node:module'; const require = __fanRequire(import.meta.url);";
 
 let esbuild;
 try {
@@ -24,6 +27,11 @@ for (const entry of ENTRIES) {
     process.exit(1);
   }
 }
+// A second run over its own output would bundle the bundle (and declare the banner's require twice).
+if (ENTRIES.some((e) => readFileSync(join(BIN, e), 'utf8').includes(BANNER))) {
+  console.log('bundle: the entry points are bundled already (tsc rewrites them; run npm run build)');
+  process.exit(0);
+}
 mkdirSync('build', { recursive: true }); // a fresh clone has none yet
 const out = mkdtempSync('build/bundle-');
 try {
@@ -36,9 +44,11 @@ try {
     platform: 'node',
     target: 'node20',
     chunkNames: 'chunk-[hash]',
-    // Dependencies stay in node_modules, loaded by Node as usual: some read files next to their own code
-    // (etcd3 and gRPC's proto files through __dirname), which a bundle would move away from them.
-    packages: 'external',
+    // Dependencies are bundled too (resolving and reading yaml's, zod's and cli-table3's files cost every call
+    // about 80 ms), except etcd3, loaded only by the etcd commands: it and gRPC read their proto files through
+    // __dirname, which a bundle would move away from them.
+    external: ['etcd3'],
+    banner: { js: BANNER },
     logLevel: 'warning',
     legalComments: 'none',
     minifyWhitespace: true,

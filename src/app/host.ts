@@ -95,7 +95,10 @@ async function converge(
   const ops = await plan(current);
   // Port binding follows the fans: its table rebuilt from fan's record of the ports it bound, before any bridge
   // exists (nothing else has changed yet if this fails).
-  const bound = await reconcileBindings({ runner: deps.runner, host: deps.host, stateDir: deps.paths.stateDir }, fans);
+  const bound = await reconcileBindings(
+    { runner: deps.runner, host: deps.host, stateDir: deps.paths.stateDir, interfaces: facts.interfaces },
+    fans,
+  );
   if (ops.length > 0) {
     await requireHost(deps.runner, { bpfObject: deps.paths.bpfObject, dhcp: fans.some((f) => f.dhcp) });
     await deps.dataplane.apply(ops, deps.log);

@@ -20,6 +20,7 @@ import { changeBindElements, loadBindScript, readBindTable } from '../kernel/bin
 import { readNftCounters } from '../kernel/nft-rule-counters.js';
 import type { PortBinder } from '../ports/bindings.js';
 import type { HostReader } from '../ports/host.js';
+import type { InterfaceFacts } from '../core/model/host-facts.js';
 import type { CommandRunner } from '../ports/runner.js';
 import { PortBindingStore, type StoredPortBinding } from '../store/port-bindings.js';
 
@@ -188,6 +189,8 @@ export interface ReconcileDeps {
   readonly host: HostReader;
   readonly stateDir: string;
   readonly now?: () => Date;
+  /** The host's links as the caller just read them (`fanctl up` has): saves reading them again. */
+  readonly interfaces?: readonly InterfaceFacts[];
 }
 
 export function bindTableSpec(fans: readonly Fan[], bindings: readonly PortBinding[]): BindTableSpec {
@@ -220,7 +223,7 @@ export async function reconcileBindings(deps: ReconcileDeps, fans: readonly Fan[
     }
     const bridges = new Set(fans.map((f) => f.bridge));
     const ports = new Set(
-      (await deps.host.readFacts()).interfaces
+      (deps.interfaces ?? (await deps.host.readFacts()).interfaces)
         .filter((i) => i.master !== undefined && bridges.has(i.master))
         .map((i) => i.name),
     );

@@ -15,11 +15,14 @@ export interface BindTableState {
 }
 
 export async function readBindTable(runner: CommandRunner): Promise<BindTableState> {
-  const listing = await runner.run(['nft', 'list', 'table', 'bridge', BIND_TABLE], { allowFailure: true });
+  // Both listings at once: the text carries fan's key, the JSON the content (`fanctl up` waits on both).
+  const [listing, json] = await Promise.all([
+    runner.run(['nft', 'list', 'table', 'bridge', BIND_TABLE], { allowFailure: true }),
+    runner.run(['nft', '-j', 'list', 'table', 'bridge', BIND_TABLE], { allowFailure: true }),
+  ]);
   if (listing.exitCode !== 0) return { present: false };
   const key = decodeBindKey(listing.stdout);
   if (key === undefined) return { present: true };
-  const json = await runner.run(['nft', '-j', 'list', 'table', 'bridge', BIND_TABLE], { allowFailure: true });
   if (json.exitCode !== 0) return { present: true, key };
   return { present: true, key, content: decodeBindJson(json.stdout) };
 }
