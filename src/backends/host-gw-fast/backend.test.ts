@@ -1,40 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseIpv4 } from '../../core/address/ipv4.js';
 import { parseFanWords } from '../../core/config/fan-spec.js';
-import { type Fan, resolveFans } from '../../core/config/resolve.js';
-import type { CurrentHost, DesiredHost } from '../../core/model/host-state.js';
+import { resolveFans } from '../../core/config/resolve.js';
+import type { CurrentHost } from '../../core/model/host-state.js';
 import { FAN_ONLINK_GATEWAY } from '../../core/model/host-state.js';
 import { diffHost } from '../../core/plan/diff.js';
 import { planHost } from '../../core/plan/host-plan.js';
-import type { Op } from '../../core/plan/ops.js';
-import { assertConfigError, cidrOf, hostFacts, iface, route } from '../../testing/builders.js';
+import { EMPTY_HOST, briefOp, deviceLines, fansOf, planOf } from '../../testing/dataplane.js';
+import { assertConfigError, hostFacts, iface, route } from '../../testing/builders.js';
 import { hostGwBackend } from '../host-gw/backend.js';
 import { overlayEntry } from '../overlay-entry.js';
 import { backendOf, carriesVxlan, fanMtu } from '../registry.js';
 import { GW_RX_SECTION, GW_TX_SECTION, hostGwFastBackend } from './backend.js';
 
-const FACTS = hostFacts(
-  [
-    iface('eth0', ['172.16.3.4/16'], { mac: '02:00:ac:10:03:04' }),
-    iface('eth1', ['10.99.238.5/20'], { mtu: 9000, mac: '02:00:0a:63:ee:05' }),
-  ],
-  [route('default', 'eth0', { gateway: parseIpv4('172.16.0.1') }), route('172.16.0.0/16', 'eth0')],
-);
-const fans = (...lines: string[]): Fan[] =>
-  resolveFans(
-    lines.map((l) => parseFanWords(l.split(' '))),
-    FACTS,
-  );
-const plan = (...lines: string[]): DesiredHost => planHost(fans(...lines), { stateDir: '/run/fan' });
-const devices = (p: DesiredHost): string[] =>
-  p.devices.map(
-    (d) => `${d.dev} ${d.programs.map((x) => `${x.direction}:${x.section}`).join(',')} ${d.overlays.length}`,
-  );
-
 describe('host-gw-fast backend', () => {
   it('is selected by --type host-gw-fast: full MTU, the underlay device as the peer device, no tunnel', () => {
-    const [fan] = fans('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast');
+    const [fan] = fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast');
     assert.ok(fan);
     assert.equal(backendOf(fan), hostGwFastBackend);
     assert.equal(fanMtu(fan), 1500);
@@ -45,11 +26,11 @@ describe('host-gw-fast backend', () => {
   });
 
   it("keeps host-gw's kernel path (egress program, placeholder neighbour, route) and adds the fast programs", () => {
-    const p = plan(
+    const p = planOf(
       '-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast',
       '-o 251.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast',
     );
-    assert.deepEqual(devices(p), [
+    assert.deepEqual(deviceLines(p), [
       `eth0 egress:tc/hostgw,ingress:${GW_RX_SECTION} 2`,
       `fan-250 ingress:${GW_TX_SECTION} 2`,
       `fan-251 ingress:${GW_TX_SECTION} 2`,
@@ -63,8 +44,8 @@ describe('host-gw-fast backend', () => {
   });
 
   it("the underlay device carries host-gw's table: the same frames, so host-gw hosts share the fan", () => {
-    const [fast] = fans('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast');
-    const [slow] = fans('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw');
+    const [fast] = fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast');
+    const [slow] = fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw');
     assert.ok(fast && slow);
     const [fastDev] = hostGwFastBackend.devices([fast]);
     const [slowDev] = hostGwBackend.devices([slow]);
@@ -74,7 +55,7 @@ describe('host-gw-fast backend', () => {
   });
 
   it('state does not grow with the number of hosts: a /16 underlay plans what a /24 does', () => {
-    const wide = plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast');
+    const wide = planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast');
     const facts24 = hostFacts(
       [iface('eth0', ['172.16.3.4/24'], { mac: '02:00:ac:10:03:04' })],
       [route('172.16.3.0/24', 'eth0')],
@@ -83,14 +64,14 @@ describe('host-gw-fast backend', () => {
       resolveFans([parseFanWords('-o 250.0.0.0/8 -u 172.16.3.0/24 --type host-gw-fast'.split(' '))], facts24),
       { stateDir: '/run/fan' },
     );
-    assert.deepEqual(devices(wide), devices(narrow));
+    assert.deepEqual(deviceLines(wide), deviceLines(narrow));
   });
 
   it('refuses a host-gw or vxlan-fast fan on the same underlay device, and names the fix', () => {
     for (const other of ['host-gw', 'vxlan-fast']) {
       assertConfigError(
         () =>
-          plan(
+          planOf(
             '-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast',
             `-o 240.0.0.0/8 -u 172.16.0.0/16 --type ${other}`,
           ),
@@ -100,8 +81,8 @@ describe('host-gw-fast backend', () => {
   });
 
   it('sits beside a vxlan fan on the same underlay device (that one uses the tunnel)', () => {
-    const p = plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast', '-o 240.0.0.0/8 -u 172.16.0.0/16');
-    assert.deepEqual(devices(p), [
+    const p = planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast', '-o 240.0.0.0/8 -u 172.16.0.0/16');
+    assert.deepEqual(deviceLines(p), [
       'fan-vxlan egress:tc/egress,ingress:tc/ingress 1',
       `eth0 egress:tc/hostgw,ingress:${GW_RX_SECTION} 1`,
       `fan-250 ingress:${GW_TX_SECTION} 1`,
@@ -123,26 +104,9 @@ describe('host-gw-fast backend', () => {
   });
 });
 
-const EMPTY: CurrentHost = {
-  links: [{ name: 'eth0', kind: 'ether', mtu: 1500, up: true, addresses: [cidrOf('172.16.3.4/16')] }],
-  routes: [],
-  tcPrograms: [],
-  hostGw: [],
-  forwardAccept: [],
-  iptables: true,
-  dhcp: [],
-  ipForward: true,
-};
-const brief = (op: Op): string =>
-  op.kind === 'tc-attach' || op.kind === 'tc-detach'
-    ? `${op.kind} ${op.dev} ${op.qdisc}`
-    : op.kind === 'link-add'
-      ? `${op.kind} ${op.link.name}`
-      : op.kind;
-
 describe('host-gw-fast: diff', () => {
   it('attaches to the bridge after creating it (own clsact) and shares the underlay device’s clsact', () => {
-    const ops = diffHost(EMPTY, plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast')).map(brief);
+    const ops = diffHost(EMPTY_HOST, planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast')).map(briefOp);
     const bridge = ops.indexOf('link-add fan-250');
     const attach = ops.indexOf('tc-attach fan-250 own');
     assert.ok(bridge >= 0 && attach > bridge, ops.join('\n'));
@@ -151,7 +115,7 @@ describe('host-gw-fast: diff', () => {
 
   it('switching from host-gw adds only the receiving program where the egress one is attached', () => {
     const current: CurrentHost = {
-      ...EMPTY,
+      ...EMPTY_HOST,
       tcPrograms: [
         {
           dev: 'eth0',
@@ -159,25 +123,25 @@ describe('host-gw-fast: diff', () => {
           progId: 7,
           name: 'fan_hostgw',
           section: 'tc/hostgw',
-          overlays: hostGwBackend.devices(fans('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'))[0]?.overlays,
+          overlays: hostGwBackend.devices(fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'))[0]?.overlays,
         },
       ],
     };
-    const ops = diffHost(current, plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast')).map(brief);
+    const ops = diffHost(current, planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast')).map(briefOp);
     assert.ok(ops.includes('tc-attach eth0 shared'), ops.join('\n'));
     assert.ok(ops.includes('tc-attach fan-250 own'), ops.join('\n'));
   });
 
   it('switching back to host-gw removes only the receiving program: the egress one and the qdisc stay', () => {
-    const table = hostGwBackend.devices(fans('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'))[0]?.overlays;
+    const table = hostGwBackend.devices(fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'))[0]?.overlays;
     const current: CurrentHost = {
-      ...EMPTY,
+      ...EMPTY_HOST,
       tcPrograms: [
         { dev: 'eth0', direction: 'egress', progId: 7, name: 'fan_hostgw', section: 'tc/hostgw', overlays: table },
         { dev: 'eth0', direction: 'ingress', progId: 8, name: 'fan_fp_gw_rx', section: GW_RX_SECTION, overlays: table },
       ],
     };
-    const ops = diffHost(current, plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'));
+    const ops = diffHost(current, planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'));
     const detach = ops.filter((op) => op.kind === 'tc-detach');
     assert.deepEqual(detach, [
       {

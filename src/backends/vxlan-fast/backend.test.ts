@@ -1,39 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseIpv4 } from '../../core/address/ipv4.js';
 import { parseFanWords } from '../../core/config/fan-spec.js';
 import { type Fan, resolveFans } from '../../core/config/resolve.js';
-import type { CurrentHost, DesiredHost } from '../../core/model/host-state.js';
+import type { CurrentHost } from '../../core/model/host-state.js';
 import { diffHost } from '../../core/plan/diff.js';
 import { planHost } from '../../core/plan/host-plan.js';
-import type { Op } from '../../core/plan/ops.js';
-import { assertConfigError, cidrOf, hostFacts, iface, route } from '../../testing/builders.js';
+import { EMPTY_HOST, briefOp, deviceLines, fansOf, planOf } from '../../testing/dataplane.js';
+import { assertConfigError, hostFacts, iface, route } from '../../testing/builders.js';
 import { overlayEntry } from '../overlay-entry.js';
 import { backendOf, fanMtu } from '../registry.js';
 import { TUNNEL_DEVICE, vxlanBackend } from '../vxlan/backend.js';
 import { FAST_RX_SECTION, FAST_TX_SECTION, vxlanFastBackend } from './backend.js';
 
-const FACTS = hostFacts(
-  [
-    iface('eth0', ['172.16.3.4/16'], { mac: '02:00:ac:10:03:04' }),
-    iface('eth1', ['10.99.238.5/20'], { mtu: 9000, mac: '02:00:0a:63:ee:05' }),
-  ],
-  [route('default', 'eth0', { gateway: parseIpv4('172.16.0.1') }), route('172.16.0.0/16', 'eth0')],
-);
-const fans = (...lines: string[]): Fan[] =>
-  resolveFans(
-    lines.map((l) => parseFanWords(l.split(' '))),
-    FACTS,
-  );
-const plan = (...lines: string[]): DesiredHost => planHost(fans(...lines), { stateDir: '/run/fan' });
-const devices = (p: DesiredHost): string[] =>
-  p.devices.map(
-    (d) => `${d.dev} ${d.programs.map((x) => `${x.direction}:${x.section}`).join(',')} ${d.overlays.length}`,
-  );
-
 describe('vxlan-fast backend', () => {
   it('is selected by --type vxlan-fast, with the vxlan MTU and the tunnel as the peer device', () => {
-    const [fan] = fans('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast');
+    const [fan] = fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast');
     assert.ok(fan);
     assert.equal(backendOf(fan), vxlanFastBackend);
     assert.equal(fanMtu(fan), 1450);
@@ -42,11 +23,11 @@ describe('vxlan-fast backend', () => {
   });
 
   it('keeps the vxlan tunnel as the fallback, adds one program per bridge and per underlay device', () => {
-    const p = plan(
+    const p = planOf(
       '-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast',
       '-o 251.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast',
     );
-    assert.deepEqual(devices(p), [
+    assert.deepEqual(deviceLines(p), [
       'fan-vxlan egress:tc/egress,ingress:tc/ingress 2',
       `fan-250 ingress:${FAST_TX_SECTION} 2`,
       `fan-251 ingress:${FAST_TX_SECTION} 2`,
@@ -61,14 +42,14 @@ describe('vxlan-fast backend', () => {
   });
 
   it('the same tunnel as a vxlan fan of the same overlay (the wire format is the same)', () => {
-    const [fast] = fans('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast');
-    const [slow] = fans('-o 250.0.0.0/8 -u 172.16.0.0/16');
+    const [fast] = fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast');
+    const [slow] = fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16');
     assert.ok(fast && slow);
     assert.deepEqual(vxlanFastBackend.devices([fast])[0], vxlanBackend.devices([slow])[0]);
   });
 
   it('state does not grow with the number of hosts: a /16 underlay plans what a /24 does', () => {
-    const wide = plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast');
+    const wide = planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast');
     const facts24 = hostFacts(
       [iface('eth0', ['172.16.3.4/24'], { mac: '02:00:ac:10:03:04' })],
       [route('172.16.3.0/24', 'eth0')],
@@ -77,11 +58,11 @@ describe('vxlan-fast backend', () => {
       resolveFans([parseFanWords('-o 250.0.0.0/8 -u 172.16.3.0/24 --type vxlan-fast'.split(' '))], facts24),
       { stateDir: '/run/fan' },
     );
-    assert.deepEqual(devices(wide), devices(narrow));
+    assert.deepEqual(deviceLines(wide), deviceLines(narrow));
   });
 
   it('shares the tunnel with a vxlan fan: one device, both tables, largest MTU', () => {
-    const both = fans('-o 250.0.0.0/8 -u 172.16.0.0/16', '-o 240.0.0.0/8 -u 10.99.0.0/16 --type vxlan-fast');
+    const both = fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16', '-o 240.0.0.0/8 -u 10.99.0.0/16 --type vxlan-fast');
     const p = planHost(both, { stateDir: '/run/fan' });
     const tunnels = p.devices.filter((d) => d.dev === TUNNEL_DEVICE);
     assert.equal(tunnels.length, 1);
@@ -96,32 +77,16 @@ describe('vxlan-fast backend', () => {
 
   it('refuses a host-gw fan on the same underlay device (both need its programs)', () => {
     assertConfigError(
-      () => plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast', '-o 240.0.0.0/8 -u 172.16.0.0/16 --type host-gw'),
+      () =>
+        planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast', '-o 240.0.0.0/8 -u 172.16.0.0/16 --type host-gw'),
       /both need eth0 for their eBPF programs/,
     );
   });
 });
 
-const EMPTY: CurrentHost = {
-  links: [{ name: 'eth0', kind: 'ether', mtu: 1500, up: true, addresses: [cidrOf('172.16.3.4/16')] }],
-  routes: [],
-  tcPrograms: [],
-  hostGw: [],
-  forwardAccept: [],
-  iptables: true,
-  dhcp: [],
-  ipForward: true,
-};
-const brief = (op: Op): string =>
-  op.kind === 'tc-attach' || op.kind === 'tc-detach'
-    ? `${op.kind} ${op.dev} ${op.qdisc}`
-    : op.kind === 'link-add'
-      ? `${op.kind} ${op.link.name}`
-      : op.kind;
-
 describe('vxlan-fast: diff', () => {
   it('attaches to the bridge the same run creates, after creating it, with a qdisc of its own', () => {
-    const ops = diffHost(EMPTY, plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast')).map(brief);
+    const ops = diffHost(EMPTY_HOST, planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast')).map(briefOp);
     const bridge = ops.indexOf('link-add fan-250');
     const attach = ops.indexOf('tc-attach fan-250 own');
     assert.ok(bridge >= 0 && attach > bridge, ops.join('\n'));
@@ -131,9 +96,9 @@ describe('vxlan-fast: diff', () => {
 
   it('removes its programs from the underlay device when the fan goes', () => {
     const current: CurrentHost = {
-      ...EMPTY,
+      ...EMPTY_HOST,
       tcPrograms: [{ dev: 'eth0', direction: 'ingress', progId: 7, name: 'fan_fp_rx', section: FAST_RX_SECTION }],
     };
-    assert.deepEqual(diffHost(current, planHost([], { stateDir: '/run/fan' })).map(brief), ['tc-detach eth0 shared']);
+    assert.deepEqual(diffHost(current, planHost([], { stateDir: '/run/fan' })).map(briefOp), ['tc-detach eth0 shared']);
   });
 });

@@ -4,22 +4,22 @@ import { describeAction } from './action.js';
 import { renderTcDetach } from './tc.js';
 
 const OBJ = '/usr/lib/fan/fan.bpf.o';
-const text = (changes: ReturnType<typeof renderTcDetach>): { apply: string; undo: string[] }[] =>
-  changes.map((c) => ({ apply: describeAction(c.apply), undo: c.undo.map(describeAction) }));
+/** The receiving program's detach from eth0 (shared clsact), rendered as text: apply, and its undo. */
+const detach = (extra: { keepQdisc?: true } = {}): { apply: string; undo: string[] }[] =>
+  renderTcDetach(
+    {
+      kind: 'tc-detach',
+      dev: 'eth0',
+      programs: [{ direction: 'ingress', section: 'tc/fp_gw_rx' }],
+      qdisc: 'shared',
+      ...extra,
+    },
+    OBJ,
+  ).map((c) => ({ apply: describeAction(c.apply), undo: c.undo.map(describeAction) }));
 
 describe('tc detach', () => {
   it("whole device: every filter, then the device's clsact (released when shared); a rollback re-attaches", () => {
-    const out = text(
-      renderTcDetach(
-        {
-          kind: 'tc-detach',
-          dev: 'eth0',
-          programs: [{ direction: 'ingress', section: 'tc/fp_gw_rx' }],
-          qdisc: 'shared',
-        },
-        OBJ,
-      ),
-    );
+    const out = detach();
     assert.equal(out.length, 2);
     assert.match(out[0]?.apply ?? '', /^tc filter del dev eth0 ingress pref 250/);
     assert.match(out[1]?.apply ?? '', /clsact/);
@@ -27,18 +27,7 @@ describe('tc detach', () => {
   });
 
   it('keepQdisc: only the filters go, and a rollback puts back only the filters', () => {
-    const out = text(
-      renderTcDetach(
-        {
-          kind: 'tc-detach',
-          dev: 'eth0',
-          programs: [{ direction: 'ingress', section: 'tc/fp_gw_rx' }],
-          qdisc: 'shared',
-          keepQdisc: true,
-        },
-        OBJ,
-      ),
-    );
+    const out = detach({ keepQdisc: true });
     assert.deepEqual(
       out.map((c) => c.apply),
       ['tc filter del dev eth0 ingress pref 250'],
