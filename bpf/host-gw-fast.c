@@ -38,9 +38,7 @@ int fan_fp_gw_tx(struct __sk_buff *skb)
 	__u32 d, i, remote;
 	long rc;
 
-	if (!fp_on() || skb->pkt_type != 0 /* PACKET_HOST */ || skb->protocol != bpf_htons(ETH_P_IP))
-		return TC_ACT_OK;
-	if (fp_load_ip(skb, ETH_HLEN, &ip) || ip.ttl <= 1)
+	if (fp_routed_ipv4(skb, &ip))
 		return TC_ACT_OK;
 	d = bpf_ntohl(ip.daddr);
 	o = fan_match(d, &i, &remote);
@@ -74,9 +72,7 @@ int fan_fp_gw_rx(struct __sk_buff *skb)
 	__u32 d, i, j, remote, sremote;
 	long rc;
 
-	if (!fp_on() || skb->pkt_type != 0 /* PACKET_HOST */ || skb->protocol != bpf_htons(ETH_P_IP))
-		return TC_ACT_OK;
-	if (fp_load_ip(skb, ETH_HLEN, &ip) || ip.ttl <= 1)
+	if (fp_routed_ipv4(skb, &ip))
 		return TC_ACT_OK;
 	d = bpf_ntohl(ip.daddr);
 	o = fan_match(d, &i, &remote);

@@ -116,6 +116,19 @@ static __always_inline int fp_load_ip(struct __sk_buff *skb, __u32 off, struct f
 	return 0;
 }
 
+/*
+ * 0 when the fast path may look at this packet at all: the switch is on, and it is an IPv4 packet addressed to
+ * this device's MAC (one the host would route) with a header we may take and a TTL left to forward with.
+ */
+static __always_inline int fp_routed_ipv4(struct __sk_buff *skb, struct fp_iphdr *ip)
+{
+	if (!fp_on() || skb->pkt_type != 0 /* PACKET_HOST */ || skb->protocol != bpf_htons(ETH_P_IP))
+		return -1;
+	if (fp_load_ip(skb, ETH_HLEN, ip) || ip->ttl <= 1)
+		return -1;
+	return 0;
+}
+
 /* ip_forward's TTL decrement, so hop counts match the kernel path's. */
 static __always_inline int fp_dec_ttl(struct __sk_buff *skb, __u32 ip_off, const struct fp_iphdr *ip)
 {
@@ -190,9 +203,7 @@ int fan_fp_tx(struct __sk_buff *skb)
 	__u8 tos;
 	long rc;
 
-	if (!fp_on() || skb->pkt_type != 0 /* PACKET_HOST */ || skb->protocol != bpf_htons(ETH_P_IP))
-		return TC_ACT_OK;
-	if (fp_load_ip(skb, ETH_HLEN, &ip) || ip.ttl <= 1)
+	if (fp_routed_ipv4(skb, &ip))
 		return TC_ACT_OK;
 	d = bpf_ntohl(ip.daddr);
 	s = bpf_ntohl(ip.saddr);

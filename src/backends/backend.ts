@@ -10,6 +10,11 @@ import type { DataplaneDevice } from '../core/model/host-state.js';
 export interface DataplaneBackend {
   /** The `--type` that selects it. */
   readonly type: string;
+  /**
+   * What its frames look like on the wire: a fast path shares its kernel path's (vxlan-fast: vxlan), so hosts of
+   * one fan may mix them, and a target stated for a wire format applies to both.
+   */
+  readonly wireFormat: 'vxlan' | 'host-gw';
   /** Bytes of encapsulation per packet: bridge and container MTU are the underlay device's MTU less this. */
   readonly overhead: number;
   /** The device the overlay's route points into on this host. */

@@ -25,7 +25,12 @@ export function fanMtu(fan: Pick<Fan, 'type' | 'deviceMtu'>): number {
   return fan.deviceMtu - backendOf(fan).overhead;
 }
 
+/** The wire format of a backend type (undefined: no such type), shared by a kernel path and its fast path. */
+export function wireFormatOf(type: string | undefined): DataplaneBackend['wireFormat'] | undefined {
+  return ALL_BACKENDS.find((b) => b.type === type)?.wireFormat;
+}
+
 /** Fans whose packets cross hosts in fan's VXLAN (the fan-vxlan device, or a fast path with the same frames). */
 export function carriesVxlan(fan: { readonly type: string }): boolean {
-  return fan.type === vxlanBackend.type || fan.type === vxlanFastBackend.type;
+  return wireFormatOf(fan.type) === 'vxlan';
 }

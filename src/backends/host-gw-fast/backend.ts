@@ -19,6 +19,7 @@ const TYPE = 'host-gw-fast';
 
 export const hostGwFastBackend: DataplaneBackend = {
   type: TYPE,
+  wireFormat: hostGwBackend.wireFormat,
   overhead: hostGwBackend.overhead,
   peerDevice: (fan) => hostGwBackend.peerDevice(fan),
   devices(fans: readonly Fan[]): DataplaneDevice[] {

@@ -12,6 +12,7 @@ import { overlayEntry } from '../overlay-entry.js';
 
 export const hostGwBackend: DataplaneBackend = {
   type: 'host-gw',
+  wireFormat: 'host-gw',
   overhead: 0,
   peerDevice: (fan) => fan.device,
   devices(fans: readonly Fan[]): DataplaneDevice[] {

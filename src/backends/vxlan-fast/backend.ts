@@ -42,6 +42,7 @@ export function fastPathDevices(fans: readonly Fan[]): DataplaneDevice[] {
 
 export const vxlanFastBackend: DataplaneBackend = {
   type: 'vxlan-fast',
+  wireFormat: vxlanBackend.wireFormat,
   overhead: VXLAN_OVERHEAD,
   peerDevice: () => TUNNEL_DEVICE,
   devices(fans: readonly Fan[]): DataplaneDevice[] {

@@ -17,6 +17,7 @@ export const VXLAN_OVERHEAD = 50;
 
 export const vxlanBackend: DataplaneBackend = {
   type: 'vxlan',
+  wireFormat: 'vxlan',
   overhead: VXLAN_OVERHEAD,
   peerDevice: () => TUNNEL_DEVICE,
   devices(fans: readonly Fan[]): DataplaneDevice[] {

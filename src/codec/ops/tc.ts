@@ -24,23 +24,28 @@ const filterDel = (dev: string, direction: string): Action =>
 const qdiscDel = (dev: string): Action =>
   run(['tc', 'qdisc', 'del', 'dev', dev, 'clsact'], { tolerate: 'Cannot find|No such file|Invalid handle' });
 
-function attach(dev: string, programs: Programs, qdisc: 'own' | 'shared', bpfObject: string): Change[] {
-  const changes: Change[] =
-    qdisc === 'own'
-      ? [{ apply: run(['tc', 'qdisc', 'replace', 'dev', dev, 'clsact']), undo: [qdiscDel(dev)] }]
-      : [{ apply: { kind: 'clsact-add', dev }, undo: [{ kind: 'clsact-release', dev }] }];
-  for (const p of programs) {
-    changes.push({
-      apply: run(tcFilterArgv(dev, p.direction, p.section, bpfObject)),
-      undo: [filterDel(dev, p.direction)],
-    });
-  }
-  return changes;
+/** The clsact qdisc: fan's own (replaced, deleted on undo), or a device's shared one (marker-counted). */
+function qdiscChange(dev: string, qdisc: 'own' | 'shared'): Change {
+  return qdisc === 'own'
+    ? { apply: run(['tc', 'qdisc', 'replace', 'dev', dev, 'clsact']), undo: [qdiscDel(dev)] }
+    : { apply: { kind: 'clsact-add', dev }, undo: [{ kind: 'clsact-release', dev }] };
 }
 
-function detach(dev: string, programs: Programs, qdisc: 'own' | 'shared' | 'keep'): Action[] {
+function filterChanges(dev: string, programs: Programs, bpfObject: string): Change[] {
+  return programs.map((p) => ({
+    apply: run(tcFilterArgv(dev, p.direction, p.section, bpfObject)),
+    undo: [filterDel(dev, p.direction)],
+  }));
+}
+
+function attach(dev: string, programs: Programs, qdisc: 'own' | 'shared', bpfObject: string): Change[] {
+  return [qdiscChange(dev, qdisc), ...filterChanges(dev, programs, bpfObject)];
+}
+
+/** The filters, then (unless fan's other programs stay on the device) the qdisc. */
+function detach(dev: string, programs: Programs, qdisc: 'own' | 'shared', keepQdisc: boolean): Action[] {
   const filters = programs.map((p) => filterDel(dev, p.direction));
-  if (qdisc === 'keep') return filters;
+  if (keepQdisc) return filters;
   return [...filters, qdisc === 'own' ? qdiscDel(dev) : { kind: 'clsact-release', dev }];
 }
 
@@ -49,14 +54,13 @@ export function renderTcAttach(op: OpOf<'tc-attach'>, bpfObject: string): Change
 }
 
 export function renderTcDetach(op: OpOf<'tc-detach'>, bpfObject: string): Change[] {
-  // With fan's other programs staying, the qdisc stays too: a rollback only puts the filters back.
-  const again = attach(op.dev, op.programs, op.qdisc, bpfObject)
-    .slice(op.keepQdisc ? 1 : 0)
-    .map((c) => c.apply);
+  const keep = op.keepQdisc === true;
+  // A rollback attaches again; with fan's other programs staying, the qdisc stayed too and only the filters return.
+  const again = [...(keep ? [] : [qdiscChange(op.dev, op.qdisc)]), ...filterChanges(op.dev, op.programs, bpfObject)];
   const table: Action[] = op.overlays ? [{ kind: 'overlay-table', dev: op.dev, overlays: op.overlays }] : [];
-  return detach(op.dev, op.programs, op.keepQdisc ? 'keep' : op.qdisc).map((apply, i) => ({
+  return detach(op.dev, op.programs, op.qdisc, keep).map((apply, i) => ({
     apply,
-    undo: i === 0 ? [...again, ...table] : [],
+    undo: i === 0 ? [...again.map((c) => c.apply), ...table] : [],
   }));
 }
 

@@ -10,6 +10,7 @@ import { contentKey, dhcpKey, diffHost, natKey } from './diff.js';
 import { planHost } from './host-plan.js';
 import { renderNftTable } from '../../codec/nft.js';
 import { type Op, describeOp } from './ops.js';
+import { EMPTY_HOST } from '../../testing/dataplane.js';
 
 const ETH0_MAC = '02:00:ac:10:03:04';
 const ETH0: LinkState = {
@@ -43,16 +44,7 @@ const RESERVE_3 = plan('-o 250.0.0.0/8 -u 172.16.0.0/16 --dhcp --host-reserve 3'
 const NONE = planHost([], { stateDir: '/run/fan' });
 
 /** A host with nothing of fan's: eth0 only, IP forwarding off, iptables available. */
-const EMPTY: CurrentHost = {
-  links: [ETH0],
-  routes: [],
-  tcPrograms: [],
-  hostGw: [],
-  forwardAccept: [],
-  iptables: true,
-  dhcp: [],
-  ipForward: false,
-};
+const EMPTY: CurrentHost = { ...EMPTY_HOST, links: [ETH0], ipForward: false };
 
 /** What the kernel layer reads back from a host on which `desired` was applied completely. */
 function mirror(desired: DesiredHost): CurrentHost {

@@ -15,7 +15,9 @@ import {
   type LinkState,
   type NatSpec,
   type OverlayEntry,
+  type ProgramSpec,
   type RouteSpec,
+  type TcProgramState,
   FAN_NFT_TABLE,
   isFanOwned,
 } from '../model/host-state.js';
@@ -89,6 +91,12 @@ function diffBridges(current: CurrentHost, desired: DesiredHost, links: Readonly
   return ops;
 }
 
+/** The spec of an attached program (one read back without a section name is the direction's default). */
+const programSpec = (p: TcProgramState): ProgramSpec => ({
+  direction: p.direction,
+  section: p.section ?? `tc/${p.direction}`,
+});
+
 const was = <T>(value: T | undefined): { was?: T } => (value === undefined ? {} : { was: value });
 
 /** One data-plane device: its link (when fan makes it), neighbour, programs and table. */
@@ -142,7 +150,7 @@ function diffDevice(
     ops.push({
       kind: 'tc-detach',
       dev: device.dev,
-      programs: unwanted.map((p) => ({ direction: p.direction, section: p.section ?? `tc/${p.direction}` })),
+      programs: unwanted.map(programSpec),
       qdisc,
       keepQdisc: true,
       ...(unwanted[0]?.overlays ? { overlays: unwanted[0].overlays } : {}),
@@ -169,7 +177,7 @@ function removeDevices(current: CurrentHost, desired: DesiredHost, links: Readon
     ops.push({
       kind: 'tc-detach',
       dev,
-      programs: programs.map((p) => ({ direction: p.direction, section: p.section ?? `tc/${p.direction}` })),
+      programs: programs.map(programSpec),
       qdisc: own ? 'own' : 'shared',
       ...(overlays ? { overlays } : {}),
     });

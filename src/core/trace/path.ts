@@ -13,7 +13,7 @@ import type { InterfaceFacts, RouteFacts } from '../model/host-facts.js';
 import { FAN_ROUTE_PROTO } from '../model/host-state.js';
 import { bridgeAddresses, fanMtu } from '../plan/host-plan.js';
 import { TUNNEL_DEVICE, VXLAN_PORT } from '../../backends/vxlan/backend.js';
-import { carriesVxlan } from '../../backends/registry.js';
+import { backendOf } from '../../backends/registry.js';
 import { type PolicyDecision, type PolicyVerdict, openPolicy } from './policy.js';
 import { type TraceProto, formatProto } from './proto.js';
 
@@ -272,7 +272,7 @@ export function tracePath(facts: TraceFacts, req: TraceRequest): Trace {
     const crossOverlay = dstFan !== srcFan;
     const bits = remote & hostMask(dstFan.map.underlay.prefix);
     // A fast path carries its kernel path's frames: where it does not apply, its packets take that path.
-    const dataplane: 'vxlan' | 'host-gw' = carriesVxlan(dstFan) ? 'vxlan' : 'host-gw';
+    const dataplane = backendOf(dstFan).wireFormat;
     const base = { kind: 'cross-host' as const, crossOverlay, dataplane, underlayHost: R };
     const peerDev = dataplane === 'vxlan' ? TUNNEL_DEVICE : dstFan.device;
     hops.push({

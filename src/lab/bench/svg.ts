@@ -4,6 +4,7 @@
  * the issue's targets as ticks; then fan's CNI times against the reference plugins. Pure.
  */
 import type { BenchReport, PathRow } from './model.js';
+import { wireFormatOf } from '../../backends/registry.js';
 import type { Summary } from './stats.js';
 
 const WIDTH = 960;
@@ -39,9 +40,9 @@ interface Group {
 function targetFor(row: PathRow, streams: string, mtu: number): number | undefined {
   if (row.kind !== 'backend' || row.cpu !== 'one-cpu') return undefined;
   // A wire format's targets apply to its kernel path and its fast path alike.
-  if (row.backend === 'vxlan' || row.backend === 'vxlan-fast')
-    return streams === '4' ? 0.95 : mtu === 9000 ? 0.93 : 0.9;
-  if ((row.backend === 'host-gw' || row.backend === 'host-gw-fast') && streams === '1') return 0.97;
+  const format = wireFormatOf(row.backend);
+  if (format === 'vxlan') return streams === '4' ? 0.95 : mtu === 9000 ? 0.93 : 0.9;
+  if (format === 'host-gw' && streams === '1') return 0.97;
   return undefined;
 }
 

@@ -4,6 +4,7 @@
  */
 import type { CniBenchReport } from '../cni-bench.js';
 import type { ControlRow, CpuMode, PathRow, Target } from './model.js';
+import { wireFormatOf } from '../../backends/registry.js';
 
 interface Input {
   readonly paths: readonly PathRow[];
@@ -40,16 +41,13 @@ function row(paths: readonly PathRow[], pick: (p: PathRow) => boolean, mtu: numb
 const isBackend = (type: string) => (p: PathRow) => p.kind === 'backend' && p.backend === type;
 
 /**
- * A data plane's wire format is carried by its kernel path and its fast path alike (vxlan and vxlan-fast, host-gw
- * and host-gw-fast): a target for the format is judged on the faster of the two rows at that MTU.
+ * A wire format is carried by its kernel path and its fast path alike (vxlan and vxlan-fast, host-gw and
+ * host-gw-fast): a target for the format is judged on the faster of their rows at that MTU.
  */
-const FAMILIES: Readonly<Record<string, readonly string[]>> = {
-  vxlan: ['vxlan', 'vxlan-fast'],
-  'host-gw': ['host-gw', 'host-gw-fast'],
-};
-
-function best(paths: readonly PathRow[], family: string, mtu: number): PathRow | undefined {
-  const rows = (FAMILIES[family] ?? [family]).flatMap((t) => row(paths, isBackend(t), mtu) ?? []);
+function best(paths: readonly PathRow[], format: string, mtu: number): PathRow | undefined {
+  const rows = paths.filter(
+    (p) => p.kind === 'backend' && wireFormatOf(p.backend) === format && p.mtu === mtu && p.cpu === 'one-cpu',
+  );
   const single = (p: PathRow): number => p.streams['1']?.ratio.median ?? -1;
   return rows.reduce<PathRow | undefined>((a, p) => (a === undefined || single(p) > single(a) ? p : a), undefined);
 }
