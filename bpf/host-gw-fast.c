@@ -5,12 +5,13 @@
  * switch fan_fp_ctl, the accelerator map fan_fp_peers and their helpers).
  * docs/fast-path.md describes the design; in short:
  *
- *   tc/fp_gw_tx  on a fan bridge's tc ingress (routed frames the bridge passes
- *                up, after the bridge family's netfilter hooks ran). An IPv4
- *                packet from this host's slice to another host's slice has its
- *                TTL decremented and its MACs set for the host the Fan formula
- *                computes, and leaves by the underlay device directly: no IP
- *                forwarding, no route, no netfilter, no second tc pass.
+ *   tc/fp_gw_tx  in a fan bridge's tc shared block, as tc/fp_tx (on each
+ *                container's port, checking the binding, and on the bridge).
+ *                An IPv4 packet from this host's slice to another host's
+ *                slice has its TTL decremented and its MACs set for the host
+ *                the Fan formula computes, and leaves by the underlay device
+ *                directly: no bridge, no IP forwarding, no route, no
+ *                netfilter, no second tc pass.
  *   tc/fp_gw_rx  on the underlay device's tc ingress. An IPv4 packet to our
  *                MAC, from another host's container (its source maps to
  *                another host), to a container of this host's slice, goes
@@ -35,19 +36,19 @@ int fan_fp_gw_tx(struct __sk_buff *skb)
 	struct bpf_fib_lookup fib = {};
 	struct fp_iphdr ip;
 	struct fan_overlay *o;
-	__u32 d, i, remote;
+	__u32 d, i, remote, bridge;
 	long rc;
 
-	if (fp_routed_ipv4(skb, &ip))
+	if (fp_forwardable_ipv4(skb, &ip))
 		return TC_ACT_OK;
 	d = bpf_ntohl(ip.daddr);
 	o = fan_match(d, &i, &remote);
 	/* Not to another host's slice, or not from ours: the kernel path decides (and drops spoofs). */
-	if (!o || remote == o->local || !fp_local(bpf_ntohl(ip.saddr)))
+	if (!o || remote == o->local || !fp_local(bpf_ntohl(ip.saddr)) || fp_from_container(skb, &ip, &bridge))
 		return TC_ACT_OK;
 
 	fib.family = FP_AF_INET;
-	fib.ifindex = skb->ifindex;
+	fib.ifindex = bridge;
 	fib.ipv4_src = bpf_htonl(o->local);
 	fib.ipv4_dst = bpf_htonl(remote);
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);

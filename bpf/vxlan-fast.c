@@ -4,9 +4,10 @@
  * included by fan.bpf.c (it shares fan_overlays, fan_stats and the helpers).
  * docs/fast-path.md describes the design; in short:
  *
- *   tc/fp_tx  on a fan bridge's tc ingress (routed frames the bridge passes
- *             up: destination MAC = the bridge's, after the bridge family's
- *             netfilter hooks ran). An IPv4 packet from this host's slice to
+ *   tc/fp_tx  in a fan bridge's tc shared block: on each container's port
+ *             (host-side veth) before the bridge, checking the port binding
+ *             itself, and on the bridge (after the bridge family's netfilter
+ *             hooks ran). An IPv4 packet from this host's slice to
  *             another host's slice gets the outer Ethernet/IPv4/UDP/VXLAN
  *             header written here, byte for byte what the fan-vxlan device
  *             would send, and leaves by the underlay device directly.
@@ -117,16 +118,24 @@ static __always_inline int fp_load_ip(struct __sk_buff *skb, __u32 off, struct f
 }
 
 /*
- * 0 when the fast path may look at this packet at all: the switch is on, and it is an IPv4 packet addressed to
- * this device's MAC (one the host would route) with a header we may take and a TTL left to forward with.
+ * 0 when the fast path may look at this packet at all: the switch is on, and it is an IPv4 packet with a header
+ * we may take and a TTL left to forward with.
  */
-static __always_inline int fp_routed_ipv4(struct __sk_buff *skb, struct fp_iphdr *ip)
+static __always_inline int fp_forwardable_ipv4(struct __sk_buff *skb, struct fp_iphdr *ip)
 {
-	if (!fp_on() || skb->pkt_type != 0 /* PACKET_HOST */ || skb->protocol != bpf_htons(ETH_P_IP))
+	if (!fp_on() || skb->protocol != bpf_htons(ETH_P_IP))
 		return -1;
 	if (fp_load_ip(skb, ETH_HLEN, ip) || ip->ttl <= 1)
 		return -1;
 	return 0;
+}
+
+/* The same, for a packet addressed to this device's MAC (one the host would route). */
+static __always_inline int fp_routed_ipv4(struct __sk_buff *skb, struct fp_iphdr *ip)
+{
+	if (skb->pkt_type != 0 /* PACKET_HOST */)
+		return -1;
+	return fp_forwardable_ipv4(skb, ip);
 }
 
 /* ip_forward's TTL decrement, so hop counts match the kernel path's. */
@@ -171,6 +180,50 @@ static __always_inline struct fan_fp_peer *fp_peer(long rc, __u32 d, const struc
 	return peer && fp_same_mac(peer->mac, fib->dmac) ? peer : NULL;
 }
 
+struct fp_ethhdr {
+	__u8 h_dest[ETH_ALEN];
+	__u8 h_source[ETH_ALEN];
+	__be16 h_proto;
+};
+
+/*
+ * 0 when a container's packet entering the fan bridge's tc block may skip the bridge, with *bridge set to the
+ * device the host routes the source through (the fan bridge). The programs of the transmit side sit in a tc shared
+ * block that holds the bridge and every container port (host-side veth) on it, so they run:
+ *   - on the bridge: the bridge family's hooks (the port binding) ran already; the frame must be addressed to the
+ *     bridge (PACKET_HOST) for the host to route it;
+ *   - on a port, before the bridge: the port binding is checked here, exactly: the source address's accelerator
+ *     entry (written by fan's attach paths, never learnt) names this port and the frame's source MAC; and the frame
+ *     must be addressed to the gateway, i.e. to the MAC of the device that routes to the source.
+ * Everything else (DHCP containers without an entry, frames to another MAC, spoofs) takes the bridge.
+ */
+static __always_inline int fp_from_container(struct __sk_buff *skb, const struct fp_iphdr *ip, __u32 *bridge)
+{
+	struct bpf_fib_lookup fib = {};
+	struct fan_fp_peer *peer;
+	struct fp_ethhdr eth;
+	__u32 s = bpf_ntohl(ip->saddr);
+	long rc;
+
+	fib.family = FP_AF_INET;
+	fib.ifindex = skb->ifindex;
+	fib.ipv4_src = ip->daddr;
+	fib.ipv4_dst = ip->saddr;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return -1;
+	*bridge = fib.ifindex;
+	if (fib.ifindex == skb->ifindex)
+		return skb->pkt_type == 0 /* PACKET_HOST */ ? 0 : -1;
+	/* smac (the gateway's MAC) is set only with the neighbour found. */
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS || bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return -1;
+	peer = bpf_map_lookup_elem(&fan_fp_peers, &s);
+	if (!peer || peer->ifindex != skb->ifindex || !fp_same_mac(peer->mac, eth.h_source))
+		return -1;
+	return fp_same_mac(fib.smac, eth.h_dest) ? 0 : -1;
+}
+
 /*
  * Sends the packet on as the FIB lookup (rc) said: with the FIB's MACs out of its device, or into the container
  * behind host veth peer_ifindex (non-zero) with bpf_redirect_peer; with an unresolved neighbour through the
@@ -198,22 +251,22 @@ int fan_fp_tx(struct __sk_buff *skb)
 	struct fp_encap h = {};
 	struct fp_iphdr ip, oip = {};
 	struct fan_overlay *o;
-	__u32 d, s, i, remote, hash, len;
+	__u32 d, s, i, remote, hash, len, bridge;
 	__u64 flags;
 	__u8 tos;
 	long rc;
 
-	if (fp_routed_ipv4(skb, &ip))
+	if (fp_forwardable_ipv4(skb, &ip))
 		return TC_ACT_OK;
 	d = bpf_ntohl(ip.daddr);
 	s = bpf_ntohl(ip.saddr);
 	o = fan_match(d, &i, &remote);
 	/* Not to another host's slice, or not from ours: the kernel path decides (and drops spoofs). */
-	if (!o || remote == o->local || !fp_local(s))
+	if (!o || remote == o->local || !fp_local(s) || fp_from_container(skb, &ip, &bridge))
 		return TC_ACT_OK;
 
 	fib.family = FP_AF_INET;
-	fib.ifindex = skb->ifindex;
+	fib.ifindex = bridge;
 	fib.ipv4_src = bpf_htonl(o->local);
 	fib.ipv4_dst = bpf_htonl(remote);
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);

@@ -28,11 +28,13 @@ class Links implements SandboxLinks {
   readonly host = new Map<string, InterfaceFacts>();
   readonly container = new Map<string, string>(); // ifname → host end
   killAfterCreate = false;
+  readonly requests: AttachedVethRequest[] = [];
 
   netnsExists(): Promise<boolean> {
     return Promise.resolve(true);
   }
   createAttachedVeth(req: AttachedVethRequest): Promise<{ host: InterfaceFacts; container: InterfaceFacts }> {
+    this.requests.push(req);
     if (this.host.has(req.hostIf) || this.container.has(req.ifname))
       return Promise.reject(new InterfaceExistsError(`${req.hostIf} exists`));
     const host = iface(req.hostIf, [], { master: req.bridge, group: '250', mtu: req.mtu });
@@ -148,5 +150,28 @@ describe('a Docker CreateEndpoint killed before its veth was labelled', () => {
     assert.equal(await deleteEndpoint(deps, { endpointId: ENDPOINT }), false);
     assert.ok(veths.links.has(hostIf));
     assert.equal(bindings.calls.length, 1, "a foreign link's binding is not touched");
+  });
+});
+
+describe("a fast-path fan's attach", () => {
+  const fanOf = (words: string): Fan =>
+    resolveFans([parseFanWords(words.split(' '))], typicalHost())[0] ?? assert.fail('no fan');
+  const portBlockOf = async (f: Fan, extra: { fastPath?: false } = {}): Promise<number | undefined> => {
+    const links = new Links();
+    await attach(f, new MemoryLeaseStore(poolOf(f)), { ...request, ...extra }, deps(links));
+    return links.requests[0]?.portBlock;
+  };
+  it("binds the port to the bridge's block on vxlan-fast and host-gw-fast, not on the kernel types", async () => {
+    for (const type of ['vxlan-fast', 'host-gw-fast']) {
+      const f = fanOf(`-o 250.0.0.0/8 -u 172.16.0.0/16 --type ${type}`);
+      assert.equal(await portBlockOf(f), f.host.slice.address, type);
+    }
+    assert.equal(await portBlockOf(fan), undefined, 'vxlan');
+  });
+  it('"fastPath": false leaves the container to the bridge (no port hook, no accelerator entry)', async () => {
+    assert.equal(
+      await portBlockOf(fanOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type vxlan-fast'), { fastPath: false }),
+      undefined,
+    );
   });
 });

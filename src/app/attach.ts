@@ -83,6 +83,7 @@ export async function attach(
     const lease = await leases.allocate(owner, req.ifname, req.request, req.pod ? { pod: req.pod } : {});
     undo.push({ what: `release ${formatIpv4(lease.address)}`, run: () => leases.release(owner, req.ifname) });
     const plan = planAttachment(fan, lease, req);
+    const portBlock = req.fastPath === false ? undefined : backendOf(fan).portBlock?.(fan);
     const veth = {
       netns: plan.netns,
       ifname: plan.ifname,
@@ -92,7 +93,7 @@ export async function attach(
       alias: plan.alias,
       address: plan.address,
       gateway: plan.gateway,
-      ...(backendOf(fan).deliversThroughPeerMap === true ? { peerMap: true } : {}),
+      ...(portBlock !== undefined ? { portBlock } : {}),
       mac: containerMac(plan.address.address),
     };
     // Bound before the veth exists: a crash at any later point leaves no attached port unbound.

@@ -394,6 +394,7 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
   }
   // Bound before the veth exists: a crash at any later point leaves no attached port unbound.
   await deps.bindings.bind({ port: hostIf, mac, addresses: [req.address.address] });
+  const block = backendOf(fan).portBlock?.(fan);
   const created = await deps.veths
     .createVethPair({
       hostIf,
@@ -406,7 +407,7 @@ export async function createEndpoint(deps: DockerDeps, req: EndpointRequest): Pr
         address: formatIpv4(req.address.address),
       }),
       peerMac: mac,
-      ...(backendOf(fan).deliversThroughPeerMap === true ? { peerMapAddress: req.address.address } : {}),
+      ...(block !== undefined ? { fastPath: { address: req.address.address, block } } : {}),
     })
     .catch(async (error: unknown) => {
       await deps.bindings.unbind(hostIf);
@@ -454,7 +455,7 @@ async function forgetPeerMapEntry(deps: DockerDeps, link: InterfaceFacts): Promi
   const address = parseDockerAlias(link.alias)?.address;
   if (address === undefined || link.master === undefined) return;
   const fan = (await deps.fans()).fans.find((f) => f.bridge === link.master);
-  if (fan && backendOf(fan).deliversThroughPeerMap === true) await deps.veths.forgetPeerMapAddress(parseIpv4(address));
+  if (fan && backendOf(fan).portBlock !== undefined) await deps.veths.forgetPeerMapAddress(parseIpv4(address));
 }
 
 /** Deletes the endpoint's veth (both ends go); false when it was gone already. */

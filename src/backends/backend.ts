@@ -27,8 +27,10 @@ export interface DataplaneBackend {
    */
   counterDevices?(fan: Fan): readonly string[];
   /**
-   * True when the backend delivers to local containers through the accelerator map the attach paths keep
-   * (address → the container's host veth): only then do attach paths spend the processes to fill it.
+   * A fast path's: the tc shared block of the fan's bridge (src/backends/port-block.ts). Its programs take a
+   * container's packets on the container's port and deliver through the accelerator map (address → the container's
+   * host veth), so only for such a fan do the attach paths spend the processes to bind the port to the block and to
+   * enter the container in the map.
    */
-  readonly deliversThroughPeerMap?: boolean;
+  portBlock?(fan: Fan): number;
 }

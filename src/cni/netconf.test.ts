@@ -57,3 +57,16 @@ describe('CNI_ARGS: the Kubernetes pod', () => {
     );
   });
 });
+
+describe('"fastPath"', () => {
+  const conf = (extra: object): string => JSON.stringify({ ...JSON.parse(CONF), ...extra });
+  it('false is kept; true and absent mean the default (the fast path on a fast-path fan)', () => {
+    const none = parseCniArgs('');
+    assert.equal(parseNetConf(conf({ fastPath: false }), none).fastPath, false);
+    assert.equal('fastPath' in parseNetConf(conf({ fastPath: true }), none), false);
+    assert.equal('fastPath' in parseNetConf(CONF, none), false);
+  });
+  it('anything but a boolean is refused', () => {
+    assert.throws(() => parseNetConf(conf({ fastPath: 'no' }), parseCniArgs('')), CniError);
+  });
+});

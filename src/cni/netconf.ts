@@ -9,7 +9,11 @@
  *     "overlay": "250.0.0.0/8",         optional: which fan (CIDR or first octet); default: the first fan up
  *     "bridge": "fan-250",              optional: which fan, by bridge
  *     "mtu": 1400,                      optional: at most the fan's MTU (underlay MTU − 50), the default
- *     "capabilities": { "ips": true }   optional: accept runtimeConfig.ips static addresses
+ *     "capabilities": { "ips": true },  optional: accept runtimeConfig.ips static addresses
+ *     "fastPath": false                 optional: on a fast-path fan, leave this network's containers to the
+ *                                       bridge (default true). Needed when a later plugin of the chain works on
+ *                                       the container's host veth: bandwidth's egress limit adds an ingress qdisc
+ *                                       there, which the fast path's port hook occupies and would skip.
  *   }
  * No `ipam` section: fan allocates from this host's slice itself, so every address names its host.
  * A static address comes from CNI_ARGS `IP=250.3.4.9`, `args.cni.ips` or `runtimeConfig.ips` (one IPv4 address).
@@ -187,6 +191,7 @@ const netconfSchema = z
     bridge: z.string().min(1).optional(),
     mtu: z.number().int().optional(),
     group: z.string().min(1).optional(),
+    fastPath: z.boolean().optional(),
     ipam: z.unknown().optional(),
     args: z
       .object({
@@ -228,6 +233,8 @@ export interface NetConf {
   readonly group?: string;
   /** CNI_ARGS `K8S_POD_NAMESPACE`: the policy may map it to a group. */
   readonly k8sNamespace?: string;
+  /** `"fastPath": false`: no fast-path state for these containers (port hook, accelerator entry). */
+  readonly fastPath?: false;
 }
 
 const invalidConfig = (message: string, hint: string): CniError => new CniError(CNI_CODES.invalidConfig, message, hint);
@@ -355,5 +362,6 @@ export function parseNetConf(stdin: string, args: ReadonlyMap<string, string> = 
     ...(distinct[0] !== undefined ? { requestedIp: distinct[0] } : {}),
     ...(pod ? { pod } : {}),
     ...groupFields(c.group, args),
+    ...(c.fastPath === false ? { fastPath: false as const } : {}),
   };
 }

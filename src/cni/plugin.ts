@@ -123,6 +123,7 @@ export function fanCniPlugin(deps: CniDeps): CniPlugin {
           netns: ctx.netns,
           ifname: ctx.ifname,
           ...(ctx.conf.mtu !== undefined ? { mtu: ctx.conf.mtu } : {}),
+          ...(ctx.conf.fastPath === false ? { fastPath: false as const } : {}),
           ...(ctx.conf.requestedIp !== undefined ? { request: ctx.conf.requestedIp } : {}),
           ...(ctx.conf.pod ? { pod: ctx.conf.pod } : {}),
         },

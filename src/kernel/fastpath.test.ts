@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CommandRunner, RunOptions, RunResult } from '../ports/runner.js';
-import { fastPathSwitches, peerLine, switchLine, withFastPathOff } from './fastpath.js';
+import { fastPathPeer, fastPathSwitches, peerLine, switchLine, withFastPathOff } from './fastpath.js';
 
 /** Answers bpftool and nft like a host with one fast-path program (ctl map 12) and one vxlan program. */
 class Host implements CommandRunner {
@@ -29,11 +29,13 @@ class Host implements CommandRunner {
       return out(
         JSON.stringify([
           { id: 12, name: 'fan_fp_ctl' },
+          { id: 11, name: 'fan_fp_peers' },
           { id: 13, name: 'fan_fp_ctl' },
           { id: 10, name: 'fan_overlays' },
         ]),
       );
     if (cmd === 'nft list table ip fan-policy') return out('', this.policy ? 0 : 1);
+    if (cmd === 'ip -j link show dev fan0cafe') return out(JSON.stringify([{ ifindex: 0x105 }]));
     return out('');
   }
 }
@@ -77,5 +79,30 @@ describe('fast path peer map', () => {
       'map update id 9 key hex 02 0c 00 fa value hex 05 01 00 00 86 11 61 0a bd 47 00 00',
     );
     assert.equal(peerLine(9, 0xfa000c02), 'map delete id 9 key hex 02 0c 00 fa');
+  });
+});
+
+describe('fast path port', () => {
+  const attach = async (block?: number): Promise<string[]> => {
+    const h = new Host();
+    const to = { hostIf: 'fan0cafe', mac: '86:11:61:0a:bd:47', ...(block !== undefined ? { block } : {}) };
+    await fastPathPeer(h, 0xfa000c02, to);
+    return h.calls.map((c) => [...c.argv, ...(c.input !== undefined ? [c.input.trim()] : [])].join(' '));
+  };
+  it("an attach binds the port to the bridge's block and enters the container in the transmitting program's map", async () => {
+    const calls = await attach(0xfa000c00);
+    assert.ok(calls.includes('tc qdisc add dev fan0cafe ingress_block 4194307072 clsact'), calls.join('\n'));
+    assert.ok(
+      calls.includes(`bpftool batch file - ${peerLine(11, 0xfa000c02, { ifindex: 0x105, mac: '86:11:61:0a:bd:47' })}`),
+    );
+  });
+  it('without a block (a fan without a fast path) no tc process runs', async () => {
+    assert.ok(!(await attach()).some((c) => c.startsWith('tc ')));
+  });
+  it('a detach removes the entry and touches no qdisc', async () => {
+    const h = new Host();
+    await fastPathPeer(h, 0xfa000c02);
+    assert.deepEqual(writes(h), [`${peerLine(11, 0xfa000c02)}\n`]);
+    assert.ok(!h.calls.some((c) => c.argv[0] === 'tc'));
   });
 });

@@ -91,15 +91,32 @@ export async function withFastPathOff<T>(runner: CommandRunner, change: () => Pr
 }
 
 export const FAST_PEERS_MAP = 'fan_fp_peers';
-/** The tc attachment names of the receiving programs (vxlan-fast's, host-gw-fast's), which read the peer map. */
-const FAST_RX = /\[tc\/fp_(gw_)?rx\]/;
 
 const le32 = (n: number): string[] => [0, 8, 16, 24].map((s) => ((n >>> s) & 0xff).toString(16).padStart(2, '0'));
 const linkShow = z.array(z.object({ ifindex: z.number() }).passthrough());
 
-/** The fan_fp_peers maps of the decapsulating programs in this namespace (none: no vxlan-fast fan here). */
+/**
+ * The fan_fp_peers maps of the fast paths' programs in this namespace (none: no fast-path fan here). The receiving
+ * programs deliver through it; the transmitting ones check a container port's binding against it.
+ */
 function peerMaps(runner: CommandRunner): Promise<number[]> {
-  return mapsOfAttached(runner, FAST_RX, FAST_PEERS_MAP);
+  return mapsOfAttached(runner, FAST_SECTION, FAST_PEERS_MAP);
+}
+
+/**
+ * Binds a fresh container port (no clsact yet) to its bridge's tc shared block, so the bridge's transmitting
+ * program runs on it too. One `tc` process; a failure leaves the port on the bridge path.
+ */
+async function joinPortBlock(runner: CommandRunner, hostIf: string, block: number): Promise<void> {
+  const argv = ['tc', 'qdisc', 'add', 'dev', hostIf, 'ingress_block', String(block >>> 0), 'clsact'];
+  await runner.run(argv, { allowFailure: true }).catch(() => undefined);
+}
+
+/** A container's port as the fast path knows it: host veth, container MAC, and the bridge's block to join. */
+export interface FastPathPort {
+  readonly hostIf: string;
+  readonly mac: string;
+  readonly block?: number;
 }
 
 /** The `bpftool batch` line for one entry of the peer map: set (with host veth ifindex and MAC) or delete. */
@@ -114,17 +131,15 @@ export function peerLine(mapId: number, address: number, to?: { ifindex: number;
 }
 
 /**
- * THE one place that keeps the fast path's accelerator map (address → the container's host veth, for delivery
- * straight into the container): attach paths call it with the host veth and the container's MAC, detach paths
- * with neither. Best effort by design: a missing or stale entry only means the slower delivery (the programs check
- * the MAC against the neighbour entry), so a failure here never fails an attach. Without a vxlan-fast fan on the
- * host this costs one `bpftool net show`.
+ * THE one place that keeps the fast path's per-container state: the accelerator map (address → the container's
+ * host veth and MAC: delivery straight into the container, and the port binding the transmitting program checks)
+ * and the port's place in the bridge's tc shared block. Attach paths call it with the host veth, the container's
+ * MAC and the block, detach paths with none (the port's qdisc goes with the veth). Best effort by design: a missing
+ * or stale entry only means the bridge's slower path (the programs check ifindex and MAC), so a failure here never
+ * fails an attach. Without a fast-path fan on the host this costs one `bpftool net show`.
  */
-export async function fastPathPeer(
-  runner: CommandRunner,
-  address: number,
-  to?: { readonly hostIf: string; readonly mac: string },
-): Promise<void> {
+export async function fastPathPeer(runner: CommandRunner, address: number, to?: FastPathPort): Promise<void> {
+  const joined = to?.block !== undefined ? joinPortBlock(runner, to.hostIf, to.block) : Promise.resolve();
   try {
     const maps = await peerMaps(runner);
     if (maps.length === 0) return;
@@ -140,4 +155,5 @@ export async function fastPathPeer(
   } catch {
     // An accelerator only: the fast path delivers without it.
   }
+  await joined;
 }

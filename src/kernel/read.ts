@@ -8,7 +8,7 @@ import { decodeAddressShow, decodeRouteShow } from '../codec/ip-json.js';
 import { decodeForwardRules } from '../codec/ops/iptables.js';
 import { decodeNftKey } from '../codec/nft.js';
 import { parseIpv4 } from '../core/address/ipv4.js';
-import type { HostFacts } from '../core/model/host-facts.js';
+import type { HostFacts, InterfaceFacts } from '../core/model/host-facts.js';
 import {
   type CurrentHost,
   type DhcpSpec,
@@ -16,6 +16,7 @@ import {
   type HostGwState,
   type LinkState,
   type NeighbourState,
+  type TcProgramState,
   FAN_NFT_TABLE,
   FAN_ONLINK_GATEWAY,
   FAN_ROUTE_PROTO,
@@ -129,13 +130,22 @@ function hostGwView(
   });
 }
 
+/**
+ * fan's programs, each attachment once: a shared block's program is listed on every port bound to it (a fast
+ * path's bridge and its containers' ports), and is fan's state once, on the bridge.
+ */
+export function attachedOnce<P extends TcProgramState>(attached: readonly P[], links: readonly InterfaceFacts[]): P[] {
+  const bridges = new Set(links.filter((l) => l.kind === 'bridge').map((l) => l.name));
+  return attached.filter((p) => p.block === undefined || bridges.has(p.dev));
+}
+
 export async function readHost(
   runner: CommandRunner,
   bpf: BpfTables,
   system: System,
   stateDir: string,
 ): Promise<HostSnapshot> {
-  const [addresses, routes, neigh, programs, nft, iptables, ipForward] = await Promise.all([
+  const [addresses, routes, neigh, attached, nft, iptables, ipForward] = await Promise.all([
     runner.run(['ip', '-json', '-details', 'address', 'show']),
     runner.run(['ip', '-json', '-details', '-4', 'route', 'show']),
     runner.run(['ip', '-json', '-4', 'neigh', 'show', 'nud', 'permanent']),
@@ -147,6 +157,7 @@ export async function readHost(
     system.read('/proc/sys/net/ipv4/ip_forward'),
   ]);
   const links = decodeAddressShow(addresses.stdout);
+  const programs = attachedOnce(attached, links);
   const facts: HostFacts = { interfaces: links, routes: decodeRouteShow(routes.stdout) };
   const fanRoutes = facts.routes
     .filter((r) => r.protocol === String(FAN_ROUTE_PROTO) && (r.table === undefined || r.table === 'main'))

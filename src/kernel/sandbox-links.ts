@@ -76,9 +76,10 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
           1,
           `${req.peer} vanished right after it was created`,
         );
-      if (req.peerMapAddress !== undefined && peer.mac !== undefined) {
+      if (req.fastPath !== undefined && peer.mac !== undefined) {
         // Delivery goes to the host end's peer, wherever the runtime moves it.
-        await fastPathPeer(this.runner, req.peerMapAddress, { hostIf: req.hostIf, mac: peer.mac });
+        const { address, block } = req.fastPath;
+        await fastPathPeer(this.runner, address, { hostIf: req.hostIf, mac: peer.mac, block });
       }
       return { host, peer };
     } catch (error) {

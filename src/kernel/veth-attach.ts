@@ -83,8 +83,9 @@ export async function createAttachedVeth(
       ],
       req.ifname,
     );
-    if (req.peerMap === true && container.mac !== undefined) {
-      await fastPathPeer(runner, req.address.address, { hostIf: req.hostIf, mac: container.mac });
+    if (req.portBlock !== undefined && container.mac !== undefined) {
+      const to = { hostIf: req.hostIf, mac: container.mac, block: req.portBlock };
+      await fastPathPeer(runner, req.address.address, to);
     }
     return { host, container };
   } catch (error) {

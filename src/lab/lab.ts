@@ -11,7 +11,6 @@ import { FanError, ConfigError, errorMessage } from '../core/errors.js';
 import { requireRoot } from '../kernel/probes.js';
 import { ExecRunner } from '../kernel/exec.js';
 import { fastPathPeer } from '../kernel/fastpath.js';
-import { backendOf } from '../backends/registry.js';
 import { containerMac } from '../core/bind/binding.js';
 import type { CommandRunner } from '../ports/runner.js';
 import {
@@ -183,7 +182,7 @@ export async function attachContainer(topo: LabTopology, host: LabHost, c: LabCo
     await root.run(['ip', '-n', c.ns, 'address', 'add', `${formatIpv4(c.address)}/${c.prefix}`, 'dev', 'eth0']);
     await root.run(['ip', '-n', c.ns, 'route', 'add', 'default', 'via', formatIpv4(c.gateway), 'dev', 'eth0']);
   }
-  await rememberFastPathPeer(topo, host, c);
+  await rememberFastPathPeer(host, c);
 }
 
 /** The address a container really has (with DHCP it is the lease's). */
@@ -222,11 +221,20 @@ export async function loadLab(name: string): Promise<LabTopology> {
   return labTopology(JSON.parse(text) as LabOptions);
 }
 
-/** vxlan-fast's accelerator entry for a lab container (its address is static, or the lease DHCP gave it). */
-async function rememberFastPathPeer(topo: LabTopology, host: LabHost, c: LabContainer): Promise<void> {
-  if (backendOf({ type: topo.options.type }).deliversThroughPeerMap !== true) return;
+/**
+ * A fast path's state for a lab container (its address is static, or the lease DHCP gave it): its port in the tc
+ * shared block its bridge is bound to, and the accelerator entry. Read from the bridge, not from the lab's type:
+ * the bench adds fans of other types to a lab.
+ */
+async function rememberFastPathPeer(host: LabHost, c: LabContainer): Promise<void> {
+  const qdisc = await root.run(['ip', 'netns', 'exec', host.ns, 'tc', '-j', 'qdisc', 'show', 'dev', c.bridge]);
+  const block = (JSON.parse(qdisc.stdout) as { kind?: string; ingress_block?: number }[]).find(
+    (q) => q.kind === 'clsact',
+  )?.ingress_block;
+  if (block === undefined) return; // not a fast path's bridge
   const link = await root.run(['ip', '-n', c.ns, '-j', 'link', 'show', 'eth0']);
   const mac = (JSON.parse(link.stdout) as { address?: string }[])[0]?.address;
   if (mac === undefined) return;
-  await fastPathPeer(new ExecRunner(host.ns), parseIpv4(await containerAddress(c)), { hostIf: c.hostIf, mac });
+  const to = { hostIf: c.hostIf, mac, block };
+  await fastPathPeer(new ExecRunner(host.ns), parseIpv4(await containerAddress(c)), to);
 }

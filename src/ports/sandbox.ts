@@ -26,11 +26,11 @@ export interface ContainerAddressing {
 
 /**
  * A container's veth with its addressing: `createAttachedVeth` makes it in one go. `mac` is the container end's
- * address, set when it is created (the port binding names it before the veth exists). `peerMap`: also enter the
- * container in the fast path's accelerator map (fans whose backend delivers through it).
+ * address, set when it is created (the port binding names it before the veth exists). `portBlock`: a fast path's
+ * fan: also bind the host end to the bridge's tc shared block and enter the container in the accelerator map.
  */
 export type AttachedVethRequest = VethRequest &
-  Omit<ContainerAddressing, 'netns' | 'ifname'> & { readonly mac?: string; readonly peerMap?: boolean };
+  Omit<ContainerAddressing, 'netns' | 'ifname'> & { readonly mac?: string; readonly portBlock?: number };
 
 export interface SandboxLinks {
   netnsExists(netns: string): Promise<boolean>;
@@ -62,8 +62,11 @@ export interface VethPairRequest {
   readonly alias: string;
   /** MAC address of `peer`; the kernel picks one when absent. */
   readonly peerMac?: string;
-  /** Also enter `peer` under this address in the fast path's accelerator map (fans that deliver through it). */
-  readonly peerMapAddress?: Ipv4;
+  /**
+   * A fast path's fan: also bind the host end to the bridge's tc shared block, and enter `peer` under this address
+   * in the accelerator map.
+   */
+  readonly fastPath?: { readonly address: Ipv4; readonly block: number };
 }
 
 /** The part of the link operations the Docker driver uses (the smallest port that serves it). */

@@ -64,7 +64,7 @@ export class FakeVeths implements HostVeths {
     this.links.set(req.hostIf, host);
     this.links.set(req.peer, peer);
     this.peers.set(req.hostIf, req.peer);
-    if (req.peerMapAddress !== undefined) this.peerMap.push({ address: req.peerMapAddress, hostIf: req.hostIf });
+    if (req.fastPath !== undefined) this.peerMap.push({ address: req.fastPath.address, hostIf: req.hostIf });
     return Promise.resolve({ host, peer });
   }
 

@@ -47,6 +47,7 @@ function isRead(argv: readonly string[]): boolean {
     /^bpftool -j (net|prog|map) (show|dump)/.test(text) ||
     /^nft (-j )?list /.test(text) ||
     /^iptables -w -S/.test(text) ||
+    /^tc -j qdisc show$/.test(text) ||
     /^(ip -V|tc -V|bpftool version|nft --version|dnsmasq --version)$/.test(text)
   );
 }
@@ -362,6 +363,9 @@ export class FakeKernel implements CommandRunner, System {
 
   private tc(args: readonly string[]): RunResult {
     if (args[0] === '-V') return ok('tc utility, iproute2-6.1.0');
+    if (args.join(' ') === '-j qdisc show') {
+      return ok(JSON.stringify([...this.qdiscs].map((dev) => ({ kind: 'clsact', handle: 'ffff:', dev }))));
+    }
     const [object, verb, , dev = ''] = args;
     if (!this.links.has(dev)) return fail('Cannot find device');
     if (object === 'qdisc') {

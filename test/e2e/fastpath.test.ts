@@ -6,7 +6,7 @@
  * labDown removes everything, also on failure.
  */
 import assert from 'node:assert/strict';
-import { iperfBytes, okServer as server, pingOk, tcpOk as tcp } from './helpers.js';
+import { bridgedUp, iperfBytes, okServer as server, pingOk, tcpOk as tcp } from './helpers.js';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -117,11 +117,14 @@ describe('vxlan-fast on a 3-host lab', { timeout: 600_000 }, () => {
     assert.ok(after2.rxPackets - before2.rxPackets >= 5 + 3, `h2 rx ${before2.rxPackets} → ${after2.rxPackets}`);
   });
 
-  it('carries bulk TCP (GSO packets) on the fast path, delivered straight into the container', async () => {
+  it('carries bulk TCP (GSO packets) on the fast path, from the port, delivered straight into the container', async () => {
     const [tunnel1, tunnel2, before2] = [await tunnelTx(host(0)), await tunnelTx(host(1)), await counters(host(1))];
     const tunnelRx2 = await tunnelTx(host(1), 'rx', 'bytes');
+    const bridged = await bridgedUp(host(0).ns, ctr(0, 0).bridge);
     const bytes = await iperfBytes(ctr(1, 0).ns, ctr(0, 0).ns, addr(1, 0), 5391);
     assert.ok(bytes > 10_000_000, `iperf3 moved ${bytes} bytes in one second`);
+    const up = (await bridgedUp(host(0).ns, ctr(0, 0).bridge)) - bridged;
+    assert.ok(up < 50, `h1's bridge passed ${up} of the sender's frames up to the host`);
     assert.equal(await tunnelTx(host(0)), tunnel1, 'h1 sent nothing through fan-vxlan');
     assert.equal(await tunnelTx(host(1)), tunnel2, 'h2 sent nothing through fan-vxlan');
     // A few hundred MTU-sized packets of a run still arrive through fan-vxlan (see docs/fast-path.md): the bulk

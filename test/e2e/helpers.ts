@@ -171,3 +171,12 @@ export async function iperfBytes(serverNs: string, clientNs: string, address: st
     srv.kill('SIGKILL');
   }
 }
+
+/**
+ * Frames the bridge `dev` of namespace `ns` passed up to the host (its rx counter). A fast path takes a bound
+ * container's packets on the container's port, before the bridge: they never count here.
+ */
+export async function bridgedUp(ns: string, dev: string): Promise<number> {
+  const out = await new ExecRunner(ns).run(['cat', `/sys/class/net/${dev}/statistics/rx_packets`]);
+  return Number(out.stdout.trim());
+}

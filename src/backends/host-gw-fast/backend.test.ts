@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import { parseFanWords } from '../../core/config/fan-spec.js';
 import { resolveFans } from '../../core/config/resolve.js';
 import type { CurrentHost } from '../../core/model/host-state.js';
-import { FAN_ONLINK_GATEWAY } from '../../core/model/host-state.js';
+import { FAN_LINK_GROUP, FAN_ONLINK_GATEWAY } from '../../core/model/host-state.js';
 import { diffHost } from '../../core/plan/diff.js';
+import type { Op } from '../../core/plan/ops.js';
 import { planHost } from '../../core/plan/host-plan.js';
 import { EMPTY_HOST, briefOp, deviceLines, fansOf, planOf } from '../../testing/dataplane.js';
 import { assertConfigError, hostFacts, iface, route } from '../../testing/builders.js';
@@ -22,7 +23,7 @@ describe('host-gw-fast backend', () => {
     assert.equal(hostGwFastBackend.peerDevice(fan), 'eth0');
     assert.equal(carriesVxlan(fan), false);
     assert.deepEqual(hostGwFastBackend.counterDevices?.(fan), ['eth0', 'fan-250']);
-    assert.equal(hostGwFastBackend.deliversThroughPeerMap, true);
+    assert.equal(hostGwFastBackend.portBlock?.(fan), fan.host.slice.address);
   });
 
   it("keeps host-gw's kernel path (egress program, placeholder neighbour, route) and adds the fast programs", () => {
@@ -154,5 +155,61 @@ describe('host-gw-fast: diff', () => {
       },
     ]);
     assert.ok(!ops.some((op) => op.kind === 'tc-attach' && op.dev === 'eth0'), 'the egress program stays as it is');
+  });
+
+  describe("the bridge's programs sit in its tc shared block (the slice's address)", () => {
+    const [fan] = fansOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast');
+    const plan = planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw-fast');
+    const block = fan?.host.slice.address;
+    const bridge = plan.devices.find((d) => d.dev === 'fan-250');
+    const table = bridge?.overlays;
+    const spec = plan.bridges[0];
+    const onBridge = (at?: number): CurrentHost => ({
+      ...EMPTY_HOST,
+      // The bridge as planned, made by an earlier up.
+      links: [
+        ...EMPTY_HOST.links,
+        {
+          ...{ name: 'fan-250', kind: 'bridge', group: FAN_LINK_GROUP, mtu: 1500, up: true },
+          ...{ addresses: [...(spec?.addresses ?? [])], alias: spec?.alias ?? '' },
+        },
+      ],
+      tcPrograms: [
+        {
+          dev: 'fan-250',
+          direction: 'ingress',
+          progId: 9,
+          name: 'fan_fp_gw_tx',
+          section: GW_TX_SECTION,
+          overlays: table,
+          ...(at !== undefined ? { block: at } : {}),
+        },
+      ],
+    });
+    const bridgeOps = (current: CurrentHost): Op[] =>
+      diffHost(current, plan).filter((op) => 'dev' in op && op.dev === 'fan-250');
+
+    it('planned with the block, and attached into it', () => {
+      assert.equal(bridge?.block, block);
+      const attach = diffHost(EMPTY_HOST, plan).find((op) => op.kind === 'tc-attach' && op.dev === 'fan-250');
+      assert.deepEqual(attach, { kind: 'tc-attach', dev: 'fan-250', programs: bridge?.programs, qdisc: 'own', block });
+    });
+    it('already in its block: nothing to do', () => {
+      assert.deepEqual(bridgeOps(onBridge(block)), []);
+    });
+    it('attached outside a block (an older fanctl): all off, qdisc included, then on again in the block', () => {
+      assert.deepEqual(bridgeOps(onBridge()).map(briefOp), [
+        'tc-detach fan-250 own',
+        'tc-attach fan-250 own',
+        'overlay-table',
+      ]);
+      const detach = bridgeOps(onBridge()).find((op) => op.kind === 'tc-detach');
+      assert.equal(detach?.kind === 'tc-detach' ? detach.keepQdisc : 'missing', undefined);
+    });
+    it('switched to host-gw: the filter leaves the block it sits in', () => {
+      const ops = diffHost(onBridge(block), planOf('-o 250.0.0.0/8 -u 172.16.0.0/16 --type host-gw'));
+      const detach = ops.find((op) => op.kind === 'tc-detach' && op.dev === 'fan-250');
+      assert.equal(detach?.kind === 'tc-detach' ? detach.block : undefined, block);
+    });
   });
 });

@@ -1,16 +1,17 @@
 /**
  * vxlan-fast: the vxlan fan's wire format, with the common case done in eBPF (bpf/vxlan-fast.c). Routed IPv4
- * packets from a container to another host's container are encapsulated on the bridge's tc ingress and leave by
- * the underlay device directly; VXLAN packets to a local container are decapsulated on the underlay device's tc
- * ingress and delivered onto the bridge. Everything the fast path does not take (ARP, non-IPv4, traffic off the
- * overlay, fragments, traffic while an isolation policy is loaded) keeps the vxlan backend's path through the
- * `fan-vxlan` device, which this backend sets up exactly as the vxlan backend does. The frames on the wire are the
- * same either way, so vxlan and vxlan-fast hosts share one fan. See docs/fast-path.md.
+ * packets from a container to another host's container are encapsulated on the container's port (the bridge's tc
+ * shared block) and leave by the underlay device directly; VXLAN packets to a local container are decapsulated on
+ * the underlay device's tc ingress and delivered into the container. Everything the fast path does not take (ARP,
+ * non-IPv4, traffic off the overlay, fragments, traffic while an isolation policy is loaded) keeps the vxlan
+ * backend's path through the `fan-vxlan` device, which this backend sets up exactly as the vxlan backend does. The
+ * frames on the wire are the same either way, so vxlan and vxlan-fast hosts share one fan. See docs/fast-path.md.
  */
 import type { Fan } from '../../core/config/resolve.js';
 import type { DataplaneDevice } from '../../core/model/host-state.js';
 import type { DataplaneBackend } from '../backend.js';
 import { overlayEntry } from '../overlay-entry.js';
+import { portBlock } from '../port-block.js';
 import { TUNNEL_DEVICE, VXLAN_OVERHEAD, vxlanBackend } from '../vxlan/backend.js';
 
 export const FAST_TX_SECTION = 'tc/fp_tx';
@@ -26,6 +27,7 @@ export function fastPathDevices(fans: readonly Fan[]): DataplaneDevice[] {
       backend: 'vxlan-fast',
       dev: fan.bridge,
       programs: [{ direction: 'ingress', section: FAST_TX_SECTION }],
+      block: portBlock(fan),
       overlays,
     }),
   );
@@ -50,5 +52,5 @@ export const vxlanFastBackend: DataplaneBackend = {
     return [...vxlanBackend.devices(fans), ...fastPathDevices(fans)];
   },
   counterDevices: (fan) => [TUNNEL_DEVICE, fan.bridge, fan.device],
-  deliversThroughPeerMap: true,
+  portBlock,
 };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeAction } from './action.js';
-import { renderTcDetach } from './tc.js';
+import { renderTcAttach, renderTcDetach } from './tc.js';
 
 const OBJ = '/usr/lib/fan/fan.bpf.o';
 /** The receiving program's detach from eth0 (shared clsact), rendered as text: apply, and its undo. */
@@ -37,5 +37,34 @@ describe('tc detach', () => {
       out[0]?.undo[0] ?? '',
       /^tc filter replace dev eth0 ingress pref 250 handle 1 bpf da obj .* sec tc\/fp_gw_rx$/,
     );
+  });
+});
+
+describe("a fast path's bridge: its programs in the tc shared block", () => {
+  const text = (changes: ReturnType<typeof renderTcAttach>): { apply: string; undo: string[] }[] =>
+    changes.map((c) => ({ apply: describeAction(c.apply), undo: c.undo.map(describeAction) }));
+  const programs = [{ direction: 'ingress', section: 'tc/fp_gw_tx' }] as const;
+  it("attach: the bridge's clsact is bound to the block, and the filter goes into the block", () => {
+    const out = text(renderTcAttach({ kind: 'tc-attach', dev: 'fan-250', programs, qdisc: 'own', block: 77 }, OBJ));
+    assert.deepEqual(
+      out.map((c) => c.apply),
+      [
+        'tc qdisc replace dev fan-250 ingress_block 77 clsact',
+        `tc filter replace block 77 pref 250 handle 1 bpf da obj ${OBJ} sec tc/fp_gw_tx`,
+      ],
+    );
+    assert.deepEqual(out[1]?.undo, ['tc filter del block 77 pref 250']);
+  });
+  it('detach: the filter leaves the block (and so every port) before the qdisc goes; a rollback binds again', () => {
+    const out = text(renderTcDetach({ kind: 'tc-detach', dev: 'fan-250', programs, qdisc: 'own', block: 77 }, OBJ));
+    assert.deepEqual(
+      out.map((c) => c.apply),
+      ['tc filter del block 77 pref 250', 'tc qdisc del dev fan-250 clsact'],
+    );
+    assert.match(out[0]?.undo.join('\n') ?? '', /ingress_block 77 clsact\ntc filter replace block 77 /);
+  });
+  it("a shared qdisc (a host's own device) is never bound to a block", () => {
+    const op = { kind: 'tc-attach', dev: 'eth0', programs, qdisc: 'shared', block: 77 } as const;
+    assert.ok(!text(renderTcAttach(op, OBJ)).some((c) => c.apply.includes('block')));
   });
 });

@@ -100,6 +100,8 @@ export interface AttachmentRequest {
   readonly ifname: string;
   /** MTU override; at most the fan's MTU. */
   readonly mtu?: number;
+  /** false: on a fast-path fan, no port hook and no accelerator entry (the container takes the bridge). */
+  readonly fastPath?: false;
 }
 
 export interface AttachmentPlan {

@@ -35,6 +35,13 @@ export function containerMac(address: Ipv4): string {
   return ['0a', '58', ...octets(address).map((o) => o.toString(16).padStart(2, '0'))].join(':');
 }
 
+/**
+ * The MAC fan gives a bridge it creates, by the same rule from the gateway address. Set explicitly, it stays put:
+ * a bridge left to itself takes its lowest port's MAC, so containers' cached gateway MAC would go stale as ports
+ * come and go (the fast path takes only frames to the bridge's current MAC).
+ */
+export const bridgeMac = (gateway: Ipv4): string => containerMac(gateway);
+
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 /** Lower case, and checked: nft wants `xx:xx:xx:xx:xx:xx`. */

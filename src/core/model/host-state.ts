@@ -47,6 +47,8 @@ export type LinkSpec =
 export interface BridgeSpec {
   readonly name: string;
   readonly mtu: number;
+  /** Set when fan creates the bridge (an existing bridge keeps its own). */
+  readonly mac: string;
   /** slice+1 … slice+host-reserve, each with the slice prefix. */
   readonly addresses: readonly Cidr[];
   readonly alias: string;
@@ -68,6 +70,11 @@ export interface DataplaneDevice {
   readonly dev: string;
   readonly link?: LinkSpec;
   readonly programs: readonly ProgramSpec[];
+  /**
+   * The tc shared block its ingress programs go into (a fast path's bridge): the container ports on the bridge join
+   * it, so one program instance, with one set of maps, runs on the bridge and on every port.
+   */
+  readonly block?: number;
   /** In table order: first match wins. */
   readonly overlays: readonly OverlayEntry[];
   /** A permanent neighbour fan keeps on the device (host-gw's placeholder next hop). */
@@ -146,6 +153,8 @@ export interface TcProgramState {
   readonly section?: string;
   /** Its overlay table as read back, when the program has one. */
   readonly overlays?: readonly OverlayEntry[];
+  /** The tc shared block it sits in, when the device's clsact ingress is bound to one. */
+  readonly block?: number;
 }
 
 /** A permanent neighbour entry for FAN_ONLINK_GATEWAY outside the tunnel (host-gw's placeholder). */

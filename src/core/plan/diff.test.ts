@@ -463,7 +463,7 @@ describe('diffHost: op payloads', () => {
     const links = ops.filter((o) => o.kind === 'link-add');
     assert.deepEqual(links[0], {
       kind: 'link-add',
-      link: { type: 'bridge', name: bridge?.name, mtu: bridge?.mtu, alias: bridge?.alias },
+      link: { type: 'bridge', name: bridge?.name, mtu: bridge?.mtu, alias: bridge?.alias, mac: bridge?.mac },
     });
     assert.deepEqual(links[1], { kind: 'link-add', link: VXLAN.devices[0]?.link });
     assert.deepEqual(

@@ -21,7 +21,7 @@ import {
   FAN_NFT_TABLE,
   isFanOwned,
 } from '../model/host-state.js';
-import type { Op } from './ops.js';
+import type { Op, QdiscOwner } from './ops.js';
 import { VXLAN_PORT } from '../../backends/vxlan/backend.js';
 import { isRenderedTable } from '../../codec/nft.js';
 
@@ -65,7 +65,8 @@ function diffBridges(current: CurrentHost, desired: DesiredHost, links: Readonly
   for (const bridge of desired.bridges) {
     const link = links.get(bridge.name);
     if (!link) {
-      ops.push({ kind: 'link-add', link: { type: 'bridge', name: bridge.name, mtu: bridge.mtu, alias: bridge.alias } });
+      const { name, mtu, alias, mac } = bridge;
+      ops.push({ kind: 'link-add', link: { type: 'bridge', name, mtu, alias, mac } });
       for (const cidr of bridge.addresses) ops.push({ kind: 'addr-add', dev: bridge.name, cidr });
       ops.push({ kind: 'link-up', name: bridge.name });
       continue;
@@ -99,6 +100,24 @@ const programSpec = (p: TcProgramState): ProgramSpec => ({
 
 const was = <T>(value: T | undefined): { was?: T } => (value === undefined ? {} : { was: value });
 
+/** Taking these programs off dev, with what a rollback needs to put them back (their block, their table). */
+function detachOp(
+  dev: string,
+  programs: readonly TcProgramState[],
+  qdisc: QdiscOwner,
+): Extract<Op, { kind: 'tc-detach' }> {
+  const block = programs.find((p) => p.block !== undefined)?.block;
+  const overlays = (programs.find((p) => p.direction === 'egress') ?? programs[0])?.overlays;
+  return {
+    kind: 'tc-detach',
+    dev,
+    programs: programs.map(programSpec),
+    qdisc,
+    ...(block !== undefined ? { block } : {}),
+    ...(overlays ? { overlays } : {}),
+  };
+}
+
 /** One data-plane device: its link (when fan makes it), neighbour, programs and table. */
 function diffDevice(
   current: CurrentHost,
@@ -111,7 +130,8 @@ function diffDevice(
   // A fan bridge (a fast path's programs) is fan's like its tunnel: its clsact goes with it.
   const fanBridge = bridges.includes(device.dev);
   const qdisc = device.link || fanBridge ? 'own' : 'shared';
-  const attach: Op = { kind: 'tc-attach', dev: device.dev, programs: device.programs, qdisc };
+  const block = device.block !== undefined ? { block: device.block } : {};
+  const attach: Op = { kind: 'tc-attach', dev: device.dev, programs: device.programs, qdisc, ...block };
   const table: Op = { kind: 'overlay-table', dev: device.dev, overlays: device.overlays };
   if (device.link && !link) {
     ops.push({ kind: 'link-add', link: device.link }, attach, table, { kind: 'link-up', name: device.dev });
@@ -140,22 +160,19 @@ function diffDevice(
       ops.push({ kind: 'neigh-replace', dev: device.dev, ...device.neighbour, ...was(present?.mac) });
     }
   }
-  const programs = current.tcPrograms.filter((p) => p.dev === device.dev);
+  let programs = current.tcPrograms.filter((p) => p.dev === device.dev);
+  // On fan's own device, ingress programs outside the block the plan wants (or in one it does not): a qdisc's block
+  // cannot be changed in place, so everything on the device comes off, qdisc included, and goes on again as planned.
+  if (qdisc === 'own' && programs.some((p) => p.direction === 'ingress' && p.block !== device.block)) {
+    ops.push(detachOp(device.dev, programs, qdisc));
+    programs = [];
+  }
   const complete = device.programs.every((want) =>
     programs.some((p) => p.direction === want.direction && (p.section === undefined || p.section === want.section)),
   );
   // A direction the plan leaves empty (the fast path's program after a switch back to the kernel path) is cleared.
   const unwanted = programs.filter((p) => !device.programs.some((want) => want.direction === p.direction));
-  if (unwanted.length > 0) {
-    ops.push({
-      kind: 'tc-detach',
-      dev: device.dev,
-      programs: unwanted.map(programSpec),
-      qdisc,
-      keepQdisc: true,
-      ...(unwanted[0]?.overlays ? { overlays: unwanted[0].overlays } : {}),
-    });
-  }
+  if (unwanted.length > 0) ops.push({ ...detachOp(device.dev, unwanted, qdisc), keepQdisc: true });
   if (!complete) ops.push(attach, table);
   else if (programs.some((p) => !sameTable(p.overlays, device.overlays))) {
     ops.push({ ...table, ...was(programs.find((p) => p.direction === 'egress')?.overlays) });
@@ -173,14 +190,7 @@ function removeDevices(current: CurrentHost, desired: DesiredHost, links: Readon
     const programs = current.tcPrograms.filter((p) => p.dev === dev);
     const link = links.get(dev);
     const own = link !== undefined && isFanOwned(link);
-    const overlays = programs.find((p) => p.direction === 'egress')?.overlays;
-    ops.push({
-      kind: 'tc-detach',
-      dev,
-      programs: programs.map(programSpec),
-      qdisc: own ? 'own' : 'shared',
-      ...(overlays ? { overlays } : {}),
-    });
+    ops.push(detachOp(dev, programs, own ? 'own' : 'shared'));
   }
   for (const n of current.neighbours ?? []) {
     if (wanted(n.dev)?.neighbour === undefined)

@@ -68,12 +68,13 @@ describe('planHost: one vxlan fan (250.0.0.0/8 over 172.16.0.0/16, host 172.16.3
   const [fan] = fans(VXLAN_250) as [Fan];
   const plan = planHost([fan], OPTIONS);
 
-  it('fan-250 bridge: slice+1 with the slice prefix, MTU less the VXLAN overhead, fan alias', () => {
+  it('fan-250 bridge: slice+1 with the slice prefix, MTU less the VXLAN overhead, its MAC from slice+1, fan alias', () => {
     assert.equal(fanMtu(fan), 1450);
     assert.deepEqual(plan.bridges, [
       {
         name: 'fan-250',
         mtu: 1450,
+        mac: '0a:58:fa:03:04:01',
         addresses: [cidrOf('250.3.4.1/24')],
         alias: 'fan: bridge of fan 250.0.0.0/8 over 172.16.0.0/16',
       },

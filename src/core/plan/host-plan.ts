@@ -8,6 +8,7 @@ import { type Cidr, formatCidr, mask, u32 } from '../address/ipv4.js';
 import type { Fan } from '../config/resolve.js';
 import { sliceLayout } from '../mapping/layout.js';
 import { ConfigError } from '../errors.js';
+import { bridgeMac } from '../bind/binding.js';
 import { ALL_BACKENDS, backendOf, fanMtu } from '../../backends/registry.js';
 import {
   type DataplaneDevice,
@@ -109,6 +110,7 @@ export function planHost(fans: readonly Fan[], options: PlanOptions): DesiredHos
     bridges: fans.map((fan) => ({
       name: fan.bridge,
       mtu: fanMtu(fan),
+      mac: bridgeMac(fan.host.gateway),
       addresses: bridgeAddresses(fan),
       alias: `${FAN_ALIAS_PREFIX} bridge of fan ${formatCidr(fan.map.overlay)} over ${formatCidr(fan.map.underlay)}`,
     })),

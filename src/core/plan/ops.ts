@@ -38,12 +38,16 @@ export type Op =
       readonly dev: string;
       readonly programs: readonly ProgramSpec[];
       readonly qdisc: QdiscOwner;
+      /** The shared block the ingress programs go into (only on a device whose qdisc is fan's). */
+      readonly block?: number;
     }
   | {
       readonly kind: 'tc-detach';
       readonly dev: string;
       readonly programs: readonly ProgramSpec[];
       readonly qdisc: QdiscOwner;
+      /** The shared block the ingress programs sit in. */
+      readonly block?: number;
       /** The table the programs held, written back when a rollback re-attaches them. */
       readonly overlays?: readonly OverlayEntry[];
       /** Only these programs go: fan's others stay on the device, and so does its clsact qdisc. */

@@ -57,7 +57,7 @@ describe('diffPorts', () => {
   const homes = vethHomes(links, tables);
   it('puts veths on no bridge back on their bridge when it is wanted', () => {
     assert.deepEqual(
-      diffPorts({ links }, { bridges: [{ name: 'fan-250', mtu: 1450, addresses: [], alias: '' }] }, homes),
+      diffPorts({ links }, { bridges: [{ name: 'fan-250', mtu: 1450, mac: '', addresses: [], alias: '' }] }, homes),
       [CNI, UNLABELLED, 'fan0badcafe'].map((dev) => ({ kind: 'port-attach', dev, bridge: 'fan-250' })),
     );
   });
