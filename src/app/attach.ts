@@ -93,7 +93,8 @@ export async function attach(
       alias: plan.alias,
       address: plan.address,
       gateway: plan.gateway,
-      ...(portBlock !== undefined ? { portBlock } : {}),
+      // The agent's fan view is cached, so its fan stays the same object until the fans change.
+      ...(portBlock !== undefined ? { portBlock, fastPathScope: fan } : {}),
       mac: containerMac(plan.address.address),
     };
     // Bound before the veth exists: a crash at any later point leaves no attached port unbound.

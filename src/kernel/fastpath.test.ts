@@ -7,6 +7,8 @@ import { fastPathPeer, fastPathSwitches, peerLine, switchLine, withFastPathOff }
 class Host implements CommandRunner {
   readonly calls: { argv: readonly string[]; input?: string }[] = [];
   policy = false;
+  /** Batches that fail, from the next one on (a map that is gone). */
+  failBatches = 0;
   async run(argv: readonly string[], options?: RunOptions): Promise<RunResult> {
     this.calls.push({ argv, ...(options?.input !== undefined ? { input: options.input } : {}) });
     const out = (stdout: string, exitCode = 0): RunResult => ({ exitCode, stdout, stderr: '' });
@@ -35,6 +37,10 @@ class Host implements CommandRunner {
         ]),
       );
     if (cmd === 'nft list table ip fan-policy') return out('', this.policy ? 0 : 1);
+    if (cmd === 'bpftool batch file -' && this.failBatches > 0) {
+      this.failBatches--;
+      return out('', 255);
+    }
     if (cmd === 'ip -j link show dev fan0cafe') return out(JSON.stringify([{ ifindex: 0x105 }]));
     return out('');
   }
@@ -104,5 +110,37 @@ describe('fast path port', () => {
     await fastPathPeer(h, 0xfa000c02);
     assert.deepEqual(writes(h), [`${peerLine(11, 0xfa000c02)}\n`]);
     assert.ok(!h.calls.some((c) => c.argv[0] === 'tc'));
+  });
+});
+
+describe('fast path peer map ids kept per scope', () => {
+  const port = { hostIf: 'fan0cafe', mac: '86:11:61:0a:bd:47' };
+  const listings = (h: Host): number => h.calls.filter((c) => c.argv.join(' ') === 'bpftool -j map show').length;
+  it('a second attach with the same scope writes without listing programs and maps again', async () => {
+    const h = new Host();
+    const scope = {};
+    await fastPathPeer(h, 0xfa000c02, { ...port, scope });
+    await fastPathPeer(h, 0xfa000c03, { ...port, scope });
+    assert.equal(listings(h), 1);
+    assert.equal(writes(h).length, 2);
+    await fastPathPeer(h, 0xfa000c04, { ...port, scope: {} });
+    assert.equal(listings(h), 2, 'another scope lists afresh');
+  });
+  it('a write that fails with kept ids (programs attached again) lists afresh and writes once more', async () => {
+    const h = new Host();
+    const scope = {};
+    await fastPathPeer(h, 0xfa000c02, { ...port, scope });
+    h.failBatches = 1;
+    await fastPathPeer(h, 0xfa000c03, { ...port, scope });
+    assert.equal(listings(h), 2);
+    assert.equal(writes(h).length, 3);
+    await fastPathPeer(h, 0xfa000c04, { ...port, scope });
+    assert.equal(listings(h), 2, 'the fresh list is kept');
+  });
+  it('without a scope every call lists (one-shot processes)', async () => {
+    const h = new Host();
+    await fastPathPeer(h, 0xfa000c02, port);
+    await fastPathPeer(h, 0xfa000c03, port);
+    assert.equal(listings(h), 2);
   });
 });

@@ -117,7 +117,16 @@ export interface FastPathPort {
   readonly hostIf: string;
   readonly mac: string;
   readonly block?: number;
+  /**
+   * What the map ids found for this call may be kept with (the agent passes its current fan view's fan): the next
+   * call with the same object writes to the same maps without listing programs and maps again. A new fan view
+   * (fanctl up changed the fans) starts afresh, and a write that fails (a program re-attached) lists again.
+   */
+  readonly scope?: object;
 }
+
+/** The peer maps found per scope (see FastPathPort.scope). */
+const peerMapsOf = new WeakMap<object, number[]>();
 
 /** The `bpftool batch` line for one entry of the peer map: set (with host veth ifindex and MAC) or delete. */
 export function peerLine(mapId: number, address: number, to?: { ifindex: number; mac: string }): string {
@@ -141,7 +150,8 @@ export function peerLine(mapId: number, address: number, to?: { ifindex: number;
 export async function fastPathPeer(runner: CommandRunner, address: number, to?: FastPathPort): Promise<void> {
   const joined = to?.block !== undefined ? joinPortBlock(runner, to.hostIf, to.block) : Promise.resolve();
   try {
-    const maps = await peerMaps(runner);
+    const known = to?.scope !== undefined ? peerMapsOf.get(to.scope) : undefined;
+    const maps = known ?? (await peerMaps(runner));
     if (maps.length === 0) return;
     let value: { ifindex: number; mac: string } | undefined;
     if (to !== undefined) {
@@ -150,8 +160,20 @@ export async function fastPathPeer(runner: CommandRunner, address: number, to?: 
       if (ifindex === undefined) return;
       value = { ifindex, mac: to.mac };
     }
-    const lines = maps.map((id) => peerLine(id, address, value));
-    await runner.run(['bpftool', 'batch', 'file', '-'], { input: `${lines.join('\n')}\n`, allowFailure: true });
+    const write = (ids: readonly number[]) =>
+      runner.run(['bpftool', 'batch', 'file', '-'], {
+        input: `${ids.map((id) => peerLine(id, address, value)).join('\n')}\n`,
+        allowFailure: true,
+      });
+    const out = await write(maps);
+    if (to?.scope === undefined) return;
+    if (out.exitCode === 0) peerMapsOf.set(to.scope, maps);
+    else if (known !== undefined) {
+      // A map of the kept list is gone: the programs were attached again since. List afresh, once.
+      peerMapsOf.delete(to.scope);
+      const fresh = await peerMaps(runner);
+      if (fresh.length > 0 && (await write(fresh)).exitCode === 0) peerMapsOf.set(to.scope, fresh);
+    }
   } catch {
     // An accelerator only: the fast path delivers without it.
   }

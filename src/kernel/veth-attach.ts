@@ -84,7 +84,8 @@ export async function createAttachedVeth(
       req.ifname,
     );
     if (req.portBlock !== undefined && container.mac !== undefined) {
-      const to = { hostIf: req.hostIf, mac: container.mac, block: req.portBlock };
+      const scope = req.fastPathScope !== undefined ? { scope: req.fastPathScope } : {};
+      const to = { hostIf: req.hostIf, mac: container.mac, block: req.portBlock, ...scope };
       await fastPathPeer(runner, req.address.address, to);
     }
     return { host, container };

@@ -30,7 +30,12 @@ export interface ContainerAddressing {
  * fan: also bind the host end to the bridge's tc shared block and enter the container in the accelerator map.
  */
 export type AttachedVethRequest = VethRequest &
-  Omit<ContainerAddressing, 'netns' | 'ifname'> & { readonly mac?: string; readonly portBlock?: number };
+  Omit<ContainerAddressing, 'netns' | 'ifname'> & {
+    readonly mac?: string;
+    readonly portBlock?: number;
+    /** What the fast path may keep its map ids with between calls (the fan of a cached view). */
+    readonly fastPathScope?: object;
+  };
 
 export interface SandboxLinks {
   netnsExists(netns: string): Promise<boolean>;
