@@ -36,9 +36,6 @@ const progList = z.array(
   z.object({ id: z.number(), name: z.string().optional(), map_ids: z.array(z.number()).optional() }).passthrough(),
 );
 const mapList = z.array(z.object({ id: z.number(), name: z.string().optional() }).passthrough());
-const qdiscList = z.array(
-  z.object({ kind: z.string(), dev: z.string().optional(), ingress_block: z.number().optional() }).passthrough(),
-);
 
 /** A program of fan's attached to a device, with its maps. */
 export interface FanProgram extends TcProgramState {
@@ -55,11 +52,10 @@ export class BpfTables {
   async programs(): Promise<FanProgram[]> {
     // The three listings at once (one round of processes, not two, for every fanctl up); the program and map
     // listings are wasted only on a host without any tc program.
-    const [net, progsFirst, mapsFirst, qdiscs] = await Promise.all([
+    const [net, progsFirst, mapsFirst] = await Promise.all([
       this.runner.run(['bpftool', '-j', 'net', 'show'], { allowFailure: true }),
       this.runner.run(['bpftool', '-j', 'prog', 'show'], { allowFailure: true }),
       this.runner.run(['bpftool', '-j', 'map', 'show'], { allowFailure: true }),
-      this.runner.run(['tc', '-j', 'qdisc', 'show'], { allowFailure: true }),
     ]);
     if (net.exitCode !== 0) return [];
     const attached = parse(netShow, net.stdout).flatMap((entry) => entry.tc ?? []);
@@ -71,12 +67,6 @@ export class BpfTables {
     ]);
     const progs = new Map(parse(progList, progsOut.stdout).map((p) => [p.id, p]));
     const mapNames = new Map(parse(mapList, mapsOut.stdout).map((m) => [m.id, m.name]));
-    // A device whose clsact ingress is bound to a shared block (a fast path's bridge, and its ports).
-    const blocks = new Map<string, number>();
-    for (const q of qdiscs.exitCode === 0 ? parse(qdiscList, qdiscs.stdout) : []) {
-      if (q.kind === 'clsact' && q.dev !== undefined && q.ingress_block !== undefined)
-        blocks.set(q.dev, q.ingress_block);
-    }
     const out: FanProgram[] = [];
     for (const tc of attached) {
       const prog = progs.get(tc.id);
@@ -87,7 +77,6 @@ export class BpfTables {
       const section = /\[([^\]]+)\]$/.exec(tc.name ?? '')?.[1];
       const overlayMap = mapNamed(OVERLAY_MAP);
       const statsMap = mapNamed(STATS_MAP);
-      const block = direction === 'ingress' ? blocks.get(tc.devname) : undefined;
       out.push({
         dev: tc.devname,
         direction,
@@ -96,7 +85,6 @@ export class BpfTables {
         ...(section !== undefined ? { section } : {}),
         ...(overlayMap !== undefined ? { overlayMap } : {}),
         ...(statsMap !== undefined ? { statsMap } : {}),
-        ...(block !== undefined ? { block } : {}),
       });
     }
     return out;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { decodeAddressShow, decodeRouteShow } from '../codec/ip-json.js';
 import { decodeForwardRules } from '../codec/ops/iptables.js';
 import { decodeNftKey } from '../codec/nft.js';
+import { decodeIngressBlocks } from '../codec/tc-json.js';
 import { parseIpv4 } from '../core/address/ipv4.js';
 import type { HostFacts, InterfaceFacts } from '../core/model/host-facts.js';
 import {
@@ -145,11 +146,13 @@ export async function readHost(
   system: System,
   stateDir: string,
 ): Promise<HostSnapshot> {
-  const [addresses, routes, neigh, attached, nft, iptables, ipForward] = await Promise.all([
+  const [addresses, routes, neigh, listed, qdiscs, nft, iptables, ipForward] = await Promise.all([
     runner.run(['ip', '-json', '-details', 'address', 'show']),
     runner.run(['ip', '-json', '-details', '-4', 'route', 'show']),
     runner.run(['ip', '-json', '-4', 'neigh', 'show', 'nud', 'permanent']),
     bpf.programsWithTables(),
+    // Only the plan needs to know which devices are bound to a shared block: not every reader of the programs.
+    runner.run(['tc', '-j', 'qdisc', 'show'], { allowFailure: true }),
     runner.run(['nft', 'list', 'table', 'ip', FAN_NFT_TABLE], { allowFailure: true }),
     runner
       .run(['iptables', '-w', '-S'], { allowFailure: true })
@@ -157,6 +160,11 @@ export async function readHost(
     system.read('/proc/sys/net/ipv4/ip_forward'),
   ]);
   const links = decodeAddressShow(addresses.stdout);
+  const blocks = qdiscs.exitCode === 0 ? decodeIngressBlocks(qdiscs.stdout) : new Map<string, number>();
+  const attached = listed.map((p) => {
+    const block = p.direction === 'ingress' ? blocks.get(p.dev) : undefined;
+    return block !== undefined ? { ...p, block } : p;
+  });
   const programs = attachedOnce(attached, links);
   const facts: HostFacts = { interfaces: links, routes: decodeRouteShow(routes.stdout) };
   const fanRoutes = facts.routes

@@ -11,6 +11,7 @@ import { FanError, ConfigError, errorMessage } from '../core/errors.js';
 import { requireRoot } from '../kernel/probes.js';
 import { ExecRunner } from '../kernel/exec.js';
 import { fastPathPeer } from '../kernel/fastpath.js';
+import { decodeIngressBlocks } from '../codec/tc-json.js';
 import { containerMac } from '../core/bind/binding.js';
 import type { CommandRunner } from '../ports/runner.js';
 import {
@@ -227,10 +228,8 @@ export async function loadLab(name: string): Promise<LabTopology> {
  * the bench adds fans of other types to a lab.
  */
 async function rememberFastPathPeer(host: LabHost, c: LabContainer): Promise<void> {
-  const qdisc = await root.run(['ip', 'netns', 'exec', host.ns, 'tc', '-j', 'qdisc', 'show', 'dev', c.bridge]);
-  const block = (JSON.parse(qdisc.stdout) as { kind?: string; ingress_block?: number }[]).find(
-    (q) => q.kind === 'clsact',
-  )?.ingress_block;
+  const qdiscs = await root.run(['ip', 'netns', 'exec', host.ns, 'tc', '-j', 'qdisc', 'show']);
+  const block = decodeIngressBlocks(qdiscs.stdout).get(c.bridge);
   if (block === undefined) return; // not a fast path's bridge
   const link = await root.run(['ip', '-n', c.ns, '-j', 'link', 'show', 'eth0']);
   const mac = (JSON.parse(link.stdout) as { address?: string }[])[0]?.address;
