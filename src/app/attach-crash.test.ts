@@ -33,17 +33,23 @@ class Links implements SandboxLinks {
   netnsExists(): Promise<boolean> {
     return Promise.resolve(true);
   }
-  createAttachedVeth(req: AttachedVethRequest): Promise<{ host: InterfaceFacts; container: InterfaceFacts }> {
+  async createAttachedVeth(req: AttachedVethRequest): Promise<{ host: InterfaceFacts; container: InterfaceFacts }> {
     this.requests.push(req);
     if (this.host.has(req.hostIf) || this.container.has(req.ifname))
-      return Promise.reject(new InterfaceExistsError(`${req.hostIf} exists`));
+      throw new InterfaceExistsError(`${req.hostIf} exists`);
     const host = iface(req.hostIf, [], { master: req.bridge, group: '250', mtu: req.mtu });
     this.host.set(req.hostIf, host);
     this.container.set(req.ifname, req.hostIf);
-    if (this.killAfterCreate) return Promise.reject(new Error('killed'));
+    if (this.killAfterCreate) throw new Error('killed');
     const labelled = { ...host, alias: req.alias };
     this.host.set(req.hostIf, labelled);
-    return Promise.resolve({ host: labelled, container: iface(req.ifname, [formatCidr(req.address)]) });
+    try {
+      await req.bound;
+    } catch (error) {
+      await this.deleteHostLink(req.hostIf);
+      throw error;
+    }
+    return { host: labelled, container: iface(req.ifname, [formatCidr(req.address)]) };
   }
   containerLink(_netns: string, ifname: string): Promise<InterfaceFacts | undefined> {
     return Promise.resolve(this.container.has(ifname) ? iface(ifname) : undefined);
@@ -110,6 +116,22 @@ describe('a CNI ADD killed before its veth was labelled', () => {
   });
 });
 
+describe('an attach whose port cannot be bound', () => {
+  it('fails with the binding error, leaving no veth, no lease and nothing to unbind', async () => {
+    const links = new Links();
+    const leases = new MemoryLeaseStore(poolOf(fan));
+    const bindings = new FakeBinder();
+    bindings.bind = (b) => {
+      bindings.calls.push(`bind ${b.port}`);
+      return Promise.reject(new Error('cannot bind the port in nftables table bridge fan-bind'));
+    };
+    await assert.rejects(attach(fan, leases, request, { links, log: () => {}, bindings }), /cannot bind the port/);
+    assert.deepEqual([...links.host.keys()], []);
+    assert.deepEqual(await leases.list(), []);
+    assert.deepEqual(bindings.calls, [`bind ${hostVethName('c1', 'eth0')}`]);
+  });
+});
+
 describe('createAttachedVeth', () => {
   it("sets fan's device group in the same request that creates the veth", async () => {
     const calls: { argv: readonly string[]; input?: string }[] = [];
@@ -129,6 +151,7 @@ describe('createAttachedVeth', () => {
       alias: 'fan: cni net c1 eth0',
       address: { address: fan.host.slice.address + 2, prefix: 24 },
       gateway: fan.host.gateway,
+      bound: Promise.resolve(),
     });
     const create = calls[0]?.input?.split('\n')[0] ?? '';
     assert.match(create, /^link add fan12345678 group 250 .*type veth peer name eth0 /);

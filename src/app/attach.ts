@@ -84,6 +84,20 @@ export async function attach(
     undo.push({ what: `release ${formatIpv4(lease.address)}`, run: () => leases.release(owner, req.ifname) });
     const plan = planAttachment(fan, lease, req);
     const portBlock = req.fastPath === false ? undefined : backendOf(fan).portBlock?.(fan);
+    const mac = containerMac(plan.address.address);
+    // The binding and the veth's creation run side by side; the veth's host end goes up only once the port is
+    // bound, so a crash at any point leaves no port that is up and unbound (src/kernel/veth-attach.ts).
+    const bound = deps.bindings.bind({ port: plan.hostIf, mac, addresses: [plan.address.address] });
+    const bindFailed = bound.then(
+      () => false,
+      () => true,
+    );
+    undo.push({
+      what: `unbind ${plan.hostIf}`,
+      run: async () => {
+        if (!(await bindFailed)) await deps.bindings.unbind(plan.hostIf);
+      },
+    });
     const veth = {
       netns: plan.netns,
       ifname: plan.ifname,
@@ -93,13 +107,11 @@ export async function attach(
       alias: plan.alias,
       address: plan.address,
       gateway: plan.gateway,
+      bound,
       // The agent's fan view is cached, so its fan stays the same object until the fans change.
       ...(portBlock !== undefined ? { portBlock, fastPathScope: fan } : {}),
-      mac: containerMac(plan.address.address),
+      mac,
     };
-    // Bound before the veth exists: a crash at any later point leaves no attached port unbound.
-    await deps.bindings.bind({ port: plan.hostIf, mac: veth.mac, addresses: [plan.address.address] });
-    undo.push({ what: `unbind ${plan.hostIf}`, run: () => deps.bindings.unbind(plan.hostIf) });
     // Optimistic: the names are free on almost every call, and finding out costs two more processes.
     const made = await links.createAttachedVeth(veth).catch(async (error: unknown) => {
       if (!(error instanceof InterfaceExistsError)) throw error;

@@ -1,7 +1,7 @@
 /**
  * Port binding, always on (not only with an isolation policy): the record in the state directory and table
- * `bridge fan-bind` change together under one lock. The attach paths bind a port before its veth exists and unbind
- * it after the veth is gone; `fanctl up` rebuilds the table from the record (`reconcileBindings`), and `down` of the
+ * `bridge fan-bind` change together (the record under its lock). The attach paths bind a port before its veth can
+ * pass a frame and unbind it after the veth is gone; `fanctl up` rebuilds the table from the record (`reconcileBindings`), and `down` of the
  * last fan removes it.
  */
 import { formatIpv4, parseIpv4 } from '../core/address/ipv4.js';

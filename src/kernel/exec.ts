@@ -6,6 +6,7 @@
  * once when a node starts pods), while everything fan needs (argv only, no shell, stdin text, timeout, captured
  * output) is a few lines here.
  */
+import { type ExecHelper, execHelper } from './exec-helper.js';
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { FanError } from '../core/errors.js';
@@ -46,8 +47,42 @@ export class ExecRunner implements CommandRunner {
   }
 }
 
-/** Spawns without a shell and collects the outputs; a missing program is exit 127, a timeout kills and is 124. */
+/**
+ * Runs without a shell and collects the outputs; a missing program is exit 127, a timeout kills and is 124.
+ * Through fan-exec when it is there (exec-helper.ts: no fork of this process), else spawned from here.
+ */
 function runChild(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const helper = execHelper();
+  return helper ? runThrough(helper, file, args, options) : spawnChild(file, args, options);
+}
+
+async function runThrough(
+  helper: ExecHelper,
+  file: string,
+  args: readonly string[],
+  options: RunOptions,
+): Promise<RunResult> {
+  const { outcome, stdout, stderr } = await helper.run([file, ...args], options.input ?? '', options.timeoutMs);
+  const result = (exitCode: number, extra = ''): RunResult => ({
+    stdout: stdout.toString('utf8'),
+    stderr: stderr.toString('utf8') + extra,
+    exitCode,
+  });
+  switch (outcome.kind) {
+    case 'exited':
+      return result(outcome.code);
+    case 'signalled':
+      return result(128, `${file}: killed by ${outcome.signal}`);
+    case 'timed-out':
+      return result(124, `${file}: timed out after ${options.timeoutMs} ms`);
+    case 'not-started':
+      return result(127, `${file}: ${outcome.error === 'ENOENT' ? 'command not found' : outcome.error}`);
+    case 'helper-died':
+      return result(125, `${file}: fan-exec (${helper.path}) exited while it ran; the command may have run`);
+  }
+}
+
+function spawnChild(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(file, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];

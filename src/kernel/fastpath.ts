@@ -117,6 +117,8 @@ export interface FastPathPort {
   readonly hostIf: string;
   readonly mac: string;
   readonly block?: number;
+  /** The host veth's ifindex when the caller has it (printed by its creation): saves asking `ip` for it. */
+  readonly ifindex?: number;
   /**
    * What the map ids found for this call may be kept with (the agent passes its current fan view's fan): the next
    * call with the same object writes to the same maps without listing programs and maps again. A new fan view
@@ -155,8 +157,9 @@ export async function fastPathPeer(runner: CommandRunner, address: number, to?: 
     if (maps.length === 0) return;
     let value: { ifindex: number; mac: string } | undefined;
     if (to !== undefined) {
-      const link = await runner.run(['ip', '-j', 'link', 'show', 'dev', to.hostIf]);
-      const ifindex = parse(linkShow, link.stdout)[0]?.ifindex;
+      const ifindex =
+        to.ifindex ??
+        parse(linkShow, (await runner.run(['ip', '-j', 'link', 'show', 'dev', to.hostIf])).stdout)[0]?.ifindex;
       if (ifindex === undefined) return;
       value = { ifindex, mac: to.mac };
     }

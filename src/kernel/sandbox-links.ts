@@ -1,7 +1,7 @@
 /**
- * SandboxLinks with iproute2. Commands for the container run through `nsenter --net=PATH ip …`, which takes both
- * forms of a namespace path runtimes pass (/var/run/netns/NAME and /proc/PID/ns/net). A container's veth is made
- * by veth-attach.ts (two `ip` processes per attachment).
+ * SandboxLinks with iproute2. Commands for the container run as `ip -n NAME …` or `nsenter --net=PATH ip …`
+ * (netns-ip.ts), which take both forms of a namespace path runtimes pass (/var/run/netns/NAME and
+ * /proc/PID/ns/net). A container's veth is made by veth-attach.ts (three `ip` processes per attachment).
  */
 import { access } from 'node:fs/promises';
 import { decodeAddressShow, decodeRouteShow } from '../codec/ip-json.js';
@@ -13,6 +13,7 @@ import { KernelCommandError } from './exec.js';
 import type { AttachedVethRequest, HostVeths, SandboxLinks, VethPairRequest } from '../ports/sandbox.js';
 import { createAttachedVeth } from './veth-attach.js';
 import { fastPathPeer } from './fastpath.js';
+import { ipInNetns } from './netns-ip.js';
 import type { Ipv4 } from '../core/address/ipv4.js';
 
 /** iproute2's answer for a device that does not exist. */
@@ -26,7 +27,7 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
   ) {}
 
   private inside(netns: string, args: readonly string[]): string[] {
-    return ['nsenter', `--net=${netns}`, 'ip', ...args];
+    return ipInNetns(netns, args);
   }
 
   async netnsExists(netns: string): Promise<boolean> {

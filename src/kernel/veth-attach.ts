@@ -1,9 +1,18 @@
 /**
- * A container's veth and its addressing with two `ip` processes instead of six: one `ip -batch` in this (the
- * host's) namespace creates the pair with the host end already on the bridge and up and the container end created
- * directly inside the container's namespace (`peer … netns PATH`: the kernel makes it there, so CNI_IFNAME never
- * exists next to the host's own interfaces), labels the host end, and prints it; one `nsenter --net=PATH ip
- * -batch` inside the container brings its end up with the address and the default route, and prints it.
+ * A container's veth and its addressing in three `ip` processes, two of them side by side, none waiting on the
+ * port binding longer than it must:
+ *
+ * 1. one `ip -batch` here (the host's namespace) creates the pair with the host end on the bridge but down, and the
+ *    container end directly inside the container's namespace (`peer … netns PATH`: the kernel makes it there, so
+ *    CNI_IFNAME never exists next to the host's own interfaces), labels the host end, and prints it. This runs
+ *    while the port is being bound (`req.bound`): a port that is down passes no frame either way, so the
+ *    container can send nothing the binding has not yet been told to allow;
+ * 2. once the binding is in place, one `ip` here brings the host end up while one `ip -n NAME -batch` (or
+ *    `nsenter --net=PATH ip -batch`, src/kernel/netns-ip.ts) inside the container brings its end up with the
+ *    address and the default route, and prints it.
+ *
+ * On a fast-path fan the port joins the bridge's tc block and the accelerator map as soon as it exists (with the
+ * ifindex the create printed), alongside the rest; until the host end is up nothing reaches it.
  *
  * The host end carries fan's device group from the creating message itself, so it is recognisable as fan's from
  * the moment it exists. The kernel ignores an alias in that message, so the label is a second line of the same
@@ -21,6 +30,7 @@ import type { CommandRunner } from '../ports/runner.js';
 import type { AttachedVethRequest } from '../ports/sandbox.js';
 import { KernelCommandError } from './exec.js';
 import { fastPathPeer } from './fastpath.js';
+import { ipInNetns } from './netns-ip.js';
 
 /** `ip -batch` splits lines on white space and takes "…" as one word. */
 function quoted(what: string, text: string): string {
@@ -30,18 +40,26 @@ function quoted(what: string, text: string): string {
 
 const EXISTS_ON_FIRST_LINE = /File exists[\s\S]*Command failed -:1\b/;
 
+interface Shown {
+  readonly facts: InterfaceFacts;
+  readonly ifindex?: number;
+}
+
 async function batchShow(
   runner: CommandRunner,
-  prefix: readonly string[],
+  argv: readonly string[],
   lines: readonly string[],
   dev: string,
-): Promise<InterfaceFacts> {
-  const argv = [...prefix, 'ip', '-json', '-details', '-batch', '-'];
+): Promise<Shown> {
   const out = await runner.run(argv, { input: `${[...lines, `address show dev ${dev}`].join('\n')}\n` });
-  const link = decodeAddressShow(out.stdout.trim())[0];
-  if (!link) throw new KernelCommandError(argv, 0, `no JSON for ${dev} in the output: ${out.stdout.slice(0, 200)}`);
-  return link;
+  const json = out.stdout.trim();
+  const facts = decodeAddressShow(json)[0];
+  if (!facts) throw new KernelCommandError(argv, 0, `no JSON for ${dev} in the output: ${out.stdout.slice(0, 200)}`);
+  const ifindex = (JSON.parse(json) as { ifindex?: unknown }[])[0]?.ifindex;
+  return typeof ifindex === 'number' ? { facts, ifindex } : { facts };
 }
+
+const IP_BATCH = ['-json', '-details', '-batch', '-'];
 
 export async function createAttachedVeth(
   runner: CommandRunner,
@@ -50,14 +68,14 @@ export async function createAttachedVeth(
   const mtu = String(req.mtu);
   const netns = quoted('namespace path', req.netns);
   const mac = req.mac !== undefined ? ` address ${req.mac}` : '';
-  let host: InterfaceFacts;
+  let created: Shown;
   try {
-    host = await batchShow(
+    created = await batchShow(
       runner,
-      [],
+      ['ip', ...IP_BATCH],
       [
         `link add ${req.hostIf} group ${FAN_LINK_GROUP} mtu ${mtu} master ` +
-          `${req.bridge} up type veth peer name ${req.ifname}${mac} mtu ${mtu} netns ${netns}`,
+          `${req.bridge} type veth peer name ${req.ifname}${mac} mtu ${mtu} netns ${netns}`,
         `link set dev ${req.hostIf} alias ${quoted('alias', req.alias)}`,
       ],
       req.hostIf,
@@ -72,24 +90,38 @@ export async function createAttachedVeth(
     await deleteLink(runner, req.hostIf); // the create may have worked and a later line failed
     throw error;
   }
+  const fast = (containerMac: string): Promise<void> => {
+    if (req.portBlock === undefined) return Promise.resolve();
+    const scope = req.fastPathScope !== undefined ? { scope: req.fastPathScope } : {};
+    const ifindex = created.ifindex !== undefined ? { ifindex: created.ifindex } : {};
+    const to = { hostIf: req.hostIf, mac: containerMac, block: req.portBlock, ...scope, ...ifindex };
+    return fastPathPeer(runner, req.address.address, to);
+  };
+  // Never fails (an accelerator only); started now when the container's MAC is known already.
+  const early = req.mac !== undefined ? fast(req.mac) : Promise.resolve();
   try {
-    const container = await batchShow(
-      runner,
-      ['nsenter', `--net=${req.netns}`],
-      [
-        `link set dev ${req.ifname} up`,
-        `address add ${formatCidr(req.address)} dev ${req.ifname}`,
-        `route add default via ${formatIpv4(req.gateway)} dev ${req.ifname}`,
-      ],
-      req.ifname,
-    );
-    if (req.portBlock !== undefined && container.mac !== undefined) {
-      const scope = req.fastPathScope !== undefined ? { scope: req.fastPathScope } : {};
-      const to = { hostIf: req.hostIf, mac: container.mac, block: req.portBlock, ...scope };
-      await fastPathPeer(runner, req.address.address, to);
-    }
-    return { host, container };
+    await req.bound;
+    // Both run to the end before anything is cleaned up, so no step is still running when the veth goes.
+    const [host, container] = await Promise.allSettled([
+      batchShow(runner, ['ip', ...IP_BATCH], [`link set dev ${req.hostIf} up`], req.hostIf),
+      batchShow(
+        runner,
+        ipInNetns(req.netns, IP_BATCH),
+        [
+          `link set dev ${req.ifname} up`,
+          `address add ${formatCidr(req.address)} dev ${req.ifname}`,
+          `route add default via ${formatIpv4(req.gateway)} dev ${req.ifname}`,
+        ],
+        req.ifname,
+      ),
+    ]);
+    if (host.status === 'rejected') throw host.reason;
+    if (container.status === 'rejected') throw container.reason;
+    await early;
+    if (req.mac === undefined && container.value.facts.mac !== undefined) await fast(container.value.facts.mac);
+    return { host: host.value.facts, container: container.value.facts };
   } catch (error) {
+    await early;
     await deleteLink(runner, req.hostIf); // its peer in the container goes with it
     throw error;
   }

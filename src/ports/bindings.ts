@@ -1,6 +1,7 @@
 /**
- * Port binding for the attach paths (CNI, the agent, Docker, the lab): a port is bound before its veth exists and
- * unbound after the veth is gone, so no attached port is ever without its binding. Implemented by
+ * Port binding for the attach paths (CNI, the agent, Docker, the lab): a port is bound before its veth exists (CNI:
+ * before its host end goes up) and unbound after the veth is gone, so no port that can pass a frame is ever without
+ * its binding. Implemented by
  * src/app/port-bindings.ts (a state file + nftables table `bridge fan-bind`) and by test fakes.
  */
 import type { PortBinding } from '../core/bind/binding.js';

@@ -31,6 +31,12 @@ export interface ContainerAddressing {
  */
 export type AttachedVethRequest = VethRequest &
   Omit<ContainerAddressing, 'netns' | 'ifname'> & {
+    /**
+     * Settles when the port's binding is in place (src/app/port-bindings.ts). The veth may be created before, but
+     * its host end goes up (and its container end gets its address) only once this resolves; when it rejects,
+     * the veth is removed and its error thrown.
+     */
+    readonly bound: Promise<unknown>;
     readonly mac?: string;
     readonly portBlock?: number;
     /** What the fast path may keep its map ids with between calls (the fan of a cached view). */
@@ -40,8 +46,9 @@ export type AttachedVethRequest = VethRequest &
 export interface SandboxLinks {
   netnsExists(netns: string): Promise<boolean>;
   /**
-   * Creates the veth (host end up on the bridge with the alias, container end `ifname` in `netns`) and brings the
-   * container end up with its address and a default route via the gateway; returns both ends. Throws
+   * Creates the veth (host end on the bridge with the alias, container end `ifname` in `netns`) and, once
+   * `req.bound` resolves, brings the host end up and the container end up with its address and a default route via
+   * the gateway; returns both ends. Throws
    * InterfaceExistsError (src/core/attach/errors.ts), changing nothing, when the host end's or the container
    * interface's name is taken. Leaves nothing behind when it fails.
    */

@@ -10,9 +10,10 @@
  * Waiters poll at random intervals of the same range whatever they have waited so far: with a delay that grew with
  * each attempt, the oldest waiters polled least often and lost every race to newcomers (under hundreds of
  * concurrent CNI calls some starved until they timed out). A wait that runs out is a BusyError ("try again later"):
- * nothing was changed. The lock directory is 0700 and its pid file 0600, whatever the umask.
+ * nothing was changed. The lock directory is 0700 and its pid file 0600, whatever the umask. The file calls are
+ * synchronous (see json-file.ts); only the wait between two attempts yields.
  */
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BusyError } from '../core/errors.js';
@@ -30,40 +31,46 @@ function alive(pid: number): boolean {
   }
 }
 
-async function ownerOf(path: string): Promise<number | undefined> {
-  const pid = Number((await readFile(`${path}/pid`, 'utf8').catch(() => '')).trim());
+function ownerOf(path: string): number | undefined {
+  let text = '';
+  try {
+    text = readFileSync(`${path}/pid`, 'utf8');
+  } catch {
+    // no owner (yet, or any more)
+  }
+  const pid = Number(text.trim());
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 const unique = (path: string): string => `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
 
 /** Moves a directory out of the way, then deletes it. */
-async function discard(path: string): Promise<void> {
+function discard(path: string): void {
   const grave = unique(`${path}.gone`);
   try {
-    await rename(path, grave);
+    renameSync(path, grave);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  await rm(grave, { recursive: true, force: true });
+  rmSync(grave, { recursive: true, force: true });
 }
 
 /** Removes the lock if `deadOwner` still holds it. Serialised by `PATH.break`. */
-async function breakStale(path: string, deadOwner: number): Promise<void> {
+function breakStale(path: string, deadOwner: number): void {
   const breaker = `${path}.break`;
   try {
-    await mkdir(breaker);
+    mkdirSync(breaker);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const age = Date.now() - ((await stat(breaker).catch(() => undefined))?.mtimeMs ?? Date.now());
-    if (age > BREAK_STALE_MS) await discard(breaker);
+    const age = Date.now() - (statSync(breaker, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (age > BREAK_STALE_MS) discard(breaker);
     return; // someone else is breaking it; retry acquiring
   }
   try {
-    if ((await ownerOf(path)) === deadOwner) await discard(path);
+    if (ownerOf(path) === deadOwner) discard(path);
   } finally {
-    await rm(breaker, { recursive: true, force: true });
+    rmSync(breaker, { recursive: true, force: true });
   }
 }
 
@@ -77,12 +84,16 @@ const POLL_MAX_MS = 25;
 async function prepare(path: string): Promise<string> {
   const mine = unique(path);
   try {
-    await mkdir(mine, { mode: PRIVATE_DIR_MODE });
-    await chmod(mine, PRIVATE_DIR_MODE);
-    await writeFile(`${mine}/pid`, String(process.pid), { mode: PRIVATE_FILE_MODE });
-    await chmod(`${mine}/pid`, PRIVATE_FILE_MODE);
+    mkdirSync(mine, { mode: PRIVATE_DIR_MODE });
+    chmodSync(mine, PRIVATE_DIR_MODE);
+    writeFileSync(`${mine}/pid`, String(process.pid), { mode: PRIVATE_FILE_MODE });
+    chmodSync(`${mine}/pid`, PRIVATE_FILE_MODE);
   } catch (error) {
-    await rm(mine, { recursive: true, force: true }).catch(() => undefined);
+    try {
+      rmSync(mine, { recursive: true, force: true });
+    } catch {
+      // the first error is the one to report
+    }
     throw await stateFsError(error, path, 'take the lock');
   }
   return mine;
@@ -95,15 +106,15 @@ export async function withLock<T>(path: string, work: () => Promise<T>, timeoutM
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        await rename(mine, path);
+        renameSync(mine, path);
         break;
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw await stateFsError(error, path, 'take the lock');
       }
-      const owner = await ownerOf(path);
+      const owner = ownerOf(path);
       if (owner !== undefined && !alive(owner)) {
-        await breakStale(path, owner);
+        breakStale(path, owner);
         continue;
       }
       if (Date.now() > deadline) {
@@ -116,12 +127,12 @@ export async function withLock<T>(path: string, work: () => Promise<T>, timeoutM
       await sleep(randomInt(POLL_MIN_MS, POLL_MAX_MS + 1));
     }
   } catch (error) {
-    await rm(mine, { recursive: true, force: true });
+    rmSync(mine, { recursive: true, force: true });
     throw error;
   }
   try {
     return await work();
   } finally {
-    await discard(path);
+    discard(path);
   }
 }

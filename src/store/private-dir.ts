@@ -7,7 +7,8 @@
  * File-system errors on these paths become one-line errors that name the path and the fix (a state dir that names a
  * file, a state file that is a directory, no permission), never a stack trace.
  */
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, FanError, StateError } from '../core/errors.js';
 
@@ -72,13 +73,16 @@ export async function stateFsError(error: unknown, path: string, action: string)
   return error;
 }
 
-/** Creates `path` (and missing parents) as 0700 directories; a directory that exists is left as it is. */
+/**
+ * Creates `path` (and missing parents) as 0700 directories; a directory that exists is left as it is.
+ * Synchronous (see json-file.ts), which also keeps the umask change below from leaking into other work.
+ */
 export async function ensurePrivateDir(path: string): Promise<void> {
   let first: string | undefined;
   // A umask that takes the owner's write bit (0277) would leave parents no one but root can fill: create under 077.
   const umask = process.umask(0o077);
   try {
-    first = await mkdir(path, { recursive: true, mode: PRIVATE_DIR_MODE });
+    first = mkdirSync(path, { recursive: true, mode: PRIVATE_DIR_MODE });
   } catch (error) {
     throw await stateFsError(error, path, 'create the state directory');
   } finally {
@@ -94,5 +98,5 @@ export async function ensurePrivateDir(path: string): Promise<void> {
     created.push(p);
     if (p === resolve(first) || dirname(p) === p) break;
   }
-  for (const dir of created) await chmod(dir, PRIVATE_DIR_MODE);
+  for (const dir of created) chmodSync(dir, PRIVATE_DIR_MODE);
 }

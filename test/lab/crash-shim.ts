@@ -10,8 +10,10 @@
  * - `first-line`: for `ip -batch`, only the first line of the batch runs (as when the `ip` process itself is killed
  *   between two of its netlink requests), then the parent dies. Other tools behave as in `after`.
  *
- * The shim's parent is fan's own process: fan spawns the tools without a shell, and `nsenter` (not shimmed) execs
- * the `ip` it runs, so the shim inherits nsenter's parent. Every call is logged to `<dir>/log`.
+ * The process killed is fan's own: fan starts the tools without a shell, either itself or through its fan-exec
+ * helper (src/kernel/exec-helper.ts; the shim then kills the helper's parent, and the helper follows it), and
+ * `nsenter` (not shimmed) execs the `ip` it runs, so the shim inherits nsenter's parent. Every call is logged to
+ * `<dir>/log`.
  */
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 
@@ -35,6 +37,9 @@ echo "$n" > "$1/count"; echo "$n"' _ "$dir")
 echo "$n $name $*" >> "$dir/log"
 if [ "$n" != "\${FAN_CRASH_AT:-0}" ]; then exec "$real" "$@"; fi
 parent=$PPID
+if [ "$(cat /proc/$parent/comm 2>/dev/null)" = fan-exec ]; then
+  parent=$(awk '{print $4}' /proc/$parent/stat)
+fi
 case "\${FAN_CRASH_MODE:-after}" in
   before)
     echo "$n killed parent $parent (before running)" >> "$dir/log"
