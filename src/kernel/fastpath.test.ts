@@ -137,6 +137,13 @@ describe('fast path peer map ids kept per scope', () => {
     await fastPathPeer(h, 0xfa000c04, { ...port, scope });
     assert.equal(listings(h), 2, 'the fresh list is kept');
   });
+  it('concurrent attaches of one scope share one listing', async () => {
+    const h = new Host();
+    const scope = {};
+    await Promise.all([2, 3, 4, 5].map((n) => fastPathPeer(h, 0xfa000c00 + n, { ...port, scope })));
+    assert.equal(listings(h), 1);
+    assert.equal(writes(h).length, 4);
+  });
   it('without a scope every call lists (one-shot processes)', async () => {
     const h = new Host();
     await fastPathPeer(h, 0xfa000c02, port);

@@ -127,8 +127,16 @@ export interface FastPathPort {
   readonly scope?: object;
 }
 
-/** The peer maps found per scope (see FastPathPort.scope). */
-const peerMapsOf = new WeakMap<object, number[]>();
+/**
+ * The peer maps found per scope (see FastPathPort.scope), kept as the listing itself: concurrent attaches of one
+ * scope (a burst of CNI ADDs) share one listing instead of running one each.
+ */
+const peerMapsOf = new WeakMap<object, Promise<number[]>>();
+
+/** Drops `listing` from `scope` unless a newer one replaced it meanwhile. */
+function forget(scope: object, listing: Promise<number[]>): void {
+  if (peerMapsOf.get(scope) === listing) peerMapsOf.delete(scope);
+}
 
 /** The `bpftool batch` line for one entry of the peer map: set (with host veth ifindex and MAC) or delete. */
 export function peerLine(mapId: number, address: number, to?: { ifindex: number; mac: string }): string {
@@ -151,10 +159,16 @@ export function peerLine(mapId: number, address: number, to?: { ifindex: number;
  */
 export async function fastPathPeer(runner: CommandRunner, address: number, to?: FastPathPort): Promise<void> {
   const joined = to?.block !== undefined ? joinPortBlock(runner, to.hostIf, to.block) : Promise.resolve();
+  const scope = to?.scope;
+  const kept = scope !== undefined ? peerMapsOf.get(scope) : undefined;
+  const listing = kept ?? peerMaps(runner);
+  if (scope !== undefined && kept === undefined) peerMapsOf.set(scope, listing);
   try {
-    const known = to?.scope !== undefined ? peerMapsOf.get(to.scope) : undefined;
-    const maps = known ?? (await peerMaps(runner));
-    if (maps.length === 0) return;
+    const maps = await listing;
+    if (maps.length === 0) {
+      if (scope !== undefined) forget(scope, listing); // a fast-path program may be attached later
+      return;
+    }
     let value: { ifindex: number; mac: string } | undefined;
     if (to !== undefined) {
       const ifindex =
@@ -169,16 +183,18 @@ export async function fastPathPeer(runner: CommandRunner, address: number, to?: 
         allowFailure: true,
       });
     const out = await write(maps);
-    if (to?.scope === undefined) return;
-    if (out.exitCode === 0) peerMapsOf.set(to.scope, maps);
-    else if (known !== undefined) {
+    if (scope === undefined || out.exitCode === 0) return;
+    forget(scope, listing);
+    if (kept !== undefined) {
       // A map of the kept list is gone: the programs were attached again since. List afresh, once.
-      peerMapsOf.delete(to.scope);
-      const fresh = await peerMaps(runner);
-      if (fresh.length > 0 && (await write(fresh)).exitCode === 0) peerMapsOf.set(to.scope, fresh);
+      const fresh = peerMaps(runner);
+      peerMapsOf.set(scope, fresh);
+      const ids = await fresh;
+      if (ids.length === 0 || (await write(ids)).exitCode !== 0) forget(scope, fresh);
     }
   } catch {
     // An accelerator only: the fast path delivers without it.
+    if (scope !== undefined) forget(scope, listing);
   }
   await joined;
 }
