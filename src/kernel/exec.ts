@@ -6,11 +6,11 @@
  * once when a node starts pods), while everything fan needs (argv only, no shell, stdin text, timeout, captured
  * output) is a few lines here.
  */
-import { type ExecHelper, execHelper } from './exec-helper.js';
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { FanError } from '../core/errors.js';
 import type { CommandRunner, RunOptions, RunResult } from '../ports/runner.js';
+import { type ExecHelper, execHelper } from './exec-helper.js';
 
 export function shellQuote(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');

@@ -26,10 +26,6 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
     _selfPid?: number,
   ) {}
 
-  private inside(netns: string, args: readonly string[]): string[] {
-    return ipInNetns(netns, args);
-  }
-
   async netnsExists(netns: string): Promise<boolean> {
     return access(netns).then(
       () => true,
@@ -112,11 +108,11 @@ export class IpSandboxLinks implements SandboxLinks, HostVeths {
   }
 
   containerLink(netns: string, ifname: string): Promise<InterfaceFacts | undefined> {
-    return this.show(this.inside(netns, ['-json', '-details', 'address', 'show', 'dev', ifname]));
+    return this.show(ipInNetns(netns, ['-json', '-details', 'address', 'show', 'dev', ifname]));
   }
 
   async containerRoutes(netns: string): Promise<RouteFacts[]> {
-    const out = await this.runner.run(this.inside(netns, ['-json', '-4', 'route', 'show']));
+    const out = await this.runner.run(ipInNetns(netns, ['-json', '-4', 'route', 'show']));
     return decodeRouteShow(out.stdout);
   }
 
